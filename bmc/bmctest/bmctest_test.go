@@ -1,0 +1,349 @@
+package bmctest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/bmc/bmctest"
+)
+
+// server is the simulated machine behind the reference BMC.
+type server struct {
+	mu             sync.Mutex
+	power          bmc.PowerState
+	ignoreShutdown bool
+	bootDev        bmc.BootDevice
+	persistent     bool
+	events         []bmc.Event
+	nextID         int
+	failNext       bool
+	racy           int // touched without the lock by the "racy" variant
+}
+
+// refBMC is a correct, in-memory bmc.BMC; variant breaks it on purpose.
+type refBMC struct {
+	s       *server
+	variant string
+	mine    bmc.PowerState // the "memory-only" variant's idea of the power
+}
+
+var (
+	_ bmc.BMC          = (*refBMC)(nil)
+	_ bmc.DumpReporter = (*refBMC)(nil)
+)
+
+func (b *refBMC) ctxErr(ctx context.Context) error {
+	if b.variant == "ignores-ctx" {
+		return nil
+	}
+	return ctx.Err()
+}
+
+// begin checks ctx and the injected failure, then takes the lock.
+func (b *refBMC) begin(ctx context.Context, op string) error {
+	if err := b.ctxErr(ctx); err != nil {
+		return fmt.Errorf("ref: %s: %w", op, err)
+	}
+	b.s.mu.Lock()
+	if b.s.failNext {
+		b.s.failNext = false
+		b.s.mu.Unlock()
+		if b.variant == "transient-wrong-kind" {
+			return fmt.Errorf("ref: %s: connection refused", op)
+		}
+		return fmt.Errorf("ref: %s: connection refused: %w", op, bmc.ErrTransient)
+	}
+	return nil
+}
+
+func (b *refBMC) PowerState(ctx context.Context) (bmc.PowerState, error) {
+	if err := b.begin(ctx, "power state"); err != nil {
+		return "", err
+	}
+	defer b.s.mu.Unlock()
+	if b.variant == "memory-only" && b.mine != "" {
+		return b.mine, nil
+	}
+	return b.s.power, nil
+}
+
+func (b *refBMC) PowerOn(ctx context.Context) error {
+	if b.variant == "racy" {
+		b.s.racy++
+	}
+	if err := b.begin(ctx, "power on"); err != nil {
+		return err
+	}
+	defer b.s.mu.Unlock()
+	if b.variant == "not-idempotent" && b.s.power == bmc.PowerOn {
+		return fmt.Errorf("ref: power on: already on: %w", bmc.ErrConflict)
+	}
+	if b.variant == "memory-only" {
+		b.mine = bmc.PowerOn
+		return nil
+	}
+	b.s.power = bmc.PowerOn
+	return nil
+}
+
+func (b *refBMC) Shutdown(ctx context.Context) error {
+	if err := b.begin(ctx, "shutdown"); err != nil {
+		return err
+	}
+	defer b.s.mu.Unlock()
+	if b.s.power != bmc.PowerOn {
+		return nil
+	}
+	if b.s.ignoreShutdown {
+		if b.variant == "shutdown-waits" {
+			return fmt.Errorf("ref: shutdown: server still on: %w", bmc.ErrOutcomeUnknown)
+		}
+		return nil
+	}
+	time.AfterFunc(10*time.Millisecond, func() {
+		b.s.mu.Lock()
+		defer b.s.mu.Unlock()
+		b.s.power = bmc.PowerOff
+	})
+	return nil
+}
+
+func (b *refBMC) PowerOff(ctx context.Context) error {
+	if b.variant == "racy" {
+		b.s.racy++
+	}
+	if err := b.begin(ctx, "power off"); err != nil {
+		return err
+	}
+	defer b.s.mu.Unlock()
+	if b.variant == "returns-early" {
+		time.AfterFunc(50*time.Millisecond, func() {
+			b.s.mu.Lock()
+			defer b.s.mu.Unlock()
+			b.s.power = bmc.PowerOff
+		})
+		return nil
+	}
+	b.s.power = bmc.PowerOff
+	return nil
+}
+
+func (b *refBMC) NMI(ctx context.Context) error {
+	if err := b.begin(ctx, "nmi"); err != nil {
+		return err
+	}
+	defer b.s.mu.Unlock()
+	if b.variant == "unsupported-nmi" {
+		return fmt.Errorf("ref: nmi: %w", bmc.ErrUnsupported)
+	}
+	if b.s.power != bmc.PowerOn {
+		if b.variant == "wrong-kind" {
+			return fmt.Errorf("ref: nmi: server off: %w", bmc.ErrInvalid)
+		}
+		return fmt.Errorf("ref: nmi: server off: %w", bmc.ErrConflict)
+	}
+	return nil
+}
+
+func (b *refBMC) SetBootDevice(ctx context.Context, dev bmc.BootDevice, persistent bool) error {
+	if dev != bmc.BootDisk && dev != bmc.BootPXE && b.variant != "accepts-anything" {
+		return fmt.Errorf("ref: boot device %q: %w", dev, bmc.ErrInvalid)
+	}
+	if err := b.begin(ctx, "set boot device"); err != nil {
+		return err
+	}
+	defer b.s.mu.Unlock()
+	b.s.bootDev, b.s.persistent = dev, persistent
+	return nil
+}
+
+func (b *refBMC) Events(ctx context.Context, after bmc.Cursor) ([]bmc.Event, bmc.Cursor, error) {
+	if err := b.begin(ctx, "events"); err != nil {
+		return nil, after, err
+	}
+	defer b.s.mu.Unlock()
+	start := 0
+	if b.variant != "ignores-cursor" {
+		for i, e := range b.s.events {
+			if bmc.Cursor(e.ID) == after {
+				start = i + 1
+			}
+		}
+	}
+	evs := append([]bmc.Event(nil), b.s.events[start:]...)
+	if len(evs) == 0 {
+		return nil, after, nil
+	}
+	return evs, bmc.Cursor(evs[len(evs)-1].ID), nil
+}
+
+func (b *refBMC) DumpInProgress(ctx context.Context) (bool, error) {
+	if err := b.begin(ctx, "dump status"); err != nil {
+		return false, err
+	}
+	defer b.s.mu.Unlock()
+	return b.variant == "always-dumping", nil
+}
+
+// harness is the reference harness, with every optional capability.
+type harness struct {
+	s       *server
+	variant string
+}
+
+func (h *harness) MakeBMC(context.Context) (bmc.BMC, error) {
+	return &refBMC{s: h.s, variant: h.variant}, nil
+}
+
+func (h *harness) SetPower(_ context.Context, p bmc.PowerState) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.power = p
+	return nil
+}
+
+func (h *harness) Power(context.Context) (bmc.PowerState, error) {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	return h.s.power, nil
+}
+
+func (h *harness) IgnoreShutdown(context.Context) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.ignoreShutdown = true
+	return nil
+}
+
+func (h *harness) BootDevice(context.Context) (bmc.BootDevice, bool, error) {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	return h.s.bootDev, h.s.persistent, nil
+}
+
+func (h *harness) AddEvent(context.Context) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.nextID++
+	h.s.events = append(h.s.events, bmc.Event{
+		ID:       strconv.Itoa(h.s.nextID),
+		Time:     time.Date(2026, 1, 1, 0, 0, h.s.nextID, 0, time.UTC),
+		Message:  "test record",
+		Severity: bmc.SeverityWarning,
+	})
+	return nil
+}
+
+func (h *harness) ClearEvents(context.Context) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.events, h.s.nextID = nil, 0 // record ids restart, like many SELs
+	return nil
+}
+
+func (h *harness) FailNext(context.Context) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.failNext = true
+	return nil
+}
+
+func newHarness(variant string) func(t *testing.T) bmctest.Harness {
+	return func(t *testing.T) bmctest.Harness {
+		return &harness{s: &server{power: bmc.PowerOff, bootDev: bmc.BootPXE}, variant: variant}
+	}
+}
+
+// minimal has none of the optional capabilities, and its driver no
+// DumpReporter and no NMI: the suite must pass it, skipping those parts.
+type minimal struct{ h *harness }
+
+func (m minimal) MakeBMC(ctx context.Context) (bmc.BMC, error) {
+	d, _ := m.h.MakeBMC(ctx)
+	return struct{ bmc.BMC }{d}, nil
+}
+func (m minimal) SetPower(ctx context.Context, p bmc.PowerState) error {
+	return m.h.SetPower(ctx, p)
+}
+func (m minimal) Power(ctx context.Context) (bmc.PowerState, error) { return m.h.Power(ctx) }
+
+func TestReference(t *testing.T) {
+	bmctest.Run(t, newHarness(""))
+}
+
+func TestReferenceWithoutOptionalCapabilities(t *testing.T) {
+	bmctest.Run(t, func(t *testing.T) bmctest.Harness {
+		return minimal{newHarness("unsupported-nmi")(t).(*harness)}
+	})
+}
+
+const variantEnv = "BMCTEST_BROKEN_VARIANT"
+
+// TestBrokenHelper runs the suite against a broken variant of the
+// reference driver; TestBrokenDriversFail runs it in a subprocess.
+func TestBrokenHelper(t *testing.T) {
+	v := os.Getenv(variantEnv)
+	if v == "" {
+		t.Skip("run by TestBrokenDriversFail in a subprocess")
+	}
+	bmctest.Run(t, newHarness(v))
+}
+
+func TestBrokenDriversFail(t *testing.T) {
+	if os.Getenv(variantEnv) != "" {
+		t.Skip("in the subprocess")
+	}
+	cases := []struct {
+		variant string
+		run     string // -test.run pattern below TestBrokenHelper
+		want    string // a subtest that must fail
+	}{
+		{"not-idempotent", "PowerOn", "PowerOn/already_on_returns_nil"},
+		{"memory-only", "PowerOn", "PowerOn/turns_an_off_server_on"},
+		{"returns-early", "PowerOff", "PowerOff/turns_an_on_server_off"},
+		{"wrong-kind", "NMI", "NMI/server_off_is_conflict"},
+		{"accepts-anything", "SetBootDevice", "SetBootDevice/unknown_device_is_invalid"},
+		{"shutdown-waits", "Shutdown", "Shutdown/ignored_by_OS_then_PowerOff"},
+		{"ignores-cursor", "Events", "Events/new_records_oldest_first"},
+		{"always-dumping", "DumpInProgress", "DumpInProgress/fresh_server_is_not_dumping"},
+		{"transient-wrong-kind", "TransientFailure", "TransientFailure/failed_request_changes_nothing_and_retry_succeeds"},
+		{"ignores-ctx", "Context", "Context/cancelled/PowerOn_changes_nothing"},
+		{"ignores-ctx", "Context", "Context/deadline_exceeded/reads"},
+		{"racy", "Concurrency", "Concurrency/parallel_PowerOn_then_PowerOff"},
+	}
+	for _, c := range cases {
+		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
+			if c.variant == "racy" && !raceEnabled {
+				t.Skip("a data race is only detected with -race")
+			}
+			t.Parallel()
+			out, err := runHelper(t, c.variant, c.run)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
+			}
+			if !strings.Contains(out, "--- FAIL: TestBrokenHelper/"+c.want+" ") {
+				t.Fatalf("the %q driver did not fail %s; output:\n%s", c.variant, c.want, out)
+			}
+		})
+	}
+}
+
+func runHelper(t *testing.T, variant, run string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenHelper$/^"+run+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

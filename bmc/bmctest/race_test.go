@@ -1,0 +1,5 @@
+//go:build race
+
+package bmctest_test
+
+const raceEnabled = true
