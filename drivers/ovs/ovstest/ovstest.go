@@ -1,0 +1,288 @@
+// Package ovstest runs a real Open vSwitch for tests: ovsdb-server and
+// ovs-vswitchd with the userspace datapath (datapath_type=netdev) inside a
+// network namespace the test creates, with hosts attached through veth
+// pairs, each host in a namespace of its own. Everything is torn down when
+// the test ends, namespaces included.
+//
+// Import it from tests of code that drives Open vSwitch (drivers/ovs). It
+// needs root, iproute2, iputils-ping and openvswitch-switch; without them
+// the test skips on a developer's machine and fails in CI (see
+// internal/testpeer).
+package ovstest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldstandby/coldstandby/internal/testpeer"
+)
+
+// Switch is a running Open vSwitch with one bridge.
+type Switch struct {
+	// DB is the OVSDB address for ovs-vsctl --db and ovs.New:
+	// "unix:/tmp/.../db.sock".
+	DB string
+	// Bridge is the bridge's name ("br0").
+	Bridge string
+	// Netns is the switch's network namespace.
+	Netns string
+
+	t      testing.TB
+	dir    string
+	id     string
+	env    []string
+	vsctl  string
+	appctl string
+	ipPath string
+	ping   string
+
+	mu    sync.Mutex
+	ports int
+}
+
+// Host is a namespace attached to one switch port by a veth pair.
+type Host struct {
+	// Port is the switch-side port name (in the OVS Port table).
+	Port string
+	// Netns is the host's namespace; Addr its IPv4 address (CIDR).
+	Netns, Addr string
+}
+
+// Start runs ovsdb-server and ovs-vswitchd for t and stops them, and
+// deletes every namespace it made, in t.Cleanup.
+func Start(t testing.TB) *Switch {
+	t.Helper()
+	paths := testpeer.LookPath(t, "openvswitch-switch", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ovs-appctl")
+	if paths == nil {
+		return nil
+	}
+	ipPath := testpeer.LookPath(t, "iproute2", "ip")
+	pingPath := testpeer.LookPath(t, "iputils-ping", "ping")
+	if ipPath == nil || pingPath == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		testpeer.Unavailable(t, "Open vSwitch in a network namespace needs root")
+		return nil
+	}
+	schema := findSchema()
+	if schema == "" {
+		testpeer.Unavailable(t, "vswitch.ovsschema not found (Debian package openvswitch-common)")
+		return nil
+	}
+	// A short directory: unix socket paths are limited to 107 bytes.
+	dir, err := os.MkdirTemp("", "csovs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	s := &Switch{
+		Bridge: "br0",
+		t:      t,
+		dir:    dir,
+		id:     hex.EncodeToString(b),
+		vsctl:  paths[2],
+		appctl: paths[4],
+		ipPath: ipPath[0],
+		ping:   pingPath[0],
+		DB:     "unix:" + filepath.Join(dir, "db.sock"),
+	}
+	s.Netns = "cs-ovs-" + s.id
+	// ovs-vswitchd dies without these pointing at a writable directory.
+	s.env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
+
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s.run("create database", paths[3], "create", filepath.Join(dir, "conf.db"), schema)
+	s.ip("netns", "add", s.Netns)
+	t.Cleanup(func() { s.ipQuiet("netns", "del", s.Netns) })
+
+	s.daemon("ovsdb-server", paths[0], filepath.Join(dir, "conf.db"),
+		"--remote=punix:"+filepath.Join(dir, "db.sock"),
+		"--unixctl="+filepath.Join(dir, "ovsdb-server.ctl"),
+		"--log-file="+filepath.Join(dir, "ovsdb-server.log"))
+	s.waitSocket(filepath.Join(dir, "db.sock"))
+	s.vsctlRun("--no-wait", "init")
+	s.daemon("ovs-vswitchd", s.ipPath, "netns", "exec", s.Netns, paths[1], s.DB,
+		"--unixctl="+filepath.Join(dir, "ovs-vswitchd.ctl"),
+		"--log-file="+filepath.Join(dir, "ovs-vswitchd.log"))
+	s.vsctlRun("add-br", s.Bridge, "--", "set", "bridge", s.Bridge, "datapath_type=netdev")
+	return s
+}
+
+func findSchema() string {
+	for _, p := range []string{"/usr/share/openvswitch/vswitch.ovsschema", "/usr/local/share/openvswitch/vswitch.ovsschema"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// daemon starts a long-running program and stops it at cleanup.
+func (s *Switch) daemon(name, path string, args ...string) {
+	s.t.Helper()
+	cmd := exec.Command(path, args...)
+	cmd.Env = s.env
+	cmd.Dir = s.dir
+	log, err := os.Create(filepath.Join(s.dir, name+".out"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("ovstest: start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done); log.Close() }()
+	s.t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+func (s *Switch) waitSocket(path string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("ovstest: ovsdb-server did not listen on %s: %s", path, s.logs())
+}
+
+func (s *Switch) logs() string {
+	var b strings.Builder
+	for _, f := range []string{"ovsdb-server.out", "ovsdb-server.log", "ovs-vswitchd.out", "ovs-vswitchd.log"} {
+		data, _ := os.ReadFile(filepath.Join(s.dir, f))
+		if len(data) > 2000 {
+			data = data[len(data)-2000:]
+		}
+		fmt.Fprintf(&b, "\n--- %s\n%s", f, data)
+	}
+	return b.String()
+}
+
+func (s *Switch) run(what, path string, args ...string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = s.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("ovstest: %s: %s %s: %v\n%s%s", what, path, strings.Join(args, " "), err, out.String(), s.logs())
+	}
+	return out.String()
+}
+
+func (s *Switch) ip(args ...string) { s.t.Helper(); s.run("ip", s.ipPath, args...) }
+
+func (s *Switch) ipQuiet(args ...string) {
+	cmd := exec.Command(s.ipPath, args...)
+	_ = cmd.Run()
+}
+
+// Vsctl runs ovs-vsctl --timeout=10 against the switch and returns its
+// output; a failure fails the test.
+func (s *Switch) Vsctl(args ...string) string {
+	s.t.Helper()
+	return s.vsctlRun(args...)
+}
+
+func (s *Switch) vsctlRun(args ...string) string {
+	s.t.Helper()
+	return s.run("ovs-vsctl", s.vsctl, append([]string{"--db=" + s.DB, "--timeout=10"}, args...)...)
+}
+
+// AddHost makes a namespace with a veth interface addressed addr (CIDR,
+// e.g. "10.99.0.1/24", assigned inside the namespace only), connects its
+// peer to the bridge as a new port and sets that port's VLAN columns with
+// ovs-vsctl arguments such as "tag=10" (none: OVS's default, a trunk of
+// every VLAN).
+func (s *Switch) AddHost(addr string, portSettings ...string) Host {
+	s.t.Helper()
+	s.mu.Lock()
+	s.ports++
+	n := s.ports
+	s.mu.Unlock()
+	h := Host{
+		Port:  fmt.Sprintf("cs%sp%d", s.id, n),
+		Netns: fmt.Sprintf("cs-ovs-%s-h%d", s.id, n),
+		Addr:  addr,
+	}
+	hostIf := fmt.Sprintf("cs%sh%d", s.id, n)
+	s.ip("netns", "add", h.Netns)
+	s.t.Cleanup(func() { s.ipQuiet("netns", "del", h.Netns) })
+	s.ip("link", "add", h.Port, "type", "veth", "peer", "name", hostIf)
+	s.ip("link", "set", h.Port, "netns", s.Netns)
+	s.ip("link", "set", hostIf, "netns", h.Netns)
+	s.ip("-n", s.Netns, "link", "set", h.Port, "up")
+	s.ip("-n", h.Netns, "link", "set", "lo", "up")
+	s.ip("-n", h.Netns, "addr", "add", addr, "dev", hostIf)
+	s.ip("-n", h.Netns, "link", "set", hostIf, "up")
+	args := []string{"add-port", s.Bridge, h.Port}
+	if len(portSettings) > 0 {
+		args = append(args, "--", "set", "port", h.Port)
+		args = append(args, portSettings...)
+	}
+	s.vsctlRun(args...)
+	return h
+}
+
+// AddPort adds a port without a host (an OVS internal port) with the
+// given ovs-vsctl column settings and returns its name.
+func (s *Switch) AddPort(portSettings ...string) string {
+	s.t.Helper()
+	s.mu.Lock()
+	s.ports++
+	name := fmt.Sprintf("cs%si%d", s.id, s.ports)
+	s.mu.Unlock()
+	args := []string{"add-port", s.Bridge, name, "--", "set", "interface", name, "type=internal"}
+	if len(portSettings) > 0 {
+		args = append(args, "--", "set", "port", name)
+		args = append(args, portSettings...)
+	}
+	s.vsctlRun(args...)
+	return name
+}
+
+// Ping reports whether from reaches the IPv4 address to (no prefix) within
+// about a second, with up to tries echo requests.
+func (s *Switch) Ping(from Host, to string, tries int) bool {
+	s.t.Helper()
+	for i := 0; i < tries; i++ {
+		cmd := exec.Command(s.ipPath, "netns", "exec", from.Netns, s.ping, "-c", "1", "-W", "1", "-n", "-q", to)
+		if cmd.Run() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop stops ovsdb-server early (to test an unreachable database); the
+// rest is still torn down at cleanup.
+func (s *Switch) Stop() {
+	s.t.Helper()
+	s.run("stop ovsdb-server", s.appctl, "-t", filepath.Join(s.dir, "ovsdb-server.ctl"), "exit")
+}
