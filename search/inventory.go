@@ -1,0 +1,546 @@
+package search
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Option configures NewInventory.
+type Option func(*config)
+
+type config struct {
+	policies   []serverPolicy
+	workloads  []workloadPolicy
+	combos     [][]ServerID
+	optionErrs []string
+}
+
+type serverPolicy struct {
+	id ServerID
+	p  Policy
+}
+
+type workloadPolicy struct {
+	workload string
+	p        Policy
+}
+
+// WithPolicy sets the search policy of one server. A policy set on a
+// partition member applies to the whole logical server; members of one
+// partition must not be given different policies. Given twice for the same
+// server, the last one wins.
+func WithPolicy(id ServerID, p Policy) Option {
+	return func(c *config) { c.policies = append(c.policies, serverPolicy{id, p}) }
+}
+
+// WithWorkloadPolicy sets the policy of every server running workload; a
+// WithPolicy for the server itself takes precedence.
+func WithWorkloadPolicy(workload string, p Policy) Option {
+	return func(c *config) { c.workloads = append(c.workloads, workloadPolicy{workload, p}) }
+}
+
+// WithCombination registers one allowed combination of the patent's
+// partition-configurable table: a set of servers that may be composed into
+// one logical server. Recomposition uses a combination whole, and only while
+// all its servers are standalone Standby servers; register subsets
+// separately if they may be composed on their own. A combination of one
+// server is accepted and has no effect.
+func WithCombination(ids ...ServerID) Option {
+	ids = slices.Clone(ids)
+	return func(c *config) { c.combos = append(c.combos, ids) }
+}
+
+// state codes of the compact representation.
+const (
+	stActive uint8 = iota
+	stStandby
+	stFailed
+	stReserved
+	stMaintenance
+)
+
+var stateNames = [...]State{Active, Standby, Failed, Reserved, Maintenance}
+
+func stateCode(s State) uint8 {
+	switch s {
+	case Active:
+		return stActive
+	case Standby:
+		return stStandby
+	case Failed:
+		return stFailed
+	case Reserved:
+		return stReserved
+	}
+	return stMaintenance
+}
+
+// srv is the compact form of a Server (about 56 bytes).
+type srv struct {
+	id                ServerID
+	prio              int
+	hw, sw, arr, zone int32
+	vlans, work, ls   int32
+	part              int32 // index into Inventory.partNames, -1 = standalone
+	state             uint8
+}
+
+// logical-server states.
+const (
+	lsStandby uint8 = iota
+	lsActive
+	lsOther
+)
+
+type lserver struct {
+	first, n int32 // members: Inventory.members[first : first+n]
+	pol      int32 // index into Inventory.policies; 0 = the zero Policy
+	state    uint8
+}
+
+type exactKey struct{ hw, arr, sw int32 }
+
+type hardKey struct{ arr, chip, nic, hba int32 }
+
+type hwInfo struct {
+	Hardware
+	chip int32
+}
+
+// Inventory is an immutable snapshot of the server management table, the
+// composition table and the search policies. Build it with NewInventory;
+// all methods are safe for concurrent use.
+type Inventory struct {
+	srvs      []srv // sorted by ID
+	hw        []hwInfo
+	strs      []string // interned switch, disk array, zone, workload, chipset names
+	vlanSets  [][]int
+	partNames []PartitionID
+	ls        []lserver
+	lsIdx     []int32 // 0, 1, 2, ...: backing store for one-element slices
+	members   []int32 // server indexes, grouped per logical server, ID order
+	policies  []Policy
+	combos    [][]int32 // server indexes, ID order
+	// usable combos: size >= 2, all members standalone Standby.
+	usableCombos []int32
+
+	exact        map[exactKey][]int32 // standby standalone servers
+	standbyHard  map[hardKey][]int32  // standby standalone servers, ID order
+	activeHard   map[hardKey][]int32  // active standalone servers, priority then ID order
+	standbyParts []int32              // logical servers, all-standby partitions
+	activeParts  []int32              // logical servers, all-active partitions
+	partSrvs     []int32              // servers that belong to a partition
+	counts       map[countKey]int32   // for explanations
+	nStandby     int
+	nActive      int
+
+	opts []Option // kept for With
+}
+
+// countKey counts servers by group (standby or active) and a prefix of the
+// hard key; -1 is a wildcard.
+type countKey struct {
+	g                   uint8
+	arr, chip, nic, hba int32
+}
+
+type interner struct {
+	m    map[string]int32
+	strs *[]string
+}
+
+func (in interner) id(s string) int32 {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	v := int32(len(*in.strs))
+	*in.strs = append(*in.strs, s)
+	in.m[s] = v
+	return v
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("search: "+format+": %w", append(args, ErrInvalid)...)
+}
+
+// NewInventory validates servers and builds an immutable, indexed snapshot.
+// The input slice is not retained (VLAN slices are copied). The cost is
+// O(n log n) in the number of servers, a few tens of milliseconds for
+// 100,000 servers, and about 100 bytes per server.
+//
+// It returns an error wrapping ErrInvalid for an empty or duplicate ID, an
+// unknown State, a negative CPU MHz, memory size, port count or VLAN, a VLAN
+// above 4094, members of one partition that disagree on Workload or
+// Priority or have conflicting policies, and unknown or duplicate IDs in
+// WithPolicy or WithCombination.
+func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
+	var cfg config
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	inv := &Inventory{opts: slices.Clone(opts)}
+	order := make([]int32, len(servers))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(servers[a].ID, servers[b].ID) })
+
+	strIn := interner{m: make(map[string]int32), strs: &inv.strs}
+	hwIdx := make(map[Hardware]int32)
+	vlanIdx := make(map[string]int32)
+	partIdx := make(map[PartitionID]int32)
+	inv.srvs = make([]srv, len(servers))
+	var vbuf []int
+	var kb strings.Builder
+	for k, oi := range order {
+		s := &servers[oi]
+		if s.ID == "" {
+			return nil, invalid("server %d: empty ID", oi)
+		}
+		if k > 0 && servers[order[k-1]].ID == s.ID {
+			return nil, invalid("duplicate server ID %q", s.ID)
+		}
+		if !s.State.valid() {
+			return nil, invalid("server %s: unknown state %q", s.ID, s.State)
+		}
+		h := s.Hardware
+		if h.CPUMHz < 0 || h.MemoryMiB < 0 || h.NICPorts < 0 || h.HBAPorts < 0 {
+			return nil, invalid("server %s: negative hardware size", s.ID)
+		}
+		hw, ok := hwIdx[h]
+		if !ok {
+			hw = int32(len(inv.hw))
+			hwIdx[h] = hw
+			inv.hw = append(inv.hw, hwInfo{Hardware: h, chip: strIn.id(h.Chipset)})
+		}
+		vbuf = append(vbuf[:0], s.VLANs...)
+		slices.Sort(vbuf)
+		vbuf = slices.Compact(vbuf)
+		kb.Reset()
+		for _, v := range vbuf {
+			if v < 0 || v > 4094 {
+				return nil, invalid("server %s: VLAN %d out of range", s.ID, v)
+			}
+			kb.WriteString(strconv.Itoa(v))
+			kb.WriteByte(',')
+		}
+		vl, ok := vlanIdx[kb.String()]
+		if !ok {
+			vl = int32(len(inv.vlanSets))
+			vlanIdx[kb.String()] = vl
+			inv.vlanSets = append(inv.vlanSets, slices.Clone(vbuf))
+		}
+		part := int32(-1)
+		if s.Partition != "" {
+			p, ok := partIdx[s.Partition]
+			if !ok {
+				p = int32(len(inv.partNames))
+				partIdx[s.Partition] = p
+				inv.partNames = append(inv.partNames, s.Partition)
+			}
+			part = p
+		}
+		inv.srvs[k] = srv{
+			id: s.ID, prio: s.Priority, hw: hw,
+			sw: strIn.id(s.Switch), arr: strIn.id(s.DiskArray), zone: strIn.id(s.Zone),
+			vlans: vl, work: strIn.id(s.Workload), part: part, state: stateCode(s.State),
+		}
+	}
+
+	// Logical servers: standalone servers, then partitions, in order of
+	// their first member's ID.
+	partLS := make([]int32, len(inv.partNames))
+	for i := range partLS {
+		partLS[i] = -1
+	}
+	partCount := make([]int32, len(inv.partNames))
+	for i := range inv.srvs {
+		if p := inv.srvs[i].part; p >= 0 {
+			partCount[p]++
+		}
+	}
+	inv.ls = make([]lserver, 0, len(inv.srvs)-sumPartExtra(partCount))
+	inv.members = make([]int32, len(inv.srvs))
+	next := int32(0)
+	fill := make([]int32, len(inv.partNames))
+	for i := range inv.srvs {
+		s := &inv.srvs[i]
+		if s.part < 0 {
+			s.ls = int32(len(inv.ls))
+			inv.ls = append(inv.ls, lserver{first: next, n: 1})
+			inv.members[next] = int32(i)
+			next++
+			continue
+		}
+		if partLS[s.part] < 0 {
+			partLS[s.part] = int32(len(inv.ls))
+			inv.ls = append(inv.ls, lserver{first: next, n: partCount[s.part]})
+			next += partCount[s.part]
+		}
+		s.ls = partLS[s.part]
+		l := &inv.ls[s.ls]
+		m0 := inv.srvs[inv.members[l.first]]
+		if fill[s.part] > 0 && (m0.work != s.work || m0.prio != s.prio) {
+			return nil, invalid("partition %s: members %s and %s disagree on workload or priority", inv.partNames[s.part], m0.id, s.id)
+		}
+		inv.members[l.first+fill[s.part]] = int32(i)
+		fill[s.part]++
+	}
+	for li := range inv.ls {
+		l := &inv.ls[li]
+		st := inv.srvs[inv.members[l.first]].state
+		l.state = lsOther
+		if st == stStandby || st == stActive {
+			l.state = lsActive
+			if st == stStandby {
+				l.state = lsStandby
+			}
+			for _, m := range inv.members[l.first : l.first+l.n] {
+				if inv.srvs[m].state != st {
+					l.state = lsOther
+				}
+			}
+		}
+	}
+
+	// Policies: index 0 is the zero policy.
+	inv.policies = []Policy{{}}
+	polIdx := map[Policy]int32{{}: 0}
+	polOf := func(p Policy) int32 {
+		if v, ok := polIdx[p]; ok {
+			return v
+		}
+		v := int32(len(inv.policies))
+		inv.policies = append(inv.policies, p)
+		polIdx[p] = v
+		return v
+	}
+	checkPol := func(p Policy) error {
+		if p.MinCPUMHz < 0 || p.MinMemoryMiB < 0 {
+			return invalid("policy: negative minimum")
+		}
+		return nil
+	}
+	if len(cfg.workloads) > 0 {
+		wp := make(map[int32]int32)
+		for _, w := range cfg.workloads {
+			if err := checkPol(w.p); err != nil {
+				return nil, err
+			}
+			wp[strIn.id(w.workload)] = polOf(w.p)
+		}
+		for li := range inv.ls {
+			if p, ok := wp[inv.srvs[inv.members[inv.ls[li].first]].work]; ok {
+				inv.ls[li].pol = p
+			}
+		}
+	}
+	if len(cfg.policies) > 0 {
+		per := make(map[int32]serverPolicy) // server -> last policy
+		for _, sp := range cfg.policies {
+			i, ok := inv.index(sp.id)
+			if !ok {
+				return nil, invalid("policy for unknown server %q", sp.id)
+			}
+			if err := checkPol(sp.p); err != nil {
+				return nil, fmt.Errorf("search: server %s: %w", sp.id, ErrInvalid)
+			}
+			per[i] = sp
+		}
+		keys := make([]int32, 0, len(per))
+		for k := range per {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		set := make(map[int32]ServerID)
+		for _, i := range keys {
+			li := inv.srvs[i].ls
+			p := polOf(per[i].p)
+			if prev, ok := set[li]; ok && inv.ls[li].pol != p {
+				return nil, invalid("servers %s and %s of one partition have different policies", prev, inv.srvs[i].id)
+			}
+			set[li] = inv.srvs[i].id
+			inv.ls[li].pol = p
+		}
+	}
+
+	// Combinations.
+	for ci, c := range cfg.combos {
+		if len(c) == 0 {
+			return nil, invalid("combination %d is empty", ci)
+		}
+		idx := make([]int32, len(c))
+		for k, id := range c {
+			i, ok := inv.index(id)
+			if !ok {
+				return nil, invalid("combination %d: unknown server %q", ci, id)
+			}
+			idx[k] = i
+		}
+		slices.Sort(idx)
+		for k := 1; k < len(idx); k++ {
+			if idx[k] == idx[k-1] {
+				return nil, invalid("combination %d: server %q twice", ci, inv.srvs[idx[k]].id)
+			}
+		}
+		inv.combos = append(inv.combos, idx)
+	}
+	slices.SortFunc(inv.combos, func(a, b []int32) int { return slices.Compare(a, b) })
+	inv.combos = slices.CompactFunc(inv.combos, func(a, b []int32) bool { return slices.Equal(a, b) })
+	for ci, c := range inv.combos {
+		ok := len(c) >= 2
+		for _, m := range c {
+			s := &inv.srvs[m]
+			if s.part >= 0 || s.state != stStandby {
+				ok = false
+			}
+		}
+		if ok {
+			inv.usableCombos = append(inv.usableCombos, int32(ci))
+		}
+	}
+
+	inv.buildIndexes()
+	return inv, nil
+}
+
+func sumPartExtra(counts []int32) int {
+	n := 0
+	for _, c := range counts {
+		n += int(c) - 1
+	}
+	return n
+}
+
+func (inv *Inventory) hardOf(s *srv) hardKey {
+	h := &inv.hw[s.hw]
+	return hardKey{s.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}
+}
+
+func (inv *Inventory) buildIndexes() {
+	inv.exact = make(map[exactKey][]int32)
+	inv.standbyHard = make(map[hardKey][]int32)
+	inv.activeHard = make(map[hardKey][]int32)
+	inv.counts = make(map[countKey]int32)
+	for i := range inv.srvs {
+		s := &inv.srvs[i]
+		var g uint8
+		switch s.state {
+		case stStandby:
+			g = 0
+			inv.nStandby++
+		case stActive:
+			g = 1
+			inv.nActive++
+		default:
+			continue
+		}
+		hk := inv.hardOf(s)
+		inv.counts[countKey{g, hk.arr, -1, -1, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}]++
+		if s.part >= 0 {
+			inv.partSrvs = append(inv.partSrvs, int32(i))
+			continue
+		}
+		if g == 0 {
+			k := exactKey{s.hw, s.arr, s.sw}
+			inv.exact[k] = append(inv.exact[k], int32(i))
+			inv.standbyHard[hk] = append(inv.standbyHard[hk], int32(i))
+		} else {
+			inv.activeHard[hk] = append(inv.activeHard[hk], int32(i))
+		}
+	}
+	for _, l := range inv.activeHard {
+		slices.SortFunc(l, func(a, b int32) int {
+			if c := cmp.Compare(inv.srvs[a].prio, inv.srvs[b].prio); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+	}
+	inv.lsIdx = make([]int32, len(inv.ls))
+	for li := range inv.ls {
+		inv.lsIdx[li] = int32(li)
+		l := &inv.ls[li]
+		if l.n < 2 {
+			continue
+		}
+		switch l.state {
+		case lsStandby:
+			inv.standbyParts = append(inv.standbyParts, int32(li))
+		case lsActive:
+			inv.activeParts = append(inv.activeParts, int32(li))
+		}
+	}
+}
+
+// index returns the position of id in srvs.
+func (inv *Inventory) index(id ServerID) (int32, bool) {
+	i, ok := slices.BinarySearchFunc(inv.srvs, id, func(s srv, id ServerID) int { return cmp.Compare(s.id, id) })
+	return int32(i), ok
+}
+
+// Len returns the number of servers in the inventory.
+func (inv *Inventory) Len() int { return len(inv.srvs) }
+
+// Server returns the server with the given ID as it was given to
+// NewInventory (VLANs sorted and deduplicated, in a fresh slice).
+func (inv *Inventory) Server(id ServerID) (Server, bool) {
+	i, ok := inv.index(id)
+	if !ok {
+		return Server{}, false
+	}
+	return inv.server(i), true
+}
+
+func (inv *Inventory) server(i int32) Server {
+	s := &inv.srvs[i]
+	out := Server{
+		ID: s.id, Hardware: inv.hw[s.hw].Hardware,
+		Switch: inv.strs[s.sw], DiskArray: inv.strs[s.arr], Zone: inv.strs[s.zone],
+		VLANs: slices.Clone(inv.vlanSets[s.vlans]), State: stateNames[s.state],
+		Workload: inv.strs[s.work], Priority: s.prio,
+	}
+	if s.part >= 0 {
+		out.Partition = inv.partNames[s.part]
+	}
+	return out
+}
+
+// Servers returns every server in ID order.
+func (inv *Inventory) Servers() []Server {
+	out := make([]Server, len(inv.srvs))
+	for i := range inv.srvs {
+		out[i] = inv.server(int32(i))
+	}
+	return out
+}
+
+// With returns a new Inventory in which each update replaces the server with
+// the same ID (or adds it), keeping the options given to NewInventory. The
+// receiver is unchanged. It rebuilds the snapshot, O(n log n): the way the
+// Orchestrator marks spares Reserved or Maintenance.
+func (inv *Inventory) With(updates ...Server) (*Inventory, error) {
+	all := inv.Servers()
+	for _, u := range updates {
+		i, ok := inv.index(u.ID)
+		if ok {
+			all[i] = u
+		} else {
+			all = append(all, u)
+		}
+	}
+	return NewInventory(all, inv.opts...)
+}
+
+func (inv *Inventory) lsMembers(li int32) []int32 {
+	l := &inv.ls[li]
+	return inv.members[l.first : l.first+l.n]
+}

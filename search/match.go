@@ -1,0 +1,395 @@
+package search
+
+import (
+	"cmp"
+	"slices"
+)
+
+// stages, in the order Find tries them.
+const (
+	stgExact uint8 = iota + 1
+	stgRecompose
+	stgRelaxed
+	stgRelaxedCompose
+	stgPreempt
+)
+
+func kindOf(stage uint8) Kind {
+	switch stage {
+	case stgExact:
+		return Exact
+	case stgRecompose:
+		return Recomposed
+	case stgRelaxed, stgRelaxedCompose:
+		return Relaxed
+	case stgPreempt:
+		return Preempted
+	}
+	return 0
+}
+
+// request is one failed logical server.
+type request struct {
+	self int32   // the server named by the caller
+	ls   int32   // its logical server
+	fm   []int32 // failed members, ID order
+	pol  Policy
+	prio int
+	// excluded logical servers (other failures of a FindAll), or nil.
+	excluded map[int32]bool
+}
+
+// option is one way to serve a request.
+type option struct {
+	stage    uint8
+	combo    int32   // index into Inventory.combos, -1 if none
+	res      []int32 // logical servers consumed (the victim for stgPreempt)
+	repl     []int32 // replacement servers, ID order
+	pairs    []int32 // replacement server per failed member (nil: round robin)
+	victims  int32   // victim servers (stgPreempt)
+	vprio    int
+	reconfig int64
+	surMHz   int64
+	surMem   int64
+}
+
+func (o *option) isCompose() bool { return o.combo >= 0 }
+
+// spareOf returns the replacement server that gets failed member k's disks.
+func (o *option) spareOf(k int) int32 {
+	if o.pairs != nil {
+		return o.pairs[k]
+	}
+	return o.repl[k%len(o.repl)]
+}
+
+// rankCmp orders options of one request: stage, then (preemption) victim
+// priority and count, reconfigurations, MHz surplus, memory surplus, IDs.
+func (inv *Inventory) rankCmp(a, b *option) int {
+	if c := cmp.Compare(a.stage, b.stage); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.vprio, b.vprio); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.victims, b.victims); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.reconfig, b.reconfig); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.surMHz, b.surMHz); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.surMem, b.surMem); c != 0 {
+		return c
+	}
+	// Server indexes follow ID order.
+	return slices.Compare(a.repl, b.repl)
+}
+
+// hardOK: the constraints never relaxed.
+func (inv *Inventory) hardOK(f, r *srv, anySwitch bool) bool {
+	if f.arr != r.arr || (!anySwitch && f.sw != r.sw) {
+		return false
+	}
+	if f.hw == r.hw {
+		return true
+	}
+	fh, rh := &inv.hw[f.hw], &inv.hw[r.hw]
+	return fh.chip == rh.chip && fh.NICPorts == rh.NICPorts && fh.HBAPorts == rh.HBAPorts
+}
+
+// cpuOK: CPU model and MHz under pol.
+func (inv *Inventory) cpuOK(f, r *srv, pol *Policy) bool {
+	if f.hw == r.hw {
+		return pol.MinCPUMHz == 0 || inv.hw[r.hw].CPUMHz >= pol.MinCPUMHz
+	}
+	fh, rh := &inv.hw[f.hw], &inv.hw[r.hw]
+	if !pol.AnyCPUModel && fh.CPUModel != rh.CPUModel {
+		return false
+	}
+	if pol.MinCPUMHz == 0 {
+		return fh.CPUMHz == rh.CPUMHz
+	}
+	return rh.CPUMHz >= pol.MinCPUMHz
+}
+
+// pairOK: failed node f may be served by r under pol with equal node
+// counts (memory per node when MinMemoryMiB is 0; totals are checked apart).
+func (inv *Inventory) pairOK(f, r *srv, pol *Policy) bool {
+	if !inv.hardOK(f, r, pol.AnySwitch) || !inv.cpuOK(f, r, pol) {
+		return false
+	}
+	return pol.MinMemoryMiB != 0 || inv.hw[f.hw].MemoryMiB == inv.hw[r.hw].MemoryMiB
+}
+
+func (inv *Inventory) reqMHz(f *srv, pol *Policy) int64 {
+	if pol.MinCPUMHz > 0 {
+		return int64(pol.MinCPUMHz)
+	}
+	return int64(inv.hw[f.hw].CPUMHz)
+}
+
+func (inv *Inventory) reconfigOf(f, r *srv) int64 {
+	var n int64
+	if f.zone != r.zone {
+		n++
+	}
+	if f.vlans != r.vlans {
+		n++
+	}
+	return n
+}
+
+// eval checks whether the replacement repl (server indexes, ID order) can
+// serve req under pol and fills o's cost terms and pairing. mismatch allows
+// another node count.
+func (inv *Inventory) eval(req *request, repl []int32, pol *Policy, mismatch bool, o *option) bool {
+	n, m := len(req.fm), len(repl)
+	var totF, totR int64
+	for _, r := range repl {
+		totR += int64(inv.hw[inv.srvs[r].hw].MemoryMiB)
+	}
+	if pol.MinMemoryMiB > 0 {
+		if totR < int64(pol.MinMemoryMiB) {
+			return false
+		}
+		o.surMem = totR - int64(pol.MinMemoryMiB)
+	} else {
+		o.surMem = 0
+	}
+	o.repl = repl
+	o.pairs = nil
+	if n == m {
+		if n == 1 {
+			f, r := &inv.srvs[req.fm[0]], &inv.srvs[repl[0]]
+			if !inv.pairOK(f, r, pol) {
+				return false
+			}
+			o.reconfig = inv.reconfigOf(f, r)
+			o.surMHz = int64(inv.hw[r.hw].CPUMHz) - inv.reqMHz(f, pol)
+			return true
+		}
+		return inv.bestPairing(req, repl, pol, o)
+	}
+	if !mismatch {
+		return false
+	}
+	for _, fi := range req.fm {
+		f := &inv.srvs[fi]
+		totF += int64(inv.hw[f.hw].MemoryMiB)
+		for _, ri := range repl {
+			r := &inv.srvs[ri]
+			if !inv.hardOK(f, r, pol.AnySwitch) || !inv.cpuOK(f, r, pol) {
+				return false
+			}
+		}
+	}
+	if pol.MinMemoryMiB == 0 && totF != totR {
+		return false
+	}
+	o.reconfig, o.surMHz = 0, 0
+	req0 := inv.reqMHz(&inv.srvs[req.fm[0]], pol)
+	for _, ri := range repl {
+		o.surMHz += int64(inv.hw[inv.srvs[ri].hw].CPUMHz) - req0
+	}
+	for k, fi := range req.fm {
+		o.reconfig += inv.reconfigOf(&inv.srvs[fi], &inv.srvs[repl[k%m]])
+	}
+	return true
+}
+
+// bestPairing finds the one-to-one pairing of failed members to repl with
+// the fewest reconfigurations, then the least MHz surplus; the first such
+// pairing in member order wins.
+func (inv *Inventory) bestPairing(req *request, repl []int32, pol *Policy, o *option) bool {
+	n := len(req.fm)
+	cur := make([]int32, n)
+	best := make([]int32, n)
+	used := make([]bool, n)
+	found := false
+	var bestRe, bestMHz int64
+	var rec func(k int, re, mhz int64)
+	rec = func(k int, re, mhz int64) {
+		if found && (re > bestRe || (re == bestRe && mhz >= bestMHz)) {
+			return
+		}
+		if k == n {
+			found, bestRe, bestMHz = true, re, mhz
+			copy(best, cur)
+			return
+		}
+		f := &inv.srvs[req.fm[k]]
+		for j, ri := range repl {
+			if used[j] {
+				continue
+			}
+			r := &inv.srvs[ri]
+			if !inv.pairOK(f, r, pol) {
+				continue
+			}
+			used[j] = true
+			cur[k] = ri
+			rec(k+1, re+inv.reconfigOf(f, r), mhz+int64(inv.hw[r.hw].CPUMHz)-inv.reqMHz(f, pol))
+			used[j] = false
+		}
+	}
+	// Quick reject: every failed member needs at least one partner.
+	for _, fi := range req.fm {
+		ok := false
+		for _, ri := range repl {
+			if inv.pairOK(&inv.srvs[fi], &inv.srvs[ri], pol) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	rec(0, 0, 0)
+	if !found {
+		return false
+	}
+	o.pairs, o.reconfig, o.surMHz = best, bestRe, bestMHz
+	return true
+}
+
+// visit calls fn for every option of req in the given stage. The option
+// passed to fn is reused: fn must copy what it keeps.
+func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
+	var o option
+	n := len(req.fm)
+	f0 := &inv.srvs[req.fm[0]]
+	zero := Policy{}
+	pol := &req.pol
+	single := func(li int32) []int32 { return inv.lsMembers(li) }
+	emit := func(res []int32, repl []int32, p *Policy, mismatch bool, combo int32) {
+		o = option{stage: stage, combo: combo}
+		if !inv.eval(req, repl, p, mismatch, &o) {
+			return
+		}
+		o.res = res
+		if stage == stgPreempt {
+			o.victims = int32(len(repl))
+			o.vprio = inv.srvs[repl[0]].prio
+		}
+		fn(&o)
+	}
+	switch stage {
+	case stgExact:
+		if n == 1 {
+			for _, ri := range inv.exact[exactKey{f0.hw, f0.arr, f0.sw}] {
+				li := inv.srvs[ri].ls
+				emit(inv.lsSelf(li), single(li), &zero, false, -1)
+			}
+			return
+		}
+		for _, li := range inv.standbyParts {
+			if int(inv.ls[li].n) == n {
+				emit(inv.lsSelf(li), single(li), &zero, false, -1)
+			}
+		}
+	case stgRecompose:
+		for _, ci := range inv.usableCombos {
+			if c := inv.combos[ci]; len(c) == n {
+				emit(inv.comboRes(ci), c, &zero, false, ci)
+			}
+		}
+	case stgRelaxed:
+		mm := pol.AllowPartitionMismatch
+		if n == 1 || mm {
+			for _, ri := range inv.standbyHard[inv.hardOf(f0)] {
+				li := inv.srvs[ri].ls
+				emit(inv.lsSelf(li), single(li), pol, mm, -1)
+			}
+		}
+		for _, li := range inv.standbyParts {
+			if int(inv.ls[li].n) == n || mm {
+				emit(inv.lsSelf(li), single(li), pol, mm, -1)
+			}
+		}
+	case stgRelaxedCompose:
+		mm := pol.AllowPartitionMismatch
+		for _, ci := range inv.usableCombos {
+			if c := inv.combos[ci]; len(c) == n || mm {
+				emit(inv.comboRes(ci), c, pol, mm, ci)
+			}
+		}
+	case stgPreempt:
+		if !pol.Preempt {
+			return
+		}
+		mm := pol.AllowPartitionMismatch
+		if n == 1 || mm {
+			for _, ri := range inv.activeHard[inv.hardOf(f0)] {
+				r := &inv.srvs[ri]
+				if r.prio >= req.prio {
+					break
+				}
+				if req.excluded != nil && req.excluded[r.ls] {
+					continue
+				}
+				emit(inv.lsSelf(r.ls), single(r.ls), pol, mm, -1)
+			}
+		}
+		for _, li := range inv.activeParts {
+			m0 := &inv.srvs[inv.members[inv.ls[li].first]]
+			if m0.prio >= req.prio || (req.excluded != nil && req.excluded[li]) {
+				continue
+			}
+			if int(inv.ls[li].n) == n || mm {
+				emit(inv.lsSelf(li), single(li), pol, mm, -1)
+			}
+		}
+	}
+}
+
+// lsSelf returns a one-element slice holding li, without allocating.
+func (inv *Inventory) lsSelf(li int32) []int32 {
+	return inv.lsIdx[li : li+1 : li+1]
+}
+
+func (inv *Inventory) comboRes(ci int32) []int32 {
+	c := inv.combos[ci]
+	out := make([]int32, len(c))
+	for k, s := range c {
+		out[k] = inv.srvs[s].ls
+	}
+	return out
+}
+
+// all returns every option of req over all stages, best first, each
+// resource set once (in its best stage).
+func (inv *Inventory) all(req *request) []option {
+	var out []option
+	seen := make(map[int32]bool)
+	seenCombo := make(map[int32]bool)
+	for stage := stgExact; stage <= stgPreempt; stage++ {
+		start := len(out)
+		inv.visit(req, stage, func(o *option) {
+			if o.isCompose() {
+				if seenCombo[o.combo] {
+					return
+				}
+			} else if seen[o.res[0]] {
+				return
+			}
+			c := *o
+			if o.pairs != nil {
+				c.pairs = slices.Clone(o.pairs)
+			}
+			out = append(out, c)
+		})
+		for k := start; k < len(out); k++ {
+			if out[k].isCompose() {
+				seenCombo[out[k].combo] = true
+			} else {
+				seen[out[k].res[0]] = true
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b option) int { return inv.rankCmp(&a, &b) })
+	return out
+}
