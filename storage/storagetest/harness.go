@@ -33,7 +33,7 @@ type Harness interface {
 	// per harness.
 	MakeMapper(ctx context.Context) (storage.DiskMapper, error)
 
-	// Volumes creates n (at most 16) new volumes, mapped to nobody, and
+	// Volumes creates n (at most 8) new volumes, mapped to nobody, and
 	// returns their IDs.
 	Volumes(ctx context.Context, n int) ([]storage.VolumeID, error)
 
@@ -49,6 +49,15 @@ type Harness interface {
 	// state). A harness with no other way may read through a second,
 	// independent instance of the driver, but that proves less.
 	Masking(ctx context.Context, initiators []storage.Initiator) ([]storage.Mapping, error)
+}
+
+// UnknownVolumer is an optional Harness capability for drivers whose
+// volume IDs have a format: it returns an ID, well formed for the driver,
+// that names no volume on the array. Without it the suite uses
+// "conformance-no-such-volume", for which the driver must also return
+// storage.ErrNotFound.
+type UnknownVolumer interface {
+	UnknownVolume(ctx context.Context) (storage.VolumeID, error)
 }
 
 // TransientFailer is an optional Harness capability: make the driver's
