@@ -11,7 +11,7 @@ import (
 )
 
 // PartitionManager is the fake composition platform of a World. Members
-// must be servers of the world. When the world has allowed combinations
+// must be servers of the world, all of one ResourceZone. When the world has allowed combinations
 // (SetCompositions), Compose accepts only those; with
 // WithStrictPartitions, Decompose refuses while a member is not off.
 type PartitionManager struct {
@@ -75,6 +75,11 @@ func (p *PartitionManager) composeLocked(id string, members []string) error {
 			if slices.Contains(ms, m) {
 				return errorf(errs.Conflict, "%s: %s belongs to %s", op, m, other)
 			}
+		}
+	}
+	for _, m := range set[1:] {
+		if a, b := p.w.servers[set[0]].spec.ResourceZone, p.w.servers[m].spec.ResourceZone; a != b {
+			return errorf(errs.Conflict, "%s: %s and %s are in different resource zones (%q, %q)", op, set[0], m, a, b)
 		}
 	}
 	if p.w.compositions != nil && !slices.ContainsFunc(p.w.compositions, func(c []string) bool { return slices.Equal(c, set) }) {

@@ -65,6 +65,9 @@ type ServerSpec struct {
 	// Partition is the logical server the server is a member of ("" for
 	// none). Members are listed in the order they are added.
 	Partition string
+	// ResourceZone is the composition domain (a Redfish resource zone, a
+	// chassis): the fake platform composes only servers of one zone.
+	ResourceZone string
 
 	Switch      string          // Ethernet switch
 	SwitchPorts []string        // the ports of its NICs on Switch
