@@ -83,9 +83,11 @@
 // FindAll plans simultaneous failures jointly: no spare, victim or
 // relocation target is used twice. The objective is lexicographic: first the
 // number of restored failures of the highest priority, then of the next
-// priority, and so on; then fewer preempted servers; then the sums, over the
-// restored failures, of the per-failure ranking terms in ranking order
-// (stage, victim priority, reconfigurations, MHz surplus, memory surplus).
+// priority, and so on; then fewer failures served by preemption; then the
+// sums, over the restored failures, of the per-failure ranking terms in
+// ranking order (stage, victim priority, victim servers, reconfigurations,
+// MHz surplus, memory surplus). For a single failure FindAll agrees with
+// Find.
 // Remaining ties are broken deterministically (failures in order of priority
 // then ID, candidates in ranking order). Victims are relocated afterwards,
 // higher priority first, onto the standby servers left over.

@@ -33,7 +33,11 @@ func (inv *Inventory) Find(failed ServerID) (Plan, error) {
 	for _, r := range o.res {
 		used[r] = true
 	}
-	return inv.plan(&req, &o, used), nil
+	plans := []Plan{inv.basePlan(&req, &o)}
+	if o.stage == stgPreempt {
+		inv.relocate(plans, []victimRef{{0, o.res[0]}}, used)
+	}
+	return plans[0], nil
 }
 
 func (inv *Inventory) request(id ServerID, excluded map[int32]bool) (request, error) {
@@ -76,42 +80,6 @@ func (inv *Inventory) bestIn(req *request, stages []uint8, used map[int32]bool) 
 		}
 	}
 	return best, false
-}
-
-// plan turns an option into a Plan; victims are relocated onto logical
-// servers not in used, which is updated with what the plan consumes.
-func (inv *Inventory) plan(req *request, o *option, used map[int32]bool) Plan {
-	p := Plan{Kind: kindOf(o.stage), Compose: o.isCompose()}
-	p.Assignments = make([]Assignment, len(req.fm))
-	for k, fi := range req.fm {
-		p.Assignments[k] = Assignment{Failed: inv.srvs[fi].id, Spare: inv.srvs[o.spareOf(k)].id}
-	}
-	p.Replacement = make([]ServerID, len(o.repl))
-	for k, r := range o.repl {
-		p.Replacement[k] = inv.srvs[r].id
-	}
-	for _, r := range o.res {
-		used[r] = true
-	}
-	if o.stage == stgPreempt {
-		v := o.res[0]
-		reloc, ok := inv.relocation(v, used)
-		vm := inv.lsMembers(v)
-		p.Preemptions = make([]Preemption, len(vm))
-		for k, m := range vm {
-			s := &inv.srvs[m]
-			p.Preemptions[k] = Preemption{Victim: s.id, Workload: inv.strs[s.work], Priority: s.prio}
-			if ok {
-				p.Preemptions[k].RelocateTo = inv.srvs[reloc.spareOf(k)].id
-			}
-		}
-		if ok {
-			for _, r := range reloc.res {
-				used[r] = true
-			}
-		}
-	}
-	return p
 }
 
 // relocation finds a standby logical server of the victim's node count that

@@ -1,0 +1,101 @@
+package search_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/coldstandby/coldstandby/search"
+)
+
+var (
+	small = search.Hardware{CPUModel: "Xeon-6430 S1", CPUMHz: 2100, MemoryMiB: 65536, Chipset: "C741", NICPorts: 4, HBAPorts: 2}
+	big   = search.Hardware{CPUModel: "Xeon-6430 S1", CPUMHz: 2600, MemoryMiB: 131072, Chipset: "C741", NICPorts: 4, HBAPorts: 2}
+)
+
+func srv(id string, hw search.Hardware, st search.State, work string, prio int) search.Server {
+	return search.Server{
+		ID: search.ServerID(id), Hardware: hw, Switch: "sw1", DiskArray: "vsp1",
+		Zone: "z-" + work, VLANs: []int{10}, State: st, Workload: work, Priority: prio,
+	}
+}
+
+// An exact spare wins; the plan names the one-to-one move of the boot disks.
+func ExampleInventory_Find() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("r1-02", small, search.Failed, "web", 50),
+		srv("r1-09", small, search.Standby, "", 0),
+		srv("r1-10", big, search.Standby, "", 0),
+	})
+	if err != nil {
+		panic(err)
+	}
+	plan, err := inv.Find("r1-02")
+	fmt.Println(plan, err)
+	// Output: exact: r1-02 -> r1-09 <nil>
+}
+
+// With no standby server left, a policy with Preempt takes the server of a
+// lower-priority workload; the victim is relocated to a standby server its
+// own policy accepts.
+func ExampleInventory_Find_preempted() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("db-1", big, search.Failed, "db", 90),
+		srv("batch-3", big, search.Active, "batch", 10),
+		srv("web-1", big, search.Active, "web", 50),
+		srv("s-11", small, search.Standby, "", 0),
+	},
+		search.WithPolicy("db-1", search.Policy{Preempt: true}),
+		search.WithWorkloadPolicy("batch", search.Policy{MinMemoryMiB: 32768, MinCPUMHz: 2000}),
+	)
+	if err != nil {
+		panic(err)
+	}
+	plan, _ := inv.Find("db-1")
+	fmt.Println(plan)
+	// Output: preempted: db-1 -> batch-3 (victim batch-3 "batch" prio 10 relocated to s-11)
+}
+
+// When nothing fits, the error wraps ErrNoSpare and counts why each server
+// was rejected.
+func ExampleErrNoSpare() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("r1-02", big, search.Failed, "web", 50),
+		srv("r1-03", small, search.Standby, "", 0),
+		srv("r1-04", small, search.Standby, "", 0),
+		srv("r1-05", big, search.Active, "db", 60),
+	}, search.WithPolicy("r1-02", search.Policy{MinMemoryMiB: 65537, AnyCPUModel: true, MinCPUMHz: 2000}))
+	if err != nil {
+		panic(err)
+	}
+	_, err = inv.Find("r1-02")
+	fmt.Println(errors.Is(err, search.ErrNoSpare))
+	fmt.Println(err)
+	// Output:
+	// true
+	// search: find r1-02: 0/3 servers: 2 memory 65536 < 65537, 1 not standby: no spare
+}
+
+// A rack dies: FindAll plans the failures jointly. Greedy in input order
+// would give r1 (the only spare web-2 can use) to web-1; the joint plan
+// restores both.
+func ExampleInventory_FindAll() {
+	relaxed := search.Policy{MinCPUMHz: 2000, MinMemoryMiB: 65536}
+	inv, err := search.NewInventory([]search.Server{
+		srv("web-1", small, search.Failed, "web", 50),
+		srv("web-2", small, search.Failed, "web", 50),
+		srv("r1", small, search.Standby, "", 0),
+		srv("r2", big, search.Standby, "", 0),
+	}, search.WithPolicy("web-1", relaxed))
+	if err != nil {
+		panic(err)
+	}
+	plans, err := inv.FindAll("web-1", "web-2")
+	for _, p := range plans {
+		fmt.Println(p)
+	}
+	fmt.Println(err)
+	// Output:
+	// relaxed: web-1 -> r2
+	// exact: web-2 -> r1
+	// <nil>
+}
