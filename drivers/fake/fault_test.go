@@ -1,0 +1,343 @@
+package fake
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/partition"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+func TestFaultAfterAndTimes(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		after, time int
+		want        []bool // per call: fails?
+	}{
+		{"fail every call", 0, 0, []bool{true, true, true, true}},
+		{"fail after 2 calls", 2, 0, []bool{false, false, true, true}},
+		{"fail 2 times then succeed", 0, 2, []bool{true, true, false, false}},
+		{"after 1, once", 1, 1, []bool{false, true, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := twoServers(t)
+			if _, err := w.Inject(Fault{Driver: DriverBMC, Method: "PowerState", Target: "a", Err: bmc.ErrTransient, After: tc.after, Times: tc.time}); err != nil {
+				t.Fatal(err)
+			}
+			var got []bool
+			for range tc.want {
+				_, err := w.BMC("a").PowerState(ctx)
+				if err != nil && !errors.Is(err, bmc.ErrTransient) {
+					t.Fatalf("error %v does not wrap ErrTransient", err)
+				}
+				got = append(got, err != nil)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("failures %v, want %v", got, tc.want)
+			}
+			// Other targets and methods are untouched.
+			if _, err := w.BMC("b").PowerState(ctx); err != nil {
+				t.Fatalf("other server: %v", err)
+			}
+			if err := w.BMC("a").SetBootDevice(ctx, bmc.BootDisk, false); err != nil {
+				t.Fatalf("other method: %v", err)
+			}
+		})
+	}
+}
+
+func TestFaultFailedCallChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	if _, err := w.FailCalls(DriverStorage, "Map", "boot-a", storage.ErrTransient, 1); err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.SetPower("a", bmc.PowerOff))
+	must(t, w.DiskMapper("arr").Unmap(ctx, "boot-a", []storage.Initiator{wwpn(1), wwpn(2)}))
+	err := w.DiskMapper("arr").Map(ctx, "boot-a", []storage.Initiator{wwpn(3), wwpn(4)}, 0)
+	if !errors.Is(err, storage.ErrTransient) {
+		t.Fatalf("Map: %v, want ErrTransient", err)
+	}
+	if h := w.VolumeHolders("arr", "boot-a"); len(h) != 0 {
+		t.Fatalf("holders after failed Map: %v", h)
+	}
+	must(t, w.DiskMapper("arr").Map(ctx, "boot-a", []storage.Initiator{wwpn(3), wwpn(4)}, 0))
+	if h := w.VolumeHolders("arr", "boot-a"); !slices.Equal(h, []string{"b"}) {
+		t.Fatalf("holders after retry: %v", h)
+	}
+}
+
+func TestFaultLostResponseAppliesChange(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	if _, err := w.LoseResponses(DriverBMC, "PowerOff", "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	err := w.BMC("a").PowerOff(ctx)
+	if !errors.Is(err, bmc.ErrOutcomeUnknown) {
+		t.Fatalf("PowerOff: %v, want ErrOutcomeUnknown", err)
+	}
+	if p := w.Power("a"); p != bmc.PowerOff {
+		t.Fatalf("power %v: the change must happen", p)
+	}
+	ops := w.Ops()
+	if last := ops[len(ops)-1]; !last.Lost || last.Method != "PowerOff" {
+		t.Fatalf("last op %v", last)
+	}
+
+	// A lost response with an Err wraps both; on a read it is transient.
+	if _, err := w.Inject(Fault{Driver: DriverVLAN, Target: "1/1", LostResponse: true, Err: context.DeadlineExceeded}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Switch("sw1").SetPortVLAN(ctx, "1/1", fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 20})
+	if !errors.Is(err, fabric.ErrOutcomeUnknown) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetPortVLAN: %v", err)
+	}
+	if v, _ := w.PortVLAN("sw1", "1/1"); v.AccessVLAN != 20 {
+		t.Fatalf("port %v: the change must happen", v)
+	}
+	if _, err := w.Switch("sw1").PortVLAN(ctx, "1/1"); !errors.Is(err, fabric.ErrTransient) {
+		t.Fatalf("PortVLAN read with lost response: %v, want ErrTransient", err)
+	}
+}
+
+func TestFaultMatchesTargetByAnyName(t *testing.T) {
+	ctx := context.Background()
+	for _, target := range []string{"arr", "boot-a", "b", wwpn(3).String(), ""} {
+		t.Run("target="+target, func(t *testing.T) {
+			w := twoServers(t)
+			if _, err := w.FailCalls(DriverStorage, "Map", target, storage.ErrTransient, 0); err != nil {
+				t.Fatal(err)
+			}
+			err := w.DiskMapper("arr").Map(ctx, "boot-a", []storage.Initiator{wwpn(3)}, 0)
+			if !errors.Is(err, storage.ErrTransient) {
+				t.Fatalf("Map matching %q: %v", target, err)
+			}
+		})
+	}
+	w := twoServers(t)
+	if _, err := w.FailCalls(DriverStorage, "Map", "data-a", storage.ErrTransient, 0); err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.SetPower("a", bmc.PowerOff))
+	if err := w.DiskMapper("arr").Map(ctx, "boot-a", []storage.Initiator{wwpn(5)}, 0); err != nil {
+		t.Fatalf("Map of another volume must not match: %v", err)
+	}
+}
+
+func TestFaultLatencyUsesSleeperAndHonoursContext(t *testing.T) {
+	var mu sync.Mutex
+	var slept []time.Duration
+	sleep := func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		slept = append(slept, d)
+		mu.Unlock()
+		return ctx.Err()
+	}
+	w := twoServers(t, WithSleep(sleep))
+	if _, err := w.SetLatency(DriverBMC, "", "a", 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SetLatency(DriverBMC, "PowerOff", "", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.BMC("a").PowerOff(context.Background()))
+	if !slices.Equal(slept, []time.Duration{4 * time.Second}) {
+		t.Fatalf("slept %v, want one sleep of the summed latencies", slept)
+	}
+
+	// With the real sleeper, a cancelled ctx ends the wait and changes nothing.
+	w = twoServers(t)
+	w.cfg.sleep = realSleep
+	if _, err := w.SetLatency(DriverBMC, "PowerOff", "a", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := w.BMC("a").PowerOff(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("PowerOff: %v after %v", err, time.Since(start))
+	}
+	if w.Power("a") != bmc.PowerOn {
+		t.Fatal("a call cancelled during its latency must change nothing")
+	}
+}
+
+func TestFaultPowerUnknown(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	if _, err := w.PowerStateUnknown("a", 2); err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.BMC("a").PowerOff(ctx))
+	for i := range 3 {
+		p, err := w.BMC("a").PowerState(ctx)
+		want := bmc.PowerUnknown
+		if i == 2 {
+			want = bmc.PowerOff
+		}
+		if err != nil || p != want {
+			t.Fatalf("read %d: %v %v, want %v", i, p, err, want)
+		}
+	}
+	if n := w.Calls(DriverBMC, "PowerState"); n != 3 {
+		t.Fatalf("counted %d PowerState calls, want 3", n)
+	}
+}
+
+func TestFaultProbabilityIsSeeded(t *testing.T) {
+	run := func(seed int64) []bool {
+		w := twoServers(t, WithSeed(seed))
+		if _, err := w.Inject(Fault{Driver: DriverPartition, Err: partition.ErrTransient, Probability: 0.5}); err != nil {
+			t.Fatal(err)
+		}
+		var out []bool
+		for range 64 {
+			_, err := w.Partitions().List(context.Background())
+			out = append(out, err != nil)
+		}
+		return out
+	}
+	a, b := run(7), run(7)
+	if !slices.Equal(a, b) {
+		t.Fatal("same seed, different failures")
+	}
+	n := 0
+	for _, f := range a {
+		if f {
+			n++
+		}
+	}
+	if n < 16 || n > 48 {
+		t.Fatalf("%d/64 failures with probability 0.5", n)
+	}
+	if slices.Equal(a, run(8)) {
+		t.Fatal("different seeds gave the same failures")
+	}
+}
+
+func TestInjectRejectsBadFaults(t *testing.T) {
+	w := NewWorld()
+	for _, f := range []Fault{
+		{Driver: "nope", Err: bmc.ErrTransient},
+		{Driver: DriverBMC, Method: "Map", Err: bmc.ErrTransient},
+		{Driver: DriverBMC, Err: bmc.ErrTransient, Times: -1},
+		{Driver: DriverBMC, Err: bmc.ErrTransient, Probability: 2},
+		{Driver: DriverBMC, Method: "PowerOff", PowerUnknown: true},
+		{Driver: DriverBMC},
+	} {
+		if _, err := w.Inject(f); !errors.Is(err, bmc.ErrInvalid) {
+			t.Errorf("Inject(%+v) = %v, want ErrInvalid", f, err)
+		}
+	}
+}
+
+func TestRemoveAndClearFaults(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	id, _ := w.FailCalls(DriverBMC, "", "", bmc.ErrTransient, 0)
+	if _, err := w.BMC("a").PowerState(ctx); err == nil {
+		t.Fatal("fault not applied")
+	}
+	w.RemoveFault(id)
+	if _, err := w.BMC("a").PowerState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.FailCalls(DriverBMC, "", "", bmc.ErrTransient, 0)
+	w.ClearFaults()
+	if _, err := w.BMC("a").PowerState(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpsLogAndCalls(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	_, _ = w.FailCalls(DriverZoner, "AddMember", "", fabric.ErrTransient, 1)
+	_ = w.Zoner("fab").AddMember(ctx, "z-a", wwpn(3))
+	must(t, w.Zoner("fab").AddMember(ctx, "z-a", wwpn(3)))
+	must(t, w.Zoner("fab").Commit(ctx))
+	must(t, w.BMC("b").PowerOn(ctx))
+	var got []string
+	for _, o := range w.Ops() {
+		got = append(got, o.String())
+	}
+	want := []string{
+		"1 zoner.AddMember z-a [21:00:00:24:ff:00:00:03]: fake: zoner AddMember z-a: injected fault: transient",
+		"2 zoner.AddMember z-a [21:00:00:24:ff:00:00:03]",
+		"3 zoner.Commit fab",
+		"4 bmc.PowerOn b",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ops:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if w.Calls(DriverZoner, "AddMember") != 2 || w.Calls(DriverZoner, "") != 3 {
+		t.Fatalf("calls %d %d", w.Calls(DriverZoner, "AddMember"), w.Calls(DriverZoner, ""))
+	}
+	w.ResetOps()
+	if len(w.Ops()) != 0 || w.Calls(DriverBMC, "") != 0 {
+		t.Fatal("ResetOps kept something")
+	}
+}
+
+func TestCommitFailureAbortsTransaction(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	z := w.Zoner("fab")
+	must(t, z.AddMember(ctx, "z-a", wwpn(3)))
+	_, _ = w.FailCalls(DriverZoner, "Commit", "fab", fabric.ErrConflict, 1)
+	if err := z.Commit(ctx); !errors.Is(err, fabric.ErrConflict) {
+		t.Fatalf("Commit: %v", err)
+	}
+	if zs, _ := z.Zones(ctx, wwpn(3)); len(zs) != 0 {
+		t.Fatalf("pending change survived a failed commit: %v", zs)
+	}
+	if zs := w.ActiveZonesOf("fab", wwpn(3)); len(zs) != 0 {
+		t.Fatalf("active zones %v", zs)
+	}
+	// Another session's lock.
+	release, err := w.HoldZoningLock("fab")
+	must(t, err)
+	if err := z.AddMember(ctx, "z-a", wwpn(3)); !errors.Is(err, fabric.ErrConflict) {
+		t.Fatalf("AddMember under another session's lock: %v", err)
+	}
+	release()
+	must(t, z.AddMember(ctx, "z-a", wwpn(3)))
+	must(t, z.Commit(ctx))
+	if zs := w.ActiveZonesOf("fab", wwpn(3)); !slices.Equal(zs, []string{"z-a"}) {
+		t.Fatalf("active zones after commit %v", zs)
+	}
+}
+
+func TestConcurrentFaultsAndCalls(t *testing.T) {
+	ctx := context.Background()
+	w, _ := PatentExample(WithClock(NewClock(t0)))
+	_, _ = w.Inject(Fault{Driver: DriverStorage, Err: storage.ErrTransient, Probability: 0.3})
+	_, _ = w.Inject(Fault{Driver: DriverBMC, LostResponse: true, Probability: 0.2})
+	var wg sync.WaitGroup
+	for _, s := range w.Servers() {
+		wg.Go(func() {
+			b := w.BMC(s.ID)
+			for range 20 {
+				_, _ = b.PowerState(ctx)
+				_ = b.SetBootDevice(ctx, bmc.BootDisk, true)
+				_, _, _ = b.Events(ctx, "")
+				_, _ = w.DiskMapper(s.DiskArray).Mappings(ctx, s.Initiators)
+				_ = w.Snapshot()
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(w.Ops()); n != 12*20*4 {
+		t.Fatalf("%d ops", n)
+	}
+}
