@@ -47,9 +47,9 @@ func TestInvariantCheckersCatchBrokenWorlds(t *testing.T) {
 	a := []storage.Initiator{wwpn(1), wwpn(2)}
 	b := []storage.Initiator{wwpn(3), wwpn(4)}
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, w *World)
-		want  []string
+		want   []string
 	}{
 		{"healthy failover", func(t *testing.T, w *World) {
 			must(t, w.BMC("a").PowerOff(ctx))
