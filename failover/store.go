@@ -1,0 +1,194 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/coldstandby/coldstandby/internal/errs"
+	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+// Error kinds shared with the driver packages (the same values as
+// bmc.ErrConflict, storage.ErrConflict, ...).
+var (
+	// ErrNotFound: no record or failover with that ID.
+	ErrNotFound = errs.NotFound
+	// ErrConflict: a compare-and-set lost (a stale Revision, a journal
+	// sequence number already used), or a request contradicts the state
+	// (a spare reserved by another failover).
+	ErrConflict = errs.Conflict
+	// ErrTransient: the store or a device failed before acting; retrying
+	// may succeed.
+	ErrTransient = errs.Transient
+	// ErrInvalid: malformed input (an empty ID, a bad record).
+	ErrInvalid = errs.Invalid
+)
+
+// ErrNotLeader is returned by a Store shared by several Orchestrators
+// (etcd) when this instance is no longer the leader: its fencing token is
+// stale, so none of its writes took effect and none will. The Orchestrator
+// stops acting at once when it sees it: it runs no further driver call and
+// no rollback, and leaves the failover to the new leader's Recover.
+var ErrNotLeader = errors.New("failover: this instance is not the leader")
+
+// BMCRef says how to reach a server's BMC. The Orchestrator does not
+// interpret it: Drivers.BMC turns a Record into a bmc.BMC.
+type BMCRef struct {
+	Driver      string `json:"driver,omitempty"`      // e.g. "ipmi", "redfish", "fake"
+	Endpoint    string `json:"endpoint,omitempty"`    // host[:port] or URL
+	Credentials string `json:"credentials,omitempty"` // a reference to a secret (never the secret)
+}
+
+// HBA is one host bus adapter port of a server: the initiator the disk
+// array masks LUNs to, and, for Fibre Channel, the fabric it is cabled to.
+// A failed server's HBA i is replaced by the spare's HBA i (search
+// guarantees equal HBA port counts).
+type HBA struct {
+	Initiator storage.Initiator `json:"initiator"`
+	Fabric    string            `json:"fabric,omitempty"` // FC fabric name; "" for iSCSI/NVMe-TCP or no zoning
+}
+
+// NIC is one network port of a server and the switch port it is cabled
+// to. A failed server's NIC i is replaced by the spare's NIC i.
+type NIC struct {
+	Switch string `json:"switch"` // the VLANSwitch name in Drivers
+	Port   string `json:"port"`
+}
+
+// Record is one row of the patent's server management table plus the
+// wiring the Orchestrator needs to act on the server. Values are
+// JSON-serialisable so that durable stores can keep them as documents.
+type Record struct {
+	// Server is what the spare search sees (hardware, switch, disk array,
+	// zone, VLANs, state, workload, priority, partition).
+	search.Server
+
+	BMC  BMCRef `json:"bmc"`
+	HBAs []HBA  `json:"hbas,omitempty"`
+	NICs []NIC  `json:"nics,omitempty"`
+
+	// Reservation is the ID of the failover that holds this server (as
+	// the spare it is turning into, as a preemption victim, or as a
+	// relocation target). While it is set no other failover may use the
+	// server (I4). Set and cleared only by compare-and-set.
+	Reservation string `json:"reservation,omitempty"`
+
+	// MovedTo is, for a failed or preempted server, the server that now
+	// runs its workload ("" when the workload was only stopped).
+	MovedTo search.ServerID `json:"moved_to,omitempty"`
+	// Home is, for a server running a workload taken over in a failover,
+	// the server the workload originally ran on (used by Failback).
+	Home search.ServerID `json:"home,omitempty"`
+	// Parked lists the volumes that were unmapped from this server when
+	// a higher-priority failover preempted it and its workload was only
+	// stopped (not relocated): what to map back, with the same LUNs, to
+	// restart that workload. They are masked to no server meanwhile.
+	Parked []ParkedVolume `json:"parked,omitempty"`
+	// Note is a short human-readable reason for the current state
+	// ("fencing failed: ...", "preempted by r01", ...).
+	Note string `json:"note,omitempty"`
+
+	// Revision is the store's version of this record: 0 for a record that
+	// was never written; set by the store on every write. A write carries
+	// the Revision it read and fails with ErrConflict if the stored one
+	// differs.
+	Revision int64 `json:"revision"`
+}
+
+// ParkedVolume is a volume taken from a preempted server: the disk array,
+// the volume and the host LUN number it had.
+type ParkedVolume struct {
+	Array  string           `json:"array"`
+	Volume storage.VolumeID `json:"volume"`
+	LUN    int              `json:"lun"`
+}
+
+// Phase is where a journaled step stands.
+type Phase string
+
+// Journal phases. A step is journaled as Intent before it runs and as
+// Done or Failed after it; an undo during rollback is journaled as Undo
+// (intent) and Undone after.
+const (
+	PhaseIntent Phase = "intent"
+	PhaseDone   Phase = "done"
+	PhaseFailed Phase = "failed"
+	PhaseUndo   Phase = "undo"
+	PhaseUndone Phase = "undone"
+	// PhaseBegin opens a failover's journal (Data holds its header) and
+	// PhaseEnd closes it (Data holds the outcome). A failover whose
+	// journal has PhaseBegin and no PhaseEnd is unfinished.
+	PhaseBegin Phase = "begin"
+	PhaseEnd   Phase = "end"
+)
+
+// Entry is one record of a failover's write-ahead journal.
+type Entry struct {
+	// Seq is the entry's position in its failover's journal, from 1,
+	// without gaps. The writer chooses it (the next number); the store
+	// rejects a Seq that is not exactly one more than the last entry with
+	// ErrConflict, which makes two writers on one failover impossible.
+	Seq   int64     `json:"seq"`
+	Time  time.Time `json:"time"`
+	Phase Phase     `json:"phase"`
+	// Step names the step ("fence", "reserve", "storage.move", ...) and
+	// Target what it acts on ("r01", "array1:vol7", "fabricA:zone3").
+	Step   string `json:"step,omitempty"`
+	Target string `json:"target,omitempty"`
+	// Data is step-specific state needed to redo or undo the step after a
+	// crash (the masking saved before a move, a port's previous VLAN).
+	Data json.RawMessage `json:"data,omitempty"`
+	// Error is the failure message for PhaseFailed entries.
+	Error string `json:"error,omitempty"`
+}
+
+// Store keeps the Orchestrator's state: server records with
+// compare-and-set, and one write-ahead journal per failover.
+//
+// Implementations must be safe for concurrent use by several goroutines
+// (and, for shared stores, several processes), honour ctx, and make every
+// successful write durable before returning (the journal is what keeps a
+// boot disk from being lost when the process dies: I7). Returned values
+// are copies; callers may modify them.
+//
+// Every method may return ErrNotLeader (a shared store whose leadership
+// this instance lost: nothing was written), ErrTransient, or a ctx error.
+type Store interface {
+	// Get returns the record of server id. Errors: ErrNotFound.
+	Get(ctx context.Context, id search.ServerID) (Record, error)
+
+	// List returns every record, sorted by ID.
+	List(ctx context.Context) ([]Record, error)
+
+	// Put writes recs atomically (all or none), each as a compare-and-set:
+	// a record's Revision must equal the stored one (0 for a record that
+	// must not exist yet). On success it returns the records as stored,
+	// with their new Revisions (strictly increasing; any scheme, such as
+	// a store-wide counter or etcd's ModRevision, will do). Writing a
+	// record unchanged still bumps its Revision.
+	//
+	// Errors: ErrConflict when any Revision is stale (nothing written);
+	// ErrInvalid for an empty ID or the same ID twice in recs.
+	Put(ctx context.Context, recs ...Record) ([]Record, error)
+
+	// Append adds e to the journal of failover id, durably. e.Seq must be
+	// one more than the journal's last Seq (1 for a new journal, whose
+	// first entry must be PhaseBegin). A journal closed by PhaseEnd takes
+	// no more entries.
+	//
+	// Errors: ErrConflict for a wrong Seq, an append to a closed journal,
+	// or a new journal that does not start with PhaseBegin; ErrInvalid for
+	// an empty id.
+	Append(ctx context.Context, id string, e Entry) error
+
+	// Journal returns the entries of failover id, in Seq order.
+	// Errors: ErrNotFound when the failover has no journal.
+	Journal(ctx context.Context, id string) ([]Entry, error)
+
+	// Unfinished returns the IDs of the failovers whose journal is not
+	// closed by PhaseEnd, sorted.
+	Unfinished(ctx context.Context) ([]string, error)
+}
