@@ -1,0 +1,73 @@
+package failover
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/coldstandby/coldstandby/search"
+)
+
+// EventKind says what happened.
+type EventKind string
+
+// Event kinds.
+const (
+	EventFaultReported   EventKind = "fault-reported"   // a fault the table says to only report
+	EventFaultAbsorbed   EventKind = "fault-absorbed"   // a repeated fault for a server already failing over
+	EventFaultCancelled  EventKind = "fault-cancelled"  // a delayed action cancelled: the server recovered
+	EventFailoverStarted EventKind = "failover-started" // a failover began (journal opened)
+	EventFenced          EventKind = "fenced"           // a server was confirmed off
+	EventFencingFailed   EventKind = "fencing-failed"   // a server could not be confirmed off: the failover stops (I1)
+	EventPlanChosen      EventKind = "plan-chosen"      // a plan was found and its servers reserved
+	EventNoSpare         EventKind = "no-spare"         // search found nothing
+	EventPreemption      EventKind = "preemption"       // a victim's workload is relocated or stopped
+	EventStepStarted     EventKind = "step-started"
+	EventStepFinished    EventKind = "step-finished" // Err set when it failed
+	EventStepSkipped     EventKind = "step-skipped"  // no driver configured for it
+	EventRollback        EventKind = "rollback"      // an attempt is being rolled back
+	EventSpareSetAside   EventKind = "spare-set-aside"
+	EventFailoverDone    EventKind = "failover-done"   // committed: the spare runs the workload
+	EventFailoverFailed  EventKind = "failover-failed" // gave up (Err says why)
+	EventRecovered       EventKind = "recovered"       // Recover finished an interrupted failover
+)
+
+// Event is something the Orchestrator did, for observers (dashboards,
+// tests). Fields that do not apply are zero.
+type Event struct {
+	Kind     EventKind
+	Time     time.Time
+	Failover string          // failover ID
+	Server   search.ServerID // the failed server (or the victim, for a preemption)
+	Spare    search.ServerID
+	Step     string
+	Target   string
+	Driver   string
+	Attempts int
+	Duration time.Duration
+	Plan     *search.Plan
+	Detail   string
+	Err      error
+}
+
+func (e Event) String() string {
+	s := fmt.Sprintf("%s %s", e.Kind, e.Failover)
+	if e.Server != "" {
+		s += " server=" + string(e.Server)
+	}
+	if e.Spare != "" {
+		s += " spare=" + string(e.Spare)
+	}
+	if e.Step != "" {
+		s += " step=" + e.Step
+	}
+	if e.Target != "" {
+		s += " target=" + e.Target
+	}
+	if e.Detail != "" {
+		s += " " + e.Detail
+	}
+	if e.Err != nil {
+		s += " err=" + e.Err.Error()
+	}
+	return s
+}

@@ -1,0 +1,313 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/partition"
+	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+// More error kinds of this package.
+var (
+	// ErrNoSpare: search found no replacement (the error explains why
+	// each candidate was rejected). The same value as search.ErrNoSpare.
+	ErrNoSpare = search.ErrNoSpare
+	// ErrFencingFailed: the failed server (or a preemption victim) could
+	// not be confirmed off, so its disks were left where they were (I1).
+	ErrFencingFailed = errors.New("fencing failed")
+	// ErrRollbackFailed: undoing a failed attempt did not complete; the
+	// failover's journal stays open and Recover retries the rollback.
+	ErrRollbackFailed = errors.New("rollback failed")
+	// ErrOutcomeUnknown and ErrUnsupported as in the driver packages.
+	ErrOutcomeUnknown = bmc.ErrOutcomeUnknown
+	ErrUnsupported    = bmc.ErrUnsupported
+)
+
+// Drivers are the Orchestrator's ways to reach the hardware. Every field
+// is optional: a failover skips the steps whose driver is missing (and the
+// plan's step list says so), except BMC, without which no server can be
+// fenced or booted, so every failover ends in fencing failed.
+type Drivers struct {
+	// BMC returns the BMC of a server, from its record (BMCRef).
+	BMC func(Record) (bmc.BMC, error)
+	// DiskMappers by disk array name (search.Server.DiskArray).
+	DiskMappers map[string]storage.DiskMapper
+	// Partitions composes logical servers (the Recomposed plans).
+	Partitions partition.PartitionManager
+	// FCZoners by fabric name (HBA.Fabric).
+	FCZoners map[string]fabric.FCZoner
+	// VLANSwitches by switch name (NIC.Switch).
+	VLANSwitches map[string]fabric.VLANSwitch
+}
+
+// Outcome is how a fault or failover ended.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeDone          Outcome = "done"           // the spare runs the workload
+	OutcomeReported      Outcome = "reported"       // the table says report only, or nothing to fail over
+	OutcomeAbsorbed      Outcome = "absorbed"       // a repeated fault for a server already handled
+	OutcomeCancelled     Outcome = "cancelled"      // a delayed action: the server recovered
+	OutcomeFencingFailed Outcome = "fencing-failed" // I1: stopped, disks untouched
+	OutcomeNoSpare       Outcome = "no-spare"       // fenced, but nothing can take over
+	OutcomeFailed        Outcome = "failed"         // every candidate failed and was rolled back
+	OutcomeInterrupted   Outcome = "interrupted"    // the store said ErrNotLeader (or ctx ended): Recover finishes it
+)
+
+// AuditEntry is one step of a failover as it ran.
+type AuditEntry struct {
+	Step     string        // "fence", "reserve", "storage", "zone", "vlan", "boot", "commit", ... ("undo:" prefix in rollback)
+	Target   string        // what it acted on
+	Driver   string        // "bmc", "storage", "partition", "zoner", "vlan", "store"
+	Attempts int           // driver-call attempts (retries included)
+	Start    time.Time     // by the Orchestrator's clock
+	Duration time.Duration // by the Orchestrator's clock
+	Err      string        // "" when it succeeded
+}
+
+// Result is the outcome of one fault or failover.
+type Result struct {
+	ID       string // failover ID ("" when no failover was started)
+	Server   search.ServerID
+	Fault    bmc.Fault
+	Action   Action
+	Outcome  Outcome
+	Plan     search.Plan // the plan that was committed (or last tried)
+	Attempts int         // plans tried
+	Audit    []AuditEntry
+	Duration time.Duration
+	Err      error
+}
+
+// Orchestrator runs failovers. It is safe for concurrent use: faults for
+// different servers are handled concurrently, and the Store's
+// compare-and-set keeps them from taking the same spare.
+type Orchestrator struct {
+	store Store
+	drv   Drivers
+	cfg   config
+
+	mu       sync.Mutex
+	inflight map[search.ServerID]*flight // servers whose fault is being handled
+	zoneMu   map[string]*sync.Mutex      // per fabric: one zoning transaction at a time
+	seq      atomic.Int64
+}
+
+// flight is a fault being handled for a server (and its partition).
+type flight struct {
+	servers []search.ServerID
+	cancel  context.CancelFunc // cancels a pending delayed action
+}
+
+// New returns an Orchestrator over store and drivers. It returns an error
+// wrapping ErrInvalid for a nil store or a bad option.
+func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
+	if store == nil {
+		return nil, fmt.Errorf("failover: New: nil Store: %w", ErrInvalid)
+	}
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return &Orchestrator{
+		store:    store,
+		drv:      drivers,
+		cfg:      cfg,
+		inflight: map[search.ServerID]*flight{},
+		zoneMu:   map[string]*sync.Mutex{},
+	}, nil
+}
+
+// Store returns the Orchestrator's store.
+func (o *Orchestrator) Store() Store { return o.store }
+
+func (o *Orchestrator) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = o.cfg.clock.Now()
+	}
+	if o.cfg.observer != nil {
+		o.cfg.observer(e)
+	}
+}
+
+func (o *Orchestrator) rule(t bmc.FaultType) Rule {
+	if r, ok := o.cfg.actions[t]; ok {
+		return r
+	}
+	return o.cfg.defAction
+}
+
+// claim registers servers as handled; it fails when one already is.
+func (o *Orchestrator) claim(ids []search.ServerID, fl *flight) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, id := range ids {
+		if _, busy := o.inflight[id]; busy {
+			return false
+		}
+	}
+	fl.servers = ids
+	for _, id := range ids {
+		o.inflight[id] = fl
+	}
+	return true
+}
+
+func (o *Orchestrator) release(fl *flight) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, id := range fl.servers {
+		if o.inflight[id] == fl {
+			delete(o.inflight, id)
+		}
+	}
+}
+
+// Recovered tells the Orchestrator that server is healthy again: a
+// failover waiting for a delayed fault action is cancelled. It reports
+// whether one was waiting. A failover already under way is not stopped.
+func (o *Orchestrator) Recovered(server search.ServerID) bool {
+	o.mu.Lock()
+	fl := o.inflight[server]
+	o.mu.Unlock()
+	if fl == nil || fl.cancel == nil {
+		return false
+	}
+	fl.cancel()
+	return true
+}
+
+// members returns the records of the logical server rec belongs to,
+// sorted by ID.
+func members(all []Record, rec Record) []Record {
+	if rec.Partition == "" {
+		return []Record{rec}
+	}
+	var out []Record
+	for _, r := range all {
+		if r.Partition == rec.Partition {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func ids(recs []Record) []search.ServerID {
+	out := make([]search.ServerID, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// HandleFault is the fault entry point: it applies the fault-action table
+// and, when the table says so, fails the server over and returns when the
+// failover has ended. A fault for a server that is already being handled
+// (or was already replaced) is absorbed.
+//
+// The error is nil for reported, absorbed and cancelled faults and for a
+// completed failover; otherwise it wraps ErrFencingFailed, ErrNoSpare,
+// ErrNotLeader, a ctx error or the failed steps' errors (combined with
+// go-multierror), and Result.Err holds the same error.
+func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, error) {
+	res := Result{Server: search.ServerID(f.Server), Fault: f}
+	if f.Server == "" {
+		res.Err = fmt.Errorf("failover: fault without a server: %w", ErrInvalid)
+		return res, res.Err
+	}
+	r := o.rule(f.Type)
+	res.Action = r.Action
+	if r.Action == ActReport {
+		res.Outcome = OutcomeReported
+		o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: string(f.Type) + ": " + f.Detail})
+		return res, nil
+	}
+	rec, err := o.store.Get(ctx, res.Server)
+	if err != nil {
+		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+		return res, res.Err
+	}
+	all, err := o.store.List(ctx)
+	if err != nil {
+		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+		return res, res.Err
+	}
+	mem := members(all, rec)
+	fl := &flight{}
+	if !o.claim(ids(mem), fl) {
+		res.Outcome = OutcomeAbsorbed
+		o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
+		return res, nil
+	}
+	defer o.release(fl)
+
+	if r.Action == ActAfterDelay {
+		dctx, cancel := context.WithCancel(ctx)
+		o.mu.Lock()
+		fl.cancel = cancel
+		o.mu.Unlock()
+		err := o.cfg.clock.Sleep(dctx, r.Delay)
+		cancel()
+		o.mu.Lock()
+		fl.cancel = nil
+		o.mu.Unlock()
+		if err != nil {
+			if ctx.Err() != nil {
+				res.Err = fmt.Errorf("failover: fault on %s: waiting %v: %w", f.Server, r.Delay, ctx.Err())
+				return res, res.Err
+			}
+			res.Outcome = OutcomeCancelled
+			o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovered during the delay"})
+			return res, nil
+		}
+		if o.cfg.recovery != nil {
+			ok, err := o.cfg.recovery(ctx, rec, f)
+			if err == nil && ok {
+				res.Outcome = OutcomeCancelled
+				o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovery check passed"})
+				return res, nil
+			}
+		}
+	}
+	fo, res, ok := o.prepare(ctx, res, false)
+	if !ok {
+		return res, res.Err
+	}
+	res = o.execute(ctx, fo, nil)
+	return res, res.Err
+}
+
+// eligible decides what to do with a fault on rec: "" to fail over, or
+// the outcome when there is nothing to fail over.
+func eligible(rec Record) (Outcome, string) {
+	switch {
+	case rec.Reservation != "":
+		return OutcomeReported, "held by failover " + rec.Reservation + ", which handles its failures"
+	case rec.State == search.Failed && rec.MovedTo != "":
+		return OutcomeAbsorbed, "already replaced by " + string(rec.MovedTo)
+	case rec.State == search.Active, rec.State == search.Failed:
+		return "", ""
+	}
+	return OutcomeReported, "server is " + string(rec.State) + ", not active"
+}
+
+// newID makes a failover ID.
+func (o *Orchestrator) newID(server search.ServerID) string {
+	return fmt.Sprintf("%s-%d-%d", server, o.cfg.clock.Now().UnixNano(), o.seq.Add(1))
+}

@@ -1,0 +1,451 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+// rollback undoes every journaled step of the run that is not undone
+// yet, newest first, under a context that survives the caller's
+// cancellation, with its own timeout. Each undo is journaled (undo, then
+// undone). It stops at the first undo that fails: the journal stays open
+// and Recover tries again.
+func (r *run) rollback(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Rollback)
+	defer cancel()
+	for {
+		r.mu.Lock()
+		if len(r.stack) == 0 {
+			r.mu.Unlock()
+			return nil
+		}
+		p := r.stack[len(r.stack)-1]
+		r.mu.Unlock()
+		if p.rec.Kind == "commit" {
+			// Commits are rolled forward, never back; a commit that
+			// failed wrote nothing (Put is atomic).
+			r.pop()
+			continue
+		}
+		u := p.rec
+		u.Of = p.seq
+		target := undoTarget(p.rec)
+		if _, err := r.journal(rctx, PhaseUndo, p.rec.Kind, target, u, nil); err != nil {
+			return err
+		}
+		a := AuditEntry{Step: "undo:" + p.rec.Kind, Target: target, Driver: driverOf(p.rec.Kind), Start: r.o.cfg.clock.Now()}
+		err := r.undo(rctx, &a, p.rec)
+		a.Duration = r.o.cfg.clock.Now().Sub(a.Start)
+		if err != nil {
+			a.Err = err.Error()
+		}
+		r.addAudit(a)
+		r.o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: p.rec.Server, Spare: p.rec.Spare, Step: a.Step, Target: target, Driver: a.Driver, Attempts: a.Attempts, Duration: a.Duration, Err: err})
+		if err != nil {
+			if r.stopped() {
+				return r.deadErr()
+			}
+			_, _ = r.journal(rctx, PhaseFailed, p.rec.Kind, target, u, err)
+			return fmt.Errorf("failover: %s: undo %s %s: %w: %w", r.id, p.rec.Kind, target, ErrRollbackFailed, err)
+		}
+		if _, err := r.journal(rctx, PhaseUndone, p.rec.Kind, target, u, nil); err != nil {
+			return err
+		}
+		r.pop()
+	}
+}
+
+func (r *run) pop() {
+	r.mu.Lock()
+	r.stack = r.stack[:len(r.stack)-1]
+	r.mu.Unlock()
+}
+
+func undoTarget(rec stepRec) string {
+	switch rec.Kind {
+	case "storage", "park":
+		if rec.Swap {
+			return fmt.Sprintf("%s: %s <- %s", rec.Array, rec.Server, rec.Spare)
+		}
+		return fmt.Sprintf("%s/%s lun %d -> %s", rec.Array, rec.Volume, rec.LUN, rec.Server)
+	case "zone":
+		return fmt.Sprintf("%s: %s <- %s", rec.Fabric, rec.FailedWWPN, rec.SpareWWPN)
+	case "vlan":
+		return rec.Switch + "/" + rec.Port
+	case "compose":
+		return rec.Partition
+	case "reserve":
+		ids := make([]search.ServerID, len(rec.Reserved))
+		for i, x := range rec.Reserved {
+			ids[i] = x.ID
+		}
+		return joinIDs(ids)
+	}
+	return string(rec.Server)
+}
+
+func driverOf(kind string) string {
+	switch kind {
+	case "fence", "boot":
+		return "bmc"
+	case "storage", "park":
+		return "storage"
+	case "zone":
+		return "zoner"
+	case "vlan":
+		return "vlan"
+	case "compose":
+		return "partition"
+	}
+	return "store"
+}
+
+// undo reverses one step. Every undo is idempotent and safe when the step
+// never happened (a crash between the intent and the driver call).
+func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
+	o := r.o
+	n := o.cfg.undoAttempts
+	switch rec.Kind {
+	case "fence":
+		if !rec.Victim {
+			return nil // a failed server stays off
+		}
+		x, err := o.store.Get(ctx, rec.Server)
+		if err != nil {
+			return r.storeErr(err)
+		}
+		b, err := o.bmcOf(x)
+		if err != nil {
+			return err
+		}
+		if err := r.call(ctx, a, n, func(ctx context.Context) error { return b.SetBootDevice(ctx, bmc.BootDisk, true) }, nil); err != nil {
+			return err
+		}
+		return r.call(ctx, a, n, b.PowerOn, func(ctx context.Context) (bool, error) {
+			st, err := b.PowerState(ctx)
+			return st == bmc.PowerOn, err
+		})
+	case "boot":
+		x, err := o.store.Get(ctx, rec.Server)
+		if err != nil {
+			return r.storeErr(err)
+		}
+		b, err := o.bmcOf(x)
+		if err != nil {
+			return err
+		}
+		perr := r.call(ctx, a, n, b.PowerOff, nil)
+		if _, err := r.waitPower(ctx, a, b, bmc.PowerOff, o.cfg.timeouts.PowerOff); err != nil {
+			return fmt.Errorf("%s not confirmed off (%v): %w", rec.Server, perr, err)
+		}
+		return nil
+	case "storage", "park":
+		dm, ok := o.drv.DiskMappers[rec.Array]
+		if !ok {
+			return fmt.Errorf("no DiskMapper for disk array %q: %w", rec.Array, ErrNotFound)
+		}
+		if rec.Swap {
+			back, err := sees(ctx, dm, rec.From, rec.Maps)
+			if err != nil {
+				return err
+			}
+			if back {
+				return nil // never swapped, or swapped back already
+			}
+			sw, ok := dm.(storage.InitiatorSwapper)
+			if !ok {
+				return fmt.Errorf("disk array %q cannot swap initiators: %w", rec.Array, ErrUnsupported)
+			}
+			return r.call(ctx, a, n, func(ctx context.Context) error { return sw.SwapInitiators(ctx, rec.To, rec.From) },
+				func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, rec.Maps) })
+		}
+		if !rec.Park {
+			if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, rec.Volume, rec.To) },
+				func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, rec.Volume) }); err != nil {
+				return err
+			}
+		}
+		m := storage.Mapping{Volume: rec.Volume, LUN: rec.LUN}
+		return r.call(ctx, a, n, func(ctx context.Context) error { return dm.Map(ctx, rec.Volume, rec.From, rec.LUN) },
+			func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, []storage.Mapping{m}) })
+	case "zone":
+		z, ok := o.drv.FCZoners[rec.Fabric]
+		if !ok {
+			return fmt.Errorf("no FCZoner for fabric %q: %w", rec.Fabric, ErrNotFound)
+		}
+		lk := o.zoneLock(rec.Fabric)
+		lk.Lock()
+		defer lk.Unlock()
+		return r.applyZones(ctx, a, z, n, undoZoneEdits(rec.FailedWWPN, rec.SpareWWPN, rec.FailedZones, rec.SpareZones))
+	case "vlan":
+		s, ok := o.drv.VLANSwitches[rec.Switch]
+		if !ok {
+			return fmt.Errorf("no VLANSwitch %q: %w", rec.Switch, ErrNotFound)
+		}
+		prev := *rec.Prev
+		return r.call(ctx, a, n, func(ctx context.Context) error {
+			_, err := s.SetPortVLAN(ctx, rec.Port, prev)
+			return err
+		}, func(ctx context.Context) (bool, error) {
+			v, err := s.PortVLAN(ctx, rec.Port)
+			return v.Equal(prev), err
+		})
+	case "compose":
+		if o.drv.Partitions == nil {
+			return nil
+		}
+		return r.call(ctx, a, n, func(ctx context.Context) error { return o.drv.Partitions.Decompose(ctx, rec.Partition) }, nil)
+	case "reserve":
+		idList := make([]search.ServerID, len(rec.Reserved))
+		prev := map[search.ServerID]search.State{}
+		for i, x := range rec.Reserved {
+			idList[i] = x.ID
+			prev[x.ID] = x.Prev
+		}
+		a.Attempts++
+		return o.update(ctx, r, idList, func(m map[search.ServerID]*Record) error {
+			for id, x := range m {
+				if x.Reservation != r.id {
+					continue
+				}
+				x.Reservation = ""
+				if x.State == search.Reserved {
+					x.State = prev[id]
+				}
+			}
+			return nil
+		})
+	}
+	return fmt.Errorf("unknown step kind %q: %w", rec.Kind, ErrInvalid)
+}
+
+// finalRecords computes the records as the commit leaves them.
+func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([]Record, error) {
+	r.mu.Lock()
+	parked := r.parked
+	part := r.partition
+	r.mu.Unlock()
+	out := map[search.ServerID]Record{}
+	get := func(id search.ServerID) Record {
+		if x, ok := out[id]; ok {
+			return x
+		}
+		return recs[id]
+	}
+	victim := map[search.ServerID]search.Preemption{}
+	for _, v := range plan.Preemptions {
+		victim[v.Victim] = v
+	}
+	// Relocation targets take their victims' workloads.
+	for _, v := range plan.Preemptions {
+		vr := recs[v.Victim]
+		if v.RelocateTo != "" {
+			t := get(v.RelocateTo)
+			t.State = search.Active
+			t.Workload, t.Priority = v.Workload, v.Priority
+			t.Zone, t.VLANs = vr.Zone, slices.Clone(vr.VLANs)
+			t.Home = homeOf(vr)
+			if t.Home == t.ID {
+				t.Home = ""
+			}
+			t.Reservation, t.MovedTo, t.Note = "", "", fmt.Sprintf("took over %q from %s (preempted by %s)", v.Workload, v.Victim, r.h.Server)
+			out[t.ID] = t
+		}
+	}
+	var failedWorkload string
+	var failedPrio int
+	for _, a := range plan.Assignments {
+		f := recs[a.Failed]
+		failedWorkload, failedPrio = f.Workload, f.Priority
+		s := get(a.Spare)
+		s.State = search.Active
+		s.Workload, s.Priority = f.Workload, f.Priority
+		s.Zone, s.VLANs = f.Zone, slices.Clone(f.VLANs)
+		s.Home = homeOf(f)
+		if s.Home == s.ID {
+			s.Home = ""
+		}
+		s.Reservation = ""
+		s.Note = fmt.Sprintf("took over %q from %s (failover %s)", f.Workload, f.ID, r.id)
+		if part != "" {
+			s.Partition = search.PartitionID(part)
+		} else if f.Partition == "" && len(plan.Replacement) <= 1 {
+			s.Partition = ""
+		}
+		s.MovedTo = ""
+		if v, ok := victim[a.Spare]; ok {
+			s.MovedTo = v.RelocateTo
+			if v.RelocateTo != "" {
+				s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) moved to %s", r.h.Server, v.Workload, v.Priority, v.RelocateTo)
+			} else {
+				s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) stopped, %d volume(s) parked", r.h.Server, v.Workload, v.Priority, len(parked[a.Spare]))
+				s.Parked = append(slices.Clone(s.Parked), parked[a.Spare]...)
+			}
+		}
+		out[s.ID] = s
+	}
+	// Replacement nodes that received no disks still join the workload.
+	for _, id := range plan.Replacement {
+		if _, ok := out[id]; ok {
+			continue
+		}
+		s := get(id)
+		s.State, s.Workload, s.Priority, s.Reservation = search.Active, failedWorkload, failedPrio, ""
+		if part != "" {
+			s.Partition = search.PartitionID(part)
+		}
+		out[id] = s
+	}
+	// The failed servers.
+	for _, a := range plan.Assignments {
+		if _, taken := out[a.Failed]; taken {
+			continue
+		}
+		f := get(a.Failed)
+		if r.h.Kind == kindFailback {
+			f.State = search.Standby
+			f.MovedTo, f.Home = "", ""
+			f.Note = fmt.Sprintf("workload %q moved back to %s", f.Workload, a.Spare)
+		} else {
+			f.State = search.Failed
+			f.MovedTo = a.Spare
+			f.Note = fmt.Sprintf("failed (%s); workload %q moved to %s", r.h.Fault.Type, f.Workload, a.Spare)
+			f.Home = ""
+		}
+		f.Workload = ""
+		f.Reservation = ""
+		out[f.ID] = f
+	}
+	// Any other reserved server (a victim not used as a spare) is freed.
+	for _, id := range reservedSet(plan) {
+		if _, ok := out[id]; !ok {
+			x := get(id)
+			x.Reservation = ""
+			out[id] = x
+		}
+	}
+	ids := make([]search.ServerID, 0, len(out))
+	for id := range out {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	final := make([]Record, len(ids))
+	for i, id := range ids {
+		final[i] = out[id]
+	}
+	return final, nil
+}
+
+// Recover finishes or rolls back every failover a previous Orchestrator
+// on the same Store left unfinished (I7): a failover whose commit was
+// journaled is committed; any other is rolled back step by step from its
+// journal, and then, when its failed server still needs a replacement,
+// failed over again from the start (fencing is idempotent). Call it at
+// start-up, before delivering faults. It returns the results of the
+// failovers it completed or restarted, and the errors combined.
+func (o *Orchestrator) Recover(ctx context.Context) ([]Result, error) {
+	unfinished, err := o.store.Unfinished(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failover: recover: %w", err)
+	}
+	var results []Result
+	var errs []error
+	for _, id := range unfinished {
+		res, err := o.recoverOne(ctx, id)
+		results = append(results, res)
+		if err != nil {
+			errs = append(errs, err)
+			if errors.Is(err, ErrNotLeader) {
+				break
+			}
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error) {
+	j, err := o.store.Journal(ctx, id)
+	if err != nil {
+		return Result{ID: id}, fmt.Errorf("failover: recover %s: %w", id, err)
+	}
+	r := &run{o: o, id: id, start: o.cfg.clock.Now()}
+	var h header
+	for _, e := range j {
+		r.seq = e.Seq
+		switch e.Phase {
+		case PhaseBegin:
+			if err := json.Unmarshal(e.Data, &h); err != nil {
+				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad header: %v: %w", id, err, ErrInvalid)
+			}
+		case PhaseIntent:
+			var rec stepRec
+			if err := json.Unmarshal(e.Data, &rec); err != nil {
+				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad entry %d: %v: %w", id, e.Seq, err, ErrInvalid)
+			}
+			r.stack = append(r.stack, pending{seq: e.Seq, rec: rec})
+		case PhaseUndone:
+			var rec stepRec
+			if err := json.Unmarshal(e.Data, &rec); err == nil {
+				r.stack = slices.DeleteFunc(r.stack, func(p pending) bool { return p.seq == rec.Of })
+			}
+		}
+	}
+	r.h = h
+	res := Result{ID: id, Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
+	fl := &flight{}
+	claimed := o.claim(h.Members, fl)
+	if claimed {
+		defer o.release(fl)
+	}
+	// A journaled commit is rolled forward.
+	for _, p := range r.stack {
+		if p.rec.Kind == "commit" {
+			if err := o.applyCommit(ctx, r, id, p.rec.Records); err != nil {
+				return r.finish(ctx, res, OutcomeInterrupted, fmt.Errorf("failover: recover %s: commit: %w", id, err)), err
+			}
+			if p.rec.Plan != nil {
+				res.Plan = *p.rec.Plan
+			}
+			res = r.finish(ctx, res, OutcomeDone, nil)
+			o.emit(Event{Kind: EventRecovered, Failover: id, Server: h.Server, Detail: "commit rolled forward"})
+			return res, res.Err
+		}
+	}
+	if err := r.rollback(ctx); err != nil {
+		res = r.finish(ctx, res, OutcomeInterrupted, err)
+		return res, err
+	}
+	res = r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: interrupted and rolled back by Recover", id))
+	if res.Outcome == OutcomeInterrupted {
+		return res, res.Err
+	}
+	o.emit(Event{Kind: EventRecovered, Failover: id, Server: h.Server, Detail: "rolled back"})
+	if !claimed || h.Kind != kindFailover {
+		return res, nil
+	}
+	// Start over when the failed server still needs a replacement.
+	o.release(fl)
+	claimed = false
+	if !o.claim(h.Members, fl) {
+		return res, nil
+	}
+	defer o.release(fl)
+	rec, err := o.store.Get(ctx, h.Server)
+	if err != nil || rec.State != search.Failed || rec.MovedTo != "" {
+		return res, nil
+	}
+	again := Result{Server: h.Server, Fault: h.Fault, Action: res.Action}
+	fo, again, ok := o.prepare(ctx, again, true)
+	if !ok {
+		return again, again.Err
+	}
+	again = o.execute(ctx, fo, nil)
+	return again, again.Err
+}

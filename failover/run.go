@@ -1,0 +1,434 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+// Kinds of failover, in the journal header.
+const (
+	kindFailover = "failover"
+	kindFailback = "failback"
+)
+
+// header is the Data of a journal's PhaseBegin entry.
+type header struct {
+	Kind    string            `json:"kind"`
+	Server  search.ServerID   `json:"server"`
+	Members []search.ServerID `json:"members"`
+	Fault   bmc.Fault         `json:"fault"`
+	// Plan is fixed for a failback (no search).
+	Plan *search.Plan `json:"plan,omitempty"`
+}
+
+// stepRec is the Data of a step's journal entries: everything needed to
+// undo the step after a crash, from the journal alone.
+type stepRec struct {
+	Kind string `json:"kind"`
+	// Of is, for undo entries, the Seq of the intent being undone.
+	Of int64 `json:"of,omitempty"`
+
+	Server search.ServerID `json:"server,omitempty"` // fenced, booted, or the source of a move
+	Spare  search.ServerID `json:"spare,omitempty"`  // the destination of a move
+	Victim bool            `json:"victim,omitempty"` // fence of a preemption victim
+	WasOn  bool            `json:"was_on,omitempty"`
+
+	Array  string              `json:"array,omitempty"`
+	From   []storage.Initiator `json:"from,omitempty"`
+	To     []storage.Initiator `json:"to,omitempty"`
+	Swap   bool                `json:"swap,omitempty"`
+	Maps   []storage.Mapping   `json:"maps,omitempty"`
+	Volume storage.VolumeID    `json:"volume,omitempty"`
+	LUN    int                 `json:"lun,omitempty"`
+	Park   bool                `json:"park,omitempty"`
+
+	Fabric      string            `json:"fabric,omitempty"`
+	FailedWWPN  storage.Initiator `json:"failed_wwpn,omitempty"`
+	SpareWWPN   storage.Initiator `json:"spare_wwpn,omitempty"`
+	FailedZones []string          `json:"failed_zones,omitempty"`
+	SpareZones  []string          `json:"spare_zones,omitempty"`
+
+	Switch string           `json:"switch,omitempty"`
+	Port   string           `json:"port,omitempty"`
+	Set    *fabric.PortVLAN `json:"set,omitempty"`
+	Prev   *fabric.PortVLAN `json:"prev,omitempty"`
+
+	Partition string   `json:"partition,omitempty"`
+	Members   []string `json:"members,omitempty"`
+
+	Reserved []reservation `json:"reserved,omitempty"`
+	Records  []Record      `json:"records,omitempty"`
+	Plan     *search.Plan  `json:"plan,omitempty"`
+}
+
+type reservation struct {
+	ID   search.ServerID `json:"id"`
+	Prev search.State    `json:"prev"`
+}
+
+type pending struct {
+	seq int64
+	rec stepRec
+}
+
+// run is one failover in progress.
+type run struct {
+	o  *Orchestrator
+	id string
+	h  header
+
+	mu    sync.Mutex
+	seq   int64
+	stack []pending // step intents not yet undone, in journal order
+	audit []AuditEntry
+	dead  atomic.Bool
+	why   error // why dead
+	start time.Time
+
+	parked    map[search.ServerID][]ParkedVolume // volumes of stopped victims
+	partition string                             // the composed logical server
+}
+
+// errStopped marks work abandoned because the run is dead (lost
+// leadership or journal failure).
+var errStopped = errors.New("failover: stopped acting")
+
+func (r *run) stopped() bool { return r.dead.Load() }
+
+func (r *run) kill(err error) {
+	r.mu.Lock()
+	if r.why == nil {
+		r.why = err
+	}
+	r.mu.Unlock()
+	r.dead.Store(true)
+}
+
+func (r *run) deadErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.why == nil {
+		return errStopped
+	}
+	return r.why
+}
+
+// journal appends an entry. A journal that cannot be written means the
+// Orchestrator must stop acting: the run dies.
+func (r *run) journal(ctx context.Context, phase Phase, step, target string, data any, stepErr error) (int64, error) {
+	if r.stopped() {
+		return 0, r.deadErr()
+	}
+	var raw json.RawMessage
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return 0, fmt.Errorf("failover: %s: journal %s: %w", r.id, step, err)
+		}
+		raw = b
+	}
+	e := Entry{Time: r.o.cfg.clock.Now(), Phase: phase, Step: step, Target: target, Data: raw}
+	if stepErr != nil {
+		e.Error = stepErr.Error()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.Seq = r.seq + 1
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Step)
+	defer cancel()
+	var err error
+	for i := 0; i < r.o.cfg.attempts; i++ {
+		err = r.o.store.Append(wctx, r.id, e)
+		if err == nil || !errors.Is(err, ErrTransient) {
+			break
+		}
+	}
+	if err != nil {
+		if r.why == nil {
+			r.why = fmt.Errorf("failover: %s: journal: %w", r.id, err)
+		}
+		r.dead.Store(true)
+		return 0, r.why
+	}
+	r.seq = e.Seq
+	return e.Seq, nil
+}
+
+// storeErr checks an error from the store: ErrNotLeader kills the run.
+func (r *run) storeErr(err error) error {
+	if err != nil && errors.Is(err, ErrNotLeader) {
+		r.kill(err)
+	}
+	return err
+}
+
+func (r *run) addAudit(a AuditEntry) {
+	r.mu.Lock()
+	r.audit = append(r.audit, a)
+	r.mu.Unlock()
+}
+
+// step runs one journaled step: intent (with rec, which the rollback
+// undoes), fn, then done or failed. A nil rec runs fn unjournaled (reads).
+func (r *run) step(ctx context.Context, kind, target, driver string, rec *stepRec, server, spare search.ServerID, fn func(ctx context.Context, a *AuditEntry) error) error {
+	if r.stopped() {
+		return r.deadErr()
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("failover: %s %s: %w", kind, target, err)
+	}
+	a := AuditEntry{Step: kind, Target: target, Driver: driver, Start: r.o.cfg.clock.Now()}
+	if rec != nil {
+		rec.Kind = kind
+		seq, err := r.journal(ctx, PhaseIntent, kind, target, rec, nil)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.stack = append(r.stack, pending{seq: seq, rec: *rec})
+		r.mu.Unlock()
+	}
+	r.o.emit(Event{Kind: EventStepStarted, Failover: r.id, Server: server, Spare: spare, Step: kind, Target: target, Driver: driver})
+	r.o.cfg.log.Debug("step started", "failover", r.id, "step", kind, "target", target, "driver", driver, "server", server, "spare", spare)
+	err := fn(ctx, &a)
+	if err != nil && !errors.Is(err, errStopped) && !errors.Is(err, ErrNotLeader) {
+		err = fmt.Errorf("failover: %s %s: %w", kind, target, err)
+	}
+	a.Duration = r.o.cfg.clock.Now().Sub(a.Start)
+	if err != nil {
+		a.Err = err.Error()
+	}
+	r.addAudit(a)
+	r.o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: server, Spare: spare, Step: kind, Target: target, Driver: driver, Attempts: a.Attempts, Duration: a.Duration, Err: err})
+	if rec != nil && !r.stopped() {
+		phase := PhaseDone
+		if err != nil {
+			phase = PhaseFailed
+		}
+		if _, jerr := r.journal(ctx, phase, kind, target, rec, err); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	if err == nil && r.stopped() {
+		err = r.deadErr()
+	}
+	return err
+}
+
+// retryable reports whether a driver error may go away on retry.
+func retryable(err error) bool {
+	return errors.Is(err, ErrTransient) || errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// call runs fn with the per-call timeout, retrying transient and
+// outcome-unknown errors with backoff. After ErrOutcomeUnknown it calls
+// verify (when given) to re-read the device: true means the change is in
+// place and the call succeeded.
+func (r *run) call(ctx context.Context, a *AuditEntry, attempts int, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
+	t := r.o.cfg.timeouts
+	backoff := t.RetryBase
+	var err error
+	for i := 0; i < attempts; i++ {
+		if r.stopped() {
+			return r.deadErr()
+		}
+		if a != nil {
+			a.Attempts++
+		}
+		cctx, cancel := context.WithTimeout(ctx, t.Step)
+		err = fn(cctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrOutcomeUnknown) && verify != nil {
+			vctx, cancel := context.WithTimeout(ctx, t.Step)
+			ok, verr := verify(vctx)
+			cancel()
+			if verr == nil && ok {
+				return nil
+			}
+		}
+		if !retryable(err) || ctx.Err() != nil || i == attempts-1 {
+			break
+		}
+		if serr := r.o.cfg.clock.Sleep(ctx, backoff); serr != nil {
+			break
+		}
+		backoff = min(backoff*2, t.RetryLimit)
+	}
+	return err
+}
+
+// parallel runs fns concurrently and combines their errors.
+func parallel(fns ...func() error) error {
+	if len(fns) == 1 {
+		return fns[0]()
+	}
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	var me *multierror.Error
+	for _, e := range errs {
+		if e != nil {
+			me = multierror.Append(me, e)
+		}
+	}
+	return me.ErrorOrNil()
+}
+
+// prepare opens the journal, marks the failed logical server Failed and
+// fences it. ok is false when the fault ends here (res says how).
+func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool) (*run, Result, bool) {
+	rec, err := o.store.Get(ctx, res.Server)
+	if err != nil {
+		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
+		return nil, res, false
+	}
+	if out, why := eligible(rec); out != "" {
+		res.Outcome = out
+		kind := EventFaultReported
+		if out == OutcomeAbsorbed {
+			kind = EventFaultAbsorbed
+		}
+		o.emit(Event{Kind: kind, Server: res.Server, Detail: why})
+		return nil, res, false
+	}
+	all, err := o.store.List(ctx)
+	if err != nil {
+		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
+		return nil, res, false
+	}
+	mem := members(all, rec)
+	r := &run{o: o, id: o.newID(res.Server), start: o.cfg.clock.Now()}
+	r.h = header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
+	res.ID = r.id
+	if _, err := r.journal(ctx, PhaseBegin, "begin", string(res.Server), r.h, nil); err != nil {
+		res.Outcome, res.Err = OutcomeInterrupted, err
+		return nil, res, false
+	}
+	o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: string(res.Fault.Type)})
+	o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
+	// Mark the members failed (their workload stays on the record until
+	// the commit: the search needs its priority).
+	if err := o.update(ctx, r, ids(mem), func(m map[search.ServerID]*Record) error {
+		for _, x := range m {
+			if x.State == search.Active {
+				x.State = search.Failed
+				x.Note = fmt.Sprintf("fault %s: %s", res.Fault.Type, res.Fault.Detail)
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
+	}
+	var fences []func() error
+	for _, m := range mem {
+		fences = append(fences, func() error { return r.fence(ctx, m, false) })
+	}
+	if err := parallel(fences...); err != nil {
+		if r.stopped() {
+			return nil, r.finish(ctx, res, OutcomeInterrupted, r.deadErr()), false
+		}
+		o.emit(Event{Kind: EventFencingFailed, Failover: r.id, Server: res.Server, Err: err})
+		return nil, r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("failover: %s: %w: %w", res.Server, ErrFencingFailed, err)), false
+	}
+	return r, res, true
+}
+
+// update applies fn to the records ids in one compare-and-set, re-reading
+// and retrying on conflict.
+func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.ServerID, fn func(map[search.ServerID]*Record) error) error {
+	var err error
+	for i := 0; i < 16; i++ {
+		if r != nil && r.stopped() {
+			return r.deadErr()
+		}
+		m := make(map[search.ServerID]*Record, len(idList))
+		recs := make([]Record, 0, len(idList))
+		for _, id := range idList {
+			rec, gerr := o.store.Get(ctx, id)
+			if gerr != nil {
+				if r != nil {
+					r.storeErr(gerr)
+				}
+				return gerr
+			}
+			recs = append(recs, rec)
+		}
+		for i := range recs {
+			m[recs[i].ID] = &recs[i]
+		}
+		if err = fn(m); err != nil {
+			return err
+		}
+		_, err = o.store.Put(ctx, recs...)
+		if err == nil || !errors.Is(err, ErrConflict) {
+			if r != nil {
+				r.storeErr(err)
+			}
+			return err
+		}
+	}
+	return err
+}
+
+// finish closes the journal with outcome and fills res.
+func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Result {
+	res.ID = r.id
+	res.Outcome = out
+	res.Err = err
+	if r.stopped() && out != OutcomeInterrupted {
+		res.Outcome = OutcomeInterrupted
+		if res.Err == nil {
+			res.Err = r.deadErr()
+		}
+	}
+	if res.Outcome != OutcomeInterrupted {
+		end := map[string]string{"outcome": string(res.Outcome)}
+		if err != nil {
+			end["error"] = err.Error()
+		}
+		if _, jerr := r.journal(ctx, PhaseEnd, "end", string(res.Outcome), end, err); jerr != nil {
+			res.Outcome = OutcomeInterrupted
+			if res.Err == nil {
+				res.Err = jerr
+			}
+		}
+	}
+	r.mu.Lock()
+	res.Audit = slices.Clone(r.audit)
+	r.mu.Unlock()
+	res.Duration = r.o.cfg.clock.Now().Sub(r.start)
+	switch res.Outcome {
+	case OutcomeDone:
+		r.o.emit(Event{Kind: EventFailoverDone, Failover: r.id, Server: res.Server, Plan: &res.Plan, Duration: res.Duration})
+		r.o.cfg.log.Info("failover done", "failover", r.id, "server", res.Server, "plan", res.Plan.String())
+	case OutcomeNoSpare:
+		r.o.emit(Event{Kind: EventNoSpare, Failover: r.id, Server: res.Server, Err: err})
+	case OutcomeFailed, OutcomeInterrupted, OutcomeFencingFailed:
+		r.o.emit(Event{Kind: EventFailoverFailed, Failover: r.id, Server: res.Server, Err: res.Err, Detail: string(res.Outcome)})
+		r.o.cfg.log.Warn("failover ended", "failover", r.id, "server", res.Server, "outcome", res.Outcome)
+	}
+	return res
+}

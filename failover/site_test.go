@@ -1,0 +1,247 @@
+package failover_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/drivers/fake"
+	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+// t0 is the virtual clock's start.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// site is a fake data centre with an Orchestrator over it.
+type site struct {
+	t      testing.TB
+	w      *fake.World
+	layout fake.Layout
+	clock  *fake.Clock
+	store  failover.Store
+	o      *failover.Orchestrator
+	base   *fake.Snapshot
+	opts   []failover.Option
+
+	mu     sync.Mutex
+	events []failover.Event
+}
+
+// recordsOf converts the fake world's servers into Orchestrator records.
+func recordsOf(w *fake.World) []failover.Record {
+	var out []failover.Record
+	for _, s := range w.Servers() {
+		r := failover.Record{
+			Server: search.Server{
+				ID: search.ServerID(s.ID),
+				Hardware: search.Hardware{CPUModel: s.Hardware.CPUModel, CPUMHz: s.Hardware.CPUMHz, MemoryMiB: s.Hardware.MemoryMiB,
+					Chipset: s.Hardware.Chipset, NICPorts: s.Hardware.NICPorts, HBAPorts: s.Hardware.HBAPorts},
+				Switch: s.Switch, DiskArray: s.DiskArray, VLANs: vlansOf(s.VLAN),
+				State: search.State(s.State), Workload: s.Workload, Priority: s.Priority,
+				Partition: search.PartitionID(s.Partition),
+			},
+			BMC: failover.BMCRef{Driver: "fake", Endpoint: s.ID},
+		}
+		if len(s.Zones) > 0 {
+			r.Zone = s.Zones[0]
+		}
+		for _, in := range s.Initiators {
+			r.HBAs = append(r.HBAs, failover.HBA{Initiator: in, Fabric: s.Fabric})
+		}
+		for _, p := range s.SwitchPorts {
+			r.NICs = append(r.NICs, failover.NIC{Switch: s.Switch, Port: p})
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func vlansOf(v fabric.PortVLAN) []int {
+	if v.Mode == fabric.Access {
+		return []int{v.AccessVLAN}
+	}
+	return slices.Clone(v.Trunk)
+}
+
+// driversOf wires the fake world's drivers.
+func driversOf(w *fake.World) failover.Drivers {
+	d := failover.Drivers{
+		BMC:          func(r failover.Record) (bmc.BMC, error) { return w.BMC(r.BMC.Endpoint), nil },
+		DiskMappers:  map[string]storage.DiskMapper{},
+		FCZoners:     map[string]fabric.FCZoner{},
+		VLANSwitches: map[string]fabric.VLANSwitch{},
+		Partitions:   w.Partitions(),
+	}
+	for _, s := range w.Servers() {
+		d.DiskMappers[s.DiskArray] = w.DiskMapper(s.DiskArray)
+		d.FCZoners[s.Fabric] = w.Zoner(s.Fabric)
+		d.VLANSwitches[s.Switch] = w.Switch(s.Switch)
+	}
+	return d
+}
+
+// searchOptions converts the layout's policies and compositions. Servers
+// without a policy may preempt (exact matching otherwise).
+func searchOptions(w *fake.World, l fake.Layout) []search.Option {
+	var opts []search.Option
+	has := map[string]bool{}
+	for _, p := range l.Policies {
+		has[p.Server] = true
+		opts = append(opts, search.WithPolicy(search.ServerID(p.Server), search.Policy{
+			MinCPUMHz: p.MinCPUMHz, MinMemoryMiB: p.MinMemoryMiB, AnyCPUModel: p.AllowOtherCPUModel,
+			AllowPartitionMismatch: p.AllowOtherNodeCount, AnySwitch: !p.SameSwitch, Preempt: true,
+		}))
+	}
+	for _, s := range w.Servers() {
+		if !has[s.ID] && s.State == fake.StateActive {
+			opts = append(opts, search.WithPolicy(search.ServerID(s.ID), search.Policy{Preempt: true}))
+		}
+	}
+	for _, c := range l.Compositions {
+		ids := make([]search.ServerID, len(c))
+		for i, x := range c {
+			ids[i] = search.ServerID(x)
+		}
+		opts = append(opts, search.WithCombination(ids...))
+	}
+	return opts
+}
+
+// fastTimeouts keep virtual-time polling short.
+var fastTimeouts = failover.Timeouts{Shutdown: 30 * time.Second, Poll: 5 * time.Second, Dump: 2 * time.Minute, PowerOff: 20 * time.Second, Boot: 20 * time.Second}
+
+func newSite(t testing.TB, w *fake.World, l fake.Layout, clk *fake.Clock, opts ...failover.Option) *site {
+	t.Helper()
+	s := &site{t: t, w: w, layout: l, clock: clk, store: failover.NewMemStore()}
+	if _, err := s.store.Put(context.Background(), recordsOf(w)...); err != nil {
+		t.Fatal(err)
+	}
+	s.opts = append([]failover.Option{
+		failover.WithClock(clk),
+		failover.WithTimeouts(fastTimeouts),
+		failover.WithSearchOptions(searchOptions(w, l)...),
+		failover.WithObserver(func(e failover.Event) {
+			s.mu.Lock()
+			s.events = append(s.events, e)
+			s.mu.Unlock()
+		}),
+	}, opts...)
+	s.o = s.newOrchestrator(s.store)
+	s.base = w.Snapshot()
+	return s
+}
+
+func (s *site) newOrchestrator(st failover.Store) *failover.Orchestrator {
+	s.t.Helper()
+	o, err := failover.New(st, driversOf(s.w), s.opts...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return o
+}
+
+func patentSite(t testing.TB, opts ...failover.Option) *site {
+	clk := fake.NewClock(t0)
+	w, l := fake.PatentExample(fake.WithClock(clk))
+	return newSite(t, w, l, clk, opts...)
+}
+
+func (s *site) scenario(name string) fake.Scenario {
+	for _, sc := range s.layout.Scenarios {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	s.t.Fatalf("no scenario %q", name)
+	return fake.Scenario{}
+}
+
+// fail makes server fail in the world and delivers the fault.
+func (s *site) fail(id string, ft bmc.FaultType) failover.Result {
+	s.t.Helper()
+	if err := s.w.FailServer(id, ft); err != nil {
+		s.t.Fatal(err)
+	}
+	res, _ := s.o.HandleFault(context.Background(), bmc.Fault{Server: id, Type: ft, Time: s.clock.Now()})
+	return res
+}
+
+func (s *site) rec(id string) failover.Record {
+	s.t.Helper()
+	r, err := s.store.Get(context.Background(), search.ServerID(id))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return r
+}
+
+// holders returns who holds volume now.
+func (s *site) holders(array, vol string) []string {
+	return s.w.VolumeHolders(array, storage.VolumeID(vol))
+}
+
+// checkWorld checks I1-I3 on the world against the site's baseline,
+// exempting volumes parked from stopped victims (recorded in the store
+// with their LUNs), and checks the store: no reservation left, no spare
+// given twice (I4).
+func (s *site) checkWorld() {
+	s.t.Helper()
+	if err := checkWorld(s.w, s.base, s.store); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func checkWorld(w *fake.World, base *fake.Snapshot, st failover.Store) error {
+	ctx := context.Background()
+	recs, err := st.List(ctx)
+	if err != nil {
+		return err
+	}
+	parked := map[string]int{}
+	var probs []string
+	for _, r := range recs {
+		for _, p := range r.Parked {
+			parked[p.Array+"/"+string(p.Volume)] = p.LUN
+		}
+		if r.Reservation != "" {
+			probs = append(probs, fmt.Sprintf("I4: %s still reserved by %s", r.ID, r.Reservation))
+		}
+	}
+	if err := w.CheckInvariants(base); err != nil {
+		for _, v := range err.(*fake.InvariantError).Violations {
+			if v.Invariant == "I3" && strings.Contains(v.Detail, "masked to nobody") {
+				vol := strings.Fields(v.Detail)[1]
+				if _, ok := parked[vol]; ok && len(w.VolumeHolders(strings.Split(vol, "/")[0], storage.VolumeID(strings.Split(vol, "/")[1]))) == 0 {
+					continue
+				}
+			}
+			probs = append(probs, v.String())
+		}
+	}
+	// Every active server's workload runs once; every active server holds its volumes and is on.
+	work := map[string][]search.ServerID{}
+	for _, r := range recs {
+		if r.State == search.Active && r.Workload != "" && r.Partition == "" {
+			work[r.Workload] = append(work[r.Workload], r.ID)
+		}
+	}
+	for wl, ids := range work {
+		if len(ids) > 1 {
+			probs = append(probs, fmt.Sprintf("I4: workload %s runs on %v", wl, ids))
+		}
+	}
+	sort.Strings(probs)
+	if len(probs) > 0 {
+		return fmt.Errorf("%d problem(s):\n\t%s", len(probs), strings.Join(probs, "\n\t"))
+	}
+	return nil
+}
