@@ -329,27 +329,29 @@ func solveComponent(sol *solution, members []int, opts [][]option) {
 			}
 			return
 		}
-		rec(ci+1, base)
+		// Taking the composition first: options come best first, so on
+		// equal objectives the better-ranked composition wins.
 		c := comps[ci]
-		if fixed[c.mi] {
-			return
-		}
+		free := !fixed[c.mi]
 		for _, r := range c.res {
 			if blocked[r] {
-				return
+				free = false
 			}
 		}
-		for _, r := range c.res {
-			blocked[r] = true
+		if free {
+			for _, r := range c.res {
+				blocked[r] = true
+			}
+			fixed[c.mi], choice[c.mi] = true, c.o
+			nb := slices.Clone(base)
+			nb.add(optCost(c.o))
+			rec(ci+1, nb)
+			fixed[c.mi], choice[c.mi] = false, nil
+			for _, r := range c.res {
+				delete(blocked, r)
+			}
 		}
-		fixed[c.mi], choice[c.mi] = true, c.o
-		nb := slices.Clone(base)
-		nb.add(optCost(c.o))
-		rec(ci+1, nb)
-		fixed[c.mi], choice[c.mi] = false, nil
-		for _, r := range c.res {
-			delete(blocked, r)
-		}
+		rec(ci+1, base)
 	}
 	rec(0, make(vec, K))
 	for mi, k := range members {

@@ -1,0 +1,443 @@
+package search
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// instance is a random small inventory with failures.
+type instance struct {
+	servers  []Server
+	opts     []Option
+	policies map[ServerID]Policy
+	failed   []ServerID
+}
+
+var propHW = []Hardware{
+	{CPUModel: "A", CPUMHz: 2000, MemoryMiB: 32768, Chipset: "c1", NICPorts: 2, HBAPorts: 2},
+	{CPUModel: "A", CPUMHz: 2400, MemoryMiB: 65536, Chipset: "c1", NICPorts: 2, HBAPorts: 2},
+	{CPUModel: "B", CPUMHz: 2400, MemoryMiB: 32768, Chipset: "c1", NICPorts: 2, HBAPorts: 2},
+	{CPUModel: "A", CPUMHz: 2000, MemoryMiB: 32768, Chipset: "c2", NICPorts: 4, HBAPorts: 2},
+}
+
+func randInstance(rng *rand.Rand) instance {
+	var in instance
+	in.policies = make(map[ServerID]Policy)
+	nextID := 0
+	newID := func(prefix string) ServerID {
+		nextID++
+		return ServerID(fmt.Sprintf("%s%02d", prefix, nextID))
+	}
+	pick := func(p []string) string { return p[rng.IntN(len(p))] }
+	hw := func() Hardware {
+		switch rng.IntN(10) {
+		case 0:
+			return propHW[3]
+		case 1, 2:
+			return propHW[1]
+		case 3:
+			return propHW[2]
+		}
+		return propHW[0]
+	}
+	base := func(id ServerID, st State, prio int, work string) Server {
+		arr := "a1"
+		if rng.IntN(8) == 0 {
+			arr = "a2"
+		}
+		return Server{
+			ID: id, Hardware: hw(), Switch: pick([]string{"s1", "s1", "s1", "s2"}), DiskArray: arr,
+			Zone: pick([]string{"z1", "z2"}), VLANs: [][]int{{10}, {20}, {10, 20}}[rng.IntN(3)],
+			State: st, Workload: work, Priority: prio,
+		}
+	}
+	addLogical := func(prefix string, st State, prio int, work string) []ServerID {
+		size := 1
+		if rng.IntN(5) == 0 {
+			size = 2
+		}
+		var ids []ServerID
+		part := PartitionID("")
+		if size > 1 {
+			part = PartitionID(fmt.Sprintf("p-%s%d", prefix, nextID))
+		}
+		for range size {
+			s := base(newID(prefix), st, prio, work)
+			s.Partition = part
+			in.servers = append(in.servers, s)
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	randPolicy := func() Policy {
+		if rng.IntN(3) == 0 {
+			return Policy{}
+		}
+		var p Policy
+		if rng.IntN(2) == 0 {
+			p.MinCPUMHz = []int{2000, 2400}[rng.IntN(2)]
+		}
+		if rng.IntN(2) == 0 {
+			p.MinMemoryMiB = []int{32768, 65536}[rng.IntN(2)]
+		}
+		p.AnyCPUModel = rng.IntN(2) == 0
+		p.AllowPartitionMismatch = rng.IntN(3) == 0
+		p.AnySwitch = rng.IntN(2) == 0
+		p.Preempt = rng.IntN(2) == 0
+		return p
+	}
+	nFail := 1 + rng.IntN(8)
+	for range nFail {
+		prio := []int{10, 20, 30}[rng.IntN(3)]
+		st := Failed
+		if rng.IntN(4) == 0 {
+			st = Active
+		}
+		ids := addLogical("f", st, prio, fmt.Sprintf("w%d", prio))
+		in.failed = append(in.failed, ids[rng.IntN(len(ids))])
+		if p := randPolicy(); p != (Policy{}) {
+			in.policies[ids[0]] = p
+			in.opts = append(in.opts, WithPolicy(ids[0], p))
+		}
+	}
+	nSpare := rng.IntN(13)
+	var standalone []ServerID
+	for count := 0; count < nSpare; {
+		ids := addLogical("s", Standby, 0, "")
+		count += len(ids)
+		if len(ids) == 1 {
+			standalone = append(standalone, ids[0])
+		}
+	}
+	for range rng.IntN(6) {
+		if len(standalone) < 2 {
+			break
+		}
+		k := 2
+		if rng.IntN(4) == 0 {
+			k = min(3, len(standalone))
+		}
+		perm := rng.Perm(len(standalone))[:k]
+		var c []ServerID
+		for _, p := range perm {
+			c = append(c, standalone[p])
+		}
+		in.opts = append(in.opts, WithCombination(c...))
+	}
+	for range rng.IntN(6) {
+		prio := []int{5, 10, 20, 40}[rng.IntN(4)]
+		ids := addLogical("v", Active, prio, fmt.Sprintf("w%d", prio))
+		if rng.IntN(3) == 0 {
+			p := randPolicy()
+			in.policies[ids[0]] = p
+			in.opts = append(in.opts, WithPolicy(ids[0], p))
+		}
+	}
+	for range rng.IntN(3) {
+		in.servers = append(in.servers, base(newID("m"), []State{Maintenance, Reserved}[rng.IntN(2)], 0, ""))
+	}
+	return in
+}
+
+// jointVec is the objective vector of a choice, as solveComponent defines it
+// (levels: every distinct priority among the requests, highest first).
+func jointVec(reqs []request, chosen []*option) vec {
+	return jointVecInto(nil, priorityLevels(reqs), reqs, chosen)
+}
+
+func priorityLevels(reqs []request) []int {
+	var levels []int
+	for _, r := range reqs {
+		levels = append(levels, r.prio)
+	}
+	slices.Sort(levels)
+	levels = slices.Compact(levels)
+	slices.Reverse(levels)
+	return levels
+}
+
+func jointVecInto(v vec, levels []int, reqs []request, chosen []*option) vec {
+	if v == nil {
+		v = make(vec, len(levels)+termCount)
+	}
+	clear(v)
+	for k, r := range reqs {
+		if chosen[k] == nil {
+			v[slices.Index(levels, r.prio)]++
+			continue
+		}
+		t := terms(chosen[k])
+		for i := range t {
+			v[len(levels)+i] += t[i]
+		}
+	}
+	return v
+}
+
+// bruteForce enumerates every choice of at most one option per request with
+// disjoint resources and returns the least objective vector.
+func bruteForce(t *testing.T, reqs []request, opts [][]option) vec {
+	bit := make(map[int32]uint)
+	for _, os := range opts {
+		for _, o := range os {
+			for _, r := range o.res {
+				if _, ok := bit[r]; !ok {
+					bit[r] = uint(len(bit))
+				}
+			}
+		}
+	}
+	if len(bit) > 64 {
+		t.Fatalf("too many resources for the brute force: %d", len(bit))
+	}
+	chosen := make([]*option, len(reqs))
+	levels := priorityLevels(reqs)
+	var best vec
+	cur := make(vec, len(levels)+termCount)
+	var rec func(k int, used uint64)
+	rec = func(k int, used uint64) {
+		if k == len(reqs) {
+			jointVecInto(cur, levels, reqs, chosen)
+			if best == nil || cur.less(best) {
+				best = slices.Clone(cur)
+			}
+			return
+		}
+		chosen[k] = nil
+		rec(k+1, used)
+		for oi := range opts[k] {
+			o := &opts[k][oi]
+			var m uint64
+			for _, r := range o.res {
+				m |= 1 << bit[r]
+			}
+			if used&m != 0 {
+				continue
+			}
+			chosen[k] = o
+			rec(k+1, used|m)
+		}
+		chosen[k] = nil
+	}
+	rec(0, 0)
+	return best
+}
+
+// hardOKPublic checks the never-relaxed constraints from the public view.
+func hardOKPublic(f, s Server, anySwitch bool) bool {
+	return f.DiskArray == s.DiskArray && f.Hardware.Chipset == s.Hardware.Chipset &&
+		f.Hardware.NICPorts == s.Hardware.NICPorts && f.Hardware.HBAPorts == s.Hardware.HBAPorts &&
+		(anySwitch || f.Switch == s.Switch)
+}
+
+func policyOf(in instance, inv *Inventory, id ServerID) Policy {
+	s, _ := inv.Server(id)
+	for _, o := range in.servers {
+		if o.Partition != "" && o.Partition == s.Partition {
+			if p, ok := in.policies[o.ID]; ok {
+				return p
+			}
+		}
+	}
+	return in.policies[id]
+}
+
+func checkInstance(t *testing.T, in instance) {
+	t.Helper()
+	inv, err := NewInventory(in.servers, in.opts...)
+	if err != nil {
+		t.Fatalf("NewInventory: %v", err)
+	}
+	sol, err := inv.solveAll(in.failed)
+	if err != nil {
+		t.Fatalf("solveAll: %v", err)
+	}
+	// The brute force over the untruncated options.
+	opts := make([][]option, len(sol.reqs))
+	for k := range sol.reqs {
+		opts[k] = inv.all(&sol.reqs[k])
+	}
+	want := bruteForce(t, sol.reqs, opts)
+	got := jointVec(sol.reqs, sol.chosen)
+	if !slices.Equal(got, want) {
+		t.Fatalf("objective %v, brute force %v\nfailed %v\nservers %+v", got, want, in.failed, in.servers)
+	}
+
+	plans, err := inv.FindAll(in.failed...)
+	if err != nil && !isNoSpare(err) {
+		t.Fatalf("FindAll: %v", err)
+	}
+	usedBy := make(map[ServerID]string)
+	use := func(id ServerID, what string) {
+		if prev, ok := usedBy[id]; ok {
+			t.Fatalf("%s used twice: %s and %s", id, prev, what)
+		}
+		usedBy[id] = what
+	}
+	donePlan := make(map[string]bool)
+	for i, p := range plans {
+		f, _ := inv.Server(in.failed[i])
+		pol := policyOf(in, inv, in.failed[i])
+		key := fmt.Sprint(p)
+		if p.Kind == 0 {
+			if len(p.Assignments) != 0 || p.Reason == "" {
+				t.Fatalf("unplaced plan %+v", p)
+			}
+			continue
+		}
+		if f.Partition != "" && donePlan[key] {
+			continue // the same logical server named twice
+		}
+		donePlan[key] = true
+		for _, id := range p.Replacement {
+			use(id, "replacement for "+string(f.ID))
+		}
+		inRepl := make(map[ServerID]bool)
+		for _, id := range p.Replacement {
+			inRepl[id] = true
+		}
+		for _, a := range p.Assignments {
+			fa, _ := inv.Server(a.Failed)
+			sp, _ := inv.Server(a.Spare)
+			if !inRepl[a.Spare] {
+				t.Fatalf("spare %s not in the replacement %v", a.Spare, p.Replacement)
+			}
+			if !hardOKPublic(fa, sp, pol.AnySwitch && p.Kind != Exact && p.Kind != Recomposed) {
+				t.Fatalf("%s: hard constraint broken: %+v -> %+v", p, fa, sp)
+			}
+			switch {
+			case p.Kind == Preempted && (sp.State != Active || sp.Priority >= fa.Priority):
+				t.Fatalf("%s: victim %+v not active lower priority", p, sp)
+			case p.Kind != Preempted && sp.State != Standby:
+				t.Fatalf("%s: spare %+v not standby", p, sp)
+			case (p.Kind == Exact || p.Kind == Recomposed) && sp.Hardware != fa.Hardware:
+				t.Fatalf("%s: not exact", p)
+			}
+		}
+		for _, v := range p.Preemptions {
+			if v.RelocateTo == "" {
+				continue
+			}
+			use(v.RelocateTo, "relocation of "+string(v.Victim))
+			vs, _ := inv.Server(v.Victim)
+			rs, _ := inv.Server(v.RelocateTo)
+			if rs.State != Standby || !hardOKPublic(vs, rs, true) || vs.DiskArray != rs.DiskArray {
+				t.Fatalf("%s: bad relocation %+v -> %+v", p, vs, rs)
+			}
+		}
+	}
+	// One failure alone: FindAll agrees with Find.
+	id := in.failed[0]
+	p1, err1 := inv.Find(id)
+	pa, errA := inv.FindAll(id)
+	if (err1 == nil) != (errA == nil) || fmt.Sprint(p1) != fmt.Sprint(pa[0]) {
+		t.Fatalf("Find %v (%v) != FindAll %v (%v)", p1, err1, pa[0], errA)
+	}
+	// Options of standalone-to-standalone stages match an independent check.
+	for k := range sol.reqs {
+		req := &sol.reqs[k]
+		if len(req.fm) != 1 {
+			continue
+		}
+		f := inv.server(req.fm[0])
+		got := make(map[ServerID]bool)
+		for _, o := range opts[k] {
+			if len(o.repl) == 1 && o.stage <= stgRelaxedCompose && !o.isCompose() {
+				got[inv.srvs[o.repl[0]].id] = true
+			}
+		}
+		for _, s := range inv.Servers() {
+			if s.State != Standby || s.Partition != "" {
+				continue
+			}
+			exact := s.Hardware == f.Hardware && hardOKPublic(f, s, false)
+			p := req.pol
+			h, fh := s.Hardware, f.Hardware
+			relaxed := hardOKPublic(f, s, p.AnySwitch) &&
+				(p.AnyCPUModel || h.CPUModel == fh.CPUModel) &&
+				((p.MinCPUMHz == 0 && h.CPUMHz == fh.CPUMHz) || (p.MinCPUMHz > 0 && h.CPUMHz >= p.MinCPUMHz)) &&
+				((p.MinMemoryMiB == 0 && h.MemoryMiB == fh.MemoryMiB) || (p.MinMemoryMiB > 0 && h.MemoryMiB >= p.MinMemoryMiB))
+			if (exact || relaxed) != got[s.ID] {
+				t.Fatalf("failed %+v policy %+v: spare %+v acceptable=%v, options say %v", f, p, s, exact || relaxed, got[s.ID])
+			}
+		}
+	}
+}
+
+func isNoSpare(err error) bool {
+	for e := err; e != nil; {
+		if e == ErrNoSpare {
+			return true
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		e = u.Unwrap()
+	}
+	return false
+}
+
+// TestFindAllMatchesBruteForce: on random small instances (up to 8 failures,
+// 12 spares, partitions, combinations, policies, victims), FindAll's
+// objective equals an exhaustive enumeration, nothing is used twice, and
+// every assignment satisfies the hard constraints.
+func TestFindAllMatchesBruteForce(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 2000
+	}
+	rng := rand.New(rand.NewPCG(2026, 11))
+	for i := range n {
+		in := randInstance(rng)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("instance %d panicked: %v\n%+v", i, r, in.servers)
+				}
+			}()
+			checkInstance(t, in)
+		}()
+	}
+}
+
+// TestPropertyGeneratorCoversFeatures keeps the random instances honest:
+// they must exercise preemption, composition, partitions, node-count
+// mismatch and unplaced failures.
+func TestPropertyGeneratorCoversFeatures(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2026, 11))
+	var unplaced, pre, comp, part, mism, total, multi int
+	for range 2000 {
+		in := randInstance(rng)
+		inv, _ := NewInventory(in.servers, in.opts...)
+		sol, _ := inv.solveAll(in.failed)
+		for k, o := range sol.chosen {
+			total++
+			if o == nil {
+				unplaced++
+				continue
+			}
+			if o.stage == stgPreempt {
+				pre++
+			}
+			if o.isCompose() {
+				comp++
+			}
+			if len(sol.reqs[k].fm) > 1 {
+				part++
+			}
+			if len(o.repl) != len(sol.reqs[k].fm) {
+				mism++
+			}
+		}
+		if len(sol.reqs) > 1 {
+			multi++
+		}
+	}
+	t.Logf("total %d unplaced %d preempt %d compose %d partition %d mismatch %d multi %d", total, unplaced, pre, comp, part, mism, multi)
+	if unplaced < 100 || pre < 50 || comp < 20 || part < 50 || mism < 20 || multi < 1000 {
+		t.Fatal("the generator no longer covers every feature")
+	}
+}
