@@ -24,8 +24,8 @@ const (
 )
 
 // Run runs the conformance suite against the driver that newHarness
-// builds. newHarness is called once per subtest and must return a fresh
-// harness (or stop the test with t.Fatal or t.Skip).
+// builds. newHarness is called whenever a test needs a fresh server and
+// must return a fresh harness (or stop the test with t.Fatal or t.Skip).
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
 	s := &suite{newHarness: newHarness}
@@ -95,9 +95,11 @@ func wantDriverPower(t *testing.T, d bmc.BMC, want bmc.PowerState) {
 }
 
 func (s *suite) testPowerState(t *testing.T) {
+	// One server for both: only its power state changes.
+	h, d := s.setup(t, "")
 	for _, state := range []bmc.PowerState{bmc.PowerOn, bmc.PowerOff} {
 		t.Run("reports_"+string(state), func(t *testing.T) {
-			_, d := s.setup(t, state)
+			setPower(t, h, state)
 			wantDriverPower(t, d, state)
 		})
 	}
@@ -276,9 +278,10 @@ func (s *suite) testSetBootDevice(t *testing.T) {
 			t.Errorf("server boots next from %s (persistent %v), want %s (persistent %v)", dev, p, want.dev, want.persistent)
 		}
 	}
-	for _, c := range []setting{{bmc.BootDisk, true}, {bmc.BootDisk, false}, {bmc.BootPXE, false}} {
+	// One server for all: each subtest sets the boot device it checks.
+	h, d := s.setup(t, bmc.PowerOff)
+	for _, c := range []setting{{bmc.BootDisk, true}, {bmc.BootPXE, false}, {bmc.BootDisk, false}} {
 		t.Run(fmt.Sprintf("%s_persistent_%v_twice_is_once", c.dev, c.persistent), func(t *testing.T) {
-			h, d := s.setup(t, bmc.PowerOff)
 			for i := range 2 {
 				err := d.SetBootDevice(t.Context(), c.dev, c.persistent)
 				if c.dev == bmc.BootPXE && errors.Is(err, bmc.ErrUnsupported) {
@@ -292,7 +295,6 @@ func (s *suite) testSetBootDevice(t *testing.T) {
 		})
 	}
 	t.Run("unknown_device_is_invalid", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOff)
 		if err := d.SetBootDevice(t.Context(), bmc.BootDisk, true); err != nil {
 			t.Fatalf("SetBootDevice(disk): %v", err)
 		}
@@ -506,8 +508,11 @@ func checkDone(t *testing.T, what string, want error, call func() error) (outcom
 func (s *suite) testContext(t *testing.T) {
 	for _, dc := range doneContexts(t) {
 		t.Run(dc.name, func(t *testing.T) {
+			// One server for all: each subtest sets the power state
+			// it starts from.
+			h, d := s.setup(t, "")
 			t.Run("reads", func(t *testing.T) {
-				_, d := s.setup(t, bmc.PowerOn)
+				setPower(t, h, bmc.PowerOn)
 				checkDone(t, "PowerState", dc.want, func() error {
 					_, err := d.PowerState(dc.ctx)
 					return err
@@ -524,30 +529,30 @@ func (s *suite) testContext(t *testing.T) {
 				}
 			})
 			t.Run("PowerOn_changes_nothing", func(t *testing.T) {
-				h, d := s.setup(t, bmc.PowerOff)
+				setPower(t, h, bmc.PowerOff)
 				if !checkDone(t, "PowerOn", dc.want, func() error { return d.PowerOn(dc.ctx) }) {
 					wantPower(t, h, bmc.PowerOff, "a PowerOn with a done context")
 				}
 			})
 			t.Run("PowerOff_changes_nothing", func(t *testing.T) {
-				h, d := s.setup(t, bmc.PowerOn)
+				setPower(t, h, bmc.PowerOn)
 				if !checkDone(t, "PowerOff", dc.want, func() error { return d.PowerOff(dc.ctx) }) {
 					wantPower(t, h, bmc.PowerOn, "a PowerOff with a done context")
 				}
 			})
 			t.Run("Shutdown_changes_nothing", func(t *testing.T) {
-				h, d := s.setup(t, bmc.PowerOn)
+				setPower(t, h, bmc.PowerOn)
 				if !checkDone(t, "Shutdown", dc.want, func() error { return d.Shutdown(dc.ctx) }) {
 					time.Sleep(100 * time.Millisecond)
 					wantPower(t, h, bmc.PowerOn, "a Shutdown with a done context")
 				}
 			})
 			t.Run("NMI", func(t *testing.T) {
-				_, d := s.setup(t, bmc.PowerOn)
+				setPower(t, h, bmc.PowerOn)
 				checkDone(t, "NMI", dc.want, func() error { return d.NMI(dc.ctx) })
 			})
 			t.Run("SetBootDevice_changes_nothing", func(t *testing.T) {
-				h, d := s.setup(t, bmc.PowerOff)
+				setPower(t, h, bmc.PowerOff)
 				if err := d.SetBootDevice(t.Context(), bmc.BootDisk, true); err != nil {
 					t.Fatalf("SetBootDevice: %v", err)
 				}

@@ -20,8 +20,10 @@ import (
 
 // Harness is one managed server, its BMC and the driver under test.
 //
-// Run calls newHarness once per subtest, so every subtest starts from a
-// fresh harness; the harness releases what it holds through t.Cleanup.
+// Run calls newHarness for each test that needs a fresh server (a few
+// groups of subtests that set the power state they start from share one,
+// to keep the suite fast against slow simulators); the harness releases
+// what it holds through t.Cleanup of the t it was given.
 // SetPower and Power work on the server directly, without the driver under
 // test (for example through ipmitool, the simulator's own API or the fake
 // world), so that the suite can set up a state and check what the driver
