@@ -167,12 +167,17 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 				func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, rec.Maps) })
 		}
 		if !rec.Park {
-			if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, rec.Volume, rec.To) },
-				func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, rec.Volume) }); err != nil {
-				return err
+			if gone, err := notSees(ctx, dm, rec.To, rec.Volume); err != nil || !gone {
+				if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, rec.Volume, rec.To) },
+					func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, rec.Volume) }); err != nil {
+					return err
+				}
 			}
 		}
 		m := storage.Mapping{Volume: rec.Volume, LUN: rec.LUN}
+		if home, err := sees(ctx, dm, rec.From, []storage.Mapping{m}); err == nil && home {
+			return nil
+		}
 		return r.call(ctx, a, n, func(ctx context.Context) error { return dm.Map(ctx, rec.Volume, rec.From, rec.LUN) },
 			func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, []storage.Mapping{m}) })
 	case "zone":
@@ -190,6 +195,10 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			return fmt.Errorf("no VLANSwitch %q: %w", rec.Switch, ErrNotFound)
 		}
 		prev := *rec.Prev
+		if v, err := s.PortVLAN(ctx, rec.Port); err == nil && v.Equal(prev) {
+			a.Attempts++
+			return nil // never changed, or restored already
+		}
 		return r.call(ctx, a, n, func(ctx context.Context) error {
 			_, err := s.SetPortVLAN(ctx, rec.Port, prev)
 			return err

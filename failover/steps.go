@@ -463,7 +463,27 @@ func undoZoneEdits(fw, sw storage.Initiator, fz, sz []string) []zoneEdit {
 // reading back (another session's aborted commit may have dropped them)
 // and retries the whole transaction: the switch aborts a failed commit.
 func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, attempts int, edits []zoneEdit) error {
+	check := func(ctx context.Context) (bool, error) {
+		got := map[storage.Initiator][]string{}
+		for _, e := range edits {
+			zs, ok := got[e.wwpn]
+			if !ok {
+				var err error
+				if zs, err = z.Zones(ctx, e.wwpn); err != nil {
+					return false, err
+				}
+				got[e.wwpn] = zs
+			}
+			if slices.Contains(zs, e.zone) != e.add {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
 	apply := func(ctx context.Context) error {
+		if done, err := check(ctx); err == nil && done {
+			return z.Commit(ctx) // in place already: make sure it is active
+		}
 		for _, e := range edits {
 			var err error
 			if e.add {
@@ -478,19 +498,12 @@ func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, a
 		if err := z.Commit(ctx); err != nil {
 			return err
 		}
-		got := map[storage.Initiator][]string{}
-		for _, e := range edits {
-			zs, ok := got[e.wwpn]
-			if !ok {
-				var err error
-				if zs, err = z.Zones(ctx, e.wwpn); err != nil {
-					return err
-				}
-				got[e.wwpn] = zs
-			}
-			if slices.Contains(zs, e.zone) != e.add {
-				return fmt.Errorf("zone %s: edit of %s lost after commit: %w", e.zone, e.wwpn, ErrTransient)
-			}
+		done, err := check(ctx)
+		if err != nil {
+			return err
+		}
+		if !done {
+			return fmt.Errorf("zone edits lost after commit: %w", ErrTransient)
 		}
 		return nil
 	}
