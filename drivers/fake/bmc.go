@@ -282,7 +282,7 @@ func (w *World) powerOnLocked(s *server) {
 			// Booting from a volume another running server holds: two writers.
 			for _, h := range w.holdersLocked(a, s.bootVolume) {
 				if o := w.servers[h]; h != s.spec.ID && o != nil && o.power != bmc.PowerOff {
-					w.violate("I2", fmt.Sprintf("server %s booted from %s/%s while %s holds it and is %s", s.spec.ID, a.name, s.bootVolume, h, o.power))
+					w.violate("I2", a.name, s.bootVolume, fmt.Sprintf("server %s booted from %s/%s while %s holds it and is %s", s.spec.ID, a.name, s.bootVolume, h, o.power))
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package fake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -339,5 +340,40 @@ func TestConcurrentFaultsAndCalls(t *testing.T) {
 	wg.Wait()
 	if n := len(w.Ops()); n != 12*20*4 {
 		t.Fatalf("%d ops", n)
+	}
+}
+
+func BenchmarkPowerState(b *testing.B) {
+	w, _ := PatentExample()
+	bm := w.BMC("srv01")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := bm.PowerState(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMapUnmapWithFaults(b *testing.B) {
+	w, _, err := Generate(1000, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10 { // faults that do not match still cost a look
+		_, _ = w.FailCalls(DriverStorage, "Map", fmt.Sprintf("nothing-%d", i), storage.ErrTransient, 0)
+	}
+	_ = w.AddVolume("array-01", "bench", 0)
+	dm := w.DiskMapper("array-01")
+	ins := []storage.Initiator{storage.MustParseInitiator("5f:ff:ff:00:00:00:00:01")}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := dm.Map(ctx, "bench", ins, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := dm.Unmap(ctx, "bench", ins); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

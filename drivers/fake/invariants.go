@@ -13,8 +13,10 @@ import (
 
 // Violation is one breach of a safety invariant.
 type Violation struct {
-	Invariant string // "I1", "I2" or "I3" (DESIGN.md, Safety invariants)
-	Detail    string
+	Invariant string           // "I1", "I2" or "I3" (DESIGN.md, Safety invariants)
+	Array     string           // the disk array of the volume concerned
+	Volume    storage.VolumeID // the volume concerned
+	Detail    string           // a sentence naming the servers, volume and LUNs
 }
 
 func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
@@ -35,8 +37,8 @@ func (e *InvariantError) Error() string {
 	return b.String()
 }
 
-func (w *World) violate(inv, detail string) {
-	w.violations = append(w.violations, Violation{Invariant: inv, Detail: detail})
+func (w *World) violate(inv, array string, vol storage.VolumeID, detail string) {
+	w.violations = append(w.violations, Violation{Invariant: inv, Array: array, Volume: vol, Detail: detail})
 }
 
 // Violations returns the violations recorded as they happened (a volume
@@ -59,6 +61,8 @@ type volKey struct {
 type Snapshot struct {
 	Masks []Mask                    // as Masking("")
 	Power map[string]bmc.PowerState // server ID -> power
+
+	hold holdings
 }
 
 // Snapshot records the current masking and power states.
@@ -71,13 +75,37 @@ func (w *World) Snapshot() *Snapshot {
 		s.settle(w, now)
 		p[id] = s.power
 	}
-	return &Snapshot{Masks: w.maskingLocked(""), Power: p}
+	return &Snapshot{Masks: w.maskingLocked(""), Power: p, hold: w.holdingLocked()}
 }
 
-// holding summarises masks per volume: holder -> LUNs.
-func holding(masks []Mask) map[volKey]map[string][]int {
-	out := map[volKey]map[string][]int{}
-	for _, m := range masks {
+// holdings summarises masking per volume: holder -> LUNs.
+type holdings map[volKey]map[string][]int
+
+func (w *World) holdingLocked() holdings {
+	out := holdings{}
+	for name, a := range w.arrays {
+		for v, ins := range a.byVol {
+			h := make(map[string][]int, 1)
+			for in, l := range ins {
+				o := w.ownerOf(a, in)
+				if !slices.Contains(h[o], l) {
+					h[o] = append(h[o], l)
+				}
+			}
+			out[volKey{name, v}] = h
+		}
+	}
+	return out
+}
+
+// baseHolding returns the baseline's holdings (recomputed from Masks for
+// a Snapshot built by hand).
+func (b *Snapshot) baseHolding() holdings {
+	if b.hold != nil {
+		return b.hold
+	}
+	out := holdings{}
+	for _, m := range b.Masks {
 		k := volKey{m.Array, m.Volume}
 		h := out[k]
 		if h == nil {
@@ -93,23 +121,23 @@ func holding(masks []Mask) map[volKey]map[string][]int {
 
 // CheckInvariants checks the world now against baseline (nil: only the
 // checks that need none) and returns an *InvariantError listing every
-// violation, or nil. It runs CheckOneWriter, CheckNothingLost and
-// CheckFenced, and adds the violations recorded as they happened
-// (Violations). It costs one pass over the masking.
+// violation, or nil: the violations recorded as they happened
+// (Violations), then those of CheckOneWriter, CheckNothingLost and
+// CheckFenced, sorted. It costs one pass over the masking.
 func (w *World) CheckInvariants(baseline *Snapshot) error {
 	w.mu.Lock()
 	vs := slices.Clone(w.violations)
+	now := w.holdingLocked()
+	var checked []Violation
+	checked = append(checked, oneWriter(now)...)
+	if baseline != nil {
+		base := baseline.baseHolding()
+		checked = append(checked, nothingLost(base, now)...)
+		checked = append(checked, w.fencedLocked(base, now)...)
+	}
 	w.mu.Unlock()
-	for _, check := range []func(*Snapshot) error{
-		func(*Snapshot) error { return w.CheckOneWriter() },
-		w.CheckNothingLost,
-		w.CheckFenced,
-	} {
-		var ie *InvariantError
-		if err := check(baseline); err != nil {
-			ie = err.(*InvariantError)
-			vs = append(vs, ie.Violations...)
-		}
+	if err := result(checked); err != nil {
+		vs = append(vs, err.(*InvariantError).Violations...)
 	}
 	if len(vs) == 0 {
 		return nil
@@ -131,13 +159,20 @@ func result(vs []Violation) error {
 // more than one holder (server, or host object or initiator no server
 // owns).
 func (w *World) CheckOneWriter() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return result(oneWriter(w.holdingLocked()))
+}
+
+func oneWriter(now holdings) []Violation {
 	var vs []Violation
-	for k, h := range holding(w.Masking("")) {
+	for k, h := range now {
 		if len(h) > 1 {
-			vs = append(vs, Violation{"I2", fmt.Sprintf("volume %s/%s is masked to %s", k.array, k.volume, strings.Join(slices.Sorted(maps.Keys(h)), " and "))})
+			vs = append(vs, Violation{Invariant: "I2", Array: k.array, Volume: k.volume,
+				Detail: fmt.Sprintf("volume %s/%s is masked to %s", k.array, k.volume, strings.Join(slices.Sorted(maps.Keys(h)), " and "))})
 		}
 	}
-	return result(vs)
+	return vs
 }
 
 // CheckNothingLost checks I3 against baseline: every volume that was
@@ -147,12 +182,18 @@ func (w *World) CheckNothingLost(baseline *Snapshot) error {
 	if baseline == nil {
 		return nil
 	}
-	now := holding(w.Masking(""))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return result(nothingLost(baseline.baseHolding(), w.holdingLocked()))
+}
+
+func nothingLost(base, now holdings) []Violation {
 	var vs []Violation
-	for k, before := range holding(baseline.Masks) {
+	for k, before := range base {
 		after := now[k]
 		if len(after) == 0 {
-			vs = append(vs, Violation{"I3", fmt.Sprintf("volume %s/%s was masked to %s and is masked to nobody", k.array, k.volume, strings.Join(slices.Sorted(maps.Keys(before)), " and "))})
+			vs = append(vs, Violation{Invariant: "I3", Array: k.array, Volume: k.volume,
+				Detail: fmt.Sprintf("volume %s/%s was masked to %s and is masked to nobody", k.array, k.volume, strings.Join(slices.Sorted(maps.Keys(before)), " and "))})
 			continue
 		}
 		var was []int
@@ -163,12 +204,13 @@ func (w *World) CheckNothingLost(baseline *Snapshot) error {
 			for _, l := range ls {
 				if !slices.Contains(was, l) {
 					slices.Sort(was)
-					vs = append(vs, Violation{"I3", fmt.Sprintf("volume %s/%s is seen by %s at LUN %d, was LUN %v", k.array, k.volume, holder, l, slices.Compact(was))})
+					vs = append(vs, Violation{Invariant: "I3", Array: k.array, Volume: k.volume,
+						Detail: fmt.Sprintf("volume %s/%s is seen by %s at LUN %d, was LUN %v", k.array, k.volume, holder, l, slices.Compact(was))})
 				}
 			}
 		}
 	}
-	return result(vs)
+	return vs
 }
 
 // CheckFenced checks I1 against baseline: a server whose volumes (in
@@ -179,18 +221,30 @@ func (w *World) CheckFenced(baseline *Snapshot) error {
 	if baseline == nil {
 		return nil
 	}
-	now := holding(w.Masking(""))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return result(w.fencedLocked(baseline.baseHolding(), w.holdingLocked()))
+}
+
+func (w *World) fencedLocked(base, now holdings) []Violation {
 	var vs []Violation
-	for k, before := range holding(baseline.Masks) {
+	t := w.cfg.now()
+	for k, before := range base {
 		after := now[k]
 		for holder := range before {
 			if _, still := after[holder]; still || len(after) == 0 {
 				continue
 			}
-			if p := w.Power(holder); p != "" && p != bmc.PowerOff {
-				vs = append(vs, Violation{"I1", fmt.Sprintf("server %s is %s but its volume %s/%s moved to %s", holder, p, k.array, k.volume, strings.Join(slices.Sorted(maps.Keys(after)), " and "))})
+			s := w.servers[holder]
+			if s == nil {
+				continue
+			}
+			s.settle(w, t)
+			if s.power != bmc.PowerOff {
+				vs = append(vs, Violation{Invariant: "I1", Array: k.array, Volume: k.volume,
+					Detail: fmt.Sprintf("server %s is %s but its volume %s/%s moved to %s", holder, s.power, k.array, k.volume, strings.Join(slices.Sorted(maps.Keys(after)), " and "))})
 			}
 		}
 	}
-	return result(vs)
+	return vs
 }

@@ -23,6 +23,8 @@ type array struct {
 	masks   map[storage.Initiator]map[int]storage.VolumeID
 	hosts   map[string][]storage.Initiator
 	hostOf  map[storage.Initiator]string
+	// byVol indexes masks by volume: volume -> initiator -> LUN.
+	byVol map[storage.VolumeID]map[storage.Initiator]int
 	// prev remembers, per volume, who held it when it was last held, to
 	// check at each new holder that the previous one was fenced (I1).
 	prev map[storage.VolumeID][]string
@@ -35,6 +37,7 @@ func newArray(name string) *array {
 		masks:   map[storage.Initiator]map[int]storage.VolumeID{},
 		hosts:   map[string][]storage.Initiator{},
 		hostOf:  map[storage.Initiator]string{},
+		byVol:   map[storage.VolumeID]map[storage.Initiator]int{},
 		prev:    map[storage.VolumeID][]string{},
 	}
 }
@@ -46,29 +49,41 @@ func (a *array) mask(in storage.Initiator, lun int, v storage.VolumeID) {
 		a.masks[in] = t
 	}
 	t[lun] = v
+	bv := a.byVol[v]
+	if bv == nil {
+		bv = map[storage.Initiator]int{}
+		a.byVol[v] = bv
+	}
+	bv[in] = lun
+}
+
+// unmask hides the volume at lun from in.
+func (a *array) unmask(in storage.Initiator, lun int) {
+	v, ok := a.masks[in][lun]
+	if !ok {
+		return
+	}
+	delete(a.masks[in], lun)
+	if len(a.masks[in]) == 0 {
+		delete(a.masks, in)
+	}
+	delete(a.byVol[v], in)
+	if len(a.byVol[v]) == 0 {
+		delete(a.byVol, v)
+	}
 }
 
 // lunOf returns the LUN at which in sees v, or -1.
 func (a *array) lunOf(in storage.Initiator, v storage.VolumeID) int {
-	for l, x := range a.masks[in] {
-		if x == v {
-			return l
-		}
+	if l, ok := a.byVol[v][in]; ok {
+		return l
 	}
 	return -1
 }
 
 // holders returns the initiators that see v, sorted.
 func (a *array) holders(v storage.VolumeID) []storage.Initiator {
-	var out []storage.Initiator
-	for in, t := range a.masks {
-		for _, x := range t {
-			if x == v {
-				out = append(out, in)
-				break
-			}
-		}
-	}
+	out := slices.Collect(maps.Keys(a.byVol[v]))
 	slices.SortFunc(out, compareInitiators)
 	return out
 }
@@ -260,10 +275,7 @@ func (m *DiskMapper) Unmap(ctx context.Context, volume storage.VolumeID, initiat
 		}
 		for _, in := range initiators {
 			if l := a.lunOf(in, volume); l >= 0 {
-				delete(a.masks[in], l)
-				if len(a.masks[in]) == 0 {
-					delete(a.masks, in)
-				}
+				a.unmask(in, l)
 			}
 		}
 		m.w.afterMaskChange(a, volume, "unmap")
@@ -340,12 +352,14 @@ func (m *DiskMapper) swapLocked(op string, from, to []storage.Initiator) error {
 		}
 	}
 	for _, in := range from {
-		delete(a.masks, in)
+		for l := range a.masks[in] {
+			a.unmask(in, l)
+		}
 	}
 	for _, in := range to {
-		t := make(map[int]storage.VolumeID, len(table))
-		maps.Copy(t, table)
-		a.masks[in] = t
+		for l, v := range table {
+			a.mask(in, l, v)
+		}
 	}
 	a.setHost(host, to)
 	vols := slices.Sorted(maps.Values(table))
@@ -362,7 +376,7 @@ func (w *World) afterMaskChange(a *array, v storage.VolumeID, how string) {
 	now := w.cfg.now()
 	holders := w.holdersLocked(a, v)
 	if len(holders) > 1 {
-		w.violate("I2", fmt.Sprintf("after %s: volume %s/%s masked to %s at once", how, a.name, v, strings.Join(holders, " and ")))
+		w.violate("I2", a.name, v, fmt.Sprintf("after %s: volume %s/%s masked to %s at once", how, a.name, v, strings.Join(holders, " and ")))
 	}
 	if len(holders) == 0 {
 		return // keep prev: the next holder is checked against it
@@ -378,7 +392,7 @@ func (w *World) afterMaskChange(a *array, v storage.VolumeID, how string) {
 			}
 			s.settle(w, now)
 			if s.power != bmc.PowerOff {
-				w.violate("I1", fmt.Sprintf("after %s: volume %s/%s given to %s while its previous holder %s is %s", how, a.name, v, h, p, s.power))
+				w.violate("I1", a.name, v, fmt.Sprintf("after %s: volume %s/%s given to %s while its previous holder %s is %s", how, a.name, v, h, p, s.power))
 			}
 		}
 	}
