@@ -1,0 +1,106 @@
+package bmclib
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
+)
+
+// selTimeLayout is how ipmitool prints SEL dates and times. The BMC keeps
+// them in its own clock, which this driver takes to be UTC.
+const selTimeLayout = "01/02/2006 15:04:05"
+
+// ParseSELList parses the output of `ipmitool sel list` (what bmclib's
+// ipmitool provider returns as the raw event log) into events, oldest
+// first. Lines that are not records (warnings on stderr) are skipped.
+//
+// A line looks like
+//
+//	1a | 11/26/2026 | 03:56:20 | Memory #0x02 | Uncorrectable ECC | Asserted
+//
+// The sensor type and offset are recovered from ipmitool's words (see the
+// tables in seltables.go); records it cannot map keep SensorType 0 and are
+// still returned. Records time-stamped before the BMC's clock was set
+// ("Pre-Init") have a zero Time.
+func ParseSELList(raw string) []bmc.Event {
+	var out []bmc.Event
+	for line := range strings.SplitSeq(raw, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) < 6 {
+			continue
+		}
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		id := f[0]
+		if _, err := strconv.ParseUint(id, 16, 16); err != nil {
+			continue
+		}
+		e := bmc.Event{ID: id, Raw: strings.TrimSpace(line), SensorName: f[3], Asserted: !strings.EqualFold(f[5], "Deasserted")}
+		if t, err := time.Parse(selTimeLayout, f[1]+" "+f[2]); err == nil {
+			e.Time = t.UTC()
+		}
+		typeName := f[3]
+		if i := strings.Index(typeName, " #0x"); i >= 0 {
+			typeName = typeName[:i]
+		}
+		e.SensorType = ipmitoolSensorTypes[typeName]
+		e.EventType, e.Offset = eventCode(e.SensorType, f[4])
+		e.Message = strings.TrimSpace(f[3] + ": " + f[4])
+		if len(f) > 6 {
+			e.Message += " (" + strings.Join(f[6:], "; ") + ")"
+		}
+		if !e.Asserted {
+			e.Message += " deasserted"
+		}
+		e.Severity = bmc.SeverityOf(e)
+		out = append(out, e)
+	}
+	return out
+}
+
+// eventCode finds the event/reading type and offset of ipmitool's
+// description of an event on a sensor of type st.
+func eventCode(st uint8, text string) (eventType, offset uint8) {
+	if text == "" {
+		return 0, 0
+	}
+	for _, s := range ipmitoolSensorSpecific {
+		if s.sensorType == st && strings.EqualFold(s.text, text) {
+			return 0x6f, s.offset
+		}
+	}
+	for i, s := range ipmitoolThreshold {
+		if strings.EqualFold(s, text) {
+			return 0x01, uint8(i)
+		}
+	}
+	for _, g := range ipmitoolGeneric {
+		if strings.EqualFold(g.text, text) {
+			return g.eventType, g.offset
+		}
+	}
+	return 0, 0
+}
+
+// parseLogEntries parses bmclib's Redfish raw event log: a JSON array of
+// LogEntry resources.
+func parseLogEntries(raw string) ([]bmc.Event, error) {
+	var entries []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &entries); err != nil {
+		return nil, fmt.Errorf("parse Redfish log entries: %v", err)
+	}
+	out := make([]bmc.Event, 0, len(entries))
+	for i, e := range entries {
+		ev, err := bmc.EventFromLogEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("log entry %d: %v", i, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
