@@ -1,0 +1,579 @@
+// Package brocadetest is a protocol-faithful test server for the zoning
+// part of Brocade Fabric OS's REST API (RESTCONF, FOS 8.2 and later): login
+// sessions, the defined and effective zoning configurations, zoning
+// transactions tied to a session, and commit by checksum.
+//
+// No FC switch emulator exists, so this server is the peer that
+// drivers/brocade is tested against. Import it from tests of code that
+// drives Brocade zoning. Start one with New (HTTPS on 127.0.0.1 through
+// net/http/httptest) and use Server.Client for an *http.Client that trusts
+// it.
+//
+// Behaviour follows Broadcom's "Brocade Fabric OS REST API Reference"
+// (FOS 8.2 to 9.2, techdocs.broadcom.com), the brocade-zone YANG module as
+// exercised by Broadcom's pyfos (pyfos_brocade_zone.py: cfg-action 1 save,
+// 2 disable, 3 clear, 4 abort) and Broadcom's Ansible zoning collection
+// (POST adds members, DELETE with a body removes them), and RFC 8040 for
+// the error body. Points no public document settled are marked
+// "unverified". No vendor code is used.
+package brocadetest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// YANG is the media type FOS REST speaks; without it in Accept FOS
+// answers XML (FOS REST API Reference, "Content types").
+const YANG = "application/yang-data+json"
+
+// DefaultVFID is the virtual fabric a request without vf-id addresses
+// (FOS's default logical switch has FID 128).
+const DefaultVFID = 128
+
+// Server is a Brocade FOS REST test server for one chassis. Its methods
+// are safe for concurrent use.
+type Server struct {
+	*httptest.Server
+
+	// User and Password are the credentials /rest/login accepts.
+	User, Password string
+
+	mu          sync.Mutex
+	maxSessions int
+	sessions    map[string]bool // token -> live
+	fabrics     map[int]*fabric
+	failNext    []int
+	logins      int
+	logouts     int
+}
+
+// fabric is the zoning database of one virtual fabric.
+type fabric struct {
+	defined  db     // the saved defined configuration
+	effCfg   string // name of the enabled cfg, "" when none
+	effZones map[string][]string
+	checksum string
+	// The open zoning transaction: its owner session and its working copy.
+	txOwner   string
+	txDefined db
+	txToken   int
+	stale     bool // FailNextCommit: the next save/enable sees a new checksum
+}
+
+type db struct {
+	zones map[string][]string // zone -> members
+	cfgs  map[string][]string // cfg -> zones
+}
+
+func (d db) clone() db {
+	out := db{zones: map[string][]string{}, cfgs: map[string][]string{}}
+	for k, v := range d.zones {
+		out.zones[k] = slices.Clone(v)
+	}
+	for k, v := range d.cfgs {
+		out.cfgs[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// New starts a server with user admin/password, at most three sessions
+// at a time (the FOS default for REST), and the default virtual fabric
+// with an empty zoning database. It is closed by t's cleanup.
+func New(t interface{ Cleanup(func()) }) *Server {
+	s := &Server{User: "admin", Password: "password", maxSessions: 3,
+		sessions: map[string]bool{}, fabrics: map[int]*fabric{}}
+	s.AddFabric(DefaultVFID)
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// SetMaxSessions sets how many sessions may be logged in at once.
+func (s *Server) SetMaxSessions(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxSessions = n
+}
+
+// AddFabric adds an empty virtual fabric with FID vfid.
+func (s *Server) AddFabric(vfid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fabrics[vfid] = &fabric{defined: db{zones: map[string][]string{}, cfgs: map[string][]string{}},
+		effZones: map[string][]string{}, checksum: newChecksum()}
+}
+
+// Setup defines zones with their members in vfid, puts them all in cfg
+// and enables cfg, as an administrator would have (saved, effective,
+// checksum changed). Members are written as given.
+func (s *Server) Setup(vfid int, cfg string, zones map[string][]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.fabrics[vfid]
+	for z, m := range zones {
+		f.defined.zones[z] = slices.Clone(m)
+		if !slices.Contains(f.defined.cfgs[cfg], z) {
+			f.defined.cfgs[cfg] = append(f.defined.cfgs[cfg], z)
+		}
+	}
+	f.enable(cfg)
+}
+
+func (f *fabric) enable(cfg string) {
+	f.effCfg = cfg
+	f.effZones = map[string][]string{}
+	for _, z := range f.defined.cfgs[cfg] {
+		f.effZones[z] = slices.Clone(f.defined.zones[z])
+	}
+	f.checksum = newChecksum()
+}
+
+func newChecksum() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ActiveZones returns the zones of vfid's effective configuration that
+// have member wwpn (compared case-insensitively), sorted.
+func (s *Server) ActiveZones(vfid int, wwpn string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for z, m := range s.fabrics[vfid].effZones {
+		if containsFold(m, wwpn) {
+			out = append(out, z)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DefinedMembers returns the saved defined members of zone in vfid.
+func (s *Server) DefinedMembers(vfid int, zone string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.fabrics[vfid].defined.zones[zone])
+}
+
+// Checksum returns vfid's current zoning checksum.
+func (s *Server) Checksum(vfid int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fabrics[vfid].checksum
+}
+
+// TransactionOpen reports whether a zoning transaction is open in vfid.
+func (s *Server) TransactionOpen(vfid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fabrics[vfid].txOwner != ""
+}
+
+// Sessions returns the number of live sessions, and the counts of logins
+// and logouts so far.
+func (s *Server) Sessions() (live, logins, logouts int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions), s.logins, s.logouts
+}
+
+// FailNext makes the next request (login included) fail with HTTP status
+// code before it takes effect.
+func (s *Server) FailNext(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = append(s.failNext, code)
+}
+
+// FailNextCommit makes another administrator commit just before the next
+// save or enable in vfid, so that its checksum is stale and it fails.
+func (s *Server) FailNextCommit(vfid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fabrics[vfid].stale = true
+}
+
+// HoldTransaction opens a zoning transaction in vfid owned by another
+// (external) session, as a CLI user running zoneadd without cfgsave
+// would; it returns a function that releases it.
+func (s *Server) HoldTransaction(vfid int) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.fabrics[vfid]
+	f.txOwner, f.txDefined = "cli-session", f.defined.clone()
+	f.txToken++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if f.txOwner == "cli-session" {
+			f.txOwner = ""
+		}
+	}
+}
+
+// rpcError writes an RFC 8040 section 7.1 error body, as FOS does:
+// {"errors":{"error":[{"error-type","error-tag","error-message",...}]}}.
+// FOS sends the one-element error list as a bare object, so does this.
+func rpcError(w http.ResponseWriter, status int, tag, msg string) {
+	w.Header().Set("Content-Type", YANG)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": map[string]any{"error": map[string]any{
+		"error-type": "application", "error-tag": tag, "error-app-tag": "error", "error-message": msg,
+	}}})
+}
+
+// Messages the server uses for the zoning errors (wording unverified; the
+// driver classifies them by the words "transaction" and "checksum").
+const (
+	MsgOutstanding = "Zoning transaction is outstanding for another session (outstanding admin transaction)"
+	MsgChecksum    = "Checksum mismatch: the zoning database was changed by another transaction"
+)
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failNext) > 0 {
+		code := s.failNext[0]
+		s.failNext = s.failNext[1:]
+		rpcError(w, code, "resource-denied", "injected failure: switch busy")
+		return
+	}
+	if r.URL.Path == "/rest/login" && r.Method == http.MethodPost {
+		s.login(w, r)
+		return
+	}
+	// Every other call carries the session token from login
+	// ("Authorization: Custom_Basic <token>").
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Custom_Basic ")
+	if !ok || !s.sessions[tok] {
+		rpcError(w, http.StatusUnauthorized, "access-denied", "Invalid or expired session")
+		return
+	}
+	if r.URL.Path == "/rest/logout" && r.Method == http.MethodPost {
+		s.logout(tok)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if !strings.Contains(r.Header.Get("Accept"), YANG) {
+		// Real switches answer XML by default; a JSON client that forgot
+		// the header could not read it. Refuse, so tests see the mistake.
+		rpcError(w, http.StatusNotAcceptable, "invalid-value", "Accept must be "+YANG)
+		return
+	}
+	if r.ContentLength > 0 && !strings.HasPrefix(r.Header.Get("Content-Type"), YANG) {
+		rpcError(w, http.StatusUnsupportedMediaType, "invalid-value", "Content-Type must be "+YANG)
+		return
+	}
+	vfid := DefaultVFID
+	if v := r.URL.Query().Get("vf-id"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			rpcError(w, http.StatusBadRequest, "invalid-value", "Invalid vf-id")
+			return
+		}
+		vfid = n
+	}
+	f := s.fabrics[vfid]
+	if f == nil {
+		rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Virtual Fabric %d is not configured", vfid))
+		return
+	}
+	const prefix = "/rest/running/brocade-zone/"
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	if !ok {
+		rpcError(w, http.StatusNotFound, "invalid-value", "Not found")
+		return
+	}
+	switch {
+	case rest == "defined-configuration" && r.Method == http.MethodGet:
+		s.getDefined(w, f, tok)
+	case rest == "defined-configuration" && (r.Method == http.MethodPost || r.Method == http.MethodDelete):
+		s.changeDefined(w, r, f, tok)
+	case rest == "effective-configuration" && r.Method == http.MethodGet:
+		s.getEffective(w, f, false)
+	case rest == "effective-configuration/checksum" && r.Method == http.MethodGet:
+		s.getEffective(w, f, true)
+	case rest == "effective-configuration" && r.Method == http.MethodPatch:
+		s.cfgAction(w, r, f, tok)
+	case strings.HasPrefix(rest, "effective-configuration/cfg-name/") && r.Method == http.MethodPatch:
+		s.enableCfg(w, r, f, tok, strings.TrimPrefix(rest, "effective-configuration/cfg-name/"))
+	default:
+		rpcError(w, http.StatusNotFound, "invalid-value", "Not found")
+	}
+}
+
+// POST /rest/login with basic auth; the token comes back in the
+// Authorization header as "Custom_Basic <token>" (FOS REST API Reference,
+// "Logging in"). Sessions are limited per switch.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	u, p, ok := r.BasicAuth()
+	if !ok || u != s.User || p != s.Password {
+		rpcError(w, http.StatusUnauthorized, "access-denied", "Authentication failed")
+		return
+	}
+	if len(s.sessions) >= s.maxSessions {
+		// Status code unverified; the message is what users report.
+		rpcError(w, http.StatusServiceUnavailable, "resource-denied", "Maximum number of REST sessions reached")
+		return
+	}
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	tok := hex.EncodeToString(b)
+	s.sessions[tok] = true
+	s.logins++
+	w.Header().Set("Authorization", "Custom_Basic "+tok)
+	w.Header().Set("Content-Type", YANG)
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, `{"Response":{"User-Name":"`+u+`"}}`)
+}
+
+// logout ends a session; a zoning transaction it owns is aborted, as FOS
+// aborts an open transaction when its session ends.
+func (s *Server) logout(tok string) {
+	delete(s.sessions, tok)
+	s.logouts++
+	for _, f := range s.fabrics {
+		if f.txOwner == tok {
+			f.txOwner = ""
+		}
+	}
+}
+
+// oneOrMany renders a list the way FOS does: a bare value when it has one
+// element, an array otherwise (Cinder's brcd_rest_fc_zone_client checks
+// for exactly this).
+func oneOrMany[T any](v []T) any {
+	if len(v) == 1 {
+		return v[0]
+	}
+	return v
+}
+
+func (s *Server) view(f *fabric, tok string) db {
+	if f.txOwner == tok {
+		return f.txDefined
+	}
+	return f.defined
+}
+
+// GET defined-configuration: {"Response":{"defined-configuration":{"cfg":
+// [...],"zone":[...],"alias":[...]}}}; the session that owns the open
+// transaction sees its uncommitted changes.
+func (s *Server) getDefined(w http.ResponseWriter, f *fabric, tok string) {
+	d := s.view(f, tok)
+	var zones, cfgs []any
+	for _, z := range slices.Sorted(maps.Keys(d.zones)) {
+		zones = append(zones, map[string]any{"zone-name": z, "zone-type": 0,
+			"member-entry": map[string]any{"entry-name": oneOrMany(d.zones[z])}})
+	}
+	for _, c := range slices.Sorted(maps.Keys(d.cfgs)) {
+		cfgs = append(cfgs, map[string]any{"cfg-name": c, "member-zone": map[string]any{"zone-name": oneOrMany(d.cfgs[c])}})
+	}
+	dc := map[string]any{}
+	if len(cfgs) > 0 {
+		dc["cfg"] = oneOrMany(cfgs)
+	}
+	if len(zones) > 0 {
+		dc["zone"] = oneOrMany(zones)
+	}
+	writeYANG(w, map[string]any{"Response": map[string]any{"defined-configuration": dc}})
+}
+
+func writeYANG(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", YANG)
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// zoneBody is the request body of POST and DELETE on
+// defined-configuration: {"zone":[{"zone-name":Z,"member-entry":
+// {"entry-name":[...]}}]} (Broadcom Ansible zoning: POST = zoneadd /
+// zonecreate, DELETE with the body = zoneremove).
+type zoneBody struct {
+	Zone []struct {
+		Name    string `json:"zone-name"`
+		Members struct {
+			Entries []string `json:"entry-name"`
+		} `json:"member-entry"`
+	} `json:"zone"`
+}
+
+func (s *Server) changeDefined(w http.ResponseWriter, r *http.Request, f *fabric, tok string) {
+	var body zoneBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Zone) == 0 {
+		rpcError(w, http.StatusBadRequest, "malformed-message", "Invalid request body")
+		return
+	}
+	if f.txOwner != "" && f.txOwner != tok {
+		rpcError(w, http.StatusBadRequest, "operation-failed", MsgOutstanding)
+		return
+	}
+	work := s.view(f, tok).clone()
+	for _, z := range body.Zone {
+		if z.Name == "" || len(z.Members.Entries) == 0 {
+			rpcError(w, http.StatusBadRequest, "invalid-value", "zone-name and member-entry are required")
+			return
+		}
+		members, exists := work.zones[z.Name]
+		for _, e := range z.Members.Entries {
+			switch {
+			case r.Method == http.MethodPost && containsFold(members, e):
+				rpcError(w, http.StatusBadRequest, "operation-failed", fmt.Sprintf("%s is already a member of zone %s", e, z.Name))
+				return
+			case r.Method == http.MethodPost:
+				members = append(members, strings.ToLower(e))
+			case !exists:
+				rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Zone %s does not exist", z.Name))
+				return
+			default:
+				i := slices.IndexFunc(members, func(m string) bool { return strings.EqualFold(m, e) })
+				if i < 0 {
+					rpcError(w, http.StatusBadRequest, "operation-failed", fmt.Sprintf("%s is not a member of zone %s", e, z.Name))
+					return
+				}
+				members = slices.Delete(members, i, i+1)
+			}
+		}
+		if len(members) == 0 {
+			// FOS deletes a zone whose last member is removed; a
+			// zone in a cfg cannot be empty.
+			delete(work.zones, z.Name)
+		} else {
+			work.zones[z.Name] = members
+		}
+	}
+	if f.txOwner == "" {
+		f.txOwner = tok
+		f.txToken++
+	}
+	f.txDefined = work
+	w.WriteHeader(http.StatusCreated)
+}
+
+// GET effective-configuration[/checksum]: cfg-name, checksum,
+// transaction-token (0 without an open transaction), enabled-zone.
+func (s *Server) getEffective(w http.ResponseWriter, f *fabric, checksumOnly bool) {
+	ec := map[string]any{"checksum": f.checksum}
+	if !checksumOnly {
+		tt := 0
+		if f.txOwner != "" {
+			tt = f.txToken
+		}
+		var enabled []any
+		for _, z := range slices.Sorted(maps.Keys(f.effZones)) {
+			enabled = append(enabled, map[string]any{"zone-name": z, "zone-type": 0,
+				"member-entry": map[string]any{"entry-name": oneOrMany(f.effZones[z])}})
+		}
+		ec["cfg-name"] = f.effCfg
+		ec["cfg-action"] = 0
+		ec["default-zone-access"] = 0
+		ec["transaction-token"] = tt
+		if len(enabled) > 0 {
+			ec["enabled-zone"] = oneOrMany(enabled)
+		}
+	}
+	writeYANG(w, map[string]any{"Response": map[string]any{"effective-configuration": ec}})
+}
+
+type actionBody struct {
+	Checksum  string `json:"checksum"`
+	CfgAction int    `json:"cfg-action"`
+}
+
+func readAction(r *http.Request) (actionBody, error) {
+	var b actionBody
+	err := json.NewDecoder(r.Body).Decode(&b)
+	return b, err
+}
+
+// checkCommit applies the rules shared by save and enable: no other
+// session's transaction, and the caller's checksum is the current one.
+func (s *Server) checkCommit(w http.ResponseWriter, f *fabric, tok, checksum string) bool {
+	if f.txOwner != "" && f.txOwner != tok {
+		rpcError(w, http.StatusBadRequest, "operation-failed", MsgOutstanding)
+		return false
+	}
+	if f.stale {
+		f.stale = false
+		f.checksum = newChecksum()
+	}
+	if checksum != f.checksum {
+		rpcError(w, http.StatusBadRequest, "operation-failed", MsgChecksum)
+		return false
+	}
+	return true
+}
+
+// PATCH effective-configuration with cfg-action: 1 saves the
+// transaction's defined configuration (with the checksum), 4 aborts the
+// session's transaction (pyfos CFG_ACTION_SAVE / CFG_ACTION_ABORT).
+func (s *Server) cfgAction(w http.ResponseWriter, r *http.Request, f *fabric, tok string) {
+	b, err := readAction(r)
+	if err != nil {
+		rpcError(w, http.StatusBadRequest, "malformed-message", "Invalid request body")
+		return
+	}
+	switch b.CfgAction {
+	case 1:
+		if !s.checkCommit(w, f, tok, b.Checksum) {
+			return
+		}
+		if f.txOwner == tok {
+			f.defined, f.txOwner = f.txDefined, ""
+		}
+		f.checksum = newChecksum()
+	case 4:
+		if f.txOwner == "" {
+			rpcError(w, http.StatusBadRequest, "operation-failed", "No outstanding zoning transaction to abort")
+			return
+		}
+		if f.txOwner != tok {
+			rpcError(w, http.StatusBadRequest, "operation-failed", MsgOutstanding)
+			return
+		}
+		f.txOwner = ""
+	default:
+		rpcError(w, http.StatusBadRequest, "invalid-value", "Unsupported cfg-action")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// PATCH effective-configuration/cfg-name/<cfg> with {"checksum":C}:
+// enable cfg (which also saves the transaction); a stale checksum fails.
+func (s *Server) enableCfg(w http.ResponseWriter, r *http.Request, f *fabric, tok, cfg string) {
+	b, err := readAction(r)
+	if err != nil {
+		rpcError(w, http.StatusBadRequest, "malformed-message", "Invalid request body")
+		return
+	}
+	if !s.checkCommit(w, f, tok, b.Checksum) {
+		return
+	}
+	d := s.view(f, tok)
+	if _, ok := d.cfgs[cfg]; !ok {
+		rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Configuration %s does not exist", cfg))
+		return
+	}
+	if f.txOwner == tok {
+		f.defined, f.txOwner = f.txDefined, ""
+	}
+	f.enable(cfg)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
+}
