@@ -51,6 +51,22 @@ type Harness interface {
 	Masking(ctx context.Context, initiators []storage.Initiator) ([]storage.Mapping, error)
 }
 
+// FixedLUNs is an optional Harness capability of arrays that cannot choose
+// a volume's host LUN number at Map time (tgt, where a volume is a LUN of
+// a target and an initiator bound to the target sees it at that number).
+// When the harness has it, the suite calls VolumesAt instead of Volumes,
+// maps each volume only at the LUN it asked for (and at other LUNs only
+// where it expects storage.ErrConflict), and checks the rest of the
+// contract as for any array. The suite never uses LUN 0 for this reason.
+type FixedLUNs interface {
+	// VolumesAt creates one new volume, mapped to nobody, per element of
+	// luns (each in 1..255, at most 8 elements, repeats allowed), that
+	// hosts will see at that LUN number, and returns their IDs in the
+	// same order. Volumes that share a LUN number must be mappable to
+	// different hosts at once (separate targets).
+	VolumesAt(ctx context.Context, luns []int) ([]storage.VolumeID, error)
+}
+
 // UnknownVolumer is an optional Harness capability for drivers whose
 // volume IDs have a format: it returns an ID, well formed for the driver,
 // that names no volume on the array. Without it the suite uses

@@ -52,7 +52,10 @@ type fixture struct {
 	hosts [][]storage.Initiator
 }
 
-func (s *suite) setup(t *testing.T, nvols, nhosts int) *fixture {
+// setup makes a harness and its driver, one volume for each element of
+// lunPlan (the LUN the test will map it at, which arrays with FixedLUNs
+// need to know), and nhosts hosts.
+func (s *suite) setup(t *testing.T, lunPlan []int, nhosts int) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &fixture{h: s.newHarness(t)}
@@ -63,12 +66,16 @@ func (s *suite) setup(t *testing.T, nvols, nhosts int) *fixture {
 	if f.d == nil {
 		t.Fatal("harness: MakeMapper returned a nil DiskMapper")
 	}
-	if nvols > 0 {
-		if f.vols, err = f.h.Volumes(ctx, nvols); err != nil {
+	if nvols := len(lunPlan); nvols > 0 {
+		if fl, ok := f.h.(FixedLUNs); ok {
+			if f.vols, err = fl.VolumesAt(ctx, lunPlan); err != nil {
+				t.Fatalf("harness: VolumesAt(%v): %v", lunPlan, err)
+			}
+		} else if f.vols, err = f.h.Volumes(ctx, nvols); err != nil {
 			t.Fatalf("harness: Volumes(%d): %v", nvols, err)
 		}
 		if len(f.vols) != nvols || len(uniq(f.vols)) != nvols {
-			t.Fatalf("harness: Volumes(%d) returned %v, want %d distinct volumes", nvols, f.vols, nvols)
+			t.Fatalf("harness: made volumes %v, want %d distinct volumes", f.vols, nvols)
 		}
 	}
 	if nhosts > 0 {
@@ -93,6 +100,19 @@ func (s *suite) setup(t *testing.T, nvols, nhosts int) *fixture {
 	}
 	return f
 }
+
+// luns, seq and same write LUN plans for setup.
+func luns(l ...int) []int { return l }
+
+func seq(from, n int) []int {
+	var l []int
+	for i := range n {
+		l = append(l, from+i)
+	}
+	return l
+}
+
+func same(lun, n int) []int { return slices.Repeat([]int{lun}, n) }
 
 func uniq[T comparable](s []T) map[T]bool {
 	m := make(map[T]bool, len(s))
@@ -207,12 +227,12 @@ func m(v storage.VolumeID, lun int) storage.Mapping { return storage.Mapping{Vol
 
 func (s *suite) testMappings(t *testing.T) {
 	t.Run("new_host_sees_nothing", func(t *testing.T) {
-		f := s.setup(t, 0, 1)
+		f := s.setup(t, nil, 1)
 		f.wantMasking(t, f.hosts[0], "setup")
 	})
 	t.Run("unknown_initiators_see_nothing", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
-		f.mustMap(t, f.vols[0], f.hosts[0], 0)
+		f := s.setup(t, luns(1), 1)
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		got, err := f.d.Mappings(t.Context(), f.fresh(2))
 		if err != nil {
 			t.Fatalf("Mappings of initiators the array does not know: %v, want no error", err)
@@ -222,14 +242,14 @@ func (s *suite) testMappings(t *testing.T) {
 		}
 	})
 	t.Run("sorted_by_LUN_then_volume", func(t *testing.T) {
-		f := s.setup(t, 3, 1)
+		f := s.setup(t, luns(5, 1, 3), 1)
 		f.mustMap(t, f.vols[0], f.hosts[0], 5)
 		f.mustMap(t, f.vols[1], f.hosts[0], 1)
 		f.mustMap(t, f.vols[2], f.hosts[0], 3)
 		f.wantMasking(t, f.hosts[0], "three Maps", m(f.vols[1], 1), m(f.vols[2], 3), m(f.vols[0], 5))
 	})
 	t.Run("empty_or_zero_initiator_list_is_invalid", func(t *testing.T) {
-		f := s.setup(t, 0, 1)
+		f := s.setup(t, nil, 1)
 		for _, ini := range [][]storage.Initiator{nil, {}, {{}}, {f.hosts[0][0], {}}} {
 			_, err := f.d.Mappings(t.Context(), ini)
 			wantKind(t, fmt.Sprintf("Mappings(%v)", ini), err, storage.ErrInvalid)
@@ -239,13 +259,13 @@ func (s *suite) testMappings(t *testing.T) {
 
 func (s *suite) testMap(t *testing.T) {
 	t.Run("makes_volume_visible_at_LUN", func(t *testing.T) {
-		f := s.setup(t, 1, 2)
+		f := s.setup(t, luns(3), 2)
 		f.mustMap(t, f.vols[0], f.hosts[0], 3)
 		f.wantMasking(t, f.hosts[0], "Map", m(f.vols[0], 3))
 		f.wantMasking(t, f.hosts[1], "Map to another host")
 	})
 	t.Run("twice_is_once", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(7), 1)
 		f.mustMap(t, f.vols[0], f.hosts[0], 7)
 		before := f.snapshot(t)
 		if err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], 7); err != nil {
@@ -255,26 +275,26 @@ func (s *suite) testMap(t *testing.T) {
 		f.wantMasking(t, f.hosts[0], "Map twice", m(f.vols[0], 7))
 	})
 	t.Run("LUN_numbers_are_per_host", func(t *testing.T) {
-		f := s.setup(t, 2, 2)
-		f.mustMap(t, f.vols[0], f.hosts[0], 0)
-		f.mustMap(t, f.vols[1], f.hosts[1], 0)
-		f.wantMasking(t, f.hosts[0], "Map", m(f.vols[0], 0))
-		f.wantMasking(t, f.hosts[1], "Map", m(f.vols[1], 0))
+		f := s.setup(t, luns(1, 1), 2)
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
+		f.mustMap(t, f.vols[1], f.hosts[1], 1)
+		f.wantMasking(t, f.hosts[0], "Map", m(f.vols[0], 1))
+		f.wantMasking(t, f.hosts[1], "Map", m(f.vols[1], 1))
 	})
 	t.Run("one_volume_to_two_hosts", func(t *testing.T) {
-		f := s.setup(t, 1, 2)
-		f.mustMap(t, f.vols[0], f.hosts[0], 1)
+		f := s.setup(t, luns(2), 2)
+		f.mustMap(t, f.vols[0], f.hosts[0], 2)
 		f.mustMap(t, f.vols[0], f.hosts[1], 2)
-		f.wantMasking(t, f.hosts[0], "Map", m(f.vols[0], 1))
+		f.wantMasking(t, f.hosts[0], "Map", m(f.vols[0], 2))
 		f.wantMasking(t, f.hosts[1], "Map", m(f.vols[0], 2))
 	})
 	t.Run("LUN_255", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(255), 1)
 		f.mustMap(t, f.vols[0], f.hosts[0], 255)
 		f.wantMasking(t, f.hosts[0], "Map", m(f.vols[0], 255))
 	})
 	t.Run("LUN_used_by_another_volume_is_conflict", func(t *testing.T) {
-		f := s.setup(t, 2, 1)
+		f := s.setup(t, luns(2, 2), 1)
 		f.mustMap(t, f.vols[0], f.hosts[0], 2)
 		before := f.snapshot(t)
 		err := f.d.Map(t.Context(), f.vols[1], f.hosts[0], 2)
@@ -282,7 +302,7 @@ func (s *suite) testMap(t *testing.T) {
 		f.wantUnchanged(t, before, "a conflicting Map")
 	})
 	t.Run("same_volume_at_another_LUN_is_conflict", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(2), 1)
 		f.mustMap(t, f.vols[0], f.hosts[0], 2)
 		before := f.snapshot(t)
 		err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], 4)
@@ -290,30 +310,30 @@ func (s *suite) testMap(t *testing.T) {
 		f.wantUnchanged(t, before, "a conflicting Map")
 	})
 	t.Run("unknown_volume_is_not_found", func(t *testing.T) {
-		f := s.setup(t, 0, 1)
+		f := s.setup(t, nil, 1)
 		before := f.snapshot(t)
-		err := f.d.Map(t.Context(), f.unknownVolume(t), f.hosts[0], 0)
+		err := f.d.Map(t.Context(), f.unknownVolume(t), f.hosts[0], 1)
 		wantKind(t, "Map of an unknown volume", err, storage.ErrNotFound)
 		f.wantUnchanged(t, before, "Map of an unknown volume")
 	})
 	t.Run("bad_LUN_or_zero_initiator_is_invalid", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(1), 1)
 		before := f.snapshot(t)
 		for _, lun := range []int{-1, maxLUN + 1} {
 			err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], lun)
 			wantKind(t, fmt.Sprintf("Map at LUN %d", lun), err, storage.ErrInvalid)
 		}
-		err := f.d.Map(t.Context(), f.vols[0], append(slices.Clone(f.hosts[0]), storage.Initiator{}), 0)
+		err := f.d.Map(t.Context(), f.vols[0], append(slices.Clone(f.hosts[0]), storage.Initiator{}), 1)
 		wantKind(t, "Map to a zero initiator", err, storage.ErrInvalid)
 		f.wantUnchanged(t, before, "invalid Maps")
 	})
 	t.Run("unknown_initiators_mapped_or_not_found", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(1), 1)
 		fresh := f.fresh(2)
-		err := f.d.Map(t.Context(), f.vols[0], fresh, 0)
+		err := f.d.Map(t.Context(), f.vols[0], fresh, 1)
 		switch {
 		case err == nil:
-			f.wantMasking(t, fresh, "Map to new initiators", m(f.vols[0], 0))
+			f.wantMasking(t, fresh, "Map to new initiators", m(f.vols[0], 1))
 		case errors.Is(err, storage.ErrNotFound):
 			// An array that requires host objects.
 			f.wantMasking(t, fresh, "a Map that failed")
@@ -326,17 +346,17 @@ func (s *suite) testMap(t *testing.T) {
 
 func (s *suite) testUnmap(t *testing.T) {
 	t.Run("hides_volume_keeps_others", func(t *testing.T) {
-		f := s.setup(t, 2, 1)
-		f.mustMap(t, f.vols[0], f.hosts[0], 0)
-		f.mustMap(t, f.vols[1], f.hosts[0], 1)
+		f := s.setup(t, luns(1, 2), 1)
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
+		f.mustMap(t, f.vols[1], f.hosts[0], 2)
 		if err := f.d.Unmap(t.Context(), f.vols[0], f.hosts[0]); err != nil {
 			t.Fatalf("Unmap: %v", err)
 		}
-		f.wantMasking(t, f.hosts[0], "Unmap", m(f.vols[1], 1))
+		f.wantMasking(t, f.hosts[0], "Unmap", m(f.vols[1], 2))
 	})
 	t.Run("twice_is_once", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
-		f.mustMap(t, f.vols[0], f.hosts[0], 0)
+		f := s.setup(t, luns(1), 1)
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		for i := range 2 {
 			if err := f.d.Unmap(t.Context(), f.vols[0], f.hosts[0]); err != nil {
 				t.Fatalf("Unmap #%d: %v", i+1, err)
@@ -345,16 +365,16 @@ func (s *suite) testUnmap(t *testing.T) {
 		f.wantMasking(t, f.hosts[0], "Unmap twice")
 	})
 	t.Run("never_mapped_returns_nil", func(t *testing.T) {
-		f := s.setup(t, 2, 1)
-		f.mustMap(t, f.vols[1], f.hosts[0], 0)
+		f := s.setup(t, luns(2, 1), 1)
+		f.mustMap(t, f.vols[1], f.hosts[0], 1)
 		if err := f.d.Unmap(t.Context(), f.vols[0], f.hosts[0]); err != nil {
 			t.Fatalf("Unmap of a volume the host does not see: %v, want nil", err)
 		}
-		f.wantMasking(t, f.hosts[0], "Unmap of another volume", m(f.vols[1], 0))
+		f.wantMasking(t, f.hosts[0], "Unmap of another volume", m(f.vols[1], 1))
 	})
 	t.Run("other_host_keeps_volume", func(t *testing.T) {
-		f := s.setup(t, 1, 2)
-		f.mustMap(t, f.vols[0], f.hosts[0], 1)
+		f := s.setup(t, luns(2), 2)
+		f.mustMap(t, f.vols[0], f.hosts[0], 2)
 		f.mustMap(t, f.vols[0], f.hosts[1], 2)
 		if err := f.d.Unmap(t.Context(), f.vols[0], f.hosts[0]); err != nil {
 			t.Fatalf("Unmap: %v", err)
@@ -363,7 +383,7 @@ func (s *suite) testUnmap(t *testing.T) {
 		f.wantMasking(t, f.hosts[1], "Unmap from another host", m(f.vols[0], 2))
 	})
 	t.Run("LUN_is_free_again", func(t *testing.T) {
-		f := s.setup(t, 2, 1)
+		f := s.setup(t, luns(4, 4), 1)
 		f.mustMap(t, f.vols[0], f.hosts[0], 4)
 		if err := f.d.Unmap(t.Context(), f.vols[0], f.hosts[0]); err != nil {
 			t.Fatalf("Unmap: %v", err)
@@ -372,13 +392,13 @@ func (s *suite) testUnmap(t *testing.T) {
 		f.wantMasking(t, f.hosts[0], "Unmap and Map at the same LUN", m(f.vols[1], 4))
 	})
 	t.Run("unknown_volume_is_not_found", func(t *testing.T) {
-		f := s.setup(t, 0, 1)
+		f := s.setup(t, nil, 1)
 		err := f.d.Unmap(t.Context(), f.unknownVolume(t), f.hosts[0])
 		wantKind(t, "Unmap of an unknown volume", err, storage.ErrNotFound)
 	})
 	t.Run("zero_initiator_is_invalid", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
-		f.mustMap(t, f.vols[0], f.hosts[0], 0)
+		f := s.setup(t, luns(1), 1)
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		before := f.snapshot(t)
 		err := f.d.Unmap(t.Context(), f.vols[0], append(slices.Clone(f.hosts[0]), storage.Initiator{}))
 		wantKind(t, "Unmap from a zero initiator", err, storage.ErrInvalid)
@@ -397,21 +417,21 @@ func (f *fixture) swapper(t *testing.T) storage.InitiatorSwapper {
 
 func (s *suite) testSwap(t *testing.T) {
 	t.Run("to_new_initiators_keeps_every_LUN", func(t *testing.T) {
-		f := s.setup(t, 2, 2)
+		f := s.setup(t, luns(1, 9), 2)
 		sw := f.swapper(t)
-		f.mustMap(t, f.vols[0], f.hosts[0], 0)
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		f.mustMap(t, f.vols[1], f.hosts[0], 9)
-		f.mustMap(t, f.vols[1], f.hosts[1], 3)
+		f.mustMap(t, f.vols[1], f.hosts[1], 9)
 		to := f.fresh(len(f.hosts[0]))
 		if err := sw.SwapInitiators(t.Context(), f.hosts[0], to); err != nil {
 			t.Fatalf("SwapInitiators: %v", err)
 		}
-		f.wantMasking(t, to, "SwapInitiators", m(f.vols[0], 0), m(f.vols[1], 9))
+		f.wantMasking(t, to, "SwapInitiators", m(f.vols[0], 1), m(f.vols[1], 9))
 		f.wantMasking(t, f.hosts[0], "SwapInitiators away")
-		f.wantMasking(t, f.hosts[1], "SwapInitiators of another host", m(f.vols[1], 3))
+		f.wantMasking(t, f.hosts[1], "SwapInitiators of another host", m(f.vols[1], 9))
 	})
 	t.Run("to_initiators_of_host_without_mappings", func(t *testing.T) {
-		f := s.setup(t, 1, 2)
+		f := s.setup(t, luns(5), 2)
 		sw := f.swapper(t)
 		f.mustMap(t, f.vols[0], f.hosts[0], 5)
 		if err := sw.SwapInitiators(t.Context(), f.hosts[0], f.hosts[1]); err != nil {
@@ -421,7 +441,7 @@ func (s *suite) testSwap(t *testing.T) {
 		f.wantMasking(t, f.hosts[0], "SwapInitiators away")
 	})
 	t.Run("twice_is_once", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(1), 1)
 		sw := f.swapper(t)
 		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		to := f.fresh(len(f.hosts[0]))
@@ -434,7 +454,7 @@ func (s *suite) testSwap(t *testing.T) {
 		f.wantMasking(t, f.hosts[0], "SwapInitiators twice")
 	})
 	t.Run("unknown_from_is_not_found", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(1), 1)
 		sw := f.swapper(t)
 		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		before := f.snapshot(t)
@@ -444,7 +464,7 @@ func (s *suite) testSwap(t *testing.T) {
 		f.wantUnchanged(t, before, "a failed SwapInitiators", to)
 	})
 	t.Run("zero_initiator_is_invalid", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(1), 1)
 		sw := f.swapper(t)
 		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		before := f.snapshot(t)
@@ -458,7 +478,7 @@ func (s *suite) testSwap(t *testing.T) {
 
 func (s *suite) testTransient(t *testing.T) {
 	t.Run("failed_Map_changes_nothing_and_retry_succeeds", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(1), 1)
 		tf, ok := f.h.(TransientFailer)
 		if !ok {
 			t.Skip("harness cannot make a request fail (no storagetest.TransientFailer)")
@@ -466,11 +486,11 @@ func (s *suite) testTransient(t *testing.T) {
 		if err := tf.FailNext(t.Context()); err != nil {
 			t.Fatalf("harness: FailNext: %v", err)
 		}
-		err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], 0)
+		err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], 1)
 		wantKind(t, "Map with the array failing", err, storage.ErrTransient)
 		f.wantMasking(t, f.hosts[0], "a failed Map")
-		f.mustMap(t, f.vols[0], f.hosts[0], 0)
-		f.wantMasking(t, f.hosts[0], "Map retried", m(f.vols[0], 0))
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
+		f.wantMasking(t, f.hosts[0], "Map retried", m(f.vols[0], 1))
 	})
 }
 
@@ -507,32 +527,32 @@ func (s *suite) testContext(t *testing.T) {
 		}
 		t.Run(dc.name, func(t *testing.T) {
 			t.Run("Mappings", func(t *testing.T) {
-				f := s.setup(t, 0, 1)
+				f := s.setup(t, nil, 1)
 				checkDone(t, "Mappings", dc.want, func() error {
 					_, err := f.d.Mappings(done(t), f.hosts[0])
 					return err
 				})
 			})
 			t.Run("Map_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, 1, 1)
-				if !checkDone(t, "Map", dc.want, func() error { return f.d.Map(done(t), f.vols[0], f.hosts[0], 0) }) {
+				f := s.setup(t, luns(1), 1)
+				if !checkDone(t, "Map", dc.want, func() error { return f.d.Map(done(t), f.vols[0], f.hosts[0], 1) }) {
 					f.wantMasking(t, f.hosts[0], "a Map with a done context")
 				}
 			})
 			t.Run("Unmap_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, 1, 1)
-				f.mustMap(t, f.vols[0], f.hosts[0], 0)
+				f := s.setup(t, luns(1), 1)
+				f.mustMap(t, f.vols[0], f.hosts[0], 1)
 				if !checkDone(t, "Unmap", dc.want, func() error { return f.d.Unmap(done(t), f.vols[0], f.hosts[0]) }) {
-					f.wantMasking(t, f.hosts[0], "an Unmap with a done context", m(f.vols[0], 0))
+					f.wantMasking(t, f.hosts[0], "an Unmap with a done context", m(f.vols[0], 1))
 				}
 			})
 			t.Run("SwapInitiators_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, 1, 1)
+				f := s.setup(t, luns(1), 1)
 				sw := f.swapper(t)
-				f.mustMap(t, f.vols[0], f.hosts[0], 0)
+				f.mustMap(t, f.vols[0], f.hosts[0], 1)
 				to := f.fresh(1)
 				if !checkDone(t, "SwapInitiators", dc.want, func() error { return sw.SwapInitiators(done(t), f.hosts[0], to) }) {
-					f.wantMasking(t, f.hosts[0], "a SwapInitiators with a done context", m(f.vols[0], 0))
+					f.wantMasking(t, f.hosts[0], "a SwapInitiators with a done context", m(f.vols[0], 1))
 					f.wantMasking(t, to, "a SwapInitiators with a done context")
 				}
 			})
@@ -570,30 +590,30 @@ func noErrors(t *testing.T, what string, errs []error) {
 
 func (s *suite) testConcurrency(t *testing.T) {
 	t.Run("distinct_volumes_to_one_host", func(t *testing.T) {
-		f := s.setup(t, workers, 1)
-		noErrors(t, "Map", parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[0], i) }))
+		f := s.setup(t, seq(1, workers), 1)
+		noErrors(t, "Map", parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[0], i+1) }))
 		var want []storage.Mapping
 		for i, v := range f.vols {
-			want = append(want, m(v, i))
+			want = append(want, m(v, i+1))
 		}
 		f.wantMasking(t, f.hosts[0], fmt.Sprintf("%d parallel Maps", workers), want...)
 		noErrors(t, "Unmap", parallel(func(i int) error { return f.d.Unmap(t.Context(), f.vols[i], f.hosts[0]) }))
 		f.wantMasking(t, f.hosts[0], fmt.Sprintf("%d parallel Unmaps", workers))
 	})
 	t.Run("distinct_hosts", func(t *testing.T) {
-		f := s.setup(t, workers, workers)
-		noErrors(t, "Map", parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[i], 0) }))
+		f := s.setup(t, same(1, workers), workers)
+		noErrors(t, "Map", parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[i], 1) }))
 		for i, host := range f.hosts {
-			f.wantMasking(t, host, fmt.Sprintf("%d parallel Maps", workers), m(f.vols[i], 0))
+			f.wantMasking(t, host, fmt.Sprintf("%d parallel Maps", workers), m(f.vols[i], 1))
 		}
 	})
 	t.Run("same_mapping_from_every_goroutine", func(t *testing.T) {
-		f := s.setup(t, 1, 1)
+		f := s.setup(t, luns(1), 1)
 		noErrors(t, "identical Map", parallel(func(int) error { return f.d.Map(t.Context(), f.vols[0], f.hosts[0], 1) }))
 		f.wantMasking(t, f.hosts[0], fmt.Sprintf("%d identical parallel Maps", workers), m(f.vols[0], 1))
 	})
 	t.Run("one_LUN_contested_one_winner", func(t *testing.T) {
-		f := s.setup(t, workers, 1)
+		f := s.setup(t, same(6, workers), 1)
 		errs := parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[0], 6) })
 		winner := -1
 		for i, err := range errs {
@@ -612,10 +632,10 @@ func (s *suite) testConcurrency(t *testing.T) {
 		f.wantMasking(t, f.hosts[0], "contested Maps", m(f.vols[winner], 6))
 	})
 	t.Run("reads_during_writes", func(t *testing.T) {
-		f := s.setup(t, workers/2, 1)
+		f := s.setup(t, seq(1, workers/2), 1)
 		errs := parallel(func(i int) error {
 			if i%2 == 0 {
-				return f.d.Map(t.Context(), f.vols[i/2], f.hosts[0], i/2)
+				return f.d.Map(t.Context(), f.vols[i/2], f.hosts[0], i/2+1)
 			}
 			_, err := f.d.Mappings(t.Context(), f.hosts[0])
 			return err
@@ -623,7 +643,7 @@ func (s *suite) testConcurrency(t *testing.T) {
 		noErrors(t, "Map and Mappings", errs)
 		var want []storage.Mapping
 		for i, v := range f.vols {
-			want = append(want, m(v, i))
+			want = append(want, m(v, i+1))
 		}
 		f.wantMasking(t, f.hosts[0], "parallel Maps and reads", want...)
 	})

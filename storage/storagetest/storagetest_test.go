@@ -24,6 +24,7 @@ type array struct {
 	vols     map[storage.VolumeID]bool
 	masking  map[storage.Initiator]map[storage.VolumeID]int
 	hosts    [][]storage.Initiator
+	fixed    map[storage.VolumeID]int // volume -> the only LUN it can have (tgt-like)
 	nextVol  int
 	failNext bool
 }
@@ -132,6 +133,10 @@ func (r *ref) Map(ctx context.Context, vol storage.VolumeID, initiators []storag
 			return fmt.Errorf("ref: map %s: %w", vol, storage.ErrInvalid)
 		}
 		return fmt.Errorf("ref: map %s: %w", vol, storage.ErrNotFound)
+	}
+	if l, ok := r.a.fixed[vol]; ok && l != lun {
+		r.a.mu.Unlock()
+		return fmt.Errorf("ref: map %s at LUN %d: it is LUN %d of its target: %w", vol, lun, l, storage.ErrConflict)
 	}
 	for _, i := range initiators {
 		for v, l := range r.a.masking[i] {
@@ -322,6 +327,29 @@ func (n noHostObjects) Hosts(ctx context.Context, k int) ([][]storage.Initiator,
 }
 func (n noHostObjects) Masking(ctx context.Context, i []storage.Initiator) ([]storage.Mapping, error) {
 	return n.h.Masking(ctx, i)
+}
+
+// fixedLUNs is an array whose volumes each have one possible LUN, like
+// tgt's; Map at any other LUN is a conflict.
+type fixedLUNs struct{ noHostObjects }
+
+func (f fixedLUNs) VolumesAt(ctx context.Context, luns []int) ([]storage.VolumeID, error) {
+	vols, err := f.h.Volumes(ctx, len(luns))
+	f.h.a.mu.Lock()
+	defer f.h.a.mu.Unlock()
+	if f.h.a.fixed == nil {
+		f.h.a.fixed = map[storage.VolumeID]int{}
+	}
+	for i, v := range vols {
+		f.h.a.fixed[v] = luns[i]
+	}
+	return vols, err
+}
+
+func TestReferenceWithFixedLUNs(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storagetest.Harness {
+		return fixedLUNs{noHostObjects{newHarness("")(t).(*harness)}}
+	})
 }
 
 func TestReference(t *testing.T) {
