@@ -152,8 +152,12 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			return fmt.Errorf("no DiskMapper for disk array %q: %w", rec.Array, ErrNotFound)
 		}
 		if rec.Swap {
-			back, err := sees(ctx, dm, rec.From, rec.Maps)
-			if err != nil {
+			var back bool
+			if err := r.call(ctx, a, n, func(ctx context.Context) error {
+				var err error
+				back, err = sees(ctx, dm, rec.From, rec.Maps)
+				return err
+			}, nil); err != nil {
 				return err
 			}
 			if back {

@@ -320,13 +320,13 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool)
 		return nil, res, false
 	}
 	mem := members(all, rec)
-	r := &run{o: o, id: o.newID(res.Server), start: o.cfg.clock.Now()}
-	r.h = header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
-	res.ID = r.id
-	if _, err := r.journal(ctx, PhaseBegin, "begin", string(res.Server), r.h, nil); err != nil {
+	h := header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
+	r, err := o.begin(ctx, h)
+	if err != nil {
 		res.Outcome, res.Err = OutcomeInterrupted, err
 		return nil, res, false
 	}
+	res.ID = r.id
 	o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: string(res.Fault.Type)})
 	o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
 	// Mark the members failed (their workload stays on the record until
@@ -354,6 +354,23 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool)
 		return nil, r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("failover: %s: %w: %w", res.Server, ErrFencingFailed, err)), false
 	}
 	return r, res, true
+}
+
+// begin opens a new failover's journal under a fresh ID (IDs of other
+// Orchestrator instances on the same store are skipped).
+func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
+	var err error
+	for i := 0; i < 64; i++ {
+		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h}
+		_, err = r.journal(ctx, PhaseBegin, "begin", string(h.Server), h, nil)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
 // update applies fn to the records ids in one compare-and-set, re-reading

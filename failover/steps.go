@@ -514,7 +514,7 @@ func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, a
 			return fmt.Errorf("%w (%w)", err, ErrTransient)
 		}
 		return err
-	}, nil)
+	}, check)
 }
 
 // moveVLANs sets dst's NIC i ports to src's NIC i setting, keeping the

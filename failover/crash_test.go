@@ -1,0 +1,163 @@
+package failover_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/drivers/fake"
+	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/search"
+)
+
+// crashStore passes calls through to a Store until it has let `budget`
+// writes through; from then on every call fails with ErrNotLeader, which
+// makes the Orchestrator stop acting at once: to the world, the process
+// died at that step boundary.
+type crashStore struct {
+	failover.Store
+	mu      sync.Mutex
+	budget  int
+	crashed bool
+}
+
+func (c *crashStore) write() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.budget <= 0 {
+		c.crashed = true
+		return fmt.Errorf("crash: %w", failover.ErrNotLeader)
+	}
+	c.budget--
+	return nil
+}
+
+func (c *crashStore) dead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.crashed
+}
+
+func (c *crashStore) Put(ctx context.Context, recs ...failover.Record) ([]failover.Record, error) {
+	if err := c.write(); err != nil {
+		return nil, err
+	}
+	return c.Store.Put(ctx, recs...)
+}
+
+func (c *crashStore) Append(ctx context.Context, id string, e failover.Entry) error {
+	if err := c.write(); err != nil {
+		return err
+	}
+	return c.Store.Append(ctx, id, e)
+}
+
+func (c *crashStore) Get(ctx context.Context, id search.ServerID) (failover.Record, error) {
+	if c.dead() {
+		return failover.Record{}, failover.ErrNotLeader
+	}
+	return c.Store.Get(ctx, id)
+}
+
+func (c *crashStore) List(ctx context.Context) ([]failover.Record, error) {
+	if c.dead() {
+		return nil, failover.ErrNotLeader
+	}
+	return c.Store.List(ctx)
+}
+
+type crashScenario struct {
+	name   string
+	server string
+	fault  bmc.FaultType
+	setup  func(t *testing.T, s *site)
+}
+
+var crashScenarios = []crashScenario{
+	{name: "exact", server: "srv01", fault: bmc.FaultProcessor},
+	{name: "recompose", server: "srv03", fault: bmc.FaultMemory},
+	{name: "relaxed", server: "srv05", fault: bmc.FaultPowerSupply},
+	{name: "preempt", server: "srv06", fault: bmc.FaultOSStop},
+	{name: "preempt-stopped", server: "srv06", fault: bmc.FaultOSStop, setup: func(t *testing.T, s *site) {
+		if err := updateRecord(s, "srv08", func(r *failover.Record) { r.State = search.Maintenance }); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{name: "rollback-then-next", server: "srv01", fault: bmc.FaultProcessor, setup: func(t *testing.T, s *site) {
+		// srv02 cannot power on: its attempt is rolled back; srv13 takes over.
+		_ = s.w.FailServer("srv02", bmc.FaultPowerSupply)
+	}},
+	{name: "lost-responses", server: "srv01", fault: bmc.FaultProcessor, setup: func(t *testing.T, s *site) {
+		for _, f := range []fake.Fault{
+			{Driver: fake.DriverStorage, Method: "SwapInitiators", LostResponse: true, Probability: 0.5},
+			{Driver: fake.DriverZoner, Method: "Commit", LostResponse: true, Probability: 0.5},
+			{Driver: fake.DriverZoner, Method: "AddMember", LostResponse: true, Probability: 0.3},
+			{Driver: fake.DriverVLAN, Method: "SetPortVLAN", LostResponse: true, Probability: 0.5},
+			{Driver: fake.DriverBMC, Method: "PowerOn", LostResponse: true, Probability: 0.5},
+			{Driver: fake.DriverBMC, Method: "PowerOff", LostResponse: true, Probability: 0.5},
+		} {
+			if _, err := s.w.Inject(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}},
+}
+
+// TestCrashAtEveryStepBoundaryThenRecover runs each scenario once per
+// store write, crashing just before that write; a new Orchestrator on the
+// same store then runs Recover, which must finish the failover (rolling
+// back and starting over, or rolling the commit forward) with I1-I4 intact.
+func TestCrashAtEveryStepBoundaryThenRecover(t *testing.T) {
+	for _, sc := range crashScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			for budget := 0; ; budget++ {
+				clk := fake.NewClock(t0)
+				w, l := fake.PatentExample(fake.WithClock(clk))
+				addSpare(t, w, "srv13")
+				s := newSite(t, w, l, clk)
+				if sc.setup != nil {
+					sc.setup(t, s)
+				}
+				inner := s.store
+				cs := &crashStore{Store: inner, budget: budget}
+				o1 := s.newOrchestrator(cs)
+				_ = s.w.FailServer(sc.server, sc.fault)
+				res, _ := o1.HandleFault(context.Background(), bmc.Fault{Server: sc.server, Type: sc.fault})
+				if !cs.dead() {
+					if res.Outcome != failover.OutcomeDone {
+						t.Fatalf("budget %d: no crash but %s: %v", budget, res.Outcome, res.Err)
+					}
+					if budget < 5 {
+						t.Fatalf("finished with only %d writes", budget)
+					}
+					return // every boundary visited
+				}
+				if res.Outcome != failover.OutcomeInterrupted {
+					t.Fatalf("budget %d: crashed run ended %s", budget, res.Outcome)
+				}
+				o2 := s.newOrchestrator(inner)
+				results, err := o2.Recover(context.Background())
+				if err != nil {
+					t.Fatalf("budget %d: recover: %v", budget, err)
+				}
+				if u, _ := inner.Unfinished(context.Background()); len(u) != 0 {
+					t.Fatalf("budget %d: unfinished after Recover: %v", budget, u)
+				}
+				if err := checkWorld(s.w, s.base, inner); err != nil {
+					t.Fatalf("budget %d: %v", budget, err)
+				}
+				// The workload runs again, on a spare.
+				f, _ := inner.Get(context.Background(), search.ServerID(sc.server))
+				if len(results) > 0 && results[len(results)-1].Outcome == failover.OutcomeDone {
+					if f.MovedTo == "" {
+						t.Fatalf("budget %d: %s failed over but not moved: %+v", budget, sc.server, f)
+					}
+				} else if f.State == search.Failed && f.MovedTo == "" && len(results) > 0 {
+					t.Fatalf("budget %d: recover results %+v", budget, results)
+				}
+			}
+		})
+	}
+}
