@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,5 +103,80 @@ func TestSwapInitiatorsKeepsLUNs(t *testing.T) {
 	}
 	if err := sw.SwapInitiators(ctx, []storage.Initiator{wwpn(9)}, []storage.Initiator{wwpn(8)}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown host: %v", err)
+	}
+}
+
+// checkIndex verifies the masking index against the per-initiator tables.
+func checkIndex(t *testing.T, a *array) {
+	t.Helper()
+	n := 0
+	for in, tab := range a.masks {
+		if len(tab) == 0 {
+			t.Fatalf("empty table kept for %s", in)
+		}
+		for l, v := range tab {
+			n++
+			if got, ok := a.byVol[v][in]; !ok || got != l {
+				t.Fatalf("index: %s sees %s at %d, index says %d %v", in, v, l, got, ok)
+			}
+		}
+	}
+	m := 0
+	for v, ins := range a.byVol {
+		if len(ins) == 0 {
+			t.Fatalf("empty index kept for %s", v)
+		}
+		m += len(ins)
+	}
+	if n != m {
+		t.Fatalf("%d masks, %d index entries", n, m)
+	}
+}
+
+// Random Map, Unmap and SwapInitiators calls keep the masking consistent,
+// keep one LUN per volume per initiator and one volume per LUN, and never
+// leave a failed call half-applied.
+func TestStorageRandomOpsKeepMaskingConsistent(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(20) {
+		rng := newRand(seed)
+		w := NewWorld()
+		hosts := make([][]storage.Initiator, 4)
+		for i := range hosts {
+			hosts[i] = []storage.Initiator{wwpn(10*i + 1), wwpn(10*i + 2)}
+			must(t, w.AddHost("arr", fmt.Sprintf("h%d", i), hosts[i]...))
+		}
+		for v := range 5 {
+			must(t, w.AddVolume("arr", storage.VolumeID(fmt.Sprintf("v%d", v)), 0))
+		}
+		dm := w.DiskMapper("arr")
+		for range 200 {
+			h := hosts[rng.IntN(len(hosts))]
+			vol := storage.VolumeID(fmt.Sprintf("v%d", rng.IntN(5)))
+			before := w.Masking("arr")
+			var err error
+			switch rng.IntN(4) {
+			case 0, 1:
+				err = dm.Map(ctx, vol, h[:1+rng.IntN(2)], rng.IntN(3))
+			case 2:
+				err = dm.Unmap(ctx, vol, h)
+			case 3:
+				to := []storage.Initiator{wwpn(100 + rng.IntN(50)), wwpn(200 + rng.IntN(50))}
+				err = dm.(storage.InitiatorSwapper).SwapInitiators(ctx, h, to)
+				if err == nil {
+					for i := range hosts {
+						if slices.Equal(sortedInitiators(hosts[i]), sortedInitiators(h)) {
+							hosts[i] = to
+						}
+					}
+				}
+			}
+			if err != nil && !reflect.DeepEqual(before, w.Masking("arr")) {
+				t.Fatalf("seed %d: failed call changed the masking: %v", seed, err)
+			}
+			w.mu.Lock()
+			checkIndex(t, w.arrays["arr"])
+			w.mu.Unlock()
+		}
 	}
 }
