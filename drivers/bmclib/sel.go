@@ -1,8 +1,10 @@
 package bmclib
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,5 +104,32 @@ func parseLogEntries(raw string) ([]bmc.Event, error) {
 		}
 		out = append(out, ev)
 	}
+	sortLogEntries(out)
 	return out, nil
+}
+
+// sortLogEntries puts Redfish log entries oldest first: gofish fetches a
+// collection's members concurrently and returns them in the order the
+// answers arrived. Numeric Ids (the common case) are sorted as numbers;
+// otherwise by time, then Id.
+func sortLogEntries(evs []bmc.Event) {
+	numeric := true
+	ids := make(map[string]uint64, len(evs))
+	for _, e := range evs {
+		n, err := strconv.ParseUint(e.ID, 10, 64)
+		if err != nil {
+			numeric = false
+			break
+		}
+		ids[e.ID] = n
+	}
+	slices.SortStableFunc(evs, func(a, b bmc.Event) int {
+		if numeric {
+			return cmp.Compare(ids[a.ID], ids[b.ID])
+		}
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 }
