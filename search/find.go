@@ -58,6 +58,9 @@ func (inv *Inventory) request(id ServerID, excluded map[int32]bool) (request, er
 // bestIn returns the best option over stages in order: the first stage with
 // an available candidate wins. used marks unavailable logical servers.
 func (inv *Inventory) bestIn(req *request, stages []uint8, used map[int32]bool) (option, bool) {
+	r := *req
+	r.firstOnly = true
+	req = &r
 	var best option
 	found := false
 	for _, stage := range stages {
@@ -94,7 +97,7 @@ func (inv *Inventory) relocation(victim int32, used map[int32]bool) (option, boo
 
 // explain counts, for every server outside the failed logical server, the
 // first reason it could not serve req, in the order: state, disk array,
-// chipset, NIC ports, HBA ports, switch, CPU model, CPU MHz, memory,
+// chipset, NIC ports, HBA ports, CPU model, CPU MHz, memory, switch,
 // priority, availability, logical-server fit. Attributes are compared with
 // the requested server under its policy (the most permissive stage).
 func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
@@ -146,13 +149,27 @@ func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
 		}
 		reasons[inv.attrReason(req, s, taken)]++
 	}
-	for _, si := range inv.standbyHard[hk] {
-		scan(si)
-	}
-	if pol.Preempt {
-		for _, si := range inv.activeHard[hk] {
-			scan(si)
+	scanBuckets := func(bs []bucket) {
+		for _, b := range bs {
+			cr := inv.classReason(req, &inv.srvs[b.srv[0]])
+			if cr == "" {
+				for _, si := range b.srv {
+					scan(si)
+				}
+				continue
+			}
+			n := len(b.srv)
+			for _, fi := range req.fm {
+				if inv.srvs[fi].hw == b.hw && slices.Contains(b.srv, fi) {
+					n--
+				}
+			}
+			reasons[cr] += n
 		}
+	}
+	scanBuckets(inv.standbyHard[hk])
+	if pol.Preempt {
+		scanBuckets(inv.activeHard[hk])
 	}
 	for _, si := range inv.partSrvs {
 		s := &inv.srvs[si]
@@ -212,15 +229,13 @@ func hardReason(s, ref hardKey) string {
 	return ""
 }
 
-// attrReason says why s (same hard key as the requested server) was not
-// used for req.
-func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) string {
+// classReason says why servers of s's hardware class cannot serve req, or
+// "" when the class is acceptable.
+func (inv *Inventory) classReason(req *request, s *srv) string {
 	f := &inv.srvs[req.self]
 	pol := &req.pol
 	fh, sh := &inv.hw[f.hw], &inv.hw[s.hw]
 	switch {
-	case !pol.AnySwitch && s.sw != f.sw:
-		return "other switch"
 	case !pol.AnyCPUModel && sh.CPUModel != fh.CPUModel:
 		return "other CPU model"
 	case pol.MinCPUMHz > 0 && sh.CPUMHz < pol.MinCPUMHz:
@@ -231,6 +246,21 @@ func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) str
 		return fmt.Sprintf("memory %d < %d", sh.MemoryMiB, pol.MinMemoryMiB)
 	case pol.MinMemoryMiB == 0 && sh.MemoryMiB != fh.MemoryMiB:
 		return fmt.Sprintf("memory %d != %d", sh.MemoryMiB, fh.MemoryMiB)
+	}
+	return ""
+}
+
+// attrReason says why s (same hard key as the requested server) was not
+// used for req.
+func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) string {
+	if r := inv.classReason(req, s); r != "" {
+		return r
+	}
+	f := &inv.srvs[req.self]
+	pol := &req.pol
+	switch {
+	case !pol.AnySwitch && s.sw != f.sw:
+		return "other switch"
 	case s.state == stActive && s.prio >= req.prio:
 		return fmt.Sprintf("priority %d >= %d", s.prio, req.prio)
 	case taken[s.ls]:

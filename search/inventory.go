@@ -105,6 +105,13 @@ type exactKey struct{ hw, arr, sw int32 }
 
 type hardKey struct{ arr, chip, nic, hba int32 }
 
+// bucket holds the standalone servers of one hardware class (and one hard
+// key and state group).
+type bucket struct {
+	hw  int32
+	srv []int32
+}
+
 type hwInfo struct {
 	Hardware
 	chip int32
@@ -128,8 +135,8 @@ type Inventory struct {
 	usableCombos []int32
 
 	exact        map[exactKey][]int32 // standby standalone servers
-	standbyHard  map[hardKey][]int32  // standby standalone servers, ID order
-	activeHard   map[hardKey][]int32  // active standalone servers, priority then ID order
+	standbyHard  map[hardKey][]bucket // standby standalone servers by class, ID order
+	activeHard   map[hardKey][]bucket // active standalone servers by class, priority then ID order
 	standbyParts []int32              // logical servers, all-standby partitions
 	activeParts  []int32              // logical servers, all-active partitions
 	partSrvs     []int32              // servers that belong to a partition
@@ -424,8 +431,12 @@ func (inv *Inventory) hardOf(s *srv) hardKey {
 
 func (inv *Inventory) buildIndexes() {
 	inv.exact = make(map[exactKey][]int32)
-	inv.standbyHard = make(map[hardKey][]int32)
-	inv.activeHard = make(map[hardKey][]int32)
+	type bk struct {
+		g  uint8
+		hk hardKey
+		hw int32
+	}
+	tmp := make(map[bk][]int32)
 	inv.counts = make(map[countKey]int32)
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
@@ -452,18 +463,29 @@ func (inv *Inventory) buildIndexes() {
 		if g == 0 {
 			k := exactKey{s.hw, s.arr, s.sw}
 			inv.exact[k] = append(inv.exact[k], int32(i))
-			inv.standbyHard[hk] = append(inv.standbyHard[hk], int32(i))
-		} else {
-			inv.activeHard[hk] = append(inv.activeHard[hk], int32(i))
 		}
+		k := bk{g, hk, s.hw}
+		tmp[k] = append(tmp[k], int32(i))
 	}
-	for _, l := range inv.activeHard {
+	inv.standbyHard = make(map[hardKey][]bucket)
+	inv.activeHard = make(map[hardKey][]bucket)
+	for k, l := range tmp {
+		if k.g == 0 {
+			inv.standbyHard[k.hk] = append(inv.standbyHard[k.hk], bucket{k.hw, l})
+			continue
+		}
 		slices.SortFunc(l, func(a, b int32) int {
 			if c := cmp.Compare(inv.srvs[a].prio, inv.srvs[b].prio); c != 0 {
 				return c
 			}
 			return cmp.Compare(a, b)
 		})
+		inv.activeHard[k.hk] = append(inv.activeHard[k.hk], bucket{k.hw, l})
+	}
+	for _, m := range []map[hardKey][]bucket{inv.standbyHard, inv.activeHard} {
+		for _, bs := range m {
+			slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.hw, b.hw) })
+		}
 	}
 	inv.lsIdx = make([]int32, len(inv.ls))
 	for li := range inv.ls {

@@ -37,6 +37,9 @@ type request struct {
 	prio int
 	// excluded logical servers (other failures of a FindAll), or nil.
 	excluded map[int32]bool
+	// firstOnly: only the best option is wanted, so victims of a higher
+	// priority than one already found may be skipped.
+	firstOnly bool
 }
 
 // option is one way to serve a request.
@@ -140,6 +143,17 @@ func (inv *Inventory) reconfigOf(f, r *srv) int64 {
 		n++
 	}
 	return n
+}
+
+// classOK reports whether servers of r's hardware class (on r's disk
+// array) can serve req under pol when the switch is ignored: eval depends on
+// a candidate's class, disk array and switch only, zone and VLANs feed the
+// costs alone.
+func (inv *Inventory) classOK(req *request, r int32, pol *Policy, mismatch bool) bool {
+	p := *pol
+	p.AnySwitch = true
+	var o option
+	return inv.eval(req, inv.lsMembers(inv.srvs[r].ls), &p, mismatch, &o)
 }
 
 // eval checks whether the replacement repl (server indexes, ID order) can
@@ -260,6 +274,7 @@ func (inv *Inventory) bestPairing(req *request, repl []int32, pol *Policy, o *op
 // passed to fn is reused: fn must copy what it keeps.
 func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 	var o option
+	found, bestPrio := false, 0 // lowest victim priority seen (stgPreempt)
 	n := len(req.fm)
 	f0 := &inv.srvs[req.fm[0]]
 	zero := Policy{}
@@ -274,6 +289,9 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 		if stage == stgPreempt {
 			o.victims = int32(len(repl))
 			o.vprio = inv.srvs[repl[0]].prio
+			if !found || o.vprio < bestPrio {
+				found, bestPrio = true, o.vprio
+			}
 		}
 		fn(&o)
 	}
@@ -300,9 +318,14 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 	case stgRelaxed:
 		mm := pol.AllowPartitionMismatch
 		if n == 1 || mm {
-			for _, ri := range inv.standbyHard[inv.hardOf(f0)] {
-				li := inv.srvs[ri].ls
-				emit(inv.lsSelf(li), single(li), pol, mm, -1)
+			for _, b := range inv.standbyHard[inv.hardOf(f0)] {
+				if !inv.classOK(req, b.srv[0], pol, mm) {
+					continue
+				}
+				for _, ri := range b.srv {
+					li := inv.srvs[ri].ls
+					emit(inv.lsSelf(li), single(li), pol, mm, -1)
+				}
 			}
 		}
 		for _, li := range inv.standbyParts {
@@ -323,15 +346,20 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 		}
 		mm := pol.AllowPartitionMismatch
 		if n == 1 || mm {
-			for _, ri := range inv.activeHard[inv.hardOf(f0)] {
-				r := &inv.srvs[ri]
-				if r.prio >= req.prio {
-					break
-				}
-				if req.excluded != nil && req.excluded[r.ls] {
+			for _, b := range inv.activeHard[inv.hardOf(f0)] {
+				if inv.srvs[b.srv[0]].prio >= req.prio || !inv.classOK(req, b.srv[0], pol, mm) {
 					continue
 				}
-				emit(inv.lsSelf(r.ls), single(r.ls), pol, mm, -1)
+				for _, ri := range b.srv {
+					r := &inv.srvs[ri]
+					if r.prio >= req.prio || (req.firstOnly && found && r.prio > bestPrio) {
+						break
+					}
+					if req.excluded != nil && req.excluded[r.ls] {
+						continue
+					}
+					emit(inv.lsSelf(r.ls), single(r.ls), pol, mm, -1)
+				}
 			}
 		}
 		for _, li := range inv.activeParts {
