@@ -332,7 +332,7 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 			f.Note = fmt.Sprintf("failed (%s); workload %q moved to %s", r.h.Fault.Type, f.Workload, a.Spare)
 			f.Home = ""
 		}
-		f.Workload = ""
+		f.Workload, f.Zone = "", "" // its WWPNs left their zones
 		f.Reservation = ""
 		out[f.ID] = f
 	}

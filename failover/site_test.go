@@ -262,3 +262,5 @@ func updateRecord(s *site, id string, fn func(*failover.Record)) error {
 	_, err = s.store.Put(context.Background(), r)
 	return err
 }
+
+func mustInit(s string) storage.Initiator { return storage.MustParseInitiator(s) }

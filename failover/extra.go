@@ -1,0 +1,356 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+// HandleFaults handles several faults that arrived together (a chassis or
+// a rack died). Faults whose action is ActNow are fenced concurrently,
+// planned jointly with search's FindAll (no spare given twice, the highest
+// priorities served first) and carried out concurrently; the others go
+// through HandleFault, concurrently too. Results are in the order of
+// faults; the error combines theirs.
+func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([]Result, error) {
+	results := make([]Result, len(faults))
+	var wg, others sync.WaitGroup
+	type joint struct {
+		i  int
+		r  *run
+		fl *flight
+	}
+	var mu sync.Mutex
+	var prepared []joint
+	for i, f := range faults {
+		if o.rule(f.Type).Action != ActNow || f.Server == "" {
+			others.Add(1)
+			go func() {
+				defer others.Done()
+				results[i], _ = o.HandleFault(ctx, f)
+			}()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := Result{Server: search.ServerID(f.Server), Fault: f, Action: ActNow}
+			all, err := o.store.List(ctx)
+			if err != nil {
+				res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+				results[i] = res
+				return
+			}
+			var rec *Record
+			for k := range all {
+				if all[k].ID == res.Server {
+					rec = &all[k]
+				}
+			}
+			if rec == nil {
+				res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, ErrNotFound)
+				results[i] = res
+				return
+			}
+			fl := &flight{}
+			if !o.claim(ids(members(all, *rec)), fl) {
+				res.Outcome = OutcomeAbsorbed
+				o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
+				results[i] = res
+				return
+			}
+			r, res, ok := o.prepare(ctx, res, false)
+			results[i] = res
+			if !ok {
+				o.release(fl)
+				return
+			}
+			mu.Lock()
+			prepared = append(prepared, joint{i: i, r: r, fl: fl})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait() // every jointly handled server is fenced (or done with)
+	var plans []search.Plan
+	if len(prepared) > 0 {
+		failed := make([]search.ServerID, len(prepared))
+		for k, j := range prepared {
+			failed[k] = j.r.h.Server
+		}
+		all, err := o.store.List(ctx)
+		if err == nil {
+			var inv *search.Inventory
+			if inv, err = o.inventory(all, nil); err == nil {
+				plans, _ = inv.FindAll(failed...)
+			}
+		}
+	}
+	var ewg sync.WaitGroup
+	for k, j := range prepared {
+		ewg.Add(1)
+		go func() {
+			defer ewg.Done()
+			defer o.release(j.fl)
+			var first *search.Plan
+			if k < len(plans) && plans[k].Kind != 0 {
+				first = &plans[k]
+			}
+			results[j.i] = o.execute(ctx, j.r, first)
+		}()
+	}
+	ewg.Wait()
+	others.Wait()
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// PlannedStep is one step a failover would run.
+type PlannedStep struct {
+	Step    string // as in AuditEntry
+	Target  string
+	Driver  string
+	Skipped string // why it would be skipped ("" when it would run)
+}
+
+// DryRunResult is what a failover of a server would do now.
+type DryRunResult struct {
+	Server search.ServerID
+	Plan   search.Plan
+	Steps  []PlannedStep
+}
+
+// DryRun plans a failover of server as if it failed now and lists the
+// steps it would run, without touching any device or the store. Volumes
+// are not listed one by one (that needs reading the array): the storage
+// step names the disk array and the two servers. The error wraps
+// ErrNoSpare (with the search's explanation) when nothing could take over.
+func (o *Orchestrator) DryRun(ctx context.Context, server search.ServerID) (DryRunResult, error) {
+	out := DryRunResult{Server: server}
+	all, err := o.store.List(ctx)
+	if err != nil {
+		return out, fmt.Errorf("failover: dry run %s: %w", server, err)
+	}
+	byID := map[search.ServerID]Record{}
+	for _, r := range all {
+		byID[r.ID] = r
+	}
+	rec, ok := byID[server]
+	if !ok {
+		return out, fmt.Errorf("failover: dry run %s: %w", server, ErrNotFound)
+	}
+	inv, err := o.inventory(all, nil)
+	if err != nil {
+		return out, err
+	}
+	plan, err := inv.Find(server)
+	out.Plan = plan
+	if err != nil {
+		return out, fmt.Errorf("failover: dry run %s: %w", server, err)
+	}
+	add := func(step, target, driver, skipped string) {
+		out.Steps = append(out.Steps, PlannedStep{Step: step, Target: target, Driver: driver, Skipped: skipped})
+	}
+	need := func(ok bool, what string) string {
+		if ok {
+			return ""
+		}
+		return "no " + what + " configured"
+	}
+	for _, m := range members(all, rec) {
+		add("fence", string(m.ID), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+	}
+	add("reserve", joinIDs(reservedSet(plan)), "store", "")
+	move := func(src, dst Record) {
+		_, dm := o.drv.DiskMappers[src.DiskArray]
+		add("storage", src.DiskArray+": "+string(src.ID)+" -> "+string(dst.ID), "storage", need(dm, "DiskMapper for "+src.DiskArray))
+		for i := 0; i < min(len(src.HBAs), len(dst.HBAs)); i++ {
+			fh := src.HBAs[i]
+			if fh.Fabric == "" || fh.Initiator.Kind() != storage.FC {
+				continue
+			}
+			_, z := o.drv.FCZoners[fh.Fabric]
+			add("zone", fmt.Sprintf("%s: %s -> %s", fh.Fabric, fh.Initiator, dst.HBAs[i].Initiator), "zoner", need(z, "FCZoner for "+fh.Fabric))
+		}
+		for i := 0; i < min(len(src.NICs), len(dst.NICs)); i++ {
+			fn, sn := src.NICs[i], dst.NICs[i]
+			_, sw := o.drv.VLANSwitches[sn.Switch]
+			add("vlan", fmt.Sprintf("%s/%s -> %s/%s", fn.Switch, fn.Port, sn.Switch, sn.Port), "vlan", need(sw, "VLANSwitch "+sn.Switch))
+		}
+	}
+	for _, v := range plan.Preemptions {
+		add("fence", string(v.Victim), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+		if v.RelocateTo == "" {
+			_, dm := o.drv.DiskMappers[byID[v.Victim].DiskArray]
+			add("park", byID[v.Victim].DiskArray+": "+string(v.Victim), "storage", need(dm, "DiskMapper"))
+			continue
+		}
+		move(byID[v.Victim], byID[v.RelocateTo])
+		add("boot", string(v.RelocateTo), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+	}
+	if plan.Compose {
+		add("compose", partitionID(plan), "partition", need(o.drv.Partitions != nil, "PartitionManager"))
+	}
+	for _, a := range plan.Assignments {
+		move(byID[a.Failed], byID[a.Spare])
+	}
+	boots := map[search.ServerID]bool{}
+	for _, a := range plan.Assignments {
+		boots[a.Spare] = true
+	}
+	for _, id := range plan.Replacement {
+		boots[id] = true
+	}
+	for _, id := range reservedSet(plan) {
+		if boots[id] {
+			add("boot", string(id), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+		}
+	}
+	add("commit", joinIDs(reservedSet(plan)), "store", "")
+	return out, nil
+}
+
+// Coverage reports, from the current records, for each active server
+// whether a spare would take over now and which, and per hardware class
+// how many simultaneous failures the standby pool can absorb (see
+// search.Coverage). Reserved servers count as taken.
+func (o *Orchestrator) Coverage(ctx context.Context) (search.Coverage, error) {
+	all, err := o.store.List(ctx)
+	if err != nil {
+		return search.Coverage{}, fmt.Errorf("failover: coverage: %w", err)
+	}
+	inv, err := o.inventory(all, nil)
+	if err != nil {
+		return search.Coverage{}, err
+	}
+	return inv.Coverage(), nil
+}
+
+// MarkStandby returns a repaired server (Failed, or set aside in
+// Maintenance) to the standby pool. It checks what it can reach: the
+// server must be confirmed off through its BMC and see no volume on its
+// disk array (a spare must not hold anybody's disks). Errors:
+// ErrNotFound; ErrConflict when the server is reserved, active, on, or
+// still sees volumes.
+func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) error {
+	rec, err := o.store.Get(ctx, server)
+	if err != nil {
+		return fmt.Errorf("failover: mark standby %s: %w", server, err)
+	}
+	switch {
+	case rec.Reservation != "":
+		return fmt.Errorf("failover: mark standby %s: reserved by failover %s: %w", server, rec.Reservation, ErrConflict)
+	case rec.State == search.Standby:
+		return nil
+	case rec.State != search.Failed && rec.State != search.Maintenance:
+		return fmt.Errorf("failover: mark standby %s: server is %s: %w", server, rec.State, ErrConflict)
+	}
+	if o.drv.BMC != nil {
+		b, err := o.bmcOf(rec)
+		if err != nil {
+			return fmt.Errorf("failover: mark standby %s: %w", server, err)
+		}
+		st, err := b.PowerState(ctx)
+		if err != nil {
+			return fmt.Errorf("failover: mark standby %s: %w", server, err)
+		}
+		if st != bmc.PowerOff {
+			return fmt.Errorf("failover: mark standby %s: power is %s, want off: %w", server, st, ErrConflict)
+		}
+	}
+	if dm, ok := o.drv.DiskMappers[rec.DiskArray]; ok && len(initiators(rec)) > 0 {
+		maps, err := dm.Mappings(ctx, initiators(rec))
+		if err != nil {
+			return fmt.Errorf("failover: mark standby %s: %w", server, err)
+		}
+		if len(maps) > 0 {
+			return fmt.Errorf("failover: mark standby %s: still sees %d volume(s) (first %s): %w", server, len(maps), maps[0].Volume, ErrConflict)
+		}
+	}
+	return o.update(ctx, nil, []search.ServerID{server}, func(m map[search.ServerID]*Record) error {
+		x := m[server]
+		if x.Reservation != "" || (x.State != search.Failed && x.State != search.Maintenance && x.State != search.Standby) {
+			return fmt.Errorf("failover: mark standby %s: changed meanwhile: %w", server, ErrConflict)
+		}
+		x.State, x.Workload, x.MovedTo, x.Home, x.Note = search.Standby, "", "", "", "repaired"
+		return nil
+	})
+}
+
+// Failback moves the workload that left home in a failover back to it:
+// home must be a standby again (see MarkStandby). The server running the
+// workload now is shut down (gracefully first) and fenced, the disks,
+// zones and VLANs move back, home boots, and the other server becomes a
+// standby. It is journaled and recovered like a failover; on failure it is
+// rolled back (the workload restarts where it was).
+func (o *Orchestrator) Failback(ctx context.Context, home search.ServerID) (Result, error) {
+	res := Result{Server: home}
+	all, err := o.store.List(ctx)
+	if err != nil {
+		res.Err = fmt.Errorf("failover: failback %s: %w", home, err)
+		return res, res.Err
+	}
+	var cur *Record
+	var h *Record
+	for k := range all {
+		x := &all[k]
+		if x.ID == home {
+			h = x
+		}
+		if x.Home == home && x.State == search.Active {
+			cur = x
+		}
+	}
+	switch {
+	case h == nil:
+		res.Err = fmt.Errorf("failover: failback %s: %w", home, ErrNotFound)
+	case cur == nil:
+		res.Err = fmt.Errorf("failover: failback %s: no active server runs its workload: %w", home, ErrNotFound)
+	case h.State != search.Standby || h.Reservation != "":
+		res.Err = fmt.Errorf("failover: failback %s: it is %s, want standby (MarkStandby first): %w", home, h.State, ErrConflict)
+	case cur.Partition != "" || h.Partition != "":
+		res.Err = fmt.Errorf("failover: failback %s: logical servers: %w", home, ErrUnsupported)
+	}
+	if res.Err != nil {
+		return res, res.Err
+	}
+	fl := &flight{}
+	if !o.claim([]search.ServerID{cur.ID, home}, fl) {
+		res.Err = fmt.Errorf("failover: failback %s: %s or %s is busy: %w", home, cur.ID, home, ErrConflict)
+		return res, res.Err
+	}
+	defer o.release(fl)
+	plan := search.Plan{Kind: search.Exact, Assignments: []search.Assignment{{Failed: cur.ID, Spare: home}}, Replacement: []search.ServerID{home}}
+	hd := header{Kind: kindFailback, Server: cur.ID, Members: []search.ServerID{cur.ID}, Fault: bmc.Fault{Server: string(cur.ID), Type: "failback", Detail: "failback to " + string(home)}, Plan: &plan}
+	r, err := o.begin(ctx, hd)
+	if err != nil {
+		res.Outcome, res.Err = OutcomeInterrupted, err
+		return res, err
+	}
+	res.ID = r.id
+	if err := r.fence(ctx, *cur, true); err != nil {
+		if r.stopped() {
+			res = r.finish(ctx, res, OutcomeInterrupted, r.deadErr())
+			return res, res.Err
+		}
+		// Nothing moved yet: bring the workload back where it was.
+		if rerr := r.rollback(ctx); rerr != nil {
+			res = r.finish(ctx, res, OutcomeInterrupted, errors.Join(err, rerr))
+			return res, res.Err
+		}
+		res = r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("failover: failback %s: %w: %w", home, ErrFencingFailed, err))
+		return res, res.Err
+	}
+	res = o.execute(ctx, r, nil)
+	res.Server = home
+	return res, res.Err
+}

@@ -1,0 +1,196 @@
+package failover_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/drivers/fake"
+	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/search"
+)
+
+func TestSimultaneousFaultsArePlannedJointly(t *testing.T) {
+	s := patentSite(t)
+	var faults []bmc.Fault
+	for _, sc := range s.layout.Scenarios {
+		_ = s.w.FailServer(sc.Fail[0], sc.Fault)
+		faults = append(faults, bmc.Fault{Server: sc.Fail[0], Type: sc.Fault})
+	}
+	results, err := s.o.HandleFaults(context.Background(), faults...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spares := map[search.ServerID]string{}
+	for i, r := range results {
+		if r.Outcome != failover.OutcomeDone {
+			t.Fatalf("fault %d: %s", i, r.Outcome)
+		}
+		for _, a := range r.Plan.Assignments {
+			if prev, dup := spares[a.Spare]; dup {
+				t.Fatalf("spare %s given to %s and %s", a.Spare, prev, a.Failed)
+			}
+			spares[a.Spare] = string(a.Failed)
+		}
+		sc := s.layout.Scenarios[i]
+		var got []string
+		for _, a := range r.Plan.Assignments {
+			got = append(got, string(a.Spare))
+		}
+		if !slices.Equal(got, sc.WantSpares) {
+			t.Errorf("%s: spares %v, want %v", sc.Name, got, sc.WantSpares)
+		}
+	}
+	s.checkWorld()
+}
+
+func TestConcurrentFaultsNeverShareASpare(t *testing.T) {
+	// Two same-hardware failures, one spare: exactly one gets it.
+	clk := fake.NewClock(t0)
+	w, l := fake.PatentExample(fake.WithClock(clk))
+	spec, _ := w.Spec("srv01")
+	spec.ID, spec.Workload, spec.Priority = "srv14", "web2", 5
+	spec.SwitchPorts = []string{"eth1/42", "eth1/43"}
+	spec.Initiators = nil
+	spec.Zones = []string{"z-srv14"}
+	spec.BootVolumes = []fake.Volume{{ID: "boot-srv14", LUN: 0}}
+	for _, in := range []string{"21:00:00:24:ff:00:14:01", "21:00:00:24:ff:00:14:02"} {
+		spec.Initiators = append(spec.Initiators, mustInit(in))
+	}
+	if err := w.AddServer(spec); err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, w, l, clk)
+	done := make(chan failover.Result, 2)
+	for _, id := range []string{"srv01", "srv14"} {
+		_ = s.w.FailServer(id, bmc.FaultProcessor)
+		go func() {
+			r, _ := s.o.HandleFault(context.Background(), bmc.Fault{Server: id, Type: bmc.FaultProcessor})
+			done <- r
+		}()
+	}
+	a, b := <-done, <-done
+	n := 0
+	for _, r := range []failover.Result{a, b} {
+		if r.Outcome == failover.OutcomeDone {
+			n++
+		} else if !errors.Is(r.Err, failover.ErrNoSpare) {
+			t.Errorf("%s: %s %v", r.Server, r.Outcome, r.Err)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d failovers done, want 1", n)
+	}
+	s.checkWorld()
+}
+
+func TestDryRunTouchesNothing(t *testing.T) {
+	s := patentSite(t)
+	before, _ := s.store.List(context.Background())
+	dr, err := s.o.DryRun(context.Background(), "srv06")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dr.Plan.Kind != search.Preempted {
+		t.Fatalf("plan %v", dr.Plan)
+	}
+	var steps []string
+	for _, st := range dr.Steps {
+		steps = append(steps, st.Step)
+		if st.Skipped != "" {
+			t.Errorf("step %+v skipped", st)
+		}
+	}
+	want := []string{"fence", "reserve", "fence", "storage", "zone", "zone", "vlan", "vlan", "vlan", "vlan", "boot", "storage", "zone", "zone", "vlan", "vlan", "vlan", "vlan", "boot", "commit"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("steps %v\nwant  %v", steps, want)
+	}
+	if n := len(s.w.Ops()); n != 0 {
+		t.Errorf("%d driver calls", n)
+	}
+	after, _ := s.store.List(context.Background())
+	if !slices.EqualFunc(before, after, func(a, b failover.Record) bool { return a.Revision == b.Revision }) {
+		t.Error("store changed")
+	}
+	// Without drivers, steps are listed as skipped.
+	o, _ := failover.New(s.store, failover.Drivers{})
+	dr, _ = o.DryRun(context.Background(), "srv01")
+	if dr.Steps[0].Skipped == "" {
+		t.Errorf("fence without BMC driver not skipped: %+v", dr.Steps[0])
+	}
+}
+
+func TestCoverage(t *testing.T) {
+	s := patentSite(t)
+	cov, err := s.o.Coverage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := map[search.ServerID]search.Plan{}
+	for _, c := range cov.Servers {
+		plans[c.Server] = c.Plan
+	}
+	if p := plans["srv01"]; p.Kind != search.Exact || p.Assignments[0].Spare != "srv02" {
+		t.Errorf("srv01: %v", p)
+	}
+	// After srv01's failover srv02 is taken: srv01's class has no spare.
+	s.fail("srv01", bmc.FaultProcessor)
+	cov, _ = s.o.Coverage(context.Background())
+	for _, c := range cov.Servers {
+		if c.Server == "srv02" && c.Plan.Kind != 0 {
+			t.Errorf("srv02 (now active) covered by %v", c.Plan)
+		}
+	}
+}
+
+func TestRepairMarkStandbyAndFailback(t *testing.T) {
+	s := patentSite(t)
+	if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+		t.Fatal(res.Err)
+	}
+	ctx := context.Background()
+	if _, err := s.o.Failback(ctx, "srv01"); !errors.Is(err, failover.ErrConflict) {
+		t.Fatalf("failback to a failed server: %v", err)
+	}
+	_ = s.w.RepairServer("srv01")
+	if err := s.o.MarkStandby(ctx, "srv02"); !errors.Is(err, failover.ErrConflict) {
+		t.Fatalf("mark an active server standby: %v", err)
+	}
+	if err := s.o.MarkStandby(ctx, "srv01"); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.rec("srv01"); r.State != search.Standby || r.MovedTo != "" {
+		t.Fatalf("srv01 %+v", r)
+	}
+	res, err := s.o.Failback(ctx, "srv01")
+	if err != nil || res.Outcome != failover.OutcomeDone {
+		t.Fatalf("failback: %s %v", res.Outcome, err)
+	}
+	st, _ := s.w.Server("srv01")
+	if st.Power != bmc.PowerOn || st.BootVolume != "boot-srv01" {
+		t.Errorf("srv01 %s booted %q", st.Power, st.BootVolume)
+	}
+	if p := s.w.Power("srv02"); p != bmc.PowerOff {
+		t.Errorf("srv02 %s", p)
+	}
+	if r := s.rec("srv01"); r.State != search.Active || r.Workload != "web" || r.Home != "" {
+		t.Errorf("srv01 %+v", r)
+	}
+	if r := s.rec("srv02"); r.State != search.Standby || r.Workload != "" {
+		t.Errorf("srv02 %+v", r)
+	}
+	spec, _ := s.w.Spec("srv01")
+	if z := s.w.ActiveZonesOf("fab-1", spec.Initiators[0]); !slices.Equal(z, []string{"z-srv01"}) {
+		t.Errorf("srv01 zones %v", z)
+	}
+	// The world is back where it started.
+	if err := s.w.CheckInvariants(s.base); err != nil {
+		t.Fatal(err)
+	}
+	// And srv02 can serve again.
+	if res := s.fail("srv01", bmc.FaultMemory); res.Outcome != failover.OutcomeDone {
+		t.Fatalf("second failover: %s %v", res.Outcome, res.Err)
+	}
+}
