@@ -54,20 +54,20 @@ func (s *server) dumping() bool { return !s.dumpUntil.IsZero() }
 
 // ServerState is a server's live state, for tests and demos.
 type ServerState struct {
-	ID               string
-	Power            bmc.PowerState
-	BootDevice       bmc.BootDevice
-	BootPersistent   bool
-	ShutdownPending  bool          // a graceful shutdown is under way
-	DumpInProgress   bool          // the OS is writing a memory dump
-	Hung             bool          // the OS does not answer (crashed or halted)
-	Fault            bmc.FaultType // the last FailServer fault, "" when repaired
-	BMCReachable     bool
-	BootVolume       storage.VolumeID // LUN 0 it booted from at the last power-on ("" if none or off)
-	Events           int              // records in its event log
-	RefusesShutdown  bool
-	DumpTime         time.Duration
-	ShutdownDuration time.Duration
+	ID              string
+	Power           bmc.PowerState
+	BootDevice      bmc.BootDevice
+	BootPersistent  bool
+	ShutdownPending bool          // a graceful shutdown is under way
+	DumpInProgress  bool          // the OS is writing a memory dump
+	Hung            bool          // the OS does not answer (crashed or halted)
+	Fault           bmc.FaultType // the last FailServer fault, "" when repaired
+	BMCReachable    bool
+	BootVolume      storage.VolumeID // LUN 0 it booted from at the last power-on ("" if none or off)
+	Events          int              // records in its event log
+	RefusesShutdown bool
+	DumpTime        time.Duration
+	ShutdownDelay   time.Duration
 }
 
 // Server returns the live state of server id.
@@ -83,7 +83,7 @@ func (w *World) Server(id string) (ServerState, bool) {
 		ID: id, Power: s.power, BootDevice: s.boot, BootPersistent: s.bootPersistent,
 		ShutdownPending: !s.offAt.IsZero(), DumpInProgress: s.dumping(), Hung: s.hung,
 		Fault: s.fault, BMCReachable: !s.bmcDown, BootVolume: s.bootVolume, Events: len(s.events),
-		RefusesShutdown: s.os.RefuseShutdown, DumpTime: s.os.DumpTime, ShutdownDuration: s.os.ShutdownDelay,
+		RefusesShutdown: s.os.RefuseShutdown, DumpTime: s.os.DumpTime, ShutdownDelay: s.os.ShutdownDelay,
 	}, true
 }
 

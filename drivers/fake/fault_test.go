@@ -377,3 +377,34 @@ func BenchmarkMapUnmapWithFaults(b *testing.B) {
 		}
 	}
 }
+
+// The same seed and the same calls from one goroutine give the same
+// operation log, errors included.
+func TestSameSeedSameOpLog(t *testing.T) {
+	run := func(seed int64) []string {
+		clk := NewClock(t0)
+		w, _, err := Generate(60, seed, WithClock(clk))
+		must(t, err)
+		_, _ = w.Inject(Fault{Driver: DriverStorage, Err: storage.ErrTransient, Probability: 0.3})
+		_, _ = w.Inject(Fault{Driver: DriverBMC, Method: "PowerOff", LostResponse: true, Probability: 0.3, Latency: time.Second})
+		ctx := context.Background()
+		for _, s := range w.Servers() {
+			b := w.BMC(s.ID)
+			_ = b.Shutdown(ctx)
+			_ = b.PowerOff(ctx)
+			_, _ = w.DiskMapper(s.DiskArray).Mappings(ctx, s.Initiators)
+		}
+		var out []string
+		for _, o := range w.Ops() {
+			out = append(out, o.String())
+		}
+		return out
+	}
+	a, b := run(3), run(3)
+	if !slices.Equal(a, b) {
+		t.Fatal("same seed, different op logs")
+	}
+	if slices.Equal(a, run(4)) {
+		t.Fatal("different seeds, same op log")
+	}
+}

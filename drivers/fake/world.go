@@ -209,14 +209,6 @@ func (w *World) AddServer(spec ServerSpec) error {
 			}
 		}
 	}
-	if spec.Partition != "" && len(w.partitions[spec.Partition]) > 0 {
-		for _, m := range w.partitions[spec.Partition] {
-			if w.servers[m] == nil {
-				return errorf(errs.Conflict, "add server %s: partition %s exists", spec.ID, spec.Partition)
-			}
-		}
-	}
-
 	// Validated: apply.
 	s := &server{spec: spec, power: spec.Power, boot: bmc.BootDisk, os: spec.OS}
 	w.servers[spec.ID] = s
@@ -250,7 +242,7 @@ func (w *World) AddServer(spec ServerSpec) error {
 	if spec.Switch != "" {
 		sw := w.switchNamed(spec.Switch)
 		for _, p := range spec.SwitchPorts {
-			sw.ports[p] = spec.VLAN
+			sw.ports[p] = cloneVLAN(spec.VLAN)
 			sw.owner[p] = spec.ID
 		}
 	}

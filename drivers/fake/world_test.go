@@ -180,3 +180,30 @@ func TestStorageRandomOpsKeepMaskingConsistent(t *testing.T) {
 		}
 	}
 }
+
+func TestISCSIServer(t *testing.T) {
+	ctx := context.Background()
+	w := NewWorld()
+	iqn := storage.MustParseInitiator("iqn.2026-01.com.example:host-7")
+	must(t, w.AddServer(ServerSpec{ID: "i7", State: StateActive, DiskArray: "tgt", Initiators: []storage.Initiator{iqn},
+		BootVolumes: []Volume{{ID: "iqn-boot", LUN: 0}}}))
+	ms, err := w.DiskMapper("tgt").Mappings(ctx, []storage.Initiator{iqn})
+	must(t, err)
+	if len(ms) != 1 || ms[0].Volume != "iqn-boot" {
+		t.Fatalf("mappings %v", ms)
+	}
+	// iSCSI initiators cannot be zoned.
+	err = w.AddServer(ServerSpec{ID: "i8", Fabric: "fab", Zones: []string{"z"}, Initiators: []storage.Initiator{storage.MustParseInitiator("iqn.2026-01.com.example:host-8")}})
+	if !errors.Is(err, storage.ErrInvalid) {
+		t.Fatalf("zoned iSCSI initiator: %v", err)
+	}
+	if err := w.AddServer(ServerSpec{ID: "i7"}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate ID: %v", err)
+	}
+	if err := w.AddServer(ServerSpec{ID: "i9", Initiators: []storage.Initiator{iqn}}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("initiator of another server: %v", err)
+	}
+	if _, ok := w.Spec("i9"); ok {
+		t.Fatal("a refused server was added")
+	}
+}
