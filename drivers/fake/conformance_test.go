@@ -56,6 +56,13 @@ func (h *bmcHarness) FailNext(context.Context) error {
 	return err
 }
 
+// StallNext holds the next request for d after it took effect: a caller
+// that gives up meanwhile gets ErrOutcomeUnknown.
+func (h *bmcHarness) StallNext(_ context.Context, d time.Duration) error {
+	_, err := h.w.Inject(fake.Fault{Driver: fake.DriverBMC, ResponseLatency: d, Times: 1})
+	return err
+}
+
 func TestConformanceBMC(t *testing.T) { bmctest.Run(t, newBMCHarness) }
 
 type storageHarness struct {
@@ -124,6 +131,13 @@ func (h *storageHarness) FailNext(context.Context) error {
 	return err
 }
 
+// StallNext holds the next request for d after it took effect: a caller
+// that gives up meanwhile gets ErrOutcomeUnknown.
+func (h *storageHarness) StallNext(_ context.Context, d time.Duration) error {
+	_, err := h.w.Inject(fake.Fault{Driver: fake.DriverStorage, ResponseLatency: d, Times: 1})
+	return err
+}
+
 func TestConformanceStorage(t *testing.T) { storagetest.Run(t, newStorageHarness) }
 
 type partitionHarness struct {
@@ -178,6 +192,13 @@ func (h *partitionHarness) ForbiddenPair(context.Context) ([2]string, error) {
 	return pair, nil
 }
 
+// StallNext holds the next request for d after it took effect: a caller
+// that gives up meanwhile gets ErrOutcomeUnknown.
+func (h *partitionHarness) StallNext(_ context.Context, d time.Duration) error {
+	_, err := h.w.Inject(fake.Fault{Driver: fake.DriverPartition, ResponseLatency: d, Times: 1})
+	return err
+}
+
 func TestConformancePartition(t *testing.T) { partitiontest.Run(t, newPartitionHarness) }
 
 type zonerHarness struct {
@@ -209,6 +230,13 @@ func (h *zonerHarness) FailNextCommit(context.Context) error {
 }
 func (h *zonerHarness) FailNext(context.Context) error {
 	_, err := h.w.FailCalls(fake.DriverZoner, "", "", fabric.ErrTransient, 1)
+	return err
+}
+
+// StallNext holds the next request for d after it took effect: a caller
+// that gives up meanwhile gets ErrOutcomeUnknown.
+func (h *zonerHarness) StallNext(_ context.Context, d time.Duration) error {
+	_, err := h.w.Inject(fake.Fault{Driver: fake.DriverZoner, ResponseLatency: d, Times: 1})
 	return err
 }
 
@@ -245,6 +273,13 @@ func (h *vlanHarness) ReadPort(_ context.Context, port string) (fabric.PortVLAN,
 }
 func (h *vlanHarness) FailNext(context.Context) error {
 	_, err := h.w.FailCalls(fake.DriverVLAN, "", "", fabric.ErrTransient, 1)
+	return err
+}
+
+// StallNext holds the next request for d after it took effect: a caller
+// that gives up meanwhile gets ErrOutcomeUnknown.
+func (h *vlanHarness) StallNext(_ context.Context, d time.Duration) error {
+	_, err := h.w.Inject(fake.Fault{Driver: fake.DriverVLAN, ResponseLatency: d, Times: 1})
 	return err
 }
 

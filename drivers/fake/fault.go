@@ -64,6 +64,10 @@ var readOnly = map[string]bool{
 // ErrOutcomeUnknown (and Err too when set; for a read, ErrTransient);
 // otherwise a non-nil Err fails the call without changing anything, with
 // an error wrapping Err. A fault with only Latency slows calls down.
+// ResponseLatency is slept after the call took effect, before the answer:
+// if ctx ends during it, the caller gets ctx's error, and for a call that
+// changes something also ErrOutcomeUnknown (the request was carried out;
+// the caller cannot know).
 //
 // When several faults match a call, all count it and all their latencies
 // add up; the earliest injected one that acts with an outcome decides it.
@@ -72,13 +76,15 @@ type Fault struct {
 	Method string // method name, "" for every method
 	Target string // server, volume, array, initiator, zone, port...; "" for any
 
-	Err          error         // error kind to fail with (storage.ErrTransient, ...)
-	After        int           // matching calls that pass before the fault acts
-	Times        int           // calls it acts on; 0 for every one
-	Probability  float64       // chance of acting on an eligible call; 0 means 1
-	Latency      time.Duration // added delay when acting
-	LostResponse bool          // apply the change but return ErrOutcomeUnknown
-	PowerUnknown bool          // bmc PowerState only: answer PowerUnknown, nil
+	Err         error         // error kind to fail with (storage.ErrTransient, ...)
+	After       int           // matching calls that pass before the fault acts
+	Times       int           // calls it acts on; 0 for every one
+	Probability float64       // chance of acting on an eligible call; 0 means 1
+	Latency     time.Duration // added delay when acting, before the request takes effect
+	// ResponseLatency is added after the request took effect.
+	ResponseLatency time.Duration
+	LostResponse    bool // apply the change but return ErrOutcomeUnknown
+	PowerUnknown    bool // bmc PowerState only: answer PowerUnknown, nil
 }
 
 // FaultID names an injected fault, for RemoveFault.
@@ -103,13 +109,13 @@ func (w *World) Inject(f Fault) (FaultID, error) {
 	if f.Method != "" && !slices.Contains(ms, f.Method) {
 		return 0, errorf(errs.Invalid, "inject: driver %s has no method %q", f.Driver, f.Method)
 	}
-	if f.After < 0 || f.Times < 0 || f.Latency < 0 || f.Probability < 0 || f.Probability > 1 {
+	if f.After < 0 || f.Times < 0 || f.Latency < 0 || f.ResponseLatency < 0 || f.Probability < 0 || f.Probability > 1 {
 		return 0, errorf(errs.Invalid, "inject: negative count, latency or bad probability in %+v", f)
 	}
 	if f.PowerUnknown && (f.Driver != DriverBMC || f.Method != "PowerState") {
 		return 0, errorf(errs.Invalid, "inject: PowerUnknown applies to bmc PowerState only")
 	}
-	if f.Err == nil && !f.LostResponse && !f.PowerUnknown && f.Latency == 0 {
+	if f.Err == nil && !f.LostResponse && !f.PowerUnknown && f.Latency == 0 && f.ResponseLatency == 0 {
 		return 0, errorf(errs.Invalid, "inject: fault has no effect")
 	}
 	w.mu.Lock()
@@ -168,13 +174,15 @@ type call struct {
 	lost    bool
 	lostErr error
 	ro      bool
+	ctx     context.Context
+	respLat time.Duration
 }
 
 // start begins a driver call: it honours ctx, counts the call, applies the
 // matching faults' latency and error, and returns the call to finish. When
 // it returns an error the call is over (and logged).
 func (w *World) start(ctx context.Context, driver, method, target, args string, keys ...string) (*call, error) {
-	c := &call{w: w, driver: driver, method: method, target: target, args: args, ro: readOnly[method]}
+	c := &call{w: w, driver: driver, method: method, target: target, args: args, ro: readOnly[method], ctx: ctx}
 	if ctx == nil {
 		return nil, c.end(errorf(errs.Invalid, "%s %s %s: nil context", driver, method, target))
 	}
@@ -197,6 +205,7 @@ func (w *World) start(ctx context.Context, driver, method, target, args string, 
 		}
 		fs.acted++
 		latency += fs.f.Latency
+		c.respLat += fs.f.ResponseLatency
 		if decide == nil && (fs.f.Err != nil || fs.f.LostResponse || fs.f.PowerUnknown) {
 			decide = fs
 		}
@@ -242,6 +251,19 @@ func (fs *faultState) matches(driver, method, target string, keys []string) bool
 // finish ends a call whose effect was attempted with result err, turning
 // it into a lost response when a fault said so.
 func (c *call) finish(err error) error {
+	if c.respLat > 0 {
+		if serr := c.w.cfg.sleep(c.ctx, c.respLat); serr != nil {
+			cerr := c.ctx.Err()
+			if cerr == nil {
+				cerr = serr
+			}
+			if c.ro {
+				return c.end(fmt.Errorf("fake: %s %s %s: waiting for the answer: %w", c.driver, c.method, c.target, cerr))
+			}
+			c.lost = true
+			return c.end(fmt.Errorf("fake: %s %s %s: waiting for the answer: %w: %w", c.driver, c.method, c.target, errs.OutcomeUnknown, cerr))
+		}
+	}
 	if c.lost {
 		kind := errs.OutcomeUnknown
 		if c.ro {

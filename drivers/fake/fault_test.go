@@ -408,3 +408,29 @@ func TestSameSeedSameOpLog(t *testing.T) {
 		t.Fatal("different seeds, same op log")
 	}
 }
+
+func TestFaultResponseLatencyAfterTheChange(t *testing.T) {
+	w := twoServers(t)
+	w.cfg.sleep = realSleep
+	if _, err := w.Inject(Fault{Driver: DriverBMC, Method: "PowerOff", Target: "a", ResponseLatency: time.Hour, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := w.BMC("a").PowerOff(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, bmc.ErrOutcomeUnknown) {
+		t.Fatalf("PowerOff: %v, want deadline and outcome unknown", err)
+	}
+	if w.Power("a") != bmc.PowerOff {
+		t.Fatal("the change must have happened")
+	}
+	// Reads just time out.
+	if _, err := w.Inject(Fault{Driver: DriverBMC, Method: "PowerState", ResponseLatency: time.Hour, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := w.BMC("a").PowerState(ctx2); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bmc.ErrOutcomeUnknown) {
+		t.Fatalf("PowerState: %v", err)
+	}
+}
