@@ -506,6 +506,16 @@ func checkDone(t *testing.T, what string, want error, call func() error) (outcom
 }
 
 func (s *suite) testContext(t *testing.T) {
+	t.Run("cancelled_mid_request_PowerOn", func(t *testing.T) {
+		h, d := s.setup(t, bmc.PowerOff)
+		st, ok := h.(Staller)
+		if !ok {
+			t.Skip("harness cannot hold a request (no bmctest.Staller)")
+		}
+		if cancelMidRequest(t, st, "PowerOn", d.PowerOn) {
+			wantPower(t, h, bmc.PowerOff, "a PowerOn cancelled mid-request without ErrOutcomeUnknown")
+		}
+	})
 	for _, dc := range doneContexts(t) {
 		t.Run(dc.name, func(t *testing.T) {
 			// One server for all: each subtest sets the power state
@@ -625,4 +635,40 @@ func parallel(t *testing.T, what string, call func(i int) error) {
 	for err := range errc {
 		t.Errorf("%s from %d goroutines: %v", what, workers, err)
 	}
+}
+
+// A Staller holds the request for stallFor; the suite cancels after
+// cancelAfter.
+const (
+	stallFor    = 1500 * time.Millisecond
+	cancelAfter = 50 * time.Millisecond
+)
+
+// cancelMidRequest has st hold the driver's next request, runs call with a
+// context cancelled while the request is held, and checks that it returns
+// promptly with an error wrapping context.Canceled. Unless the error also
+// wraps ErrOutcomeUnknown, it waits until the stall has passed and returns
+// true: the caller then checks that nothing changed.
+func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx context.Context) error) (checkUnchanged bool) {
+	t.Helper()
+	if err := st.StallNext(t.Context(), stallFor); err != nil {
+		t.Fatalf("harness: StallNext: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := time.Now()
+	timer := time.AfterFunc(cancelAfter, cancel)
+	defer timer.Stop()
+	err := call(ctx)
+	if took := time.Since(start); took > cancelAfter+promptly {
+		t.Errorf("%s cancelled %v into a held request returned after %v, want within %v of the cancellation", what, cancelAfter, took, promptly)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("%s cancelled mid-request: %v, want an error wrapping context.Canceled", what, err)
+	}
+	if errors.Is(err, bmc.ErrOutcomeUnknown) {
+		return false
+	}
+	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +27,8 @@ type server struct {
 	events         []bmc.Event
 	nextID         int
 	failNext       bool
-	racy           int // touched without the lock by the "racy" variant
+	stall          time.Duration // hold the next request this long
+	racy           int           // touched without the lock by the "racy" variant
 }
 
 // refBMC is a correct, in-memory bmc.BMC; variant breaks it on purpose.
@@ -54,6 +56,14 @@ func (b *refBMC) begin(ctx context.Context, op string) error {
 		return fmt.Errorf("ref: %s: %w", op, err)
 	}
 	b.s.mu.Lock()
+	if d := b.s.stall; d > 0 {
+		b.s.stall = 0
+		b.s.mu.Unlock()
+		if err := b.wait(ctx, d); err != nil {
+			return fmt.Errorf("ref: %s: %w", op, err)
+		}
+		b.s.mu.Lock()
+	}
 	if b.s.failNext {
 		b.s.failNext = false
 		b.s.mu.Unlock()
@@ -63,6 +73,30 @@ func (b *refBMC) begin(ctx context.Context, op string) error {
 		return fmt.Errorf("ref: %s: connection refused: %w", op, bmc.ErrTransient)
 	}
 	return nil
+}
+
+// wait holds a request for d, as a slow BMC does, unless ctx is done
+// first.
+func (b *refBMC) wait(ctx context.Context, d time.Duration) error {
+	if b.variant == "ignores-ctx" {
+		time.Sleep(d)
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		if b.variant == "applies-after-cancel" {
+			// The BMC carries the request out anyway, and the driver
+			// does not say the outcome is unknown.
+			time.AfterFunc(d, func() {
+				b.s.mu.Lock()
+				defer b.s.mu.Unlock()
+				b.s.power = bmc.PowerOn
+			})
+		}
+		return ctx.Err()
+	}
 }
 
 func (b *refBMC) PowerState(ctx context.Context) (bmc.PowerState, error) {
@@ -250,6 +284,13 @@ func (h *harness) ClearEvents(context.Context) error {
 	return nil
 }
 
+func (h *harness) StallNext(_ context.Context, d time.Duration) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.stall = d
+	return nil
+}
+
 func (h *harness) FailNext(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
@@ -304,21 +345,22 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 	cases := []struct {
 		variant string
-		run     string // -test.run pattern below TestBrokenHelper
-		want    string // a subtest that must fail
+		want    string // the subtest that must fail; only it runs
 	}{
-		{"not-idempotent", "PowerOn", "PowerOn/already_on_returns_nil"},
-		{"memory-only", "PowerOn", "PowerOn/turns_an_off_server_on"},
-		{"returns-early", "PowerOff", "PowerOff/turns_an_on_server_off"},
-		{"wrong-kind", "NMI", "NMI/server_off_is_conflict"},
-		{"accepts-anything", "SetBootDevice", "SetBootDevice/unknown_device_is_invalid"},
-		{"shutdown-waits", "Shutdown", "Shutdown/ignored_by_OS_then_PowerOff"},
-		{"ignores-cursor", "Events", "Events/new_records_oldest_first"},
-		{"always-dumping", "DumpInProgress", "DumpInProgress/fresh_server_is_not_dumping"},
-		{"transient-wrong-kind", "TransientFailure", "TransientFailure/failed_request_changes_nothing_and_retry_succeeds"},
-		{"ignores-ctx", "Context", "Context/cancelled/PowerOn_changes_nothing"},
-		{"ignores-ctx", "Context", "Context/deadline_exceeded/reads"},
-		{"racy", "Concurrency", "Concurrency/parallel_PowerOn_then_PowerOff"},
+		{"not-idempotent", "PowerOn/already_on_returns_nil"},
+		{"memory-only", "PowerOn/turns_an_off_server_on"},
+		{"returns-early", "PowerOff/turns_an_on_server_off"},
+		{"wrong-kind", "NMI/server_off_is_conflict"},
+		{"accepts-anything", "SetBootDevice/unknown_device_is_invalid"},
+		{"shutdown-waits", "Shutdown/ignored_by_OS_then_PowerOff"},
+		{"ignores-cursor", "Events/new_records_oldest_first"},
+		{"always-dumping", "DumpInProgress/fresh_server_is_not_dumping"},
+		{"transient-wrong-kind", "TransientFailure/failed_request_changes_nothing_and_retry_succeeds"},
+		{"ignores-ctx", "Context/cancelled/PowerOn_changes_nothing"},
+		{"ignores-ctx", "Context/deadline_exceeded/reads"},
+		{"ignores-ctx", "Context/cancelled_mid_request_PowerOn"},
+		{"applies-after-cancel", "Context/cancelled_mid_request_PowerOn"},
+		{"racy", "Concurrency/parallel_PowerOn_then_PowerOff"},
 	}
 	for _, c := range cases {
 		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
@@ -326,7 +368,7 @@ func TestBrokenDriversFail(t *testing.T) {
 				t.Skip("a data race is only detected with -race")
 			}
 			t.Parallel()
-			out, err := runHelper(t, c.variant, c.run)
+			out, err := runHelper(t, c.variant, c.want)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) {
 				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
@@ -338,11 +380,17 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 }
 
-func runHelper(t *testing.T, variant, run string) (string, error) {
+// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
+// variant in a subprocess of this test binary.
+func runHelper(t *testing.T, variant, subtest string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenHelper$/^"+run+"$", "-test.v", "-test.count=1")
+	pattern := "^TestBrokenHelper$"
+	for _, name := range strings.Split(subtest, "/") {
+		pattern += "/^" + regexp.QuoteMeta(name) + "$"
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
 	out, err := cmd.CombinedOutput()
 	return string(out), err

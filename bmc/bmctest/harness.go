@@ -14,6 +14,7 @@ package bmctest
 
 import (
 	"context"
+	"time"
 
 	"github.com/coldstandby/coldstandby/bmc"
 )
@@ -81,4 +82,15 @@ type EventLogger interface {
 // again.
 type TransientFailer interface {
 	FailNext(ctx context.Context) error
+}
+
+// Staller is an optional Harness capability: the BMC receives the
+// driver's next request and holds it for d before carrying it out and
+// answering, as an overloaded BMC does. The suite cancels the caller's context while
+// the request is held and checks that the driver returns promptly with an
+// error wrapping context.Canceled and, unless that error also wraps
+// bmc.ErrOutcomeUnknown, that the request never took effect (the
+// suite looks again after d).
+type Staller interface {
+	StallNext(ctx context.Context, d time.Duration) error
 }

@@ -375,6 +375,16 @@ func (s *zonerSuite) testTransient(t *testing.T) {
 }
 
 func (s *zonerSuite) testContext(t *testing.T) {
+	t.Run("cancelled_mid_request_AddMember", func(t *testing.T) {
+		z := s.setup(t, 1)
+		st, ok := z.h.(Staller)
+		if !ok {
+			t.Skip("harness cannot hold a request (no fabrictest.Staller)")
+		}
+		if cancelMidRequest(t, st, "AddMember", func(ctx context.Context) error { return z.d.AddMember(ctx, z.zones[0], z.wwpns[0]) }) {
+			z.wantZones(t, z.wwpns[0], "an AddMember cancelled mid-request without ErrOutcomeUnknown", nil, nil)
+		}
+	})
 	doneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {
 		t.Run("Zones", func(t *testing.T) {
 			z := s.setup(t, 1)
@@ -660,6 +670,19 @@ func (s *vlanSuite) testTransient(t *testing.T) {
 }
 
 func (s *vlanSuite) testContext(t *testing.T) {
+	t.Run("cancelled_mid_request_SetPortVLAN", func(t *testing.T) {
+		v := s.setup(t, 1)
+		st, ok := v.h.(Staller)
+		if !ok {
+			t.Skip("harness cannot hold a request (no fabrictest.Staller)")
+		}
+		if cancelMidRequest(t, st, "SetPortVLAN", func(ctx context.Context) error {
+			_, err := v.d.SetPortVLAN(ctx, v.ports[0], v.a)
+			return err
+		}) {
+			v.wantPort(t, v.ports[0], "a SetPortVLAN cancelled mid-request without ErrOutcomeUnknown", v.init[0])
+		}
+	})
 	doneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {
 		t.Run("PortVLAN", func(t *testing.T) {
 			v := s.setup(t, 1)
@@ -717,4 +740,40 @@ func (s *vlanSuite) testConcurrency(t *testing.T) {
 		}
 		v.wantPort(t, v.ports[0], "identical parallel SetPortVLANs", v.a)
 	})
+}
+
+// A Staller holds the request for stallFor; the suite cancels after
+// cancelAfter.
+const (
+	stallFor    = 1500 * time.Millisecond
+	cancelAfter = 50 * time.Millisecond
+)
+
+// cancelMidRequest has st hold the driver's next request, runs call with a
+// context cancelled while the request is held, and checks that it returns
+// promptly with an error wrapping context.Canceled. Unless the error also
+// wraps ErrOutcomeUnknown, it waits until the stall has passed and returns
+// true: the caller then checks that nothing changed.
+func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx context.Context) error) (checkUnchanged bool) {
+	t.Helper()
+	if err := st.StallNext(t.Context(), stallFor); err != nil {
+		t.Fatalf("harness: StallNext: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := time.Now()
+	timer := time.AfterFunc(cancelAfter, cancel)
+	defer timer.Stop()
+	err := call(ctx)
+	if took := time.Since(start); took > cancelAfter+promptly {
+		t.Errorf("%s cancelled %v into a held request returned after %v, want within %v of the cancellation", what, cancelAfter, took, promptly)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("%s cancelled mid-request: %v, want an error wrapping context.Canceled", what, err)
+	}
+	if errors.Is(err, fabric.ErrOutcomeUnknown) {
+		return false
+	}
+	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
+	return true
 }

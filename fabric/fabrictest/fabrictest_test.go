@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ type fcSwitch struct {
 	defined    zoneSet
 	failNext   bool
 	failCommit bool
+	stall      time.Duration // hold the next request this long
 }
 
 // refZoner is a correct, in-memory fabric.FCZoner; variant breaks it on
@@ -78,6 +80,14 @@ func (r *refZoner) begin(ctx context.Context, op string, w storage.Initiator) er
 		return err
 	}
 	r.s.mu.Lock()
+	if d := r.s.stall; d > 0 {
+		r.s.stall = 0
+		r.s.mu.Unlock()
+		if err := wait(ctx, r.variant, d); err != nil {
+			return fmt.Errorf("ref: %s: %w", op, err)
+		}
+		r.s.mu.Lock()
+	}
 	if r.s.failNext {
 		r.s.failNext = false
 		r.s.mu.Unlock()
@@ -196,6 +206,13 @@ func (h *zonerHarness) FailNextCommit(context.Context) error {
 	return nil
 }
 
+func (h *zonerHarness) StallNext(_ context.Context, d time.Duration) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.stall = d
+	return nil
+}
+
 func (h *zonerHarness) FailNext(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
@@ -230,6 +247,7 @@ type vSwitch struct {
 	mu       sync.Mutex
 	ports    map[string]fabric.PortVLAN
 	failNext bool
+	stall    time.Duration // hold the next request this long
 }
 
 // refVLAN is a correct, in-memory fabric.VLANSwitch; variant breaks it on
@@ -246,6 +264,14 @@ func (r *refVLAN) begin(ctx context.Context, op string) error {
 		return err
 	}
 	r.s.mu.Lock()
+	if d := r.s.stall; d > 0 {
+		r.s.stall = 0
+		r.s.mu.Unlock()
+		if err := wait(ctx, r.variant, d); err != nil {
+			return fmt.Errorf("ref: %s: %w", op, err)
+		}
+		r.s.mu.Lock()
+	}
 	if r.s.failNext {
 		r.s.failNext = false
 		r.s.mu.Unlock()
@@ -339,6 +365,13 @@ func (h *vlanHarness) ReadPort(_ context.Context, port string) (fabric.PortVLAN,
 	return v.Normalize(), nil
 }
 
+func (h *vlanHarness) StallNext(_ context.Context, d time.Duration) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.stall = d
+	return nil
+}
+
 func (h *vlanHarness) FailNext(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
@@ -408,31 +441,32 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 	cases := []struct {
 		variant string
-		run     string // -test.run pattern below TestBrokenHelper
-		want    string // a subtest that must fail
+		want    string // the subtest that must fail; only it runs
 	}{
-		{"zoner:not-idempotent", "AddMember", "AddMember/twice_is_once"},
-		{"zoner:no-transaction", "AddMember", "AddMember/pending_until_Commit"},
-		{"zoner:wrong-kind", "AddMember", "AddMember/unknown_zone_is_not_found"},
-		{"zoner:unsorted", "Zones", "Zones/sorted_zone_names"},
-		{"zoner:keeps-pending", "Commit", "Commit/failed_Commit_aborts_pending_changes"},
-		{"zoner:transient-wrong-kind", "TransientFailure", "TransientFailure/failed_AddMember_changes_nothing_and_retry_succeeds"},
-		{"zoner:ignores-ctx", "Context", "Context/cancelled/AddMember_changes_nothing"},
-		{"zoner:ignores-ctx", "Context", "Context/deadline_exceeded/Commit_activates_nothing"},
-		{"zoner:racy", "Concurrency", "Concurrency/distinct_members_one_Commit"},
-		{"vlan:returns-new", "SetPortVLAN", "SetPortVLAN/sets_and_returns_previous"},
-		{"vlan:memory-only", "SetPortVLAN", "SetPortVLAN/sets_and_returns_previous"},
-		{"vlan:not-normalised", "SetPortVLAN", "SetPortVLAN/trunk_list_in_any_spelling"},
-		{"vlan:accepts-invalid", "SetPortVLAN", "SetPortVLAN/invalid_setting_is_invalid"},
-		{"vlan:wrong-kind", "SetPortVLAN", "SetPortVLAN/unknown_port_is_not_found"},
-		{"vlan:transient-wrong-kind", "TransientFailure", "TransientFailure/failed_SetPortVLAN_changes_nothing_and_retry_succeeds"},
-		{"vlan:ignores-ctx", "Context", "Context/cancelled/SetPortVLAN_changes_nothing"},
-		{"vlan:racy", "Concurrency", "Concurrency/one_port_exactly_one_sees_the_old_setting"},
+		{"zoner:not-idempotent", "AddMember/twice_is_once"},
+		{"zoner:no-transaction", "AddMember/pending_until_Commit"},
+		{"zoner:wrong-kind", "AddMember/unknown_zone_is_not_found"},
+		{"zoner:unsorted", "Zones/sorted_zone_names"},
+		{"zoner:keeps-pending", "Commit/failed_Commit_aborts_pending_changes"},
+		{"zoner:transient-wrong-kind", "TransientFailure/failed_AddMember_changes_nothing_and_retry_succeeds"},
+		{"zoner:ignores-ctx", "Context/cancelled/AddMember_changes_nothing"},
+		{"zoner:ignores-ctx", "Context/deadline_exceeded/Commit_activates_nothing"},
+		{"zoner:ignores-ctx", "Context/cancelled_mid_request_AddMember"},
+		{"zoner:racy", "Concurrency/distinct_members_one_Commit"},
+		{"vlan:returns-new", "SetPortVLAN/sets_and_returns_previous"},
+		{"vlan:memory-only", "SetPortVLAN/sets_and_returns_previous"},
+		{"vlan:not-normalised", "SetPortVLAN/trunk_list_in_any_spelling"},
+		{"vlan:accepts-invalid", "SetPortVLAN/invalid_setting_is_invalid"},
+		{"vlan:wrong-kind", "SetPortVLAN/unknown_port_is_not_found"},
+		{"vlan:transient-wrong-kind", "TransientFailure/failed_SetPortVLAN_changes_nothing_and_retry_succeeds"},
+		{"vlan:ignores-ctx", "Context/cancelled/SetPortVLAN_changes_nothing"},
+		{"vlan:ignores-ctx", "Context/cancelled_mid_request_SetPortVLAN"},
+		{"vlan:racy", "Concurrency/one_port_exactly_one_sees_the_old_setting"},
 	}
 	for _, c := range cases {
 		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
 			t.Parallel()
-			out, err := runHelper(t, c.variant, c.run)
+			out, err := runHelper(t, c.variant, c.want)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) {
 				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
@@ -444,12 +478,33 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 }
 
-func runHelper(t *testing.T, variant, run string) (string, error) {
+// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
+// variant in a subprocess of this test binary.
+func runHelper(t *testing.T, variant, subtest string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenHelper$/^"+run+"$", "-test.v", "-test.count=1")
+	pattern := "^TestBrokenHelper$"
+	for _, name := range strings.Split(subtest, "/") {
+		pattern += "/^" + regexp.QuoteMeta(name) + "$"
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// wait holds a request for d, as a slow switch does, unless ctx is done
+// first.
+func wait(ctx context.Context, variant string, d time.Duration) error {
+	if variant == "ignores-ctx" {
+		time.Sleep(d)
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -14,6 +14,7 @@ package fabrictest
 
 import (
 	"context"
+	"time"
 
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/storage"
@@ -78,4 +79,16 @@ type VLANHarness interface {
 // fabric.ErrTransient, changed nothing, and succeeds when called again.
 type TransientFailer interface {
 	FailNext(ctx context.Context) error
+}
+
+// Staller is an optional Harness capability: the switch receives the
+// driver's next request and holds it for d before carrying it out and
+// answering, as an overloaded switch does. The suite cancels the caller's context while
+// the request is held and checks that the driver returns promptly with an
+// error wrapping context.Canceled and, unless that error also wraps
+// fabric.ErrOutcomeUnknown, that the request never took effect (the
+// suite looks again after d). It is an optional capability of
+// ZonerHarness and VLANHarness alike.
+type Staller interface {
+	StallNext(ctx context.Context, d time.Duration) error
 }

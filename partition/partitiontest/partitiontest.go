@@ -302,6 +302,16 @@ func checkDone(t *testing.T, what string, want error, call func() error) (outcom
 }
 
 func (s *suite) testContext(t *testing.T) {
+	t.Run("cancelled_mid_request_Compose", func(t *testing.T) {
+		f := s.setup(t, 1)
+		st, ok := f.h.(Staller)
+		if !ok {
+			t.Skip("harness cannot hold a request (no partitiontest.Staller)")
+		}
+		if cancelMidRequest(t, st, "Compose", func(ctx context.Context) error { return f.d.Compose(ctx, prefix+"1", f.members) }) {
+			f.wantState(t, "a Compose cancelled mid-request without ErrOutcomeUnknown", want())
+		}
+	})
 	for _, dc := range []struct {
 		name string
 		want error
@@ -409,4 +419,40 @@ func (s *suite) testConcurrency(t *testing.T) {
 		}
 		f.wantState(t, "contested Composes", want(fmt.Sprintf("%s%d", prefix, winner), f.members))
 	})
+}
+
+// A Staller holds the request for stallFor; the suite cancels after
+// cancelAfter.
+const (
+	stallFor    = 1500 * time.Millisecond
+	cancelAfter = 50 * time.Millisecond
+)
+
+// cancelMidRequest has st hold the driver's next request, runs call with a
+// context cancelled while the request is held, and checks that it returns
+// promptly with an error wrapping context.Canceled. Unless the error also
+// wraps ErrOutcomeUnknown, it waits until the stall has passed and returns
+// true: the caller then checks that nothing changed.
+func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx context.Context) error) (checkUnchanged bool) {
+	t.Helper()
+	if err := st.StallNext(t.Context(), stallFor); err != nil {
+		t.Fatalf("harness: StallNext: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := time.Now()
+	timer := time.AfterFunc(cancelAfter, cancel)
+	defer timer.Stop()
+	err := call(ctx)
+	if took := time.Since(start); took > cancelAfter+promptly {
+		t.Errorf("%s cancelled %v into a held request returned after %v, want within %v of the cancellation", what, cancelAfter, took, promptly)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("%s cancelled mid-request: %v, want an error wrapping context.Canceled", what, err)
+	}
+	if errors.Is(err, partition.ErrOutcomeUnknown) {
+		return false
+	}
+	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
+	return true
 }

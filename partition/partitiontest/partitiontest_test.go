@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ type platform struct {
 	logical  map[string][]string
 	next     int
 	failNext bool
+	stall    time.Duration // hold the next request this long
 }
 
 func newPlatform() *platform {
@@ -55,6 +57,14 @@ func (r *ref) begin(ctx context.Context, op string) error {
 		}
 	}
 	r.p.mu.Lock()
+	if d := r.p.stall; d > 0 {
+		r.p.stall = 0
+		r.p.mu.Unlock()
+		if err := wait(ctx, r.variant, d); err != nil {
+			return fmt.Errorf("ref: %s: %w", op, err)
+		}
+		r.p.mu.Lock()
+	}
 	if r.p.failNext {
 		r.p.failNext = false
 		r.p.mu.Unlock()
@@ -190,6 +200,13 @@ func (h *harness) ForbiddenPair(context.Context) ([2]string, error) {
 	return [2]string{"x-a", "b-x"}, nil
 }
 
+func (h *harness) StallNext(_ context.Context, d time.Duration) error {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	h.p.stall = d
+	return nil
+}
+
 func (h *harness) FailNext(context.Context) error {
 	h.p.mu.Lock()
 	defer h.p.mu.Unlock()
@@ -241,26 +258,26 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 	cases := []struct {
 		variant string
-		run     string // -test.run pattern below TestBrokenHelper
-		want    string // a subtest that must fail
+		want    string // the subtest that must fail; only it runs
 	}{
-		{"not-idempotent", "Compose", "Compose/twice_is_once_in_any_order"},
-		{"not-idempotent", "Concurrency", "Concurrency/same_Compose_from_every_goroutine"},
-		{"steals-members", "Compose", "Compose/member_of_another_logical_server_is_conflict"},
-		{"wrong-kind", "Compose", "Compose/unknown_member_is_not_found"},
-		{"no-duplicate-check", "Compose", "Compose/malformed_request_is_invalid"},
-		{"ignores-zones", "Compose", "Compose/forbidden_combination_is_conflict"},
-		{"absent-is-error", "Decompose", "Decompose/absent_returns_nil"},
-		{"unsorted", "List", "List/sorted_by_ID_with_members"},
-		{"transient-wrong-kind", "TransientFailure", "TransientFailure/failed_Compose_changes_nothing_and_retry_succeeds"},
-		{"ignores-ctx", "Context", "Context/cancelled/Compose_changes_nothing"},
-		{"ignores-ctx", "Context", "Context/deadline_exceeded/Decompose_changes_nothing"},
-		{"racy", "Concurrency", "Concurrency/contested_member_one_winner"},
+		{"not-idempotent", "Compose/twice_is_once_in_any_order"},
+		{"not-idempotent", "Concurrency/same_Compose_from_every_goroutine"},
+		{"steals-members", "Compose/member_of_another_logical_server_is_conflict"},
+		{"wrong-kind", "Compose/unknown_member_is_not_found"},
+		{"no-duplicate-check", "Compose/malformed_request_is_invalid"},
+		{"ignores-zones", "Compose/forbidden_combination_is_conflict"},
+		{"absent-is-error", "Decompose/absent_returns_nil"},
+		{"unsorted", "List/sorted_by_ID_with_members"},
+		{"transient-wrong-kind", "TransientFailure/failed_Compose_changes_nothing_and_retry_succeeds"},
+		{"ignores-ctx", "Context/cancelled/Compose_changes_nothing"},
+		{"ignores-ctx", "Context/cancelled_mid_request_Compose"},
+		{"ignores-ctx", "Context/deadline_exceeded/Decompose_changes_nothing"},
+		{"racy", "Concurrency/contested_member_one_winner"},
 	}
 	for _, c := range cases {
 		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
 			t.Parallel()
-			out, err := runHelper(t, c.variant, c.run)
+			out, err := runHelper(t, c.variant, c.want)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) {
 				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
@@ -272,12 +289,33 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 }
 
-func runHelper(t *testing.T, variant, run string) (string, error) {
+// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
+// variant in a subprocess of this test binary.
+func runHelper(t *testing.T, variant, subtest string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenHelper$/^"+run+"$", "-test.v", "-test.count=1")
+	pattern := "^TestBrokenHelper$"
+	for _, name := range strings.Split(subtest, "/") {
+		pattern += "/^" + regexp.QuoteMeta(name) + "$"
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// wait holds a request for d, as a slow backend does, unless ctx is done
+// first.
+func wait(ctx context.Context, variant string, d time.Duration) error {
+	if variant == "ignores-ctx" {
+		time.Sleep(d)
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -15,6 +15,7 @@ package storagetest
 
 import (
 	"context"
+	"time"
 
 	"github.com/coldstandby/coldstandby/storage"
 )
@@ -83,4 +84,15 @@ type UnknownVolumer interface {
 // and succeeds when called again.
 type TransientFailer interface {
 	FailNext(ctx context.Context) error
+}
+
+// Staller is an optional Harness capability: the array receives the
+// driver's next request and holds it for d before carrying it out and
+// answering, as an overloaded array does. The suite cancels the caller's context while
+// the request is held and checks that the driver returns promptly with an
+// error wrapping context.Canceled and, unless that error also wraps
+// storage.ErrOutcomeUnknown, that the request never took effect (the
+// suite looks again after d).
+type Staller interface {
+	StallNext(ctx context.Context, d time.Duration) error
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ type array struct {
 	fixed    map[storage.VolumeID]int // volume -> the only LUN it can have (tgt-like)
 	nextVol  int
 	failNext bool
+	stall    time.Duration // hold the next request this long
 }
 
 func newArray() *array {
@@ -84,6 +86,14 @@ func (r *ref) begin(ctx context.Context, op string) error {
 		}
 	}
 	r.a.mu.Lock()
+	if d := r.a.stall; d > 0 {
+		r.a.stall = 0
+		r.a.mu.Unlock()
+		if err := wait(ctx, r.variant, d); err != nil {
+			return fmt.Errorf("ref: %s: %w", op, err)
+		}
+		r.a.mu.Lock()
+	}
 	if r.a.failNext {
 		r.a.failNext = false
 		r.a.mu.Unlock()
@@ -300,6 +310,13 @@ func (h *harness) Masking(_ context.Context, initiators []storage.Initiator) ([]
 
 func (h *harness) UnknownVolume(context.Context) (storage.VolumeID, error) { return "vol99", nil }
 
+func (h *harness) StallNext(_ context.Context, d time.Duration) error {
+	h.a.mu.Lock()
+	defer h.a.mu.Unlock()
+	h.a.stall = d
+	return nil
+}
+
 func (h *harness) FailNext(context.Context) error {
 	h.a.mu.Lock()
 	defer h.a.mu.Unlock()
@@ -399,27 +416,27 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 	cases := []struct {
 		variant string
-		run     string // -test.run pattern below TestBrokenHelper
-		want    string // a subtest that must fail
+		want    string // the subtest that must fail; only it runs
 	}{
-		{"not-idempotent", "Map", "Map/twice_is_once"},
-		{"not-idempotent", "Concurrency", "Concurrency/same_mapping_from_every_goroutine"},
-		{"memory-only", "Map", "Map/makes_volume_visible_at_LUN"},
-		{"wrong-kind", "Map", "Map/unknown_volume_is_not_found"},
-		{"no-conflict-check", "Map", "Map/same_volume_at_another_LUN_is_conflict"},
-		{"unsorted", "Mappings", "Mappings/sorted_by_LUN_then_volume"},
-		{"unknown-is-error", "Mappings", "Mappings/unknown_initiators_see_nothing"},
-		{"unmap-everywhere", "Unmap", "Unmap/other_host_keeps_volume"},
-		{"swap-renumbers", "SwapInitiators", "SwapInitiators/to_new_initiators_keeps_every_LUN"},
-		{"transient-wrong-kind", "TransientFailure", "TransientFailure/failed_Map_changes_nothing_and_retry_succeeds"},
-		{"ignores-ctx", "Context", "Context/cancelled/Map_changes_nothing"},
-		{"ignores-ctx", "Context", "Context/deadline_exceeded/SwapInitiators_changes_nothing"},
-		{"racy", "Concurrency", "Concurrency/one_LUN_contested_one_winner"},
+		{"not-idempotent", "Map/twice_is_once"},
+		{"not-idempotent", "Concurrency/same_mapping_from_every_goroutine"},
+		{"memory-only", "Map/makes_volume_visible_at_LUN"},
+		{"wrong-kind", "Map/unknown_volume_is_not_found"},
+		{"no-conflict-check", "Map/same_volume_at_another_LUN_is_conflict"},
+		{"unsorted", "Mappings/sorted_by_LUN_then_volume"},
+		{"unknown-is-error", "Mappings/unknown_initiators_see_nothing"},
+		{"unmap-everywhere", "Unmap/other_host_keeps_volume"},
+		{"swap-renumbers", "SwapInitiators/to_new_initiators_keeps_every_LUN"},
+		{"transient-wrong-kind", "TransientFailure/failed_Map_changes_nothing_and_retry_succeeds"},
+		{"ignores-ctx", "Context/cancelled/Map_changes_nothing"},
+		{"ignores-ctx", "Context/cancelled_mid_request_Map"},
+		{"ignores-ctx", "Context/deadline_exceeded/SwapInitiators_changes_nothing"},
+		{"racy", "Concurrency/one_LUN_contested_one_winner"},
 	}
 	for _, c := range cases {
 		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
 			t.Parallel()
-			out, err := runHelper(t, c.variant, c.run)
+			out, err := runHelper(t, c.variant, c.want)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) {
 				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
@@ -431,12 +448,33 @@ func TestBrokenDriversFail(t *testing.T) {
 	}
 }
 
-func runHelper(t *testing.T, variant, run string) (string, error) {
+// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
+// variant in a subprocess of this test binary.
+func runHelper(t *testing.T, variant, subtest string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenHelper$/^"+run+"$", "-test.v", "-test.count=1")
+	pattern := "^TestBrokenHelper$"
+	for _, name := range strings.Split(subtest, "/") {
+		pattern += "/^" + regexp.QuoteMeta(name) + "$"
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// wait holds a request for d, as a slow backend does, unless ctx is done
+// first.
+func wait(ctx context.Context, variant string, d time.Duration) error {
+	if variant == "ignores-ctx" {
+		time.Sleep(d)
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
