@@ -196,7 +196,7 @@ var faultRecords = map[bmc.FaultType]bmc.Event{
 	bmc.FaultProcessor:      {SensorType: 0x07, SensorName: "CPU0 Status", EventType: 0x6f, Offset: 0x00, Message: "Processor IERR", MessageID: "Platform.1.0.ProcessorFailed", Severity: bmc.SeverityCritical},
 	bmc.FaultMemory:         {SensorType: 0x0c, SensorName: "DIMM A1", EventType: 0x6f, Offset: 0x01, Message: "Memory Uncorrectable ECC", MessageID: "Memory.1.0.UncorrectableError", Severity: bmc.SeverityCritical},
 	bmc.FaultPowerSupply:    {SensorType: 0x08, SensorName: "PS1 Status", EventType: 0x6f, Offset: 0x01, Message: "Power Supply Failure detected", MessageID: "Platform.1.0.PowerSupplyFailed", Severity: bmc.SeverityCritical},
-	bmc.FaultWatchdog:       {SensorType: 0x23, SensorName: "Watchdog2", EventType: 0x6f, Offset: 0x02, Message: "Watchdog 2 Power Down", MessageID: "Platform.1.0.WatchdogExpired", Severity: bmc.SeverityCritical},
+	bmc.FaultWatchdog:       {SensorType: 0x23, SensorName: "Watchdog2", EventType: 0x6f, Offset: 0x00, Message: "Watchdog 2 Timer expired", MessageID: "Platform.1.0.WatchdogExpired", Severity: bmc.SeverityCritical},
 	bmc.FaultOSStop:         {SensorType: 0x20, SensorName: "OS Stop", EventType: 0x6f, Offset: 0x01, Message: "OS Critical Stop: Run-time critical stop", MessageID: "Platform.1.0.OperatingSystemCrash", Severity: bmc.SeverityCritical},
 	bmc.FaultPowerLost:      {SensorType: 0x09, SensorName: "Power Unit", EventType: 0x6f, Offset: 0x04, Message: "Power Unit AC lost", MessageID: "Platform.1.0.PowerUnitACLost", Severity: bmc.SeverityCritical},
 	bmc.FaultBMCUnreachable: {SensorType: 0x28, SensorName: "BMC", EventType: 0x6f, Offset: 0x00, Message: "Management Subsystem Health: sensor access degraded or unavailable", Severity: bmc.SeverityCritical},

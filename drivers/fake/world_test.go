@@ -207,3 +207,101 @@ func TestISCSIServer(t *testing.T) {
 		t.Fatal("a refused server was added")
 	}
 }
+
+func TestWorldAccessorsFollowTheDrivers(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	if got := w.Volumes("arr"); !slices.Equal(got, []storage.VolumeID{"boot-a", "data-a"}) {
+		t.Fatalf("Volumes %v", got)
+	}
+	if id, ok := w.ServerOf(wwpn(3)); !ok || id != "b" {
+		t.Fatalf("ServerOf %q %v", id, ok)
+	}
+	if !w.Now().Equal(t0) {
+		t.Fatalf("Now %v", w.Now())
+	}
+
+	// Zoning: pending in the defined configuration until Commit.
+	z := w.Zoner("fab")
+	must(t, z.AddMember(ctx, "z-a", wwpn(3)))
+	must(t, z.RemoveMember(ctx, "z-a", wwpn(1)))
+	zoneOf := func(zs []Zone) []storage.Initiator {
+		for _, x := range zs {
+			if x.Name == "z-a" {
+				return x.Members
+			}
+		}
+		return nil
+	}
+	if got := zoneOf(w.DefinedZones("fab")); !slices.Equal(got, []storage.Initiator{wwpn(2), wwpn(3)}) {
+		t.Fatalf("defined z-a %v", got)
+	}
+	if got := zoneOf(w.ActiveZones("fab")); !slices.Equal(got, []storage.Initiator{wwpn(1), wwpn(2)}) {
+		t.Fatalf("active z-a before commit %v", got)
+	}
+	must(t, z.Commit(ctx))
+	if got := zoneOf(w.ActiveZones("fab")); !slices.Equal(got, []storage.Initiator{wwpn(2), wwpn(3)}) {
+		t.Fatalf("active z-a after commit %v", got)
+	}
+
+	// VLAN: the spare's port takes the failed server's setting.
+	prev, err := w.Switch("sw1").SetPortVLAN(ctx, "1/2", fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 10})
+	must(t, err)
+	if prev.AccessVLAN != 999 {
+		t.Fatalf("prev %v", prev)
+	}
+	if v, _ := w.PortVLAN("sw1", "1/2"); v.AccessVLAN != 10 {
+		t.Fatalf("port %v", v)
+	}
+
+	// Host objects follow a swap.
+	must(t, w.SetPower("a", bmc.PowerOff))
+	must(t, w.DiskMapper("arr").(storage.InitiatorSwapper).SwapInitiators(ctx, []storage.Initiator{wwpn(1), wwpn(2)}, []storage.Initiator{wwpn(3), wwpn(4)}))
+	hosts := w.Hosts("arr")
+	if !slices.Equal(hosts["a"], []storage.Initiator{wwpn(3), wwpn(4)}) || len(hosts["b"]) != 0 {
+		t.Fatalf("hosts %v", hosts)
+	}
+	if len(w.Violations()) != 0 {
+		t.Fatalf("violations %v", w.Violations())
+	}
+}
+
+func TestDumpAndShutdownSettings(t *testing.T) {
+	ctx := context.Background()
+	clk := NewClock(t0)
+	w := twoServers(t, WithClock(clk))
+	must(t, w.SetShutdownDelay("a", 0))
+	must(t, w.BMC("a").Shutdown(ctx))
+	if w.Power("a") != bmc.PowerOff {
+		t.Fatal("a zero shutdown delay must be off at once")
+	}
+	must(t, w.SetPower("a", bmc.PowerOn))
+	must(t, w.SetDumpTime("a", 10*time.Second))
+	must(t, w.FailServer("a", bmc.FaultOSStop))
+	if st, _ := w.Server("a"); !st.DumpInProgress || st.DumpTime != 10*time.Second {
+		t.Fatalf("after an OS stop: %+v", st)
+	}
+	clk.Advance(10 * time.Second)
+	if st, _ := w.Server("a"); st.DumpInProgress || !st.Hung || st.Power != bmc.PowerOn {
+		t.Fatalf("after the dump: %+v", st)
+	}
+	if err := w.StartDump("b", time.Second); !errors.Is(err, bmc.ErrConflict) {
+		t.Fatalf("StartDump on an off server: %v", err)
+	}
+	must(t, w.StartDump("a", time.Minute))
+	if d, _ := w.BMC("a").(bmc.DumpReporter).DumpInProgress(ctx); !d {
+		t.Fatal("StartDump did not start a dump")
+	}
+	if err := w.SetDumpTime("ghost", 0); !errors.Is(err, bmc.ErrNotFound) {
+		t.Fatalf("unknown server: %v", err)
+	}
+}
+
+// A Snapshot built by hand (from Masks only) works as a baseline.
+func TestHandMadeSnapshot(t *testing.T) {
+	w := twoServers(t, WithNow(func() time.Time { return t0 }))
+	base := &Snapshot{Masks: w.Masking("")}
+	must(t, w.DiskMapper("arr").Unmap(context.Background(), "boot-a", []storage.Initiator{wwpn(1), wwpn(2)}))
+	wantViolations(t, w.CheckNothingLost(base), "I3: volume arr/boot-a was masked to a and is masked to nobody")
+	must(t, w.CheckFenced(base))
+}
