@@ -248,6 +248,19 @@ func (s *suite) testMappings(t *testing.T) {
 		f.mustMap(t, f.vols[2], f.hosts[0], 3)
 		f.wantMasking(t, f.hosts[0], "three Maps", m(f.vols[1], 1), m(f.vols[2], 3), m(f.vols[0], 5))
 	})
+	t.Run("any_of_the_initiators", func(t *testing.T) {
+		f := s.setup(t, luns(1, 2), 2)
+		f.mustMap(t, f.vols[0], f.hosts[0], 1)
+		f.mustMap(t, f.vols[1], f.hosts[1], 2)
+		both := append(slices.Clone(f.hosts[0]), f.hosts[1]...)
+		got, err := f.d.Mappings(t.Context(), both)
+		if err != nil {
+			t.Fatalf("Mappings of two hosts' initiators: %v", err)
+		}
+		if want := []storage.Mapping{m(f.vols[0], 1), m(f.vols[1], 2)}; !slices.Equal(got, want) {
+			t.Errorf("Mappings of two hosts' initiators = %v, want what either sees: %v", got, want)
+		}
+	})
 	t.Run("empty_or_zero_initiator_list_is_invalid", func(t *testing.T) {
 		f := s.setup(t, nil, 1)
 		for _, ini := range [][]storage.Initiator{nil, {}, {{}}, {f.hosts[0][0], {}}} {

@@ -120,6 +120,9 @@ func (r *ref) Mappings(ctx context.Context, initiators []storage.Initiator) ([]s
 			}
 		}
 	}
+	if r.variant == "first-initiator-only" {
+		initiators = initiators[:1]
+	}
 	out := r.a.mappings(initiators)
 	if r.variant == "unsorted" {
 		slices.SortFunc(out, func(x, y storage.Mapping) int { return -cmp.Compare(x.LUN, y.LUN) })
@@ -424,6 +427,7 @@ func TestBrokenDriversFail(t *testing.T) {
 		{"wrong-kind", "Map/unknown_volume_is_not_found"},
 		{"no-conflict-check", "Map/same_volume_at_another_LUN_is_conflict"},
 		{"unsorted", "Mappings/sorted_by_LUN_then_volume"},
+		{"first-initiator-only", "Mappings/any_of_the_initiators"},
 		{"unknown-is-error", "Mappings/unknown_initiators_see_nothing"},
 		{"unmap-everywhere", "Unmap/other_host_keeps_volume"},
 		{"swap-renumbers", "SwapInitiators/to_new_initiators_keeps_every_LUN"},
