@@ -397,7 +397,6 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 	return inv, nil
 }
 
-
 // derive computes everything that depends on the servers' states: the
 // logical servers' states, the usable combinations and the indexes.
 func (inv *Inventory) derive() {
