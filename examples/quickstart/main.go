@@ -1,0 +1,279 @@
+// Command quickstart plays the failover embodiments of the patent on a
+// simulated data centre (drivers/fake): a same-hardware spare takes over,
+// a two-node logical server is replaced by two standbys composed into one,
+// a policy lets a bigger server take over, and a high-priority server with
+// no spare takes a low-priority one whose workload moves on.
+//
+// For each it prints the plan in one line, the timeline of the steps
+// (step, target, start, duration, driver calls) and the server table before
+// and after. Time is virtual (the fake's clock), so the output is the same
+// on every run.
+//
+//	go run ./examples/quickstart                 # every scenario, one after another
+//	go run ./examples/quickstart -scenario preempt
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/drivers/fake"
+	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+func main() {
+	scenario := flag.String("scenario", "all", "scenario to play: all, exact, recompose, relaxed or preempt")
+	flag.Parse()
+	if err := run(os.Stdout, *scenario); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+// start is the virtual clock's origin.
+var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// run builds the data centre and plays the scenarios.
+func run(w io.Writer, which string) error {
+	ctx := context.Background()
+	clock := fake.NewClock(start)
+	world, layout := fake.PatentExample(fake.WithClock(clock))
+
+	// The Orchestrator's records: the patent's server management table,
+	// plus how to reach each server (BMC, HBAs and their fabric, switch
+	// ports). A real deployment fills them from its inventory.
+	store := failover.NewMemStore()
+	if _, err := store.Put(ctx, records(world)...); err != nil {
+		return err
+	}
+	o, err := failover.New(store, drivers(world),
+		failover.WithClock(demoClock{clock}),
+		failover.WithSearchOptions(searchOptions(world, layout)...),
+		failover.WithTimeouts(failover.Timeouts{Shutdown: 30 * time.Second, Poll: 5 * time.Second}),
+	)
+	if err != nil {
+		return err
+	}
+
+	var scenarios []fake.Scenario
+	for _, sc := range layout.Scenarios {
+		if which == "all" || which == sc.Name {
+			scenarios = append(scenarios, sc)
+		}
+	}
+	if len(scenarios) == 0 {
+		return fmt.Errorf("unknown scenario %q (want all, exact, recompose, relaxed or preempt)", which)
+	}
+	// srv04, the healthy half of the failing logical server, shuts down
+	// at once when asked; its partner hangs and is forced off after the
+	// shutdown timeout.
+	_ = world.SetShutdownDelay("srv04", 0)
+
+	for i, sc := range scenarios {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		before := table(ctx, store, world)
+		fmt.Fprintf(w, "== %s: %s\n", sc.Name, sc.Description)
+		// One server fails; a logical server is replaced as a whole.
+		if err := world.FailServer(sc.Fail[0], sc.Fault); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "fault: %s %s\n", sc.Fail[0], sc.Fault)
+		res, err := o.HandleFault(ctx, bmc.Fault{Server: sc.Fail[0], Type: sc.Fault, Time: clock.Now()})
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		fmt.Fprintf(w, "plan:  %s\n", res.Plan)
+		fmt.Fprintln(w, "timeline:")
+		timeline(w, res)
+		fmt.Fprintf(w, "outcome: %s in %s\n", res.Outcome, res.Duration)
+		fmt.Fprintln(w, "servers (before -> after):")
+		diff(w, before, table(ctx, store, world))
+		if err := world.CheckInvariants(nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stepOrder orders parallel steps that started at the same instant.
+var stepOrder = map[string]int{"reserve": 0, "fence": 1, "park": 2, "compose": 3, "storage.read": 4, "storage": 5,
+	"zone.read": 6, "zone": 7, "vlan.read": 8, "vlan": 9, "boot": 10, "commit": 11}
+
+func timeline(w io.Writer, res failover.Result) {
+	audit := slices.Clone(res.Audit)
+	slices.SortStableFunc(audit, func(a, b failover.AuditEntry) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(stepOrder[a.Step], stepOrder[b.Step]), cmp.Compare(a.Target, b.Target))
+	})
+	t0 := res.Audit[0].Start
+	for _, a := range audit {
+		if a.Start.Before(t0) {
+			t0 = a.Start
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  at\tstep\ttarget\ttook\tcalls\t")
+	for _, a := range audit {
+		if strings.HasSuffix(a.Step, ".read") {
+			continue // reads are folded into the step they prepare
+		}
+		note := ""
+		if a.Err != "" {
+			note = "  " + a.Err
+		}
+		fmt.Fprintf(tw, "  +%s\t%s\t%s\t%s\t%d\t%s\n", a.Start.Sub(t0), a.Step, a.Target, a.Duration, a.Attempts, note)
+	}
+	tw.Flush()
+}
+
+// demoClock is the fake's virtual clock, except that each sleep first
+// yields for a few real milliseconds: steps that run in parallel with a
+// waiting one (the healthy member's fencing while its partner's shutdown
+// times out) finish before virtual time moves on, so the timeline reads
+// the same on every run.
+type demoClock struct{ *fake.Clock }
+
+func (c demoClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(10 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	return c.Clock.Sleep(ctx, d)
+}
+
+// row is one server as an operator sees it.
+type row struct {
+	id, state, workload, power, boot string
+}
+
+func table(ctx context.Context, st failover.Store, w *fake.World) []row {
+	recs, _ := st.List(ctx)
+	out := make([]row, len(recs))
+	for i, r := range recs {
+		s, _ := w.Server(string(r.ID))
+		wl := "-"
+		if r.Workload != "" {
+			wl = fmt.Sprintf("%s(%d)", r.Workload, r.Priority)
+		}
+		state := string(r.State)
+		if r.Partition != "" {
+			state += "/" + string(r.Partition)
+		}
+		boot := string(s.BootVolume)
+		if boot == "" {
+			boot = "-"
+		}
+		out[i] = row{string(r.ID), state, wl, string(s.Power), boot}
+	}
+	return out
+}
+
+func diff(w io.Writer, before, after []row) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  \tserver\tstate\tworkload\tpower\tbooted from\t\tstate\tworkload\tpower\tbooted from\t")
+	for i, b := range before {
+		a := after[i]
+		mark := " "
+		if a != b {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t->\t%s\t%s\t%s\t%s\t\n", mark, b.id, b.state, b.workload, b.power, b.boot, a.state, a.workload, a.power, a.boot)
+	}
+	tw.Flush()
+}
+
+// records turns the simulated servers into the Orchestrator's records.
+func records(w *fake.World) []failover.Record {
+	var out []failover.Record
+	for _, s := range w.Servers() {
+		r := failover.Record{
+			Server: search.Server{
+				ID: search.ServerID(s.ID),
+				Hardware: search.Hardware{CPUModel: s.Hardware.CPUModel, CPUMHz: s.Hardware.CPUMHz, MemoryMiB: s.Hardware.MemoryMiB,
+					Chipset: s.Hardware.Chipset, NICPorts: s.Hardware.NICPorts, HBAPorts: s.Hardware.HBAPorts},
+				Switch: s.Switch, DiskArray: s.DiskArray,
+				State: search.State(s.State), Workload: s.Workload, Priority: s.Priority,
+				Partition: search.PartitionID(s.Partition),
+			},
+			BMC: failover.BMCRef{Driver: "fake", Endpoint: s.ID},
+		}
+		if s.VLAN.Mode == fabric.Access {
+			r.VLANs = []int{s.VLAN.AccessVLAN}
+		} else {
+			r.VLANs = s.VLAN.Trunk
+		}
+		if len(s.Zones) > 0 {
+			r.Zone = s.Zones[0]
+		}
+		for _, in := range s.Initiators {
+			r.HBAs = append(r.HBAs, failover.HBA{Initiator: in, Fabric: s.Fabric})
+		}
+		for _, p := range s.SwitchPorts {
+			r.NICs = append(r.NICs, failover.NIC{Switch: s.Switch, Port: p})
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// drivers wires the simulated devices: one BMC per server, one DiskMapper
+// per array, one FCZoner per fabric, one VLANSwitch per switch.
+func drivers(w *fake.World) failover.Drivers {
+	d := failover.Drivers{
+		BMC:          func(r failover.Record) (bmc.BMC, error) { return w.BMC(r.BMC.Endpoint), nil },
+		DiskMappers:  map[string]storage.DiskMapper{},
+		FCZoners:     map[string]fabric.FCZoner{},
+		VLANSwitches: map[string]fabric.VLANSwitch{},
+		Partitions:   w.Partitions(),
+	}
+	for _, s := range w.Servers() {
+		d.DiskMappers[s.DiskArray] = w.DiskMapper(s.DiskArray)
+		d.FCZoners[s.Fabric] = w.Zoner(s.Fabric)
+		d.VLANSwitches[s.Switch] = w.Switch(s.Switch)
+	}
+	return d
+}
+
+// searchOptions turns the example's search policy table and its allowed
+// combinations into search options. Active servers without a policy may
+// still preempt strictly lower-priority work.
+func searchOptions(w *fake.World, l fake.Layout) []search.Option {
+	var opts []search.Option
+	has := map[string]bool{}
+	for _, p := range l.Policies {
+		has[p.Server] = true
+		opts = append(opts, search.WithPolicy(search.ServerID(p.Server), search.Policy{
+			MinCPUMHz: p.MinCPUMHz, MinMemoryMiB: p.MinMemoryMiB, AnyCPUModel: p.AllowOtherCPUModel,
+			AllowPartitionMismatch: p.AllowOtherNodeCount, AnySwitch: !p.SameSwitch, Preempt: true,
+		}))
+	}
+	for _, s := range w.Servers() {
+		if !has[s.ID] && s.State == fake.StateActive {
+			opts = append(opts, search.WithPolicy(search.ServerID(s.ID), search.Policy{Preempt: true}))
+		}
+	}
+	for _, c := range l.Compositions {
+		ids := make([]search.ServerID, len(c))
+		for i, x := range c {
+			ids[i] = search.ServerID(x)
+		}
+		opts = append(opts, search.WithCombination(ids...))
+	}
+	return opts
+}
