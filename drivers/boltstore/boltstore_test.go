@@ -1,0 +1,182 @@
+package boltstore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coldstandby/coldstandby/drivers/boltstore"
+	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/storetest"
+	"github.com/coldstandby/coldstandby/search"
+)
+
+func open(t *testing.T, path string) *boltstore.Store {
+	t.Helper()
+	st, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunHarness(t, storetest.Harness{
+		New: func(t *testing.T) failover.Store {
+			return open(t, filepath.Join(t.TempDir(), "state.db"))
+		},
+		Reopen: func(t *testing.T, old failover.Store) failover.Store {
+			b := old.(*boltstore.Store)
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			st := open(t, b.Path())
+			if err := st.Check(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	})
+}
+
+func TestOpenRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for name, f := range map[string]func() (*boltstore.Store, error){
+		"empty path": func() (*boltstore.Store, error) { return boltstore.Open("") },
+		"zero timeout": func() (*boltstore.Store, error) {
+			return boltstore.Open(filepath.Join(dir, "a"), boltstore.WithLockTimeout(0))
+		},
+		"unreadable mode": func() (*boltstore.Store, error) {
+			return boltstore.Open(filepath.Join(dir, "b"), boltstore.WithFileMode(0o200))
+		},
+		"directory as file": func() (*boltstore.Store, error) { return boltstore.Open(dir) },
+	} {
+		st, err := f()
+		if err == nil {
+			_ = st.Close()
+			t.Errorf("%s: Open succeeded", name)
+			continue
+		}
+		if name != "directory as file" && !errors.Is(err, failover.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestFileModeAndClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(context.Background(), "x"); !errors.Is(err, failover.ErrInvalid) {
+		t.Errorf("Get after Close: %v, want ErrInvalid", err)
+	}
+	if _, err := st.Put(context.Background(), failover.Record{Server: search.Server{ID: "x"}}); !errors.Is(err, failover.ErrInvalid) {
+		t.Errorf("Put after Close: %v, want ErrInvalid", err)
+	}
+}
+
+// TestLockChild holds the store file open until killed; it is run by
+// TestSecondProcessFailsClearly.
+func TestLockChild(t *testing.T) {
+	path := os.Getenv("BOLTSTORE_LOCK_PATH")
+	if path == "" {
+		t.Skip("helper for TestSecondProcessFailsClearly")
+	}
+	st, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	os.Stdout.WriteString("locked\n")
+	time.Sleep(time.Minute)
+}
+
+func TestSecondProcessFailsClearly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "BOLTSTORE_LOCK_PATH="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	if !strings.Contains(string(buf[:n]), "locked") {
+		t.Fatalf("child did not lock the file: %q", buf[:n])
+	}
+	start := time.Now()
+	st, err := boltstore.Open(path, boltstore.WithLockTimeout(300*time.Millisecond))
+	if err == nil {
+		_ = st.Close()
+		t.Fatal("a second process opened a locked store")
+	}
+	if !errors.Is(err, boltstore.ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second open: %v, want ErrLocked naming the file", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("second open gave up after %v, want about the 300ms timeout", d)
+	}
+	// Once the holder dies, the lock is gone.
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	st = open(t, path)
+	if err := st.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckFindsCorruption(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "srv01"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Check(ctx); err != nil {
+		t.Fatalf("fresh file: %v", err)
+	}
+	_ = st.Close()
+	// Overwrite the record's JSON in place: the page stays valid, the
+	// value does not decode.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(b), `{"ID":"srv01"`)
+	if i < 0 {
+		t.Fatal("record not found in the file")
+	}
+	copy(b[i:], "XXXXX")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st = open(t, path)
+	if err := st.Check(ctx); err == nil {
+		t.Fatal("Check passed a file with a record that does not decode")
+	}
+}
