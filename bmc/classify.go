@@ -220,7 +220,7 @@ func Classify(e Event) (FaultType, bool) {
 		t, _ := classifyIPMI(e) // unknown codes are FaultOther
 		return t, t != none
 	}
-	if e.MessageID != "" || e.SensorType != 0 || e.Severity != "" {
+	if e.MessageID != "" || e.SensorType != 0 {
 		return classifyBySeverity(e)
 	}
 	return FaultOther, true

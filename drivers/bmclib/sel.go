@@ -46,11 +46,7 @@ func ParseSELList(raw string) []bmc.Event {
 		if t, err := time.Parse(selTimeLayout, f[1]+" "+f[2]); err == nil {
 			e.Time = t.UTC()
 		}
-		typeName := f[3]
-		if i := strings.Index(typeName, " #0x"); i >= 0 {
-			typeName = typeName[:i]
-		}
-		e.SensorType = ipmitoolSensorTypes[typeName]
+		e.SensorType = sensorTypeOf(f[3])
 		e.EventType, e.Offset = eventCode(e.SensorType, f[4])
 		e.Message = strings.TrimSpace(f[3] + ": " + f[4])
 		if len(f) > 6 {
@@ -63,6 +59,23 @@ func ParseSELList(raw string) []bmc.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// sensorTypeOf finds the sensor type in ipmitool's sensor column:
+// "Memory #0x02" in "sel list", or the type followed by the sensor's SDR
+// name ("Power Supply PSU2") in "sel elist". The longest matching type
+// name wins ("Power Supply" over "Power").
+func sensorTypeOf(col string) uint8 {
+	if i := strings.Index(col, " #0x"); i >= 0 {
+		return ipmitoolSensorTypes[col[:i]]
+	}
+	best, code := 0, uint8(0)
+	for name, c := range ipmitoolSensorTypes {
+		if len(name) > best && (col == name || strings.HasPrefix(col, name+" ")) {
+			best, code = len(name), c
+		}
+	}
+	return code
 }
 
 // eventCode finds the event/reading type and offset of ipmitool's
