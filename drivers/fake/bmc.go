@@ -199,7 +199,6 @@ var faultRecords = map[bmc.FaultType]bmc.Event{
 	bmc.FaultWatchdog:       {SensorType: 0x23, SensorName: "Watchdog2", EventType: 0x6f, Offset: 0x00, Message: "Watchdog 2 Timer expired", MessageID: "Platform.1.0.WatchdogExpired", Severity: bmc.SeverityCritical},
 	bmc.FaultOSStop:         {SensorType: 0x20, SensorName: "OS Stop", EventType: 0x6f, Offset: 0x01, Message: "OS Critical Stop: Run-time critical stop", MessageID: "Platform.1.0.OperatingSystemCrash", Severity: bmc.SeverityCritical},
 	bmc.FaultPowerLost:      {SensorType: 0x09, SensorName: "Power Unit", EventType: 0x6f, Offset: 0x04, Message: "Power Unit AC lost", MessageID: "Platform.1.0.PowerUnitACLost", Severity: bmc.SeverityCritical},
-	bmc.FaultBMCUnreachable: {SensorType: 0x28, SensorName: "BMC", EventType: 0x6f, Offset: 0x00, Message: "Management Subsystem Health: sensor access degraded or unavailable", Severity: bmc.SeverityCritical},
 	bmc.FaultTemperature:    {SensorType: 0x01, SensorName: "CPU0 Temp", EventType: 0x01, Offset: 0x09, Message: "Upper Critical going high", MessageID: "Platform.1.0.TemperatureAboveUpperCriticalThreshold", Severity: bmc.SeverityCritical},
 	bmc.FaultCorrectable:    {SensorType: 0x0c, SensorName: "DIMM A1", EventType: 0x6f, Offset: 0x00, Message: "Memory Correctable ECC", MessageID: "Memory.1.0.CorrectableError", Severity: bmc.SeverityWarning},
 }

@@ -219,3 +219,26 @@ func TestPartitionRules(t *testing.T) {
 		t.Fatalf("List %+v", ls)
 	}
 }
+
+// The records FailServer writes are realistic enough that the library's
+// own classifier reads them back as the fault that was injected.
+func TestFailServerRecordsClassifyBack(t *testing.T) {
+	ctx := context.Background()
+	types := []bmc.FaultType{bmc.FaultOther}
+	for ft := range faultRecords {
+		types = append(types, ft)
+	}
+	for _, ft := range types {
+		w := twoServers(t)
+		must(t, w.FailServer("a", ft))
+		evs, _, err := w.BMC("a").Events(ctx, "")
+		must(t, err)
+		if len(evs) != 1 {
+			t.Fatalf("%s: %d records", ft, len(evs))
+		}
+		got, isFault := bmc.Classify(evs[0])
+		if !isFault || got != ft {
+			t.Errorf("%s: record %+v classifies as %q (fault %v)", ft, evs[0], got, isFault)
+		}
+	}
+}
