@@ -193,14 +193,14 @@ func (w *World) ClearEventLog(id string) error {
 // faultRecords are IPMI-like SEL records for each fault type (IPMI 2.0
 // tables 42-1 and 42-3).
 var faultRecords = map[bmc.FaultType]bmc.Event{
-	bmc.FaultProcessor:      {SensorType: 0x07, SensorName: "CPU0 Status", EventType: 0x6f, Offset: 0x00, Message: "Processor IERR", MessageID: "Platform.1.0.ProcessorFailed", Severity: bmc.SeverityCritical},
-	bmc.FaultMemory:         {SensorType: 0x0c, SensorName: "DIMM A1", EventType: 0x6f, Offset: 0x01, Message: "Memory Uncorrectable ECC", MessageID: "Memory.1.0.UncorrectableError", Severity: bmc.SeverityCritical},
-	bmc.FaultPowerSupply:    {SensorType: 0x08, SensorName: "PS1 Status", EventType: 0x6f, Offset: 0x01, Message: "Power Supply Failure detected", MessageID: "Platform.1.0.PowerSupplyFailed", Severity: bmc.SeverityCritical},
-	bmc.FaultWatchdog:       {SensorType: 0x23, SensorName: "Watchdog2", EventType: 0x6f, Offset: 0x00, Message: "Watchdog 2 Timer expired", MessageID: "Platform.1.0.WatchdogExpired", Severity: bmc.SeverityCritical},
-	bmc.FaultOSStop:         {SensorType: 0x20, SensorName: "OS Stop", EventType: 0x6f, Offset: 0x01, Message: "OS Critical Stop: Run-time critical stop", MessageID: "Platform.1.0.OperatingSystemCrash", Severity: bmc.SeverityCritical},
-	bmc.FaultPowerLost:      {SensorType: 0x09, SensorName: "Power Unit", EventType: 0x6f, Offset: 0x04, Message: "Power Unit AC lost", MessageID: "Platform.1.0.PowerUnitACLost", Severity: bmc.SeverityCritical},
-	bmc.FaultTemperature:    {SensorType: 0x01, SensorName: "CPU0 Temp", EventType: 0x01, Offset: 0x09, Message: "Upper Critical going high", MessageID: "Platform.1.0.TemperatureAboveUpperCriticalThreshold", Severity: bmc.SeverityCritical},
-	bmc.FaultCorrectable:    {SensorType: 0x0c, SensorName: "DIMM A1", EventType: 0x6f, Offset: 0x00, Message: "Memory Correctable ECC", MessageID: "Memory.1.0.CorrectableError", Severity: bmc.SeverityWarning},
+	bmc.FaultProcessor:   {SensorType: 0x07, SensorName: "CPU0 Status", EventType: 0x6f, Offset: 0x00, Message: "Processor IERR", MessageID: "Platform.1.0.ProcessorFailed", Severity: bmc.SeverityCritical},
+	bmc.FaultMemory:      {SensorType: 0x0c, SensorName: "DIMM A1", EventType: 0x6f, Offset: 0x01, Message: "Memory Uncorrectable ECC", MessageID: "Memory.1.0.UncorrectableError", Severity: bmc.SeverityCritical},
+	bmc.FaultPowerSupply: {SensorType: 0x08, SensorName: "PS1 Status", EventType: 0x6f, Offset: 0x01, Message: "Power Supply Failure detected", MessageID: "Platform.1.0.PowerSupplyFailed", Severity: bmc.SeverityCritical},
+	bmc.FaultWatchdog:    {SensorType: 0x23, SensorName: "Watchdog2", EventType: 0x6f, Offset: 0x00, Message: "Watchdog 2 Timer expired", MessageID: "Platform.1.0.WatchdogExpired", Severity: bmc.SeverityCritical},
+	bmc.FaultOSStop:      {SensorType: 0x20, SensorName: "OS Stop", EventType: 0x6f, Offset: 0x01, Message: "OS Critical Stop: Run-time critical stop", MessageID: "Platform.1.0.OperatingSystemCrash", Severity: bmc.SeverityCritical},
+	bmc.FaultPowerLost:   {SensorType: 0x09, SensorName: "Power Unit", EventType: 0x6f, Offset: 0x04, Message: "Power Unit AC lost", MessageID: "Platform.1.0.PowerUnitACLost", Severity: bmc.SeverityCritical},
+	bmc.FaultTemperature: {SensorType: 0x01, SensorName: "CPU0 Temp", EventType: 0x01, Offset: 0x09, Message: "Upper Critical going high", MessageID: "Platform.1.0.TemperatureAboveUpperCriticalThreshold", Severity: bmc.SeverityCritical},
+	bmc.FaultCorrectable: {SensorType: 0x0c, SensorName: "DIMM A1", EventType: 0x6f, Offset: 0x00, Message: "Memory Correctable ECC", MessageID: "Memory.1.0.CorrectableError", Severity: bmc.SeverityWarning},
 }
 
 // FailServer makes server id fail with fault type ft: it appends the
