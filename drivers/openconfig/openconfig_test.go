@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -56,7 +57,13 @@ type harness struct {
 var (
 	_ fabrictest.VLANHarness     = (*harness)(nil)
 	_ fabrictest.TransientFailer = (*harness)(nil)
+	_ fabrictest.Staller         = (*harness)(nil)
 )
+
+func (h *harness) StallNext(ctx context.Context, d time.Duration) error {
+	h.srv.StallNext(d)
+	return nil
+}
 
 func TestConformance(t *testing.T) {
 	fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/drivers/ovs"
 	"github.com/coldstandby/coldstandby/drivers/ovs/ovstest"
@@ -16,21 +18,25 @@ import (
 	"github.com/coldstandby/coldstandby/fabric/fabrictest"
 )
 
-// harness is a fresh Open vSwitch per subtest (about half a second).
+// harness is a fresh driver and fresh ports per subtest, on one Open
+// vSwitch shared by the subtests (starting one takes about half a second).
 type harness struct {
 	t        *testing.T
 	sw       *ovstest.Switch
 	failNext atomic.Bool
+	stall    atomic.Int64 // nanoseconds to hold the next request
 }
 
 var (
 	_ fabrictest.VLANHarness     = (*harness)(nil)
 	_ fabrictest.TransientFailer = (*harness)(nil)
+	_ fabrictest.Staller         = (*harness)(nil)
 )
 
 func TestConformance(t *testing.T) {
+	sw := ovstest.Start(t)
 	fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {
-		return &harness{t: t, sw: ovstest.Start(t)}
+		return &harness{t: t, sw: sw.For(t)}
 	})
 }
 
@@ -41,7 +47,7 @@ func (h *harness) MakeSwitch(ctx context.Context) (fabric.VLANSwitch, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &failingConn{Conn: c, h: h}, nil
+		return &failingConn{Conn: h.proxy(c), h: h}, nil
 	}
 	s, err := ovs.New(h.sw.DB, ovs.WithDialer(dial))
 	if err != nil {
@@ -108,6 +114,49 @@ func (h *harness) ReadPort(ctx context.Context, port string) (fabric.PortVLAN, e
 func (h *harness) FailNext(ctx context.Context) error {
 	h.failNext.Store(true)
 	return nil
+}
+
+// StallNext makes the proxy between driver and ovsdb-server hold the next
+// request for d before passing it on (the server then carries it out).
+func (h *harness) StallNext(ctx context.Context, d time.Duration) error {
+	h.stall.Store(int64(d))
+	return nil
+}
+
+// proxy returns the driver's end of a pipe whose other end forwards to
+// server, holding a request when StallNext asked for it.
+func (h *harness) proxy(server net.Conn) net.Conn {
+	client, mine := net.Pipe()
+	chunks := make(chan []byte, 64)
+	go func() { // driver -> queue, never blocking the driver
+		defer close(chunks)
+		for {
+			buf := make([]byte, 64<<10)
+			n, err := mine.Read(buf)
+			if n > 0 {
+				chunks <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // queue -> server, after any stall
+		defer server.Close()
+		for b := range chunks {
+			if d := h.stall.Swap(0); d > 0 {
+				time.Sleep(time.Duration(d))
+			}
+			if _, err := server.Write(b); err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // server -> driver
+		defer mine.Close()
+		_, _ = io.Copy(mine, server)
+	}()
+	return client
 }
 
 type failingConn struct {

@@ -54,7 +54,13 @@ var (
 	_ partitiontest.Harness         = (*harness)(nil)
 	_ partitiontest.Forbidder       = (*harness)(nil)
 	_ partitiontest.TransientFailer = (*harness)(nil)
+	_ partitiontest.Staller         = (*harness)(nil)
 )
+
+func (h *harness) StallNext(ctx context.Context, d time.Duration) error {
+	h.srv.StallNext(d)
+	return nil
+}
 
 func TestConformance(t *testing.T) {
 	for _, v := range variants {
@@ -346,6 +352,26 @@ func TestAsyncCancelledIsOutcomeUnknown(t *testing.T) {
 	err := m.Compose(ctx, "slow", []string{"B1"})
 	if !errors.Is(err, partition.ErrOutcomeUnknown) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Compose whose task outlived ctx: %v, want ErrOutcomeUnknown and DeadlineExceeded", err)
+	}
+}
+
+// TestCancelledDuringPOSTIsOutcomeUnknown: a composition request that the
+// service received but had not answered when ctx ended may have happened.
+func TestCancelledDuringPOSTIsOutcomeUnknown(t *testing.T) {
+	srv := redfishtest.Start(t, redfishtest.BladedPartitions)
+	srv.AddBlock("B1", "EncZone1")
+	m := newManager(t, srv)
+	srv.StallNextChange(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := m.Compose(ctx, "held", []string{"B1"})
+	if !errors.Is(err, partition.ErrOutcomeUnknown) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Compose cancelled during its POST: %v, want ErrOutcomeUnknown and DeadlineExceeded", err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	// It did happen: re-reading shows it, and Compose again is idempotent.
+	if err := m.Compose(context.Background(), "held", []string{"B1"}); err != nil {
+		t.Errorf("Compose after the unknown outcome: %v", err)
 	}
 }
 

@@ -68,6 +68,7 @@ type Server struct {
 	ifaces   map[string]*Config // nil *Config: an interface without switched-vlan
 	failNext []codes.Code
 	failSet  []codes.Code
+	stall    time.Duration
 	sets     int
 }
 
@@ -165,6 +166,23 @@ func (s *Server) FailNextSet(code codes.Code) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failSet = append(s.failSet, code)
+}
+
+// StallNext holds the next Get or Set for d before carrying it out and
+// answering, even if the client gives up meanwhile.
+func (s *Server) StallNext(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = d
+}
+
+// held sleeps for a pending stall (called without s.mu).
+func (s *Server) held() {
+	s.mu.Lock()
+	d := s.stall
+	s.stall = 0
+	s.mu.Unlock()
+	time.Sleep(d)
 }
 
 // Sets counts the Set RPCs that changed the configuration.
@@ -312,6 +330,7 @@ func (v *service) Get(ctx context.Context, req *gnmipb.GetRequest) (*gnmipb.GetR
 		return nil, status.Error(codes.Unimplemented, "use_models not supported")
 	}
 	s := v.s
+	s.held()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.injected(); err != nil {
@@ -516,6 +535,7 @@ func (v *service) Set(ctx context.Context, req *gnmipb.SetRequest) (*gnmipb.SetR
 		return nil, err
 	}
 	s := v.s
+	s.held()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.injected(); err != nil {

@@ -21,7 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,8 +47,7 @@ type Switch struct {
 	ipPath string
 	ping   string
 
-	mu    sync.Mutex
-	ports int
+	ports *atomic.Int64 // shared by the views that For makes
 }
 
 // Host is a namespace attached to one switch port by a veth pair.
@@ -98,6 +97,7 @@ func Start(t testing.TB) *Switch {
 		ipPath: ipPath[0],
 		ping:   pingPath[0],
 		DB:     "unix:" + filepath.Join(dir, "db.sock"),
+		ports:  new(atomic.Int64),
 	}
 	s.Netns = "cs-ovs-" + s.id
 	// ovs-vswitchd dies without these pointing at a writable directory.
@@ -119,6 +119,15 @@ func Start(t testing.TB) *Switch {
 		"--log-file="+filepath.Join(dir, "ovs-vswitchd.log"))
 	s.vsctlRun("add-br", s.Bridge, "--", "set", "bridge", s.Bridge, "datapath_type=netdev")
 	return s
+}
+
+// For returns a view of the same switch whose helpers report failures to
+// t (a subtest sharing the switch its parent started). Ports and hosts
+// made through the view stay until the switch is torn down.
+func (s *Switch) For(t testing.TB) *Switch {
+	c := *s
+	c.t = t
+	return &c
 }
 
 func findSchema() string {
@@ -222,10 +231,7 @@ func (s *Switch) vsctlRun(args ...string) string {
 // every VLAN).
 func (s *Switch) AddHost(addr string, portSettings ...string) Host {
 	s.t.Helper()
-	s.mu.Lock()
-	s.ports++
-	n := s.ports
-	s.mu.Unlock()
+	n := s.ports.Add(1)
 	h := Host{
 		Port:  fmt.Sprintf("cs%sp%d", s.id, n),
 		Netns: fmt.Sprintf("cs-ovs-%s-h%d", s.id, n),
@@ -254,10 +260,7 @@ func (s *Switch) AddHost(addr string, portSettings ...string) Host {
 // given ovs-vsctl column settings and returns its name.
 func (s *Switch) AddPort(portSettings ...string) string {
 	s.t.Helper()
-	s.mu.Lock()
-	s.ports++
-	name := fmt.Sprintf("cs%si%d", s.id, s.ports)
-	s.mu.Unlock()
+	name := fmt.Sprintf("cs%si%d", s.id, s.ports.Add(1))
 	args := []string{"add-port", s.Bridge, name, "--", "set", "interface", name, "type=internal"}
 	if len(portSettings) > 0 {
 		args = append(args, "--", "set", "port", name)

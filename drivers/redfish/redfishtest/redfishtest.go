@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/internal/testpeer"
 )
@@ -83,6 +84,8 @@ type Server struct {
 	mu       sync.Mutex
 	res      map[string]map[string]any
 	failNext []int
+	stall    time.Duration // hold the next request this long
+	stallW   time.Duration // hold the next change (POST, DELETE) this long
 	nextID   int
 	tasks    map[string]*task
 	posts    int
@@ -169,6 +172,21 @@ func (s *Server) FailNext() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext = append(s.failNext, http.StatusServiceUnavailable)
+}
+
+// StallNext holds the next request for d before carrying it out and
+// answering (an overloaded service); the client may give up meanwhile.
+func (s *Server) StallNext(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = d
+}
+
+// StallNextChange is StallNext for the next POST or DELETE only.
+func (s *Server) StallNextChange(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stallW = d
 }
 
 // Posts counts composition requests (POST to Systems or the action).
@@ -275,6 +293,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, "Base.1.16.0.InsufficientPrivilege", "authentication required")
 			return
 		}
+	}
+	s.mu.Lock()
+	d := s.stall
+	s.stall = 0
+	if r.Method != http.MethodGet && s.stallW > 0 {
+		d, s.stallW = s.stallW, 0
+	}
+	s.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d) // carried out even if the client has gone
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
