@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/internal/errs"
 	"github.com/coldstandby/coldstandby/storage"
 )
@@ -68,6 +70,12 @@ type ServerState struct {
 	RefusesShutdown bool
 	DumpTime        time.Duration
 	ShutdownDelay   time.Duration
+
+	// The live wiring, for state tables.
+	Partition string            // the logical server it is a member of now, "" for none
+	Volumes   []storage.Mapping // what its initiators see on its disk array, sorted by LUN then volume
+	Zones     []string          // active zones of its initiators on its fabric, sorted
+	PortVLANs []fabric.PortVLAN // the setting of each of its SwitchPorts, in order
 }
 
 // Server returns the live state of server id.
@@ -79,12 +87,44 @@ func (w *World) Server(id string) (ServerState, bool) {
 		return ServerState{}, false
 	}
 	s.settle(w, w.cfg.now())
-	return ServerState{
+	st := ServerState{
 		ID: id, Power: s.power, BootDevice: s.boot, BootPersistent: s.bootPersistent,
 		ShutdownPending: !s.offAt.IsZero(), DumpInProgress: s.dumping(), Hung: s.hung,
 		Fault: s.fault, BMCReachable: !s.bmcDown, BootVolume: s.bootVolume, Events: len(s.events),
 		RefusesShutdown: s.os.RefuseShutdown, DumpTime: s.os.DumpTime, ShutdownDelay: s.os.ShutdownDelay,
-	}, true
+	}
+	for p, ms := range w.partitions {
+		if slices.Contains(ms, id) {
+			st.Partition = p
+		}
+	}
+	if a := w.arrays[s.spec.DiskArray]; a != nil {
+		seen := map[storage.Mapping]bool{}
+		for _, in := range s.spec.Initiators {
+			for l, v := range a.masks[in] {
+				if m := (storage.Mapping{Volume: v, LUN: l}); !seen[m] {
+					seen[m] = true
+					st.Volumes = append(st.Volumes, m)
+				}
+			}
+		}
+		slices.SortFunc(st.Volumes, func(x, y storage.Mapping) int {
+			return cmp.Or(cmp.Compare(x.LUN, y.LUN), cmp.Compare(x.Volume, y.Volume))
+		})
+	}
+	if f := w.fabrics[s.spec.Fabric]; f != nil {
+		for _, in := range s.spec.Initiators {
+			st.Zones = append(st.Zones, f.active.zonesOf(in)...)
+		}
+		slices.Sort(st.Zones)
+		st.Zones = slices.Compact(st.Zones)
+	}
+	if sw := w.switches[s.spec.Switch]; sw != nil {
+		for _, p := range s.spec.SwitchPorts {
+			st.PortVLANs = append(st.PortVLANs, cloneVLAN(sw.ports[p]))
+		}
+	}
+	return st, true
 }
 
 // Power returns server id's power state ("" for an unknown server), as

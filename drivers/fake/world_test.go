@@ -264,6 +264,14 @@ func TestWorldAccessorsFollowTheDrivers(t *testing.T) {
 	if len(w.Violations()) != 0 {
 		t.Fatalf("violations %v", w.Violations())
 	}
+	st, _ := w.Server("b")
+	if !slices.Equal(st.Volumes, []storage.Mapping{{Volume: "boot-a", LUN: 0}, {Volume: "data-a", LUN: 1}}) ||
+		!slices.Equal(st.Zones, []string{"z-a"}) || len(st.PortVLANs) != 1 || st.PortVLANs[0].AccessVLAN != 10 {
+		t.Fatalf("spare's live wiring %+v", st)
+	}
+	if st, _ := w.Server("a"); len(st.Volumes) != 0 || !slices.Equal(st.Zones, []string{"z-a"}) { // wwpn 2 is still zoned
+		t.Fatalf("failed server's live wiring %+v", st)
+	}
 }
 
 func TestDumpAndShutdownSettings(t *testing.T) {
