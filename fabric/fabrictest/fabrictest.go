@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,6 +267,7 @@ func (s *zonerSuite) testAdd(t *testing.T) {
 		z := s.setup(t, 1)
 		err := z.d.AddMember(t.Context(), unknownZone, z.wwpns[0])
 		wantKind(t, "AddMember to an unknown zone", err, fabric.ErrNotFound)
+		wantNamed(t, "AddMember to an unknown zone", err, unknownZone)
 		z.wantZones(t, z.wwpns[0], "a failed AddMember", nil, nil)
 	})
 	t.Run("non_FC_initiator_is_invalid", func(t *testing.T) {
@@ -576,6 +578,7 @@ func (s *vlanSuite) testPortVLAN(t *testing.T) {
 		v := s.setup(t, 0)
 		_, err := v.d.PortVLAN(t.Context(), unknownPort)
 		wantKind(t, "PortVLAN of an unknown port", err, fabric.ErrNotFound)
+		wantNamed(t, "PortVLAN of an unknown port", err, unknownPort)
 	})
 }
 
@@ -648,6 +651,7 @@ func (s *vlanSuite) testSet(t *testing.T) {
 		v := s.setup(t, 0)
 		_, err := v.d.SetPortVLAN(t.Context(), unknownPort, v.a)
 		wantKind(t, "SetPortVLAN of an unknown port", err, fabric.ErrNotFound)
+		wantNamed(t, "SetPortVLAN of an unknown port", err, unknownPort)
 	})
 }
 
@@ -776,4 +780,13 @@ func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx conte
 	}
 	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
 	return true
+}
+
+// wantNamed checks that err names the thing it is about, as errors
+// wrapped "once with the operation and target" do.
+func wantNamed(t *testing.T, what string, err error, name string) {
+	t.Helper()
+	if err != nil && !strings.Contains(err.Error(), name) {
+		t.Errorf("%s: error %q does not name %q; wrap errors with the operation and its target", what, err, name)
+	}
 }

@@ -202,6 +202,7 @@ func (s *suite) testCompose(t *testing.T) {
 		f := s.setup(t, 1)
 		err := f.d.Compose(t.Context(), prefix+"1", []string{f.members[0], unknownMember})
 		wantKind(t, "Compose with an unknown member", err, partition.ErrNotFound)
+		wantNamed(t, "Compose with an unknown member", err, unknownMember)
 		f.wantState(t, "a failed Compose", want())
 	})
 	t.Run("malformed_request_is_invalid", func(t *testing.T) {
@@ -455,4 +456,13 @@ func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx conte
 	}
 	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
 	return true
+}
+
+// wantNamed checks that err names the thing it is about, as errors
+// wrapped "once with the operation and target" do.
+func wantNamed(t *testing.T, what string, err error, name string) {
+	t.Helper()
+	if err != nil && !strings.Contains(err.Error(), name) {
+		t.Errorf("%s: error %q does not name %q; wrap errors with the operation and its target", what, err, name)
+	}
 }

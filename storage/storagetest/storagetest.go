@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -325,8 +326,10 @@ func (s *suite) testMap(t *testing.T) {
 	t.Run("unknown_volume_is_not_found", func(t *testing.T) {
 		f := s.setup(t, nil, 1)
 		before := f.snapshot(t)
-		err := f.d.Map(t.Context(), f.unknownVolume(t), f.hosts[0], 1)
+		vol := f.unknownVolume(t)
+		err := f.d.Map(t.Context(), vol, f.hosts[0], 1)
 		wantKind(t, "Map of an unknown volume", err, storage.ErrNotFound)
+		wantNamed(t, "Map of an unknown volume", err, string(vol))
 		f.wantUnchanged(t, before, "Map of an unknown volume")
 	})
 	t.Run("bad_LUN_or_zero_initiator_is_invalid", func(t *testing.T) {
@@ -706,4 +709,13 @@ func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx conte
 	}
 	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
 	return true
+}
+
+// wantNamed checks that err names the thing it is about, as errors
+// wrapped "once with the operation and target" do.
+func wantNamed(t *testing.T, what string, err error, name string) {
+	t.Helper()
+	if err != nil && !strings.Contains(err.Error(), name) {
+		t.Errorf("%s: error %q does not name %q; wrap errors with the operation and its target", what, err, name)
+	}
 }

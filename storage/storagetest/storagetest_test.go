@@ -145,6 +145,9 @@ func (r *ref) Map(ctx context.Context, vol storage.VolumeID, initiators []storag
 		if r.variant == "wrong-kind" {
 			return fmt.Errorf("ref: map %s: %w", vol, storage.ErrInvalid)
 		}
+		if r.variant == "anonymous-errors" {
+			return fmt.Errorf("ref: map: %w", storage.ErrNotFound)
+		}
 		return fmt.Errorf("ref: map %s: %w", vol, storage.ErrNotFound)
 	}
 	if l, ok := r.a.fixed[vol]; ok && l != lun {
@@ -425,6 +428,7 @@ func TestBrokenDriversFail(t *testing.T) {
 		{"not-idempotent", "Concurrency/same_mapping_from_every_goroutine"},
 		{"memory-only", "Map/makes_volume_visible_at_LUN"},
 		{"wrong-kind", "Map/unknown_volume_is_not_found"},
+		{"anonymous-errors", "Map/unknown_volume_is_not_found"},
 		{"no-conflict-check", "Map/same_volume_at_another_LUN_is_conflict"},
 		{"unsorted", "Mappings/sorted_by_LUN_then_volume"},
 		{"first-initiator-only", "Mappings/any_of_the_initiators"},
