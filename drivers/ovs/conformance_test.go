@@ -25,6 +25,7 @@ type harness struct {
 	sw       *ovstest.Switch
 	failNext atomic.Bool
 	stall    atomic.Int64 // nanoseconds to hold the next request
+	skip     atomic.Int64 // requests to pass before holding one
 }
 
 var (
@@ -144,8 +145,11 @@ func (h *harness) proxy(server net.Conn) net.Conn {
 	go func() { // queue -> server, after any stall
 		defer server.Close()
 		for b := range chunks {
-			if d := h.stall.Swap(0); d > 0 {
-				time.Sleep(time.Duration(d))
+			if h.skip.Add(-1) < 0 {
+				h.skip.Store(0)
+				if d := h.stall.Swap(0); d > 0 {
+					time.Sleep(time.Duration(d))
+				}
 			}
 			if _, err := server.Write(b); err != nil {
 				return
@@ -198,5 +202,42 @@ func TestResetBeforeSendIsTransient(t *testing.T) {
 	}
 	if got, _ := h.ReadPort(ctx, ports[0]); !got.Equal(a) {
 		t.Fatalf("port is %v, want %v", got, a)
+	}
+}
+
+// TestGuardedWriteSeesExternalChange: another client (ovs-vsctl) changes
+// the port between the driver's read and its write. The write's "wait"
+// guard fails, the driver reads again, and prev is what it really
+// replaced: the other client's setting, not the stale one.
+func TestGuardedWriteSeesExternalChange(t *testing.T) {
+	h := &harness{t: t, sw: ovstest.Start(t)}
+	ctx := context.Background()
+	d, err := h.MakeSwitch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := h.sw.AddPort("tag=10")
+	h.skip.Store(1) // let the read through, hold the guarded write
+	_ = h.StallNext(ctx, 500*time.Millisecond)
+	type result struct {
+		prev fabric.PortVLAN
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		prev, err := d.SetPortVLAN(ctx, port, fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 30})
+		done <- result{prev, err}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	h.sw.Vsctl("set", "port", port, "tag=77")
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if want := (fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 77}); !r.prev.Equal(want) {
+		t.Errorf("prev = %v, want %v (the concurrent writer's setting)", r.prev, want)
+	}
+	if got, _ := h.ReadPort(ctx, port); !got.Equal(fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 30}) {
+		t.Errorf("port is %v, want access 30", got)
 	}
 }
