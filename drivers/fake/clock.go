@@ -19,9 +19,9 @@ type config struct {
 	strictDecompose bool
 }
 
-// WithSeed seeds the world's random source, used by Fault.Probability and by
-// the builders. The default seed is 1: a world is deterministic unless told
-// otherwise.
+// WithSeed seeds the draws of Fault.Probability (Generate seeds its layout
+// with its own argument). The default seed is 1: a world is deterministic
+// unless told otherwise.
 func WithSeed(seed int64) Option {
 	return func(c *config) { c.seed = uint64(seed) }
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -55,7 +56,13 @@ var readOnly = map[string]bool{
 // Counting: every matching call counts, whether or not the fault acts on
 // it. The first After matching calls pass untouched; then the fault acts
 // on the next Times calls (0: on every later call), each with Probability
-// (0 or 1: always; otherwise drawn from the world's seeded source).
+// (0 or 1: always). The draw is a hash of the world's seed, the fault, the
+// call's driver, method and target and how many times this fault has
+// seen that target: it does not depend on the order in which goroutines
+// call, so concurrent callers that each make a deterministic sequence of
+// calls on their own targets get the same failures on every run. After
+// and Times count across all matching calls: with concurrent callers,
+// which call is the Nth depends on scheduling (use a Target to pin it).
 //
 // Acting: Latency is slept first (through the world's sleeper; if ctx ends
 // during it the call returns ctx's error and nothing changes). Then, in
@@ -93,8 +100,9 @@ type FaultID int
 type faultState struct {
 	id    FaultID
 	f     Fault
-	seen  int // matching calls
-	acted int // calls acted on
+	seen  int               // matching calls
+	acted int               // calls acted on
+	per   map[string]uint64 // matching calls per driver/method/target, for the draws
 }
 
 // Inject adds a fault and returns its ID. It returns an error wrapping
@@ -200,7 +208,7 @@ func (w *World) start(ctx context.Context, driver, method, target, args string, 
 		if fs.seen <= fs.f.After || (fs.f.Times > 0 && fs.acted >= fs.f.Times) {
 			continue
 		}
-		if p := fs.f.Probability; p > 0 && p < 1 && w.rng.Float64() >= p {
+		if p := fs.f.Probability; p > 0 && p < 1 && w.draw(fs, driver, method, target) >= p {
 			continue
 		}
 		fs.acted++
@@ -236,6 +244,27 @@ func (w *World) start(ctx context.Context, driver, method, target, args string, 
 // errPowerUnknown tells PowerState to answer PowerUnknown; start returns it
 // together with a live call.
 var errPowerUnknown = errors.New("fake: power unknown")
+
+// draw returns a number in [0, 1) determined by the seed, the fault and
+// the how-manieth call of driver.method on target this is for the fault.
+func (w *World) draw(fs *faultState, driver, method, target string) float64 {
+	key := driver + "\x00" + method + "\x00" + target
+	if fs.per == nil {
+		fs.per = map[string]uint64{}
+	}
+	n := fs.per[key]
+	fs.per[key] = n + 1
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	x := h.Sum64() ^ w.cfg.seed*0x9e3779b97f4a7c15 ^ uint64(fs.id)<<32 ^ n*0xbf58476d1ce4e5b9
+	// splitmix64 finaliser
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
+}
 
 func (fs *faultState) matches(driver, method, target string, keys []string) bool {
 	f := fs.f

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -432,5 +433,37 @@ func TestFaultResponseLatencyAfterTheChange(t *testing.T) {
 	defer cancel2()
 	if _, err := w.BMC("a").PowerState(ctx2); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bmc.ErrOutcomeUnknown) {
 		t.Fatalf("PowerState: %v", err)
+	}
+}
+
+// Probability draws do not depend on goroutine scheduling: concurrent
+// callers on their own targets see the same failures on every run.
+func TestProbabilityDrawsIgnoreScheduling(t *testing.T) {
+	run := func() map[string][]bool {
+		w, _ := PatentExample(WithSeed(11), WithClock(NewClock(t0)))
+		_, _ = w.Inject(Fault{Driver: DriverBMC, Err: bmc.ErrTransient, Probability: 0.4})
+		var mu sync.Mutex
+		got := map[string][]bool{}
+		var wg sync.WaitGroup
+		for _, s := range w.Servers() {
+			wg.Go(func() {
+				var seq []bool
+				for range 30 {
+					_, err := w.BMC(s.ID).PowerState(context.Background())
+					seq = append(seq, err != nil)
+				}
+				mu.Lock()
+				got[s.ID] = seq
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return got
+	}
+	first := run()
+	for range 5 {
+		if !reflect.DeepEqual(first, run()) {
+			t.Fatal("failures changed with scheduling")
+		}
 	}
 }

@@ -2,7 +2,6 @@ package fake
 
 import (
 	"cmp"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -87,7 +86,6 @@ type ServerSpec struct {
 type World struct {
 	mu  sync.Mutex
 	cfg config
-	rng *rand.Rand
 
 	servers      map[string]*server
 	owner        map[storage.Initiator]string // initiator -> server ID
@@ -115,7 +113,6 @@ func NewWorld(opts ...Option) *World {
 	}
 	return &World{
 		cfg:        cfg,
-		rng:        newRand(cfg.seed),
 		servers:    map[string]*server{},
 		owner:      map[storage.Initiator]string{},
 		arrays:     map[string]*array{},
