@@ -54,6 +54,7 @@
 //
 // Every method of World and of the drivers is safe for concurrent use.
 // Given a seed and a virtual clock, a sequence of calls made from one
-// goroutine gives the same results and the same operation log every time;
-// every list the package returns is sorted.
+// goroutine gives the same results and the same operation log every time,
+// and probabilistic faults hit the same calls of each target however
+// goroutines interleave; every list the package returns is sorted.
 package fake
