@@ -331,6 +331,20 @@ func TestIsolation(t *testing.T) {
 	if sw.Ping(h1, "10.99.0.2", 1) {
 		t.Fatal("native VLAN 30 reaches access VLAN 20")
 	}
+	// A trunk with neither tagged VLANs nor a native one (trunks=[4095])
+	// drops the untagged host's frames, even towards a trunk of all VLANs.
+	if _, err := s.SetPortVLAN(ctx, h1.Port, fabric.PortVLAN{Mode: fabric.Trunk}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetPortVLAN(ctx, h2.Port, fabric.PortVLAN{Mode: fabric.Trunk, Trunk: vlanList("1-4094")}); err != nil {
+		t.Fatal(err)
+	}
+	if sw.Ping(h1, "10.99.0.2", 1) {
+		t.Fatal("a trunk without VLANs passes untagged frames")
+	}
+	if _, err := s.SetPortVLAN(ctx, h2.Port, fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 20}); err != nil {
+		t.Fatal(err)
+	}
 	// Native VLAN 20 carries the untagged host's traffic to VLAN 20.
 	if _, err := s.SetPortVLAN(ctx, h1.Port, fabric.PortVLAN{Mode: fabric.Trunk, NativeVLAN: 20, Trunk: []int{10}}); err != nil {
 		t.Fatal(err)
