@@ -118,33 +118,54 @@ func freeUDPPort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-// Start starts one ipmi_sim and registers its shutdown with t.Cleanup. It
-// returns once the simulated BMC answers ipmitool.
+// Start starts one ipmi_sim in t.TempDir() and registers its shutdown
+// with t.Cleanup. It returns once the simulated BMC answers ipmitool. A
+// missing ipmi_sim or ipmitool stops the test through testpeer.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	paths := testpeer.LookPath(t, "openipmi", "ipmi_sim")
-	tools := testpeer.LookPath(t, "ipmitool", "ipmitool")
-	if paths == nil || tools == nil {
+	if testpeer.LookPath(t, "openipmi", "ipmi_sim") == nil || testpeer.LookPath(t, "ipmitool", "ipmitool") == nil {
 		return nil
+	}
+	s, err := Launch(t.TempDir(), opts...)
+	if err != nil {
+		t.Fatalf("ipmisim: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Launch starts one ipmi_sim with its files in dir (which must exist) and
+// returns once it answers; the caller must Stop it. It is for programs
+// such as examples/ipmi; tests use Start.
+func Launch(dir string, opts ...Option) (*Server, error) {
+	ipmiSim, err := exec.LookPath("ipmi_sim")
+	if err != nil {
+		return nil, fmt.Errorf("ipmi_sim not found (Debian package openipmi): %w", err)
+	}
+	ipmitool, err := exec.LookPath("ipmitool")
+	if err != nil {
+		return nil, fmt.Errorf("ipmitool not found (Debian package ipmitool): %w", err)
 	}
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
 	}
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		s, err := start(t, paths[0], tools[0], cfg)
+	for attempt := 0; attempt < 3; attempt++ { // another process may take the free port first
+		sub := filepath.Join(dir, fmt.Sprintf("sim%d", attempt))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return nil, err
+		}
+		s, err := start(sub, ipmiSim, ipmitool, cfg)
 		if err == nil {
-			return s
+			return s, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("ipmisim: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
-func start(t testing.TB, ipmiSim, ipmitool string, cfg config) (*Server, error) {
-	dir := t.TempDir()
+func start(dir, ipmiSim, ipmitool string, cfg config) (*Server, error) {
 	port, err := freeUDPPort()
 	if err != nil {
 		return nil, fmt.Errorf("free port: %w", err)
@@ -190,7 +211,6 @@ func start(t testing.TB, ipmiSim, ipmitool string, cfg config) (*Server, error) 
 		logf.Close()
 		close(s.done)
 	}()
-	t.Cleanup(s.Stop)
 
 	// Wait until it answers (normally well under a second).
 	deadline := time.Now().Add(10 * time.Second)
@@ -260,29 +280,39 @@ func (s *Server) PoweredOn() bool { return s.readFile("power") == "1" }
 // server that crashed off, or was switched on by hand).
 func (s *Server) SetPower(t testing.TB, on bool) {
 	t.Helper()
+	if err := s.WritePower(on); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WritePower is SetPower for programs: it returns the error.
+func (s *Server) WritePower(on bool) error {
 	v := "0\n"
 	if on {
 		v = "1\n"
 	}
-	if err := os.WriteFile(filepath.Join(s.Dir, "power"), []byte(v), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return os.WriteFile(filepath.Join(s.Dir, "power"), []byte(v), 0o644)
 }
 
 // IgnoreShutdown makes the simulated OS ignore (true) or honour (false)
 // ACPI soft-off requests.
 func (s *Server) IgnoreShutdown(t testing.TB, ignore bool) {
 	t.Helper()
-	p := filepath.Join(s.Dir, "ignore-shutdown")
-	var err error
-	if ignore {
-		err = os.WriteFile(p, nil, 0o644)
-	} else if err = os.Remove(p); os.IsNotExist(err) {
-		err = nil
-	}
-	if err != nil {
+	if err := s.WriteIgnoreShutdown(ignore); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// WriteIgnoreShutdown is IgnoreShutdown for programs.
+func (s *Server) WriteIgnoreShutdown(ignore bool) error {
+	p := filepath.Join(s.Dir, "ignore-shutdown")
+	if ignore {
+		return os.WriteFile(p, nil, 0o644)
+	}
+	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
 
 // BootDevice is the last boot device the BMC passed to the chassis script
@@ -315,6 +345,15 @@ type SELRecord struct {
 // BMC would log them. The BMC stamps them with its own clock.
 func (s *Server) AddSEL(t testing.TB, records ...SELRecord) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WriteSEL(ctx, records...); err != nil {
+		t.Fatalf("ipmisim: %v", err)
+	}
+}
+
+// WriteSEL is AddSEL for programs.
+func (s *Server) WriteSEL(ctx context.Context, records ...SELRecord) error {
 	var b strings.Builder
 	for _, r := range records {
 		dir := r.EventType & 0x7f
@@ -323,13 +362,20 @@ func (s *Server) AddSEL(t testing.TB, records ...SELRecord) {
 		}
 		fmt.Fprintf(&b, "0x04 0x%02x 0x%02x 0x%02x 0x%02x 0xff 0xff\n", r.SensorType, r.SensorNumber, dir, r.Offset&0x0f)
 	}
-	f := filepath.Join(t.TempDir(), "sel.txt")
-	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+	f, err := os.CreateTemp(s.Dir, "sel-*.txt")
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := s.Ipmitool(ctx, "sel", "add", f); err != nil {
-		t.Fatalf("ipmisim: add SEL records: %v", err)
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
 	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if _, err := s.Ipmitool(ctx, "sel", "add", f.Name()); err != nil {
+		return fmt.Errorf("add SEL records: %w", err)
+	}
+	return nil
 }
