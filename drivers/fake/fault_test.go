@@ -467,3 +467,54 @@ func TestProbabilityDrawsIgnoreScheduling(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFailoverAndBack is the driver side of one failover and its
+// failback on the patent example (14 calls each way plus the checks the
+// simulation runs), the fake's share of the Orchestrator's budget.
+func BenchmarkFailoverAndBack(b *testing.B) {
+	ctx := context.Background()
+	w, _ := PatentExample(WithClock(NewClock(t0)))
+	base := w.Snapshot()
+	a, s := mustSpecB(b, w, "srv01"), mustSpecB(b, w, "srv02")
+	dm := w.DiskMapper("array-1").(storage.InitiatorSwapper)
+	z, sw := w.Zoner("fab-1"), w.Switch("sw-1")
+	move := func(from, to ServerSpec) {
+		fb, tb := w.BMC(from.ID), w.BMC(to.ID)
+		_ = fb.Shutdown(ctx)
+		_ = fb.PowerOff(ctx)
+		if p, _ := fb.PowerState(ctx); p != bmc.PowerOff {
+			b.Fatal("not fenced")
+		}
+		if err := dm.SwapInitiators(ctx, from.Initiators, to.Initiators); err != nil {
+			b.Fatal(err)
+		}
+		for i := range to.Initiators {
+			_ = z.AddMember(ctx, "z-srv01", to.Initiators[i])
+			_ = z.RemoveMember(ctx, "z-srv01", from.Initiators[i])
+		}
+		_ = z.Commit(ctx)
+		for i, p := range to.SwitchPorts {
+			_, _ = sw.SetPortVLAN(ctx, p, a.VLAN)
+			_, _ = sw.SetPortVLAN(ctx, from.SwitchPorts[i], fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 999})
+		}
+		_ = tb.SetBootDevice(ctx, bmc.BootDisk, true)
+		_ = tb.PowerOn(ctx)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		move(a, s)
+		move(s, a)
+		if err := w.CheckInvariants(base); err != nil {
+			b.Fatal(err)
+		}
+		w.ResetOps()
+	}
+}
+
+func mustSpecB(b *testing.B, w *World, id string) ServerSpec {
+	s, ok := w.Spec(id)
+	if !ok {
+		b.Fatal(id)
+	}
+	return s
+}
