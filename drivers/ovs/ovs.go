@@ -1,6 +1,6 @@
 // Package ovs is a fabric.VLANSwitch for Open vSwitch, speaking the OVSDB
-// management protocol (RFC 7047) to ovsdb-server over a unix socket or
-// TCP. Import it to let coldstandby set the VLANs of OVS ports (a
+// management protocol (RFC 7047) to ovsdb-server over a unix socket, TCP
+// or TLS. Import it to let coldstandby set the VLANs of OVS ports (a
 // hypervisor's or a white-box switch's); it has no dependency beyond the
 // standard library.
 //
@@ -39,6 +39,7 @@ package ovs
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,8 @@ type Switch struct {
 	applyWait        time.Duration
 	log              *slog.Logger
 	dial             func(ctx context.Context, network, address string) (net.Conn, error)
+	customDial       bool
+	tlsConfig        *tls.Config
 
 	mu     sync.Mutex
 	conn   *rpcConn
@@ -153,17 +156,33 @@ func WithDialer(dial func(ctx context.Context, network, address string) (net.Con
 			return errors.New("nil dialer")
 		}
 		s.dial = dial
+		s.customDial = true
+		return nil
+	}
+}
+
+// WithTLS sets the TLS configuration for "ssl:" addresses: the CA that
+// signed ovsdb-server's certificate and, since ovsdb-server requires one,
+// the client certificate (ovs-vsctl's --ca-cert, --certificate and
+// --private-key).
+func WithTLS(cfg *tls.Config) Option {
+	return func(s *Switch) error {
+		if cfg == nil {
+			return errors.New("nil TLS config")
+		}
+		s.tlsConfig = cfg
 		return nil
 	}
 }
 
 // New returns a Switch for the OVSDB server at addr, written as ovs-vsctl
-// --db takes it: "unix:/run/openvswitch/db.sock" or "tcp:127.0.0.1:6640".
-// It does not connect; the first call does.
+// --db takes it: "unix:/run/openvswitch/db.sock", "tcp:127.0.0.1:6640" or
+// "ssl:192.0.2.10:6640" (with WithTLS). It does not connect; the first
+// call does.
 func New(addr string, opts ...Option) (*Switch, error) {
 	network, address, ok := strings.Cut(addr, ":")
-	if !ok || address == "" || (network != "unix" && network != "tcp") {
-		return nil, fmt.Errorf("ovs: database address %q: want unix:PATH or tcp:HOST:PORT: %w", addr, fabric.ErrInvalid)
+	if !ok || address == "" || (network != "unix" && network != "tcp" && network != "ssl") {
+		return nil, fmt.Errorf("ovs: database address %q: want unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT: %w", addr, fabric.ErrInvalid)
 	}
 	var d net.Dialer
 	s := &Switch{
@@ -177,6 +196,36 @@ func New(addr string, opts ...Option) (*Switch, error) {
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, fmt.Errorf("ovs: %w: %w", err, fabric.ErrInvalid)
+		}
+	}
+	switch {
+	case network == "ssl" && s.tlsConfig == nil:
+		return nil, fmt.Errorf("ovs: database address %q needs WithTLS: %w", addr, fabric.ErrInvalid)
+	case network != "ssl" && s.tlsConfig != nil:
+		return nil, fmt.Errorf("ovs: WithTLS given for %q, which is not an ssl: address: %w", addr, fabric.ErrInvalid)
+	case network == "ssl":
+		s.network = "tcp"
+		if !s.customDial {
+			td := &tls.Dialer{Config: s.tlsConfig}
+			s.dial = td.DialContext
+		} else {
+			raw, cfg := s.dial, s.tlsConfig
+			s.dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+				c, err := raw(ctx, network, address)
+				if err != nil {
+					return nil, err
+				}
+				cfg := cfg.Clone()
+				if cfg.ServerName == "" {
+					cfg.ServerName, _, _ = net.SplitHostPort(address)
+				}
+				tc := tls.Client(c, cfg)
+				if err := tc.HandshakeContext(ctx); err != nil {
+					c.Close()
+					return nil, err
+				}
+				return tc, nil
+			}
 		}
 	}
 	return s, nil

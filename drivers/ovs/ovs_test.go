@@ -2,6 +2,7 @@ package ovs_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -290,11 +291,37 @@ func TestDatabaseGoesAway(t *testing.T) {
 	}
 }
 
+// TestSSL reaches ovsdb-server over mutual TLS, as a remote management
+// station does.
+func TestSSL(t *testing.T) {
+	sw := ovstest.Start(t, ovstest.WithSSL())
+	port := sw.AddPort("tag=10")
+	ctx := context.Background()
+	s := newSwitch(t, sw.SSL, ovs.WithTLS(sw.ClientTLS()))
+	prev, err := s.SetPortVLAN(ctx, port, fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 11})
+	if err != nil || !prev.Equal(fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 10}) {
+		t.Fatalf("SetPortVLAN over TLS = %v, %v", prev, err)
+	}
+	if got := columns(sw, port); got != "access 11 []" {
+		t.Errorf("port is %q", got)
+	}
+	// Without a client certificate ovsdb-server refuses the session.
+	noCert := sw.ClientTLS()
+	noCert.Certificates = nil
+	bad := newSwitch(t, sw.SSL, ovs.WithTLS(noCert))
+	if _, err := bad.PortVLAN(ctx, port); !errors.Is(err, fabric.ErrTransient) {
+		t.Errorf("PortVLAN without a client certificate: %v, want ErrTransient", err)
+	}
+}
+
 func TestNew(t *testing.T) {
-	for _, addr := range []string{"", "/run/openvswitch/db.sock", "ssl:1.2.3.4:6640", "unix:"} {
+	for _, addr := range []string{"", "/run/openvswitch/db.sock", "ssl:1.2.3.4:6640", "unix:", "http://x"} {
 		if _, err := ovs.New(addr); !errors.Is(err, fabric.ErrInvalid) {
 			t.Errorf("New(%q): %v, want ErrInvalid", addr, err)
 		}
+	}
+	if _, err := ovs.New("tcp:127.0.0.1:6640", ovs.WithTLS(&tls.Config{})); !errors.Is(err, fabric.ErrInvalid) {
+		t.Errorf("WithTLS on a tcp: address: %v", err)
 	}
 	if _, err := ovs.New("tcp:127.0.0.1:6640", ovs.WithApplyWait(-1)); !errors.Is(err, fabric.ErrInvalid) {
 		t.Errorf("negative apply wait: %v", err)

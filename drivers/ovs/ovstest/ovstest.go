@@ -13,9 +13,16 @@ package ovstest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -37,6 +44,11 @@ type Switch struct {
 	Bridge string
 	// Netns is the switch's network namespace.
 	Netns string
+	// SSL is ovsdb-server's TLS address ("ssl:127.0.0.1:PORT") with
+	// WithSSL, else "".
+	SSL string
+
+	clientTLS *tls.Config
 
 	t      testing.TB
 	dir    string
@@ -58,10 +70,24 @@ type Host struct {
 	Netns, Addr string
 }
 
+// Option configures Start.
+type Option func(*options)
+
+type options struct{ ssl bool }
+
+// WithSSL makes ovsdb-server also listen for TLS on 127.0.0.1 (SSL and
+// ClientTLS tell how to reach it), with a CA, server and client
+// certificates made for the test.
+func WithSSL() Option { return func(o *options) { o.ssl = true } }
+
 // Start runs ovsdb-server and ovs-vswitchd for t and stops them, and
 // deletes every namespace it made, in t.Cleanup.
-func Start(t testing.TB) *Switch {
+func Start(t testing.TB, opts ...Option) *Switch {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	paths := testpeer.LookPath(t, "openvswitch-switch", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ovs-appctl")
 	if paths == nil {
 		return nil
@@ -108,17 +134,126 @@ func Start(t testing.TB) *Switch {
 	s.ip("netns", "add", s.Netns)
 	t.Cleanup(func() { s.ipQuiet("netns", "del", s.Netns) })
 
-	s.daemon("ovsdb-server", paths[0], filepath.Join(dir, "conf.db"),
-		"--remote=punix:"+filepath.Join(dir, "db.sock"),
-		"--unixctl="+filepath.Join(dir, "ovsdb-server.ctl"),
-		"--log-file="+filepath.Join(dir, "ovsdb-server.log"))
+	args := []string{filepath.Join(dir, "conf.db"),
+		"--remote=punix:" + filepath.Join(dir, "db.sock"),
+		"--unixctl=" + filepath.Join(dir, "ovsdb-server.ctl"),
+		"--log-file=" + filepath.Join(dir, "ovsdb-server.log")}
+	if o.ssl {
+		args = append(args, s.setupSSL()...)
+	}
+	s.daemon("ovsdb-server", paths[0], args...)
 	s.waitSocket(filepath.Join(dir, "db.sock"))
 	s.vsctlRun("--no-wait", "init")
 	s.daemon("ovs-vswitchd", s.ipPath, "netns", "exec", s.Netns, paths[1], s.DB,
 		"--unixctl="+filepath.Join(dir, "ovs-vswitchd.ctl"),
 		"--log-file="+filepath.Join(dir, "ovs-vswitchd.log"))
 	s.vsctlRun("add-br", s.Bridge, "--", "set", "bridge", s.Bridge, "datapath_type=netdev")
+	if o.ssl {
+		s.waitTCP(strings.TrimPrefix(s.SSL, "ssl:"))
+	}
 	return s
+}
+
+// setupSSL writes the certificates and returns ovsdb-server's arguments.
+func (s *Switch) setupSSL() []string {
+	s.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ca, caKey, caPEM := makeCert(s.t, "ovstest CA", nil, nil)
+	_, _, srvPEM := makeCert(s.t, "ovsdb-server", ca, caKey)
+	cli, cliKey, _ := makeCert(s.t, "coldstandby", ca, caKey)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(s.dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			s.t.Fatal(err)
+		}
+		return p
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	s.SSL = fmt.Sprintf("ssl:127.0.0.1:%d", port)
+	s.clientTLS = &tls.Config{
+		RootCAs:      pool,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{cli.Raw}, PrivateKey: cliKey, Leaf: cli}},
+		MinVersion:   tls.VersionTLS12,
+	}
+	return []string{
+		fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port),
+		"--private-key=" + write("server-key.pem", srvPEM.key),
+		"--certificate=" + write("server-cert.pem", srvPEM.cert),
+		"--ca-cert=" + write("ca-cert.pem", caPEM.cert),
+	}
+}
+
+type pemPair struct{ cert, key []byte }
+
+// makeCert makes a certificate for 127.0.0.1 signed by parent (self-signed
+// CA when parent is nil).
+func makeCert(t testing.TB, cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, pemPair) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{"coldstandby tests"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	signer, signerKey := tmpl, key
+	if parent == nil {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+	} else {
+		signer, signerKey = parent, parentKey
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key, pemPair{
+		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}
+}
+
+// ClientTLS returns a TLS configuration with the test CA and a client
+// certificate that ovsdb-server accepts (nil without WithSSL).
+func (s *Switch) ClientTLS() *tls.Config {
+	if s.clientTLS == nil {
+		return nil
+	}
+	return s.clientTLS.Clone()
+}
+
+func (s *Switch) waitTCP(addr string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("ovstest: ovsdb-server did not listen on %s: %s", addr, s.logs())
 }
 
 // For returns a view of the same switch whose helpers report failures to
