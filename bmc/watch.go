@@ -37,6 +37,7 @@ const (
 	DefaultWatchParallelism = 8
 	DefaultUnreachableAfter = 3
 	DefaultMaxBackoff       = 5 * time.Minute
+	DefaultPollTimeout      = 30 * time.Second
 )
 
 // Watcher polls the event logs of many BMCs and delivers each fault once
@@ -147,7 +148,8 @@ func WithMaxBackoff(d time.Duration) WatchOption {
 	}
 }
 
-// WithPollTimeout bounds one poll of one BMC (default: the interval).
+// WithPollTimeout bounds one poll of one BMC (default 30 s). A poll that
+// times out counts as a failure to answer.
 func WithPollTimeout(d time.Duration) WatchOption {
 	return func(w *Watcher) error {
 		if d <= 0 {
@@ -232,6 +234,7 @@ func NewWatcher(targets []Target, deliver func(context.Context, Fault), opts ...
 		parallelism: DefaultWatchParallelism,
 		unreachable: DefaultUnreachableAfter,
 		maxBackoff:  DefaultMaxBackoff,
+		pollTimeout: DefaultPollTimeout,
 		clock:       systemClock{},
 		classify:    Classify,
 		log:         slog.New(slog.DiscardHandler),
@@ -240,9 +243,6 @@ func NewWatcher(targets []Target, deliver func(context.Context, Fault), opts ...
 		if err := o(w); err != nil {
 			return nil, err
 		}
-	}
-	if w.pollTimeout == 0 {
-		w.pollTimeout = w.interval
 	}
 	if w.rnd == nil {
 		s := uint64(w.clock.Now().UnixNano())
