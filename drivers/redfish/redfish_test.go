@@ -65,6 +65,7 @@ func (h *harness) StallNext(ctx context.Context, d time.Duration) error {
 func TestConformance(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel() // independent services; the suite's waits overlap
 			partitiontest.Run(t, func(t *testing.T) partitiontest.Harness {
 				zone := "EncZone1"
 				if v.mockup == redfishtest.Composability {

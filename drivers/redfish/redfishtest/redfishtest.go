@@ -129,6 +129,37 @@ func Start(t testing.TB, mockup string, opts ...Option) *Server {
 		o(s)
 	}
 	dir := filepath.Join(root, mockup)
+	loaded, err := load(dir)
+	if err != nil {
+		t.Fatalf("redfishtest: load mockup %s: %v", dir, err)
+	}
+	for uri, obj := range loaded {
+		s.res[uri] = deepCopy(obj).(map[string]any)
+	}
+	if s.res[csURI] == nil || s.res[systemsURI] == nil {
+		t.Fatalf("redfishtest: mockup %s has no CompositionService or Systems", dir)
+	}
+	if s.composeAction {
+		s.res[csURI]["Actions"] = map[string]any{
+			"#CompositionService.Compose": map[string]any{"target": actionURI},
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// cache holds each mockup as parsed once per process; servers get deep
+// copies, so the cache is never written after loading.
+var cache sync.Map // dir -> map[string]map[string]any
+
+// load reads every index.json of a mockup, keyed by its URI.
+func load(dir string) (map[string]map[string]any, error) {
+	if m, ok := cache.Load(dir); ok {
+		return m.(map[string]map[string]any), nil
+	}
+	res := map[string]map[string]any{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != "index.json" {
 			return err
@@ -146,24 +177,32 @@ func Start(t testing.TB, mockup string, opts ...Option) *Server {
 		if err := json.Unmarshal(data, &obj); err != nil {
 			return fmt.Errorf("%s: %v", p, err)
 		}
-		s.res[uri] = obj
+		res[uri] = obj
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("redfishtest: load mockup %s: %v", dir, err)
+		return nil, err
 	}
-	if s.res[csURI] == nil || s.res[systemsURI] == nil {
-		t.Fatalf("redfishtest: mockup %s has no CompositionService or Systems", dir)
-	}
-	if s.composeAction {
-		s.res[csURI]["Actions"] = map[string]any{
-			"#CompositionService.Compose": map[string]any{"target": actionURI},
+	m, _ := cache.LoadOrStore(dir, res)
+	return m.(map[string]map[string]any), nil
+}
+
+func deepCopy(x any) any {
+	switch v := x.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = deepCopy(e)
 		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			l[i] = deepCopy(e)
+		}
+		return l
 	}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
-	return s
+	return x
 }
 
 // FailNext makes the next request answer 503 Service Unavailable (with
