@@ -19,8 +19,10 @@ const (
 	// shutdownWithin is how long a cooperative OS may take to go off
 	// after Shutdown.
 	shutdownWithin = 10 * time.Second
-	// workers is the number of goroutines of the concurrency tests.
-	workers = 8
+	// workers is the number of goroutines of the concurrency tests; fewer
+	// than the other suites' 8, because each BMC call of a real driver can
+	// be a subprocess or an HTTPS session and one server is shared.
+	workers = 4
 )
 
 // Run runs the conformance suite against the driver that newHarness
@@ -106,8 +108,11 @@ func (s *suite) testPowerState(t *testing.T) {
 }
 
 func (s *suite) testPowerOn(t *testing.T) {
+	// One server for the group: each subtest sets the power state it
+	// starts from.
+	h, d := s.setup(t, "")
 	t.Run("turns_an_off_server_on", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOff)
+		setPower(t, h, bmc.PowerOff)
 		if err := d.PowerOn(t.Context()); err != nil {
 			t.Fatalf("PowerOn: %v", err)
 		}
@@ -115,7 +120,7 @@ func (s *suite) testPowerOn(t *testing.T) {
 		wantDriverPower(t, d, bmc.PowerOn)
 	})
 	t.Run("twice_is_once", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOff)
+		setPower(t, h, bmc.PowerOff)
 		for i := range 2 {
 			if err := d.PowerOn(t.Context()); err != nil {
 				t.Fatalf("PowerOn #%d: %v", i+1, err)
@@ -124,7 +129,7 @@ func (s *suite) testPowerOn(t *testing.T) {
 		wantPower(t, h, bmc.PowerOn, "PowerOn twice")
 	})
 	t.Run("already_on_returns_nil", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
+		setPower(t, h, bmc.PowerOn)
 		if err := d.PowerOn(t.Context()); err != nil {
 			t.Fatalf("PowerOn on a server that is on: %v, want nil", err)
 		}
@@ -133,8 +138,11 @@ func (s *suite) testPowerOn(t *testing.T) {
 }
 
 func (s *suite) testPowerOff(t *testing.T) {
+	// One server for the group: each subtest sets the power state it
+	// starts from.
+	h, d := s.setup(t, "")
 	t.Run("turns_an_on_server_off", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
+		setPower(t, h, bmc.PowerOn)
 		if err := d.PowerOff(t.Context()); err != nil {
 			t.Fatalf("PowerOff: %v", err)
 		}
@@ -142,7 +150,7 @@ func (s *suite) testPowerOff(t *testing.T) {
 		wantDriverPower(t, d, bmc.PowerOff)
 	})
 	t.Run("twice_is_once", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
+		setPower(t, h, bmc.PowerOn)
 		for i := range 2 {
 			if err := d.PowerOff(t.Context()); err != nil {
 				t.Fatalf("PowerOff #%d: %v", i+1, err)
@@ -151,7 +159,7 @@ func (s *suite) testPowerOff(t *testing.T) {
 		wantPower(t, h, bmc.PowerOff, "PowerOff twice")
 	})
 	t.Run("already_off_returns_nil", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOff)
+		setPower(t, h, bmc.PowerOff)
 		if err := d.PowerOff(t.Context()); err != nil {
 			t.Fatalf("PowerOff on a server that is off: %v, want nil", err)
 		}
@@ -180,8 +188,11 @@ func waitPower(t *testing.T, h Harness, want bmc.PowerState, within time.Duratio
 }
 
 func (s *suite) testShutdown(t *testing.T) {
+	// One server for the group: each subtest sets the power state it
+	// starts from.
+	h, d := s.setup(t, "")
 	t.Run("cooperative_OS_goes_off", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
+		setPower(t, h, bmc.PowerOn)
 		if err := d.Shutdown(t.Context()); err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}
@@ -191,7 +202,7 @@ func (s *suite) testShutdown(t *testing.T) {
 		wantDriverPower(t, d, bmc.PowerOff)
 	})
 	t.Run("twice_is_once", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
+		setPower(t, h, bmc.PowerOn)
 		for i := range 2 {
 			if err := d.Shutdown(t.Context()); err != nil {
 				t.Fatalf("Shutdown #%d: %v", i+1, err)
@@ -202,18 +213,19 @@ func (s *suite) testShutdown(t *testing.T) {
 		}
 	})
 	t.Run("already_off_returns_nil", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOff)
+		setPower(t, h, bmc.PowerOff)
 		if err := d.Shutdown(t.Context()); err != nil {
 			t.Fatalf("Shutdown on a server that is off: %v, want nil", err)
 		}
 		wantPower(t, h, bmc.PowerOff, "Shutdown")
 	})
 	t.Run("ignored_by_OS_then_PowerOff", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
-		ig, ok := h.(ShutdownIgnorer)
-		if !ok {
+		if _, ok := h.(ShutdownIgnorer); !ok {
 			t.Skip("harness cannot make the OS ignore shutdown (no bmctest.ShutdownIgnorer)")
 		}
+		// A server of its own: an OS that ignores shutdown stays so.
+		h, d := s.setup(t, bmc.PowerOn)
+		ig := h.(ShutdownIgnorer)
 		if err := ig.IgnoreShutdown(t.Context()); err != nil {
 			t.Fatalf("harness: IgnoreShutdown: %v", err)
 		}
@@ -230,9 +242,12 @@ func (s *suite) testShutdown(t *testing.T) {
 }
 
 func (s *suite) testNMI(t *testing.T) {
+	// One server for the group: each subtest sets the power state it
+	// starts from.
+	h, d := s.setup(t, "")
 	supported := true
 	t.Run("server_on_nil_or_unsupported", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
+		setPower(t, h, bmc.PowerOn)
 		err := d.NMI(t.Context())
 		switch {
 		case err == nil:
@@ -247,7 +262,7 @@ func (s *suite) testNMI(t *testing.T) {
 		}
 	})
 	t.Run("server_off_is_conflict", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOff)
+		setPower(t, h, bmc.PowerOff)
 		err := d.NMI(t.Context())
 		switch {
 		case errors.Is(err, bmc.ErrConflict):
@@ -584,15 +599,18 @@ func (s *suite) testContext(t *testing.T) {
 }
 
 func (s *suite) testConcurrency(t *testing.T) {
+	// One server for the group: each subtest sets the power state it
+	// starts from.
+	h, d := s.setup(t, "")
 	t.Run("parallel_PowerOn_then_PowerOff", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOff)
+		setPower(t, h, bmc.PowerOff)
 		parallel(t, "PowerOn", func(int) error { return d.PowerOn(t.Context()) })
 		wantPower(t, h, bmc.PowerOn, fmt.Sprintf("%d parallel PowerOn", workers))
 		parallel(t, "PowerOff", func(int) error { return d.PowerOff(t.Context()) })
 		wantPower(t, h, bmc.PowerOff, fmt.Sprintf("%d parallel PowerOff", workers))
 	})
 	t.Run("parallel_reads_and_settings", func(t *testing.T) {
-		h, d := s.setup(t, bmc.PowerOn)
+		setPower(t, h, bmc.PowerOn)
 		parallel(t, "mixed", func(i int) error {
 			switch i % 3 {
 			case 0:
