@@ -21,9 +21,11 @@ import (
 
 // Harness is one managed server, its BMC and the driver under test.
 //
-// Run calls newHarness for each test that needs a fresh server (a few
-// groups of subtests that set the power state they start from share one,
-// to keep the suite fast against slow simulators); the harness releases
+// Run calls newHarness once per group of subtests (PowerOn, Shutdown,
+// Context/cancelled, ...) and for each subtest that needs a server of its
+// own (the event log, an OS told to ignore shutdown); subtests of a group
+// share the server and set the power state they start from with SetPower,
+// which keeps the suite fast against slow simulators. The harness releases
 // what it holds through t.Cleanup of the t it was given.
 // SetPower and Power work on the server directly, without the driver under
 // test (for example through ipmitool, the simulator's own API or the fake
