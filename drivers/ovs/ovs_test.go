@@ -314,6 +314,35 @@ func TestSSL(t *testing.T) {
 	}
 }
 
+// TestApplyWait: without ovs-vswitchd the change is committed but never
+// applied; SetPortVLAN says the outcome is unknown after WithApplyWait,
+// and with WithApplyWait(0) it does not wait at all.
+func TestApplyWait(t *testing.T) {
+	sw := ovstest.Start(t)
+	port := sw.AddPort("tag=10")
+	sw.StopVswitchd()
+	ctx := context.Background()
+
+	s := newSwitch(t, sw.DB, ovs.WithApplyWait(300*time.Millisecond))
+	start := time.Now()
+	_, err := s.SetPortVLAN(ctx, port, fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 11})
+	if !errors.Is(err, fabric.ErrOutcomeUnknown) {
+		t.Errorf("SetPortVLAN without ovs-vswitchd: %v, want ErrOutcomeUnknown", err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond || took > 3*time.Second {
+		t.Errorf("SetPortVLAN gave up after %v, want about 300ms", took)
+	}
+	if got := columns(sw, port); got != "access 11 []" {
+		t.Errorf("database holds %q, want the committed change", got)
+	}
+
+	noWait := newSwitch(t, sw.DB, ovs.WithApplyWait(0))
+	prev, err := noWait.SetPortVLAN(ctx, port, fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 12})
+	if err != nil || prev.AccessVLAN != 11 {
+		t.Errorf("SetPortVLAN with WithApplyWait(0) = %v, %v", prev, err)
+	}
+}
+
 func TestNew(t *testing.T) {
 	for _, addr := range []string{"", "/run/openvswitch/db.sock", "ssl:1.2.3.4:6640", "unix:", "http://x"} {
 		if _, err := ovs.New(addr); !errors.Is(err, fabric.ErrInvalid) {

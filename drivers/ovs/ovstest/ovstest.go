@@ -418,6 +418,13 @@ func (s *Switch) Ping(from Host, to string, tries int) bool {
 	return false
 }
 
+// StopVswitchd stops ovs-vswitchd early (the database stays up, but no
+// change is applied any more).
+func (s *Switch) StopVswitchd() {
+	s.t.Helper()
+	s.run("stop ovs-vswitchd", s.appctl, "-t", filepath.Join(s.dir, "ovs-vswitchd.ctl"), "exit")
+}
+
 // Stop stops ovsdb-server early (to test an unreachable database); the
 // rest is still torn down at cleanup.
 func (s *Switch) Stop() {
