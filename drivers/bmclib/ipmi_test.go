@@ -113,10 +113,12 @@ var (
 )
 
 func TestConformanceIPMISim(t *testing.T) {
+	t.Parallel()
 	bmctest.Run(t, newIPMIHarness)
 }
 
 func TestNMIIsUnsupportedOnIPMISim(t *testing.T) {
+	t.Parallel()
 	sim := ipmisim.Start(t, ipmisim.WithPoweredOn())
 	d := ipmiDriver(t, sim)
 	err := d.NMI(t.Context())
@@ -129,6 +131,7 @@ func TestNMIIsUnsupportedOnIPMISim(t *testing.T) {
 }
 
 func TestDeadBMCFailsWithinCallTimeout(t *testing.T) {
+	t.Parallel()
 	sim := ipmisim.Start(t)
 	sim.Stop() // nothing answers on its port any more
 	const callTimeout = 1500 * time.Millisecond
@@ -139,6 +142,7 @@ func TestDeadBMCFailsWithinCallTimeout(t *testing.T) {
 		"Events":     func(ctx context.Context) error { _, _, err := d.Events(ctx, ""); return err },
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			start := time.Now()
 			err := call(context.Background()) // no deadline: the driver's own bound must hold
 			took := time.Since(start)
@@ -154,6 +158,7 @@ func TestDeadBMCFailsWithinCallTimeout(t *testing.T) {
 }
 
 func TestWrongPasswordNeverShowsCredentials(t *testing.T) {
+	t.Parallel()
 	sim := ipmisim.Start(t)
 	const wrong = "Wr0ng-Passw0rd-x9"
 	d, err := bmclib.New(sim.Host, ipmisim.User, wrong,
@@ -174,6 +179,7 @@ func TestWrongPasswordNeverShowsCredentials(t *testing.T) {
 }
 
 func TestShutdownIgnoredThenPowerOffConfirmed(t *testing.T) {
+	t.Parallel()
 	sim := ipmisim.Start(t, ipmisim.WithPoweredOn())
 	sim.IgnoreShutdown(t, true)
 	d := ipmiDriver(t, sim)
@@ -192,6 +198,7 @@ func TestShutdownIgnoredThenPowerOffConfirmed(t *testing.T) {
 }
 
 func TestSetBootDeviceReachesTheChassis(t *testing.T) {
+	t.Parallel()
 	sim := ipmisim.Start(t)
 	d := ipmiDriver(t, sim)
 	if err := d.SetBootDevice(t.Context(), bmc.BootPXE, false); err != nil {
@@ -212,9 +219,10 @@ func TestSetBootDeviceReachesTheChassis(t *testing.T) {
 
 // TestPowerOffOnCycle measures a full cycle through ipmi_sim and ipmitool.
 func TestPowerOffOnCycle(t *testing.T) {
+	t.Parallel()
 	sim := ipmisim.Start(t, ipmisim.WithPoweredOn())
 	d := ipmiDriver(t, sim)
-	const cycles = 3
+	const cycles = 2
 	start := time.Now()
 	for range cycles {
 		if err := d.PowerOff(t.Context()); err != nil {
@@ -228,4 +236,28 @@ func TestPowerOffOnCycle(t *testing.T) {
 	if !sim.PoweredOn() {
 		t.Fatal("server is off after the last PowerOn")
 	}
+}
+
+func TestDumpInProgressFromTheSEL(t *testing.T) {
+	t.Parallel()
+	sim := ipmisim.Start(t, ipmisim.WithPoweredOn())
+	d := ipmiDriver(t, sim)
+	want := func(step string, w bool) {
+		t.Helper()
+		got, err := d.DumpInProgress(t.Context())
+		if err != nil {
+			t.Fatalf("%s: DumpInProgress: %v", step, err)
+		}
+		if got != w {
+			t.Errorf("%s: DumpInProgress = %v, want %v", step, got, w)
+		}
+	}
+	want("fresh server", false)
+	sim.AddSEL(t, ipmisim.SELRecord{SensorType: 0x20, SensorNumber: 1, EventType: 0x6f, Offset: 0x01}) // run-time critical stop
+	want("after an OS critical stop", true)
+	sim.SetPower(t, false)
+	want("powered off", false)
+	sim.SetPower(t, true)
+	sim.AddSEL(t, ipmisim.SELRecord{SensorType: 0x1d, SensorNumber: 2, EventType: 0x6f, Offset: 0x02}) // warm reset boot
+	want("after the reboot", false)
 }

@@ -91,12 +91,14 @@ var (
 )
 
 func TestConformanceRedfish(t *testing.T) {
+	t.Parallel()
 	bmctest.Run(t, func(t *testing.T) bmctest.Harness {
 		return &redfishHarness{t: t, srv: redfishbmc.Start(t)}
 	})
 }
 
 func TestRedfishTLSIsVerifiedByDefault(t *testing.T) {
+	t.Parallel()
 	s := redfishbmc.Start(t)
 	d, err := bmclib.New(s.Host, redfishbmc.User, redfishbmc.Password,
 		bmclib.WithProviders(bmclib.ProviderRedfish), bmclib.WithRedfishPort(s.Port),
@@ -127,6 +129,7 @@ func TestRedfishTLSIsVerifiedByDefault(t *testing.T) {
 }
 
 func TestRedfishShutdownDespiteBmclibReportingFailure(t *testing.T) {
+	t.Parallel()
 	s := redfishbmc.Start(t)
 	s.SetPower(true)
 	d := redfishDriver(t, s)
@@ -144,6 +147,7 @@ func TestRedfishShutdownDespiteBmclibReportingFailure(t *testing.T) {
 }
 
 func TestRedfishNMI(t *testing.T) {
+	t.Parallel()
 	s := redfishbmc.Start(t)
 	s.SetPower(true)
 	d := redfishDriver(t, s)
@@ -160,6 +164,7 @@ func TestRedfishNMI(t *testing.T) {
 }
 
 func TestRedfishSessionsAreClosed(t *testing.T) {
+	t.Parallel()
 	s := redfishbmc.Start(t)
 	d := redfishDriver(t, s)
 	for range 3 {
@@ -176,6 +181,7 @@ func TestRedfishSessionsAreClosed(t *testing.T) {
 }
 
 func TestRedfishEventsAreParsedAndClassified(t *testing.T) {
+	t.Parallel()
 	s := redfishbmc.Start(t)
 	d := redfishDriver(t, s)
 	evs, cur, err := d.Events(t.Context(), "")
@@ -204,6 +210,7 @@ func TestRedfishEventsAreParsedAndClassified(t *testing.T) {
 }
 
 func TestRedfishWrongPasswordNeverShowsCredentials(t *testing.T) {
+	t.Parallel()
 	s := redfishbmc.Start(t)
 	const wrong = "Wr0ng-Redfish-Pw-77"
 	d, err := bmclib.New(s.Host, redfishbmc.User, wrong,
@@ -229,6 +236,7 @@ func TestRedfishWrongPasswordNeverShowsCredentials(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
 	for name, opts := range map[string][]bmclib.Option{
 		"unknown provider":        {bmclib.WithProviders("telnet")},
 		"no provider":             {bmclib.WithProviders()},

@@ -14,6 +14,7 @@ import (
 // the driver reads each back with the codes it was written with: the
 // tables are ipmitool's words, not guesses.
 func TestSELTablesMatchIpmitool(t *testing.T) {
+	t.Parallel()
 	sim := ipmisim.Start(t)
 	var want []ipmisim.SELRecord
 	for _, s := range ipmitoolSensorSpecific {
@@ -53,6 +54,7 @@ func TestSELTablesMatchIpmitool(t *testing.T) {
 }
 
 func TestParseSELList(t *testing.T) {
+	t.Parallel()
 	raw := "Get SDR 0000 command failed: Requested sensor, data, or record not found\n" +
 		"   1 | 11/26/2026 | 03:56:20 | Processor #0x01 | IERR | Asserted\n" +
 		"  1a | Pre-Init  |0000000572| Memory #0x02 | Correctable ECC | Deasserted\n" +
@@ -79,6 +81,7 @@ func TestParseSELList(t *testing.T) {
 }
 
 func TestEventsAfterCursor(t *testing.T) {
+	t.Parallel()
 	mk := func(ids ...string) []bmc.Event {
 		var out []bmc.Event
 		for _, id := range ids {
@@ -127,4 +130,31 @@ func ExampleParseSELList() {
 	ft, _ := bmc.Classify(evs[0])
 	fmt.Printf("%s type=%#x offset=%d severity=%s fault=%s\n", evs[0].ID, evs[0].SensorType, evs[0].Offset, evs[0].Severity, ft)
 	// Output: 2a type=0xc offset=1 severity=Critical fault=memory
+}
+
+func TestDumpingRule(t *testing.T) {
+	sel := func(st, off uint8) bmc.Event {
+		return bmc.Event{SensorType: st, EventType: 0x6f, Offset: off, Asserted: true}
+	}
+	rf := func(id string) bmc.Event { return bmc.Event{MessageID: id, Asserted: true} }
+	deassert := sel(0x20, 0x01)
+	deassert.Asserted = false
+	for name, c := range map[string]struct {
+		log  []bmc.Event
+		want bool
+	}{
+		"empty":                     {nil, false},
+		"panic":                     {[]bmc.Event{sel(0x1d, 0), sel(0x20, 0x01)}, true},
+		"panic then reboot":         {[]bmc.Event{sel(0x20, 0x01), sel(0x1d, 0x02)}, false},
+		"software NMI":              {[]bmc.Event{sel(0x13, 0x03)}, true},
+		"PCI SERR is no dump":       {[]bmc.Event{sel(0x13, 0x05)}, false},
+		"deassertion is no dump":    {[]bmc.Event{deassert}, false},
+		"graceful stop after panic": {[]bmc.Event{sel(0x20, 0x01), sel(0x20, 0x03)}, false},
+		"Redfish crash dump":        {[]bmc.Event{rf("OpenBMC.0.1.SystemBoot"), rf("Vendor.1.0.CrashDumpStarted")}, true},
+		"Redfish dump then boot":    {[]bmc.Event{rf("Vendor.1.0.CrashDumpStarted"), rf("OpenBMC.0.1.SystemBoot")}, false},
+	} {
+		if got := dumping(c.log); got != c.want {
+			t.Errorf("%s: dumping = %v, want %v", name, got, c.want)
+		}
+	}
 }

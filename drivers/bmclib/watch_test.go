@@ -14,6 +14,7 @@ import (
 // TestFaultDetectionEndToEnd: SEL records written into ipmi_sim and a BMC
 // that stops answering become faults at the Watcher's callback, once each.
 func TestFaultDetectionEndToEnd(t *testing.T) {
+	t.Parallel()
 	a, b := ipmisim.Start(t, ipmisim.WithPoweredOn()), ipmisim.Start(t, ipmisim.WithPoweredOn())
 	a.AddSEL(t, ipmisim.SELRecord{SensorType: 0x07, SensorNumber: 9, EventType: 0x6f, Offset: 0}) // history
 	var (
