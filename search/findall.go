@@ -60,12 +60,17 @@ func terms(o *option) [termCount]int64 {
 }
 
 // jointCmp orders one request's options by their contribution to the joint
-// objective, then by ranking.
+// objective (the terms above, in order), then by ranking.
 func (inv *Inventory) jointCmp(a, b *option) int {
-	ta, tb := terms(a), terms(b)
-	if c := slices.Compare(ta[:], tb[:]); c != 0 {
-		return c
+	pa, pb := a.stage == stgPreempt, b.stage == stgPreempt
+	if pa != pb {
+		if pa {
+			return 1
+		}
+		return -1
 	}
+	// From here the terms are in ranking order (vprio is 0 outside
+	// preemption on both sides).
 	return inv.rankCmp(a, b)
 }
 
@@ -108,9 +113,11 @@ func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
 	}
 
 	n := len(sol.reqs)
+	limits := inv.optionLimits(sol.reqs)
 	opts := make([][]option, n)
+	sc := &scratch{seen: make([]int32, len(inv.ls)), combo: make([]int32, len(inv.combos))}
 	for k := range sol.reqs {
-		opts[k] = inv.all(&sol.reqs[k])
+		opts[k] = inv.all(&sol.reqs[k], limits[k], sc)
 	}
 
 	// Components: requests linked by a shared logical server.
@@ -166,7 +173,6 @@ func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
 		}
 		for mi, k := range members {
 			keep := 1 + sum - maxRes[mi]
-			slices.SortStableFunc(opts[k], func(a, b option) int { return inv.jointCmp(&a, &b) })
 			out := opts[k][:0]
 			singles := 0
 			for _, o := range opts[k] {
@@ -211,6 +217,62 @@ func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
 		}
 	}
 	return sol, nil
+}
+
+// optionLimits bounds how many single-resource options each request needs:
+// two requests can compete for a logical server only if their members share
+// a hard key (disk array, chipset, NIC and HBA ports), since every
+// candidate node satisfies the hard constraints with a failed node. In an
+// optimal plan the other requests of a group take at most one logical
+// server each (a composition: as many as the largest combination) of a
+// request's candidates, so one more than that always leaves one of its
+// best free, and a worse one is never needed.
+func (inv *Inventory) optionLimits(reqs []request) []int {
+	maxRes := 1
+	for _, ci := range inv.usableCombos {
+		maxRes = max(maxRes, len(inv.combos[ci]))
+	}
+	keyOwner := make(map[hardKey]int)
+	parent := make([]int, len(reqs))
+	for k := range parent {
+		parent[k] = k
+	}
+	find := func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for k := range reqs {
+		for _, m := range reqs[k].fm {
+			hk := inv.hardOf(&inv.srvs[m])
+			if j, ok := keyOwner[hk]; ok {
+				if a, b := find(j), find(k); a != b {
+					parent[max(a, b)] = min(a, b)
+				}
+			} else {
+				keyOwner[hk] = k
+			}
+		}
+	}
+	// A request composes only when it is a partition or accepts another
+	// node count; otherwise each of its options takes one logical server.
+	takes := func(r *request) int {
+		if len(r.fm) == 1 && !r.pol.AllowPartitionMismatch {
+			return 1
+		}
+		return maxRes
+	}
+	sum := make(map[int]int)
+	for k := range reqs {
+		sum[find(k)] += takes(&reqs[k])
+	}
+	out := make([]int, len(reqs))
+	for k := range reqs {
+		out[k] = 1 + sum[find(k)] - takes(&reqs[k])
+	}
+	return out
 }
 
 type victimRef struct {

@@ -104,6 +104,11 @@ type exactKey struct{ hw, arr, sw int32 }
 
 type hardKey struct{ arr, chip, nic, hba int32 }
 
+type partKey struct {
+	n  int32 // node count; 0 = any
+	hk hardKey
+}
+
 // bucket holds the standalone servers of one hardware class (and one hard
 // key and state group).
 type bucket struct {
@@ -133,11 +138,15 @@ type Inventory struct {
 	// usable combos: size >= 2, all members standalone Standby.
 	usableCombos []int32
 
-	exact        map[exactKey][]int32 // standby standalone servers
+	exact        map[exactKey][]int32 // standby standalone servers, ID order
+	activeSw     map[exactKey][]int32 // active standalone servers, priority then ID order
 	standbyHard  map[hardKey][]bucket // standby standalone servers by class, ID order
 	activeHard   map[hardKey][]bucket // active standalone servers by class, priority then ID order
-	standbyParts []int32              // logical servers, all-standby partitions
-	activeParts  []int32              // logical servers, all-active partitions
+	// all-standby and all-active partitions (logical servers), listed
+	// under their node count and under 0, for each hard key among their
+	// members, in ID order.
+	standbyParts map[partKey][]int32
+	activeParts  map[partKey][]int32
 	partSrvs     []int32              // servers that belong to a partition
 	counts       map[countKey]int32   // for explanations
 	nStandby     int
@@ -493,6 +502,7 @@ func (inv *Inventory) buildIndexes() {
 	}
 	inv.standbyHard = make(map[hardKey][]bucket)
 	inv.activeHard = make(map[hardKey][]bucket)
+	inv.activeSw = make(map[exactKey][]int32)
 	for k, l := range tmp {
 		addCount(k.g, k.hk, int32(len(l)))
 		if k.g == 0 {
@@ -506,6 +516,10 @@ func (inv *Inventory) buildIndexes() {
 			return cmp.Compare(a, b)
 		})
 		inv.activeHard[k.hk] = append(inv.activeHard[k.hk], bucket{k.hw, l})
+		for _, i := range l {
+			ek := exactKey{k.hw, inv.srvs[i].arr, inv.srvs[i].sw}
+			inv.activeSw[ek] = append(inv.activeSw[ek], i)
+		}
 	}
 	for _, m := range []map[hardKey][]bucket{inv.standbyHard, inv.activeHard} {
 		for _, bs := range m {
@@ -513,17 +527,30 @@ func (inv *Inventory) buildIndexes() {
 		}
 	}
 	inv.lsIdx = make([]int32, len(inv.ls))
+	inv.standbyParts = make(map[partKey][]int32)
+	inv.activeParts = make(map[partKey][]int32)
+	var keys []hardKey
 	for li := range inv.ls {
 		inv.lsIdx[li] = int32(li)
 		l := &inv.ls[li]
-		if l.n < 2 {
+		if l.n < 2 || l.state == lsOther {
 			continue
 		}
-		switch l.state {
-		case lsStandby:
-			inv.standbyParts = append(inv.standbyParts, int32(li))
-		case lsActive:
-			inv.activeParts = append(inv.activeParts, int32(li))
+		m := inv.standbyParts
+		if l.state == lsActive {
+			m = inv.activeParts
+		}
+		keys = keys[:0]
+		for _, si := range inv.members[l.first : l.first+l.n] {
+			if hk := inv.hardOf(&inv.srvs[si]); !slices.Contains(keys, hk) {
+				keys = append(keys, hk)
+			}
+		}
+		for _, hk := range keys {
+			for _, n := range []int32{l.n, 0} {
+				k := partKey{n, hk}
+				m[k] = append(m[k], int32(li))
+			}
 		}
 	}
 }

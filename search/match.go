@@ -2,6 +2,7 @@ package search
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -40,7 +41,14 @@ type request struct {
 	// firstOnly: only the best option is wanted, so victims of a higher
 	// priority than one already found may be skipped.
 	firstOnly bool
+	// hasCap, vcap: victims of a priority above vcap cannot enter the
+	// result any more and are skipped.
+	hasCap bool
+	vcap   int
 }
+
+// capped reports whether victims of priority p are skipped.
+func (r *request) capped(p int) bool { return r.hasCap && p > r.vcap }
 
 // option is one way to serve a request.
 type option struct {
@@ -274,7 +282,6 @@ func (inv *Inventory) bestPairing(req *request, repl []int32, pol *Policy, o *op
 // passed to fn is reused: fn must copy what it keeps.
 func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 	var o option
-	found, bestPrio := false, 0 // lowest victim priority seen (stgPreempt)
 	n := len(req.fm)
 	f0 := &inv.srvs[req.fm[0]]
 	zero := Policy{}
@@ -289,8 +296,8 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 		if stage == stgPreempt {
 			o.victims = int32(len(repl))
 			o.vprio = inv.srvs[repl[0]].prio
-			if !found || o.vprio < bestPrio {
-				found, bestPrio = true, o.vprio
+			if req.firstOnly && (!req.hasCap || o.vprio < req.vcap) {
+				req.hasCap, req.vcap = true, o.vprio
 			}
 		}
 		fn(&o)
@@ -304,10 +311,8 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 			}
 			return
 		}
-		for _, li := range inv.standbyParts {
-			if int(inv.ls[li].n) == n {
-				emit(inv.lsSelf(li), single(li), &zero, false, -1)
-			}
+		for _, li := range inv.standbyParts[partKey{int32(n), inv.hardOf(f0)}] {
+			emit(inv.lsSelf(li), single(li), &zero, false, -1)
 		}
 	case stgRecompose:
 		for _, ci := range inv.usableCombos {
@@ -322,16 +327,18 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 				if !inv.classOK(req, b.srv[0], pol, mm) {
 					continue
 				}
-				for _, ri := range b.srv {
+				list := b.srv
+				if !pol.AnySwitch {
+					list = inv.exact[exactKey{b.hw, f0.arr, f0.sw}]
+				}
+				for _, ri := range list {
 					li := inv.srvs[ri].ls
 					emit(inv.lsSelf(li), single(li), pol, mm, -1)
 				}
 			}
 		}
-		for _, li := range inv.standbyParts {
-			if int(inv.ls[li].n) == n || mm {
-				emit(inv.lsSelf(li), single(li), pol, mm, -1)
-			}
+		for _, li := range inv.standbyParts[inv.partKeyFor(n, f0, mm)] {
+			emit(inv.lsSelf(li), single(li), pol, mm, -1)
 		}
 	case stgRelaxedCompose:
 		mm := pol.AllowPartitionMismatch
@@ -347,12 +354,16 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 		mm := pol.AllowPartitionMismatch
 		if n == 1 || mm {
 			for _, b := range inv.activeHard[inv.hardOf(f0)] {
-				if inv.srvs[b.srv[0]].prio >= req.prio || !inv.classOK(req, b.srv[0], pol, mm) {
+				if p0 := inv.srvs[b.srv[0]].prio; p0 >= req.prio || req.capped(p0) || !inv.classOK(req, b.srv[0], pol, mm) {
 					continue
 				}
-				for _, ri := range b.srv {
+				list := b.srv
+				if !pol.AnySwitch {
+					list = inv.activeSw[exactKey{b.hw, f0.arr, f0.sw}]
+				}
+				for _, ri := range list {
 					r := &inv.srvs[ri]
-					if r.prio >= req.prio || (req.firstOnly && found && r.prio > bestPrio) {
+					if r.prio >= req.prio || req.capped(r.prio) {
 						break
 					}
 					if req.excluded != nil && req.excluded[r.ls] {
@@ -362,16 +373,25 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 				}
 			}
 		}
-		for _, li := range inv.activeParts {
+		for _, li := range inv.activeParts[inv.partKeyFor(n, f0, mm)] {
 			m0 := &inv.srvs[inv.members[inv.ls[li].first]]
-			if m0.prio >= req.prio || (req.excluded != nil && req.excluded[li]) {
+			if m0.prio >= req.prio || req.capped(m0.prio) || (req.excluded != nil && req.excluded[li]) {
 				continue
 			}
-			if int(inv.ls[li].n) == n || mm {
-				emit(inv.lsSelf(li), single(li), pol, mm, -1)
-			}
+			emit(inv.lsSelf(li), single(li), pol, mm, -1)
 		}
 	}
+}
+
+// partKeyFor is the partition index key for a request of n nodes whose
+// first failed member is f0: every candidate partition has a member with
+// f0's hard key (each failed node pairs with one that satisfies the hard
+// constraints).
+func (inv *Inventory) partKeyFor(n int, f0 *srv, mismatch bool) partKey {
+	if mismatch {
+		return partKey{0, inv.hardOf(f0)}
+	}
+	return partKey{int32(n), inv.hardOf(f0)}
 }
 
 // lsSelf returns a one-element slice holding li, without allocating.
@@ -388,36 +408,92 @@ func (inv *Inventory) comboRes(ci int32) []int32 {
 	return out
 }
 
-// all returns every option of req over all stages, best first, each
-// resource set once (in its best stage).
-func (inv *Inventory) all(req *request) []option {
+// scratch is reusable memory for all: per logical server and combination,
+// the stamp of the last call that generated it.
+type scratch struct {
+	seen, combo []int32
+	stamp       int32
+}
+
+// all returns the options of req over all stages, each resource set once
+// (in its best stage), ordered by jointCmp. With limit > 0 only the best
+// limit single-resource options are kept (compositions are all kept), and
+// victims that cannot enter that set are not even evaluated.
+func (inv *Inventory) all(req *request, limit int, sc *scratch) []option {
+	r := *req
+	req = &r
+	if sc == nil {
+		sc = &scratch{seen: make([]int32, len(inv.ls)), combo: make([]int32, len(inv.combos))}
+	}
+	sc.stamp++
+	stamp := sc.stamp
 	var out []option
-	seen := make(map[int32]bool)
-	seenCombo := make(map[int32]bool)
+	singles := 0
+	trim := func() {
+		if limit <= 0 || singles <= limit {
+			return
+		}
+		slices.SortFunc(out, func(a, b option) int { return inv.jointCmp(&a, &b) })
+		kept := out[:0]
+		singles = 0
+		var last *option
+		for k := range out {
+			if !out[k].isCompose() {
+				if singles >= limit {
+					continue
+				}
+				singles++
+			}
+			kept = append(kept, out[k])
+			if !out[k].isCompose() {
+				last = &kept[len(kept)-1]
+			}
+		}
+		out = kept
+		if singles >= limit && last != nil {
+			req.hasCap = true
+			req.vcap = math.MinInt
+			if last.stage == stgPreempt {
+				req.vcap = last.vprio
+			}
+		}
+	}
+	var gen, genCombo []int32
 	for stage := stgExact; stage <= stgPreempt; stage++ {
-		start := len(out)
+		if stage == stgPreempt && req.hasCap && req.vcap == math.MinInt {
+			break
+		}
+		gen, genCombo = gen[:0], genCombo[:0]
 		inv.visit(req, stage, func(o *option) {
 			if o.isCompose() {
-				if seenCombo[o.combo] {
+				if sc.combo[o.combo] == stamp {
 					return
 				}
-			} else if seen[o.res[0]] {
-				return
+				genCombo = append(genCombo, o.combo)
+			} else {
+				if sc.seen[o.res[0]] == stamp {
+					return
+				}
+				gen = append(gen, o.res[0])
+				singles++
 			}
 			c := *o
 			if o.pairs != nil {
 				c.pairs = slices.Clone(o.pairs)
 			}
 			out = append(out, c)
-		})
-		for k := start; k < len(out); k++ {
-			if out[k].isCompose() {
-				seenCombo[out[k].combo] = true
-			} else {
-				seen[out[k].res[0]] = true
+			if limit > 0 && singles > 2*limit+32 {
+				trim()
 			}
+		})
+		for _, g := range gen {
+			sc.seen[g] = stamp
 		}
+		for _, g := range genCombo {
+			sc.combo[g] = stamp
+		}
+		trim()
 	}
-	slices.SortStableFunc(out, func(a, b option) int { return inv.rankCmp(&a, &b) })
+	slices.SortFunc(out, func(a, b option) int { return inv.jointCmp(&a, &b) })
 	return out
 }

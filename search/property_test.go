@@ -257,7 +257,7 @@ func checkInstance(t *testing.T, in instance) {
 	// The brute force over the untruncated options.
 	opts := make([][]option, len(sol.reqs))
 	for k := range sol.reqs {
-		opts[k] = inv.all(&sol.reqs[k])
+		opts[k] = inv.all(&sol.reqs[k], 0, nil)
 	}
 	want := bruteForce(t, sol.reqs, opts)
 	got := jointVec(sol.reqs, sol.chosen)
