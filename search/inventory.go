@@ -138,17 +138,17 @@ type Inventory struct {
 	// usable combos: size >= 2, all members standalone Standby.
 	usableCombos []int32
 
-	exact        map[exactKey][]int32 // standby standalone servers, ID order
-	activeSw     map[exactKey][]int32 // active standalone servers, priority then ID order
-	standbyHard  map[hardKey][]bucket // standby standalone servers by class, ID order
-	activeHard   map[hardKey][]bucket // active standalone servers by class, priority then ID order
+	exact       map[exactKey][]int32 // standby standalone servers, ID order
+	activeSw    map[exactKey][]int32 // active standalone servers, priority then ID order
+	standbyHard map[hardKey][]bucket // standby standalone servers by class, ID order
+	activeHard  map[hardKey][]bucket // active standalone servers by class, priority then ID order
 	// all-standby and all-active partitions (logical servers), listed
 	// under their node count and under 0, for each hard key among their
 	// members, in ID order.
 	standbyParts map[partKey][]int32
 	activeParts  map[partKey][]int32
-	partSrvs     []int32              // servers that belong to a partition
-	counts       map[countKey]int32   // for explanations
+	partSrvs     []int32            // servers that belong to a partition
+	counts       map[countKey]int32 // for explanations
 	nStandby     int
 	nActive      int
 
