@@ -82,7 +82,8 @@ type Event struct {
 // Implementations must be safe for concurrent use, and every method must
 // honour ctx: when ctx is done, return promptly with an error wrapping
 // ctx.Err() (and ErrOutcomeUnknown when a state-changing request had
-// already been sent). An unreachable BMC is ErrTransient.
+// already been sent). An unreachable BMC is ErrTransient; a server the
+// BMC (or a multi-server driver) does not know is ErrNotFound.
 type BMC interface {
 	// PowerState reads the chassis power state. It never guesses: a state
 	// it cannot read or parse is PowerUnknown with a nil error only when
@@ -106,8 +107,9 @@ type BMC interface {
 	PowerOff(ctx context.Context) error
 
 	// NMI sends a diagnostic interrupt, which makes an OS configured for it
-	// write a memory dump. BMCs that cannot return ErrUnsupported.
-	// Precondition: the server is on; otherwise ErrConflict.
+	// write a memory dump. BMCs that cannot return ErrUnsupported, whatever
+	// the power state (it takes precedence). Precondition: the server is
+	// on; otherwise ErrConflict.
 	NMI(ctx context.Context) error
 
 	// SetBootDevice sets the device the server boots from next (once, or

@@ -77,7 +77,9 @@ type VLANSwitch interface {
 	// port ends up exactly as v says, whatever it was) and returns the
 	// setting it had before, so that the caller can restore it.
 	// Idempotent: setting what the port already has changes nothing and
-	// returns it as prev.
+	// returns it as prev. The read of prev and the replacement are atomic
+	// per port: of two concurrent calls on one port, exactly one sees the
+	// setting the port had before both.
 	// Errors: ErrInvalid when v does not Validate; ErrNotFound for an
 	// unknown port; ErrTransient; ErrOutcomeUnknown; ctx errors.
 	SetPortVLAN(ctx context.Context, port string, v PortVLAN) (prev PortVLAN, err error)

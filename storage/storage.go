@@ -58,7 +58,10 @@ type DiskMapper interface {
 	Mappings(ctx context.Context, initiators []Initiator) ([]Mapping, error)
 
 	// Map makes volume visible to every one of initiators at host LUN lun
-	// (0 <= lun <= 16383).
+	// (0 <= lun <= 16383; an array with a smaller range, such as ONTAP's
+	// 0..4095, refuses the rest with ErrInvalid; an array whose LUN numbers
+	// are fixed per volume, such as tgt's, answers a different lun with
+	// ErrConflict).
 	//
 	// Idempotent: mapping a volume that is already mapped to these
 	// initiators at the same LUN returns nil and changes nothing.
@@ -66,8 +69,8 @@ type DiskMapper interface {
 	// Errors: ErrNotFound for an unknown volume (and, for arrays that
 	// require host objects, an initiator no host has); ErrConflict when
 	// one of the initiators already sees another volume at lun, or already
-	// sees this volume at another LUN; ErrInvalid for a LUN out of range or
-	// a zero initiator; ErrTransient; ErrOutcomeUnknown; ctx errors. On
+	// sees this volume at another LUN; ErrInvalid for a LUN out of range,
+	// an empty initiator list or a zero initiator; ErrTransient; ErrOutcomeUnknown; ctx errors. On
 	// error nothing was changed, except with ErrOutcomeUnknown.
 	Map(ctx context.Context, volume VolumeID, initiators []Initiator, lun int) error
 
@@ -75,8 +78,9 @@ type DiskMapper interface {
 	//
 	// Idempotent: unmapping a volume the initiators do not see returns nil.
 	//
-	// Errors: ErrNotFound for an unknown volume; ErrInvalid; ErrTransient;
-	// ErrOutcomeUnknown; ctx errors.
+	// Errors: ErrNotFound for an unknown volume; ErrInvalid for an empty
+	// initiator list or a zero initiator; ErrTransient; ErrOutcomeUnknown;
+	// ctx errors.
 	Unmap(ctx context.Context, volume VolumeID, initiators []Initiator) error
 }
 
