@@ -35,6 +35,7 @@ var (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel() // its own switch
 	sw := ovstest.Start(t)
 	fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {
 		return &harness{t: t, sw: sw.For(t)}
@@ -180,6 +181,7 @@ func (c *failingConn) Write(b []byte) (int, error) {
 // a connection that fails before the request leaves is ErrTransient,
 // changes nothing, and the next call reconnects and succeeds.
 func TestResetBeforeSendIsTransient(t *testing.T) {
+	t.Parallel() // its own switch
 	h := &harness{t: t, sw: ovstest.Start(t)}
 	ctx := context.Background()
 	d, err := h.MakeSwitch(ctx)
@@ -210,6 +212,7 @@ func TestResetBeforeSendIsTransient(t *testing.T) {
 // guard fails, the driver reads again, and prev is what it really
 // replaced: the other client's setting, not the stale one.
 func TestGuardedWriteSeesExternalChange(t *testing.T) {
+	t.Parallel() // its own switch
 	h := &harness{t: t, sw: ovstest.Start(t)}
 	ctx := context.Background()
 	d, err := h.MakeSwitch(ctx)

@@ -42,6 +42,7 @@ func columns(sw *ovstest.Switch, port string) string {
 }
 
 func TestSwitch(t *testing.T) {
+	t.Parallel() // its own switch
 	sw := ovstest.Start(t)
 	s := newSwitch(t, sw.DB)
 	ctx := context.Background()
@@ -270,6 +271,7 @@ func TestUnreachableDatabase(t *testing.T) {
 }
 
 func TestDatabaseGoesAway(t *testing.T) {
+	t.Parallel() // its own switch
 	sw := ovstest.Start(t)
 	ctx := context.Background()
 	s := newSwitch(t, sw.DB)
@@ -294,6 +296,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 // TestSSL reaches ovsdb-server over mutual TLS, as a remote management
 // station does.
 func TestSSL(t *testing.T) {
+	t.Parallel() // its own switch
 	sw := ovstest.Start(t, ovstest.WithSSL())
 	port := sw.AddPort("tag=10")
 	ctx := context.Background()
@@ -318,6 +321,7 @@ func TestSSL(t *testing.T) {
 // applied; SetPortVLAN says the outcome is unknown after WithApplyWait,
 // and with WithApplyWait(0) it does not wait at all.
 func TestApplyWait(t *testing.T) {
+	t.Parallel() // its own switch
 	sw := ovstest.Start(t)
 	port := sw.AddPort("tag=10")
 	sw.StopVswitchd()
@@ -361,6 +365,7 @@ func TestNew(t *testing.T) {
 // VLAN ping each other, stop when one port moves to another VLAN through
 // the driver, and ping again when it is restored.
 func TestIsolation(t *testing.T) {
+	t.Parallel() // its own switch
 	sw := ovstest.Start(t)
 	h1 := sw.AddHost("10.99.0.1/24", "tag=10")
 	h2 := sw.AddHost("10.99.0.2/24", "tag=10")
