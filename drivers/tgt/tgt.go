@@ -368,6 +368,9 @@ func (m *Mapper) run(ctx context.Context, mutation bool, args ...string) ([]byte
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, m.tgtadm, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// After ctx kills tgtadm, do not wait for children that may hold
+	// its output open (a wrapper script, a hung helper).
+	cmd.WaitDelay = 250 * time.Millisecond
 	err := cmd.Run()
 	m.log.DebugContext(ctx, "tgtadm", "driver", "tgt", "args", args, "err", err)
 	if err == nil {

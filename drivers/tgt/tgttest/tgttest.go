@@ -131,10 +131,11 @@ func start(tgtd, tgtadm, dir string, attempt int) (*Daemon, error) {
 }
 
 // freeControl picks a control port whose lock file is not held. tgtd
-// locks /var/run/tgtd/socket.N.lock with a POSIX record lock.
+// locks /var/run/tgtd/socket.N.lock with a POSIX record lock, and accepts
+// -C values up to 32767.
 func freeControl() (int, error) {
 	for i := 0; i < 100; i++ {
-		n := 20000 + rand.IntN(40000)
+		n := 1000 + rand.IntN(31000)
 		f, err := os.OpenFile(fmt.Sprintf("/var/run/tgtd/socket.%d.lock", n), os.O_RDWR, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			return n, nil
@@ -204,6 +205,27 @@ func (d *Daemon) AddVolume(t testing.TB, targetName string, lun int, size int64)
 		t.Fatalf("tgttest: new LUN %d of %s: %v", lun, targetName, err)
 	}
 	return storage.VolumeID(fmt.Sprintf("%s/%d", targetName, lun))
+}
+
+// DeleteTarget deletes the target named targetName (with --force, so
+// that logged-in initiators do not keep it) and its backing files.
+func (d *Daemon) DeleteTarget(t testing.TB, targetName string) {
+	t.Helper()
+	d.mu.Lock()
+	tid, ok := d.tids[targetName]
+	delete(d.tids, targetName)
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	if _, err := d.run(context.Background(), "--lld", "iscsi", "--mode", "target", "--op", "delete", "--force",
+		"--tid", strconv.Itoa(tid)); err != nil {
+		t.Errorf("tgttest: delete target %s: %v", targetName, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(d.Dir, fmt.Sprintf("t%d-lun*.img", tid)))
+	for _, f := range files {
+		os.Remove(f)
+	}
 }
 
 // TID returns the target id tgttest gave targetName, or 0.
