@@ -78,26 +78,40 @@ func sensorTypeOf(col string) uint8 {
 	return code
 }
 
+// eventCodes indexes the tables by sensor type and lower-case text; type
+// 0 holds the generic (threshold and other) descriptions. Read-only after
+// package initialisation.
+var eventCodes = func() map[uint8]map[string][2]uint8 {
+	m := map[uint8]map[string][2]uint8{0: {}}
+	for _, s := range ipmitoolSensorSpecific {
+		if m[s.sensorType] == nil {
+			m[s.sensorType] = map[string][2]uint8{}
+		}
+		m[s.sensorType][strings.ToLower(s.text)] = [2]uint8{0x6f, s.offset}
+	}
+	for i, s := range ipmitoolThreshold {
+		m[0][strings.ToLower(s)] = [2]uint8{0x01, uint8(i)}
+	}
+	for _, g := range ipmitoolGeneric {
+		m[0][strings.ToLower(g.text)] = [2]uint8{g.eventType, g.offset}
+	}
+	return m
+}()
+
 // eventCode finds the event/reading type and offset of ipmitool's
 // description of an event on a sensor of type st.
 func eventCode(st uint8, text string) (eventType, offset uint8) {
 	if text == "" {
 		return 0, 0
 	}
-	for _, s := range ipmitoolSensorSpecific {
-		if s.sensorType == st && strings.EqualFold(s.text, text) {
-			return 0x6f, s.offset
+	l := strings.ToLower(text)
+	if st != 0 {
+		if c, ok := eventCodes[st][l]; ok {
+			return c[0], c[1]
 		}
 	}
-	for i, s := range ipmitoolThreshold {
-		if strings.EqualFold(s, text) {
-			return 0x01, uint8(i)
-		}
-	}
-	for _, g := range ipmitoolGeneric {
-		if strings.EqualFold(g.text, text) {
-			return g.eventType, g.offset
-		}
+	if c, ok := eventCodes[0][l]; ok {
+		return c[0], c[1]
 	}
 	return 0, 0
 }

@@ -158,3 +158,19 @@ func TestDumpingRule(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseSELList parses a full 1000-record SEL, as Events does on
+// every poll of a busy BMC.
+func BenchmarkParseSELList(b *testing.B) {
+	var raw []byte
+	for i := 1; i <= 1000; i++ {
+		raw = fmt.Appendf(raw, "%4x | 11/26/2026 | 03:56:20 | Memory #0x%02x | Correctable ECC | Asserted\n", i, i%256)
+	}
+	s := string(raw)
+	b.ReportAllocs()
+	for b.Loop() {
+		if evs := ParseSELList(s); len(evs) != 1000 {
+			b.Fatal(len(evs))
+		}
+	}
+}
