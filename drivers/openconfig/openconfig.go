@@ -8,7 +8,9 @@
 //
 //	/interfaces/interface[name=PORT]/ethernet/switched-vlan/config
 //
-// in JSON_IETF encoding, with the leaves interface-mode (ACCESS, TRUNK),
+// (…/aggregation/switched-vlan/config for a LAG: the driver falls back to
+// it when the ethernet container does not exist) in JSON_IETF encoding,
+// with the leaves interface-mode (ACCESS, TRUNK),
 // access-vlan, native-vlan and trunk-vlans (VLAN ids and "10..20" ranges).
 // Replace is declarative: the container ends up exactly as written.
 //
@@ -220,15 +222,21 @@ func (s *Switch) rpcContext(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "username", s.username, "password", s.password)
 }
 
-// configPath is /interfaces/interface[name=port]/ethernet/switched-vlan/config.
-func (s *Switch) configPath(port string) *gnmipb.Path {
+// Containers of switched-vlan: physical ports and aggregates (LAGs).
+const (
+	ethernet    = "ethernet"
+	aggregation = "aggregation"
+)
+
+// configPath is /interfaces/interface[name=port]/CONTAINER/switched-vlan/config.
+func (s *Switch) configPath(port, container string) *gnmipb.Path {
 	return &gnmipb.Path{
 		Origin: s.origin,
 		Target: s.target,
 		Elem: []*gnmipb.PathElem{
 			{Name: "interfaces"},
 			{Name: "interface", Key: map[string]string{"name": port}},
-			{Name: "ethernet"},
+			{Name: container},
 			{Name: "switched-vlan"},
 			{Name: "config"},
 		},
@@ -277,19 +285,34 @@ func (s *Switch) PortVLAN(ctx context.Context, port string) (fabric.PortVLAN, er
 	if port == "" {
 		return fabric.PortVLAN{}, fmt.Errorf("openconfig: read VLANs of %q: empty port name: %w", port, fabric.ErrInvalid)
 	}
-	v, err := s.get(ctx, port)
+	v, _, err := s.get(ctx, port)
 	if err != nil {
 		return fabric.PortVLAN{}, fmt.Errorf("openconfig: read VLANs of %s: %w", port, err)
 	}
 	return v, nil
 }
 
-func (s *Switch) get(ctx context.Context, port string) (fabric.PortVLAN, error) {
+// get reads port's setting from the ethernet container or, when the port
+// has none (a LAG), from the aggregation container, and says which.
+func (s *Switch) get(ctx context.Context, port string) (fabric.PortVLAN, string, error) {
+	v, err := s.getFrom(ctx, port, ethernet)
+	if errors.Is(err, fabric.ErrNotFound) {
+		var aggErr error
+		if v, aggErr = s.getFrom(ctx, port, aggregation); aggErr == nil {
+			return v, aggregation, nil
+		} else if !errors.Is(aggErr, fabric.ErrNotFound) {
+			return fabric.PortVLAN{}, "", aggErr
+		}
+	}
+	return v, ethernet, err
+}
+
+func (s *Switch) getFrom(ctx context.Context, port, container string) (fabric.PortVLAN, error) {
 	if err := ctx.Err(); err != nil {
 		return fabric.PortVLAN{}, err
 	}
 	resp, err := s.client.Get(s.rpcContext(ctx), &gnmipb.GetRequest{
-		Path:     []*gnmipb.Path{s.configPath(port)},
+		Path:     []*gnmipb.Path{s.configPath(port, container)},
 		Type:     gnmipb.GetRequest_CONFIG,
 		Encoding: gnmipb.Encoding_JSON_IETF,
 	})
@@ -329,7 +352,7 @@ func (s *Switch) SetPortVLAN(ctx context.Context, port string, v fabric.PortVLAN
 		return fabric.PortVLAN{}, fmt.Errorf("openconfig: set VLANs of %s: waiting for another change of the port: %w", port, err)
 	}
 	defer unlock()
-	prev, err := s.get(ctx, port)
+	prev, container, err := s.get(ctx, port)
 	if err != nil {
 		return fabric.PortVLAN{}, fmt.Errorf("openconfig: set VLANs of %s to %v: read current: %w", port, v, err)
 	}
@@ -341,7 +364,7 @@ func (s *Switch) SetPortVLAN(ctx context.Context, port string, v fabric.PortVLAN
 	}
 	_, err = s.client.Set(s.rpcContext(ctx), &gnmipb.SetRequest{
 		Replace: []*gnmipb.Update{{
-			Path: s.configPath(port),
+			Path: s.configPath(port, container),
 			Val:  &gnmipb.TypedValue{Value: &gnmipb.TypedValue_JsonIetfVal{JsonIetfVal: body}},
 		}},
 	})

@@ -186,6 +186,24 @@ func TestReadsTargetSpellings(t *testing.T) {
 	}
 }
 
+func TestLAGUsesAggregationContainer(t *testing.T) {
+	srv := start(t)
+	srv.AddLAG("Port-Channel5", &gnmitest.Config{Mode: "ACCESS", AccessVLAN: 4})
+	s := dial(t, srv)
+	ctx := context.Background()
+	v := fabric.PortVLAN{Mode: fabric.Trunk, NativeVLAN: 4, Trunk: []int{40, 41}}
+	prev, err := s.SetPortVLAN(ctx, "Port-Channel5", v)
+	if err != nil || !prev.Equal(fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 4}) {
+		t.Fatalf("SetPortVLAN on a LAG = %v, %v", prev, err)
+	}
+	if c, _ := srv.Interface("Port-Channel5"); !reflect.DeepEqual(c, gnmitest.Config{Mode: "TRUNK", NativeVLAN: 4, TrunkVLANs: []any{"40..41"}}) {
+		t.Errorf("LAG holds %+v", c)
+	}
+	if got, err := s.PortVLAN(ctx, "Port-Channel5"); err != nil || !got.Equal(v) {
+		t.Errorf("PortVLAN on a LAG = %v, %v", got, err)
+	}
+}
+
 func TestIdempotentSetSendsNothing(t *testing.T) {
 	srv := start(t)
 	srv.AddInterface("Ethernet1", &gnmitest.Config{Mode: "TRUNK", TrunkVLANs: []any{"10..12"}})

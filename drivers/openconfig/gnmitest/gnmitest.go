@@ -4,6 +4,7 @@
 //
 //	/interfaces/interface[name=X]/ethernet/switched-vlan/config[/LEAF]
 //
+// (aggregation instead of ethernet for interfaces made with AddLAG)
 // over grpc/test/bufconn, optionally with TLS and username/password
 // metadata, validates paths and values as the openconfig-vlan model says,
 // and answers errors with the gRPC codes the gNMI specification gives.
@@ -66,6 +67,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	ifaces   map[string]*Config // nil *Config: an interface without switched-vlan
+	lags     map[string]bool    // interfaces whose container is aggregation
 	failNext []codes.Code
 	failSet  []codes.Code
 	stall    time.Duration
@@ -92,7 +94,7 @@ func WithLeafUpdates() Option { return func(s *Server) { s.leafMode = true } }
 // Start runs a Server until the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{lis: bufconn.Listen(1 << 20), ifaces: map[string]*Config{}}
+	s := &Server{lis: bufconn.Listen(1 << 20), ifaces: map[string]*Config{}, lags: map[string]bool{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -137,6 +139,15 @@ func (s *Server) AddInterface(name string, c *Config) {
 		c = &cp
 	}
 	s.ifaces[name] = c
+}
+
+// AddLAG creates (or replaces) aggregate interface name, whose
+// switched-vlan lives under aggregation instead of ethernet.
+func (s *Server) AddLAG(name string, c *Config) {
+	s.AddInterface(name, c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lags[name] = true
 }
 
 // Interface returns interface name's configuration as stored, and whether
@@ -241,8 +252,9 @@ func (v *service) Capabilities(ctx context.Context, _ *gnmipb.CapabilityRequest)
 
 // location is a parsed path: an interface and an optional leaf.
 type location struct {
-	iface string
-	leaf  string // "" for the config container
+	iface     string
+	container string // "ethernet" or "aggregation"
+	leaf      string // "" for the config container
 }
 
 var leaves = map[string]bool{"interface-mode": true, "access-vlan": true, "native-vlan": true, "trunk-vlans": true}
@@ -278,13 +290,15 @@ func parsePath(prefix, p *gnmipb.Path) (location, error) {
 	if len(elems) < len(want) || len(elems) > len(want)+1 {
 		return location{}, status.Errorf(codes.InvalidArgument, "unsupported path %s", pathString(elems))
 	}
-	var loc location
+	loc := location{container: "ethernet"}
 	for i, e := range elems {
 		name, err := stripModule(e.GetName())
 		if err != nil {
 			return location{}, err
 		}
-		if i < len(want) && name != want[i] {
+		if i == 2 && name == "aggregation" {
+			loc.container = name
+		} else if i < len(want) && name != want[i] {
 			return location{}, status.Errorf(codes.InvalidArgument, "unsupported path %s", pathString(elems))
 		}
 		switch {
@@ -348,6 +362,9 @@ func (v *service) Get(ctx context.Context, req *gnmipb.GetRequest) (*gnmipb.GetR
 		c, ok := s.ifaces[loc.iface]
 		if !ok {
 			return nil, status.Errorf(codes.NotFound, "no interface %q", loc.iface)
+		}
+		if s.lags[loc.iface] != (loc.container == "aggregation") {
+			return nil, status.Errorf(codes.NotFound, "interface %q has no %s container", loc.iface, loc.container)
 		}
 		if c == nil {
 			return nil, status.Errorf(codes.NotFound, "interface %q has no switched-vlan configuration", loc.iface)
@@ -555,6 +572,9 @@ func (v *service) Set(ctx context.Context, req *gnmipb.SetRequest) (*gnmipb.SetR
 		c, ok := s.ifaces[loc.iface]
 		if !ok {
 			return nil, status.Errorf(codes.NotFound, "no interface %q", loc.iface)
+		}
+		if s.lags[loc.iface] != (loc.container == "aggregation") {
+			return nil, status.Errorf(codes.NotFound, "interface %q has no %s container", loc.iface, loc.container)
 		}
 		cp := &Config{}
 		if c != nil {
