@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
 )
 
@@ -176,17 +175,6 @@ func BenchmarkFindAll(b *testing.B) {
 	}
 }
 
-// cpuTime is the process's user+system CPU time in nanoseconds: on a
-// shared machine it is a steadier measure than wall time (it includes the
-// garbage collector's work).
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
 func cmpID(a, b ServerID) int {
 	if a < b {
 		return -1
@@ -251,6 +239,23 @@ func BenchmarkWithStates(b *testing.B) {
 			for b.Loop() {
 				if _, err := inv.With(upd...); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCoverage: the what-if report over the whole inventory.
+func BenchmarkCoverage(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			servers, opts := genInventory(n, 1)
+			inv := mustInventory(b, servers, opts)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if c := inv.Coverage(); len(c.Servers) == 0 {
+					b.Fatal("empty coverage")
 				}
 			}
 		})

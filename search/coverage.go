@@ -123,7 +123,7 @@ func (inv *Inventory) absorb(c int32) int {
 	var capac []int
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
-		if s.state != stActive || s.hw != c || s.part >= 0 {
+		if s.state != stActive || s.hw != c || inv.grouped(s) {
 			continue
 		}
 		k := gkey{s.arr, s.sw, inv.ls[s.ls].pol}

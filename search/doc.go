@@ -12,7 +12,8 @@
 // # Logical servers
 //
 // Servers that share a non-empty Partition form one logical server; a server
-// with an empty Partition is a logical server of one. A failed partition
+// with an empty Partition, or alone in its partition, is a logical server of
+// one (a standalone server). A failed partition
 // member is always replaced together with its whole partition: the Plan has
 // one Assignment per member of the failed logical server. Members of one
 // partition must agree on Workload and Priority. A logical server is a spare

@@ -242,7 +242,7 @@ func (inv *Inventory) classReason(req *request, s *srv) string {
 		return fmt.Sprintf("CPU MHz %d < %d", sh.CPUMHz, pol.MinCPUMHz)
 	case pol.MinCPUMHz == 0 && sh.CPUMHz != fh.CPUMHz:
 		return fmt.Sprintf("CPU MHz %d != %d", sh.CPUMHz, fh.CPUMHz)
-	case pol.MinMemoryMiB > 0 && len(req.fm) == 1 && s.part < 0 && sh.MemoryMiB < pol.MinMemoryMiB:
+	case pol.MinMemoryMiB > 0 && len(req.fm) == 1 && !inv.grouped(s) && sh.MemoryMiB < pol.MinMemoryMiB:
 		return fmt.Sprintf("memory %d < %d", sh.MemoryMiB, pol.MinMemoryMiB)
 	case pol.MinMemoryMiB == 0 && sh.MemoryMiB != fh.MemoryMiB:
 		return fmt.Sprintf("memory %d != %d", sh.MemoryMiB, fh.MemoryMiB)

@@ -430,7 +430,7 @@ func (inv *Inventory) derive() {
 		ok := len(c) >= 2
 		for _, m := range c {
 			s := &inv.srvs[m]
-			if s.part >= 0 || s.state != stStandby {
+			if inv.grouped(s) || s.state != stStandby {
 				ok = false
 			}
 		}
@@ -449,6 +449,10 @@ func sumPartExtra(counts []int32) int {
 	}
 	return n
 }
+
+// grouped reports whether s belongs to a logical server of several nodes;
+// a partition of one node is treated as a standalone server.
+func (inv *Inventory) grouped(s *srv) bool { return inv.ls[s.ls].n > 1 }
 
 func (inv *Inventory) hardOf(s *srv) hardKey {
 	h := &inv.hw[s.hw]
@@ -479,7 +483,7 @@ func (inv *Inventory) buildIndexes() {
 			continue
 		}
 		hk := inv.hardOf(s)
-		if s.part >= 0 {
+		if inv.grouped(s) {
 			partCounts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}]++
 			inv.partSrvs = append(inv.partSrvs, int32(i))
 			continue

@@ -60,7 +60,7 @@ func randInstance(rng *rand.Rand) instance {
 		}
 		var ids []ServerID
 		part := PartitionID("")
-		if size > 1 {
+		if size > 1 || rng.IntN(10) == 0 { // a partition of one is standalone
 			part = PartitionID(fmt.Sprintf("p-%s%d", prefix, nextID))
 		}
 		for range size {
