@@ -13,13 +13,13 @@ import (
 
 // MemStore is an in-memory Store for tests, demos and single-process
 // deployments that can afford to lose their journal on restart. It is safe
-// for concurrent use. Records are deep-copied through JSON on the way in
-// and out, exactly as a durable store would, so a caller can never alias
-// stored state.
+// for concurrent use. Records and entries are deep-copied on the way in
+// and out, as a durable store's serialisation would, so a caller can never
+// alias stored state.
 type MemStore struct {
 	mu       sync.Mutex
 	rev      int64
-	records  map[search.ServerID][]byte
+	records  map[search.ServerID]Record
 	journals map[string][]Entry
 }
 
@@ -27,15 +27,21 @@ var _ Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore {
-	return &MemStore{records: map[search.ServerID][]byte{}, journals: map[string][]Entry{}}
+	return &MemStore{records: map[search.ServerID]Record{}, journals: map[string][]Entry{}}
 }
 
-func decodeRecord(b []byte) Record {
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		panic(fmt.Sprintf("failover: MemStore: corrupt record: %v", err)) // cannot happen: we wrote it
-	}
+// clone deep-copies a record.
+func (r Record) clone() Record {
+	r.VLANs = slices.Clone(r.VLANs)
+	r.HBAs = slices.Clone(r.HBAs)
+	r.NICs = slices.Clone(r.NICs)
+	r.Parked = slices.Clone(r.Parked)
 	return r
+}
+
+func (e Entry) clone() Entry {
+	e.Data = slices.Clone(e.Data)
+	return e
 }
 
 // Get implements Store.
@@ -45,11 +51,11 @@ func (s *MemStore) Get(ctx context.Context, id search.ServerID) (Record, error) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.records[id]
+	r, ok := s.records[id]
 	if !ok {
 		return Record{}, fmt.Errorf("failover: store get %s: %w", id, ErrNotFound)
 	}
-	return decodeRecord(b), nil
+	return r.clone(), nil
 }
 
 // List implements Store.
@@ -60,8 +66,8 @@ func (s *MemStore) List(ctx context.Context) ([]Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Record, 0, len(s.records))
-	for _, b := range s.records {
-		out = append(out, decodeRecord(b))
+	for _, r := range s.records {
+		out = append(out, r.clone())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -86,8 +92,8 @@ func (s *MemStore) Put(ctx context.Context, recs ...Record) ([]Record, error) {
 	defer s.mu.Unlock()
 	for _, r := range recs {
 		var cur int64
-		if b, ok := s.records[r.ID]; ok {
-			cur = decodeRecord(b).Revision
+		if x, ok := s.records[r.ID]; ok {
+			cur = x.Revision
 		}
 		if cur != r.Revision {
 			return nil, fmt.Errorf("failover: store put %s: revision %d, stored %d: %w", r.ID, r.Revision, cur, ErrConflict)
@@ -97,12 +103,8 @@ func (s *MemStore) Put(ctx context.Context, recs ...Record) ([]Record, error) {
 	for i, r := range recs {
 		s.rev++
 		r.Revision = s.rev
-		b, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("failover: store put %s: %v: %w", r.ID, err, ErrInvalid)
-		}
-		s.records[r.ID] = b
-		out[i] = decodeRecord(b)
+		s.records[r.ID] = r.clone()
+		out[i] = r.clone()
 	}
 	return out, nil
 }
@@ -115,12 +117,10 @@ func (s *MemStore) Append(ctx context.Context, id string, e Entry) error {
 	if id == "" {
 		return fmt.Errorf("failover: journal append: empty failover ID: %w", ErrInvalid)
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("failover: journal %s: append: %v: %w", id, err, ErrInvalid)
+	if len(e.Data) > 0 && !json.Valid(e.Data) {
+		return fmt.Errorf("failover: journal %s: append: data is not JSON: %w", id, ErrInvalid)
 	}
-	var c Entry
-	_ = json.Unmarshal(b, &c)
+	c := e.clone()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j := s.journals[id]
@@ -147,7 +147,11 @@ func (s *MemStore) Journal(ctx context.Context, id string) ([]Entry, error) {
 	if !ok {
 		return nil, fmt.Errorf("failover: journal %s: %w", id, ErrNotFound)
 	}
-	return slices.Clone(j), nil
+	out := make([]Entry, len(j))
+	for i, e := range j {
+		out[i] = e.clone()
+	}
+	return out, nil
 }
 
 // Unfinished implements Store.

@@ -125,12 +125,27 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		if err != nil {
 			return err
 		}
-		if err := r.call(ctx, a, n, func(ctx context.Context) error { return b.SetBootDevice(ctx, bmc.BootDisk, true) }, nil); err != nil {
+		err = r.call(ctx, a, n, func(ctx context.Context) error { return b.SetBootDevice(ctx, bmc.BootDisk, true) }, nil)
+		if err == nil {
+			err = r.call(ctx, a, n, b.PowerOn, func(ctx context.Context) (bool, error) {
+				st, err := b.PowerState(ctx)
+				return st == bmc.PowerOn, err
+			})
+		}
+		if err == nil || r.stopped() {
 			return err
 		}
-		return r.call(ctx, a, n, b.PowerOn, func(ctx context.Context) (bool, error) {
-			st, err := b.PowerState(ctx)
-			return st == bmc.PowerOn, err
+		// Its disks are back; only its restart failed. That is a new
+		// failure of the victim, not a reason to stop the rollback: mark
+		// it failed (a fault on it will fail it over).
+		r.o.emit(Event{Kind: EventFailoverFailed, Failover: r.id, Server: rec.Server, Err: err, Detail: "preemption victim could not be restarted"})
+		return o.update(ctx, r, []search.ServerID{rec.Server}, func(m map[search.ServerID]*Record) error {
+			x := m[rec.Server]
+			if x.State == search.Active {
+				x.State = search.Failed
+				x.Note = fmt.Sprintf("could not be restarted after the rollback of failover %s: %v", r.id, err)
+			}
+			return nil
 		})
 	case "boot":
 		x, err := o.store.Get(ctx, rec.Server)

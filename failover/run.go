@@ -331,7 +331,19 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool)
 	o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
 	// Mark the members failed (their workload stays on the record until
 	// the commit: the search needs its priority).
+	// The compare-and-set orders this against other failovers'
+	// reservations: a server another failover reserved (as its spare or
+	// victim) is theirs to handle, and once it is Failed no plan can
+	// reserve it.
+	var held string
 	if err := o.update(ctx, r, ids(mem), func(m map[search.ServerID]*Record) error {
+		held = ""
+		for _, x := range m {
+			if x.Reservation != "" {
+				held = fmt.Sprintf("%s is held by failover %s, which handles its failures; deliver the fault again when it is done", x.ID, x.Reservation)
+				return errNoChange
+			}
+		}
 		for _, x := range m {
 			if x.State == search.Active {
 				x.State = search.Failed
@@ -341,6 +353,10 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool)
 		return nil
 	}); err != nil {
 		return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
+	}
+	if held != "" {
+		o.emit(Event{Kind: EventFaultReported, Failover: r.id, Server: res.Server, Detail: held})
+		return nil, r.finish(ctx, res, OutcomeReported, nil), false
 	}
 	var fences []func() error
 	for _, m := range mem {
@@ -373,6 +389,9 @@ func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
 	return nil, err
 }
 
+// errNoChange makes update write nothing and succeed.
+var errNoChange = errors.New("no change")
+
 // update applies fn to the records ids in one compare-and-set, re-reading
 // and retrying on conflict.
 func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.ServerID, fn func(map[search.ServerID]*Record) error) error {
@@ -397,6 +416,9 @@ func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.Serve
 			m[recs[i].ID] = &recs[i]
 		}
 		if err = fn(m); err != nil {
+			if errors.Is(err, errNoChange) {
+				return nil
+			}
 			return err
 		}
 		_, err = o.store.Put(ctx, recs...)
