@@ -342,31 +342,60 @@ func (z *Zoner) session(ctx context.Context, fn func() error) error {
 	return err
 }
 
+// login opens a session. The login request runs under a context that
+// survives ctx: when ctx ends first, login returns at once and a
+// goroutine waits for the switch's answer and logs that session out, so
+// that a cancelled caller never leaks one of the switch's few sessions.
 func (z *Zoner) login(ctx context.Context) error {
+	type result struct {
+		token string
+		err   error
+	}
+	ch := make(chan result, 1)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), z.cleanup)
+	go func() {
+		defer cancel()
+		tok, err := z.doLogin(lctx)
+		ch <- result{tok, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return r.err
+		}
+		z.token = r.token
+		return nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				z.logoutToken(ctx, r.token)
+			}
+		}()
+		return fmt.Errorf("login: %w", ctx.Err())
+	}
+}
+
+func (z *Zoner) doLogin(ctx context.Context) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, z.base.String()+"/rest/login", nil)
 	if err != nil {
-		return fmt.Errorf("login: %v: %w", err, fabric.ErrInvalid)
+		return "", fmt.Errorf("login: %v: %w", err, fabric.ErrInvalid)
 	}
 	req.SetBasicAuth(z.user, z.password)
 	req.Header.Set("Accept", yang)
 	resp, err := z.hc.Do(req)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("login: %w", cerr)
-		}
-		return fmt.Errorf("login: %v: %w", err, fabric.ErrTransient)
+		return "", fmt.Errorf("login: %v: %w", err, fabric.ErrTransient)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("login: %w", apiError(http.MethodPost, "/rest/login", resp.StatusCode, data))
+		return "", fmt.Errorf("login: %w", apiError(http.MethodPost, "/rest/login", resp.StatusCode, data))
 	}
 	tok := resp.Header.Get("Authorization")
 	if tok == "" {
-		return fmt.Errorf("login: no Authorization header in the answer: %w", fabric.ErrTransient)
+		return "", fmt.Errorf("login: no Authorization header in the answer: %w", fabric.ErrTransient)
 	}
-	z.token = tok
-	return nil
+	return tok, nil
 }
 
 // logout ends the session, under a context that survives ctx, so that a
@@ -375,11 +404,17 @@ func (z *Zoner) logout(ctx context.Context) {
 	if z.token == "" {
 		return
 	}
+	z.logoutToken(ctx, z.token)
+	z.token = ""
+}
+
+// logoutToken ends session tok under a context that survives ctx.
+func (z *Zoner) logoutToken(ctx context.Context, tok string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), z.cleanup)
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodPost, z.base.String()+"/rest/logout", nil)
 	if err == nil {
-		req.Header.Set("Authorization", z.token)
+		req.Header.Set("Authorization", tok)
 		req.Header.Set("Accept", yang)
 		var resp *http.Response
 		if resp, err = z.hc.Do(req); err == nil {
@@ -390,7 +425,6 @@ func (z *Zoner) logout(ctx context.Context) {
 	if err != nil {
 		z.log.DebugContext(ctx, "logout failed", "driver", "brocade", "err", err)
 	}
-	z.token = ""
 }
 
 // do sends one request in the current session. A change whose request was

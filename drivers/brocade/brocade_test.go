@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/drivers/brocade"
 	"github.com/coldstandby/coldstandby/drivers/brocade/brocadetest"
@@ -56,6 +57,7 @@ var (
 	_ fabrictest.ZonerHarness    = (*harness)(nil)
 	_ fabrictest.CommitFailer    = (*harness)(nil)
 	_ fabrictest.TransientFailer = (*harness)(nil)
+	_ fabrictest.Staller         = (*harness)(nil)
 )
 
 func (h *harness) MakeZoner(context.Context) (fabric.FCZoner, error) {
@@ -72,6 +74,11 @@ func (h *harness) ActiveZones(_ context.Context, w storage.Initiator) ([]string,
 
 func (h *harness) FailNextCommit(context.Context) error {
 	h.srv.FailNextCommit(brocadetest.DefaultVFID)
+	return nil
+}
+
+func (h *harness) StallNext(_ context.Context, d time.Duration) error {
+	h.srv.StallNext(d)
 	return nil
 }
 
@@ -290,4 +297,31 @@ func TestLastMemberAndCredentials(t *testing.T) {
 		t.Fatal("self-signed certificate accepted by the default client")
 	}
 	wantSessions(t, srv, 0)
+}
+
+// TestCancelledLoginDoesNotLeakSession: the switch is slow to answer the
+// login and the caller gives up; the session the switch opened anyway is
+// logged out once its answer arrives.
+func TestCancelledLoginDoesNotLeakSession(t *testing.T) {
+	srv := newSwitch(t)
+	z := newZoner(t, srv)
+	srv.StallNext(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := z.Zones(ctx, freshWWPNs(1)[0])
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 250*time.Millisecond {
+		t.Fatalf("got %v after %v, want a prompt DeadlineExceeded", err, time.Since(start))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		live, logins, logouts := srv.Sessions()
+		if logins == 1 && live == 0 && logouts == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session leaked: %d live, %d logins, %d logouts", live, logins, logouts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/drivers/ontap"
 	"github.com/coldstandby/coldstandby/drivers/ontap/ontaptest"
@@ -24,6 +25,7 @@ var (
 	_ storagetest.Harness         = (*harness)(nil)
 	_ storagetest.UnknownVolumer  = (*harness)(nil)
 	_ storagetest.TransientFailer = (*harness)(nil)
+	_ storagetest.Staller         = (*harness)(nil)
 )
 
 func (h *harness) MakeMapper(context.Context) (storage.DiskMapper, error) {
@@ -65,6 +67,11 @@ func (h *harness) Masking(_ context.Context, ins []storage.Initiator) ([]storage
 
 func (h *harness) UnknownVolume(context.Context) (storage.VolumeID, error) {
 	return "/vol/no_such_volume/lun0", nil
+}
+
+func (h *harness) StallNext(_ context.Context, d time.Duration) error {
+	h.srv.StallNext(d)
+	return nil
 }
 
 func (h *harness) FailNext(context.Context) error {

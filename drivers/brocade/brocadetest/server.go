@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // YANG is the media type FOS REST speaks; without it in Accept FOS
@@ -48,6 +49,9 @@ type Server struct {
 
 	// User and Password are the credentials /rest/login accepts.
 	User, Password string
+
+	stallMu sync.Mutex
+	stall   time.Duration
 
 	mu          sync.Mutex
 	maxSessions int
@@ -189,6 +193,22 @@ func (s *Server) Sessions() (live, logins, logouts int) {
 	return len(s.sessions), s.logins, s.logouts
 }
 
+// StallNext makes the server hold the next request for d before it
+// carries it out and answers (even when the client has gone by then).
+func (s *Server) StallNext(d time.Duration) {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	s.stall = d
+}
+
+func (s *Server) takeStall() time.Duration {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	d := s.stall
+	s.stall = 0
+	return d
+}
+
 // FailNext makes the next request (login included) fail with HTTP status
 // code before it takes effect.
 func (s *Server) FailNext(code int) {
@@ -242,6 +262,11 @@ const (
 )
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if d := s.takeStall(); d > 0 {
+		// Hold the request, then carry it out even if the client gave
+		// up meanwhile, as an overloaded device does.
+		time.Sleep(d)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.failNext) > 0 {

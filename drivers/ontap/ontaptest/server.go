@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Documented ONTAP error codes the server returns.
@@ -72,6 +73,9 @@ type Server struct {
 	// User and Password are the HTTP basic auth credentials it accepts.
 	User, Password string
 
+	stallMu sync.Mutex
+	stall   time.Duration
+
 	mu       sync.Mutex
 	svm      string
 	pageSize int
@@ -116,6 +120,22 @@ func (s *Server) SetPageSize(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pageSize = max(1, n)
+}
+
+// StallNext makes the server hold the next request for d before it
+// carries it out and answers (even when the client has gone by then).
+func (s *Server) StallNext(d time.Duration) {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	s.stall = d
+}
+
+func (s *Server) takeStall() time.Duration {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	d := s.stall
+	s.stall = 0
+	return d
 }
 
 // FailNext makes the next request fail with HTTP status code (for
@@ -235,6 +255,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if d := s.takeStall(); d > 0 {
+		// Hold the request, then carry it out even if the client gave
+		// up meanwhile, as an overloaded device does.
+		time.Sleep(d)
+	}
 	// HTTP basic authentication on every request ("Authentication and
 	// authorization", ONTAP REST API overview); 401 otherwise.
 	u, p, ok := r.BasicAuth()
