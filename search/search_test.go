@@ -420,3 +420,30 @@ func TestWith(t *testing.T) {
 		t.Fatal("unknown server found")
 	}
 }
+
+// TestConcurrentUse: an Inventory is immutable; concurrent searches agree
+// with sequential ones (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	F, S, A := search.Failed, search.Standby, search.Active
+	inv, err := search.NewInventory([]search.Server{mk("f1", std, F, 50), mk("f2", std, F, 40), mk("s1", std, S, 0), mk("v1", std, A, 10)},
+		search.WithPolicy("f2", search.Policy{Preempt: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := inv.FindAll("f1", "f2")
+	wantP, _ := inv.Find("f1")
+	done := make(chan string, 8)
+	for range 8 {
+		go func() {
+			got, _ := inv.FindAll("f2", "f1")
+			p, _ := inv.Find("f1")
+			_ = inv.Coverage()
+			done <- fmt.Sprint(got[1], got[0], p)
+		}()
+	}
+	for range 8 {
+		if got := <-done; got != fmt.Sprint(want[0], want[1], wantP) || wantP.String() != "exact: f1 -> s1" {
+			t.Fatalf("concurrent result %s, want %v", got, want)
+		}
+	}
+}
