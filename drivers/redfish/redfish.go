@@ -665,19 +665,42 @@ func (m *Manager) waitTask(ctx context.Context, hdr http.Header) error {
 		}
 		var status int
 		var err error
-		hdr, status, err = m.do(ctx, http.MethodGet, monitor, nil, nil, false)
+		var task struct {
+			TaskState string `json:"TaskState"`
+			Messages  []struct {
+				MessageID string `json:"MessageId"`
+				Message   string `json:"Message"`
+			} `json:"Messages"`
+		}
+		hdr, status, err = m.do(ctx, http.MethodGet, monitor, nil, &task, false)
 		if err != nil {
-			if errors.Is(err, partition.ErrTransient) && ctx.Err() == nil {
-				continue
-			}
 			var he *httpError
-			if errors.As(err, &he) {
+			switch {
+			case errors.Is(err, partition.ErrTransient) && ctx.Err() == nil:
+				continue
+			case errors.As(err, &he) && he.status == http.StatusNotFound:
+				// The monitor itself is gone (expired): the result is lost.
+				return fmt.Errorf("task monitor %s vanished: %w", monitor, partition.ErrOutcomeUnknown)
+			case errors.As(err, &he):
 				return fmt.Errorf("task %s failed: %w", monitor, unwrapKind(err, true))
 			}
 			return fmt.Errorf("task %s: %v: %w", monitor, err, partition.ErrOutcomeUnknown)
 		}
-		if status != http.StatusAccepted {
+		if status == http.StatusAccepted {
+			continue
+		}
+		// Some services answer with the Task resource itself at the end.
+		switch task.TaskState {
+		case "", "Completed":
 			return nil
+		case "Exception", "Killed", "Cancelled", "Interrupted":
+			he := &httpError{status: http.StatusBadRequest, message: "task " + task.TaskState}
+			if len(task.Messages) > 0 {
+				he.messageID, he.message = task.Messages[0].MessageID, task.TaskState+": "+task.Messages[0].Message
+			}
+			return fmt.Errorf("task %s failed: %w: %w", monitor, he, he.kind(true))
+		default: // New, Starting, Running, Pending, Suspended, ...
+			continue
 		}
 	}
 }

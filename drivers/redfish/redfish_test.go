@@ -36,6 +36,8 @@ var variants = []struct {
 	{"composability-action", redfishtest.Composability, []redfishtest.Option{redfishtest.WithComposeAction()}},
 	{"bladed-action-async-auth", redfishtest.BladedPartitions, []redfishtest.Option{
 		redfishtest.WithComposeAction(), redfishtest.WithAsync(), redfishtest.WithBasicAuth("admin", "pw")}},
+	{"composability-async-task", redfishtest.Composability, []redfishtest.Option{
+		redfishtest.WithAsync(), redfishtest.WithTaskResource()}},
 }
 
 func start(t testing.TB, mockup string, opts []redfishtest.Option) (*redfishtest.Server, *redfish.Manager) {
@@ -340,6 +342,39 @@ func TestTransientAndAuth(t *testing.T) {
 	for _, bad := range []string{"", "ftp://x", "http://", "::"} {
 		if _, err := redfish.New(bad); !errors.Is(err, partition.ErrInvalid) {
 			t.Errorf("New(%q): %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+// TestFailedTaskMapsToKind: a composition refused inside an asynchronous
+// task (the service checked the zones late) maps to the same kind as a
+// synchronous refusal, whether the monitor answers with the operation's
+// error or with a Task in state Exception.
+func TestFailedTaskMapsToKind(t *testing.T) {
+	for _, opts := range [][]redfishtest.Option{
+		{redfishtest.WithAsync()},
+		{redfishtest.WithAsync(), redfishtest.WithTaskResource()},
+	} {
+		srv := redfishtest.Start(t, redfishtest.BladedPartitions, opts...)
+		srv.AddBlock("A1", "EncZone1")
+		srv.AddBlock("A2", "EncZone1")
+		m := newManager(t, srv)
+		// Composed behind the driver's back between its check and the task.
+		srv.StallNextChange(300 * time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- m.Compose(context.Background(), "late", []string{"A1", "A2"}) }()
+		other := newManager(t, srv)
+		for deadline := time.Now().Add(5 * time.Second); srv.Held() == 0; { // the late POST is in, held
+			if time.Now().After(deadline) {
+				t.Fatal("the composition request never reached the service")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := other.Compose(context.Background(), "first", []string{"A1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, partition.ErrConflict) {
+			t.Errorf("%d options: Compose refused inside its task: %v, want ErrConflict", len(opts), err)
 		}
 	}
 }

@@ -80,12 +80,14 @@ type Server struct {
 	composeAction bool
 	async         bool
 	requireOff    bool
+	taskResource  bool
 
 	mu       sync.Mutex
 	res      map[string]map[string]any
 	failNext []int
 	stall    time.Duration // hold the next request this long
 	stallW   time.Duration // hold the next change (POST, DELETE) this long
+	held     int           // requests being held now
 	nextID   int
 	tasks    map[string]*task
 	posts    int
@@ -108,6 +110,11 @@ func WithComposeAction() Option { return func(s *Server) { s.composeAction = tru
 // WithAsync answers compositions and deletions with 202 and a task
 // monitor; the change happens when the monitor is polled the second time.
 func WithAsync() Option { return func(s *Server) { s.async = true } }
+
+// WithTaskResource makes a finished task monitor answer 200 with the Task
+// resource (TaskState Completed or Exception, with Messages) instead of
+// the operation's own response, as some services do.
+func WithTaskResource() Option { return func(s *Server) { s.taskResource = true } }
 
 // WithRequireOff refuses to delete a composed system that is powered on
 // (409, Base ResourceInUse).
@@ -228,6 +235,14 @@ func (s *Server) StallNextChange(d time.Duration) {
 	s.stallW = d
 }
 
+// Held returns how many requests StallNext or StallNextChange is holding
+// now.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
 // Posts counts composition requests (POST to Systems or the action).
 func (s *Server) Posts() int {
 	s.mu.Lock()
@@ -341,7 +356,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if d > 0 {
+		s.mu.Lock()
+		s.held++
+		s.mu.Unlock()
 		time.Sleep(d) // carried out even if the client has gone
+		s.mu.Lock()
+		s.held--
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -417,6 +438,21 @@ func (s *Server) pollTask(w http.ResponseWriter, uri string) {
 		return
 	case t.polls == 2:
 		t.status, t.body, t.loc = t.run()
+	}
+	if s.taskResource {
+		state, msgs := "Completed", []any{}
+		if t.status >= 300 {
+			state = "Exception"
+			if e, ok := t.body["error"].(map[string]any); ok {
+				msgs = asList(e["@Message.ExtendedInfo"])
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"@odata.type": "#Task.v1_7_4.Task", "@odata.id": uri, "Id": path.Base(uri),
+			"TaskState": state, "TaskStatus": map[bool]string{true: "OK", false: "Critical"}[state == "Completed"],
+			"Messages": msgs,
+		}, "")
+		return
 	}
 	writeJSON(w, t.status, t.body, t.loc)
 }
