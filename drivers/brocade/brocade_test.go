@@ -32,7 +32,7 @@ func freshWWPNs(n int) []storage.Initiator {
 	return out
 }
 
-func newSwitch(t *testing.T) *brocadetest.Server {
+func newSwitch(t testing.TB) *brocadetest.Server {
 	srv := brocadetest.New(t)
 	srv.Setup(brocadetest.DefaultVFID, "cfg_prod", map[string][]string{
 		"z_host1_a": {targetA},
@@ -41,7 +41,7 @@ func newSwitch(t *testing.T) *brocadetest.Server {
 	return srv
 }
 
-func newZoner(t *testing.T, srv *brocadetest.Server, opts ...brocade.Option) *brocade.Zoner {
+func newZoner(t testing.TB, srv *brocadetest.Server, opts ...brocade.Option) *brocade.Zoner {
 	t.Helper()
 	z, err := brocade.New(srv.URL, srv.User, srv.Password, append([]brocade.Option{brocade.WithHTTPClient(srv.Client())}, opts...)...)
 	if err != nil {

@@ -388,6 +388,10 @@ func (m *Mapper) Unmap(ctx context.Context, volume storage.VolumeID, initiators 
 // leaves an igroup holding part of both sets; calling SwapInitiators again
 // with the same arguments finds it and finishes the swap.
 //
+// When several igroups hold from (the spare's own igroup after a swap
+// and a swap back), the one with LUN maps is moved; an igroup without LUN
+// maps is left alone when another igroup already has exactly to.
+//
 // ONTAP lets an initiator be in several igroups, so the initiators of to
 // stay in any other igroup; when what they see there collides with the
 // moved LUN maps (the same LUN, or the same LUN ID), the swap fails with
@@ -421,6 +425,26 @@ func (m *Mapper) SwapInitiators(ctx context.Context, from, to []storage.Initiato
 		if len(ks) > 0 && subset(ks, union) && (subset(fk, ks) || subset(tk, ks)) {
 			cands = append(cands, g)
 		}
+	}
+	// A spare often has an igroup of its own, without LUN maps: after a
+	// swap and a swap back (a rollback) two igroups hold the same
+	// initiators. The one with LUN maps is the host being moved; an
+	// unmapped one is left alone when another igroup already has to.
+	mapped := func(g *igroup) bool {
+		return slices.ContainsFunc(st.maps, func(lm lunMap) bool { return lm.Igroup.UUID == g.UUID })
+	}
+	if len(cands) > 1 || done {
+		var withMaps []*igroup
+		for _, g := range cands {
+			if mapped(g) {
+				withMaps = append(withMaps, g)
+			}
+		}
+		if len(cands) > 1 && len(withMaps) == 0 {
+			return fmt.Errorf("%s: igroups %s and %s both hold these initiators and neither has LUN maps: %w",
+				op, cands[0].Name, cands[1].Name, storage.ErrConflict)
+		}
+		cands = withMaps
 	}
 	switch {
 	case len(cands) > 1:

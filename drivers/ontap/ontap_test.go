@@ -452,3 +452,39 @@ func call(t *testing.T, srv *ontaptest.Server, method, path, body string) (int, 
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.Bytes()
 }
+
+// TestSwapBackWithSparesOwnIgroup is a rollback: the spare has an igroup
+// of its own (no LUN maps); swap to the spare, then back.
+func TestSwapBackWithSparesOwnIgroup(t *testing.T) {
+	srv, m := setup(t)
+	ctx := context.Background()
+	srv.AddLUN("/vol/boot/lun0")
+	srv.AddIgroup("r1-01", "fcp", failedWWPNs...)
+	srv.AddIgroup("r9-spare", "fcp", spareWWPNs...)
+	failed, spare := inits(failedWWPNs...), inits(spareWWPNs...)
+	if err := m.Map(ctx, "/vol/boot/lun0", failed, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := m.SwapInitiators(ctx, failed, spare); err != nil {
+			t.Fatalf("swap #%d: %v", i+1, err)
+		}
+	}
+	for i := range 2 {
+		if err := m.SwapInitiators(ctx, spare, failed); err != nil {
+			t.Fatalf("swap back #%d: %v", i+1, err)
+		}
+	}
+	if got := srv.IgroupInitiators("r1-01"); fmt.Sprint(got) != fmt.Sprint(failedWWPNs) {
+		t.Fatalf("r1-01 holds %v", got)
+	}
+	if got := srv.IgroupInitiators("r9-spare"); fmt.Sprint(got) != fmt.Sprint(spareWWPNs) {
+		t.Fatalf("the spare's own igroup changed to %v", got)
+	}
+	if got := visible(srv, failedWWPNs...); got != "[{/vol/boot/lun0 0}]" {
+		t.Fatalf("failed server sees %s after the rollback", got)
+	}
+	if got := srv.Visible(spareWWPNs...); len(got) != 0 {
+		t.Fatalf("spare still sees %v", got)
+	}
+}

@@ -93,13 +93,16 @@ func (d db) clone() db {
 
 // New starts a server with user admin/password, at most three sessions
 // at a time (the FOS default for REST), and the default virtual fabric
-// with an empty zoning database. It is closed by t's cleanup.
+// with an empty zoning database. It is closed by t's cleanup when t is
+// non-nil (otherwise call Close).
 func New(t interface{ Cleanup(func()) }) *Server {
 	s := &Server{User: "admin", Password: "password", maxSessions: 3,
 		sessions: map[string]bool{}, fabrics: map[int]*fabric{}}
 	s.AddFabric(DefaultVFID)
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	if t != nil {
+		t.Cleanup(s.Close)
+	}
 	return s
 }
 
