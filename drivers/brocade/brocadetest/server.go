@@ -318,8 +318,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Virtual Fabric %d is not configured", vfid))
 		return
 	}
-	const prefix = "/rest/running/brocade-zone/"
-	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	// FOS 9 names the module brocade-zone; FOS 8.2 zoning (pyfos,
+	// Cinder). Both are served.
+	rest, ok := strings.CutPrefix(r.URL.Path, "/rest/running/brocade-zone/")
+	if !ok {
+		rest, ok = strings.CutPrefix(r.URL.Path, "/rest/running/zoning/")
+	}
 	if !ok {
 		rpcError(w, http.StatusNotFound, "invalid-value", "Not found")
 		return
