@@ -424,6 +424,43 @@ func TestIsolation(t *testing.T) {
 	}
 }
 
+// TestTrunkCarriesTaggedTraffic: a host behind a second switch reaches
+// the first one over a trunk (a patch cable carrying 802.1Q tags, made by
+// OVS since this kernel has no VLAN support). The driver decides which
+// tagged VLANs the first switch's end of the cable accepts.
+func TestTrunkCarriesTaggedTraffic(t *testing.T) {
+	t.Parallel() // its own switch
+	sw := ovstest.Start(t)
+	far := sw.AddBridge()
+	uplink, _ := sw.AddPatch(sw.Bridge, far, []string{"trunks=10"}, []string{"trunks=10"})
+	sw.AddHost("10.99.0.1/24", "tag=10")
+	h3 := sw.AddHostTo(far, "10.99.0.3/24", "tag=10")
+	s := newSwitch(t, sw.DB)
+	ctx := context.Background()
+
+	if !sw.Ping(h3, "10.99.0.1", 5) {
+		t.Fatal("VLAN 10 does not cross the trunk")
+	}
+	if _, err := s.SetPortVLAN(ctx, uplink, fabric.PortVLAN{Mode: fabric.Trunk, Trunk: []int{20, 30}}); err != nil {
+		t.Fatal(err)
+	}
+	if sw.Ping(h3, "10.99.0.1", 1) {
+		t.Fatal("VLAN 10 crosses a trunk of VLANs 20 and 30")
+	}
+	if _, err := s.SetPortVLAN(ctx, uplink, fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if sw.Ping(h3, "10.99.0.1", 1) {
+		t.Fatal("tagged frames pass an access port")
+	}
+	if _, err := s.SetPortVLAN(ctx, uplink, fabric.PortVLAN{Mode: fabric.Trunk, NativeVLAN: 1, Trunk: []int{10, 20}}); err != nil {
+		t.Fatal(err)
+	}
+	if !sw.Ping(h3, "10.99.0.1", 5) {
+		t.Fatal("VLAN 10 does not cross a trunk of VLANs 10 and 20")
+	}
+}
+
 // BenchmarkSetPortVLAN measures one change committed and applied by
 // ovs-vswitchd (two settings alternated, so every call writes).
 func BenchmarkSetPortVLAN(b *testing.B) {

@@ -366,6 +366,12 @@ func (s *Switch) vsctlRun(args ...string) string {
 // every VLAN).
 func (s *Switch) AddHost(addr string, portSettings ...string) Host {
 	s.t.Helper()
+	return s.AddHostTo(s.Bridge, addr, portSettings...)
+}
+
+// AddHostTo is AddHost on another bridge (made with AddBridge).
+func (s *Switch) AddHostTo(bridge, addr string, portSettings ...string) Host {
+	s.t.Helper()
 	n := s.ports.Add(1)
 	h := Host{
 		Port:  fmt.Sprintf("cs%sp%d", s.id, n),
@@ -382,13 +388,43 @@ func (s *Switch) AddHost(addr string, portSettings ...string) Host {
 	s.ip("-n", h.Netns, "link", "set", "lo", "up")
 	s.ip("-n", h.Netns, "addr", "add", addr, "dev", hostIf)
 	s.ip("-n", h.Netns, "link", "set", hostIf, "up")
-	args := []string{"add-port", s.Bridge, h.Port}
+	args := []string{"add-port", bridge, h.Port}
 	if len(portSettings) > 0 {
 		args = append(args, "--", "set", "port", h.Port)
 		args = append(args, portSettings...)
 	}
 	s.vsctlRun(args...)
 	return h
+}
+
+// AddBridge adds another userspace bridge to the switch and returns its
+// name: a second switch, to be joined to the first with AddPatch.
+func (s *Switch) AddBridge() string {
+	s.t.Helper()
+	name := fmt.Sprintf("cs%sb%d", s.id, s.ports.Add(1))
+	s.vsctlRun("add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
+	return name
+}
+
+// AddPatch links bridge a to bridge b with a pair of patch ports (a cable
+// between two switches, carrying tagged frames) and sets each side's VLAN
+// columns with ovs-vsctl arguments. It returns the two port names.
+func (s *Switch) AddPatch(a, b string, settingsA, settingsB []string) (portA, portB string) {
+	s.t.Helper()
+	n := s.ports.Add(1)
+	portA, portB = fmt.Sprintf("cs%sx%da", s.id, n), fmt.Sprintf("cs%sx%db", s.id, n)
+	args := []string{
+		"add-port", a, portA, "--", "set", "interface", portA, "type=patch", "options:peer=" + portB,
+		"--", "add-port", b, portB, "--", "set", "interface", portB, "type=patch", "options:peer=" + portA,
+	}
+	if len(settingsA) > 0 {
+		args = append(append(args, "--", "set", "port", portA), settingsA...)
+	}
+	if len(settingsB) > 0 {
+		args = append(append(args, "--", "set", "port", portB), settingsB...)
+	}
+	s.vsctlRun(args...)
+	return portA, portB
 }
 
 // AddPort adds a port without a host (an OVS internal port) with the
