@@ -437,22 +437,43 @@ func (v vec) less(w vec) bool { return slices.Compare(v, w) < 0 }
 // member's priority level), resources in blocked excluded. Members are
 // added one at a time along a shortest augmenting path (Bellman-Ford on the
 // residual graph, deterministic tie-breaks), which keeps the assignment of
-// the members added so far of minimum cost.
+// the members added so far of minimum cost. Cost vectors live in flat
+// slabs of K int64 each.
 func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]bool,
 	levelOf []int, K, L int, optCost func(*option) vec) (vec, []*option) {
 	m := len(members)
 	type edge struct {
-		right int // index into rights; -1 = unplaced
+		right int // index into rights
 		o     *option
 		cost  vec
 	}
 	rightOf := make(map[int32]int)
 	var rights []int32
 	edges := make([][]edge, m)
+	nEdges := 0
 	for mi, k := range members {
 		if fixed[mi] {
 			continue
 		}
+		for oi := range opts[k] {
+			if o := &opts[k][oi]; len(o.res) == 1 && !blocked[o.res[0]] {
+				nEdges++
+			}
+		}
+	}
+	slab := make([]int64, (nEdges+m)*K)
+	next := func() vec {
+		v := vec(slab[:K:K])
+		slab = slab[K:]
+		return v
+	}
+	unplacedCost := make([]vec, m)
+	for mi, k := range members {
+		if fixed[mi] {
+			continue
+		}
+		unplacedCost[mi] = next()
+		unplacedCost[mi][levelOf[mi]] = 1
 		for oi := range opts[k] {
 			o := &opts[k][oi]
 			if len(o.res) != 1 || blocked[o.res[0]] {
@@ -464,15 +485,14 @@ func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]b
 				rightOf[o.res[0]] = r
 				rights = append(rights, o.res[0])
 			}
-			edges[mi] = append(edges[mi], edge{right: r, o: o, cost: optCost(o)})
+			c := next()
+			t := terms(o)
+			copy(c[L:], t[:])
+			edges[mi] = append(edges[mi], edge{right: r, o: o, cost: c})
 		}
 	}
-	unplaced := func(mi int) vec {
-		v := make(vec, K)
-		v[levelOf[mi]] = 1
-		return v
-	}
-	matchR := make([]int, len(rights)) // right -> member, -1 free
+	nR := len(rights)
+	matchR := make([]int, nR) // right -> member, -1 free
 	for i := range matchR {
 		matchR[i] = -1
 	}
@@ -482,30 +502,34 @@ func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]b
 	}
 	edgeCost := func(mi, e int) vec {
 		if e == -2 {
-			return unplaced(mi)
+			return unplacedCost[mi]
 		}
 		return edges[mi][e].cost
 	}
-	distL := make([]vec, m)
-	distR := make([]vec, len(rights))
-	prevR := make([]int, len(rights)) // member that reaches right, via edge prevRE
-	prevRE := make([]int, len(rights))
+	distLs := make([]int64, m*K)
+	distRs := make([]int64, nR*K)
+	setL := make([]bool, m)
+	setR := make([]bool, nR)
+	dL := func(i int) vec { return distLs[i*K : (i+1)*K : (i+1)*K] }
+	dR := func(i int) vec { return distRs[i*K : (i+1)*K : (i+1)*K] }
+	prevR := make([]int, nR) // member that reaches right, via edge prevRE
+	prevRE := make([]int, nR)
 	prevL := make([]int, m) // right through which member was reached
+	inQ := make([]bool, m)
 	tmp := make(vec, K)
+	tmp2 := make(vec, K)
+	bestD := make(vec, K)
+	var queue []int
 	for mi := 0; mi < m; mi++ {
 		if fixed[mi] {
 			continue
 		}
-		for i := range distL {
-			distL[i] = nil
-		}
-		for i := range distR {
-			distR[i] = nil
-		}
-		distL[mi] = make(vec, K)
+		clear(setL)
+		clear(setR)
+		clear(dL(mi))
+		setL[mi] = true
 		prevL[mi] = -1
-		queue := []int{mi}
-		inQ := make([]bool, m)
+		queue = append(queue[:0], mi)
 		inQ[mi] = true
 		for len(queue) > 0 {
 			u := queue[0]
@@ -515,26 +539,27 @@ func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]b
 				if matchL[u] == e {
 					continue
 				}
-				copy(tmp, distL[u])
+				copy(tmp, dL(u))
 				tmp.add(ed.cost)
 				r := ed.right
-				if distR[r] != nil && !tmp.less(distR[r]) {
+				if setR[r] && !tmp.less(dR(r)) {
 					continue
 				}
-				distR[r] = slices.Clone(tmp)
+				copy(dR(r), tmp)
+				setR[r] = true
 				prevR[r], prevRE[r] = u, e
 				w := matchR[r]
 				if w < 0 {
 					continue
 				}
 				// Go back along w's matched edge.
-				nd := slices.Clone(distR[r])
 				c := edgeCost(w, matchL[w])
-				for i := range nd {
-					nd[i] -= c[i]
+				for i := range tmp {
+					tmp[i] -= c[i]
 				}
-				if distL[w] == nil || nd.less(distL[w]) {
-					distL[w] = nd
+				if !setL[w] || tmp.less(dL(w)) {
+					copy(dL(w), tmp)
+					setL[w] = true
 					prevL[w] = r
 					if !inQ[w] {
 						inQ[w] = true
@@ -545,21 +570,22 @@ func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]b
 		}
 		// The cheapest end: a free resource, or a reached member (other than
 		// one already unplaced) that gives up and becomes unplaced.
-		bestEnd, bestIsR := -1, false
-		var bestD vec
-		for r := range rights {
-			if matchR[r] < 0 && distR[r] != nil && (bestD == nil || distR[r].less(bestD)) {
-				bestD, bestEnd, bestIsR = distR[r], r, true
+		bestEnd, bestIsR, have := -1, false, false
+		for r := range nR {
+			if matchR[r] < 0 && setR[r] && (!have || dR(r).less(bestD)) {
+				copy(bestD, dR(r))
+				bestEnd, bestIsR, have = r, true, true
 			}
 		}
 		for w := 0; w < m; w++ {
-			if distL[w] == nil || matchL[w] == -2 {
+			if !setL[w] || matchL[w] == -2 {
 				continue
 			}
-			d := slices.Clone(distL[w])
-			d.add(unplaced(w))
-			if bestD == nil || d.less(bestD) {
-				bestD, bestEnd, bestIsR = d, w, false
+			copy(tmp2, dL(w))
+			tmp2.add(unplacedCost[w])
+			if !have || tmp2.less(bestD) {
+				copy(bestD, tmp2)
+				bestEnd, bestIsR, have = w, false, true
 			}
 		}
 		// Augment.
@@ -576,13 +602,13 @@ func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]b
 		}
 		for {
 			u, e := prevR[r], prevRE[r]
-			next := prevL[u]
+			nextR := prevL[u]
 			matchR[r] = u
 			matchL[u] = e
-			if next < 0 || u == mi {
+			if nextR < 0 || u == mi {
 				break
 			}
-			r = next
+			r = nextR
 		}
 	}
 	total := make(vec, K)

@@ -413,6 +413,7 @@ func (inv *Inventory) comboRes(ci int32) []int32 {
 type scratch struct {
 	seen, combo []int32
 	stamp       int32
+	buf         []option
 }
 
 // all returns the options of req over all stages, each resource set once
@@ -427,7 +428,7 @@ func (inv *Inventory) all(req *request, limit int, sc *scratch) []option {
 	}
 	sc.stamp++
 	stamp := sc.stamp
-	var out []option
+	out := sc.buf[:0] // built in reusable memory, copied out at the end
 	singles := 0
 	trim := func() {
 		if limit <= 0 || singles <= limit {
@@ -495,5 +496,6 @@ func (inv *Inventory) all(req *request, limit int, sc *scratch) []option {
 		trim()
 	}
 	slices.SortFunc(out, func(a, b option) int { return inv.jointCmp(&a, &b) })
-	return out
+	sc.buf = out[:0]
+	return slices.Clone(out)
 }
