@@ -99,3 +99,56 @@ func ExampleInventory_FindAll() {
 	// exact: web-2 -> r1
 	// <nil>
 }
+
+// The Orchestrator reserves the spare it is about to use by deriving a new
+// snapshot; the next search skips it.
+func ExampleInventory_With() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("r1-02", small, search.Failed, "web", 50),
+		srv("r1-09", small, search.Standby, "", 0),
+		srv("r1-10", small, search.Standby, "", 0),
+	})
+	if err != nil {
+		panic(err)
+	}
+	plan, _ := inv.Find("r1-02")
+	spare, _ := inv.Server(plan.Assignments[0].Spare)
+	spare.State = search.Reserved
+	next, err := inv.With(spare)
+	if err != nil {
+		panic(err)
+	}
+	again, _ := next.Find("r1-02")
+	fmt.Println(plan)
+	fmt.Println(again)
+	// Output:
+	// exact: r1-02 -> r1-09
+	// exact: r1-02 -> r1-10
+}
+
+// Coverage answers "what if this server failed now" for every Active server
+// and counts how many failures of each hardware class the pool absorbs.
+func ExampleInventory_Coverage() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("app-1", small, search.Active, "app", 50),
+		srv("app-2", small, search.Active, "app", 50),
+		srv("db-1", big, search.Active, "db", 90),
+		srv("sp-1", small, search.Standby, "", 0),
+	})
+	if err != nil {
+		panic(err)
+	}
+	cov := inv.Coverage()
+	for _, s := range cov.Servers {
+		fmt.Println(s.Server, "->", s.Plan)
+	}
+	for _, c := range cov.Classes {
+		fmt.Printf("%d MiB: %d active, %d standby, absorbs %d\n", c.Hardware.MemoryMiB, c.Active, c.Standby, c.Absorb)
+	}
+	// Output:
+	// app-1 -> exact: app-1 -> sp-1
+	// app-2 -> exact: app-2 -> sp-1
+	// db-1 -> none: 0/3 servers: 2 not standby, 1 CPU MHz 2100 != 2600
+	// 65536 MiB: 2 active, 1 standby, absorbs 1
+	// 131072 MiB: 1 active, 0 standby, absorbs 0
+}
