@@ -66,9 +66,9 @@ type Switch struct {
 	customDial       bool
 	tlsConfig        *tls.Config
 
-	mu     sync.Mutex
-	conn   *rpcConn
-	closed bool
+	connSem chan struct{} // capacity 1: guards conn and closed, waits honour ctx
+	conn    *rpcConn
+	closed  bool
 
 	locksMu sync.Mutex
 	locks   map[string]*portLock // writers of one port take turns
@@ -192,6 +192,7 @@ func New(addr string, opts ...Option) (*Switch, error) {
 		applyWait: 10 * time.Second,
 		log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		dial:      d.DialContext,
+		connSem:   make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		if err := o(s); err != nil {
@@ -233,8 +234,8 @@ func New(addr string, opts ...Option) (*Switch, error) {
 
 // Close closes the connection. Calls after Close fail with ErrTransient.
 func (s *Switch) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.connSem <- struct{}{}
+	defer func() { <-s.connSem }()
 	s.closed = true
 	if s.conn != nil {
 		s.conn.close()
@@ -243,10 +244,19 @@ func (s *Switch) Close() error {
 	return nil
 }
 
-// connect returns the open connection or dials a new one.
+// dialTimeout bounds one connection attempt when ctx has no sooner
+// deadline (a TCP connect to a host that drops packets takes minutes).
+const dialTimeout = 10 * time.Second
+
+// connect returns the open connection or dials a new one. Callers waiting
+// for another caller's dial give up with their own ctx.
 func (s *Switch) connect(ctx context.Context) (*rpcConn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	select {
+	case s.connSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.connSem }()
 	if s.closed {
 		return nil, errors.New("switch closed")
 	}
@@ -257,7 +267,9 @@ func (s *Switch) connect(ctx context.Context) (*rpcConn, error) {
 		s.conn.close()
 		s.conn = nil
 	}
-	c, err := s.dial(ctx, s.network, s.address)
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	c, err := s.dial(dctx, s.network, s.address)
 	if err != nil {
 		return nil, err
 	}
