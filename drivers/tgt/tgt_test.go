@@ -368,3 +368,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestMapUndoesPartialBinds: Map binds initiators one by one; when a bind
+// fails, the binds already made are undone, so that nothing changed.
+func TestMapUndoesPartialBinds(t *testing.T) {
+	h := tgttest.NewHarness(t)
+	ctx := context.Background()
+	vols, err := h.VolumesAt(ctx, []int{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := h.MakeMapper(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := []storage.Initiator{hostA, hostB}
+	// Runs: show, bind host A, then bind host B fails.
+	if err := h.FailAfter(2); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Map(ctx, vols[0], two, 3)
+	if !errors.Is(err, storage.ErrTransient) {
+		t.Fatalf("got %v, want ErrTransient", err)
+	}
+	if got, err := h.Masking(ctx, two); err != nil || len(got) != 0 {
+		t.Fatalf("after a failed Map the array shows %v (%v), want nothing", got, err)
+	}
+	if err := m.Map(ctx, vols[0], two, 3); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got, _ := h.Masking(ctx, two[1:]); len(got) != 1 || got[0].LUN != 3 {
+		t.Fatalf("after the retry host B sees %v", got)
+	}
+}

@@ -80,6 +80,15 @@ if mv %[1]q/fail %[1]q/fail.$$ 2>/dev/null; then
   echo "tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected" >&2
   exit 107
 fi
+if [ -e %[1]q/failafter ]; then
+  n=$(cat %[1]q/failafter)
+  if [ "$n" -le 0 ]; then
+    rm -f %[1]q/failafter
+    echo "tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected" >&2
+    exit 107
+  fi
+  echo $((n - 1)) > %[1]q/failafter
+fi
 if mv %[1]q/stall %[1]q/stall.$$ 2>/dev/null; then
   sleep "$(cat %[1]q/stall.$$)"
 fi
@@ -102,6 +111,12 @@ func (h *Harness) MakeMapper(context.Context) (storage.DiskMapper, error) {
 // reaches tgtd.
 func (h *Harness) FailNext(context.Context) error {
 	return os.WriteFile(filepath.Join(h.flags, "fail"), nil, 0o644)
+}
+
+// FailAfter lets the Mapper's next n tgtadm runs through and makes the
+// one after them fail as FailNext does. Not for concurrent callers.
+func (h *Harness) FailAfter(n int) error {
+	return os.WriteFile(filepath.Join(h.flags, "failafter"), []byte(strconv.Itoa(n)), 0o644)
 }
 
 // StallNext makes the Mapper's next tgtadm run wait d before it talks to
