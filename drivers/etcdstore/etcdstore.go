@@ -122,12 +122,14 @@ func (s *Store) notLeader(op string) error {
 }
 
 // pre checks ctx and the fence before a call.
+// A lost fence comes first: a deposed leader's calls say ErrNotLeader
+// even when its leadership context has ended too.
 func (s *Store) pre(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("etcdstore: %s: %w", op, err)
-	}
 	if s.deposed() {
 		return s.notLeader(op)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("etcdstore: %s: %w", op, err)
 	}
 	return nil
 }
@@ -235,8 +237,8 @@ func (s *Store) List(ctx context.Context) ([]failover.Record, error) {
 // Put implements failover.Store. The new Revision of every record in a
 // batch is the transaction's etcd revision.
 func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("etcdstore: put: %w", err)
+	if err := s.pre(ctx, "put"); err != nil {
+		return nil, err
 	}
 	seen := make(map[search.ServerID]bool, len(recs))
 	for _, r := range recs {
@@ -298,8 +300,8 @@ func idsOf(recs []failover.Record) string {
 // first entry, the journal to be open.
 func (s *Store) Append(ctx context.Context, id string, e failover.Entry) error {
 	op := "journal " + id + ": append"
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("etcdstore: %s: %w", op, err)
+	if err := s.pre(ctx, op); err != nil {
+		return err
 	}
 	if id == "" {
 		return fmt.Errorf("etcdstore: journal append: empty failover ID: %w", failover.ErrInvalid)

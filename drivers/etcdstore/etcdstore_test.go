@@ -105,7 +105,17 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	st := newStore(t, cli)
 	sa := session(t, cli, 10)
 	var lost atomic.Int32
-	a := elect(t, st, sa, func() { lost.Add(1) })
+	// a won the election with sa, but its store watches another, live
+	// session: only the fence compare inside each transaction can tell it
+	// lost (a partitioned leader whose keepalives still seem fine).
+	e := concurrency.NewElection(sa, st.ElectionPrefix())
+	if err := e.Campaign(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.Fenced(session(t, cli, 10), e, func() { lost.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
 	recs, err := a.Put(ctx, failover.Record{Server: search.Server{ID: "srv01"}})
 	if err != nil {
 		t.Fatal(err)
