@@ -50,6 +50,9 @@ func (inv *Inventory) Coverage() Coverage {
 		prio                          int
 	}
 	cache := make(map[likeKey]Plan)
+	// Whether a server can be served at all, and the explanation when it
+	// cannot, do not depend on its zone and VLANs (they only rank).
+	none := make(map[likeKey]Plan)
 	lsPlan := make(map[int32]Plan)
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
@@ -66,10 +69,18 @@ func (inv *Inventory) Coverage() Coverage {
 			p = lp
 		} else {
 			k := likeKey{s.hw, s.arr, s.sw, s.zone, s.vlans, inv.ls[s.ls].pol, s.prio}
+			coarse := k
+			coarse.zone, coarse.vlans = -1, -1
 			cp, ok := cache[k]
+			if !ok {
+				cp, ok = none[coarse]
+			}
 			if !ok {
 				cp, _ = inv.Find(s.id)
 				cache[k] = cp
+				if cp.Kind == 0 {
+					none[coarse] = cp
+				}
 				p = cp
 			} else {
 				p = cp
