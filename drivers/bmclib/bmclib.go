@@ -350,7 +350,7 @@ func (d *Driver) setAndConfirm(ctx context.Context, op, action string, want bmc.
 	defer done()
 	st, err := d.readPower(ctx, op, s)
 	if err != nil {
-		return err
+		return err // nothing was sent
 	}
 	if st == want {
 		return nil

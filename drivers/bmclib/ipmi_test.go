@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,7 +51,70 @@ type ipmiHarness struct {
 
 func newIPMIHarness(t *testing.T) bmctest.Harness {
 	wrapper, failFile := ipmitoolWrapper(t)
-	return &ipmiHarness{t: t, sim: ipmisim.Start(t), wrapper: wrapper, failFile: failFile}
+	return &ipmiHarness{t: t, sim: pooledSim(t), wrapper: wrapper, failFile: failFile}
+}
+
+// simPool keeps ipmi_sim processes between conformance subtests: starting
+// one costs more than the subtest itself. Each is reset to a new one's
+// state before reuse; TestMain stops them.
+var simPool struct {
+	mu   sync.Mutex
+	free []*ipmisim.Server
+	all  []*ipmisim.Server
+	dir  string
+}
+
+func pooledSim(t *testing.T) *ipmisim.Server {
+	t.Helper()
+	testpeer.LookPath(t, "openipmi", "ipmi_sim")
+	testpeer.LookPath(t, "ipmitool", "ipmitool")
+	simPool.mu.Lock()
+	var s *ipmisim.Server
+	if n := len(simPool.free); n > 0 {
+		s, simPool.free = simPool.free[n-1], simPool.free[:n-1]
+	}
+	simPool.mu.Unlock()
+	if s == nil {
+		simPool.mu.Lock()
+		if simPool.dir == "" {
+			d, err := os.MkdirTemp("", "bmclib-ipmisim-")
+			if err != nil {
+				simPool.mu.Unlock()
+				t.Fatal(err)
+			}
+			simPool.dir = d
+		}
+		dir, err := os.MkdirTemp(simPool.dir, "sim-")
+		simPool.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err = ipmisim.Launch(dir); err != nil {
+			t.Fatal(err)
+		}
+		simPool.mu.Lock()
+		simPool.all = append(simPool.all, s)
+		simPool.mu.Unlock()
+	} else if err := s.Reset(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		simPool.mu.Lock()
+		defer simPool.mu.Unlock()
+		simPool.free = append(simPool.free, s)
+	})
+	return s
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, s := range simPool.all {
+		s.Stop()
+	}
+	if simPool.dir != "" {
+		os.RemoveAll(simPool.dir)
+	}
+	os.Exit(code)
 }
 
 func ipmiDriver(t testing.TB, sim *ipmisim.Server, opts ...bmclib.Option) *bmclib.Driver {
@@ -176,25 +240,6 @@ func TestWrongPasswordNeverShowsCredentials(t *testing.T) {
 		assertNoSecret(t, u.Error(), wrong)
 	}
 	assertNoSecret(t, logged(t), wrong)
-}
-
-func TestShutdownIgnoredThenPowerOffConfirmed(t *testing.T) {
-	t.Parallel()
-	sim := ipmisim.Start(t, ipmisim.WithPoweredOn())
-	sim.IgnoreShutdown(t, true)
-	d := ipmiDriver(t, sim)
-	if err := d.Shutdown(t.Context()); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if p, err := d.PowerState(t.Context()); err != nil || p != bmc.PowerOn {
-		t.Fatalf("after an ignored Shutdown PowerState = %v, %v; want on", p, err)
-	}
-	if err := d.PowerOff(t.Context()); err != nil {
-		t.Fatalf("PowerOff: %v", err)
-	}
-	if sim.PoweredOn() {
-		t.Fatal("PowerOff returned but the server is on")
-	}
 }
 
 func TestSetBootDeviceReachesTheChassis(t *testing.T) {

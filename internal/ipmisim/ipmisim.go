@@ -315,6 +315,27 @@ func (s *Server) WriteIgnoreShutdown(ignore bool) error {
 	return nil
 }
 
+// Reset returns a running simulator to a new one's state: powered off
+// (or on), honouring shutdown, no boot device set, no calls recorded, an
+// empty SEL. Tests that reuse simulators call it between uses.
+func (s *Server) Reset(ctx context.Context, poweredOn bool) error {
+	if err := s.WritePower(poweredOn); err != nil {
+		return err
+	}
+	if err := s.WriteIgnoreShutdown(false); err != nil {
+		return err
+	}
+	for _, f := range []string{"boot", "calls"} {
+		if err := os.Remove(filepath.Join(s.Dir, f)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if _, err := s.Ipmitool(ctx, "sel", "clear"); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	return nil
+}
+
 // BootDevice is the last boot device the BMC passed to the chassis script
 // ("default" when none was set). ipmi_sim maps IPMI "disk" to "default".
 func (s *Server) BootDevice() string { return s.readFile("boot") }
