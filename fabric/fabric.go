@@ -70,7 +70,8 @@ type FCZoner interface {
 // Implementations must be safe for concurrent use and honour ctx.
 type VLANSwitch interface {
 	// PortVLAN reads port's VLAN setting, normalised (see PortVLAN).
-	// Errors: ErrNotFound for an unknown port; ErrTransient.
+	// Errors: ErrNotFound for an unknown port; ErrUnsupported for a
+	// setting PortVLAN cannot express (a dot1q tunnel); ErrTransient.
 	PortVLAN(ctx context.Context, port string) (PortVLAN, error)
 
 	// SetPortVLAN replaces port's VLAN setting with v (declaratively: the
@@ -81,6 +82,8 @@ type VLANSwitch interface {
 	// per port: of two concurrent calls on one port, exactly one sees the
 	// setting the port had before both.
 	// Errors: ErrInvalid when v does not Validate; ErrNotFound for an
-	// unknown port; ErrTransient; ErrOutcomeUnknown; ctx errors.
+	// unknown port; ErrUnsupported for a valid setting the switch's model
+	// cannot hold (OpenConfig has no trunk without tagged VLANs);
+	// ErrTransient; ErrOutcomeUnknown; ctx errors.
 	SetPortVLAN(ctx context.Context, port string, v PortVLAN) (prev PortVLAN, err error)
 }

@@ -21,7 +21,9 @@ var (
 	// before the request was sent, a locked zoning transaction).
 	Transient = errors.New("transient")
 	// Unsupported: the device or driver cannot do this at all (an IPMI
-	// BMC without NMI); retrying will not help.
+	// BMC without NMI), or refuses this client (credentials or rights
+	// refused: the message says so); retrying the same request will not
+	// help.
 	Unsupported = errors.New("unsupported")
 	// OutcomeUnknown: the request may or may not have taken effect (a
 	// timeout after it was sent, a lost response). The caller must re-read
