@@ -44,6 +44,11 @@
 // section 3.2.6.2 makes iSCSI names case-insensitive and initiators send
 // them lower-cased. Only iSCSI initiators can be mapped.
 //
+// tgtadm changes tgtd's running state only: a tgtd restarted from
+// /etc/tgt/targets.conf comes back with the ACLs written there. Keep that
+// file in step (tgt-admin --dump) or have the failover's journal re-apply
+// the masking after a restart.
+//
 // Every call runs tgtadm once or a few times; calls of one Mapper are
 // serialised so that the check and the bind of Map are atomic with respect
 // to each other. Other tgtadm users are not coordinated with.
