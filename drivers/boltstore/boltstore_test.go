@@ -180,3 +180,24 @@ func TestCheckFindsCorruption(t *testing.T) {
 		t.Fatal("Check passed a file with a record that does not decode")
 	}
 }
+
+func BenchmarkFailover(b *testing.B) {
+	storetest.BenchmarkFailover(b, func(b *testing.B) failover.Store {
+		return openB(b, filepath.Join(b.TempDir(), "state.db"))
+	})
+}
+
+func BenchmarkReservations(b *testing.B) {
+	storetest.BenchmarkReservations(b, func(b *testing.B) failover.Store {
+		return openB(b, filepath.Join(b.TempDir(), "state.db"))
+	})
+}
+
+func openB(b *testing.B, path string) *boltstore.Store {
+	st, err := boltstore.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	return st
+}

@@ -238,3 +238,39 @@ func TestRunLeaderHandsOver(t *testing.T) {
 		t.Fatalf("b's RunLeader after cancel: %v", err)
 	}
 }
+
+func BenchmarkFailover(b *testing.B) {
+	cli := etcdtest.Start(b).Client(b)
+	storetest.BenchmarkFailover(b, func(b *testing.B) failover.Store {
+		st, err := etcdstore.New(cli, etcdtest.Prefix(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	})
+}
+
+func BenchmarkReservations(b *testing.B) {
+	srv := etcdtest.Start(b)
+	cli := srv.Client(b)
+	storetest.BenchmarkReservations(b, func(b *testing.B) failover.Store {
+		st, err := etcdstore.New(cli, etcdtest.Prefix(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := concurrency.NewSession(cli)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		e := concurrency.NewElection(s, st.ElectionPrefix())
+		if err := e.Campaign(context.Background(), "bench"); err != nil {
+			b.Fatal(err)
+		}
+		f, err := st.Fenced(s, e, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f // as a leader runs: every call fenced
+	})
+}

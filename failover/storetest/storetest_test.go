@@ -184,3 +184,32 @@ func firstFail(out []byte) string {
 	}
 	return ""
 }
+
+func BenchmarkMemStoreFailover(b *testing.B) {
+	storetest.BenchmarkFailover(b, func(*testing.B) failover.Store { return failover.NewMemStore() })
+}
+
+func BenchmarkMemStoreReservations(b *testing.B) {
+	storetest.BenchmarkReservations(b, func(*testing.B) failover.Store { return failover.NewMemStore() })
+}
+
+// TestCountingCountsEveryCall: the wrapper the round-trip benchmark
+// relies on sees every call, once.
+func TestCountingCountsEveryCall(t *testing.T) {
+	ctx := context.Background()
+	c := storetest.NewCounting(failover.NewMemStore())
+	_, _ = c.Put(ctx, failover.Record{Server: search.Server{ID: "a"}})
+	_, _ = c.Get(ctx, "a")
+	_, _ = c.List(ctx)
+	_ = c.Append(ctx, "f", failover.Entry{Seq: 1, Phase: failover.PhaseBegin})
+	_, _ = c.Journal(ctx, "f")
+	_, _ = c.Unfinished(ctx)
+	_, _ = c.Get(ctx, "b")
+	if got := c.String(); got != "Append=1 Get=2 Journal=1 List=1 Put=1 Unfinished=1" || c.Total() != 7 {
+		t.Fatalf("counts %s total %d", got, c.Total())
+	}
+	c.Reset()
+	if c.Total() != 0 {
+		t.Fatal("Reset did not zero the counters")
+	}
+}
