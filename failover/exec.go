@@ -68,15 +68,24 @@ func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[
 		if r.stopped() {
 			return search.Plan{}, r.deadErr()
 		}
-		all, err := o.store.List(ctx)
-		if err != nil {
-			return search.Plan{}, r.storeErr(fmt.Errorf("failover: %s: plan: %w", r.h.Server, err))
-		}
+		var all []Record
 		var plan search.Plan
 		if fixed != nil {
+			// A given plan: read only the servers it uses.
 			plan = *fixed
 			fixed = nil
+			for _, id := range reservedSet(plan) {
+				x, err := o.store.Get(ctx, id)
+				if err != nil {
+					return plan, r.storeErr(fmt.Errorf("failover: %s: plan: %w", r.h.Server, err))
+				}
+				all = append(all, x)
+			}
 		} else {
+			var err error
+			if all, err = o.store.List(ctx); err != nil {
+				return search.Plan{}, r.storeErr(fmt.Errorf("failover: %s: plan: %w", r.h.Server, err))
+			}
 			inv, err := o.inventory(all, aside)
 			if err != nil {
 				return search.Plan{}, err
@@ -113,7 +122,7 @@ func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[
 		if recs == nil {
 			continue
 		}
-		err = r.step(ctx, "reserve", joinIDs(set), "store", &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+		err := r.step(ctx, "reserve", joinIDs(set), "store", &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 			a.Attempts++
 			_, err := o.store.Put(ctx, recs...)
 			return r.storeErr(err)

@@ -40,25 +40,18 @@ func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([
 		go func() {
 			defer wg.Done()
 			res := Result{Server: search.ServerID(f.Server), Fault: f, Action: ActNow}
-			all, err := o.store.List(ctx)
+			rec, err := o.store.Get(ctx, res.Server)
+			var mem []Record
+			if err == nil {
+				mem, err = o.membersOf(ctx, rec)
+			}
 			if err != nil {
 				res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
 				results[i] = res
 				return
 			}
-			var rec *Record
-			for k := range all {
-				if all[k].ID == res.Server {
-					rec = &all[k]
-				}
-			}
-			if rec == nil {
-				res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, ErrNotFound)
-				results[i] = res
-				return
-			}
 			fl := &flight{}
-			if !o.claim(ids(members(all, *rec)), fl) {
+			if !o.claim(ids(mem), fl) {
 				res.Outcome = OutcomeAbsorbed
 				o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
 				results[i] = res

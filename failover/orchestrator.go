@@ -208,6 +208,19 @@ func members(all []Record, rec Record) []Record {
 	return out
 }
 
+// membersOf returns the members of rec's logical server (listing the
+// store only for a partition member).
+func (o *Orchestrator) membersOf(ctx context.Context, rec Record) ([]Record, error) {
+	if rec.Partition == "" {
+		return []Record{rec}, nil
+	}
+	all, err := o.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return members(all, rec), nil
+}
+
 func ids(recs []Record) []search.ServerID {
 	out := make([]search.ServerID, len(recs))
 	for i, r := range recs {
@@ -243,12 +256,11 @@ func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, er
 		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
 		return res, res.Err
 	}
-	all, err := o.store.List(ctx)
+	mem, err := o.membersOf(ctx, rec)
 	if err != nil {
 		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
 		return res, res.Err
 	}
-	mem := members(all, rec)
 	fl := &flight{}
 	if !o.claim(ids(mem), fl) {
 		res.Outcome = OutcomeAbsorbed

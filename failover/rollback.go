@@ -207,7 +207,7 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		lk := o.zoneLock(rec.Fabric)
 		lk.Lock()
 		defer lk.Unlock()
-		return r.applyZones(ctx, a, z, n, undoZoneEdits(rec.FailedWWPN, rec.SpareWWPN, rec.FailedZones, rec.SpareZones))
+		return r.applyZones(ctx, a, z, n, undoZoneEdits(rec.FailedWWPN, rec.SpareWWPN, rec.FailedZones, rec.SpareZones), true)
 	case "vlan":
 		s, ok := o.drv.VLANSwitches[rec.Switch]
 		if !ok {

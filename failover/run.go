@@ -314,12 +314,11 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool)
 		o.emit(Event{Kind: kind, Server: res.Server, Detail: why})
 		return nil, res, false
 	}
-	all, err := o.store.List(ctx)
+	mem, err := o.membersOf(ctx, rec)
 	if err != nil {
 		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
 		return nil, res, false
 	}
-	mem := members(all, rec)
 	h := header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
 	r, err := o.begin(ctx, h)
 	if err != nil {

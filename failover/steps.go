@@ -401,7 +401,7 @@ func (r *run) zoneOne(ctx context.Context, z fabric.FCZoner, fab, target string,
 	}
 	rec := &stepRec{Server: src.ID, Spare: dst.ID, Fabric: fab, FailedWWPN: fw, SpareWWPN: sw, FailedZones: fz, SpareZones: sz}
 	return r.step(ctx, "zone", target, "zoner", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
-		return r.applyZones(ctx, a, z, o.cfg.attempts, forwardZoneEdits(fw, sw, fz, sz))
+		return r.applyZones(ctx, a, z, o.cfg.attempts, forwardZoneEdits(fw, sw, fz, sz), false)
 	})
 }
 
@@ -462,7 +462,10 @@ func undoZoneEdits(fw, sw storage.Initiator, fz, sz []string) []zoneEdit {
 // applyZones makes edits in one committed transaction, verifies them by
 // reading back (another session's aborted commit may have dropped them)
 // and retries the whole transaction: the switch aborts a failed commit.
-func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, attempts int, edits []zoneEdit) error {
+//
+// With precheck (rollback), edits already in place are not sent again:
+// an undo must not depend on a device that refuses edits it does not need.
+func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, attempts int, edits []zoneEdit, precheck bool) error {
 	check := func(ctx context.Context) (bool, error) {
 		got := map[storage.Initiator][]string{}
 		for _, e := range edits {
@@ -481,10 +484,15 @@ func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, a
 		return true, nil
 	}
 	apply := func(ctx context.Context) error {
-		if done, err := check(ctx); err == nil && done {
-			return z.Commit(ctx) // in place already: make sure it is active
+		if precheck {
+			if done, err := check(ctx); err == nil && done {
+				return z.Commit(ctx) // in place already: make sure it is active
+			}
 		}
 		for _, e := range edits {
+			if r.stopped() {
+				return r.deadErr()
+			}
 			var err error
 			if e.add {
 				err = z.AddMember(ctx, e.zone, e.wwpn)
