@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -254,4 +255,95 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if _, err := bmclib.New("bmc1", "u", "p"); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
+}
+
+// A BMC that answers "PoweringOn" for a while: PowerState says unknown,
+// PowerOn returns only once the BMC reports On.
+func TestRedfishPowerOnWaitsForConfirmation(t *testing.T) {
+	t.Parallel()
+	s := redfishbmc.Start(t)
+	s.SetTransition(400 * time.Millisecond)
+	d := redfishDriver(t, s)
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- d.PowerOn(t.Context()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.PowerState() != "PoweringOn" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if p, err := d.PowerState(t.Context()); err == nil && p != bmc.PowerUnknown && s.PowerState() == "PoweringOn" {
+		t.Errorf("PowerState while the BMC says PoweringOn = %s, want unknown", p)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("PowerOn: %v", err)
+	}
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("PowerOn returned after %v, before the BMC reported On", took)
+	}
+	if s.PowerState() != "On" {
+		t.Fatalf("PowerOn returned with the BMC at %s", s.PowerState())
+	}
+}
+
+func TestRedfishUnconfirmedPowerOffIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	s := redfishbmc.Start(t)
+	s.SetPower(true)
+	s.SetTransition(-1) // never finishes
+	d := redfishDriver(t, s, bmclib.WithConfirmTimeout(500*time.Millisecond))
+	start := time.Now()
+	err := d.PowerOff(t.Context())
+	if !errors.Is(err, bmc.ErrOutcomeUnknown) {
+		t.Fatalf("PowerOff never confirmed: %v, want ErrOutcomeUnknown", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %v with a 500ms confirm timeout", took)
+	}
+
+	// Cancelled while confirming: ctx's error and outcome unknown.
+	s2 := redfishbmc.Start(t)
+	s2.SetTransition(-1)
+	d2 := redfishDriver(t, s2)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	err = d2.PowerOn(ctx)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, bmc.ErrOutcomeUnknown) {
+		t.Fatalf("PowerOn cancelled while confirming: %v, want context.Canceled and ErrOutcomeUnknown", err)
+	}
+}
+
+// A BMC that accepts TCP connections and never answers: bmclib's Open
+// would wait about 50 s; the driver gives up after its call timeout.
+func TestRedfishSilentBMCFailsWithinCallTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, say nothing
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	d, err := bmclib.New("127.0.0.1", redfishbmc.User, redfishbmc.Password,
+		bmclib.WithProviders(bmclib.ProviderRedfish), bmclib.WithRedfishPort(port), bmclib.WithCallTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = d.PowerState(context.Background())
+	took := time.Since(start)
+	if !errors.Is(err, bmc.ErrTransient) {
+		t.Errorf("PowerState against a silent BMC: %v, want ErrTransient", err)
+	}
+	if took > 2500*time.Millisecond {
+		t.Errorf("PowerState against a silent BMC took %v, want about the 1s call timeout", took)
+	}
+	t.Logf("silent Redfish BMC failed after %v: %v", took.Round(time.Millisecond), err)
 }

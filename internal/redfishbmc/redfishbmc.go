@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/internal/testpeer"
 )
@@ -83,6 +84,9 @@ type Server struct {
 	nextSession    int
 	entries        []map[string]any
 	resets         []string
+	transition     time.Duration // how long PoweringOn/PoweringOff last; <0: forever
+	target         string        // the power state a transition ends in
+	until          time.Time     // when it ends
 }
 
 // Start serves the mockup on 127.0.0.1 over TLS and registers its
@@ -255,7 +259,7 @@ func (s *Server) get(w http.ResponseWriter, p string) {
 	}
 	switch p {
 	case SystemPath:
-		m["PowerState"] = s.power
+		m["PowerState"] = s.powerLocked()
 		m["Boot"] = s.boot
 	case LogEntriesPath:
 		members, _ := m["Members"].([]any)
@@ -278,28 +282,29 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resets = append(s.resets, req.ResetType)
+	s.power = s.powerLocked()
 	switch req.ResetType {
 	case "On", "ForceOn":
-		s.power = "On"
+		s.setPowerLocked("On")
 	case "ForceOff":
-		s.power = "Off"
+		s.setPowerLocked("Off")
 	case "GracefulShutdown":
 		if !s.ignoreShutdown {
-			s.power = "Off"
+			s.setPowerLocked("Off")
 		}
 	case "GracefulRestart", "ForceRestart", "PowerCycle":
 	case "PushPowerButton":
 		if s.power == "On" {
-			s.power = "Off"
+			s.setPowerLocked("Off")
 		} else {
-			s.power = "On"
+			s.setPowerLocked("On")
 		}
 	case "Nmi":
 		if s.refuseNMI {
 			redfishError(w, http.StatusBadRequest, "ActionParameterNotSupported", "Nmi is not supported")
 			return
 		}
-		if s.power != "On" {
+		if s.powerLocked() != "On" {
 			redfishError(w, http.StatusConflict, "ResourceInStandby", "the system is off")
 			return
 		}
@@ -357,17 +362,49 @@ func (s *Server) patchSystem(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// PowerState is the system's power state ("On" or "Off").
+// PowerState is the system's power state ("On", "Off", "PoweringOn" or
+// "PoweringOff").
 func (s *Server) PowerState() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.powerLocked()
+}
+
+// powerLocked is the power state now, ending a transition whose time is up.
+func (s *Server) powerLocked() string {
+	if s.target != "" && s.transition >= 0 && !time.Now().Before(s.until) {
+		s.power, s.target = s.target, ""
+	}
+	if s.target != "" {
+		return "Powering" + s.target
+	}
 	return s.power
+}
+
+// setPowerLocked starts a power change, immediate unless SetTransition
+// says otherwise.
+func (s *Server) setPowerLocked(to string) {
+	if s.transition == 0 || s.power == to {
+		s.power, s.target = to, ""
+		return
+	}
+	s.target, s.until = to, time.Now().Add(s.transition)
+}
+
+// SetTransition makes power changes requested through Reset take d, during
+// which the system reports PoweringOn or PoweringOff; d < 0 makes them
+// never finish (a stuck BMC). 0 (the default) is immediate.
+func (s *Server) SetTransition(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transition = d
 }
 
 // SetPower sets the system's power state directly.
 func (s *Server) SetPower(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.target = ""
 	s.power = "Off"
 	if on {
 		s.power = "On"
