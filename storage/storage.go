@@ -78,7 +78,9 @@ type DiskMapper interface {
 	//
 	// Idempotent: unmapping a volume the initiators do not see returns nil.
 	//
-	// Errors: ErrNotFound for an unknown volume; ErrInvalid for an empty
+	// Errors: ErrNotFound for an unknown volume; ErrConflict when the
+	// array cannot hide the volume from these initiators alone (an ONTAP
+	// igroup shared with other initiators); ErrInvalid for an empty
 	// initiator list or a zero initiator; ErrTransient; ErrOutcomeUnknown;
 	// ctx errors.
 	Unmap(ctx context.Context, volume VolumeID, initiators []Initiator) error
