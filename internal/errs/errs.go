@@ -18,7 +18,8 @@ var (
 	Conflict = errors.New("conflict")
 	// Transient: the request failed and did not take effect; the same
 	// request may succeed if retried (a busy device, a dropped connection
-	// before the request was sent, a locked zoning transaction).
+	// before the request was sent). A zoning transaction held by another
+	// session is Conflict (see fabric.FCZoner).
 	Transient = errors.New("transient")
 	// Unsupported: the device or driver cannot do this at all (an IPMI
 	// BMC without NMI), or refuses this client (credentials or rights
