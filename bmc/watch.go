@@ -71,6 +71,8 @@ type Watcher struct {
 
 	rmu sync.Mutex
 	rnd *rand.Rand
+
+	smu sync.Mutex // guards the schedule: watchTarget.nextDue and inFlight
 }
 
 type watchTarget struct {
@@ -80,7 +82,8 @@ type watchTarget struct {
 	primed   bool
 	failures int
 	reported bool
-	nextDue  time.Time
+	nextDue  time.Time // guarded by Watcher.smu
+	inFlight bool      // guarded by Watcher.smu
 }
 
 // WatchOption configures NewWatcher.
@@ -286,62 +289,96 @@ func (w *Watcher) backoff(failures int) time.Duration {
 	return min(w.jittered(min(d, w.maxBackoff)), w.maxBackoff)
 }
 
-// Run polls until ctx is done, then returns nil.
+// Run polls until ctx is done, waits for the polls under way, then
+// returns nil. Each BMC is polled on its own schedule: a slow BMC, or a
+// deliver call that takes long (an Orchestrator running a failover), holds
+// up only its own server and one parallelism slot, never the others.
 func (w *Watcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, w.parallelism)
+	finished := make(chan struct{}, len(w.targets)+1)
 	for {
-		w.PollDue(ctx)
+		w.launch(ctx, sem, &wg, func() { finished <- struct{}{} }, false)
 		wait := w.untilNextDue()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-w.clock.After(wait):
+		case <-finished: // a slot is free again
 		}
 	}
 }
 
-func (w *Watcher) untilNextDue() time.Duration {
-	if len(w.targets) == 0 {
-		return w.interval
-	}
-	var next time.Time
-	for i, t := range w.targets {
-		t.mu.Lock()
-		due := t.nextDue
-		t.mu.Unlock()
-		if i == 0 || due.Before(next) {
-			next = due
+// launch starts a poll, in its own goroutine, of every target that is due
+// and not being polled, while parallelism slots are free; with block it
+// waits for slots instead of leaving the rest for later.
+func (w *Watcher) launch(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup, onDone func(), block bool) {
+	now := w.clock.Now()
+	for _, t := range w.targets {
+		w.smu.Lock()
+		due := !t.inFlight && !t.nextDue.After(now)
+		w.smu.Unlock()
+		if !due {
+			continue
 		}
+		if block {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		} else {
+			select {
+			case sem <- struct{}{}:
+			default:
+				return // no free slot: the next round takes the rest
+			}
+		}
+		w.smu.Lock()
+		t.inFlight = true
+		w.smu.Unlock()
+		wg.Go(func() {
+			next := w.poll(ctx, t)
+			w.smu.Lock()
+			t.inFlight = false
+			t.nextDue = next
+			w.smu.Unlock()
+			<-sem
+			if onDone != nil {
+				onDone()
+			}
+		})
+	}
+}
+
+// untilNextDue is the wait until the earliest due target that is not
+// being polled (the interval when all are being polled).
+func (w *Watcher) untilNextDue() time.Duration {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	found := false
+	var next time.Time
+	for _, t := range w.targets {
+		if t.inFlight {
+			continue
+		}
+		if !found || t.nextDue.Before(next) {
+			next, found = t.nextDue, true
+		}
+	}
+	if !found {
+		return w.interval
 	}
 	return max(next.Sub(w.clock.Now()), 0)
 }
 
 // PollDue polls, with bounded parallelism, every BMC whose next poll is
-// due by the Watcher's clock, and returns when they are done. Run calls it;
-// tests with a fake clock call it directly.
+// due by the Watcher's clock, and returns when they are done. Tests with a
+// fake clock call it instead of Run.
 func (w *Watcher) PollDue(ctx context.Context) {
-	now := w.clock.Now()
-	var due []*watchTarget
-	for _, t := range w.targets {
-		t.mu.Lock()
-		if !t.nextDue.After(now) {
-			due = append(due, t)
-		}
-		t.mu.Unlock()
-	}
-	sem := make(chan struct{}, w.parallelism)
 	var wg sync.WaitGroup
-	for _, t := range due {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			w.poll(ctx, t)
-		})
-	}
+	w.launch(ctx, make(chan struct{}, w.parallelism), &wg, nil, true)
 	wg.Wait()
 }
 
@@ -350,7 +387,9 @@ func isUnreachable(err error) bool {
 	return errors.Is(err, ErrTransient) || errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded)
 }
 
-func (w *Watcher) poll(ctx context.Context, t *watchTarget) {
+// poll reads one BMC's new records, delivers their faults and returns
+// when to poll it next.
+func (w *Watcher) poll(ctx context.Context, t *watchTarget) time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, w.pollTimeout)
@@ -359,15 +398,14 @@ func (w *Watcher) poll(ctx context.Context, t *watchTarget) {
 	now := w.clock.Now()
 	if err != nil {
 		if ctx.Err() != nil {
-			return // we are stopping; the BMC is not at fault
+			return now // we are stopping; the BMC is not at fault
 		}
 		if !isUnreachable(err) {
 			w.log.WarnContext(ctx, "event log poll failed", "server", t.Server, "err", err)
-			t.nextDue = now.Add(w.backoff(1))
-			return
+			return now.Add(w.backoff(1))
 		}
 		t.failures++
-		t.nextDue = now.Add(w.backoff(t.failures))
+		next := now.Add(w.backoff(t.failures))
 		w.log.DebugContext(ctx, "BMC did not answer", "server", t.Server, "failures", t.failures, "err", err)
 		if t.failures >= w.unreachable && !t.reported {
 			t.reported = true
@@ -380,16 +418,16 @@ func (w *Watcher) poll(ctx context.Context, t *watchTarget) {
 			w.log.WarnContext(ctx, "BMC unreachable", "server", t.Server, "failures", t.failures)
 			w.deliver(ctx, f)
 		}
-		return
+		return next
 	}
 	if t.reported {
 		w.log.InfoContext(ctx, "BMC reachable again", "server", t.Server)
 	}
 	t.failures, t.reported = 0, false
-	t.nextDue = now.Add(w.jittered(w.interval))
+	due := now.Add(w.jittered(w.interval))
 	if !t.primed && !w.replay {
 		t.primed, t.cursor = true, next
-		return
+		return due
 	}
 	t.primed = true
 	for _, e := range evs {
@@ -401,6 +439,7 @@ func (w *Watcher) poll(ctx context.Context, t *watchTarget) {
 		w.deliver(ctx, f)
 	}
 	t.cursor = next
+	return due
 }
 
 // Cursors returns each server's event-log cursor, to save and pass to

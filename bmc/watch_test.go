@@ -319,3 +319,41 @@ func BenchmarkWatcherPoll1000(b *testing.B) {
 		clock.Advance(2 * time.Second)
 	}
 }
+
+// An Orchestrator that takes long to handle one server's fault (a whole
+// failover) must not stop the Watcher from polling the other servers.
+func TestWatcherSlowDeliveryDoesNotStallOthers(t *testing.T) {
+	a, b := &logBMC{}, &logBMC{}
+	release := make(chan struct{})
+	var delivered atomic.Int32
+	w, _ := bmc.NewWatcher([]bmc.Target{{Server: "a", BMC: a}, {Server: "b", BMC: b}},
+		func(_ context.Context, f bmc.Fault) {
+			delivered.Add(1)
+			if f.Server == "a" {
+				<-release
+			}
+		}, bmc.WithWatchInterval(5*time.Millisecond), bmc.WithWatchParallelism(2))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.Servers()) == 2 && (a.callCount() < 1 || b.callCount() < 1) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	a.add(0x07, 0x00) // a's fault: its delivery blocks
+	for delivered.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	before := b.callCount()
+	for b.callCount() < before+5 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if b.callCount() < before+5 {
+		t.Errorf("b polled %d times while a's fault was being handled, want it polled on", b.callCount()-before)
+	}
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
