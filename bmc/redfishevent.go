@@ -203,6 +203,12 @@ const DefaultMaxEventBytes = 256 << 10
 //
 // or serve the handler with TLS that requires client certificates.
 //
+// The default resolver trusts the Context a sender puts in its Event: any
+// holder of the shared secret can report a fault for any server. Where
+// that matters, bind the sender to its server with WithServerResolver, for
+// example by comparing r.TLS.VerifiedChains[0][0] (mTLS) or a per-server
+// secret header with the Context.
+//
 // Answers: 204 when the events were taken (including duplicates and
 // records that are not faults), 401 without valid authentication, 405 for
 // methods other than POST, 413 for bodies over the limit, 415 for other

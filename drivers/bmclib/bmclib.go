@@ -501,6 +501,11 @@ func (d *Driver) SetBootDevice(ctx context.Context, dev bmc.BootDevice, persiste
 // ipmitool ("sel list"), or the Redfish managers' LogEntries. The cursor is
 // the last record's ID and a hash of its content, so a log that was cleared
 // and refilled up to the same ID is noticed and read from the beginning.
+//
+// bmclib reads the whole log each time (ipmitool "sel list" has no "since
+// record" form): on a BMC with a full SEL (often 512 to 3000 records) one
+// call can take many seconds over IPMI, so poll such BMCs less often or
+// clear their SEL.
 func (d *Driver) Events(ctx context.Context, after bmc.Cursor) ([]bmc.Event, bmc.Cursor, error) {
 	const op = "events"
 	s, done, err := d.open(ctx, op)
