@@ -177,6 +177,14 @@ func (in interner) id(s string) int32 {
 	return v
 }
 
+// Upper bounds on sizes: far above any real server, low enough that sums
+// over an inventory cannot overflow.
+const (
+	maxMHz   = 1 << 20        // 1 THz
+	maxMiB   = int64(1 << 40) // 1 EiB
+	maxPorts = 1 << 16
+)
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("search: "+format+": %w", append(args, ErrInvalid)...)
 }
@@ -187,8 +195,8 @@ func invalid(format string, args ...any) error {
 // 100,000 servers, and about 100 bytes per server.
 //
 // It returns an error wrapping ErrInvalid for an empty or duplicate ID, an
-// unknown State, a negative CPU MHz, memory size, port count or VLAN, a VLAN
-// above 4094, members of one partition that disagree on Workload or
+// unknown State, a negative or absurd (above 1 THz, 1 EiB, 65536 ports) CPU
+// MHz, memory size or port count, a VLAN outside 0-4094, members of one partition that disagree on Workload or
 // Priority or have conflicting policies, and unknown or duplicate IDs in
 // WithPolicy or WithCombination.
 func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
@@ -238,6 +246,9 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		h := s.Hardware
 		if h.CPUMHz < 0 || h.MemoryMiB < 0 || h.NICPorts < 0 || h.HBAPorts < 0 {
 			return nil, invalid("server %s: negative hardware size", s.ID)
+		}
+		if h.CPUMHz > maxMHz || int64(h.MemoryMiB) > maxMiB || h.NICPorts > maxPorts || h.HBAPorts > maxPorts {
+			return nil, invalid("server %s: hardware size out of range", s.ID)
 		}
 		hw, ok := hwIdx[h]
 		if !ok {
@@ -331,8 +342,8 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		return v
 	}
 	checkPol := func(p Policy) error {
-		if p.MinCPUMHz < 0 || p.MinMemoryMiB < 0 {
-			return invalid("policy: negative minimum")
+		if p.MinCPUMHz < 0 || p.MinMemoryMiB < 0 || p.MinCPUMHz > maxMHz || int64(p.MinMemoryMiB) > maxMiB {
+			return invalid("policy: minimum out of range")
 		}
 		return nil
 	}

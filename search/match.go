@@ -222,57 +222,102 @@ func (inv *Inventory) eval(req *request, repl []int32, pol *Policy, mismatch boo
 	return true
 }
 
+// pairingBudget bounds the search for the cheapest pairing of a large
+// partition; past it the cheapest pairing found so far is used.
+const pairingBudget = 1 << 14
+
 // bestPairing finds the one-to-one pairing of failed members to repl with
 // the fewest reconfigurations, then the least MHz surplus; the first such
-// pairing in member order wins.
+// pairing in member order wins. Feasibility is decided first by augmenting
+// paths (polynomial); the cost search is a depth-first search bounded by
+// pairingBudget steps (exhaustive for partitions of up to about 7 nodes),
+// after which the best pairing found so far, or the feasible one, is used.
 func (inv *Inventory) bestPairing(req *request, repl []int32, pol *Policy, o *option) bool {
 	n := len(req.fm)
-	cur := make([]int32, n)
+	// Feasibility: a perfect matching (Kuhn's augmenting paths).
+	ok := make([][]bool, n)
+	for k, fi := range req.fm {
+		ok[k] = make([]bool, n)
+		any := false
+		for j, ri := range repl {
+			ok[k][j] = inv.pairOK(&inv.srvs[fi], &inv.srvs[ri], pol)
+			any = any || ok[k][j]
+		}
+		if !any {
+			return false
+		}
+	}
+	owner := make([]int, n) // replacement -> failed member, -1 free
+	for j := range owner {
+		owner[j] = -1
+	}
+	var seen []bool
+	var augment func(k int) bool
+	augment = func(k int) bool {
+		for j := range n {
+			if ok[k][j] && !seen[j] {
+				seen[j] = true
+				if owner[j] < 0 || augment(owner[j]) {
+					owner[j] = k
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for k := range n {
+		seen = make([]bool, n)
+		if !augment(k) {
+			return false
+		}
+	}
 	best := make([]int32, n)
-	used := make([]bool, n)
-	found := false
 	var bestRe, bestMHz int64
+	for j, k := range owner {
+		f, r := &inv.srvs[req.fm[k]], &inv.srvs[repl[j]]
+		best[k] = repl[j]
+		bestRe += inv.reconfigOf(f, r)
+		bestMHz += int64(inv.hw[r.hw].CPUMHz) - inv.reqMHz(f, pol)
+	}
+	// Cost: depth-first search in member order, never worse than the
+	// feasible pairing; the first cheapest pairing wins.
+	kRe, kMHz := bestRe, bestMHz
+	found := false
+	dfsBest := make([]int32, n)
+	cur := make([]int32, n)
+	used := make([]bool, n)
+	steps := 0
 	var rec func(k int, re, mhz int64)
 	rec = func(k int, re, mhz int64) {
+		steps++
+		if steps > pairingBudget || re > kRe || (re == kRe && mhz > kMHz) {
+			return
+		}
 		if found && (re > bestRe || (re == bestRe && mhz >= bestMHz)) {
 			return
 		}
 		if k == n {
 			found, bestRe, bestMHz = true, re, mhz
-			copy(best, cur)
+			copy(dfsBest, cur)
 			return
 		}
 		f := &inv.srvs[req.fm[k]]
 		for j, ri := range repl {
-			if used[j] {
+			if used[j] || !ok[k][j] {
 				continue
 			}
 			r := &inv.srvs[ri]
-			if !inv.pairOK(f, r, pol) {
-				continue
-			}
 			used[j] = true
 			cur[k] = ri
 			rec(k+1, re+inv.reconfigOf(f, r), mhz+int64(inv.hw[r.hw].CPUMHz)-inv.reqMHz(f, pol))
 			used[j] = false
 		}
 	}
-	// Quick reject: every failed member needs at least one partner.
-	for _, fi := range req.fm {
-		ok := false
-		for _, ri := range repl {
-			if inv.pairOK(&inv.srvs[fi], &inv.srvs[ri], pol) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
 	rec(0, 0, 0)
-	if !found {
-		return false
+	if found {
+		best = dfsBest
+	} else {
+		bestRe, bestMHz = kRe, kMHz
 	}
 	o.pairs, o.reconfig, o.surMHz = best, bestRe, bestMHz
 	return true

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/search"
 )
@@ -231,6 +232,8 @@ func TestInvalidInput(t *testing.T) {
 		{"negative memory", []search.Server{mk("a", hwMem(std, -1), search.Active, 1)}, nil},
 		{"negative MHz", []search.Server{mk("a", hwMHz(std, -1), search.Active, 1)}, nil},
 		{"negative ports", []search.Server{mk("a", func() search.Hardware { h := std; h.HBAPorts = -2; return h }(), search.Active, 1)}, nil},
+		{"absurd MHz", []search.Server{mk("a", hwMHz(std, 1<<21), search.Active, 1)}, nil},
+		{"absurd policy minimum", ok, []search.Option{search.WithPolicy("a", search.Policy{MinCPUMHz: 1 << 21})}},
 		{"VLAN out of range", []search.Server{mk("a", std, search.Active, 1, vlans(5000))}, nil},
 		{"partition members disagree on priority", []search.Server{mk("a", std, search.Active, 1, part("P")), mk("b", std, search.Active, 2, part("P"))}, nil},
 		{"partition members disagree on workload", []search.Server{mk("a", std, search.Active, 1, part("P"), work("x")), mk("b", std, search.Active, 1, part("P"), work("y"))}, nil},
@@ -445,5 +448,53 @@ func TestConcurrentUse(t *testing.T) {
 		if got := <-done; got != fmt.Sprint(want[0], want[1], wantP) || wantP.String() != "exact: f1 -> s1" {
 			t.Fatalf("concurrent result %s, want %v", got, want)
 		}
+	}
+}
+
+// TestLargePartitions: pairing a 16-node partition stays fast, whether a
+// one-to-one match exists or not (Hall's condition fails by one node).
+func TestLargePartitions(t *testing.T) {
+	other := hwMem(std, 32768)
+	var servers []search.Server
+	for i := range 16 {
+		hw := std
+		if i < 2 {
+			hw = other // two failed nodes need the other class...
+		}
+		servers = append(servers, mk(fmt.Sprintf("f%02d", i), hw, search.Failed, 5, part("P"), zone(fmt.Sprint("z", i%3))))
+		shw := std
+		if i == 0 {
+			shw = other // ...but only one spare node has it
+		}
+		servers = append(servers, mk(fmt.Sprintf("s%02d", i), shw, search.Standby, 0, part("Q"), zone(fmt.Sprint("z", i%5))))
+	}
+	inv, err := search.NewInventory(servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := inv.Find("f00"); !errors.Is(err, search.ErrNoSpare) {
+		t.Fatalf("err = %v, want ErrNoSpare", err)
+	}
+	servers[len(servers)-1].Hardware = other // now two spare nodes have it
+	inv, err = search.NewInventory(servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := inv.Find("f00")
+	if err != nil || len(p.Assignments) != 16 {
+		t.Fatalf("got %v, %v", p, err)
+	}
+	seen := make(map[search.ServerID]bool)
+	for _, a := range p.Assignments {
+		f, _ := inv.Server(a.Failed)
+		s, _ := inv.Server(a.Spare)
+		if seen[a.Spare] || f.Hardware != s.Hardware {
+			t.Fatalf("bad pairing %v", p)
+		}
+		seen[a.Spare] = true
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
 	}
 }
