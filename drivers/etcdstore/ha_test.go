@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/coldstandby/coldstandby/failover/storetest"
 	"github.com/coldstandby/coldstandby/internal/etcdtest"
 	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
 )
 
 // cluster is several managers on one etcd and one fake data centre.
@@ -198,6 +200,7 @@ func (c *cluster) checkFailedOver(ctx context.Context, leader *manager) {
 	if err := c.site.Check(ctx, c.st); err != nil {
 		t.Fatal(err)
 	}
+	c.checkOpLog()
 	if old.State != search.Failed || old.MovedTo == "" {
 		t.Fatalf("srv01: %s, moved to %q", old.State, old.MovedTo)
 	}
@@ -205,6 +208,62 @@ func (c *cluster) checkFailedOver(ctx context.Context, leader *manager) {
 	if srv.Power != bmc.PowerOn || srv.BootVolume != "boot-srv01" {
 		t.Fatalf("%s: %s, booted %q", old.MovedTo, srv.Power, srv.BootVolume)
 	}
+}
+
+// checkOpLog checks the driver calls of every manager, in the order they
+// completed, for steps applied twice in a harmful way: a volume mapped at
+// another LUN than it had, or to a second server while a first still
+// held it (the world records the latter as it happens too; this names
+// the managers).
+func (c *cluster) checkOpLog() {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lun := map[string]int{}
+	held := map[string]string{} // volume -> holder
+	for _, m := range c.site.Base.Masks {
+		k := m.Array + "/" + string(m.Volume)
+		lun[k] = m.LUN
+		held[k] = m.Holder
+	}
+	owner := func(in []storage.Initiator) string {
+		if len(in) == 0 {
+			return ""
+		}
+		id, _ := c.site.World.ServerOf(in[0])
+		return id
+	}
+	by := map[string]int{}
+	for _, t := range c.ops {
+		by[t.by]++
+		op := t.op
+		if op.Driver != "storage" {
+			continue
+		}
+		k := op.Target + "/" + string(op.Volume)
+		switch op.Method {
+		case "Map":
+			if l, ok := lun[k]; ok && l != op.LUN {
+				c.t.Errorf("%s mapped %s at LUN %d, it had LUN %d", t.by, k, op.LUN, l)
+			}
+			if h, who := held[k], owner(op.Initiators); h != "" && h != who {
+				c.t.Errorf("%s mapped %s to %s while %s held it", t.by, k, who, h)
+			}
+			held[k] = owner(op.Initiators)
+		case "Unmap":
+			if held[k] == owner(op.Initiators) {
+				held[k] = ""
+			}
+		case "SwapInitiators":
+			from, to := owner(op.Initiators), owner(op.To)
+			for v, h := range held {
+				if h == from && strings.HasPrefix(v, op.Target+"/") {
+					held[v] = to
+				}
+			}
+		}
+	}
+	c.t.Logf("driver calls by manager: %v", by)
 }
 
 // TestLeaderKilledMidFailover: the leader is killed (its session closed,
