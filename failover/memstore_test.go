@@ -2,12 +2,15 @@ package failover_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
 	"github.com/coldstandby/coldstandby/failover"
 	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
 )
 
 func TestMemStorePutIsCompareAndSet(t *testing.T) {
@@ -110,5 +113,37 @@ func TestMemStoreJournal(t *testing.T) {
 	cancel()
 	if _, err := s.List(cctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled list: %v", err)
+	}
+}
+
+func TestRecordsAndEntriesAreJSON(t *testing.T) {
+	r := failover.Record{
+		Server:      search.Server{ID: "a", State: search.Active, VLANs: []int{10}},
+		BMC:         failover.BMCRef{Driver: "ipmi", Endpoint: "10.0.0.1", Credentials: "vault:bmc/a"},
+		HBAs:        []failover.HBA{{Initiator: storage.MustParseInitiator("21:00:00:24:ff:4c:9d:2e"), Fabric: "A"}, {Initiator: storage.MustParseInitiator("iqn.2020-01.com.example:a")}},
+		NICs:        []failover.NIC{{Switch: "sw", Port: "eth1"}},
+		Parked:      []failover.ParkedVolume{{Array: "x", Volume: "v", LUN: 3}},
+		Reservation: "f", Revision: 7,
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back failover.Record
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r, back) {
+		t.Fatalf("round trip:\n%+v\n%+v", r, back)
+	}
+	e := failover.Entry{Seq: 1, Phase: failover.PhaseIntent, Step: "storage", Data: json.RawMessage(`{"a":1}`)}
+	b, _ = json.Marshal(e)
+	var eb failover.Entry
+	if err := json.Unmarshal(b, &eb); err != nil || eb.Step != "storage" || string(eb.Data) != `{"a":1}` {
+		t.Fatalf("entry round trip: %+v %v", eb, err)
+	}
+	s := failover.NewMemStore()
+	if err := s.Append(context.Background(), "f", failover.Entry{Seq: 1, Phase: failover.PhaseBegin, Data: json.RawMessage("{")}); !errors.Is(err, failover.ErrInvalid) {
+		t.Fatalf("bad JSON data: %v", err)
 	}
 }
