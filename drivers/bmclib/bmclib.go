@@ -93,7 +93,12 @@ func New(host, user, pass string, opts ...Option) (*Driver, error) {
 		known[drv.Name] = true
 	}
 	for _, p := range cfg.providers {
-		if !known[p] {
+		switch {
+		case known[p]:
+		case p == ProviderIPMI:
+			// bmclib registers it only when it finds the program.
+			return nil, invalid("bmclib's ipmitool provider is unavailable: install ipmitool or set WithIpmitoolPath")
+		default:
 			return nil, invalid("unknown bmclib provider %q", p)
 		}
 	}

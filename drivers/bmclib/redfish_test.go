@@ -347,3 +347,12 @@ func TestRedfishSilentBMCFailsWithinCallTimeout(t *testing.T) {
 	}
 	t.Logf("silent Redfish BMC failed after %v: %v", took.Round(time.Millisecond), err)
 }
+
+func TestNewWithoutIpmitoolSaysSo(t *testing.T) {
+	t.Parallel()
+	_, err := bmclib.New("bmc1", "u", "p", bmclib.WithProviders(bmclib.ProviderIPMI),
+		bmclib.WithIpmitoolPath("/nonexistent/ipmitool"))
+	if !errors.Is(err, bmc.ErrInvalid) || !strings.Contains(err.Error(), "ipmitool") {
+		t.Fatalf("New with a missing ipmitool: %v, want ErrInvalid naming ipmitool", err)
+	}
+}
