@@ -29,14 +29,15 @@ func (inv *Inventory) Find(failed ServerID) (Plan, error) {
 		reason := inv.explain(&req, nil)
 		return Plan{Reason: reason}, fmt.Errorf("search: find %s: %s: %w", failed, reason, ErrNoSpare)
 	}
+	if o.stage != stgPreempt {
+		return inv.basePlan(&req, &o), nil
+	}
+	plans := []Plan{inv.basePlan(&req, &o)}
 	used := make(map[int32]bool, len(o.res)+1)
 	for _, r := range o.res {
 		used[r] = true
 	}
-	plans := []Plan{inv.basePlan(&req, &o)}
-	if o.stage == stgPreempt {
-		inv.relocate(plans, []victimRef{{0, o.res[0]}}, used)
-	}
+	inv.relocate(plans, []victimRef{{0, o.res[0]}}, used)
 	return plans[0], nil
 }
 

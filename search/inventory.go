@@ -126,6 +126,7 @@ type hwInfo struct {
 // all methods are safe for concurrent use.
 type Inventory struct {
 	srvs      []srv // sorted by ID
+	byID      map[ServerID]int32
 	hw        []hwInfo
 	strs      []string // interned switch, disk array, zone, workload, chipset names
 	vlanSets  [][]int
@@ -191,8 +192,10 @@ func invalid(format string, args ...any) error {
 
 // NewInventory validates servers and builds an immutable, indexed snapshot.
 // The input slice is not retained (VLAN slices are copied). The cost is
-// O(n log n) in the number of servers, a few tens of milliseconds for
-// 100,000 servers, and about 100 bytes per server.
+// O(n log n) in the number of servers (about 110 ms for 100,000 servers on
+// a small shared machine, less when the input is already sorted by ID), and
+// it keeps about 140 bytes per server (an ID map, a compact record and
+// the indexes; small inventories pay a fixed overhead on top).
 //
 // It returns an error wrapping ErrInvalid for an empty or duplicate ID, an
 // unknown State, a negative or absurd (above 1 THz, 1 EiB, 65536 ports) CPU
@@ -288,6 +291,11 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			sw: strIn.id(s.Switch), arr: strIn.id(s.DiskArray), zone: strIn.id(s.Zone),
 			vlans: vl, work: strIn.id(s.Workload), part: part, state: stateCode(s.State),
 		}
+	}
+
+	inv.byID = make(map[ServerID]int32, len(inv.srvs))
+	for i := range inv.srvs {
+		inv.byID[inv.srvs[i].id] = int32(i)
 	}
 
 	// Logical servers: standalone servers, then partitions, in order of
@@ -572,8 +580,8 @@ func (inv *Inventory) buildIndexes() {
 
 // index returns the position of id in srvs.
 func (inv *Inventory) index(id ServerID) (int32, bool) {
-	i, ok := slices.BinarySearchFunc(inv.srvs, id, func(s srv, id ServerID) int { return cmp.Compare(s.id, id) })
-	return int32(i), ok
+	i, ok := inv.byID[id]
+	return i, ok
 }
 
 // Len returns the number of servers in the inventory.
@@ -619,9 +627,10 @@ func (inv *Inventory) Servers() []Server {
 //
 // When every update only changes the State of an existing server, the
 // snapshot's interned tables and validation are reused and only the
-// state-dependent indexes are rebuilt (about a tenth of NewInventory's
-// cost); otherwise it is NewInventory over the merged servers. Both are
-// O(n): batch the updates of one planning round into one call.
+// state-dependent indexes are rebuilt (about a third of NewInventory's
+// cost: some 40 ms for 100,000 servers on a small shared machine);
+// otherwise it is NewInventory over the merged servers. Both are O(n):
+// batch the updates of one planning round into one call.
 func (inv *Inventory) With(updates ...Server) (*Inventory, error) {
 	if next, ok := inv.withStates(updates); ok {
 		return next, nil
@@ -658,7 +667,7 @@ func (inv *Inventory) withStates(updates []Server) (*Inventory, bool) {
 		changes = append(changes, change{i, stateCode(u.State)})
 	}
 	next := &Inventory{
-		hw: inv.hw, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames,
+		hw: inv.hw, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames, byID: inv.byID,
 		members: inv.members, lsIdx: inv.lsIdx, policies: inv.policies, combos: inv.combos, opts: inv.opts,
 		srvs: slices.Clone(inv.srvs), ls: slices.Clone(inv.ls),
 	}
