@@ -75,6 +75,12 @@ func (inv *Inventory) jointCmp(a, b *option) int {
 }
 
 func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
+	return inv.solve(failed, true)
+}
+
+// solve is solveAll; limited=false keeps every option (for the tests that
+// check the truncation).
+func (inv *Inventory) solve(failed []ServerID, limited bool) (*solution, error) {
 	sol := &solution{reqOf: make([]int, len(failed))}
 	excluded := make(map[int32]bool, len(failed))
 	byLS := make(map[int32]int, len(failed))
@@ -114,6 +120,9 @@ func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
 
 	n := len(sol.reqs)
 	limits := inv.optionLimits(sol.reqs)
+	if !limited {
+		clear(limits)
+	}
 	opts := make([][]option, n)
 	sc := &scratch{seen: make([]int32, len(inv.ls)), combo: make([]int32, len(inv.combos))}
 	for k := range sol.reqs {
@@ -173,6 +182,9 @@ func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
 		}
 		for mi, k := range members {
 			keep := 1 + sum - maxRes[mi]
+			if !limited {
+				keep = len(opts[k])
+			}
 			out := opts[k][:0]
 			singles := 0
 			for _, o := range opts[k] {

@@ -441,3 +441,42 @@ func TestPropertyGeneratorCoversFeatures(t *testing.T) {
 		t.Fatal("the generator no longer covers every feature")
 	}
 }
+
+// TestTruncationKeepsObjective: on medium instances (hundreds of servers,
+// dozens of failures, too many for the brute force) the truncated option
+// lists give the same objective as the full ones.
+func TestTruncationKeepsObjective(t *testing.T) {
+	n := 30
+	if testing.Short() {
+		n = 5
+	}
+	for seed := range uint64(n) {
+		servers, opts := genInventory(1500, seed)
+		rng := rand.New(rand.NewPCG(seed, 9))
+		var failed []ServerID
+		for _, i := range rng.Perm(len(servers)) {
+			if len(failed) == 200 {
+				break
+			}
+			if servers[i].State == Active {
+				servers[i].State = Failed
+				failed = append(failed, servers[i].ID)
+			}
+		}
+		inv, err := NewInventory(servers, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := inv.solve(failed, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := inv.solve(failed, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ga, gb := jointVec(a.reqs, a.chosen), jointVec(b.reqs, b.chosen); !slices.Equal(ga, gb) {
+			t.Fatalf("seed %d: truncated %v, full %v", seed, ga, gb)
+		}
+	}
+}
