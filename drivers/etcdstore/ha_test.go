@@ -306,7 +306,7 @@ func TestLeaderKilledMidFailover(t *testing.T) {
 			select {
 			case op = <-held:
 			case r := <-a.results:
-				t.Skipf("the failover made fewer than %d driver calls (%s)", killAt, r.Outcome)
+				t.Fatalf("the failover made fewer than %d driver calls (%s)", killAt, r.Outcome)
 			}
 			before := c.opsBy("a")
 			// Kill a: its lease is revoked, its election key deleted, its
@@ -351,6 +351,87 @@ func TestLeaderKilledMidFailover(t *testing.T) {
 			<-cm.done
 		})
 	}
+}
+
+// TestNewLeaderKilledDuringRecover: a is killed mid-failover; b leads and
+// is killed in the middle of its Recover; c leads, recovers both, and the
+// failover ends safely. Neither dead leader acts again.
+func TestNewLeaderKilledDuringRecover(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	c := newCluster(t, cli)
+	a := c.start(ctx, "a", cli, 10)
+	if _, r := waitLeader(t, a); r.err != nil {
+		t.Fatal(r.err)
+	}
+	b := c.start(ctx, "b", cli, 10)
+
+	// holdAt returns a Before hook that holds the n-th call, then fails
+	// it (the process is dead by then).
+	holdAt := func(n int32, held chan<- storetest.Op, release <-chan struct{}) *func(context.Context, storetest.Op) error {
+		var k atomic.Int32
+		f := func(ctx context.Context, op storetest.Op) error {
+			if k.Add(1) != n {
+				return nil
+			}
+			held <- op
+			<-release
+			return errors.New("process killed: call never sent")
+		}
+		return &f
+	}
+	kill := func(m *manager) {
+		_ = m.sess.Close()
+		select {
+		case <-(*m.lctx.Load()).Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s's leadership context did not end when its session closed", m.name)
+		}
+		m.dead.Store(true)
+	}
+	heldA, releaseA := make(chan storetest.Op, 1), make(chan struct{})
+	heldB, releaseB := make(chan storetest.Op, 1), make(chan struct{})
+	a.before.Store(holdAt(6, heldA, releaseA))
+	b.before.Store(holdAt(3, heldB, releaseB))
+	if err := c.site.World.FailServer("srv01", bmc.FaultProcessor); err != nil {
+		t.Fatal(err)
+	}
+	a.faults <- bmc.Fault{Server: "srv01", Type: bmc.FaultProcessor, Time: c.site.Clock.Now()}
+	opA := <-heldA
+	kill(a)
+	var opB storetest.Op
+	select {
+	case opB = <-heldB:
+	case r := <-b.elected:
+		t.Fatalf("b's Recover made fewer than 3 driver calls: %+v", r)
+	case <-time.After(20 * time.Second):
+		t.Fatal("b did not lead")
+	}
+	cm := c.start(ctx, "c", cli, 10)
+	kill(b)
+	next, rec := waitLeader(t, cm)
+	if rec.err != nil {
+		t.Fatalf("c's Recover: %v", rec.err)
+	}
+	for _, r := range rec.results {
+		t.Logf("a killed at %s, b at %s in its Recover; c recovered %s: %s", opA, opB, r.ID, r.Outcome)
+	}
+	close(releaseA)
+	close(releaseB)
+	if r := <-a.results; r.Outcome != failover.OutcomeInterrupted {
+		t.Fatalf("a's failover: %s: %v", r.Outcome, r.Err)
+	}
+	if r := <-b.elected; r.err == nil {
+		t.Fatalf("b's Recover succeeded after b was killed: %+v", r.results)
+	}
+	if za, zb := a.zombies.Load(), b.zombies.Load(); za+zb != 0 {
+		t.Fatalf("dead leaders started driver calls after they were killed: a %d, b %d", za, zb)
+	}
+	c.checkFailedOver(ctx, next)
+	cancel()
+	<-cm.done
 }
 
 // proxy forwards TCP to etcd and can stop forwarding without closing the
