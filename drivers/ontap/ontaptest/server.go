@@ -59,7 +59,15 @@ const (
 	// The REST page does not list a code for it in the versions
 	// consulted, so the server uses the common duplicate error with 409.
 	CodeMapConflict = CodeDuplicate
+	// CodeUnexpectedArgument: a request body field the endpoint does not
+	// take ("Unexpected argument", ONTAP's generic 400 answer to an
+	// unknown field).
+	CodeUnexpectedArgument = "262179"
 )
+
+// MaxCommentLen is the longest igroup comment ONTAP accepts (`lun igroup
+// modify -comment`: "The limit is 254 characters").
+const MaxCommentLen = 254
 
 // MaxLUN is the highest logical_unit_number ONTAP accepts (the
 // lun_map.logical_unit_number schema: "Max value: 4095").
@@ -86,14 +94,25 @@ type Server struct {
 	failNext []int // HTTP status codes for the next requests
 	failIn   int   // requests to let through before failing with failCode; -1 off
 	failCode int
-	requests int
+	// applyIn counts requests to let through before one that is carried
+	// out but answered with applyCode (an outcome the client cannot
+	// know); -1 off.
+	applyIn   int
+	applyCode int
+	requests  int
+
+	// watch holds pairs of initiator sets no igroup may hold members
+	// of both at once; breaches records each time one did, after a
+	// mutating request.
+	watch    [][2][]string
+	breaches []string
 }
 
 type lunRec struct{ UUID, Name string }
 
 type igroupRec struct {
-	UUID, Name, Protocol, OSType string
-	Initiators                   []string
+	UUID, Name, Protocol, OSType, Comment string
+	Initiators                            []string
 }
 
 type mapRec struct {
@@ -106,7 +125,7 @@ type mapRec struct {
 // _links.next). It is closed by t's cleanup when t is non-nil.
 func New(t interface{ Cleanup(func()) }, svm string) *Server {
 	s := &Server{User: "admin", Password: "netapp1!", svm: svm, pageSize: 2,
-		luns: map[string]*lunRec{}, igroups: map[string]*igroupRec{}, failIn: -1}
+		luns: map[string]*lunRec{}, igroups: map[string]*igroupRec{}, failIn: -1, applyIn: -1}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	if t != nil {
 		t.Cleanup(s.Close)
@@ -154,6 +173,46 @@ func (s *Server) FailAfter(n, code int) {
 	s.failIn, s.failCode = n, code
 }
 
+// FailAfterApplying lets n more requests through and carries out the
+// one after them, but answers it with HTTP status code (for example 500)
+// and an ONTAP error body: the client cannot tell whether it took effect.
+func (s *Server) FailAfterApplying(n, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.applyIn, s.applyCode = n, code
+}
+
+// WatchDisjoint makes the server check, after every request that changes
+// state (any method but GET), that no igroup holds an initiator of a and
+// one of b at the same time; Breaches reports each time one did. It is
+// how a test asserts that a move of LUN masking from one server to
+// another never lets both see the same LUNs, even for a moment.
+func (s *Server) WatchDisjoint(a, b []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watch = append(s.watch, [2][]string{slices.Clone(a), slices.Clone(b)})
+	s.checkWatch("WatchDisjoint")
+}
+
+// Breaches returns one line for each time, after a state-changing
+// request, an igroup held initiators of both sets of a WatchDisjoint
+// pair: request, igroup and its initiators.
+func (s *Server) Breaches() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.breaches)
+}
+
+func (s *Server) checkWatch(after string) {
+	for _, pair := range s.watch {
+		for _, g := range s.sortedIgroups() {
+			if overlapFold(g.Initiators, pair[0]) && overlapFold(g.Initiators, pair[1]) {
+				s.breaches = append(s.breaches, fmt.Sprintf("after %s: igroup %s holds %v", after, g.Name, g.Initiators))
+			}
+		}
+	}
+}
+
 // Requests returns how many requests the server has answered.
 func (s *Server) Requests() int {
 	s.mu.Lock()
@@ -178,6 +237,29 @@ func (s *Server) AddIgroup(name, protocol string, initiators ...string) string {
 	u := s.uuid()
 	s.igroups[u] = &igroupRec{UUID: u, Name: name, Protocol: protocol, OSType: "linux", Initiators: slices.Clone(initiators)}
 	return u
+}
+
+// SetIgroupComment sets the comment of the igroup named name.
+func (s *Server) SetIgroupComment(name, comment string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.igroups {
+		if g.Name == name {
+			g.Comment = comment
+		}
+	}
+}
+
+// IgroupComment returns the comment of the igroup named name.
+func (s *Server) IgroupComment(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.igroups {
+		if g.Name == name {
+			return g.Comment
+		}
+	}
+	return ""
 }
 
 // Visible is one LUN an initiator sees: LUN path and LUN ID.
@@ -285,6 +367,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, code, "8", "injected failure: service temporarily unavailable", "")
 		return
 	}
+	applied := false
+	if s.applyIn == 0 {
+		s.applyIn, applied = -1, true
+	}
+	if s.applyIn > 0 {
+		s.applyIn--
+	}
+	if applied {
+		// Carry the request out, throw the answer away, and answer with
+		// an error as a cluster that lost its reply would.
+		s.dispatch(httptest.NewRecorder(), r)
+		writeErr(w, s.applyCode, "8", "injected failure after the request took effect", "")
+		return
+	}
+	s.dispatch(w, r)
+}
+
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		defer s.checkWatch(r.Method + " " + r.URL.Path)
+	}
 	path := strings.TrimSuffix(r.URL.EscapedPath(), "/")
 	parts := strings.Split(strings.TrimPrefix(path, "/api/"), "/")
 	for i := range parts {
@@ -300,6 +403,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.getIgroups(w, r, q)
 	case r.Method == http.MethodPost && eq(parts, "protocols", "san", "igroups"):
 		s.postIgroup(w, r)
+	case r.Method == http.MethodPatch && len(parts) == 4 && eq(parts[:3], "protocols", "san", "igroups"):
+		s.patchIgroup(w, r, parts[3])
 	case r.Method == http.MethodPost && len(parts) == 5 && eq(parts[:3], "protocols", "san", "igroups") && parts[4] == "initiators":
 		s.postInitiators(w, r, parts[3])
 	case r.Method == http.MethodDelete && len(parts) == 6 && eq(parts[:3], "protocols", "san", "igroups") && parts[4] == "initiators":
@@ -398,7 +503,7 @@ func (s *Server) igroupJSON(g *igroupRec) map[string]any {
 		ins[i] = map[string]any{"name": n}
 	}
 	return map[string]any{"uuid": g.UUID, "name": g.Name, "protocol": g.Protocol, "os_type": g.OSType,
-		"svm": s.svmRef(), "initiators": ins}
+		"svm": s.svmRef(), "initiators": ins, "comment": g.Comment}
 }
 
 // GET /protocols/san/igroups ("Retrieve initiator groups"): filters
@@ -432,10 +537,15 @@ func (s *Server) postIgroup(w http.ResponseWriter, r *http.Request) {
 		Name       string                  `json:"name"`
 		OSType     string                  `json:"os_type"`
 		Protocol   string                  `json:"protocol"`
+		Comment    string                  `json:"comment"`
 		Initiators []struct{ Name string } `json:"initiators"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Name == "" || body.OSType == "" {
 		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid or missing field", "name")
+		return
+	}
+	if len(body.Comment) > MaxCommentLen {
+		writeErr(w, http.StatusBadRequest, CodeInvalid, fmt.Sprintf("comment longer than %d characters", MaxCommentLen), "comment")
 		return
 	}
 	for _, g := range s.igroups {
@@ -448,13 +558,68 @@ func (s *Server) postIgroup(w http.ResponseWriter, r *http.Request) {
 		body.Protocol = "mixed" // documented default
 	}
 	u := s.uuid()
-	g := &igroupRec{UUID: u, Name: body.Name, Protocol: body.Protocol, OSType: body.OSType}
+	g := &igroupRec{UUID: u, Name: body.Name, Protocol: body.Protocol, OSType: body.OSType, Comment: body.Comment}
 	for _, in := range body.Initiators {
 		g.Initiators = append(g.Initiators, in.Name)
 	}
 	s.igroups[u] = g
 	w.Header().Set("Location", "/api/protocols/san/igroups/"+u)
 	writeJSON(w, http.StatusCreated, map[string]any{"num_records": 1, "records": []any{s.igroupJSON(g)}})
+}
+
+// PATCH /protocols/san/igroups/{uuid} ("Update an initiator group"):
+// comment, delete_on_unmap, name and os_type (the server keeps comment,
+// name and os_type; delete_on_unmap is accepted and ignored). "Renaming
+// an initiator group must be done in a PATCH request separate from any
+// other modifications." 200 with an empty body; 404 code 4 for an
+// unknown igroup; 400 for a field the endpoint does not take, a comment
+// longer than 254 characters, or a rename combined with other changes.
+func (s *Server) patchIgroup(w http.ResponseWriter, r *http.Request, igUUID string) {
+	g := s.igroups[igUUID]
+	if g == nil {
+		writeErr(w, http.StatusNotFound, CodeNotFound, "entry doesn't exist", "uuid")
+		return
+	}
+	var body struct {
+		Comment       *string `json:"comment"`
+		Name          *string `json:"name"`
+		OSType        *string `json:"os_type"`
+		DeleteOnUnmap *bool   `json:"delete_on_unmap"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		if strings.Contains(err.Error(), "unknown field") {
+			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, "Unexpected argument: "+err.Error(), "body")
+			return
+		}
+		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+		return
+	}
+	if body.Comment != nil && len(*body.Comment) > MaxCommentLen {
+		writeErr(w, http.StatusBadRequest, CodeInvalid, fmt.Sprintf("comment longer than %d characters", MaxCommentLen), "comment")
+		return
+	}
+	if body.Name != nil {
+		if body.Comment != nil || body.OSType != nil || body.DeleteOnUnmap != nil || *body.Name == "" {
+			writeErr(w, http.StatusBadRequest, CodeInvalid, "renaming an initiator group must be done in a separate request", "name")
+			return
+		}
+		for _, o := range s.igroups {
+			if o != g && o.Name == *body.Name {
+				writeErr(w, http.StatusConflict, CodeDuplicate, "An initiator group with the same name already exists.", "name")
+				return
+			}
+		}
+		g.Name = *body.Name
+	}
+	if body.Comment != nil {
+		g.Comment = *body.Comment
+	}
+	if body.OSType != nil {
+		g.OSType = *body.OSType
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
 // POST /protocols/san/igroups/{igroup.uuid}/initiators ("Add one or more
