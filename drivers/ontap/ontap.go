@@ -26,7 +26,10 @@
 // Both failover strategies work: remap each LUN to the spare's igroup with
 // the same LUN ID (Unmap then Map), or SwapInitiators, which replaces the
 // failed server's initiators in its igroup with the spare's, leaving every
-// LUN map as it is.
+// LUN map as it is. SwapInitiators removes the old initiators before it
+// adds the new ones, so no igroup ever holds both servers' initiators, and
+// marks the igroup (its comment) for the time of the swap so that a call
+// interrupted at any point can be resumed.
 //
 // ONTAP accepts LUN IDs 0..4095 (lun_map.logical_unit_number, "Max value:
 // 4095"); larger IDs, which the storage contract allows, are ErrInvalid.
@@ -35,12 +38,15 @@
 // ontap-restapi): "Retrieve initiator groups", "Add one or more initiators
 // to an initiator group", "Delete an initiator from an initiator group",
 // "Create a LUN map", "Retrieve LUN maps", "Delete a LUN map", "Retrieve
-// LUNs", and the ONTAP CLI reference page "lun mapping create" for the
-// mapping rules. No NetApp code is used.
+// LUNs", "Update an initiator group" (the igroup comment SwapInitiators
+// uses as its marker), and the ONTAP CLI reference pages "lun mapping
+// create" for the mapping rules and "lun igroup modify" for the comment's
+// 254-character limit. No NetApp code is used.
 package ontap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,6 +138,7 @@ type igroup struct {
 	UUID       string      `json:"uuid"`
 	Name       string      `json:"name"`
 	Protocol   string      `json:"protocol"`
+	Comment    string      `json:"comment"` // read by SwapInitiators only
 	Initiators []initiator `json:"initiators"`
 }
 
@@ -191,8 +198,19 @@ type state struct {
 }
 
 func (m *Mapper) read(ctx context.Context) (*state, error) {
+	return m.readFields(ctx, "uuid,name,protocol,initiators.name")
+}
+
+// readSwap is read with the igroups' comments, which hold SwapInitiators'
+// marker. Only SwapInitiators asks for them, so that Map, Unmap and
+// Mappings keep working on clusters without igroup comments.
+func (m *Mapper) readSwap(ctx context.Context) (*state, error) {
+	return m.readFields(ctx, "uuid,name,protocol,comment,initiators.name")
+}
+
+func (m *Mapper) readFields(ctx context.Context, igroupFields string) (*state, error) {
 	igs, err := getAll[igroup](ctx, m, "/api/protocols/san/igroups", url.Values{
-		"svm.name": {m.svm}, "fields": {"uuid,name,protocol,initiators.name"}})
+		"svm.name": {m.svm}, "fields": {igroupFields}})
 	if err != nil {
 		return nil, err
 	}
@@ -381,12 +399,29 @@ func (m *Mapper) Unmap(ctx context.Context, volume storage.VolumeID, initiators 
 }
 
 // SwapInitiators implements storage.InitiatorSwapper on the igroup whose
-// initiators are exactly from: it adds the initiators of to, then removes
-// those of from (allow_delete_while_mapped=true), so every LUN map and
-// LUN ID stays. For a moment both sets are in the igroup, which is why
-// the failed server must be fenced first. A swap interrupted half way
-// leaves an igroup holding part of both sets; calling SwapInitiators again
-// with the same arguments finds it and finishes the swap.
+// initiators are exactly from. It never lets the igroup hold initiators
+// of from and of to at the same time (invariant I2: a boot volume is
+// never masked to two servers at once), so it works in four steps, each
+// one request:
+//
+//  1. PATCH the igroup's comment to a swap marker,
+//     "coldstandby-swap to=<sorted to> was=<original comment>";
+//  2. DELETE each initiator of from (allow_delete_while_mapped=true);
+//     the igroup keeps its LUN maps but nobody sees them;
+//  3. POST the initiators of to;
+//  4. PATCH the comment back to the original.
+//
+// Every LUN map and LUN ID stays as it was. The failed server should be
+// fenced first all the same: between steps 2 and 3 its initiators have
+// already lost the LUNs, but a host keeps I/O it had in flight.
+//
+// The swap is idempotent and resumable: a call interrupted after any
+// request (a crash, ErrTransient, ErrOutcomeUnknown) is finished by
+// calling SwapInitiators again with the same arguments. The marker is what
+// finds the igroup while it holds neither from nor to: an igroup marked
+// for exactly these initiators of to is resumed before anything else.
+// An igroup left by an older version of this driver holding all of from
+// and part of to is swapped the same way (from removed first).
 //
 // When several igroups hold from (the spare's own igroup after a swap
 // and a swap back), the one with LUN maps is moved; an igroup without LUN
@@ -395,7 +430,12 @@ func (m *Mapper) Unmap(ctx context.Context, volume storage.VolumeID, initiators 
 // ONTAP lets an initiator be in several igroups, so the initiators of to
 // stay in any other igroup; when what they see there collides with the
 // moved LUN maps (the same LUN, or the same LUN ID), the swap fails with
-// ErrConflict before changing anything.
+// ErrConflict before changing anything. The marker and the original
+// comment must fit ONTAP's 254 characters, or the swap fails with
+// ErrConflict before changing anything (shorten the igroup's comment, or
+// remap the LUNs instead). The igroup comment is not in the ONTAP 9.6 REST
+// reference; when the cluster refuses it (in the GET or the first PATCH),
+// the error wraps ErrUnsupported and no initiator was touched.
 func (m *Mapper) SwapInitiators(ctx context.Context, from, to []storage.Initiator) error {
 	op := fmt.Sprintf("ontap: swap initiators %s -> %s", names(from), names(to))
 	fk, err := keysOf(from)
@@ -408,11 +448,121 @@ func (m *Mapper) SwapInitiators(ctx context.Context, from, to []storage.Initiato
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st, err := m.read(ctx)
+	st, err := m.readSwap(ctx)
+	if errors.Is(err, storage.ErrInvalid) {
+		return fmt.Errorf("%s: the cluster refuses to report igroup comments: %v: %w", op, err, storage.ErrUnsupported)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	union := append(slices.Clone(fk), tk...)
+	g, err := st.swapTarget(fk, tk, union)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if g == nil {
+		return nil // done
+	}
+	// What the igroup's LUN maps would collide with for the new initiators.
+	var moved []lunMap
+	for _, lm := range st.maps {
+		if lm.Igroup.UUID == g.UUID {
+			moved = append(moved, lm)
+		}
+	}
+	for _, k := range tk {
+		if g.has(k) {
+			continue
+		}
+		for _, other := range st.seenBy(k) {
+			if other.Igroup.UUID == g.UUID {
+				continue
+			}
+			for _, mv := range moved {
+				if other.LUN.UUID == mv.LUN.UUID || other.Number == mv.Number {
+					return fmt.Errorf("%s: %s already sees %s at LUN %d through igroup %s, which collides with %s at LUN %d: %w",
+						op, k, other.LUN.Name, other.Number, other.Igroup.Name, mv.LUN.Name, mv.Number, storage.ErrConflict)
+				}
+			}
+		}
+	}
+	gpath := "/api/protocols/san/igroups/" + url.PathEscape(g.UUID)
+	orig, marked := parseMarker(g.Comment, tk)
+	if !marked {
+		orig = g.Comment
+		if o, ok := parseAnyMarker(orig); ok {
+			// A marker of an abandoned swap to other initiators: keep
+			// the comment it saved, not the marker.
+			orig = o
+		}
+		mark := marker(tk, orig)
+		if len(mark) > maxComment {
+			return fmt.Errorf("%s: igroup %s: its comment (%d characters) and the swap marker exceed ONTAP's %d: %w",
+				op, g.Name, len(orig), maxComment, storage.ErrConflict)
+		}
+		if err := m.do(ctx, http.MethodPatch, gpath, map[string]string{"comment": mark}, nil); err != nil {
+			if errors.Is(err, storage.ErrInvalid) {
+				return fmt.Errorf("%s: mark igroup %s (the cluster refuses an igroup comment): %v: %w", op, g.Name, err, storage.ErrUnsupported)
+			}
+			return fmt.Errorf("%s: mark igroup %s: %w", op, g.Name, err)
+		}
+		m.log.DebugContext(ctx, "marked igroup", "driver", "ontap", "igroup", g.Name)
+	}
+	base := gpath + "/initiators"
+	for _, in := range g.Initiators {
+		if slices.Contains(tk, key(in.Name)) {
+			continue
+		}
+		path := base + "/" + url.PathEscape(in.Name) + "?allow_delete_while_mapped=true"
+		if err := m.do(ctx, http.MethodDelete, path, nil, nil); err != nil && !isCode(err, codeNotMember) {
+			return fmt.Errorf("%s: remove %s from igroup %s: %w", op, in.Name, g.Name, err)
+		}
+		m.log.DebugContext(ctx, "removed initiator", "driver", "ontap", "igroup", g.Name, "initiator", in.Name)
+	}
+	var add []map[string]string
+	for i, in := range to {
+		if g.has(tk[i]) || slices.ContainsFunc(add, func(r map[string]string) bool { return r["name"] == in.String() }) {
+			continue
+		}
+		add = append(add, map[string]string{"name": in.String()})
+	}
+	if len(add) > 0 {
+		if err := m.do(ctx, http.MethodPost, base, map[string]any{"records": add}, nil); err != nil {
+			return fmt.Errorf("%s: add %s to igroup %s: %w", op, names(to), g.Name, err)
+		}
+		m.log.DebugContext(ctx, "added initiators", "driver", "ontap", "igroup", g.Name, "initiators", len(add))
+	}
+	if err := m.do(ctx, http.MethodPatch, gpath, map[string]string{"comment": orig}, nil); err != nil {
+		return fmt.Errorf("%s: restore the comment of igroup %s: %w", op, g.Name, err)
+	}
+	m.log.DebugContext(ctx, "swapped initiators", "driver", "ontap", "igroup", g.Name)
+	return nil
+}
+
+// swapTarget picks the igroup SwapInitiators works on, or nil when the
+// swap is already done.
+func (st *state) swapTarget(fk, tk, union []string) (*igroup, error) {
+	// An igroup marked for these initiators of to is a swap under way.
+	var marked []*igroup
+	for i := range st.igroups {
+		if _, ok := parseMarker(st.igroups[i].Comment, tk); ok {
+			marked = append(marked, &st.igroups[i])
+		}
+	}
+	switch {
+	case len(marked) > 1:
+		return nil, fmt.Errorf("igroups %s and %s both carry the swap marker for these initiators: %w",
+			marked[0].Name, marked[1].Name, storage.ErrConflict)
+	case len(marked) == 1:
+		g := marked[0]
+		for _, k := range g.keys() {
+			if !slices.Contains(union, k) {
+				return nil, fmt.Errorf("igroup %s, half way through this swap, also holds %s: %w",
+					g.Name, strings.TrimPrefix(k, "?"), storage.ErrConflict)
+			}
+		}
+		return g, nil
+	}
 	var cands []*igroup
 	done := false
 	for i := range st.igroups {
@@ -441,63 +591,66 @@ func (m *Mapper) SwapInitiators(ctx context.Context, from, to []storage.Initiato
 			}
 		}
 		if len(cands) > 1 && len(withMaps) == 0 {
-			return fmt.Errorf("%s: igroups %s and %s both hold these initiators and neither has LUN maps: %w",
-				op, cands[0].Name, cands[1].Name, storage.ErrConflict)
+			return nil, fmt.Errorf("igroups %s and %s both hold these initiators and neither has LUN maps: %w",
+				cands[0].Name, cands[1].Name, storage.ErrConflict)
 		}
 		cands = withMaps
 	}
 	switch {
 	case len(cands) > 1:
-		return fmt.Errorf("%s: igroups %s and %s both hold these initiators: %w", op, cands[0].Name, cands[1].Name, storage.ErrConflict)
+		return nil, fmt.Errorf("igroups %s and %s both hold these initiators: %w", cands[0].Name, cands[1].Name, storage.ErrConflict)
 	case len(cands) == 0 && done:
-		return nil
+		return nil, nil
 	case len(cands) == 0:
-		return fmt.Errorf("%s: no igroup in SVM %s has exactly %s: %w", op, m.svm, names(from), storage.ErrNotFound)
+		return nil, fmt.Errorf("no igroup has exactly these initiators of from, nor a swap marker for to: %w", storage.ErrNotFound)
 	}
-	g := cands[0]
-	// What the igroup's LUN maps would collide with for the new initiators.
-	var moved []lunMap
-	for _, lm := range st.maps {
-		if lm.Igroup.UUID == g.UUID {
-			moved = append(moved, lm)
-		}
-	}
+	return cands[0], nil
+}
+
+// maxComment is the longest igroup comment ONTAP accepts (`lun igroup
+// modify -comment`: "The limit is 254 characters").
+const maxComment = 254
+
+// markerPrefix starts the comment of an igroup SwapInitiators is working
+// on; the sorted initiators of to follow, then " was=" and the comment
+// to restore.
+const markerPrefix = "coldstandby-swap to="
+
+func marker(tk []string, orig string) string {
+	return markerPrefix + markerList(tk) + " was=" + orig
+}
+
+func markerList(tk []string) string {
+	s := make([]string, 0, len(tk))
 	for _, k := range tk {
-		if g.has(k) {
-			continue
-		}
-		for _, other := range st.seenBy(k) {
-			for _, mv := range moved {
-				if other.LUN.UUID == mv.LUN.UUID || other.Number == mv.Number {
-					return fmt.Errorf("%s: %s already sees %s at LUN %d through igroup %s, which collides with %s at LUN %d: %w",
-						op, k, other.LUN.Name, other.Number, other.Igroup.Name, mv.LUN.Name, mv.Number, storage.ErrConflict)
-				}
-			}
-		}
+		s = append(s, strings.TrimPrefix(k, "?"))
 	}
-	base := "/api/protocols/san/igroups/" + url.PathEscape(g.UUID) + "/initiators"
-	added := map[string]bool{}
-	for i, in := range to {
-		if g.has(tk[i]) || added[tk[i]] {
-			continue
-		}
-		added[tk[i]] = true
-		if err := m.do(ctx, http.MethodPost, base, map[string]string{"name": in.String()}, nil); err != nil {
-			return fmt.Errorf("%s: add %s to igroup %s: %w", op, in, g.Name, err)
-		}
-		m.log.DebugContext(ctx, "added initiator", "driver", "ontap", "igroup", g.Name, "initiator", in.String())
+	slices.Sort(s)
+	return strings.Join(slices.Compact(s), ",")
+}
+
+// parseAnyMarker returns the original comment saved in a swap marker.
+func parseAnyMarker(comment string) (orig string, ok bool) {
+	rest, ok := strings.CutPrefix(comment, markerPrefix)
+	if !ok {
+		return "", false
 	}
-	for _, in := range g.Initiators {
-		if slices.Contains(tk, key(in.Name)) {
-			continue
-		}
-		path := base + "/" + url.PathEscape(in.Name) + "?allow_delete_while_mapped=true"
-		if err := m.do(ctx, http.MethodDelete, path, nil, nil); err != nil && !isCode(err, codeNotMember) {
-			return fmt.Errorf("%s: remove %s from igroup %s: %w", op, in.Name, g.Name, err)
-		}
-		m.log.DebugContext(ctx, "removed initiator", "driver", "ontap", "igroup", g.Name, "initiator", in.Name)
+	_, orig, ok = strings.Cut(rest, " was=")
+	return orig, ok
+}
+
+// parseMarker returns the original comment saved in a swap marker for
+// exactly the initiators tk.
+func parseMarker(comment string, tk []string) (orig string, ok bool) {
+	rest, ok := strings.CutPrefix(comment, markerPrefix)
+	if !ok {
+		return "", false
 	}
-	return nil
+	list, orig, ok := strings.Cut(rest, " was=")
+	if !ok || list != markerList(tk) {
+		return "", false
+	}
+	return orig, true
 }
 
 func keysOf(ins []storage.Initiator) ([]string, error) {

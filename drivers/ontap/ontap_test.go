@@ -247,35 +247,6 @@ func TestSwapConflictChangesNothing(t *testing.T) {
 	}
 }
 
-// TestSwapResumes: a swap that fails half way (the removal of the old
-// initiators is refused by a busy array) is finished by calling it again.
-func TestSwapResumes(t *testing.T) {
-	srv, m := setup(t)
-	ctx := context.Background()
-	srv.AddLUN("/vol/boot/lun0")
-	srv.AddIgroup("r1-01", "fcp", failedWWPNs...)
-	failed, spare := inits(failedWWPNs...), inits(spareWWPNs...)
-	if err := m.Map(ctx, "/vol/boot/lun0", failed, 0); err != nil {
-		t.Fatal(err)
-	}
-	// Requests of a swap: GET igroups, GET lun-maps, 2 x POST, 2 x DELETE.
-	// Fail the first DELETE.
-	srv.FailAfter(4, http.StatusServiceUnavailable)
-	err := m.SwapInitiators(ctx, failed, spare)
-	if !errors.Is(err, storage.ErrTransient) {
-		t.Fatalf("got %v, want ErrTransient", err)
-	}
-	if got := len(srv.IgroupInitiators("r1-01")); got != 4 {
-		t.Fatalf("igroup has %d initiators half way, want 4", got)
-	}
-	if err := m.SwapInitiators(ctx, failed, spare); err != nil {
-		t.Fatalf("resumed swap: %v", err)
-	}
-	if got := srv.IgroupInitiators("r1-01"); fmt.Sprint(got) != fmt.Sprint(spareWWPNs) {
-		t.Fatalf("igroup holds %v", got)
-	}
-}
-
 func TestTransientFailureChangesNothing(t *testing.T) {
 	srv, m := setup(t)
 	ctx := context.Background()
