@@ -201,6 +201,10 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 			res.Outcome = OutcomeInterrupted
 			return r.finish(ctx, res, OutcomeInterrupted, errs.ErrorOrNil())
 		}
+		if ctx.Err() != nil {
+			errs = multierror.Append(errs, ctx.Err())
+			break // the caller gave up: nobody's fault, nothing set aside
+		}
 		victims := map[search.ServerID]bool{}
 		for _, v := range plan.Preemptions {
 			victims[v.Victim] = true

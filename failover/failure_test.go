@@ -319,3 +319,63 @@ func TestNoSpareExplainsWhy(t *testing.T) {
 	}
 	s.checkWorld()
 }
+
+func TestFailedHealthCheckRollsBackAndTriesTheNextSpare(t *testing.T) {
+	clk := fake.NewClock(t0)
+	w, l := fake.PatentExample(fake.WithClock(clk))
+	addSpare(t, w, "srv13")
+	s := newSite(t, w, l, clk, failover.WithHealthCheck(func(ctx context.Context, spare failover.Record) error {
+		if spare.ID == "srv02" {
+			return errors.New("service did not come up")
+		}
+		return nil
+	}))
+	res := s.fail("srv01", bmc.FaultProcessor)
+	if res.Outcome != failover.OutcomeDone || res.Plan.Assignments[0].Spare != "srv13" {
+		t.Fatalf("%s %v: %v", res.Outcome, res.Plan, res.Err)
+	}
+	if p := s.w.Power("srv02"); p != bmc.PowerOff {
+		t.Errorf("unhealthy spare srv02 left %s", p)
+	}
+	s.checkWorld()
+}
+
+func TestCancelledContextStillRollsBack(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var events []failover.EventKind
+	var mu sync.Mutex
+	s := patentSite(t, failover.WithHealthCheck(func(hctx context.Context, spare failover.Record) error {
+		cancel() // the caller gives up while the spare boots
+		<-hctx.Done()
+		return hctx.Err()
+	}), failover.WithObserver(func(e failover.Event) {
+		mu.Lock()
+		events = append(events, e.Kind)
+		mu.Unlock()
+	}))
+	_ = s.w.FailServer("srv01", bmc.FaultProcessor)
+	res, err := s.o.HandleFault(ctx, bmc.Fault{Server: "srv01", Type: bmc.FaultProcessor})
+	if err == nil || !errors.Is(err, context.Canceled) || res.Outcome != failover.OutcomeFailed {
+		t.Fatalf("%s: %v", res.Outcome, err)
+	}
+	// Rolled back despite the cancellation: the disks are home, the spare
+	// off and free.
+	if h := s.holders("array-1", "boot-srv01"); !slices.Equal(h, []string{"srv01"}) {
+		t.Errorf("boot-srv01 held by %v", h)
+	}
+	if p := s.w.Power("srv02"); p != bmc.PowerOff {
+		t.Errorf("srv02 %s", p)
+	}
+	if r := s.rec("srv02"); r.State != search.Standby {
+		t.Errorf("srv02 set aside for the caller's cancellation: %+v", r)
+	}
+	s.checkWorld()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, k := range []failover.EventKind{failover.EventFailoverStarted, failover.EventFenced, failover.EventPlanChosen, failover.EventStepStarted, failover.EventRollback, failover.EventFailoverFailed} {
+		if !slices.Contains(events, k) {
+			t.Errorf("no %s event in %v", k, events)
+		}
+	}
+}
