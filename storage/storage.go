@@ -97,6 +97,11 @@ type InitiatorSwapper interface {
 	// in to see every volume from saw, at the same LUN numbers, and from
 	// sees nothing through that host.
 	//
+	// The host never holds initiators of both sets at once (I2: remove
+	// from, then add to), and a swap cut short at any point (a crash, an
+	// ErrOutcomeUnknown) is finished by calling SwapInitiators again with
+	// the same arguments, even though the host then holds neither set.
+	//
 	// Idempotent: when a host already has exactly to (and none has from),
 	// it returns nil. Drivers whose arrays allow an initiator in one host
 	// only remove the initiators of to from any other host first, and
