@@ -389,7 +389,7 @@ func solveComponent(sol *solution, members []int, opts [][]option) {
 	var rec func(ci int, base vec)
 	rec = func(ci int, base vec) {
 		if ci == len(comps) {
-			total, assign := assignSSP(members, opts, fixed, blocked, levelOf, K, L, optCost)
+			total, assign := assignSSP(members, opts, fixed, blocked, levelOf, K, L)
 			total.add(base)
 			if best == nil || total.less(best) {
 				best = total
@@ -452,7 +452,7 @@ func (v vec) less(w vec) bool { return slices.Compare(v, w) < 0 }
 // the members added so far of minimum cost. Cost vectors live in flat
 // slabs of K int64 each.
 func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]bool,
-	levelOf []int, K, L int, optCost func(*option) vec) (vec, []*option) {
+	levelOf []int, K, L int) (vec, []*option) {
 	m := len(members)
 	type edge struct {
 		right int // index into rights
