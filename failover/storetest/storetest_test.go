@@ -15,27 +15,7 @@ import (
 )
 
 func TestMemStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) failover.Store { return memStore() })
-}
-
-// memStore returns a MemStore whose Journal deep-copies Entry.Data.
-//
-// MemStore.Journal returns slices.Clone of its entries, which shares each
-// Entry.Data (a json.RawMessage) with the stored entry, so a caller that
-// writes into a returned Data changes the journal: the suite's Copies
-// subtest catches it. Until failover/memstore.go clones Data too (owner:
-// package failover), the suite runs on this wrapper; everything else is
-// MemStore's own behaviour.
-func memStore() failover.Store { return dataCopy{failover.NewMemStore()} }
-
-type dataCopy struct{ *failover.MemStore }
-
-func (d dataCopy) Journal(ctx context.Context, id string) ([]failover.Entry, error) {
-	j, err := d.MemStore.Journal(ctx, id)
-	for i := range j {
-		j[i].Data = slices.Clone(j[i].Data)
-	}
-	return j, err
+	storetest.Run(t, func(t *testing.T) failover.Store { return failover.NewMemStore() })
 }
 
 // TestMemStoreReopenHarness exercises the durability subtests on a
@@ -43,14 +23,14 @@ func (d dataCopy) Journal(ctx context.Context, id string) ([]failover.Entry, err
 // nothing), so the subtest itself is known to pass on a correct store.
 func TestMemStoreReopenHarness(t *testing.T) {
 	storetest.RunHarness(t, storetest.Harness{
-		New:    func(t *testing.T) failover.Store { return memStore() },
+		New:    func(t *testing.T) failover.Store { return failover.NewMemStore() },
 		Reopen: func(t *testing.T, st failover.Store) failover.Store { return st },
 	})
 }
 
 // broken wraps a MemStore and breaks one rule of the contract.
 type broken struct {
-	dataCopy
+	*failover.MemStore
 	bug string
 
 	mu    sync.Mutex
@@ -61,7 +41,7 @@ func (b *broken) Put(ctx context.Context, recs ...failover.Record) ([]failover.R
 	switch b.bug {
 	case "no-cas": // last writer wins
 		for i := range recs {
-			cur, err := b.dataCopy.Get(ctx, recs[i].ID)
+			cur, err := b.MemStore.Get(ctx, recs[i].ID)
 			if err == nil {
 				recs[i].Revision = cur.Revision
 			} else {
@@ -71,7 +51,7 @@ func (b *broken) Put(ctx context.Context, recs ...failover.Record) ([]failover.R
 	case "not-atomic": // one record at a time
 		var out []failover.Record
 		for _, r := range recs {
-			o, err := b.dataCopy.Put(ctx, r)
+			o, err := b.MemStore.Put(ctx, r)
 			if err != nil {
 				return nil, err
 			}
@@ -81,13 +61,13 @@ func (b *broken) Put(ctx context.Context, recs ...failover.Record) ([]failover.R
 	case "ignores-ctx":
 		ctx = context.Background()
 	}
-	return b.dataCopy.Put(ctx, recs...)
+	return b.MemStore.Put(ctx, recs...)
 }
 
 func (b *broken) Append(ctx context.Context, id string, e failover.Entry) error {
 	switch b.bug {
 	case "no-seq": // the store numbers entries itself
-		j, _ := b.dataCopy.Journal(ctx, id)
+		j, _ := b.MemStore.Journal(ctx, id)
 		e.Seq = int64(len(j)) + 1
 		if len(j) == 0 {
 			e.Phase = failover.PhaseBegin
@@ -95,11 +75,11 @@ func (b *broken) Append(ctx context.Context, id string, e failover.Entry) error 
 	case "ignores-ctx":
 		ctx = context.Background()
 	}
-	return b.dataCopy.Append(ctx, id, e)
+	return b.MemStore.Append(ctx, id, e)
 }
 
 func (b *broken) Journal(ctx context.Context, id string) ([]failover.Entry, error) {
-	j, err := b.dataCopy.Journal(ctx, id)
+	j, err := b.MemStore.Journal(ctx, id)
 	if err != nil || b.bug != "aliases" {
 		return j, err
 	}
@@ -113,7 +93,7 @@ func (b *broken) Journal(ctx context.Context, id string) ([]failover.Entry, erro
 }
 
 func (b *broken) Unfinished(ctx context.Context) ([]string, error) {
-	u, err := b.dataCopy.Unfinished(ctx)
+	u, err := b.MemStore.Unfinished(ctx)
 	if b.bug == "unsorted" {
 		slices.Reverse(u)
 	}
@@ -124,7 +104,7 @@ func (b *broken) Get(ctx context.Context, id search.ServerID) (failover.Record, 
 	if b.bug == "ignores-ctx" {
 		ctx = context.Background()
 	}
-	return b.dataCopy.Get(ctx, id)
+	return b.MemStore.Get(ctx, id)
 }
 
 // bugs maps each broken variant to a subtest that must catch it.
@@ -135,6 +115,8 @@ var bugs = map[string]string{
 	"aliases":     "Copies",
 	"unsorted":    "Unfinished",
 	"ignores-ctx": "Context",
+	// A store that loses what it wrote when the process restarts.
+	"forgets-on-reopen": "Durable",
 }
 
 // TestBrokenStoreChild runs the suite on one broken store; it is run as a
@@ -144,9 +126,13 @@ func TestBrokenStoreChild(t *testing.T) {
 	if bug == "" {
 		t.Skip("helper for TestSuiteCatchesBrokenStores")
 	}
-	storetest.Run(t, func(t *testing.T) failover.Store {
-		return &broken{dataCopy: dataCopy{failover.NewMemStore()}, bug: bug, cache: map[string][]failover.Entry{}}
-	})
+	h := storetest.Harness{New: func(t *testing.T) failover.Store {
+		return &broken{MemStore: failover.NewMemStore(), bug: bug, cache: map[string][]failover.Entry{}}
+	}}
+	if bug == "forgets-on-reopen" {
+		h.Reopen = func(t *testing.T, _ failover.Store) failover.Store { return h.New(t) }
+	}
+	storetest.RunHarness(t, h)
 }
 
 func TestSuiteCatchesBrokenStores(t *testing.T) {
