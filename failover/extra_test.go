@@ -1,9 +1,12 @@
 package failover_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coldstandby/coldstandby/bmc"
@@ -192,5 +195,22 @@ func TestRepairMarkStandbyAndFailback(t *testing.T) {
 	// And srv02 can serve again.
 	if res := s.fail("srv01", bmc.FaultMemory); res.Outcome != failover.OutcomeDone {
 		t.Fatalf("second failover: %s %v", res.Outcome, res.Err)
+	}
+}
+
+func TestLoggerGetsFixedKeys(t *testing.T) {
+	var buf bytes.Buffer
+	s := patentSite(t, failover.WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	s.fail("srv01", bmc.FaultPowerLost)
+	for _, want := range []string{"msg=\"failover started\"", "server=srv01", "step=storage", "driver=zoner", "spare=srv02", "msg=\"failover done\""} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
+		}
+	}
+	if _, err := failover.New(s.store, failover.Drivers{}, failover.WithLogger(nil)); !errors.Is(err, failover.ErrInvalid) {
+		t.Errorf("nil logger: %v", err)
+	}
+	if _, err := failover.New(nil, failover.Drivers{}); !errors.Is(err, failover.ErrInvalid) {
+		t.Errorf("nil store: %v", err)
 	}
 }
