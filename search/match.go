@@ -45,6 +45,23 @@ type request struct {
 	// result any more and are skipped.
 	hasCap bool
 	vcap   int
+	// thrSet, thr: the worst option still kept when the result is full
+	// (see all); candidates that rank after it are skipped.
+	thrSet bool
+	thr    option
+}
+
+// pruned reports whether standby servers of a class whose surpluses are
+// (mhz, mem) cannot enter the result in stage: even with no
+// reconfiguration they rank after the threshold option.
+func (r *request) pruned(stage uint8, mhz, mem int64) bool {
+	if !r.thrSet {
+		return false
+	}
+	t := &r.thr
+	lb := [...]int64{int64(stage), 0, 0, 0, mhz, mem}
+	th := [...]int64{int64(t.stage), int64(t.vprio), int64(t.victims), t.reconfig, t.surMHz, t.surMem}
+	return slices.Compare(th[:], lb[:]) < 0
 }
 
 // capped reports whether victims of priority p are skipped.
@@ -158,10 +175,18 @@ func (inv *Inventory) reconfigOf(f, r *srv) int64 {
 // a candidate's class, disk array and switch only, zone and VLANs feed the
 // costs alone.
 func (inv *Inventory) classOK(req *request, r int32, pol *Policy, mismatch bool) bool {
+	_, _, ok := inv.classCost(req, r, pol, mismatch)
+	return ok
+}
+
+// classCost is classOK with the class's MHz and memory surpluses, the same
+// for every standalone server of the class.
+func (inv *Inventory) classCost(req *request, r int32, pol *Policy, mismatch bool) (mhz, mem int64, ok bool) {
 	p := *pol
 	p.AnySwitch = true
 	var o option
-	return inv.eval(req, inv.lsMembers(inv.srvs[r].ls), &p, mismatch, &o)
+	ok = inv.eval(req, inv.lsMembers(inv.srvs[r].ls), &p, mismatch, &o)
+	return o.surMHz, o.surMem, ok
 }
 
 // eval checks whether the replacement repl (server indexes, ID order) can
@@ -369,7 +394,8 @@ func (inv *Inventory) visit(req *request, stage uint8, fn func(*option)) {
 		mm := pol.AllowPartitionMismatch
 		if n == 1 || mm {
 			for _, b := range inv.standbyHard[inv.hardOf(f0)] {
-				if !inv.classOK(req, b.srv[0], pol, mm) {
+				mhz, mem, ok := inv.classCost(req, b.srv[0], pol, mm)
+				if !ok || req.pruned(stage, mhz, mem) {
 					continue
 				}
 				list := b.srv
@@ -497,6 +523,7 @@ func (inv *Inventory) all(req *request, limit int, sc *scratch) []option {
 		}
 		out = kept
 		if singles >= limit && last != nil {
+			req.thr, req.thrSet = *last, true
 			req.hasCap = true
 			req.vcap = math.MinInt
 			if last.stage == stgPreempt {
