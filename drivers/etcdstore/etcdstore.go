@@ -22,6 +22,11 @@ import (
 // one etcd round trip (a Get or a Txn). It is safe for concurrent use, by
 // several goroutines and several processes.
 //
+// A write whose answer is lost (a timeout, a broken connection) may have
+// been applied: it fails with an error wrapping failover.ErrOutcomeUnknown
+// (and ctx's error when ctx ended), not ErrTransient; re-read before
+// acting on it. A read that fails is ErrTransient or ctx's error.
+//
 // A Store from New is unfenced: any process may write through it (tools,
 // tests, one manager alone). A Store from Fenced or RunLeader checks, in
 // the same transaction as every read and write, that this instance's
@@ -145,6 +150,25 @@ func (s *Store) rpcErr(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("etcdstore: %s: %v: %w", op, err, failover.ErrTransient)
 }
 
+// unknownErr classifies the failure of a write that may have been
+// applied: it wraps failover.ErrOutcomeUnknown (and ctx's error when ctx
+// ended), never ErrTransient, which promises nothing was written.
+func (s *Store) unknownErr(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("etcdstore: %s: outcome unknown: %w: %w", op, failover.ErrOutcomeUnknown, ctx.Err())
+	}
+	return fmt.Errorf("etcdstore: %s: outcome unknown: %v: %w", op, err, failover.ErrOutcomeUnknown)
+}
+
+func writes(ops []clientv3.Op) bool {
+	for _, o := range ops {
+		if o.IsPut() || o.IsDelete() {
+			return true
+		}
+	}
+	return false
+}
+
 // txn runs one transaction: the fence (if any) and cmps must hold for
 // then to run. It returns ok = false when a cmp failed, the fence error
 // when the fence failed, and the responses of whichever branch ran.
@@ -158,6 +182,11 @@ func (s *Store) txn(ctx context.Context, op string, cmps []clientv3.Cmp, then, e
 	}
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err != nil {
+		if writes(then) {
+			// The request may have been applied: say so, so that the
+			// caller re-reads instead of assuming nothing was written.
+			return nil, false, s.unknownErr(ctx, op, err)
+		}
 		return nil, false, s.rpcErr(ctx, op, err)
 	}
 	if resp.Succeeded {

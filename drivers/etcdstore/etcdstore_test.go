@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
 
 	"github.com/coldstandby/coldstandby/drivers/etcdstore"
 	"github.com/coldstandby/coldstandby/failover"
@@ -273,4 +274,42 @@ func BenchmarkReservations(b *testing.B) {
 		}
 		return f // as a leader runs: every call fenced
 	})
+}
+
+// TestWriteCutOffIsOutcomeUnknown: a write whose answer never comes may
+// have been applied; the store says so (ErrOutcomeUnknown), never
+// ErrTransient, which would promise that nothing was written. A read cut
+// off the same way is only the context's error.
+func TestWriteCutOffIsOutcomeUnknown(t *testing.T) {
+	srv := etcdtest.Start(t)
+	px := newProxy(t, srv.Endpoint[len("http://"):])
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + px.l.Addr().String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	st := newStore(t, cli)
+	ctx := context.Background()
+	if _, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "srv01"}}); err != nil {
+		t.Fatal(err)
+	}
+	px.setCut(true)
+	defer px.setCut(false)
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		t.Cleanup(cancel)
+		return c
+	}
+	_, err = st.Put(short(), failover.Record{Server: search.Server{ID: "srv02"}})
+	if !errors.Is(err, failover.ErrOutcomeUnknown) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, failover.ErrTransient) {
+		t.Fatalf("cut-off Put: %v, want ErrOutcomeUnknown and DeadlineExceeded", err)
+	}
+	err = st.Append(short(), "fo-1", failover.Entry{Seq: 1, Phase: failover.PhaseBegin})
+	if !errors.Is(err, failover.ErrOutcomeUnknown) {
+		t.Fatalf("cut-off Append: %v, want ErrOutcomeUnknown", err)
+	}
+	_, err = st.Get(short(), "srv01")
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, failover.ErrOutcomeUnknown) {
+		t.Fatalf("cut-off Get: %v, want DeadlineExceeded only", err)
+	}
 }
