@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -212,5 +214,44 @@ func TestLoggerGetsFixedKeys(t *testing.T) {
 	}
 	if _, err := failover.New(nil, failover.Drivers{}); !errors.Is(err, failover.ErrInvalid) {
 		t.Errorf("nil store: %v", err)
+	}
+}
+
+// TestSameFaultsSameOutcome (I6): the same data centre and the same faults
+// give the same plans, the same final masking and the same records, run
+// after run, whatever the goroutine scheduling.
+func TestSameFaultsSameOutcome(t *testing.T) {
+	type outcome struct {
+		plans   []string
+		masking string
+		records string
+	}
+	once := func() outcome {
+		s := patentSite(t)
+		var faults []bmc.Fault
+		for _, sc := range s.layout.Scenarios {
+			_ = s.w.FailServer(sc.Fail[0], sc.Fault)
+			faults = append(faults, bmc.Fault{Server: sc.Fail[0], Type: sc.Fault})
+		}
+		results, err := s.o.HandleFaults(context.Background(), faults...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out outcome
+		for _, r := range results {
+			out.plans = append(out.plans, r.Plan.String())
+		}
+		out.masking = fmt.Sprint(s.w.Masking(""))
+		recs, _ := s.store.List(context.Background())
+		for _, r := range recs {
+			out.records += fmt.Sprintf("%s %s %s %d %s %s %v\n", r.ID, r.State, r.Workload, r.Priority, r.Home, r.MovedTo, r.Parked)
+		}
+		return out
+	}
+	first := once()
+	for i := 0; i < 5; i++ {
+		if got := once(); !reflect.DeepEqual(got, first) {
+			t.Fatalf("run %d differs:\n%+v\nfirst:\n%+v", i, got, first)
+		}
 	}
 }

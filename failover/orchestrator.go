@@ -183,12 +183,15 @@ func (o *Orchestrator) release(fl *flight) {
 // whether one was waiting. A failover already under way is not stopped.
 func (o *Orchestrator) Recovered(server search.ServerID) bool {
 	o.mu.Lock()
-	fl := o.inflight[server]
+	var cancel context.CancelFunc
+	if fl := o.inflight[server]; fl != nil {
+		cancel = fl.cancel
+	}
 	o.mu.Unlock()
-	if fl == nil || fl.cancel == nil {
+	if cancel == nil {
 		return false
 	}
-	fl.cancel()
+	cancel()
 	return true
 }
 
