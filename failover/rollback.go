@@ -136,9 +136,14 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			return err
 		}
 		// Its disks are back; only its restart failed. That is a new
-		// failure of the victim, not a reason to stop the rollback: mark
-		// it failed (a fault on it will fail it over).
+		// failure of the victim, not a reason to stop the rollback. When
+		// it is known to be off, mark it failed (a fault on it will fail
+		// it over); when its state cannot be read it may still be running
+		// its workload, so its record is left alone.
 		r.o.emit(Event{Kind: EventFailoverFailed, Failover: r.id, Server: rec.Server, Err: err, Detail: "preemption victim could not be restarted"})
+		if st, serr := b.PowerState(ctx); serr != nil || st != bmc.PowerOff {
+			return nil
+		}
 		return o.update(ctx, r, []search.ServerID{rec.Server}, func(m map[search.ServerID]*Record) error {
 			x := m[rec.Server]
 			if x.State == search.Active {
