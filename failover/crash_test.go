@@ -2,7 +2,9 @@ package failover_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -159,5 +161,97 @@ func TestCrashAtEveryStepBoundaryThenRecover(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// deposeOn makes the store answer ErrNotLeader from the first journal
+// entry for step on: this instance lost leadership mid-failover.
+type deposeOn struct {
+	failover.Store
+	step    string
+	mu      sync.Mutex
+	deposed bool
+}
+
+func (d *deposeOn) Append(ctx context.Context, id string, e failover.Entry) error {
+	d.mu.Lock()
+	if e.Step == d.step {
+		d.deposed = true
+	}
+	deposed := d.deposed
+	d.mu.Unlock()
+	if deposed {
+		return fmt.Errorf("etcd: leader key gone: %w", failover.ErrNotLeader)
+	}
+	return d.Store.Append(ctx, id, e)
+}
+
+func TestDeposedLeaderStopsActingAndTheNextOneRecovers(t *testing.T) {
+	s := patentSite(t)
+	d := &deposeOn{Store: s.store, step: "boot"}
+	o := s.newOrchestrator(d)
+	_ = s.w.FailServer("srv01", bmc.FaultProcessor)
+	res, err := o.HandleFault(context.Background(), bmc.Fault{Server: "srv01", Type: bmc.FaultProcessor})
+	if !errors.Is(err, failover.ErrNotLeader) || res.Outcome != failover.OutcomeInterrupted {
+		t.Fatalf("%s: %v", res.Outcome, err)
+	}
+	// It stopped at once: the spare was not booted, nothing was rolled
+	// back (the disks wait on srv02, masked to it alone), the journal is
+	// open for the next leader.
+	if n := s.w.Calls(fake.DriverBMC, "PowerOn"); n != 0 {
+		t.Errorf("%d power-ons after losing leadership", n)
+	}
+	if h := s.holders("array-1", "boot-srv01"); !slices.Equal(h, []string{"srv02"}) {
+		t.Errorf("boot-srv01 held by %v", h)
+	}
+	if u, _ := s.store.Unfinished(context.Background()); len(u) != 1 {
+		t.Fatalf("unfinished %v", u)
+	}
+	results, err := s.newOrchestrator(s.store).Recover(context.Background())
+	if err != nil || len(results) != 1 || results[0].Outcome != failover.OutcomeDone {
+		t.Fatalf("recover: %+v %v", results, err)
+	}
+	st, _ := s.w.Server(string(results[0].Plan.Assignments[0].Spare))
+	if st.BootVolume != "boot-srv01" {
+		t.Errorf("workload not running after recovery: %+v", st)
+	}
+	s.checkWorld()
+}
+
+func TestCrashDuringFailbackThenRecover(t *testing.T) {
+	for budget := 0; ; budget++ {
+		s := patentSite(t)
+		if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+			t.Fatal(res.Err)
+		}
+		_ = s.w.RepairServer("srv01")
+		if err := s.o.MarkStandby(context.Background(), "srv01"); err != nil {
+			t.Fatal(err)
+		}
+		base := s.w.Snapshot()
+		cs := &crashStore{Store: s.store, budget: budget}
+		res, _ := s.newOrchestrator(cs).Failback(context.Background(), "srv01")
+		if !cs.dead() {
+			if res.Outcome != failover.OutcomeDone {
+				t.Fatalf("budget %d: %s %v", budget, res.Outcome, res.Err)
+			}
+			return
+		}
+		if _, err := s.newOrchestrator(s.store).Recover(context.Background()); err != nil {
+			t.Fatalf("budget %d: recover: %v", budget, err)
+		}
+		// Rolled back or finished: web runs once, from its disks.
+		if err := checkWorld(s.w, base, s.store); err != nil {
+			t.Fatalf("budget %d: %v", budget, err)
+		}
+		running := 0
+		for _, id := range []string{"srv01", "srv02"} {
+			if st, _ := s.w.Server(id); st.Power == bmc.PowerOn && st.BootVolume == "boot-srv01" {
+				running++
+			}
+		}
+		if running != 1 {
+			t.Fatalf("budget %d: web runs on %d servers", budget, running)
+		}
 	}
 }
