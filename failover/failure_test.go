@@ -379,3 +379,26 @@ func TestCancelledContextStillRollsBack(t *testing.T) {
 		}
 	}
 }
+
+func TestAFailedStandbyIsSetAside(t *testing.T) {
+	s := patentSite(t)
+	if res := s.fail("srv02", bmc.FaultMemory); res.Outcome != failover.OutcomeReported || res.Err != nil {
+		t.Fatalf("%s %v", res.Outcome, res.Err)
+	}
+	if r := s.rec("srv02"); r.State != search.Maintenance {
+		t.Fatalf("srv02 %+v", r)
+	}
+	// srv01 now has no spare.
+	if res := s.fail("srv01", bmc.FaultMemory); res.Outcome != failover.OutcomeNoSpare {
+		t.Fatalf("srv01: %s %v", res.Outcome, res.Err)
+	}
+	_ = s.w.RepairServer("srv02")
+	if err := s.o.MarkStandby(context.Background(), "srv02"); err != nil {
+		t.Fatal(err)
+	}
+	// A fault delivered again once a spare is back is acted on.
+	if res := s.fail("srv01", bmc.FaultMemory); res.Outcome != failover.OutcomeDone {
+		t.Fatalf("srv01 again: %s %v", res.Outcome, res.Err)
+	}
+	s.checkWorld()
+}

@@ -305,6 +305,22 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool)
 		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
 		return nil, res, false
 	}
+	if rec.State == search.Standby && rec.Reservation == "" {
+		// A broken spare: take it out of the pool so that no failover
+		// picks it (MarkStandby returns it once repaired).
+		err := o.update(ctx, nil, []search.ServerID{rec.ID}, func(m map[search.ServerID]*Record) error {
+			x := m[rec.ID]
+			if x.State != search.Standby || x.Reservation != "" {
+				return errNoChange
+			}
+			x.State = search.Maintenance
+			x.Note = fmt.Sprintf("standby failed (%s): set aside", res.Fault.Type)
+			return nil
+		})
+		res.Outcome, res.Err = OutcomeReported, err
+		o.emit(Event{Kind: EventSpareSetAside, Server: res.Server, Spare: res.Server, Detail: "standby failed: " + string(res.Fault.Type)})
+		return nil, res, false
+	}
 	if out, why := eligible(rec); out != "" {
 		res.Outcome = out
 		kind := EventFaultReported
