@@ -123,6 +123,7 @@ func TestCrashAtEveryStepBoundaryThenRecover(t *testing.T) {
 					sc.setup(t, s)
 				}
 				inner := s.store
+				workload := s.rec(sc.server).Workload
 				cs := &crashStore{Store: inner, budget: budget}
 				o1 := s.newOrchestrator(cs)
 				_ = s.w.FailServer(sc.server, sc.fault)
@@ -150,18 +151,49 @@ func TestCrashAtEveryStepBoundaryThenRecover(t *testing.T) {
 				if err := checkWorld(s.w, s.base, inner); err != nil {
 					t.Fatalf("budget %d: %v", budget, err)
 				}
-				// The workload runs again, on a spare.
-				f, _ := inner.Get(context.Background(), search.ServerID(sc.server))
-				if len(results) > 0 && results[len(results)-1].Outcome == failover.OutcomeDone {
-					if f.MovedTo == "" {
-						t.Fatalf("budget %d: %s failed over but not moved: %+v", budget, sc.server, f)
+				// Once the journal holds the fault (budget 0 crashed before
+				// its first entry: HandleFault said interrupted and the
+				// detector must deliver it again), it is never lost:
+				// whatever the crash point, after Recover, without
+				// delivering the fault again, the workload runs on a spare,
+				// which is on.
+				if budget == 0 {
+					if u, _ := inner.Unfinished(context.Background()); len(u) != 0 || len(results) != 0 {
+						t.Fatalf("budget 0: journal written before the first write: %v %+v", u, results)
 					}
-				} else if f.State == search.Failed && f.MovedTo == "" && len(results) > 0 {
-					t.Fatalf("budget %d: recover results %+v", budget, results)
+					continue
+				}
+				if err := workloadMoved(inner, s.w, sc.server, workload); err != nil {
+					t.Fatalf("budget %d: after Recover (results %+v): %v", budget, results, err)
 				}
 			}
 		})
 	}
+}
+
+// workloadMoved checks that server was failed over: its record is
+// Failed and names the server that took its workload, which is Active
+// with that workload and powered on (a partition's members all on).
+func workloadMoved(st failover.Store, w *fake.World, server, workload string) error {
+	ctx := context.Background()
+	f, err := st.Get(ctx, search.ServerID(server))
+	if err != nil {
+		return err
+	}
+	if f.State != search.Failed || f.MovedTo == "" {
+		return fmt.Errorf("%s is %s, moved to %q: the fault was lost", server, f.State, f.MovedTo)
+	}
+	sp, err := st.Get(ctx, f.MovedTo)
+	if err != nil {
+		return err
+	}
+	if sp.State != search.Active || sp.Workload != workload {
+		return fmt.Errorf("%s took over from %s but is %s running %q, want %q", sp.ID, server, sp.State, sp.Workload, workload)
+	}
+	if x, ok := w.Server(string(sp.ID)); !ok || x.Power != bmc.PowerOn {
+		return fmt.Errorf("%s runs %q but is not on", sp.ID, workload)
+	}
+	return nil
 }
 
 // deposeOn makes the store answer ErrNotLeader from the first journal
@@ -254,4 +286,55 @@ func TestCrashDuringFailbackThenRecover(t *testing.T) {
 			t.Fatalf("budget %d: web runs on %d servers", budget, running)
 		}
 	}
+}
+
+// TestRecoverCarriesOutAFaultJournaledBeforeTheServerWasMarkedFailed
+// crashes right after the failover's PhaseBegin entry (before the failed
+// server's record says Failed): the journal holds the fault, so Recover
+// fails the server over without the fault being delivered again; when
+// the fault-action table now says report only, the untouched server ends
+// as reported.
+func TestRecoverCarriesOutAFaultJournaledBeforeTheServerWasMarkedFailed(t *testing.T) {
+	ctx := context.Background()
+	crash := func(t *testing.T) *site {
+		s := patentSite(t)
+		cs := &crashStore{Store: s.store, budget: 1} // PhaseBegin only
+		_ = s.w.FailServer("srv01", bmc.FaultProcessor)
+		res, _ := s.newOrchestrator(cs).HandleFault(ctx, bmc.Fault{Server: "srv01", Type: bmc.FaultProcessor})
+		if res.Outcome != failover.OutcomeInterrupted || s.rec("srv01").State != search.Active {
+			t.Fatalf("crash setup: %s, srv01 %s", res.Outcome, s.rec("srv01").State)
+		}
+		return s
+	}
+	t.Run("failover", func(t *testing.T) {
+		s := crash(t)
+		results, err := s.newOrchestrator(s.store).Recover(ctx)
+		if err != nil || len(results) != 1 || results[0].Outcome != failover.OutcomeDone {
+			t.Fatalf("recover: %+v %v", results, err)
+		}
+		if err := workloadMoved(s.store, s.w, "srv01", "web"); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := s.w.Server(string(s.rec("srv01").MovedTo)); st.BootVolume != "boot-srv01" {
+			t.Errorf("spare boots %q", st.BootVolume)
+		}
+		s.checkWorld()
+	})
+	t.Run("report", func(t *testing.T) {
+		s := crash(t)
+		s.opts = append(s.opts, failover.WithFaultActions(map[bmc.FaultType]failover.Rule{bmc.FaultProcessor: {Action: failover.ActReport}}, failover.Rule{Action: failover.ActNow}))
+		results, err := s.newOrchestrator(s.store).Recover(ctx)
+		if err != nil || len(results) != 1 || results[0].Outcome != failover.OutcomeReported {
+			t.Fatalf("recover: %+v %v", results, err)
+		}
+		if r := s.rec("srv01"); r.State != search.Active || r.MovedTo != "" {
+			t.Errorf("srv01 touched: %+v", r)
+		}
+		if n := s.w.Calls(fake.DriverBMC, "PowerOn"); n != 0 {
+			t.Errorf("%d power-ons", n)
+		}
+		if u, _ := s.store.Unfinished(ctx); len(u) != 0 {
+			t.Errorf("unfinished %v", u)
+		}
+	})
 }

@@ -380,7 +380,12 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 // on the same Store left unfinished (I7): a failover whose commit was
 // journaled is committed; any other is rolled back step by step from its
 // journal, and then, when its failed server still needs a replacement,
-// failed over again from the start (fencing is idempotent). Call it at
+// failed over again from the start (fencing is idempotent). A failover
+// whose failed server was not replaced yet is carried out again even when
+// the crash came before its record was marked Failed: the journal's first
+// entry holds the fault, so a fault once journaled is never lost (unless
+// the fault-action table now says report only and the server was not
+// touched yet: then it ends as reported). Call it at
 // start-up, before delivering faults. It returns the results of the
 // failovers it completed or restarted, and the errors combined.
 func (o *Orchestrator) Recover(ctx context.Context) ([]Result, error) {
@@ -470,11 +475,32 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 		return res, nil
 	}
 	defer o.release(fl)
+	// The journal header holds the fault: it is not lost because the
+	// process died before the server's record said Failed (a crash right
+	// after PhaseBegin). A server not replaced yet (no MovedTo, still
+	// Active or Failed) is failed over now; prepare re-checks the record
+	// (a reservation, a standby) as HandleFault would.
 	rec, err := o.store.Get(ctx, h.Server)
-	if err != nil || rec.State != search.Failed || rec.MovedTo != "" {
+	if err != nil {
+		res.Err = fmt.Errorf("failover: recover %s: %w", id, err)
+		return res, res.Err
+	}
+	if rec.MovedTo != "" || (rec.State != search.Failed && rec.State != search.Active) {
 		return res, nil
 	}
-	again := Result{Server: h.Server, Fault: h.Fault, Action: res.Action}
+	if rec.State == search.Active && o.rule(h.Fault.Type).Action == ActReport {
+		// The fault-action table (changed since the fault was taken)
+		// says report only, and nothing was done to the server yet: it
+		// was never marked failed, so never fenced. A server already
+		// marked Failed may be fenced, so its failover is carried out
+		// whatever the table says now: leaving it would lose the
+		// workload.
+		res.Action = ActReport
+		res.Outcome, res.Err = OutcomeReported, nil
+		o.emit(Event{Kind: EventFaultReported, Failover: id, Server: h.Server, Detail: string(h.Fault.Type) + ": " + h.Fault.Detail + " (recovered; the fault-action table says report)"})
+		return res, nil
+	}
+	again := Result{Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
 	fo, again, ok := o.prepare(ctx, again, true)
 	if !ok {
 		return again, again.Err
