@@ -33,6 +33,7 @@ import (
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/internal/ipmisim"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
@@ -204,32 +205,14 @@ func run(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// records are the Orchestrator's records of the two servers.
+// records are the Orchestrator's records of the two servers: what the
+// fake world knows of them, with the BMC reached over IPMI.
 func records(servers []*server) []failover.Record {
 	var out []failover.Record
 	for _, s := range servers {
-		sp := s.spec
-		r := failover.Record{
-			Server: search.Server{
-				ID: search.ServerID(sp.ID),
-				Hardware: search.Hardware{CPUModel: sp.Hardware.CPUModel, CPUMHz: sp.Hardware.CPUMHz, MemoryMiB: sp.Hardware.MemoryMiB,
-					Chipset: sp.Hardware.Chipset, NICPorts: sp.Hardware.NICPorts, HBAPorts: sp.Hardware.HBAPorts},
-				Switch: sp.Switch, DiskArray: sp.DiskArray,
-				State: search.State(sp.State), Workload: sp.Workload, Priority: sp.Priority,
-				VLANs: []int{sp.VLAN.AccessVLAN},
-			},
-			// Credentials is a reference to a secret, never the secret.
-			BMC: failover.BMCRef{Driver: "ipmi", Endpoint: s.sim.Addr(), Credentials: "vault:bmc/" + sp.ID},
-		}
-		if len(sp.Zones) > 0 {
-			r.Zone = sp.Zones[0]
-		}
-		for _, in := range sp.Initiators {
-			r.HBAs = append(r.HBAs, failover.HBA{Initiator: in, Fabric: sp.Fabric})
-		}
-		for _, p := range sp.SwitchPorts {
-			r.NICs = append(r.NICs, failover.NIC{Switch: sp.Switch, Port: p})
-		}
+		r := failovertest.Record(s.spec)
+		// Credentials is a reference to a secret, never the secret.
+		r.BMC = failover.BMCRef{Driver: "ipmi", Endpoint: s.sim.Addr(), Credentials: "vault:bmc/" + s.spec.ID}
 		out = append(out, r)
 	}
 	return out

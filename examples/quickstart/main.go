@@ -27,10 +27,8 @@ import (
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
-	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
-	"github.com/coldstandby/coldstandby/search"
-	"github.com/coldstandby/coldstandby/storage"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 )
 
 func main() {
@@ -55,12 +53,12 @@ func run(w io.Writer, which string) error {
 	// plus how to reach each server (BMC, HBAs and their fabric, switch
 	// ports). A real deployment fills them from its inventory.
 	store := failover.NewMemStore()
-	if _, err := store.Put(ctx, records(world)...); err != nil {
+	if _, err := store.Put(ctx, failovertest.Records(world)...); err != nil {
 		return err
 	}
-	o, err := failover.New(store, drivers(world),
+	o, err := failover.New(store, failovertest.Drivers(world),
 		failover.WithClock(demoClock{clock}),
-		failover.WithSearchOptions(searchOptions(world, layout)...),
+		failover.WithSearchOptions(failovertest.SearchOptions(world, layout)...),
 		failover.WithTimeouts(failover.Timeouts{Shutdown: 30 * time.Second, Poll: 5 * time.Second}),
 	)
 	if err != nil {
@@ -196,84 +194,4 @@ func diff(w io.Writer, before, after []row) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t->\t%s\t%s\t%s\t%s\t\n", mark, b.id, b.state, b.workload, b.power, b.boot, a.state, a.workload, a.power, a.boot)
 	}
 	tw.Flush()
-}
-
-// records turns the simulated servers into the Orchestrator's records.
-func records(w *fake.World) []failover.Record {
-	var out []failover.Record
-	for _, s := range w.Servers() {
-		r := failover.Record{
-			Server: search.Server{
-				ID: search.ServerID(s.ID),
-				Hardware: search.Hardware{CPUModel: s.Hardware.CPUModel, CPUMHz: s.Hardware.CPUMHz, MemoryMiB: s.Hardware.MemoryMiB,
-					Chipset: s.Hardware.Chipset, NICPorts: s.Hardware.NICPorts, HBAPorts: s.Hardware.HBAPorts},
-				Switch: s.Switch, DiskArray: s.DiskArray,
-				State: search.State(s.State), Workload: s.Workload, Priority: s.Priority,
-				Partition: search.PartitionID(s.Partition),
-			},
-			BMC: failover.BMCRef{Driver: "fake", Endpoint: s.ID},
-		}
-		if s.VLAN.Mode == fabric.Access {
-			r.VLANs = []int{s.VLAN.AccessVLAN}
-		} else {
-			r.VLANs = s.VLAN.Trunk
-		}
-		if len(s.Zones) > 0 {
-			r.Zone = s.Zones[0]
-		}
-		for _, in := range s.Initiators {
-			r.HBAs = append(r.HBAs, failover.HBA{Initiator: in, Fabric: s.Fabric})
-		}
-		for _, p := range s.SwitchPorts {
-			r.NICs = append(r.NICs, failover.NIC{Switch: s.Switch, Port: p})
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// drivers wires the simulated devices: one BMC per server, one DiskMapper
-// per array, one FCZoner per fabric, one VLANSwitch per switch.
-func drivers(w *fake.World) failover.Drivers {
-	d := failover.Drivers{
-		BMC:          func(r failover.Record) (bmc.BMC, error) { return w.BMC(r.BMC.Endpoint), nil },
-		DiskMappers:  map[string]storage.DiskMapper{},
-		FCZoners:     map[string]fabric.FCZoner{},
-		VLANSwitches: map[string]fabric.VLANSwitch{},
-		Partitions:   w.Partitions(),
-	}
-	for _, s := range w.Servers() {
-		d.DiskMappers[s.DiskArray] = w.DiskMapper(s.DiskArray)
-		d.FCZoners[s.Fabric] = w.Zoner(s.Fabric)
-		d.VLANSwitches[s.Switch] = w.Switch(s.Switch)
-	}
-	return d
-}
-
-// searchOptions turns the example's search policy table and its allowed
-// combinations into search options. Active servers without a policy may
-// still preempt strictly lower-priority work.
-func searchOptions(w *fake.World, l fake.Layout) []search.Option {
-	var opts []search.Option
-	has := map[string]bool{}
-	for _, p := range l.Policies {
-		has[p.Server] = true
-		opts = append(opts, search.WithPolicy(search.ServerID(p.Server), search.Policy{
-			MinCPUMHz: p.MinCPUMHz, MinMemoryMiB: p.MinMemoryMiB, AnyCPUModel: p.AllowOtherCPUModel,
-			AllowPartitionMismatch: p.AllowOtherNodeCount, AnySwitch: !p.SameSwitch, Preempt: true,
-		}))
-	}
-	for _, s := range w.Servers() {
-		if !has[s.ID] && s.State == fake.StateActive {
-			opts = append(opts, search.WithPolicy(search.ServerID(s.ID), search.Policy{Preempt: true}))
-		}
-	}
-	for _, c := range l.Compositions {
-		ids := make([]search.ServerID, len(c))
-		for i, x := range c {
-			ids[i] = search.ServerID(x)
-		}
-		opts = append(opts, search.WithCombination(ids...))
-	}
-	return opts
 }

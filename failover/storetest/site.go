@@ -12,6 +12,7 @@ import (
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/partition"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
@@ -32,7 +33,7 @@ type Site struct {
 }
 
 // SiteStart is the virtual time a Site's clock starts at.
-var SiteStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var SiteStart = failovertest.Epoch
 
 // NewSite builds the patent example on a virtual clock.
 func NewSite() *Site {
@@ -43,56 +44,10 @@ func NewSite() *Site {
 
 // Records returns the Orchestrator records of the site's servers, to Put
 // into an empty store.
-func (s *Site) Records() []failover.Record {
-	var out []failover.Record
-	for _, sv := range s.World.Servers() {
-		r := failover.Record{
-			Server: search.Server{
-				ID: search.ServerID(sv.ID),
-				Hardware: search.Hardware{CPUModel: sv.Hardware.CPUModel, CPUMHz: sv.Hardware.CPUMHz, MemoryMiB: sv.Hardware.MemoryMiB,
-					Chipset: sv.Hardware.Chipset, NICPorts: sv.Hardware.NICPorts, HBAPorts: sv.Hardware.HBAPorts},
-				Switch: sv.Switch, DiskArray: sv.DiskArray,
-				State: search.State(sv.State), Workload: sv.Workload, Priority: sv.Priority,
-				Partition: search.PartitionID(sv.Partition),
-			},
-			BMC: failover.BMCRef{Driver: "fake", Endpoint: sv.ID},
-		}
-		if sv.VLAN.Mode == fabric.Access {
-			r.VLANs = []int{sv.VLAN.AccessVLAN}
-		} else {
-			r.VLANs = slices.Clone(sv.VLAN.Trunk)
-		}
-		if len(sv.Zones) > 0 {
-			r.Zone = sv.Zones[0]
-		}
-		for _, in := range sv.Initiators {
-			r.HBAs = append(r.HBAs, failover.HBA{Initiator: in, Fabric: sv.Fabric})
-		}
-		for _, p := range sv.SwitchPorts {
-			r.NICs = append(r.NICs, failover.NIC{Switch: sv.Switch, Port: p})
-		}
-		out = append(out, r)
-	}
-	return out
-}
+func (s *Site) Records() []failover.Record { return failovertest.Records(s.World) }
 
 // Drivers returns the site's fake drivers.
-func (s *Site) Drivers() failover.Drivers {
-	w := s.World
-	d := failover.Drivers{
-		BMC:          func(r failover.Record) (bmc.BMC, error) { return w.BMC(r.BMC.Endpoint), nil },
-		DiskMappers:  map[string]storage.DiskMapper{},
-		FCZoners:     map[string]fabric.FCZoner{},
-		VLANSwitches: map[string]fabric.VLANSwitch{},
-		Partitions:   w.Partitions(),
-	}
-	for _, sv := range w.Servers() {
-		d.DiskMappers[sv.DiskArray] = w.DiskMapper(sv.DiskArray)
-		d.FCZoners[sv.Fabric] = w.Zoner(sv.Fabric)
-		d.VLANSwitches[sv.Switch] = w.Switch(sv.Switch)
-	}
-	return d
-}
+func (s *Site) Drivers() failover.Drivers { return failovertest.Drivers(s.World) }
 
 // Options returns Orchestrator options for the site: its virtual clock
 // and timeouts short enough for virtual-time polling.
