@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/internal/conformance"
 )
 
 // Limits the suite holds drivers to.
 const (
-	// promptly is how long a call with a done context may take.
-	promptly = time.Second
 	// shutdownWithin is how long a cooperative OS may take to go off
 	// after Shutdown.
 	shutdownWithin = 10 * time.Second
@@ -503,23 +501,6 @@ func doneContexts(t *testing.T) []struct {
 	}
 }
 
-// checkDone checks that call, given a done context, returns promptly an
-// error that wraps want. It reports whether the error says the outcome is
-// unknown (the request may have been sent).
-func checkDone(t *testing.T, what string, want error, call func() error) (outcomeUnknown bool) {
-	t.Helper()
-	start := time.Now()
-	err := call()
-	took := time.Since(start)
-	if took > promptly {
-		t.Errorf("%s with a done context took %v, want under %v", what, took, promptly)
-	}
-	if !errors.Is(err, want) {
-		t.Errorf("%s with a done context: %v, want an error wrapping %v", what, err, want)
-	}
-	return errors.Is(err, bmc.ErrOutcomeUnknown)
-}
-
 func (s *suite) testContext(t *testing.T) {
 	t.Run("cancelled_mid_request_PowerOn", func(t *testing.T) {
 		h, d := s.setup(t, bmc.PowerOff)
@@ -527,7 +508,7 @@ func (s *suite) testContext(t *testing.T) {
 		if !ok {
 			t.Skip("harness cannot hold a request (no bmctest.Staller)")
 		}
-		if cancelMidRequest(t, st, "PowerOn", d.PowerOn) {
+		if conformance.CancelMidRequest(t, st, "PowerOn", d.PowerOn) {
 			wantPower(t, h, bmc.PowerOff, "a PowerOn cancelled mid-request without ErrOutcomeUnknown")
 		}
 	})
@@ -538,16 +519,16 @@ func (s *suite) testContext(t *testing.T) {
 			h, d := s.setup(t, "")
 			t.Run("reads", func(t *testing.T) {
 				setPower(t, h, bmc.PowerOn)
-				checkDone(t, "PowerState", dc.want, func() error {
+				conformance.CheckDone(t, "PowerState", dc.want, func() error {
 					_, err := d.PowerState(dc.ctx)
 					return err
 				})
-				checkDone(t, "Events", dc.want, func() error {
+				conformance.CheckDone(t, "Events", dc.want, func() error {
 					_, _, err := d.Events(dc.ctx, "")
 					return err
 				})
 				if dr, ok := d.(bmc.DumpReporter); ok {
-					checkDone(t, "DumpInProgress", dc.want, func() error {
+					conformance.CheckDone(t, "DumpInProgress", dc.want, func() error {
 						_, err := dr.DumpInProgress(dc.ctx)
 						return err
 					})
@@ -555,33 +536,33 @@ func (s *suite) testContext(t *testing.T) {
 			})
 			t.Run("PowerOn_changes_nothing", func(t *testing.T) {
 				setPower(t, h, bmc.PowerOff)
-				if !checkDone(t, "PowerOn", dc.want, func() error { return d.PowerOn(dc.ctx) }) {
+				if !conformance.CheckDone(t, "PowerOn", dc.want, func() error { return d.PowerOn(dc.ctx) }) {
 					wantPower(t, h, bmc.PowerOff, "a PowerOn with a done context")
 				}
 			})
 			t.Run("PowerOff_changes_nothing", func(t *testing.T) {
 				setPower(t, h, bmc.PowerOn)
-				if !checkDone(t, "PowerOff", dc.want, func() error { return d.PowerOff(dc.ctx) }) {
+				if !conformance.CheckDone(t, "PowerOff", dc.want, func() error { return d.PowerOff(dc.ctx) }) {
 					wantPower(t, h, bmc.PowerOn, "a PowerOff with a done context")
 				}
 			})
 			t.Run("Shutdown_changes_nothing", func(t *testing.T) {
 				setPower(t, h, bmc.PowerOn)
-				if !checkDone(t, "Shutdown", dc.want, func() error { return d.Shutdown(dc.ctx) }) {
+				if !conformance.CheckDone(t, "Shutdown", dc.want, func() error { return d.Shutdown(dc.ctx) }) {
 					time.Sleep(100 * time.Millisecond)
 					wantPower(t, h, bmc.PowerOn, "a Shutdown with a done context")
 				}
 			})
 			t.Run("NMI", func(t *testing.T) {
 				setPower(t, h, bmc.PowerOn)
-				checkDone(t, "NMI", dc.want, func() error { return d.NMI(dc.ctx) })
+				conformance.CheckDone(t, "NMI", dc.want, func() error { return d.NMI(dc.ctx) })
 			})
 			t.Run("SetBootDevice_changes_nothing", func(t *testing.T) {
 				setPower(t, h, bmc.PowerOff)
 				if err := d.SetBootDevice(t.Context(), bmc.BootDisk, true); err != nil {
 					t.Fatalf("SetBootDevice: %v", err)
 				}
-				unknown := checkDone(t, "SetBootDevice", dc.want, func() error {
+				unknown := conformance.CheckDone(t, "SetBootDevice", dc.want, func() error {
 					return d.SetBootDevice(dc.ctx, bmc.BootDisk, false)
 				})
 				if r, ok := h.(BootDeviceReader); ok && !unknown {
@@ -631,62 +612,12 @@ func (s *suite) testConcurrency(t *testing.T) {
 }
 
 // parallel runs call on workers goroutines at once and fails the test with
-// every error.
+// every error, in goroutine order.
 func parallel(t *testing.T, what string, call func(i int) error) {
 	t.Helper()
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errc  = make(chan error, workers)
-	)
-	for i := range workers {
-		wg.Go(func() {
-			<-start
-			if err := call(i); err != nil {
-				errc <- fmt.Errorf("goroutine %d: %w", i, err)
-			}
-		})
+	for i, err := range conformance.Parallel(workers, call) {
+		if err != nil {
+			t.Errorf("%s from %d goroutines: goroutine %d: %v", what, workers, i, err)
+		}
 	}
-	close(start)
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Errorf("%s from %d goroutines: %v", what, workers, err)
-	}
-}
-
-// A Staller holds the request for stallFor; the suite cancels after
-// cancelAfter.
-const (
-	stallFor    = 1500 * time.Millisecond
-	cancelAfter = 50 * time.Millisecond
-)
-
-// cancelMidRequest has st hold the driver's next request, runs call with a
-// context cancelled while the request is held, and checks that it returns
-// promptly with an error wrapping context.Canceled. Unless the error also
-// wraps ErrOutcomeUnknown, it waits until the stall has passed and returns
-// true: the caller then checks that nothing changed.
-func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx context.Context) error) (checkUnchanged bool) {
-	t.Helper()
-	if err := st.StallNext(t.Context(), stallFor); err != nil {
-		t.Fatalf("harness: StallNext: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	start := time.Now()
-	timer := time.AfterFunc(cancelAfter, cancel)
-	defer timer.Stop()
-	err := call(ctx)
-	if took := time.Since(start); took > cancelAfter+promptly {
-		t.Errorf("%s cancelled %v into a held request returned after %v, want within %v of the cancellation", what, cancelAfter, took, promptly)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("%s cancelled mid-request: %v, want an error wrapping context.Canceled", what, err)
-	}
-	if errors.Is(err, bmc.ErrOutcomeUnknown) {
-		return false
-	}
-	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
-	return true
 }

@@ -2,19 +2,15 @@ package bmctest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/bmc/bmctest"
+	"github.com/coldstandby/coldstandby/internal/conformance"
 )
 
 // server is the simulated machine behind the reference BMC.
@@ -332,66 +328,26 @@ const variantEnv = "BMCTEST_BROKEN_VARIANT"
 // TestBrokenHelper runs the suite against a broken variant of the
 // reference driver; TestBrokenDriversFail runs it in a subprocess.
 func TestBrokenHelper(t *testing.T) {
-	v := os.Getenv(variantEnv)
-	if v == "" {
-		t.Skip("run by TestBrokenDriversFail in a subprocess")
-	}
-	bmctest.Run(t, newHarness(v))
+	conformance.BrokenHelper(t, variantEnv, func(t *testing.T, v string) {
+		bmctest.Run(t, newHarness(v))
+	})
 }
 
 func TestBrokenDriversFail(t *testing.T) {
-	if os.Getenv(variantEnv) != "" {
-		t.Skip("in the subprocess")
-	}
-	cases := []struct {
-		variant string
-		want    string // the subtest that must fail; only it runs
-	}{
-		{"not-idempotent", "PowerOn/already_on_returns_nil"},
-		{"memory-only", "PowerOn/turns_an_off_server_on"},
-		{"returns-early", "PowerOff/turns_an_on_server_off"},
-		{"wrong-kind", "NMI/server_off_is_conflict"},
-		{"accepts-anything", "SetBootDevice/unknown_device_is_invalid"},
-		{"shutdown-waits", "Shutdown/ignored_by_OS_then_PowerOff"},
-		{"ignores-cursor", "Events/new_records_oldest_first"},
-		{"always-dumping", "DumpInProgress/fresh_server_is_not_dumping"},
-		{"transient-wrong-kind", "TransientFailure/failed_request_changes_nothing_and_retry_succeeds"},
-		{"ignores-ctx", "Context/cancelled/PowerOn_changes_nothing"},
-		{"ignores-ctx", "Context/deadline_exceeded/reads"},
-		{"ignores-ctx", "Context/cancelled_mid_request_PowerOn"},
-		{"applies-after-cancel", "Context/cancelled_mid_request_PowerOn"},
-		{"racy", "Concurrency/parallel_PowerOn_then_PowerOff"},
-	}
-	for _, c := range cases {
-		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
-			if c.variant == "racy" && !raceEnabled {
-				t.Skip("a data race is only detected with -race")
-			}
-			t.Parallel()
-			out, err := runHelper(t, c.variant, c.want)
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
-			}
-			if !strings.Contains(out, "--- FAIL: TestBrokenHelper/"+c.want+" ") {
-				t.Fatalf("the %q driver did not fail %s; output:\n%s", c.variant, c.want, out)
-			}
-		})
-	}
-}
-
-// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
-// variant in a subprocess of this test binary.
-func runHelper(t *testing.T, variant, subtest string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	pattern := "^TestBrokenHelper$"
-	for _, name := range strings.Split(subtest, "/") {
-		pattern += "/^" + regexp.QuoteMeta(name) + "$"
-	}
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	conformance.BrokenDriversFail(t, variantEnv, []conformance.Broken{
+		{Variant: "not-idempotent", Want: "PowerOn/already_on_returns_nil"},
+		{Variant: "memory-only", Want: "PowerOn/turns_an_off_server_on"},
+		{Variant: "returns-early", Want: "PowerOff/turns_an_on_server_off"},
+		{Variant: "wrong-kind", Want: "NMI/server_off_is_conflict"},
+		{Variant: "accepts-anything", Want: "SetBootDevice/unknown_device_is_invalid"},
+		{Variant: "shutdown-waits", Want: "Shutdown/ignored_by_OS_then_PowerOff"},
+		{Variant: "ignores-cursor", Want: "Events/new_records_oldest_first"},
+		{Variant: "always-dumping", Want: "DumpInProgress/fresh_server_is_not_dumping"},
+		{Variant: "transient-wrong-kind", Want: "TransientFailure/failed_request_changes_nothing_and_retry_succeeds"},
+		{Variant: "ignores-ctx", Want: "Context/cancelled/PowerOn_changes_nothing"},
+		{Variant: "ignores-ctx", Want: "Context/deadline_exceeded/reads"},
+		{Variant: "ignores-ctx", Want: "Context/cancelled_mid_request_PowerOn"},
+		{Variant: "applies-after-cancel", Want: "Context/cancelled_mid_request_PowerOn"},
+		{Variant: "racy", Want: "Concurrency/parallel_PowerOn_then_PowerOff", RaceOnly: true},
+	})
 }

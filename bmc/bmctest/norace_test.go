@@ -1,5 +1,0 @@
-//go:build !race
-
-package bmctest_test
-
-const raceEnabled = false
