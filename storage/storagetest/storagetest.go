@@ -6,18 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/coldstandby/coldstandby/internal/conformance"
 	"github.com/coldstandby/coldstandby/storage"
 )
 
 // Limits the suite holds drivers to.
 const (
-	// promptly is how long a call with a done context may take.
-	promptly = time.Second
 	// workers is the number of goroutines of the concurrency tests.
 	workers = 8
 	// maxLUN is the highest host LUN number Map accepts.
@@ -217,13 +213,6 @@ func (f *fixture) mustMap(t *testing.T, vol storage.VolumeID, host []storage.Ini
 	}
 }
 
-func wantKind(t *testing.T, what string, err, kind error) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Errorf("%s: %v, want an error wrapping %v", what, err, kind)
-	}
-}
-
 func m(v storage.VolumeID, lun int) storage.Mapping { return storage.Mapping{Volume: v, LUN: lun} }
 
 func (s *suite) testMappings(t *testing.T) {
@@ -266,7 +255,7 @@ func (s *suite) testMappings(t *testing.T) {
 		f := s.setup(t, nil, 1)
 		for _, ini := range [][]storage.Initiator{nil, {}, {{}}, {f.hosts[0][0], {}}} {
 			_, err := f.d.Mappings(t.Context(), ini)
-			wantKind(t, fmt.Sprintf("Mappings(%v)", ini), err, storage.ErrInvalid)
+			conformance.WantKind(t, fmt.Sprintf("Mappings(%v)", ini), err, storage.ErrInvalid)
 		}
 	})
 }
@@ -312,7 +301,7 @@ func (s *suite) testMap(t *testing.T) {
 		f.mustMap(t, f.vols[0], f.hosts[0], 2)
 		before := f.snapshot(t)
 		err := f.d.Map(t.Context(), f.vols[1], f.hosts[0], 2)
-		wantKind(t, "Map of a second volume at a used LUN", err, storage.ErrConflict)
+		conformance.WantKind(t, "Map of a second volume at a used LUN", err, storage.ErrConflict)
 		f.wantUnchanged(t, before, "a conflicting Map")
 	})
 	t.Run("same_volume_at_another_LUN_is_conflict", func(t *testing.T) {
@@ -320,7 +309,7 @@ func (s *suite) testMap(t *testing.T) {
 		f.mustMap(t, f.vols[0], f.hosts[0], 2)
 		before := f.snapshot(t)
 		err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], 4)
-		wantKind(t, "Map of a mapped volume at another LUN", err, storage.ErrConflict)
+		conformance.WantKind(t, "Map of a mapped volume at another LUN", err, storage.ErrConflict)
 		f.wantUnchanged(t, before, "a conflicting Map")
 	})
 	t.Run("unknown_volume_is_not_found", func(t *testing.T) {
@@ -328,8 +317,8 @@ func (s *suite) testMap(t *testing.T) {
 		before := f.snapshot(t)
 		vol := f.unknownVolume(t)
 		err := f.d.Map(t.Context(), vol, f.hosts[0], 1)
-		wantKind(t, "Map of an unknown volume", err, storage.ErrNotFound)
-		wantNamed(t, "Map of an unknown volume", err, string(vol))
+		conformance.WantKind(t, "Map of an unknown volume", err, storage.ErrNotFound)
+		conformance.WantNamed(t, "Map of an unknown volume", err, string(vol))
 		f.wantUnchanged(t, before, "Map of an unknown volume")
 	})
 	t.Run("bad_LUN_or_zero_initiator_is_invalid", func(t *testing.T) {
@@ -337,10 +326,10 @@ func (s *suite) testMap(t *testing.T) {
 		before := f.snapshot(t)
 		for _, lun := range []int{-1, maxLUN + 1} {
 			err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], lun)
-			wantKind(t, fmt.Sprintf("Map at LUN %d", lun), err, storage.ErrInvalid)
+			conformance.WantKind(t, fmt.Sprintf("Map at LUN %d", lun), err, storage.ErrInvalid)
 		}
 		err := f.d.Map(t.Context(), f.vols[0], append(slices.Clone(f.hosts[0]), storage.Initiator{}), 1)
-		wantKind(t, "Map to a zero initiator", err, storage.ErrInvalid)
+		conformance.WantKind(t, "Map to a zero initiator", err, storage.ErrInvalid)
 		f.wantUnchanged(t, before, "invalid Maps")
 	})
 	t.Run("unknown_initiators_mapped_or_not_found", func(t *testing.T) {
@@ -410,14 +399,14 @@ func (s *suite) testUnmap(t *testing.T) {
 	t.Run("unknown_volume_is_not_found", func(t *testing.T) {
 		f := s.setup(t, nil, 1)
 		err := f.d.Unmap(t.Context(), f.unknownVolume(t), f.hosts[0])
-		wantKind(t, "Unmap of an unknown volume", err, storage.ErrNotFound)
+		conformance.WantKind(t, "Unmap of an unknown volume", err, storage.ErrNotFound)
 	})
 	t.Run("zero_initiator_is_invalid", func(t *testing.T) {
 		f := s.setup(t, luns(1), 1)
 		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		before := f.snapshot(t)
 		err := f.d.Unmap(t.Context(), f.vols[0], append(slices.Clone(f.hosts[0]), storage.Initiator{}))
-		wantKind(t, "Unmap from a zero initiator", err, storage.ErrInvalid)
+		conformance.WantKind(t, "Unmap from a zero initiator", err, storage.ErrInvalid)
 		f.wantUnchanged(t, before, "an invalid Unmap")
 	})
 }
@@ -476,7 +465,7 @@ func (s *suite) testSwap(t *testing.T) {
 		before := f.snapshot(t)
 		from, to := f.fresh(1), f.fresh(1)
 		err := sw.SwapInitiators(t.Context(), from, to)
-		wantKind(t, "SwapInitiators from initiators no host has", err, storage.ErrNotFound)
+		conformance.WantKind(t, "SwapInitiators from initiators no host has", err, storage.ErrNotFound)
 		f.wantUnchanged(t, before, "a failed SwapInitiators", to)
 	})
 	t.Run("zero_initiator_is_invalid", func(t *testing.T) {
@@ -485,9 +474,9 @@ func (s *suite) testSwap(t *testing.T) {
 		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		before := f.snapshot(t)
 		err := sw.SwapInitiators(t.Context(), f.hosts[0], []storage.Initiator{{}})
-		wantKind(t, "SwapInitiators to a zero initiator", err, storage.ErrInvalid)
+		conformance.WantKind(t, "SwapInitiators to a zero initiator", err, storage.ErrInvalid)
 		err = sw.SwapInitiators(t.Context(), []storage.Initiator{{}}, f.fresh(1))
-		wantKind(t, "SwapInitiators from a zero initiator", err, storage.ErrInvalid)
+		conformance.WantKind(t, "SwapInitiators from a zero initiator", err, storage.ErrInvalid)
 		f.wantUnchanged(t, before, "an invalid SwapInitiators")
 	})
 }
@@ -503,27 +492,11 @@ func (s *suite) testTransient(t *testing.T) {
 			t.Fatalf("harness: FailNext: %v", err)
 		}
 		err := f.d.Map(t.Context(), f.vols[0], f.hosts[0], 1)
-		wantKind(t, "Map with the array failing", err, storage.ErrTransient)
+		conformance.WantKind(t, "Map with the array failing", err, storage.ErrTransient)
 		f.wantMasking(t, f.hosts[0], "a failed Map")
 		f.mustMap(t, f.vols[0], f.hosts[0], 1)
 		f.wantMasking(t, f.hosts[0], "Map retried", m(f.vols[0], 1))
 	})
-}
-
-// checkDone checks that call, given a done context, returns promptly an
-// error that wraps want. It reports whether the error says the outcome is
-// unknown (the request may have been sent).
-func checkDone(t *testing.T, what string, want error, call func() error) (outcomeUnknown bool) {
-	t.Helper()
-	start := time.Now()
-	err := call()
-	if took := time.Since(start); took > promptly {
-		t.Errorf("%s with a done context took %v, want under %v", what, took, promptly)
-	}
-	if !errors.Is(err, want) {
-		t.Errorf("%s with a done context: %v, want an error wrapping %v", what, err, want)
-	}
-	return errors.Is(err, storage.ErrOutcomeUnknown)
 }
 
 func (s *suite) testContext(t *testing.T) {
@@ -533,114 +506,71 @@ func (s *suite) testContext(t *testing.T) {
 		if !ok {
 			t.Skip("harness cannot hold a request (no storagetest.Staller)")
 		}
-		if cancelMidRequest(t, st, "Map", func(ctx context.Context) error { return f.d.Map(ctx, f.vols[0], f.hosts[0], 1) }) {
+		if conformance.CancelMidRequest(t, st, "Map", func(ctx context.Context) error { return f.d.Map(ctx, f.vols[0], f.hosts[0], 1) }) {
 			f.wantMasking(t, f.hosts[0], "a Map cancelled mid-request without ErrOutcomeUnknown")
 		}
 	})
-	for _, dc := range []struct {
-		name string
-		want error
-	}{{"cancelled", context.Canceled}, {"deadline_exceeded", context.DeadlineExceeded}} {
-		done := func(t *testing.T) context.Context {
-			if dc.want == context.Canceled {
-				ctx, cancel := context.WithCancel(t.Context())
-				cancel()
-				return ctx
+	conformance.DoneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {
+		t.Run("Mappings", func(t *testing.T) {
+			f := s.setup(t, nil, 1)
+			conformance.CheckDone(t, "Mappings", want, func() error {
+				_, err := f.d.Mappings(done(t), f.hosts[0])
+				return err
+			})
+		})
+		t.Run("Map_changes_nothing", func(t *testing.T) {
+			f := s.setup(t, luns(1), 1)
+			if !conformance.CheckDone(t, "Map", want, func() error { return f.d.Map(done(t), f.vols[0], f.hosts[0], 1) }) {
+				f.wantMasking(t, f.hosts[0], "a Map with a done context")
 			}
-			ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
-			t.Cleanup(cancel)
-			return ctx
-		}
-		t.Run(dc.name, func(t *testing.T) {
-			t.Run("Mappings", func(t *testing.T) {
-				f := s.setup(t, nil, 1)
-				checkDone(t, "Mappings", dc.want, func() error {
-					_, err := f.d.Mappings(done(t), f.hosts[0])
-					return err
-				})
-			})
-			t.Run("Map_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, luns(1), 1)
-				if !checkDone(t, "Map", dc.want, func() error { return f.d.Map(done(t), f.vols[0], f.hosts[0], 1) }) {
-					f.wantMasking(t, f.hosts[0], "a Map with a done context")
-				}
-			})
-			t.Run("Unmap_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, luns(1), 1)
-				f.mustMap(t, f.vols[0], f.hosts[0], 1)
-				if !checkDone(t, "Unmap", dc.want, func() error { return f.d.Unmap(done(t), f.vols[0], f.hosts[0]) }) {
-					f.wantMasking(t, f.hosts[0], "an Unmap with a done context", m(f.vols[0], 1))
-				}
-			})
-			t.Run("SwapInitiators_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, luns(1), 1)
-				sw := f.swapper(t)
-				f.mustMap(t, f.vols[0], f.hosts[0], 1)
-				to := f.fresh(1)
-				if !checkDone(t, "SwapInitiators", dc.want, func() error { return sw.SwapInitiators(done(t), f.hosts[0], to) }) {
-					f.wantMasking(t, f.hosts[0], "a SwapInitiators with a done context", m(f.vols[0], 1))
-					f.wantMasking(t, to, "a SwapInitiators with a done context")
-				}
-			})
 		})
-	}
-}
-
-// parallel runs call on workers goroutines at once and returns their
-// errors, indexed by goroutine.
-func parallel(call func(i int) error) []error {
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, workers)
-	)
-	for i := range workers {
-		wg.Go(func() {
-			<-start
-			errs[i] = call(i)
+		t.Run("Unmap_changes_nothing", func(t *testing.T) {
+			f := s.setup(t, luns(1), 1)
+			f.mustMap(t, f.vols[0], f.hosts[0], 1)
+			if !conformance.CheckDone(t, "Unmap", want, func() error { return f.d.Unmap(done(t), f.vols[0], f.hosts[0]) }) {
+				f.wantMasking(t, f.hosts[0], "an Unmap with a done context", m(f.vols[0], 1))
+			}
 		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
-func noErrors(t *testing.T, what string, errs []error) {
-	t.Helper()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("%s, goroutine %d of %d: %v", what, i, workers, err)
-		}
-	}
+		t.Run("SwapInitiators_changes_nothing", func(t *testing.T) {
+			f := s.setup(t, luns(1), 1)
+			sw := f.swapper(t)
+			f.mustMap(t, f.vols[0], f.hosts[0], 1)
+			to := f.fresh(1)
+			if !conformance.CheckDone(t, "SwapInitiators", want, func() error { return sw.SwapInitiators(done(t), f.hosts[0], to) }) {
+				f.wantMasking(t, f.hosts[0], "a SwapInitiators with a done context", m(f.vols[0], 1))
+				f.wantMasking(t, to, "a SwapInitiators with a done context")
+			}
+		})
+	})
 }
 
 func (s *suite) testConcurrency(t *testing.T) {
 	t.Run("distinct_volumes_to_one_host", func(t *testing.T) {
 		f := s.setup(t, seq(1, workers), 1)
-		noErrors(t, "Map", parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[0], i+1) }))
+		conformance.NoErrors(t, "Map", conformance.Parallel(workers, func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[0], i+1) }))
 		var want []storage.Mapping
 		for i, v := range f.vols {
 			want = append(want, m(v, i+1))
 		}
 		f.wantMasking(t, f.hosts[0], fmt.Sprintf("%d parallel Maps", workers), want...)
-		noErrors(t, "Unmap", parallel(func(i int) error { return f.d.Unmap(t.Context(), f.vols[i], f.hosts[0]) }))
+		conformance.NoErrors(t, "Unmap", conformance.Parallel(workers, func(i int) error { return f.d.Unmap(t.Context(), f.vols[i], f.hosts[0]) }))
 		f.wantMasking(t, f.hosts[0], fmt.Sprintf("%d parallel Unmaps", workers))
 	})
 	t.Run("distinct_hosts", func(t *testing.T) {
 		f := s.setup(t, same(1, workers), workers)
-		noErrors(t, "Map", parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[i], 1) }))
+		conformance.NoErrors(t, "Map", conformance.Parallel(workers, func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[i], 1) }))
 		for i, host := range f.hosts {
 			f.wantMasking(t, host, fmt.Sprintf("%d parallel Maps", workers), m(f.vols[i], 1))
 		}
 	})
 	t.Run("same_mapping_from_every_goroutine", func(t *testing.T) {
 		f := s.setup(t, luns(1), 1)
-		noErrors(t, "identical Map", parallel(func(int) error { return f.d.Map(t.Context(), f.vols[0], f.hosts[0], 1) }))
+		conformance.NoErrors(t, "identical Map", conformance.Parallel(workers, func(int) error { return f.d.Map(t.Context(), f.vols[0], f.hosts[0], 1) }))
 		f.wantMasking(t, f.hosts[0], fmt.Sprintf("%d identical parallel Maps", workers), m(f.vols[0], 1))
 	})
 	t.Run("one_LUN_contested_one_winner", func(t *testing.T) {
 		f := s.setup(t, same(6, workers), 1)
-		errs := parallel(func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[0], 6) })
+		errs := conformance.Parallel(workers, func(i int) error { return f.d.Map(t.Context(), f.vols[i], f.hosts[0], 6) })
 		winner := -1
 		for i, err := range errs {
 			switch {
@@ -659,63 +589,18 @@ func (s *suite) testConcurrency(t *testing.T) {
 	})
 	t.Run("reads_during_writes", func(t *testing.T) {
 		f := s.setup(t, seq(1, workers/2), 1)
-		errs := parallel(func(i int) error {
+		errs := conformance.Parallel(workers, func(i int) error {
 			if i%2 == 0 {
 				return f.d.Map(t.Context(), f.vols[i/2], f.hosts[0], i/2+1)
 			}
 			_, err := f.d.Mappings(t.Context(), f.hosts[0])
 			return err
 		})
-		noErrors(t, "Map and Mappings", errs)
+		conformance.NoErrors(t, "Map and Mappings", errs)
 		var want []storage.Mapping
 		for i, v := range f.vols {
 			want = append(want, m(v, i+1))
 		}
 		f.wantMasking(t, f.hosts[0], "parallel Maps and reads", want...)
 	})
-}
-
-// A Staller holds the request for stallFor; the suite cancels after
-// cancelAfter.
-const (
-	stallFor    = 1500 * time.Millisecond
-	cancelAfter = 50 * time.Millisecond
-)
-
-// cancelMidRequest has st hold the driver's next request, runs call with a
-// context cancelled while the request is held, and checks that it returns
-// promptly with an error wrapping context.Canceled. Unless the error also
-// wraps ErrOutcomeUnknown, it waits until the stall has passed and returns
-// true: the caller then checks that nothing changed.
-func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx context.Context) error) (checkUnchanged bool) {
-	t.Helper()
-	if err := st.StallNext(t.Context(), stallFor); err != nil {
-		t.Fatalf("harness: StallNext: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	start := time.Now()
-	timer := time.AfterFunc(cancelAfter, cancel)
-	defer timer.Stop()
-	err := call(ctx)
-	if took := time.Since(start); took > cancelAfter+promptly {
-		t.Errorf("%s cancelled %v into a held request returned after %v, want within %v of the cancellation", what, cancelAfter, took, promptly)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("%s cancelled mid-request: %v, want an error wrapping context.Canceled", what, err)
-	}
-	if errors.Is(err, storage.ErrOutcomeUnknown) {
-		return false
-	}
-	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
-	return true
-}
-
-// wantNamed checks that err names the thing it is about, as errors
-// wrapped "once with the operation and target" do.
-func wantNamed(t *testing.T, what string, err error, name string) {
-	t.Helper()
-	if err != nil && !strings.Contains(err.Error(), name) {
-		t.Errorf("%s: error %q does not name %q; wrap errors with the operation and its target", what, err, name)
-	}
 }

@@ -3,17 +3,13 @@ package storagetest_test
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coldstandby/coldstandby/internal/conformance"
 	"github.com/coldstandby/coldstandby/storage"
 	"github.com/coldstandby/coldstandby/storage/storagetest"
 )
@@ -89,7 +85,7 @@ func (r *ref) begin(ctx context.Context, op string) error {
 	if d := r.a.stall; d > 0 {
 		r.a.stall = 0
 		r.a.mu.Unlock()
-		if err := wait(ctx, r.variant, d); err != nil {
+		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
 			return fmt.Errorf("ref: %s: %w", op, err)
 		}
 		r.a.mu.Lock()
@@ -409,80 +405,28 @@ const variantEnv = "STORAGETEST_BROKEN_VARIANT"
 // TestBrokenHelper runs the suite against a broken variant of the
 // reference driver; TestBrokenDriversFail runs it in a subprocess.
 func TestBrokenHelper(t *testing.T) {
-	v := os.Getenv(variantEnv)
-	if v == "" {
-		t.Skip("run by TestBrokenDriversFail in a subprocess")
-	}
-	storagetest.Run(t, newHarness(v))
+	conformance.BrokenHelper(t, variantEnv, func(t *testing.T, v string) {
+		storagetest.Run(t, newHarness(v))
+	})
 }
 
 func TestBrokenDriversFail(t *testing.T) {
-	if os.Getenv(variantEnv) != "" {
-		t.Skip("in the subprocess")
-	}
-	cases := []struct {
-		variant string
-		want    string // the subtest that must fail; only it runs
-	}{
-		{"not-idempotent", "Map/twice_is_once"},
-		{"not-idempotent", "Concurrency/same_mapping_from_every_goroutine"},
-		{"memory-only", "Map/makes_volume_visible_at_LUN"},
-		{"wrong-kind", "Map/unknown_volume_is_not_found"},
-		{"anonymous-errors", "Map/unknown_volume_is_not_found"},
-		{"no-conflict-check", "Map/same_volume_at_another_LUN_is_conflict"},
-		{"unsorted", "Mappings/sorted_by_LUN_then_volume"},
-		{"first-initiator-only", "Mappings/any_of_the_initiators"},
-		{"unknown-is-error", "Mappings/unknown_initiators_see_nothing"},
-		{"unmap-everywhere", "Unmap/other_host_keeps_volume"},
-		{"swap-renumbers", "SwapInitiators/to_new_initiators_keeps_every_LUN"},
-		{"transient-wrong-kind", "TransientFailure/failed_Map_changes_nothing_and_retry_succeeds"},
-		{"ignores-ctx", "Context/cancelled/Map_changes_nothing"},
-		{"ignores-ctx", "Context/cancelled_mid_request_Map"},
-		{"ignores-ctx", "Context/deadline_exceeded/SwapInitiators_changes_nothing"},
-		{"racy", "Concurrency/one_LUN_contested_one_winner"},
-	}
-	for _, c := range cases {
-		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
-			t.Parallel()
-			out, err := runHelper(t, c.variant, c.want)
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
-			}
-			if !strings.Contains(out, "--- FAIL: TestBrokenHelper/"+c.want+" ") {
-				t.Fatalf("the %q driver did not fail %s; output:\n%s", c.variant, c.want, out)
-			}
-		})
-	}
-}
-
-// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
-// variant in a subprocess of this test binary.
-func runHelper(t *testing.T, variant, subtest string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	pattern := "^TestBrokenHelper$"
-	for _, name := range strings.Split(subtest, "/") {
-		pattern += "/^" + regexp.QuoteMeta(name) + "$"
-	}
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// wait holds a request for d, as a slow backend does, unless ctx is done
-// first.
-func wait(ctx context.Context, variant string, d time.Duration) error {
-	if variant == "ignores-ctx" {
-		time.Sleep(d)
-		return nil
-	}
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	conformance.BrokenDriversFail(t, variantEnv, []conformance.Broken{
+		{Variant: "not-idempotent", Want: "Map/twice_is_once"},
+		{Variant: "not-idempotent", Want: "Concurrency/same_mapping_from_every_goroutine"},
+		{Variant: "memory-only", Want: "Map/makes_volume_visible_at_LUN"},
+		{Variant: "wrong-kind", Want: "Map/unknown_volume_is_not_found"},
+		{Variant: "anonymous-errors", Want: "Map/unknown_volume_is_not_found"},
+		{Variant: "no-conflict-check", Want: "Map/same_volume_at_another_LUN_is_conflict"},
+		{Variant: "unsorted", Want: "Mappings/sorted_by_LUN_then_volume"},
+		{Variant: "first-initiator-only", Want: "Mappings/any_of_the_initiators"},
+		{Variant: "unknown-is-error", Want: "Mappings/unknown_initiators_see_nothing"},
+		{Variant: "unmap-everywhere", Want: "Unmap/other_host_keeps_volume"},
+		{Variant: "swap-renumbers", Want: "SwapInitiators/to_new_initiators_keeps_every_LUN"},
+		{Variant: "transient-wrong-kind", Want: "TransientFailure/failed_Map_changes_nothing_and_retry_succeeds"},
+		{Variant: "ignores-ctx", Want: "Context/cancelled/Map_changes_nothing"},
+		{Variant: "ignores-ctx", Want: "Context/cancelled_mid_request_Map"},
+		{Variant: "ignores-ctx", Want: "Context/deadline_exceeded/SwapInitiators_changes_nothing"},
+		{Variant: "racy", Want: "Concurrency/one_LUN_contested_one_winner"},
+	})
 }
