@@ -7,17 +7,14 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/coldstandby/coldstandby/internal/conformance"
 	"github.com/coldstandby/coldstandby/partition"
 )
 
 // Limits the suite holds drivers to.
 const (
-	// promptly is how long a call with a done context may take.
-	promptly = time.Second
 	// workers is the number of goroutines of the concurrency tests.
 	workers = 8
 	// prefix starts the ID of every logical server the suite composes.
@@ -142,13 +139,6 @@ func (f *fixture) mustCompose(t *testing.T, id string, members []string) {
 	}
 }
 
-func wantKind(t *testing.T, what string, err, kind error) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Errorf("%s: %v, want an error wrapping %v", what, err, kind)
-	}
-}
-
 func (s *suite) testList(t *testing.T) {
 	t.Run("sorted_by_ID_with_members", func(t *testing.T) {
 		f := s.setup(t, 3)
@@ -187,7 +177,7 @@ func (s *suite) testCompose(t *testing.T) {
 		f.mustCompose(t, prefix+"1", f.members[:2])
 		for _, other := range [][]string{f.members[2:], f.members[:1], f.members} {
 			err := f.d.Compose(t.Context(), prefix+"1", other)
-			wantKind(t, fmt.Sprintf("Compose of an existing ID with members %v", other), err, partition.ErrConflict)
+			conformance.WantKind(t, fmt.Sprintf("Compose of an existing ID with members %v", other), err, partition.ErrConflict)
 		}
 		f.wantState(t, "conflicting Composes", want(prefix+"1", f.members[:2]))
 	})
@@ -195,14 +185,14 @@ func (s *suite) testCompose(t *testing.T) {
 		f := s.setup(t, 3)
 		f.mustCompose(t, prefix+"1", f.members[:2])
 		err := f.d.Compose(t.Context(), prefix+"2", f.members[1:])
-		wantKind(t, "Compose with a member of another logical server", err, partition.ErrConflict)
+		conformance.WantKind(t, "Compose with a member of another logical server", err, partition.ErrConflict)
 		f.wantState(t, "a conflicting Compose", want(prefix+"1", f.members[:2]))
 	})
 	t.Run("unknown_member_is_not_found", func(t *testing.T) {
 		f := s.setup(t, 1)
 		err := f.d.Compose(t.Context(), prefix+"1", []string{f.members[0], unknownMember})
-		wantKind(t, "Compose with an unknown member", err, partition.ErrNotFound)
-		wantNamed(t, "Compose with an unknown member", err, unknownMember)
+		conformance.WantKind(t, "Compose with an unknown member", err, partition.ErrNotFound)
+		conformance.WantNamed(t, "Compose with an unknown member", err, unknownMember)
 		f.wantState(t, "a failed Compose", want())
 	})
 	t.Run("malformed_request_is_invalid", func(t *testing.T) {
@@ -217,7 +207,7 @@ func (s *suite) testCompose(t *testing.T) {
 			{prefix + "1", []string{f.members[0], f.members[1], f.members[0]}},
 		} {
 			err := f.d.Compose(t.Context(), c.id, c.members)
-			wantKind(t, fmt.Sprintf("Compose(%q, %q)", c.id, c.members), err, partition.ErrInvalid)
+			conformance.WantKind(t, fmt.Sprintf("Compose(%q, %q)", c.id, c.members), err, partition.ErrInvalid)
 		}
 		f.wantState(t, "invalid Composes", want())
 	})
@@ -232,7 +222,7 @@ func (s *suite) testCompose(t *testing.T) {
 			t.Fatalf("harness: ForbiddenPair: %v", err)
 		}
 		err = f.d.Compose(t.Context(), prefix+"1", pair[:])
-		wantKind(t, fmt.Sprintf("Compose of the forbidden combination %v", pair), err, partition.ErrConflict)
+		conformance.WantKind(t, fmt.Sprintf("Compose of the forbidden combination %v", pair), err, partition.ErrConflict)
 		f.wantState(t, "a forbidden Compose", want(), pair[:]...)
 	})
 }
@@ -279,27 +269,11 @@ func (s *suite) testTransient(t *testing.T) {
 			t.Fatalf("harness: FailNext: %v", err)
 		}
 		err := f.d.Compose(t.Context(), prefix+"1", f.members)
-		wantKind(t, "Compose with the platform failing", err, partition.ErrTransient)
+		conformance.WantKind(t, "Compose with the platform failing", err, partition.ErrTransient)
 		f.wantState(t, "a failed Compose", want())
 		f.mustCompose(t, prefix+"1", f.members)
 		f.wantState(t, "Compose retried", want(prefix+"1", f.members))
 	})
-}
-
-// checkDone checks that call, given a done context, returns promptly an
-// error that wraps want. It reports whether the error says the outcome is
-// unknown (the request may have been sent).
-func checkDone(t *testing.T, what string, want error, call func() error) (outcomeUnknown bool) {
-	t.Helper()
-	start := time.Now()
-	err := call()
-	if took := time.Since(start); took > promptly {
-		t.Errorf("%s with a done context took %v, want under %v", what, took, promptly)
-	}
-	if !errors.Is(err, want) {
-		t.Errorf("%s with a done context: %v, want an error wrapping %v", what, err, want)
-	}
-	return errors.Is(err, partition.ErrOutcomeUnknown)
 }
 
 func (s *suite) testContext(t *testing.T) {
@@ -309,81 +283,38 @@ func (s *suite) testContext(t *testing.T) {
 		if !ok {
 			t.Skip("harness cannot hold a request (no partitiontest.Staller)")
 		}
-		if cancelMidRequest(t, st, "Compose", func(ctx context.Context) error { return f.d.Compose(ctx, prefix+"1", f.members) }) {
+		if conformance.CancelMidRequest(t, st, "Compose", func(ctx context.Context) error { return f.d.Compose(ctx, prefix+"1", f.members) }) {
 			f.wantState(t, "a Compose cancelled mid-request without ErrOutcomeUnknown", want())
 		}
 	})
-	for _, dc := range []struct {
-		name string
-		want error
-	}{{"cancelled", context.Canceled}, {"deadline_exceeded", context.DeadlineExceeded}} {
-		done := func(t *testing.T) context.Context {
-			if dc.want == context.Canceled {
-				ctx, cancel := context.WithCancel(t.Context())
-				cancel()
-				return ctx
+	conformance.DoneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, wantErr error) {
+		t.Run("List", func(t *testing.T) {
+			f := s.setup(t, 0)
+			conformance.CheckDone(t, "List", wantErr, func() error {
+				_, err := f.d.List(done(t))
+				return err
+			})
+		})
+		t.Run("Compose_changes_nothing", func(t *testing.T) {
+			f := s.setup(t, 1)
+			if !conformance.CheckDone(t, "Compose", wantErr, func() error { return f.d.Compose(done(t), prefix+"1", f.members) }) {
+				f.wantState(t, "a Compose with a done context", want())
 			}
-			ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
-			t.Cleanup(cancel)
-			return ctx
-		}
-		t.Run(dc.name, func(t *testing.T) {
-			t.Run("List", func(t *testing.T) {
-				f := s.setup(t, 0)
-				checkDone(t, "List", dc.want, func() error {
-					_, err := f.d.List(done(t))
-					return err
-				})
-			})
-			t.Run("Compose_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, 1)
-				if !checkDone(t, "Compose", dc.want, func() error { return f.d.Compose(done(t), prefix+"1", f.members) }) {
-					f.wantState(t, "a Compose with a done context", want())
-				}
-			})
-			t.Run("Decompose_changes_nothing", func(t *testing.T) {
-				f := s.setup(t, 1)
-				f.mustCompose(t, prefix+"1", f.members)
-				if !checkDone(t, "Decompose", dc.want, func() error { return f.d.Decompose(done(t), prefix+"1") }) {
-					f.wantState(t, "a Decompose with a done context", want(prefix+"1", f.members))
-				}
-			})
 		})
-	}
-}
-
-// parallel runs call on workers goroutines at once and returns their
-// errors, indexed by goroutine.
-func parallel(call func(i int) error) []error {
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, workers)
-	)
-	for i := range workers {
-		wg.Go(func() {
-			<-start
-			errs[i] = call(i)
+		t.Run("Decompose_changes_nothing", func(t *testing.T) {
+			f := s.setup(t, 1)
+			f.mustCompose(t, prefix+"1", f.members)
+			if !conformance.CheckDone(t, "Decompose", wantErr, func() error { return f.d.Decompose(done(t), prefix+"1") }) {
+				f.wantState(t, "a Decompose with a done context", want(prefix+"1", f.members))
+			}
 		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
-func noErrors(t *testing.T, what string, errs []error) {
-	t.Helper()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("%s, goroutine %d of %d: %v", what, i, workers, err)
-		}
-	}
+	})
 }
 
 func (s *suite) testConcurrency(t *testing.T) {
 	t.Run("distinct_logical_servers", func(t *testing.T) {
 		f := s.setup(t, workers)
-		noErrors(t, "Compose", parallel(func(i int) error {
+		conformance.NoErrors(t, "Compose", conformance.Parallel(workers, func(i int) error {
 			return f.d.Compose(t.Context(), fmt.Sprintf("%s%d", prefix, i), f.members[i:i+1])
 		}))
 		st := state{}
@@ -391,19 +322,19 @@ func (s *suite) testConcurrency(t *testing.T) {
 			st[fmt.Sprintf("%s%d", prefix, i)] = []string{m}
 		}
 		f.wantState(t, fmt.Sprintf("%d parallel Composes", workers), st)
-		noErrors(t, "Decompose", parallel(func(i int) error {
+		conformance.NoErrors(t, "Decompose", conformance.Parallel(workers, func(i int) error {
 			return f.d.Decompose(t.Context(), fmt.Sprintf("%s%d", prefix, i))
 		}))
 		f.wantState(t, fmt.Sprintf("%d parallel Decomposes", workers), want())
 	})
 	t.Run("same_Compose_from_every_goroutine", func(t *testing.T) {
 		f := s.setup(t, 2)
-		noErrors(t, "identical Compose", parallel(func(int) error { return f.d.Compose(t.Context(), prefix+"1", f.members) }))
+		conformance.NoErrors(t, "identical Compose", conformance.Parallel(workers, func(int) error { return f.d.Compose(t.Context(), prefix+"1", f.members) }))
 		f.wantState(t, "identical parallel Composes", want(prefix+"1", f.members))
 	})
 	t.Run("contested_member_one_winner", func(t *testing.T) {
 		f := s.setup(t, 1)
-		errs := parallel(func(i int) error { return f.d.Compose(t.Context(), fmt.Sprintf("%s%d", prefix, i), f.members) })
+		errs := conformance.Parallel(workers, func(i int) error { return f.d.Compose(t.Context(), fmt.Sprintf("%s%d", prefix, i), f.members) })
 		winner := -1
 		for i, err := range errs {
 			switch {
@@ -420,49 +351,4 @@ func (s *suite) testConcurrency(t *testing.T) {
 		}
 		f.wantState(t, "contested Composes", want(fmt.Sprintf("%s%d", prefix, winner), f.members))
 	})
-}
-
-// A Staller holds the request for stallFor; the suite cancels after
-// cancelAfter.
-const (
-	stallFor    = 1500 * time.Millisecond
-	cancelAfter = 50 * time.Millisecond
-)
-
-// cancelMidRequest has st hold the driver's next request, runs call with a
-// context cancelled while the request is held, and checks that it returns
-// promptly with an error wrapping context.Canceled. Unless the error also
-// wraps ErrOutcomeUnknown, it waits until the stall has passed and returns
-// true: the caller then checks that nothing changed.
-func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx context.Context) error) (checkUnchanged bool) {
-	t.Helper()
-	if err := st.StallNext(t.Context(), stallFor); err != nil {
-		t.Fatalf("harness: StallNext: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	start := time.Now()
-	timer := time.AfterFunc(cancelAfter, cancel)
-	defer timer.Stop()
-	err := call(ctx)
-	if took := time.Since(start); took > cancelAfter+promptly {
-		t.Errorf("%s cancelled %v into a held request returned after %v, want within %v of the cancellation", what, cancelAfter, took, promptly)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("%s cancelled mid-request: %v, want an error wrapping context.Canceled", what, err)
-	}
-	if errors.Is(err, partition.ErrOutcomeUnknown) {
-		return false
-	}
-	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
-	return true
-}
-
-// wantNamed checks that err names the thing it is about, as errors
-// wrapped "once with the operation and target" do.
-func wantNamed(t *testing.T, what string, err error, name string) {
-	t.Helper()
-	if err != nil && !strings.Contains(err.Error(), name) {
-		t.Errorf("%s: error %q does not name %q; wrap errors with the operation and its target", what, err, name)
-	}
 }

@@ -2,17 +2,14 @@ package partitiontest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coldstandby/coldstandby/internal/conformance"
 	"github.com/coldstandby/coldstandby/partition"
 	"github.com/coldstandby/coldstandby/partition/partitiontest"
 )
@@ -60,7 +57,7 @@ func (r *ref) begin(ctx context.Context, op string) error {
 	if d := r.p.stall; d > 0 {
 		r.p.stall = 0
 		r.p.mu.Unlock()
-		if err := wait(ctx, r.variant, d); err != nil {
+		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
 			return fmt.Errorf("ref: %s: %w", op, err)
 		}
 		r.p.mu.Lock()
@@ -245,77 +242,25 @@ const variantEnv = "PARTITIONTEST_BROKEN_VARIANT"
 // TestBrokenHelper runs the suite against a broken variant of the
 // reference driver; TestBrokenDriversFail runs it in a subprocess.
 func TestBrokenHelper(t *testing.T) {
-	v := os.Getenv(variantEnv)
-	if v == "" {
-		t.Skip("run by TestBrokenDriversFail in a subprocess")
-	}
-	partitiontest.Run(t, newHarness(v))
+	conformance.BrokenHelper(t, variantEnv, func(t *testing.T, v string) {
+		partitiontest.Run(t, newHarness(v))
+	})
 }
 
 func TestBrokenDriversFail(t *testing.T) {
-	if os.Getenv(variantEnv) != "" {
-		t.Skip("in the subprocess")
-	}
-	cases := []struct {
-		variant string
-		want    string // the subtest that must fail; only it runs
-	}{
-		{"not-idempotent", "Compose/twice_is_once_in_any_order"},
-		{"not-idempotent", "Concurrency/same_Compose_from_every_goroutine"},
-		{"steals-members", "Compose/member_of_another_logical_server_is_conflict"},
-		{"wrong-kind", "Compose/unknown_member_is_not_found"},
-		{"no-duplicate-check", "Compose/malformed_request_is_invalid"},
-		{"ignores-zones", "Compose/forbidden_combination_is_conflict"},
-		{"absent-is-error", "Decompose/absent_returns_nil"},
-		{"unsorted", "List/sorted_by_ID_with_members"},
-		{"transient-wrong-kind", "TransientFailure/failed_Compose_changes_nothing_and_retry_succeeds"},
-		{"ignores-ctx", "Context/cancelled/Compose_changes_nothing"},
-		{"ignores-ctx", "Context/cancelled_mid_request_Compose"},
-		{"ignores-ctx", "Context/deadline_exceeded/Decompose_changes_nothing"},
-		{"racy", "Concurrency/contested_member_one_winner"},
-	}
-	for _, c := range cases {
-		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
-			t.Parallel()
-			out, err := runHelper(t, c.variant, c.want)
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
-			}
-			if !strings.Contains(out, "--- FAIL: TestBrokenHelper/"+c.want+" ") {
-				t.Fatalf("the %q driver did not fail %s; output:\n%s", c.variant, c.want, out)
-			}
-		})
-	}
-}
-
-// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
-// variant in a subprocess of this test binary.
-func runHelper(t *testing.T, variant, subtest string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	pattern := "^TestBrokenHelper$"
-	for _, name := range strings.Split(subtest, "/") {
-		pattern += "/^" + regexp.QuoteMeta(name) + "$"
-	}
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// wait holds a request for d, as a slow backend does, unless ctx is done
-// first.
-func wait(ctx context.Context, variant string, d time.Duration) error {
-	if variant == "ignores-ctx" {
-		time.Sleep(d)
-		return nil
-	}
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	conformance.BrokenDriversFail(t, variantEnv, []conformance.Broken{
+		{Variant: "not-idempotent", Want: "Compose/twice_is_once_in_any_order"},
+		{Variant: "not-idempotent", Want: "Concurrency/same_Compose_from_every_goroutine"},
+		{Variant: "steals-members", Want: "Compose/member_of_another_logical_server_is_conflict"},
+		{Variant: "wrong-kind", Want: "Compose/unknown_member_is_not_found"},
+		{Variant: "no-duplicate-check", Want: "Compose/malformed_request_is_invalid"},
+		{Variant: "ignores-zones", Want: "Compose/forbidden_combination_is_conflict"},
+		{Variant: "absent-is-error", Want: "Decompose/absent_returns_nil"},
+		{Variant: "unsorted", Want: "List/sorted_by_ID_with_members"},
+		{Variant: "transient-wrong-kind", Want: "TransientFailure/failed_Compose_changes_nothing_and_retry_succeeds"},
+		{Variant: "ignores-ctx", Want: "Context/cancelled/Compose_changes_nothing"},
+		{Variant: "ignores-ctx", Want: "Context/cancelled_mid_request_Compose"},
+		{Variant: "ignores-ctx", Want: "Context/deadline_exceeded/Decompose_changes_nothing"},
+		{Variant: "racy", Want: "Concurrency/contested_member_one_winner"},
+	})
 }
