@@ -5,19 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/internal/conformance"
 	"github.com/coldstandby/coldstandby/storage"
 )
 
 // Limits the suites hold drivers to.
 const (
-	// promptly is how long a call with a done context may take.
-	promptly = time.Second
 	// workers is the number of goroutines of the concurrency tests.
 	workers = 8
 	// unknownZone and unknownPort name nothing on any switch, and are
@@ -26,78 +22,6 @@ const (
 	unknownZone = "cst_no_such_zone_0"
 	unknownPort = "nosuchport0"
 )
-
-// checkDone checks that call, given a done context, returns promptly an
-// error that wraps want. It reports whether the error says the outcome is
-// unknown (the request may have been sent).
-func checkDone(t *testing.T, what string, want error, call func() error) (outcomeUnknown bool) {
-	t.Helper()
-	start := time.Now()
-	err := call()
-	if took := time.Since(start); took > promptly {
-		t.Errorf("%s with a done context took %v, want under %v", what, took, promptly)
-	}
-	if !errors.Is(err, want) {
-		t.Errorf("%s with a done context: %v, want an error wrapping %v", what, err, want)
-	}
-	return errors.Is(err, fabric.ErrOutcomeUnknown)
-}
-
-// doneContexts runs body once with a cancelled context and once with an
-// expired one, as subtests named after them.
-func doneContexts(t *testing.T, body func(t *testing.T, done func(t *testing.T) context.Context, want error)) {
-	for _, dc := range []struct {
-		name string
-		want error
-	}{{"cancelled", context.Canceled}, {"deadline_exceeded", context.DeadlineExceeded}} {
-		done := func(t *testing.T) context.Context {
-			if dc.want == context.Canceled {
-				ctx, cancel := context.WithCancel(t.Context())
-				cancel()
-				return ctx
-			}
-			ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
-			t.Cleanup(cancel)
-			return ctx
-		}
-		t.Run(dc.name, func(t *testing.T) { body(t, done, dc.want) })
-	}
-}
-
-// parallel runs call on workers goroutines at once and returns their
-// errors, indexed by goroutine.
-func parallel(call func(i int) error) []error {
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, workers)
-	)
-	for i := range workers {
-		wg.Go(func() {
-			<-start
-			errs[i] = call(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
-func noErrors(t *testing.T, what string, errs []error) {
-	t.Helper()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("%s, goroutine %d of %d: %v", what, i, workers, err)
-		}
-	}
-}
-
-func wantKind(t *testing.T, what string, err, kind error) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Errorf("%s: %v, want an error wrapping %v", what, err, kind)
-	}
-}
 
 // RunZoner runs the FCZoner conformance suite against the driver that
 // newHarness builds. newHarness is called once per subtest and must return
@@ -237,7 +161,7 @@ func (s *zonerSuite) testZones(t *testing.T) {
 		z := s.setup(t, 0)
 		for _, w := range notFC() {
 			_, err := z.d.Zones(t.Context(), w)
-			wantKind(t, fmt.Sprintf("Zones(%q)", w), err, fabric.ErrInvalid)
+			conformance.WantKind(t, fmt.Sprintf("Zones(%q)", w), err, fabric.ErrInvalid)
 		}
 	})
 }
@@ -266,15 +190,15 @@ func (s *zonerSuite) testAdd(t *testing.T) {
 	t.Run("unknown_zone_is_not_found", func(t *testing.T) {
 		z := s.setup(t, 1)
 		err := z.d.AddMember(t.Context(), unknownZone, z.wwpns[0])
-		wantKind(t, "AddMember to an unknown zone", err, fabric.ErrNotFound)
-		wantNamed(t, "AddMember to an unknown zone", err, unknownZone)
+		conformance.WantKind(t, "AddMember to an unknown zone", err, fabric.ErrNotFound)
+		conformance.WantNamed(t, "AddMember to an unknown zone", err, unknownZone)
 		z.wantZones(t, z.wwpns[0], "a failed AddMember", nil, nil)
 	})
 	t.Run("non_FC_initiator_is_invalid", func(t *testing.T) {
 		z := s.setup(t, 0)
 		for _, w := range notFC() {
 			err := z.d.AddMember(t.Context(), z.zones[0], w)
-			wantKind(t, fmt.Sprintf("AddMember(%q)", w), err, fabric.ErrInvalid)
+			conformance.WantKind(t, fmt.Sprintf("AddMember(%q)", w), err, fabric.ErrInvalid)
 		}
 	})
 }
@@ -311,13 +235,13 @@ func (s *zonerSuite) testRemove(t *testing.T) {
 	t.Run("unknown_zone_is_not_found", func(t *testing.T) {
 		z := s.setup(t, 1)
 		err := z.d.RemoveMember(t.Context(), unknownZone, z.wwpns[0])
-		wantKind(t, "RemoveMember from an unknown zone", err, fabric.ErrNotFound)
+		conformance.WantKind(t, "RemoveMember from an unknown zone", err, fabric.ErrNotFound)
 	})
 	t.Run("non_FC_initiator_is_invalid", func(t *testing.T) {
 		z := s.setup(t, 0)
 		for _, w := range notFC() {
 			err := z.d.RemoveMember(t.Context(), z.zones[0], w)
-			wantKind(t, fmt.Sprintf("RemoveMember(%q)", w), err, fabric.ErrInvalid)
+			conformance.WantKind(t, fmt.Sprintf("RemoveMember(%q)", w), err, fabric.ErrInvalid)
 		}
 	})
 }
@@ -368,7 +292,7 @@ func (s *zonerSuite) testTransient(t *testing.T) {
 			t.Fatalf("harness: FailNext: %v", err)
 		}
 		err := z.d.AddMember(t.Context(), z.zones[0], z.wwpns[0])
-		wantKind(t, "AddMember with the switch failing", err, fabric.ErrTransient)
+		conformance.WantKind(t, "AddMember with the switch failing", err, fabric.ErrTransient)
 		z.wantZones(t, z.wwpns[0], "a failed AddMember", nil, nil)
 		z.add(t, z.zones[0], z.wwpns[0])
 		z.commit(t)
@@ -383,21 +307,21 @@ func (s *zonerSuite) testContext(t *testing.T) {
 		if !ok {
 			t.Skip("harness cannot hold a request (no fabrictest.Staller)")
 		}
-		if cancelMidRequest(t, st, "AddMember", func(ctx context.Context) error { return z.d.AddMember(ctx, z.zones[0], z.wwpns[0]) }) {
+		if conformance.CancelMidRequest(t, st, "AddMember", func(ctx context.Context) error { return z.d.AddMember(ctx, z.zones[0], z.wwpns[0]) }) {
 			z.wantZones(t, z.wwpns[0], "an AddMember cancelled mid-request without ErrOutcomeUnknown", nil, nil)
 		}
 	})
-	doneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {
+	conformance.DoneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {
 		t.Run("Zones", func(t *testing.T) {
 			z := s.setup(t, 1)
-			checkDone(t, "Zones", want, func() error {
+			conformance.CheckDone(t, "Zones", want, func() error {
 				_, err := z.d.Zones(done(t), z.wwpns[0])
 				return err
 			})
 		})
 		t.Run("AddMember_changes_nothing", func(t *testing.T) {
 			z := s.setup(t, 1)
-			if !checkDone(t, "AddMember", want, func() error { return z.d.AddMember(done(t), z.zones[0], z.wwpns[0]) }) {
+			if !conformance.CheckDone(t, "AddMember", want, func() error { return z.d.AddMember(done(t), z.zones[0], z.wwpns[0]) }) {
 				z.wantZones(t, z.wwpns[0], "an AddMember with a done context", nil, nil)
 			}
 		})
@@ -405,14 +329,14 @@ func (s *zonerSuite) testContext(t *testing.T) {
 			z := s.setup(t, 1)
 			z.add(t, z.zones[0], z.wwpns[0])
 			z.commit(t)
-			if !checkDone(t, "RemoveMember", want, func() error { return z.d.RemoveMember(done(t), z.zones[0], z.wwpns[0]) }) {
+			if !conformance.CheckDone(t, "RemoveMember", want, func() error { return z.d.RemoveMember(done(t), z.zones[0], z.wwpns[0]) }) {
 				z.wantZones(t, z.wwpns[0], "a RemoveMember with a done context", z.zones[:1], z.zones[:1])
 			}
 		})
 		t.Run("Commit_activates_nothing", func(t *testing.T) {
 			z := s.setup(t, 1)
 			z.add(t, z.zones[0], z.wwpns[0])
-			if !checkDone(t, "Commit", want, func() error { return z.d.Commit(done(t)) }) {
+			if !conformance.CheckDone(t, "Commit", want, func() error { return z.d.Commit(done(t)) }) {
 				act, err := z.h.ActiveZones(t.Context(), z.wwpns[0])
 				if err != nil {
 					t.Fatalf("harness: ActiveZones: %v", err)
@@ -428,12 +352,12 @@ func (s *zonerSuite) testContext(t *testing.T) {
 func (s *zonerSuite) testConcurrency(t *testing.T) {
 	t.Run("distinct_members_one_Commit", func(t *testing.T) {
 		z := s.setup(t, workers)
-		noErrors(t, "AddMember", parallel(func(i int) error { return z.d.AddMember(t.Context(), z.zones[i%2], z.wwpns[i]) }))
+		conformance.NoErrors(t, "AddMember", conformance.Parallel(workers, func(i int) error { return z.d.AddMember(t.Context(), z.zones[i%2], z.wwpns[i]) }))
 		z.commit(t)
 		for i, w := range z.wwpns {
 			z.wantZones(t, w, fmt.Sprintf("%d parallel AddMembers", workers), z.zones[i%2:i%2+1], z.zones[i%2:i%2+1])
 		}
-		noErrors(t, "RemoveMember", parallel(func(i int) error { return z.d.RemoveMember(t.Context(), z.zones[i%2], z.wwpns[i]) }))
+		conformance.NoErrors(t, "RemoveMember", conformance.Parallel(workers, func(i int) error { return z.d.RemoveMember(t.Context(), z.zones[i%2], z.wwpns[i]) }))
 		z.commit(t)
 		for _, w := range z.wwpns {
 			z.wantZones(t, w, fmt.Sprintf("%d parallel RemoveMembers", workers), nil, nil)
@@ -441,7 +365,7 @@ func (s *zonerSuite) testConcurrency(t *testing.T) {
 	})
 	t.Run("add_and_Commit_from_every_goroutine", func(t *testing.T) {
 		z := s.setup(t, workers)
-		noErrors(t, "AddMember and Commit", parallel(func(i int) error {
+		conformance.NoErrors(t, "AddMember and Commit", conformance.Parallel(workers, func(i int) error {
 			if err := z.d.AddMember(t.Context(), z.zones[0], z.wwpns[i]); err != nil {
 				return err
 			}
@@ -577,8 +501,8 @@ func (s *vlanSuite) testPortVLAN(t *testing.T) {
 	t.Run("unknown_port_is_not_found", func(t *testing.T) {
 		v := s.setup(t, 0)
 		_, err := v.d.PortVLAN(t.Context(), unknownPort)
-		wantKind(t, "PortVLAN of an unknown port", err, fabric.ErrNotFound)
-		wantNamed(t, "PortVLAN of an unknown port", err, unknownPort)
+		conformance.WantKind(t, "PortVLAN of an unknown port", err, fabric.ErrNotFound)
+		conformance.WantNamed(t, "PortVLAN of an unknown port", err, unknownPort)
 	})
 }
 
@@ -643,15 +567,15 @@ func (s *vlanSuite) testSet(t *testing.T) {
 			{Mode: "hybrid", AccessVLAN: 10},
 		} {
 			_, err := v.d.SetPortVLAN(t.Context(), v.ports[0], bad)
-			wantKind(t, fmt.Sprintf("SetPortVLAN(%+v)", bad), err, fabric.ErrInvalid)
+			conformance.WantKind(t, fmt.Sprintf("SetPortVLAN(%+v)", bad), err, fabric.ErrInvalid)
 		}
 		v.wantPort(t, v.ports[0], "invalid SetPortVLANs", v.init[0])
 	})
 	t.Run("unknown_port_is_not_found", func(t *testing.T) {
 		v := s.setup(t, 0)
 		_, err := v.d.SetPortVLAN(t.Context(), unknownPort, v.a)
-		wantKind(t, "SetPortVLAN of an unknown port", err, fabric.ErrNotFound)
-		wantNamed(t, "SetPortVLAN of an unknown port", err, unknownPort)
+		conformance.WantKind(t, "SetPortVLAN of an unknown port", err, fabric.ErrNotFound)
+		conformance.WantNamed(t, "SetPortVLAN of an unknown port", err, unknownPort)
 	})
 }
 
@@ -666,7 +590,7 @@ func (s *vlanSuite) testTransient(t *testing.T) {
 			t.Fatalf("harness: FailNext: %v", err)
 		}
 		_, err := v.d.SetPortVLAN(t.Context(), v.ports[0], v.a)
-		wantKind(t, "SetPortVLAN with the switch failing", err, fabric.ErrTransient)
+		conformance.WantKind(t, "SetPortVLAN with the switch failing", err, fabric.ErrTransient)
 		v.wantPort(t, v.ports[0], "a failed SetPortVLAN", v.init[0])
 		v.set(t, v.ports[0], v.a, v.init[0])
 		v.wantPort(t, v.ports[0], "SetPortVLAN retried", v.a)
@@ -680,24 +604,24 @@ func (s *vlanSuite) testContext(t *testing.T) {
 		if !ok {
 			t.Skip("harness cannot hold a request (no fabrictest.Staller)")
 		}
-		if cancelMidRequest(t, st, "SetPortVLAN", func(ctx context.Context) error {
+		if conformance.CancelMidRequest(t, st, "SetPortVLAN", func(ctx context.Context) error {
 			_, err := v.d.SetPortVLAN(ctx, v.ports[0], v.a)
 			return err
 		}) {
 			v.wantPort(t, v.ports[0], "a SetPortVLAN cancelled mid-request without ErrOutcomeUnknown", v.init[0])
 		}
 	})
-	doneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {
+	conformance.DoneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {
 		t.Run("PortVLAN", func(t *testing.T) {
 			v := s.setup(t, 1)
-			checkDone(t, "PortVLAN", want, func() error {
+			conformance.CheckDone(t, "PortVLAN", want, func() error {
 				_, err := v.d.PortVLAN(done(t), v.ports[0])
 				return err
 			})
 		})
 		t.Run("SetPortVLAN_changes_nothing", func(t *testing.T) {
 			v := s.setup(t, 1)
-			if !checkDone(t, "SetPortVLAN", want, func() error {
+			if !conformance.CheckDone(t, "SetPortVLAN", want, func() error {
 				_, err := v.d.SetPortVLAN(done(t), v.ports[0], v.a)
 				return err
 			}) {
@@ -712,7 +636,7 @@ func (s *vlanSuite) testConcurrency(t *testing.T) {
 		v := s.setup(t, workers)
 		to := func(i int) fabric.PortVLAN { return []fabric.PortVLAN{v.a, v.b}[i%2] }
 		prevs := make([]fabric.PortVLAN, workers)
-		noErrors(t, "SetPortVLAN", parallel(func(i int) (err error) {
+		conformance.NoErrors(t, "SetPortVLAN", conformance.Parallel(workers, func(i int) (err error) {
 			prevs[i], err = v.d.SetPortVLAN(t.Context(), v.ports[i], to(i))
 			return err
 		}))
@@ -726,7 +650,7 @@ func (s *vlanSuite) testConcurrency(t *testing.T) {
 	t.Run("one_port_exactly_one_sees_the_old_setting", func(t *testing.T) {
 		v := s.setup(t, 1)
 		prevs := make([]fabric.PortVLAN, workers)
-		noErrors(t, "SetPortVLAN", parallel(func(i int) (err error) {
+		conformance.NoErrors(t, "SetPortVLAN", conformance.Parallel(workers, func(i int) (err error) {
 			prevs[i], err = v.d.SetPortVLAN(t.Context(), v.ports[0], v.a)
 			return err
 		}))
@@ -744,49 +668,4 @@ func (s *vlanSuite) testConcurrency(t *testing.T) {
 		}
 		v.wantPort(t, v.ports[0], "identical parallel SetPortVLANs", v.a)
 	})
-}
-
-// A Staller holds the request for stallFor; the suite cancels after
-// cancelAfter.
-const (
-	stallFor    = 1500 * time.Millisecond
-	cancelAfter = 50 * time.Millisecond
-)
-
-// cancelMidRequest has st hold the driver's next request, runs call with a
-// context cancelled while the request is held, and checks that it returns
-// promptly with an error wrapping context.Canceled. Unless the error also
-// wraps ErrOutcomeUnknown, it waits until the stall has passed and returns
-// true: the caller then checks that nothing changed.
-func cancelMidRequest(t *testing.T, st Staller, what string, call func(ctx context.Context) error) (checkUnchanged bool) {
-	t.Helper()
-	if err := st.StallNext(t.Context(), stallFor); err != nil {
-		t.Fatalf("harness: StallNext: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	start := time.Now()
-	timer := time.AfterFunc(cancelAfter, cancel)
-	defer timer.Stop()
-	err := call(ctx)
-	if took := time.Since(start); took > cancelAfter+promptly {
-		t.Errorf("%s cancelled %v into a held request returned after %v, want within %v of the cancellation", what, cancelAfter, took, promptly)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("%s cancelled mid-request: %v, want an error wrapping context.Canceled", what, err)
-	}
-	if errors.Is(err, fabric.ErrOutcomeUnknown) {
-		return false
-	}
-	time.Sleep(time.Until(start.Add(stallFor + 200*time.Millisecond)))
-	return true
-}
-
-// wantNamed checks that err names the thing it is about, as errors
-// wrapped "once with the operation and target" do.
-func wantNamed(t *testing.T, what string, err error, name string) {
-	t.Helper()
-	if err != nil && !strings.Contains(err.Error(), name) {
-		t.Errorf("%s: error %q does not name %q; wrap errors with the operation and its target", what, err, name)
-	}
 }

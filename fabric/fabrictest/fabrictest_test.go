@@ -2,12 +2,8 @@ package fabrictest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +12,7 @@ import (
 
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/fabric/fabrictest"
+	"github.com/coldstandby/coldstandby/internal/conformance"
 	"github.com/coldstandby/coldstandby/storage"
 	"github.com/coldstandby/coldstandby/storage/storagetest"
 )
@@ -83,7 +80,7 @@ func (r *refZoner) begin(ctx context.Context, op string, w storage.Initiator) er
 	if d := r.s.stall; d > 0 {
 		r.s.stall = 0
 		r.s.mu.Unlock()
-		if err := wait(ctx, r.variant, d); err != nil {
+		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
 			return fmt.Errorf("ref: %s: %w", op, err)
 		}
 		r.s.mu.Lock()
@@ -267,7 +264,7 @@ func (r *refVLAN) begin(ctx context.Context, op string) error {
 	if d := r.s.stall; d > 0 {
 		r.s.stall = 0
 		r.s.mu.Unlock()
-		if err := wait(ctx, r.variant, d); err != nil {
+		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
 			return fmt.Errorf("ref: %s: %w", op, err)
 		}
 		r.s.mu.Lock()
@@ -424,87 +421,35 @@ const variantEnv = "FABRICTEST_BROKEN_VARIANT"
 // driver ("zoner:..." or "vlan:..."); TestBrokenDriversFail runs it in a
 // subprocess.
 func TestBrokenHelper(t *testing.T) {
-	v := os.Getenv(variantEnv)
-	if v == "" {
-		t.Skip("run by TestBrokenDriversFail in a subprocess")
-	}
-	if variant, ok := strings.CutPrefix(v, "zoner:"); ok {
-		fabrictest.RunZoner(t, newZonerHarness(variant))
-		return
-	}
-	fabrictest.RunVLAN(t, newVLANHarness(strings.TrimPrefix(v, "vlan:")))
+	conformance.BrokenHelper(t, variantEnv, func(t *testing.T, v string) {
+		if variant, ok := strings.CutPrefix(v, "zoner:"); ok {
+			fabrictest.RunZoner(t, newZonerHarness(variant))
+			return
+		}
+		fabrictest.RunVLAN(t, newVLANHarness(strings.TrimPrefix(v, "vlan:")))
+	})
 }
 
 func TestBrokenDriversFail(t *testing.T) {
-	if os.Getenv(variantEnv) != "" {
-		t.Skip("in the subprocess")
-	}
-	cases := []struct {
-		variant string
-		want    string // the subtest that must fail; only it runs
-	}{
-		{"zoner:not-idempotent", "AddMember/twice_is_once"},
-		{"zoner:no-transaction", "AddMember/pending_until_Commit"},
-		{"zoner:wrong-kind", "AddMember/unknown_zone_is_not_found"},
-		{"zoner:unsorted", "Zones/sorted_zone_names"},
-		{"zoner:keeps-pending", "Commit/failed_Commit_aborts_pending_changes"},
-		{"zoner:transient-wrong-kind", "TransientFailure/failed_AddMember_changes_nothing_and_retry_succeeds"},
-		{"zoner:ignores-ctx", "Context/cancelled/AddMember_changes_nothing"},
-		{"zoner:ignores-ctx", "Context/deadline_exceeded/Commit_activates_nothing"},
-		{"zoner:ignores-ctx", "Context/cancelled_mid_request_AddMember"},
-		{"zoner:racy", "Concurrency/distinct_members_one_Commit"},
-		{"vlan:returns-new", "SetPortVLAN/sets_and_returns_previous"},
-		{"vlan:memory-only", "SetPortVLAN/sets_and_returns_previous"},
-		{"vlan:not-normalised", "SetPortVLAN/trunk_list_in_any_spelling"},
-		{"vlan:accepts-invalid", "SetPortVLAN/invalid_setting_is_invalid"},
-		{"vlan:wrong-kind", "SetPortVLAN/unknown_port_is_not_found"},
-		{"vlan:transient-wrong-kind", "TransientFailure/failed_SetPortVLAN_changes_nothing_and_retry_succeeds"},
-		{"vlan:ignores-ctx", "Context/cancelled/SetPortVLAN_changes_nothing"},
-		{"vlan:ignores-ctx", "Context/cancelled_mid_request_SetPortVLAN"},
-		{"vlan:racy", "Concurrency/one_port_exactly_one_sees_the_old_setting"},
-	}
-	for _, c := range cases {
-		t.Run(c.variant+"/"+c.want, func(t *testing.T) {
-			t.Parallel()
-			out, err := runHelper(t, c.variant, c.want)
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("suite passed the %q driver (err %v); output:\n%s", c.variant, err, out)
-			}
-			if !strings.Contains(out, "--- FAIL: TestBrokenHelper/"+c.want+" ") {
-				t.Fatalf("the %q driver did not fail %s; output:\n%s", c.variant, c.want, out)
-			}
-		})
-	}
-}
-
-// runHelper runs TestBrokenHelper/subtest (and nothing else) against the
-// variant in a subprocess of this test binary.
-func runHelper(t *testing.T, variant, subtest string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	pattern := "^TestBrokenHelper$"
-	for _, name := range strings.Split(subtest, "/") {
-		pattern += "/^" + regexp.QuoteMeta(name) + "$"
-	}
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), variantEnv+"="+variant)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// wait holds a request for d, as a slow switch does, unless ctx is done
-// first.
-func wait(ctx context.Context, variant string, d time.Duration) error {
-	if variant == "ignores-ctx" {
-		time.Sleep(d)
-		return nil
-	}
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	conformance.BrokenDriversFail(t, variantEnv, []conformance.Broken{
+		{Variant: "zoner:not-idempotent", Want: "AddMember/twice_is_once"},
+		{Variant: "zoner:no-transaction", Want: "AddMember/pending_until_Commit"},
+		{Variant: "zoner:wrong-kind", Want: "AddMember/unknown_zone_is_not_found"},
+		{Variant: "zoner:unsorted", Want: "Zones/sorted_zone_names"},
+		{Variant: "zoner:keeps-pending", Want: "Commit/failed_Commit_aborts_pending_changes"},
+		{Variant: "zoner:transient-wrong-kind", Want: "TransientFailure/failed_AddMember_changes_nothing_and_retry_succeeds"},
+		{Variant: "zoner:ignores-ctx", Want: "Context/cancelled/AddMember_changes_nothing"},
+		{Variant: "zoner:ignores-ctx", Want: "Context/deadline_exceeded/Commit_activates_nothing"},
+		{Variant: "zoner:ignores-ctx", Want: "Context/cancelled_mid_request_AddMember"},
+		{Variant: "zoner:racy", Want: "Concurrency/distinct_members_one_Commit"},
+		{Variant: "vlan:returns-new", Want: "SetPortVLAN/sets_and_returns_previous"},
+		{Variant: "vlan:memory-only", Want: "SetPortVLAN/sets_and_returns_previous"},
+		{Variant: "vlan:not-normalised", Want: "SetPortVLAN/trunk_list_in_any_spelling"},
+		{Variant: "vlan:accepts-invalid", Want: "SetPortVLAN/invalid_setting_is_invalid"},
+		{Variant: "vlan:wrong-kind", Want: "SetPortVLAN/unknown_port_is_not_found"},
+		{Variant: "vlan:transient-wrong-kind", Want: "TransientFailure/failed_SetPortVLAN_changes_nothing_and_retry_succeeds"},
+		{Variant: "vlan:ignores-ctx", Want: "Context/cancelled/SetPortVLAN_changes_nothing"},
+		{Variant: "vlan:ignores-ctx", Want: "Context/cancelled_mid_request_SetPortVLAN"},
+		{Variant: "vlan:racy", Want: "Concurrency/one_port_exactly_one_sees_the_old_setting"},
+	})
 }
