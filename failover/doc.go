@@ -11,6 +11,12 @@
 // call New. Fault detectors call HandleFault; a process that starts up
 // calls Recover first. Driver authors do not need this package.
 //
+// Several Orchestrators may share one Store (etcd) with one leader acting
+// at a time: the Store answers ErrNotLeader to a deposed instance's
+// writes, and, when it implements LeaderChecker, tells the Orchestrator
+// before every driver call, so a deposed instance stops touching the
+// hardware at once and the new leader's Recover takes over.
+//
 // Safety invariants (see DESIGN.md): the spare never gets the disks before
 // the failed server is confirmed off (I1); a boot volume is never masked
 // to two servers (I2) nor left masked to none (I3); a spare serves one

@@ -93,9 +93,10 @@ type Result struct {
 // different servers are handled concurrently, and the Store's
 // compare-and-set keeps them from taking the same spare.
 type Orchestrator struct {
-	store Store
-	drv   Drivers
-	cfg   config
+	store  Store
+	leader LeaderChecker // the store's, when it has one
+	drv    Drivers
+	cfg    config
 
 	mu       sync.Mutex
 	inflight map[search.ServerID]*flight // servers whose fault is being handled
@@ -124,8 +125,10 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 			return nil, err
 		}
 	}
+	leader, _ := store.(LeaderChecker)
 	return &Orchestrator{
 		store:    store,
+		leader:   leader,
 		drv:      drivers,
 		cfg:      cfg,
 		inflight: map[search.ServerID]*flight{},

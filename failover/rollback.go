@@ -111,6 +111,9 @@ func driverOf(kind string) string {
 // never happened (a crash between the intent and the driver call).
 func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 	o := r.o
+	if err := r.mayAct(); err != nil {
+		return err
+	}
 	n := o.cfg.undoAttempts
 	switch rec.Kind {
 	case "fence":

@@ -126,6 +126,20 @@ func (r *run) deadErr() error {
 	return r.why
 }
 
+// mayAct returns nil when the run may make a driver call: it is not dead
+// and the store (a LeaderChecker) does not report this instance deposed,
+// which kills the run as ErrNotLeader would.
+func (r *run) mayAct() error {
+	if r.stopped() {
+		return r.deadErr()
+	}
+	if lc := r.o.leader; lc != nil && lc.Deposed() {
+		r.kill(fmt.Errorf("failover: %s: the store reports this instance deposed: %w", r.id, ErrNotLeader))
+		return r.deadErr()
+	}
+	return nil
+}
+
 // journal appends an entry. A journal that cannot be written means the
 // Orchestrator must stop acting: the run dies.
 func (r *run) journal(ctx context.Context, phase Phase, step, target string, data any, stepErr error) (int64, error) {
@@ -242,8 +256,8 @@ func (r *run) call(ctx context.Context, a *AuditEntry, attempts int, fn func(con
 	backoff := t.RetryBase
 	var err error
 	for i := 0; i < attempts; i++ {
-		if r.stopped() {
-			return r.deadErr()
+		if derr := r.mayAct(); derr != nil {
+			return derr
 		}
 		if a != nil {
 			a.Attempts++
@@ -255,6 +269,9 @@ func (r *run) call(ctx context.Context, a *AuditEntry, attempts int, fn func(con
 			return nil
 		}
 		if errors.Is(err, ErrOutcomeUnknown) && verify != nil {
+			if derr := r.mayAct(); derr != nil {
+				return derr
+			}
 			vctx, cancel := context.WithTimeout(ctx, t.Step)
 			ok, verr := verify(vctx)
 			cancel()

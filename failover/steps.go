@@ -101,8 +101,8 @@ func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC) error {
 	if err == nil && st == bmc.PowerOff {
 		return nil
 	}
-	if r.stopped() {
-		return r.deadErr()
+	if derr := r.mayAct(); derr != nil {
+		return derr
 	}
 	if cfg.nmi && st == bmc.PowerOn {
 		a.Attempts++
@@ -111,7 +111,7 @@ func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC) error {
 	// A server writing a memory dump is given time to finish it.
 	if dr, ok := b.(bmc.DumpReporter); ok && err == nil && st != bmc.PowerOff {
 		deadline := clk.Now().Add(t.Dump)
-		for clk.Now().Before(deadline) && !r.stopped() {
+		for clk.Now().Before(deadline) && r.mayAct() == nil {
 			a.Attempts++
 			dumping, derr := dr.DumpInProgress(ctx)
 			if derr != nil || !dumping {
@@ -130,8 +130,8 @@ func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC) error {
 			}
 		}
 	}
-	if r.stopped() {
-		return r.deadErr()
+	if derr := r.mayAct(); derr != nil {
+		return derr
 	}
 	// Forced power-off, then confirm.
 	perr := r.call(ctx, a, cfg.attempts, b.PowerOff, func(ctx context.Context) (bool, error) {
@@ -170,6 +170,9 @@ func (r *run) boot(ctx context.Context, x Record) error {
 			return err
 		}
 		if cfg.health != nil {
+			if derr := r.mayAct(); derr != nil {
+				return derr
+			}
 			hctx, cancel := context.WithTimeout(ctx, cfg.timeouts.Health)
 			defer cancel()
 			if err := cfg.health(hctx, x); err != nil {
@@ -486,12 +489,15 @@ func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, a
 	apply := func(ctx context.Context) error {
 		if precheck {
 			if done, err := check(ctx); err == nil && done {
+				if derr := r.mayAct(); derr != nil {
+					return derr
+				}
 				return z.Commit(ctx) // in place already: make sure it is active
 			}
 		}
 		for _, e := range edits {
-			if r.stopped() {
-				return r.deadErr()
+			if derr := r.mayAct(); derr != nil {
+				return derr
 			}
 			var err error
 			if e.add {
@@ -502,6 +508,9 @@ func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, a
 			if err != nil {
 				return err
 			}
+		}
+		if derr := r.mayAct(); derr != nil {
+			return derr
 		}
 		if err := z.Commit(ctx); err != nil {
 			return err

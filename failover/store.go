@@ -34,6 +34,31 @@ var (
 // no rollback, and leaves the failover to the new leader's Recover.
 var ErrNotLeader = errors.New("failover: this instance is not the leader")
 
+// LeaderChecker is an optional capability of a Store shared by several
+// Orchestrators (etcd, with an election): it tells the Orchestrator that
+// this instance has lost leadership without waiting for a store write to
+// fail with ErrNotLeader. The Orchestrator makes driver calls with no
+// store write between them (a forced power-off after a failed shutdown,
+// retries, the edits of one zoning transaction, parallel steps), so a
+// deposed instance that learned it only from writes could keep acting on
+// the hardware while the new leader already recovers the same failover.
+//
+// When the Store implements LeaderChecker, the Orchestrator calls Deposed
+// before every driver call attempt; once it returns true the failover
+// stops as on ErrNotLeader: no further driver call, no rollback, outcome
+// OutcomeInterrupted with an error wrapping ErrNotLeader, the journal left
+// open for the new leader's Recover.
+//
+// Deposed must be cheap and must not block (no I/O: it is called before
+// every device call; report a flag kept up to date by the store's session
+// or lease watcher), be safe for concurrent use, and be conservative:
+// return true as soon as leadership may be lost (a lease about to expire,
+// a session whose keep-alive failed), and keep returning true for the
+// life of the Store value (a new term needs a new Store and Orchestrator).
+type LeaderChecker interface {
+	Deposed() bool
+}
+
 // BMCRef says how to reach a server's BMC. The Orchestrator does not
 // interpret it: Drivers.BMC turns a Record into a bmc.BMC.
 type BMCRef struct {
