@@ -20,7 +20,9 @@
 //   - Error kinds: bmc.ErrTransient when the BMC could not be reached and
 //     nothing was sent, bmc.ErrOutcomeUnknown when a state change may have
 //     been sent, bmc.ErrUnsupported for commands the BMC refuses (NMI on
-//     ipmi_sim), ctx.Err() when the caller gave up.
+//     ipmi_sim) and for credentials a Redfish service refuses (401/403;
+//     ipmitool cannot tell a wrong password from a silent BMC, so that is
+//     ErrTransient), ctx.Err() when the caller gave up.
 //   - No credentials in errors or logs: bmclib's errors are reduced to
 //     their text with the password removed, and bmclib's logger is never
 //     connected. (bmclib's DEBUG_BMCLIB=true environment variable dumps
@@ -288,6 +290,10 @@ func (d *Driver) fail(op string, ctx context.Context, step string, err error, se
 	timedOut := errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "deadline exceeded") ||
 		strings.Contains(msg, "signal: killed")
 	switch {
+	case authRefused(msg):
+		// Nothing was done, and retrying with the same credentials will
+		// not help: the contract's kind for a refused client.
+		return fmt.Errorf("bmclib: %s %s: %s: credentials refused: %s: %w", op, d.host, step, msg, bmc.ErrUnsupported)
 	case timedOut && sent:
 		return fmt.Errorf("bmclib: %s %s: %s: no answer within %v: %w", op, d.host, step, d.cfg.callTimeout, bmc.ErrOutcomeUnknown)
 	case timedOut:
@@ -299,6 +305,15 @@ func (d *Driver) fail(op string, ctx context.Context, step string, err error, se
 	default:
 		return fmt.Errorf("bmclib: %s %s: %s: %s: %w", op, d.host, step, msg, bmc.ErrTransient)
 	}
+}
+
+// authRefused reports whether a BMC's answer says it refused the
+// credentials: an HTTP 401 or 403 from a Redfish service. ipmitool says
+// "Unable to establish IPMI v2 / RMCP+ session" both for a wrong password
+// and for a BMC that does not answer, so IPMI refusals stay ErrTransient.
+func authRefused(msg string) bool {
+	return strings.Contains(msg, "gofish: 401:") || strings.Contains(msg, "gofish: 403:") ||
+		strings.Contains(msg, "401 Unauthorized") || strings.Contains(msg, "403 Forbidden")
 }
 
 // NormalizePower maps a power state as a BMC reports it (ipmitool's

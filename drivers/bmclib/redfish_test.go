@@ -226,8 +226,8 @@ func TestRedfishWrongPasswordNeverShowsCredentials(t *testing.T) {
 		func() error { _, _, err := d.Events(t.Context(), ""); return err },
 	} {
 		err := call()
-		if !errors.Is(err, bmc.ErrTransient) {
-			t.Errorf("call with a wrong password: %v, want ErrTransient", err)
+		if !errors.Is(err, bmc.ErrUnsupported) || !strings.Contains(fmt.Sprint(err), "credentials refused") {
+			t.Errorf("call with a wrong password: %v, want ErrUnsupported (credentials refused)", err)
 		}
 		if err != nil {
 			assertNoSecret(t, err.Error(), wrong)
