@@ -263,3 +263,71 @@ func TestHold(t *testing.T) {
 		t.Errorf("Hold = %v, want nil", err)
 	}
 }
+
+func TestFaultsAdmit(t *testing.T) {
+	var mu sync.Mutex
+	t.Run("no_fault_returns_with_the_lock_held", func(t *testing.T) {
+		var f conformance.Faults
+		if err := f.Admit(t.Context(), &mu, "op", "busy", "", nil); err != nil {
+			t.Fatalf("Admit = %v, want nil", err)
+		}
+		if mu.TryLock() {
+			t.Fatal("Admit returned nil without holding mu")
+		}
+		mu.Unlock()
+	})
+	t.Run("done_ctx", func(t *testing.T) {
+		f := conformance.Faults{FailNext: true}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err := f.Admit(ctx, &mu, "op", "busy", "", nil)
+		if !errors.Is(err, context.Canceled) || err.Error() != "ref: op: context canceled" {
+			t.Errorf("Admit with a cancelled ctx = %v, want ref: op: context canceled", err)
+		}
+		if !f.FailNext {
+			t.Error("Admit with a cancelled ctx used up the injected failure")
+		}
+		if err := f.Admit(ctx, &mu, "op", "busy", "ignores-ctx", nil); err == nil || errors.Is(err, context.Canceled) {
+			t.Errorf("Admit ignoring ctx = %v, want the injected failure", err)
+		}
+	})
+	t.Run("fail_next_once", func(t *testing.T) {
+		f := conformance.Faults{FailNext: true}
+		err := f.Admit(t.Context(), &mu, "op", "busy", "", nil)
+		if !errors.Is(err, errs.Transient) || err.Error() != "ref: op: busy: "+errs.Transient.Error() {
+			t.Errorf("Admit with FailNext = %v, want ref: op: busy wrapping ErrTransient", err)
+		}
+		if !mu.TryLock() {
+			t.Fatal("Admit returned an error with mu held")
+		}
+		mu.Unlock()
+		if err := f.Admit(t.Context(), &mu, "op", "busy", "", nil); err != nil {
+			t.Errorf("second Admit = %v, want nil (the failure is injected once)", err)
+		}
+		mu.Unlock()
+		f.FailNext = true
+		if err := f.Admit(t.Context(), &mu, "op", "busy", "transient-wrong-kind", nil); err == nil || errors.Is(err, errs.Transient) {
+			t.Errorf("Admit of variant transient-wrong-kind = %v, want an error not wrapping ErrTransient", err)
+		}
+	})
+	t.Run("stall_is_held_without_the_lock", func(t *testing.T) {
+		f := conformance.Faults{Stall: time.Hour}
+		var got time.Duration
+		err := f.Admit(t.Context(), &mu, "op", "busy", "", func(_ context.Context, d time.Duration) error {
+			got = d
+			if !mu.TryLock() {
+				t.Error("hold called with mu held")
+				return nil
+			}
+			mu.Unlock()
+			return errors.New("gave up")
+		})
+		if got != time.Hour || f.Stall != 0 {
+			t.Errorf("hold got %v, Stall now %v; want the stall passed to hold and cleared", got, f.Stall)
+		}
+		if err == nil || err.Error() != "ref: op: gave up" || !mu.TryLock() {
+			t.Fatalf("Admit = %v, want ref: op: gave up with mu released", err)
+		}
+		mu.Unlock()
+	})
+}
