@@ -22,9 +22,8 @@ type server struct {
 	persistent     bool
 	events         []bmc.Event
 	nextID         int
-	failNext       bool
-	stall          time.Duration // hold the next request this long
-	racy           int           // touched without the lock by the "racy" variant
+	conformance.Faults
+	racy int // touched without the lock by the "racy" variant
 }
 
 // refBMC is a correct, in-memory bmc.BMC; variant breaks it on purpose.
@@ -39,60 +38,25 @@ var (
 	_ bmc.DumpReporter = (*refBMC)(nil)
 )
 
-func (b *refBMC) ctxErr(ctx context.Context) error {
-	if b.variant == "ignores-ctx" {
-		return nil
-	}
-	return ctx.Err()
-}
-
 // begin checks ctx and the injected failure, then takes the lock.
 func (b *refBMC) begin(ctx context.Context, op string) error {
-	if err := b.ctxErr(ctx); err != nil {
-		return fmt.Errorf("ref: %s: %w", op, err)
-	}
-	b.s.mu.Lock()
-	if d := b.s.stall; d > 0 {
-		b.s.stall = 0
-		b.s.mu.Unlock()
-		if err := b.wait(ctx, d); err != nil {
-			return fmt.Errorf("ref: %s: %w", op, err)
-		}
-		b.s.mu.Lock()
-	}
-	if b.s.failNext {
-		b.s.failNext = false
-		b.s.mu.Unlock()
-		if b.variant == "transient-wrong-kind" {
-			return fmt.Errorf("ref: %s: connection refused", op)
-		}
-		return fmt.Errorf("ref: %s: connection refused: %w", op, bmc.ErrTransient)
-	}
-	return nil
+	return b.s.Admit(ctx, &b.s.mu, op, "connection refused", b.variant, b.wait)
 }
 
 // wait holds a request for d, as a slow BMC does, unless ctx is done
 // first.
 func (b *refBMC) wait(ctx context.Context, d time.Duration) error {
-	if b.variant == "ignores-ctx" {
-		time.Sleep(d)
-		return nil
+	err := conformance.Hold(ctx, d, b.variant == "ignores-ctx")
+	if err != nil && b.variant == "applies-after-cancel" {
+		// The BMC carries the request out anyway, and the driver does
+		// not say the outcome is unknown.
+		time.AfterFunc(d, func() {
+			b.s.mu.Lock()
+			defer b.s.mu.Unlock()
+			b.s.power = bmc.PowerOn
+		})
 	}
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		if b.variant == "applies-after-cancel" {
-			// The BMC carries the request out anyway, and the driver
-			// does not say the outcome is unknown.
-			time.AfterFunc(d, func() {
-				b.s.mu.Lock()
-				defer b.s.mu.Unlock()
-				b.s.power = bmc.PowerOn
-			})
-		}
-		return ctx.Err()
-	}
+	return err
 }
 
 func (b *refBMC) PowerState(ctx context.Context) (bmc.PowerState, error) {
@@ -283,14 +247,14 @@ func (h *harness) ClearEvents(context.Context) error {
 func (h *harness) StallNext(_ context.Context, d time.Duration) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	h.s.stall = d
+	h.s.Stall = d
 	return nil
 }
 
 func (h *harness) FailNext(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	h.s.failNext = true
+	h.s.FailNext = true
 	return nil
 }
 
