@@ -17,14 +17,13 @@ import (
 // array is the simulated disk array behind the reference driver: LUN
 // masking per initiator, plus host objects for SwapInitiators.
 type array struct {
-	mu       sync.Mutex
-	vols     map[storage.VolumeID]bool
-	masking  map[storage.Initiator]map[storage.VolumeID]int
-	hosts    [][]storage.Initiator
-	fixed    map[storage.VolumeID]int // volume -> the only LUN it can have (tgt-like)
-	nextVol  int
-	failNext bool
-	stall    time.Duration // hold the next request this long
+	mu      sync.Mutex
+	vols    map[storage.VolumeID]bool
+	masking map[storage.Initiator]map[storage.VolumeID]int
+	hosts   [][]storage.Initiator
+	fixed   map[storage.VolumeID]int // volume -> the only LUN it can have (tgt-like)
+	nextVol int
+	conformance.Faults
 }
 
 func newArray() *array {
@@ -76,29 +75,7 @@ func validate(initiators []storage.Initiator) error {
 
 // begin checks ctx and the injected failure, then takes the lock.
 func (r *ref) begin(ctx context.Context, op string) error {
-	if r.variant != "ignores-ctx" {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("ref: %s: %w", op, err)
-		}
-	}
-	r.a.mu.Lock()
-	if d := r.a.stall; d > 0 {
-		r.a.stall = 0
-		r.a.mu.Unlock()
-		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
-			return fmt.Errorf("ref: %s: %w", op, err)
-		}
-		r.a.mu.Lock()
-	}
-	if r.a.failNext {
-		r.a.failNext = false
-		r.a.mu.Unlock()
-		if r.variant == "transient-wrong-kind" {
-			return fmt.Errorf("ref: %s: array busy", op)
-		}
-		return fmt.Errorf("ref: %s: array busy: %w", op, storage.ErrTransient)
-	}
-	return nil
+	return r.a.Admit(ctx, &r.a.mu, op, "array busy", r.variant, nil)
 }
 
 func (r *ref) Mappings(ctx context.Context, initiators []storage.Initiator) ([]storage.Mapping, error) {
@@ -315,14 +292,14 @@ func (h *harness) UnknownVolume(context.Context) (storage.VolumeID, error) { ret
 func (h *harness) StallNext(_ context.Context, d time.Duration) error {
 	h.a.mu.Lock()
 	defer h.a.mu.Unlock()
-	h.a.stall = d
+	h.a.Stall = d
 	return nil
 }
 
 func (h *harness) FailNext(context.Context) error {
 	h.a.mu.Lock()
 	defer h.a.mu.Unlock()
-	h.a.failNext = true
+	h.a.FailNext = true
 	return nil
 }
 
