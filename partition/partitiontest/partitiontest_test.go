@@ -18,12 +18,11 @@ import (
 // driver. Servers "a*" and "b*" are in two resource zones that cannot be
 // mixed.
 type platform struct {
-	mu       sync.Mutex
-	servers  map[string]bool
-	logical  map[string][]string
-	next     int
-	failNext bool
-	stall    time.Duration // hold the next request this long
+	mu      sync.Mutex
+	servers map[string]bool
+	logical map[string][]string
+	next    int
+	conformance.Faults
 }
 
 func newPlatform() *platform {
@@ -48,29 +47,7 @@ var _ partition.PartitionManager = (*ref)(nil)
 
 // begin checks ctx and the injected failure, then takes the lock.
 func (r *ref) begin(ctx context.Context, op string) error {
-	if r.variant != "ignores-ctx" {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("ref: %s: %w", op, err)
-		}
-	}
-	r.p.mu.Lock()
-	if d := r.p.stall; d > 0 {
-		r.p.stall = 0
-		r.p.mu.Unlock()
-		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
-			return fmt.Errorf("ref: %s: %w", op, err)
-		}
-		r.p.mu.Lock()
-	}
-	if r.p.failNext {
-		r.p.failNext = false
-		r.p.mu.Unlock()
-		if r.variant == "transient-wrong-kind" {
-			return fmt.Errorf("ref: %s: service unavailable", op)
-		}
-		return fmt.Errorf("ref: %s: service unavailable: %w", op, partition.ErrTransient)
-	}
-	return nil
+	return r.p.Admit(ctx, &r.p.mu, op, "service unavailable", r.variant, nil)
 }
 
 func (r *ref) List(ctx context.Context) ([]partition.LogicalServer, error) {
@@ -200,14 +177,14 @@ func (h *harness) ForbiddenPair(context.Context) ([2]string, error) {
 func (h *harness) StallNext(_ context.Context, d time.Duration) error {
 	h.p.mu.Lock()
 	defer h.p.mu.Unlock()
-	h.p.stall = d
+	h.p.Stall = d
 	return nil
 }
 
 func (h *harness) FailNext(context.Context) error {
 	h.p.mu.Lock()
 	defer h.p.mu.Unlock()
-	h.p.failNext = true
+	h.p.FailNext = true
 	return nil
 }
 
