@@ -45,9 +45,8 @@ type fcSwitch struct {
 	mu         sync.Mutex
 	active     zoneSet
 	defined    zoneSet
-	failNext   bool
 	failCommit bool
-	stall      time.Duration // hold the next request this long
+	conformance.Faults
 }
 
 // refZoner is a correct, in-memory fabric.FCZoner; variant breaks it on
@@ -73,27 +72,7 @@ func (r *refZoner) begin(ctx context.Context, op string, w storage.Initiator) er
 	if w.Kind() != storage.FC {
 		return fmt.Errorf("ref: %s: %q is not a WWPN: %w", op, w, fabric.ErrInvalid)
 	}
-	if err := checkCtx(ctx, r.variant, op); err != nil {
-		return err
-	}
-	r.s.mu.Lock()
-	if d := r.s.stall; d > 0 {
-		r.s.stall = 0
-		r.s.mu.Unlock()
-		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
-			return fmt.Errorf("ref: %s: %w", op, err)
-		}
-		r.s.mu.Lock()
-	}
-	if r.s.failNext {
-		r.s.failNext = false
-		r.s.mu.Unlock()
-		if r.variant == "transient-wrong-kind" {
-			return fmt.Errorf("ref: %s: switch busy", op)
-		}
-		return fmt.Errorf("ref: %s: switch busy: %w", op, fabric.ErrTransient)
-	}
-	return nil
+	return r.s.Admit(ctx, &r.s.mu, op, "switch busy", r.variant, nil)
 }
 
 func (r *refZoner) Zones(ctx context.Context, w storage.Initiator) ([]string, error) {
@@ -206,14 +185,14 @@ func (h *zonerHarness) FailNextCommit(context.Context) error {
 func (h *zonerHarness) StallNext(_ context.Context, d time.Duration) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	h.s.stall = d
+	h.s.Stall = d
 	return nil
 }
 
 func (h *zonerHarness) FailNext(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	h.s.failNext = true
+	h.s.FailNext = true
 	return nil
 }
 
@@ -241,10 +220,9 @@ func (m minimalZoner) ActiveZones(ctx context.Context, w storage.Initiator) ([]s
 // vSwitch is the simulated Ethernet switch behind the reference
 // VLANSwitch.
 type vSwitch struct {
-	mu       sync.Mutex
-	ports    map[string]fabric.PortVLAN
-	failNext bool
-	stall    time.Duration // hold the next request this long
+	mu    sync.Mutex
+	ports map[string]fabric.PortVLAN
+	conformance.Faults
 }
 
 // refVLAN is a correct, in-memory fabric.VLANSwitch; variant breaks it on
@@ -257,27 +235,7 @@ type refVLAN struct {
 var _ fabric.VLANSwitch = (*refVLAN)(nil)
 
 func (r *refVLAN) begin(ctx context.Context, op string) error {
-	if err := checkCtx(ctx, r.variant, op); err != nil {
-		return err
-	}
-	r.s.mu.Lock()
-	if d := r.s.stall; d > 0 {
-		r.s.stall = 0
-		r.s.mu.Unlock()
-		if err := conformance.Hold(ctx, d, r.variant == "ignores-ctx"); err != nil {
-			return fmt.Errorf("ref: %s: %w", op, err)
-		}
-		r.s.mu.Lock()
-	}
-	if r.s.failNext {
-		r.s.failNext = false
-		r.s.mu.Unlock()
-		if r.variant == "transient-wrong-kind" {
-			return fmt.Errorf("ref: %s: switch busy", op)
-		}
-		return fmt.Errorf("ref: %s: switch busy: %w", op, fabric.ErrTransient)
-	}
-	return nil
+	return r.s.Admit(ctx, &r.s.mu, op, "switch busy", r.variant, nil)
 }
 
 func (r *refVLAN) PortVLAN(ctx context.Context, port string) (fabric.PortVLAN, error) {
@@ -365,14 +323,14 @@ func (h *vlanHarness) ReadPort(_ context.Context, port string) (fabric.PortVLAN,
 func (h *vlanHarness) StallNext(_ context.Context, d time.Duration) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	h.s.stall = d
+	h.s.Stall = d
 	return nil
 }
 
 func (h *vlanHarness) FailNext(context.Context) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	h.s.failNext = true
+	h.s.FailNext = true
 	return nil
 }
 
