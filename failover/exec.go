@@ -124,7 +124,7 @@ func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[
 		}
 		err := r.step(ctx, "reserve", joinIDs(set), "store", &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 			a.Attempts++
-			_, err := o.store.Put(ctx, recs...)
+			_, err := o.put(ctx, recs...)
 			return r.storeErr(err)
 		})
 		if err == nil {

@@ -27,7 +27,9 @@ var (
 	// ErrRollbackFailed: undoing a failed attempt did not complete; the
 	// failover's journal stays open and Recover retries the rollback.
 	ErrRollbackFailed = errors.New("rollback failed")
-	// ErrOutcomeUnknown and ErrUnsupported as in the driver packages.
+	// ErrOutcomeUnknown (a driver call or store write whose answer was
+	// lost: it may or may not have taken effect) and ErrUnsupported, as in
+	// the driver packages.
 	ErrOutcomeUnknown = bmc.ErrOutcomeUnknown
 	ErrUnsupported    = bmc.ErrUnsupported
 )

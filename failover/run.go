@@ -166,6 +166,14 @@ func (r *run) journal(ctx context.Context, phase Phase, step, target string, dat
 	var err error
 	for i := 0; i < r.o.cfg.attempts; i++ {
 		err = r.o.store.Append(wctx, r.id, e)
+		if errors.Is(err, ErrOutcomeUnknown) {
+			// The answer was lost: read the journal back before acting
+			// again. Never assume the append failed.
+			var again bool
+			if again, err = r.o.appended(wctx, r.id, e, err); again {
+				continue
+			}
+		}
 		if err == nil || !errors.Is(err, ErrTransient) {
 			break
 		}
@@ -453,7 +461,7 @@ func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.Serve
 			}
 			return err
 		}
-		_, err = o.store.Put(ctx, recs...)
+		_, err = o.put(ctx, recs...)
 		if err == nil || !errors.Is(err, ErrConflict) {
 			if r != nil {
 				r.storeErr(err)
@@ -462,6 +470,102 @@ func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.Serve
 		}
 	}
 	return err
+}
+
+// appended resolves an Append of e to journal id that returned
+// ErrOutcomeUnknown (cause) by reading the journal back: nil when e is
+// there (the append took effect), again when the journal still ends just
+// before e (it did not: append again), otherwise an error (cause, or the
+// read's error; ErrConflict when another entry took e's place).
+func (o *Orchestrator) appended(ctx context.Context, id string, e Entry, cause error) (again bool, err error) {
+	j, err := o.store.Journal(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound) && e.Seq == 1:
+		return true, cause
+	case err != nil:
+		return false, fmt.Errorf("%w (reading the journal back: %w)", cause, err)
+	case int64(len(j)) == e.Seq-1:
+		return true, cause
+	case int64(len(j)) >= e.Seq && sameEntry(j[e.Seq-1], e):
+		return false, nil
+	}
+	return false, fmt.Errorf("failover: journal %s: entry %d is not ours after a lost answer: %w (%w)", id, e.Seq, ErrConflict, cause)
+}
+
+func sameEntry(a, b Entry) bool {
+	return a.Seq == b.Seq && a.Phase == b.Phase && a.Step == b.Step && a.Target == b.Target &&
+		a.Time.Equal(b.Time) && a.Error == b.Error && jsonEqual(a.Data, b.Data)
+}
+
+// jsonEqual compares two JSON documents by value (a store may re-encode).
+func jsonEqual(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
+
+// put is Store.Put that resolves ErrOutcomeUnknown (a write whose answer
+// was lost) by reading the records back: when every record holds what
+// was written, the write took effect; when every record still has the
+// Revision it was read at, it did not, and is tried again; otherwise
+// another writer changed them and put returns ErrConflict, so that the
+// caller re-reads as after a lost compare-and-set. It never assumes the
+// write failed.
+func (o *Orchestrator) put(ctx context.Context, recs ...Record) ([]Record, error) {
+	var err error
+	for i := 0; i < o.cfg.attempts; i++ {
+		var out []Record
+		out, err = o.store.Put(ctx, recs...)
+		if !errors.Is(err, ErrOutcomeUnknown) {
+			return out, err
+		}
+		cause := err
+		untouched, written := true, true
+		out = make([]Record, len(recs))
+		for k, want := range recs {
+			got, gerr := o.store.Get(ctx, want.ID)
+			if errors.Is(gerr, ErrNotFound) {
+				written = false
+				continue // untouched when it was new (Revision 0)
+			}
+			if gerr != nil {
+				return nil, fmt.Errorf("%w (reading back %s: %w)", cause, want.ID, gerr)
+			}
+			if got.Revision != want.Revision {
+				untouched = false
+			}
+			w := want.clone()
+			w.Revision = got.Revision
+			if !recordEqual(got, w) {
+				written = false
+			}
+			out[k] = got
+		}
+		switch {
+		case written && !untouched:
+			return out, nil
+		case untouched:
+			err = cause
+			continue
+		}
+		return nil, fmt.Errorf("failover: store put: changed by another writer after a lost answer: %w (%w)", ErrConflict, cause)
+	}
+	return nil, err
+}
+
+// recordEqual compares records by their JSON form (what a durable store
+// keeps).
+func recordEqual(a, b Record) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 // finish closes the journal with outcome and fills res.

@@ -180,7 +180,22 @@ type Entry struct {
 // are copies; callers may modify them.
 //
 // Every method may return ErrNotLeader (a shared store whose leadership
-// this instance lost: nothing was written), ErrTransient, or a ctx error.
+// this instance lost: nothing was written), ErrTransient (nothing was
+// written), or a ctx error.
+//
+// The writes (Put, Append) may also return ErrOutcomeUnknown: the request
+// was sent but its answer was lost (a timeout or a dropped connection to
+// etcd), so the write may or may not have taken effect, or may take
+// effect later. A store returns it rather than guess; it must never
+// report ErrTransient or success for a write it cannot vouch for. Callers
+// must re-read (Get, Journal) before acting again and never assume the
+// write failed. The Orchestrator does so: after a lost Put it reads the
+// records back (what it wrote: done; the Revisions it read: not done, so
+// it writes again; anything else: another writer, handled as ErrConflict);
+// after a lost Append it reads the journal back (its entry there: done;
+// the journal one short: append again; anything else: it stops, leaving
+// the failover to Recover). The compare-and-set on Revisions and journal
+// Seqs is what makes a late-applying lost write harmless.
 type Store interface {
 	// Get returns the record of server id. Errors: ErrNotFound.
 	Get(ctx context.Context, id search.ServerID) (Record, error)
@@ -196,7 +211,9 @@ type Store interface {
 	// record unchanged still bumps its Revision.
 	//
 	// Errors: ErrConflict when any Revision is stale (nothing written);
-	// ErrInvalid for an empty ID or the same ID twice in recs.
+	// ErrInvalid for an empty ID or the same ID twice in recs;
+	// ErrOutcomeUnknown when the answer was lost (all or none of recs may
+	// have been written: re-read them with Get).
 	Put(ctx context.Context, recs ...Record) ([]Record, error)
 
 	// Append adds e to the journal of failover id, durably. e.Seq must be
@@ -206,7 +223,8 @@ type Store interface {
 	//
 	// Errors: ErrConflict for a wrong Seq, an append to a closed journal,
 	// or a new journal that does not start with PhaseBegin; ErrInvalid for
-	// an empty id.
+	// an empty id; ErrOutcomeUnknown when the answer was lost (e may or
+	// may not be in the journal: re-read it with Journal).
 	Append(ctx context.Context, id string, e Entry) error
 
 	// Journal returns the entries of failover id, in Seq order.
