@@ -94,6 +94,15 @@ func (s *Store) jPrefix(id string) string         { return s.prefix + "j/" + url
 func (s *Store) jKey(id string, seq int64) string { return fmt.Sprintf("%s%020d", s.jPrefix(id), seq) }
 func (s *Store) openKey(id string) string         { return s.prefix + "open/" + url.PathEscape(id) }
 
+var _ failover.LeaderChecker = (*Store)(nil)
+
+// Deposed implements failover.LeaderChecker: it reports, without I/O,
+// whether this fenced Store knows its leadership is lost (its session
+// ended, its election key was deleted or changed, or a transaction's
+// fence compare failed). Once true it stays true. An unfenced Store (New)
+// is never deposed.
+func (s *Store) Deposed() bool { return s.deposed() }
+
 // deposed reports whether the fence is known to be lost.
 func (s *Store) deposed() bool {
 	f := s.fence

@@ -124,11 +124,15 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	if err := a.Append(ctx, "fo-1", failover.Entry{Seq: 1, Phase: failover.PhaseBegin}); err != nil {
 		t.Fatal(err)
 	}
+	if a.Deposed() {
+		t.Fatal("a leader with its election key reports Deposed")
+	}
 	// An operator revokes A's lease (a partitioned leader's lease expires
 	// the same way on the server): A's election key is deleted.
 	if _, err := cli.Revoke(ctx, sa.Lease()); err != nil {
 		t.Fatal(err)
 	}
+
 	// B takes over and writes.
 	b := elect(t, st, session(t, cli, 10), nil)
 	next := recs[0]
@@ -147,6 +151,9 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	}
 	if _, err := a.Get(ctx, "srv01"); !errors.Is(err, failover.ErrNotLeader) {
 		t.Fatalf("deposed leader's read: %v, want ErrNotLeader", err)
+	}
+	if !a.Deposed() {
+		t.Fatal("Deposed is false after a fenced call failed with ErrNotLeader")
 	}
 	if n := lost.Load(); n != 1 {
 		t.Fatalf("onLost called %d times, want 1", n)
@@ -311,5 +318,46 @@ func TestWriteCutOffIsOutcomeUnknown(t *testing.T) {
 	_, err = st.Get(short(), "srv01")
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, failover.ErrOutcomeUnknown) {
 		t.Fatalf("cut-off Get: %v, want DeadlineExceeded only", err)
+	}
+}
+
+// TestRunLeaderDeposedWithoutWrite: a leader run by RunLeader learns it
+// lost its election key from its watch, without making a store call, so
+// the Orchestrator's Deposed check before each driver call stops it.
+func TestRunLeaderDeposedWithoutWrite(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	st := newStore(t, cli)
+	sess := session(t, cli, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	elected := make(chan *etcdstore.Store, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- etcdstore.RunLeader(ctx, sess, st, "a", func(lctx context.Context, leader *etcdstore.Store) error {
+			elected <- leader
+			<-lctx.Done()
+			return nil
+		})
+	}()
+	var leader *etcdstore.Store
+	select {
+	case leader = <-elected:
+	case <-ctx.Done():
+		t.Fatal("not elected")
+	}
+	if leader.Deposed() {
+		t.Fatal("a fresh leader reports Deposed")
+	}
+	if _, err := cli.Revoke(ctx, sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !leader.Deposed(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Deposed still false 5 s after the election key was deleted")
+		}
+	}
+	if err := <-done; !errors.Is(err, failover.ErrNotLeader) {
+		t.Fatalf("RunLeader: %v, want ErrNotLeader", err)
 	}
 }
