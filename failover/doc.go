@@ -17,6 +17,11 @@
 // before every driver call, so a deposed instance stops touching the
 // hardware at once and the new leader's Recover takes over.
 //
+// Zoning: the Orchestrator serialises zoning transactions per FCZoner
+// instance and reads zones back after each commit, but cannot see other
+// writers: it must be the only writer of a fabric's zoning through that
+// FCZoner (see Drivers.FCZoners).
+//
 // Safety invariants (see DESIGN.md): the spare never gets the disks before
 // the failed server is confirmed off (I1); a boot volume is never masked
 // to two servers (I2) nor left masked to none (I3); a spare serves one

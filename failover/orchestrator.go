@@ -46,6 +46,18 @@ type Drivers struct {
 	// Partitions composes logical servers (the Recomposed plans).
 	Partitions partition.PartitionManager
 	// FCZoners by fabric name (HBA.Fabric).
+	//
+	// An FCZoner's pending edits are shared by all its callers, and a
+	// switch aborts them all when a commit fails, so the Orchestrator runs
+	// one zoning transaction at a time per FCZoner instance (the same
+	// instance registered under two fabric names is one), and reads the
+	// zones back after each commit. It cannot see other writers: one
+	// Orchestrator must be the only writer of a fabric's zoning through
+	// that FCZoner (no second Orchestrator, operator script or other tool
+	// sharing its session or zoning configuration while failovers run);
+	// another writer's failed commit could drop edits the Orchestrator
+	// already verified. Several Orchestrators sharing a Store must each
+	// be leader-guarded (see LeaderChecker) so that only one acts.
 	FCZoners map[string]fabric.FCZoner
 	// VLANSwitches by switch name (NIC.Switch).
 	VLANSwitches map[string]fabric.VLANSwitch
@@ -102,7 +114,7 @@ type Orchestrator struct {
 
 	mu       sync.Mutex
 	inflight map[search.ServerID]*flight // servers whose fault is being handled
-	zoneMu   map[string]*sync.Mutex      // per fabric: one zoning transaction at a time
+	zoneMu   map[any]*sync.Mutex         // per FCZoner instance: one zoning transaction at a time
 	seq      atomic.Int64
 }
 
@@ -134,7 +146,7 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		drv:      drivers,
 		cfg:      cfg,
 		inflight: map[search.ServerID]*flight{},
-		zoneMu:   map[string]*sync.Mutex{},
+		zoneMu:   map[any]*sync.Mutex{},
 	}, nil
 }
 

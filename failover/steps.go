@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -341,16 +342,28 @@ func (r *run) park(ctx context.Context, v Record) error {
 	return nil
 }
 
-func (o *Orchestrator) zoneLock(fab string) *sync.Mutex {
+// zoneLock returns the lock that serialises zoning transactions on FCZoner
+// z: one per zoner instance, whatever fabric names it is registered
+// under, since a zoner's pending edits are shared by every caller of
+// that instance (a failed commit aborts them all). A zoner of a
+// non-comparable type is locked per fabric name instead.
+func (o *Orchestrator) zoneLock(z fabric.FCZoner, fab string) *sync.Mutex {
+	var key any = fabricName(fab)
+	if v := reflect.ValueOf(z); v.IsValid() && v.Comparable() {
+		key = z
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := o.zoneMu[fab]
+	m := o.zoneMu[key]
 	if m == nil {
 		m = &sync.Mutex{}
-		o.zoneMu[fab] = m
+		o.zoneMu[key] = m
 	}
 	return m
 }
+
+// fabricName keys zoneMu for zoners that cannot be keys themselves.
+type fabricName string
 
 // moveZones gives dst's WWPN i exactly the zones of src's WWPN i (src's
 // is removed from them), per fabric, committed and verified.
@@ -385,7 +398,7 @@ func (r *run) moveZones(ctx context.Context, src, dst Record) error {
 
 func (r *run) zoneOne(ctx context.Context, z fabric.FCZoner, fab, target string, src, dst Record, fw, sw storage.Initiator) error {
 	o := r.o
-	lk := o.zoneLock(fab)
+	lk := o.zoneLock(z, fab)
 	lk.Lock()
 	defer lk.Unlock()
 	var fz, sz []string

@@ -1,0 +1,117 @@
+package failover_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/drivers/fake"
+	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/storage"
+)
+
+// overlapZoner wraps one switch's FCZoner. The first zoning session to
+// read it is held (up to hold, real time); any other call arriving
+// meanwhile is an overlapping session on the same zoner.
+type overlapZoner struct {
+	fabric.FCZoner
+	hold time.Duration
+
+	mu       sync.Mutex
+	held     bool
+	inside   bool
+	overlaps int
+}
+
+func (z *overlapZoner) enter() {
+	z.mu.Lock()
+	if z.inside {
+		z.overlaps++
+	}
+	first := !z.held
+	z.held = true
+	z.mu.Unlock()
+	if first {
+		z.mu.Lock()
+		z.inside = true
+		z.mu.Unlock()
+		time.Sleep(z.hold) // give a concurrent session the chance to come in
+		z.mu.Lock()
+		z.inside = false
+		z.mu.Unlock()
+	}
+}
+
+func (z *overlapZoner) Zones(ctx context.Context, w storage.Initiator) ([]string, error) {
+	z.enter()
+	return z.FCZoner.Zones(ctx, w)
+}
+
+func (z *overlapZoner) AddMember(ctx context.Context, zone string, w storage.Initiator) error {
+	z.enter()
+	return z.FCZoner.AddMember(ctx, zone, w)
+}
+
+func (z *overlapZoner) RemoveMember(ctx context.Context, zone string, w storage.Initiator) error {
+	z.enter()
+	return z.FCZoner.RemoveMember(ctx, zone, w)
+}
+
+// TestZoningIsSerialisedPerFCZonerInstance gives two concurrent
+// failovers different fabric names that map to the same FCZoner (one
+// switch reached under two names): their zoning sessions must not
+// overlap, since a failed commit of one session could silently drop the
+// other's pending edits.
+func TestZoningIsSerialisedPerFCZonerInstance(t *testing.T) {
+	clk := fake.NewClock(t0)
+	w, l := fake.PatentExample(fake.WithClock(clk))
+	spec, _ := w.Spec("srv01")
+	spec.ID, spec.Workload, spec.Priority = "srv14", "web2", 5
+	spec.SwitchPorts = []string{"eth1/42", "eth1/43"}
+	spec.Zones = []string{"z-srv14"}
+	spec.BootVolumes = []fake.Volume{{ID: "boot-srv14", LUN: 0}}
+	spec.Initiators = []storage.Initiator{mustInit("21:00:00:24:ff:00:14:01"), mustInit("21:00:00:24:ff:00:14:02")}
+	if err := w.AddServer(spec); err != nil {
+		t.Fatal(err)
+	}
+	addSpare(t, w, "srv13")
+	s := newSite(t, w, l, clk)
+	real := s.rec("srv01").HBAs[0].Fabric
+	// srv01 and srv14 are cabled to "name-a" and "name-b", both the
+	// same switch; the spares' fabric is left unnamed.
+	for id, name := range map[string]string{"srv01": "name-a", "srv14": "name-b", "srv02": "", "srv13": ""} {
+		if err := updateRecord(s, id, func(r *failover.Record) {
+			for i := range r.HBAs {
+				r.HBAs[i].Fabric = name
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z := &overlapZoner{FCZoner: w.Zoner(real), hold: 300 * time.Millisecond}
+	d := driversOf(w)
+	d.FCZoners = map[string]fabric.FCZoner{"name-a": z, "name-b": z}
+	o, err := failover.New(s.store, d, s.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.FailServer("srv01", bmc.FaultProcessor)
+	_ = w.FailServer("srv14", bmc.FaultProcessor)
+	results, err := o.HandleFaults(context.Background(),
+		bmc.Fault{Server: "srv01", Type: bmc.FaultProcessor}, bmc.Fault{Server: "srv14", Type: bmc.FaultProcessor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Outcome != failover.OutcomeDone {
+			t.Fatalf("%s: %s %v", r.Server, r.Outcome, r.Err)
+		}
+	}
+	if z.overlaps > 0 {
+		t.Errorf("%d zoner call(s) of another session while one was open on the same FCZoner", z.overlaps)
+	}
+	s.checkWorld()
+}
