@@ -119,18 +119,18 @@ var sensorSpecificFaults = map[[2]uint8]FaultType{
 	{stSystemEvent, 0x02}: FaultOther,
 	// Critical interrupt: bus timeout, I/O channel check, PCI PERR/SERR,
 	// EISA fail-safe timeout, bus uncorrectable, fatal NMI and bus fatal
-	// error have no fault type of their own (FaultOther); correctable and
-	// degraded bus errors are reported. Front-panel and software NMIs are
-	// requested (a dump) and not faults.
-	{stCritInterrupt, 0x01}: FaultOther,
-	{stCritInterrupt, 0x02}: FaultOther,
-	{stCritInterrupt, 0x04}: FaultOther,
-	{stCritInterrupt, 0x05}: FaultOther,
-	{stCritInterrupt, 0x06}: FaultOther,
+	// error are bus errors; correctable and degraded bus errors are
+	// reported. Front-panel and software NMIs are requested (a dump) and
+	// not faults.
+	{stCritInterrupt, 0x01}: FaultBus,
+	{stCritInterrupt, 0x02}: FaultBus,
+	{stCritInterrupt, 0x04}: FaultBus,
+	{stCritInterrupt, 0x05}: FaultBus,
+	{stCritInterrupt, 0x06}: FaultBus,
 	{stCritInterrupt, 0x07}: FaultCorrectable,
-	{stCritInterrupt, 0x08}: FaultOther,
-	{stCritInterrupt, 0x09}: FaultOther,
-	{stCritInterrupt, 0x0a}: FaultOther,
+	{stCritInterrupt, 0x08}: FaultBus,
+	{stCritInterrupt, 0x09}: FaultBus,
+	{stCritInterrupt, 0x0a}: FaultBus,
 	{stCritInterrupt, 0x0b}: FaultCorrectable,
 	// Chip set: soft power control failure, thermal trip.
 	{stChipSet, 0x00}: FaultPowerSupply,

@@ -19,6 +19,7 @@ const (
 	FaultPowerLost      FaultType = "unexpected-power-off" // the server went off without being asked
 	FaultBMCUnreachable FaultType = "bmc-unreachable"      // the BMC stopped answering
 	FaultTemperature    FaultType = "temperature"          // 0x01: upper critical / non-recoverable
+	FaultBus            FaultType = "bus-error"            // 0x13: PCI PERR/SERR, bus uncorrectable or fatal, fatal NMI
 	FaultCorrectable    FaultType = "correctable"          // correctable errors: report, do not fail over
 	FaultOther          FaultType = "other"                // a record nobody classified; never dropped
 )

@@ -87,6 +87,7 @@ func DefaultFaultActions() map[bmc.FaultType]Rule {
 		bmc.FaultWatchdog:       {Action: ActNow},
 		bmc.FaultOSStop:         {Action: ActNow},
 		bmc.FaultPowerLost:      {Action: ActNow},
+		bmc.FaultBus:            {Action: ActNow},
 		bmc.FaultBMCUnreachable: {Action: ActAfterDelay, Delay: 30 * time.Second},
 		bmc.FaultTemperature:    {Action: ActAfterDelay, Delay: 60 * time.Second},
 		bmc.FaultCorrectable:    {Action: ActReport},
