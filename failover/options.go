@@ -77,8 +77,8 @@ type Rule struct {
 // DefaultFaultActions returns the default fault-action table: hardware
 // failures and OS stops fail over at once, temperature and a BMC that
 // stopped answering after a delay (they often recover), correctable errors
-// are only reported. Types not in the table take WithDefaultAction's rule
-// (ActNow unless set).
+// are only reported. Types not in the table take the default rule given
+// to WithFaultActions (ActNow unless set).
 func DefaultFaultActions() map[bmc.FaultType]Rule {
 	return map[bmc.FaultType]Rule{
 		bmc.FaultProcessor:      {Action: ActNow},
