@@ -10,6 +10,7 @@ import (
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/storage"
 )
 
@@ -53,10 +54,10 @@ func BenchmarkThousandFailovers(b *testing.B) {
 		clk := fake.NewClock(t0)
 		w := pairsWorld(b, n, fake.WithClock(clk))
 		st := failover.NewMemStore()
-		if _, err := st.Put(context.Background(), recordsOf(w)...); err != nil {
+		if _, err := st.Put(context.Background(), failovertest.Records(w)...); err != nil {
 			b.Fatal(err)
 		}
-		o, err := failover.New(st, driversOf(w), failover.WithClock(clk))
+		o, err := failover.New(st, failovertest.Drivers(w), failover.WithClock(clk))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -100,10 +101,10 @@ func BenchmarkMakespan(b *testing.B) {
 		}
 		_ = w.FailServer("srv01", bmc.FaultPowerLost)
 		st := failover.NewMemStore()
-		if _, err := st.Put(context.Background(), recordsOf(w)...); err != nil {
+		if _, err := st.Put(context.Background(), failovertest.Records(w)...); err != nil {
 			b.Fatal(err)
 		}
-		o, err := failover.New(st, driversOf(w), failover.WithSearchOptions(searchOptions(w, l)...))
+		o, err := failover.New(st, failovertest.Drivers(w), failover.WithSearchOptions(failovertest.SearchOptions(w, l)...))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 )
 
 // A server of the patent's example data centre fails; the Orchestrator
@@ -18,12 +19,12 @@ func ExampleOrchestrator_HandleFault() {
 	world, layout := fake.PatentExample(fake.WithClock(clock))
 
 	store := failover.NewMemStore()
-	if _, err := store.Put(ctx, recordsOf(world)...); err != nil {
+	if _, err := store.Put(ctx, failovertest.Records(world)...); err != nil {
 		panic(err)
 	}
-	o, err := failover.New(store, driversOf(world),
+	o, err := failover.New(store, failovertest.Drivers(world),
 		failover.WithClock(clock),
-		failover.WithSearchOptions(searchOptions(world, layout)...))
+		failover.WithSearchOptions(failovertest.SearchOptions(world, layout)...))
 	if err != nil {
 		panic(err)
 	}
@@ -49,8 +50,8 @@ func ExampleOrchestrator_DryRun() {
 	ctx := context.Background()
 	world, layout := fake.PatentExample()
 	store := failover.NewMemStore()
-	_, _ = store.Put(ctx, recordsOf(world)...)
-	o, _ := failover.New(store, driversOf(world), failover.WithSearchOptions(searchOptions(world, layout)...))
+	_, _ = store.Put(ctx, failovertest.Records(world)...)
+	o, _ := failover.New(store, failovertest.Drivers(world), failover.WithSearchOptions(failovertest.SearchOptions(world, layout)...))
 
 	dr, err := o.DryRun(ctx, "srv05")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 )
 
 // leaderStore is a Store with the LeaderChecker capability: Deposed
@@ -100,7 +101,7 @@ func TestDeposedStoreStopsDriverCallsBetweenStoreWrites(t *testing.T) {
 			ctx := context.Background()
 			s := patentSite(t)
 			ls := &leaderStore{Store: s.store}
-			d := driversOf(s.w)
+			d := failovertest.Drivers(s.w)
 			d.BMC = func(r failover.Record) (bmc.BMC, error) {
 				b := s.w.BMC(r.BMC.Endpoint)
 				if string(r.ID) == tc.on {

@@ -17,6 +17,7 @@ import (
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/search"
 )
 
@@ -99,14 +100,14 @@ func simulate(seed int64, verbose bool) (err error) {
 	}
 	store := failover.NewMemStore()
 	ctx := context.Background()
-	if _, err := store.Put(ctx, recordsOf(w)...); err != nil {
+	if _, err := store.Put(ctx, failovertest.Records(w)...); err != nil {
 		return err
 	}
 	base := w.Snapshot()
 	opts := []failover.Option{
 		failover.WithClock(clk),
 		failover.WithTimeouts(fastTimeouts),
-		failover.WithSearchOptions(searchOptions(w, layout)...),
+		failover.WithSearchOptions(failovertest.SearchOptions(w, layout)...),
 		failover.WithFaultActions(map[bmc.FaultType]failover.Rule{bmc.FaultCorrectable: {Action: failover.ActReport}}, failover.Rule{Action: failover.ActNow}),
 		failover.WithNMI(rng.IntN(2) == 0),
 		failover.WithInitiatorSwap(rng.IntN(2) == 0),
@@ -156,7 +157,7 @@ func simulate(seed int64, verbose bool) (err error) {
 		cs = &crashStore{Store: store, budget: rng.IntN(40)}
 		st = cs
 	}
-	o, err := failover.New(st, driversOf(w), opts...)
+	o, err := failover.New(st, failovertest.Drivers(w), opts...)
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func simulate(seed int64, verbose bool) (err error) {
 	// Recover on a new Orchestrator; the network heals for a second try.
 	var rerr error
 	if u, _ := store.Unfinished(ctx); len(u) > 0 {
-		o2, err := failover.New(store, driversOf(w), opts...)
+		o2, err := failover.New(store, failovertest.Drivers(w), opts...)
 		if err != nil {
 			return err
 		}

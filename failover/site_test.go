@@ -3,7 +3,6 @@ package failover_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
-	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
 )
@@ -36,99 +35,19 @@ type site struct {
 	events []failover.Event
 }
 
-// recordsOf converts the fake world's servers into Orchestrator records.
-func recordsOf(w *fake.World) []failover.Record {
-	var out []failover.Record
-	for _, s := range w.Servers() {
-		r := failover.Record{
-			Server: search.Server{
-				ID: search.ServerID(s.ID),
-				Hardware: search.Hardware{CPUModel: s.Hardware.CPUModel, CPUMHz: s.Hardware.CPUMHz, MemoryMiB: s.Hardware.MemoryMiB,
-					Chipset: s.Hardware.Chipset, NICPorts: s.Hardware.NICPorts, HBAPorts: s.Hardware.HBAPorts},
-				Switch: s.Switch, DiskArray: s.DiskArray, VLANs: vlansOf(s.VLAN),
-				State: search.State(s.State), Workload: s.Workload, Priority: s.Priority,
-				Partition: search.PartitionID(s.Partition),
-			},
-			BMC: failover.BMCRef{Driver: "fake", Endpoint: s.ID},
-		}
-		if len(s.Zones) > 0 {
-			r.Zone = s.Zones[0]
-		}
-		for _, in := range s.Initiators {
-			r.HBAs = append(r.HBAs, failover.HBA{Initiator: in, Fabric: s.Fabric})
-		}
-		for _, p := range s.SwitchPorts {
-			r.NICs = append(r.NICs, failover.NIC{Switch: s.Switch, Port: p})
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func vlansOf(v fabric.PortVLAN) []int {
-	if v.Mode == fabric.Access {
-		return []int{v.AccessVLAN}
-	}
-	return slices.Clone(v.Trunk)
-}
-
-// driversOf wires the fake world's drivers.
-func driversOf(w *fake.World) failover.Drivers {
-	d := failover.Drivers{
-		BMC:          func(r failover.Record) (bmc.BMC, error) { return w.BMC(r.BMC.Endpoint), nil },
-		DiskMappers:  map[string]storage.DiskMapper{},
-		FCZoners:     map[string]fabric.FCZoner{},
-		VLANSwitches: map[string]fabric.VLANSwitch{},
-		Partitions:   w.Partitions(),
-	}
-	for _, s := range w.Servers() {
-		d.DiskMappers[s.DiskArray] = w.DiskMapper(s.DiskArray)
-		d.FCZoners[s.Fabric] = w.Zoner(s.Fabric)
-		d.VLANSwitches[s.Switch] = w.Switch(s.Switch)
-	}
-	return d
-}
-
-// searchOptions converts the layout's policies and compositions. Servers
-// without a policy may preempt (exact matching otherwise).
-func searchOptions(w *fake.World, l fake.Layout) []search.Option {
-	var opts []search.Option
-	has := map[string]bool{}
-	for _, p := range l.Policies {
-		has[p.Server] = true
-		opts = append(opts, search.WithPolicy(search.ServerID(p.Server), search.Policy{
-			MinCPUMHz: p.MinCPUMHz, MinMemoryMiB: p.MinMemoryMiB, AnyCPUModel: p.AllowOtherCPUModel,
-			AllowPartitionMismatch: p.AllowOtherNodeCount, AnySwitch: !p.SameSwitch, Preempt: true,
-		}))
-	}
-	for _, s := range w.Servers() {
-		if !has[s.ID] && s.State == fake.StateActive {
-			opts = append(opts, search.WithPolicy(search.ServerID(s.ID), search.Policy{Preempt: true}))
-		}
-	}
-	for _, c := range l.Compositions {
-		ids := make([]search.ServerID, len(c))
-		for i, x := range c {
-			ids[i] = search.ServerID(x)
-		}
-		opts = append(opts, search.WithCombination(ids...))
-	}
-	return opts
-}
-
 // fastTimeouts keep virtual-time polling short.
 var fastTimeouts = failover.Timeouts{Shutdown: 30 * time.Second, Poll: 5 * time.Second, Dump: 2 * time.Minute, PowerOff: 20 * time.Second, Boot: 20 * time.Second}
 
 func newSite(t testing.TB, w *fake.World, l fake.Layout, clk *fake.Clock, opts ...failover.Option) *site {
 	t.Helper()
 	s := &site{t: t, w: w, layout: l, clock: clk, store: failover.NewMemStore()}
-	if _, err := s.store.Put(context.Background(), recordsOf(w)...); err != nil {
+	if _, err := s.store.Put(context.Background(), failovertest.Records(w)...); err != nil {
 		t.Fatal(err)
 	}
 	s.opts = append([]failover.Option{
 		failover.WithClock(clk),
 		failover.WithTimeouts(fastTimeouts),
-		failover.WithSearchOptions(searchOptions(w, l)...),
+		failover.WithSearchOptions(failovertest.SearchOptions(w, l)...),
 		failover.WithObserver(func(e failover.Event) {
 			s.mu.Lock()
 			s.events = append(s.events, e)
@@ -142,7 +61,7 @@ func newSite(t testing.TB, w *fake.World, l fake.Layout, clk *fake.Clock, opts .
 
 func (s *site) newOrchestrator(st failover.Store) *failover.Orchestrator {
 	s.t.Helper()
-	o, err := failover.New(st, driversOf(s.w), s.opts...)
+	o, err := failover.New(st, failovertest.Drivers(s.w), s.opts...)
 	if err != nil {
 		s.t.Fatal(err)
 	}

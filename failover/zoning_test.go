@@ -10,6 +10,7 @@ import (
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/storage"
 )
 
@@ -92,7 +93,7 @@ func TestZoningIsSerialisedPerFCZonerInstance(t *testing.T) {
 		}
 	}
 	z := &overlapZoner{FCZoner: w.Zoner(real), hold: 300 * time.Millisecond}
-	d := driversOf(w)
+	d := failovertest.Drivers(w)
 	d.FCZoners = map[string]fabric.FCZoner{"name-a": z, "name-b": z}
 	o, err := failover.New(s.store, d, s.opts...)
 	if err != nil {
