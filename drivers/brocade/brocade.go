@@ -21,7 +21,17 @@
 // changes the defined configuration until Commit it keeps that one session,
 // so that its changes stay in its transaction. Logout always runs, under a
 // context that survives the caller's cancellation, with its own timeout.
-// Close aborts anything pending and logs out; call it when done.
+// Close aborts anything pending and logs out; call it when done, and on
+// every path that gives up before Commit (a rollback, an error).
+//
+// A Zoner whose caller never commits nor closes would hold its session,
+// and the switch's zoning lock, for good. It therefore aborts its
+// transaction and logs out by itself once it has been idle for the
+// WithIdleAbort timeout (5 minutes by default) since its last change.
+// Changes lost that way, or with a session the switch ended (an HTTP 401),
+// are never committed silently: the next Commit returns ErrConflict, and
+// the caller re-reads with Zones and applies its changes again. A process
+// that crashes leaves the session to the switch's own session timeout.
 //
 // Commit enables the effective configuration's cfg with the current
 // checksum (PATCH effective-configuration/cfg-name/<cfg>), which also saves
@@ -79,9 +89,14 @@ type Zoner struct {
 	log            *slog.Logger
 	cleanup        time.Duration
 
+	idle time.Duration // abort an uncommitted transaction idle this long; 0: never
+
 	mu      sync.Mutex
-	token   string // session token while logged in
-	pending bool   // this Zoner has an open zoning transaction
+	token   string      // session token while logged in
+	pending bool        // this Zoner has an open zoning transaction
+	lost    error       // why uncommitted changes were dropped; reported by the next Commit
+	timer   *time.Timer // idle abort of the pending transaction
+	gen     int         // bumped on every change, Commit and Close; stale idle timers do nothing
 }
 
 // Option configures a Zoner.
@@ -145,6 +160,21 @@ func WithCleanupTimeout(d time.Duration) Option {
 	}
 }
 
+// WithIdleAbort sets how long a Zoner keeps uncommitted changes (and the
+// session and zoning lock that hold them) after the last change before it
+// aborts them and logs out; the next Commit then returns ErrConflict. The
+// default is 5 minutes; 0 disables it (the caller must then always Commit
+// or Close).
+func WithIdleAbort(d time.Duration) Option {
+	return func(z *Zoner) error {
+		if d < 0 {
+			return fmt.Errorf("brocade: idle abort %v: %w", d, fabric.ErrInvalid)
+		}
+		z.idle = d
+		return nil
+	}
+}
+
 // New returns a Zoner for the switch whose management address is endpoint
 // ("https://sw1.example.com"), logging in as user with password.
 func New(endpoint, user, password string, opts ...Option) (*Zoner, error) {
@@ -158,7 +188,7 @@ func New(endpoint, user, password string, opts ...Option) (*Zoner, error) {
 	u.Path, u.RawQuery = "", ""
 	z := &Zoner{base: u, user: user, password: password, vfid: -1, prefix: "/rest/running/brocade-zone",
 		hc: &http.Client{Timeout: 60 * time.Second}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		cleanup: 15 * time.Second}
+		cleanup: 15 * time.Second, idle: 5 * time.Minute}
 	for _, o := range opts {
 		if err := o(z); err != nil {
 			return nil, err
@@ -245,6 +275,9 @@ func (z *Zoner) change(ctx context.Context, method, verb, zone string, wwpn stor
 		}
 		return err
 	})
+	if z.pending {
+		z.armIdleAbort()
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -259,23 +292,29 @@ func (z *Zoner) Commit(ctx context.Context) error {
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	z.disarmIdleAbort()
+	if lost := z.lost; lost != nil {
+		// Some of this Zoner's changes are gone: committing the rest
+		// would half-apply them. Abort what is left, as for a failed
+		// commit, and let the caller re-read and apply again.
+		z.lost = nil
+		z.abort(ctx)
+		return fmt.Errorf("brocade: commit (aborted): %v: %w", lost, fabric.ErrConflict)
+	}
 	if !z.pending {
 		return nil
 	}
 	err := z.commit(ctx)
-	if err != nil {
-		// Abort, so that the defined configuration is the active one
-		// again; after an unknown outcome the abort finds no transaction
-		// when the enable did happen, which is also fine.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), z.cleanup)
-		abortErr := z.do(cctx, http.MethodPatch, z.prefix+"/effective-configuration", map[string]any{"cfg-action": 4}, nil)
-		cancel()
-		if abortErr != nil {
-			z.log.DebugContext(ctx, "abort failed; logout ends the transaction", "driver", "brocade", "err", abortErr)
-		}
+	// On error abort, so that the defined configuration is the active
+	// one again; after an unknown outcome the abort finds no transaction
+	// when the enable did happen, which is also fine. A session the
+	// switch ended during the commit is reported by this error, not
+	// again by the next Commit.
+	if err == nil {
+		z.pending = false
 	}
-	z.pending = false
-	z.logout(ctx)
+	z.abort(ctx)
+	z.lost = nil
 	if err != nil {
 		return fmt.Errorf("brocade: commit (aborted): %w", err)
 	}
@@ -309,6 +348,8 @@ func (z *Zoner) commit(ctx context.Context) error {
 func (z *Zoner) Close(ctx context.Context) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	z.disarmIdleAbort()
+	z.lost = nil
 	var err error
 	if z.pending && z.token != "" {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), z.cleanup)
@@ -321,6 +362,56 @@ func (z *Zoner) Close(ctx context.Context) error {
 		return fmt.Errorf("brocade: close: abort: %w", err)
 	}
 	return nil
+}
+
+// abort aborts this Zoner's transaction, if any, and logs out, under a
+// context that survives ctx. The caller holds z.mu.
+func (z *Zoner) abort(ctx context.Context) {
+	if z.pending && z.token != "" {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), z.cleanup)
+		if err := z.do(cctx, http.MethodPatch, z.prefix+"/effective-configuration", map[string]any{"cfg-action": 4}, nil); err != nil {
+			z.log.DebugContext(ctx, "abort failed; logout ends the transaction", "driver", "brocade", "err", err)
+		}
+		cancel()
+	}
+	z.pending = false
+	z.logout(ctx)
+}
+
+// armIdleAbort (re)starts the idle timer of the pending transaction. The
+// caller holds z.mu.
+func (z *Zoner) armIdleAbort() {
+	z.disarmIdleAbort()
+	if z.idle <= 0 {
+		return
+	}
+	gen := z.gen
+	z.timer = time.AfterFunc(z.idle, func() { z.idleAbort(gen) })
+}
+
+// disarmIdleAbort stops the idle timer; a timer already firing sees a
+// newer generation and does nothing. The caller holds z.mu.
+func (z *Zoner) disarmIdleAbort() {
+	z.gen++
+	if z.timer != nil {
+		z.timer.Stop()
+		z.timer = nil
+	}
+}
+
+// idleAbort aborts the transaction that has waited for Commit since
+// generation gen, and remembers it for the next Commit.
+func (z *Zoner) idleAbort(gen int) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if gen != z.gen || !z.pending {
+		return
+	}
+	z.timer = nil
+	ctx := context.Background()
+	z.log.WarnContext(ctx, "aborting uncommitted zoning changes: no Commit or Close", "driver", "brocade", "idle", z.idle)
+	z.abort(ctx)
+	z.lost = fmt.Errorf("uncommitted changes aborted after %v without Commit", z.idle)
 }
 
 // session runs fn logged in: it reuses the session that holds this
@@ -482,6 +573,9 @@ func (z *Zoner) do(ctx context.Context, method, path string, body, out any) erro
 		if resp.StatusCode == http.StatusUnauthorized {
 			// The session is gone (expired or closed by the switch),
 			// and with it any transaction it held.
+			if z.pending && z.lost == nil {
+				z.lost = errors.New("the switch ended the session that held uncommitted changes")
+			}
 			z.token, z.pending = "", false
 		}
 		return apiError(method, path, resp.StatusCode, data)

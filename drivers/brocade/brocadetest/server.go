@@ -196,6 +196,17 @@ func (s *Server) Sessions() (live, logins, logouts int) {
 	return len(s.sessions), s.logins, s.logouts
 }
 
+// ExpireSessions ends every live session, as FOS does when a session has
+// been idle past its timeout; transactions they own are aborted and their
+// next request is answered 401.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok := range s.sessions {
+		s.logout(tok)
+	}
+}
+
 // StallNext makes the server hold the next request for d before it
 // carries it out and answers (even when the client has gone by then).
 func (s *Server) StallNext(d time.Duration) {
