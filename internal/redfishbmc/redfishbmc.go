@@ -27,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coldstandby/coldstandby/internal/testpeer"
+	"github.com/coldstandby/coldstandby/internal/mockups"
 )
 
 // Credentials the server accepts.
@@ -44,24 +44,10 @@ const LogEntriesPath = "/redfish/v1/Managers/BMC/LogServices/Log/Entries"
 
 // MockupDir finds ../shared/redfish-mockups by walking up from the current
 // directory, or stops the test with testpeer.Unavailable.
+// It is mockups.Dir.
 func MockupDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "redfish-mockups")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			testpeer.Unavailable(t, "Redfish mockups not found: clone the repository next to shared/redfish-mockups")
-			return ""
-		}
-		dir = parent
-	}
+	return mockups.Dir(t)
 }
 
 // Server is one simulated Redfish BMC.

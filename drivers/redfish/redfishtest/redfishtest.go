@@ -29,7 +29,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coldstandby/coldstandby/internal/testpeer"
+	"github.com/coldstandby/coldstandby/internal/mockups"
 )
 
 // Mockup directory names under shared/redfish-mockups.
@@ -51,24 +51,10 @@ const (
 // walking up from the working directory (the test's package directory)
 // to a directory that holds shared/redfish-mockups. Without it the test
 // stops through testpeer.Unavailable.
+// It is mockups.Dir.
 func FindMockups(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "redfish-mockups")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			testpeer.Unavailable(t, "shared/redfish-mockups not found above the package directory (clone the repository next to shared/)")
-			return ""
-		}
-		dir = parent
-	}
+	return mockups.Dir(t)
 }
 
 // Server is a running Redfish service.
