@@ -46,6 +46,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bmclibv2 "github.com/bmc-toolbox/bmclib/v2"
@@ -62,6 +63,10 @@ type Driver struct {
 	cfg  config
 	sem  chan struct{}
 	log  *slog.Logger
+
+	// nmiRefused: the BMC's last answer to an NMI was a refusal
+	// (ErrUnsupported), so that NMI says so even while the server is off.
+	nmiRefused atomic.Bool
 }
 
 var _ bmc.BMC = (*Driver)(nil)
@@ -467,6 +472,14 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 
 // NMI sends a diagnostic interrupt. ipmi_sim and BMCs that answer "invalid
 // command" or "invalid data field" return bmc.ErrUnsupported.
+//
+// Whether a BMC can send an NMI is only known from its answer, and NMI is
+// not sent to a server that is off. The driver therefore remembers the
+// BMC's last answer: after a refusal, NMI on a server that is off is
+// ErrUnsupported (the contract's precedence), not ErrConflict; before any
+// NMI was tried, or after one was accepted, it is ErrConflict. A server
+// that is on is always asked again, so a BMC that starts accepting NMI is
+// used.
 func (d *Driver) NMI(ctx context.Context) error {
 	const op = "nmi"
 	s, done, err := d.open(ctx, op)
@@ -479,14 +492,22 @@ func (d *Driver) NMI(ctx context.Context) error {
 		return err
 	}
 	if st != bmc.PowerOn {
+		if d.nmiRefused.Load() {
+			return fmt.Errorf("bmclib: %s %s: the BMC refused NMI when last asked (server is %s now): %w", op, d.host, st, bmc.ErrUnsupported)
+		}
 		return fmt.Errorf("bmclib: %s %s: server is %s, not on: %w", op, d.host, st, bmc.ErrConflict)
 	}
 	cctx, cancel := context.WithTimeout(ctx, d.cfg.callTimeout)
 	err = s.c.SendNMI(cctx)
 	cancel()
 	if err != nil {
-		return d.fail(op, ctx, "send NMI", err, true)
+		ferr := d.fail(op, ctx, "send NMI", err, true)
+		if errors.Is(ferr, bmc.ErrUnsupported) && !authRefused(err.Error()) {
+			d.nmiRefused.Store(true) // the command, not this client, was refused
+		}
+		return ferr
 	}
+	d.nmiRefused.Store(false)
 	return nil
 }
 
