@@ -114,6 +114,7 @@ type Orchestrator struct {
 
 	mu       sync.Mutex
 	inflight map[search.ServerID]*flight // servers whose fault is being handled
+	live     map[string]bool             // IDs of the failovers this instance is running (Recover leaves them alone)
 	zoneMu   map[any]*sync.Mutex         // per FCZoner instance: one zoning transaction at a time
 	seq      atomic.Int64
 }
@@ -146,6 +147,7 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		drv:      drivers,
 		cfg:      cfg,
 		inflight: map[search.ServerID]*flight{},
+		live:     map[string]bool{},
 		zoneMu:   map[any]*sync.Mutex{},
 	}, nil
 }
@@ -193,6 +195,25 @@ func (o *Orchestrator) release(fl *flight) {
 			delete(o.inflight, id)
 		}
 	}
+}
+
+// adopt registers failover id as run by this instance; it fails when it
+// already is (Recover must not roll back a failover that is still acting).
+func (o *Orchestrator) adopt(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.live[id] {
+		return false
+	}
+	o.live[id] = true
+	return true
+}
+
+// disown ends adopt: the run has stopped acting.
+func (o *Orchestrator) disown(id string) {
+	o.mu.Lock()
+	delete(o.live, id)
+	o.mu.Unlock()
 }
 
 // Recovered tells the Orchestrator that server is healthy again: a

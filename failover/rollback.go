@@ -389,7 +389,10 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 // entry holds the fault, so a fault once journaled is never lost (unless
 // the fault-action table now says report only and the server was not
 // touched yet: then it ends as reported). Call it at
-// start-up, before delivering faults. It returns the results of the
+// start-up, before delivering faults. A failover this Orchestrator is
+// still running is not crashed and is left alone (its Result has only
+// the ID); one whose servers another running failover of this instance
+// holds is left for a later call, with an error wrapping ErrConflict. It returns the results of the
 // failovers it completed or restarted, and the errors combined.
 func (o *Orchestrator) Recover(ctx context.Context) ([]Result, error) {
 	unfinished, err := o.store.Unfinished(ctx)
@@ -412,8 +415,15 @@ func (o *Orchestrator) Recover(ctx context.Context) ([]Result, error) {
 }
 
 func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error) {
+	if !o.adopt(id) {
+		// This instance is running it (or another Recover call is
+		// recovering it): it is not crashed, and rolling its journal
+		// back while it acts would undo its moves under its feet.
+		return Result{ID: id}, nil
+	}
 	j, err := o.store.Journal(ctx, id)
 	if err != nil {
+		o.disown(id)
 		return Result{ID: id}, fmt.Errorf("failover: recover %s: %w", id, err)
 	}
 	r := &run{o: o, id: id, start: o.cfg.clock.Now()}
@@ -423,11 +433,13 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 		switch e.Phase {
 		case PhaseBegin:
 			if err := json.Unmarshal(e.Data, &h); err != nil {
+				o.disown(id)
 				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad header: %v: %w", id, err, ErrInvalid)
 			}
 		case PhaseIntent:
 			var rec stepRec
 			if err := json.Unmarshal(e.Data, &rec); err != nil {
+				o.disown(id)
 				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad entry %d: %v: %w", id, e.Seq, err, ErrInvalid)
 			}
 			r.stack = append(r.stack, pending{seq: e.Seq, rec: rec})
@@ -442,9 +454,16 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 	res := Result{ID: id, Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
 	fl := &flight{}
 	claimed := o.claim(h.Members, fl)
-	if claimed {
-		defer o.release(fl)
+	if !claimed {
+		// Another failover of this instance is acting on these servers
+		// (a fault delivered before Recover): rolling this journal back
+		// now would move their disks under it. Leave it for a later
+		// Recover.
+		o.disown(id)
+		err := fmt.Errorf("failover: recover %s: %v being handled by another failover; call Recover again when it ends: %w", id, h.Members, ErrConflict)
+		return Result{ID: id, Server: h.Server, Fault: h.Fault, Outcome: OutcomeInterrupted, Err: err}, err
 	}
+	defer o.release(fl)
 	// A journaled commit is rolled forward.
 	for _, p := range r.stack {
 		if p.rec.Kind == "commit" {
@@ -468,16 +487,11 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 		return res, res.Err
 	}
 	o.emit(Event{Kind: EventRecovered, Failover: id, Server: h.Server, Detail: "rolled back"})
-	if !claimed || h.Kind != kindFailover {
+	if h.Kind != kindFailover {
 		return res, nil
 	}
-	// Start over when the failed server still needs a replacement.
-	o.release(fl)
-	claimed = false
-	if !o.claim(h.Members, fl) {
-		return res, nil
-	}
-	defer o.release(fl)
+	// Start over when the failed server still needs a replacement (the
+	// members stay claimed: prepare and execute run under this claim).
 	// The journal header holds the fault: it is not lost because the
 	// process died before the server's record said Failed (a crash right
 	// after PhaseBegin). A server not replaced yet (no MovedTo, still

@@ -418,10 +418,14 @@ func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
 	var err error
 	for i := 0; i < 64; i++ {
 		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h}
+		// Live before its journal is visible, so that a concurrent
+		// Recover never takes it for a crashed one; finish releases it.
+		o.adopt(r.id)
 		_, err = r.journal(ctx, PhaseBegin, "begin", string(h.Server), h, nil)
 		if err == nil {
 			return r, nil
 		}
+		o.disown(r.id)
 		if !errors.Is(err, ErrConflict) {
 			return nil, err
 		}
@@ -594,6 +598,7 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 	r.mu.Lock()
 	res.Audit = slices.Clone(r.audit)
 	r.mu.Unlock()
+	r.o.disown(r.id) // it acts no more: a later Recover may take over its journal
 	res.Duration = r.o.cfg.clock.Now().Sub(r.start)
 	switch res.Outcome {
 	case OutcomeDone:
