@@ -2,8 +2,10 @@ package failover
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/coldstandby/coldstandby/bmc"
@@ -229,15 +231,28 @@ func (o *Orchestrator) Coverage(ctx context.Context) (search.Coverage, error) {
 }
 
 // MarkStandby returns a repaired server (Failed, or set aside in
-// Maintenance) to the standby pool. It checks what it can reach: the
-// server must be confirmed off through its BMC and see no volume on its
-// disk array (a spare must not hold anybody's disks). Errors:
-// ErrNotFound; ErrConflict when the server is reserved, active, on, or
-// still sees volumes.
+// Maintenance) to the standby pool. It checks what it can reach: no
+// failover of the server may be under way or unfinished (once its disks
+// have moved it is off and sees nothing, but a rollback or Recover may
+// still map them back to it), and the server must be confirmed off
+// through its BMC and see no volume on its disk array (a spare must not
+// hold anybody's disks). Errors: ErrNotFound; ErrConflict when the
+// server is reserved, being failed over, named by an unfinished
+// failover's journal, active, on, or still sees volumes.
 func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) error {
 	rec, err := o.store.Get(ctx, server)
 	if err != nil {
 		return fmt.Errorf("failover: mark standby %s: %w", server, err)
+	}
+	fl := &flight{}
+	if !o.claim([]search.ServerID{server}, fl) {
+		return fmt.Errorf("failover: mark standby %s: a failover of it is under way: %w", server, ErrConflict)
+	}
+	defer o.release(fl)
+	if id, err := o.unfinishedOf(ctx, server); err != nil {
+		return fmt.Errorf("failover: mark standby %s: %w", server, err)
+	} else if id != "" {
+		return fmt.Errorf("failover: mark standby %s: failover %s of it is unfinished (Recover it first): %w", server, id, ErrConflict)
 	}
 	switch {
 	case rec.Reservation != "":
@@ -277,6 +292,35 @@ func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) 
 		x.State, x.Workload, x.MovedTo, x.Home, x.Note = search.Standby, "", "", "", "repaired"
 		return nil
 	})
+}
+
+// unfinishedOf returns the ID of an unfinished failover whose failed
+// servers include server ("" when there is none).
+func (o *Orchestrator) unfinishedOf(ctx context.Context, server search.ServerID) (string, error) {
+	ids, err := o.store.Unfinished(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, id := range ids {
+		j, err := o.store.Journal(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // closed and removed meanwhile
+		}
+		if err != nil {
+			return "", err
+		}
+		if len(j) == 0 {
+			continue
+		}
+		var h header
+		if err := json.Unmarshal(j[0].Data, &h); err != nil {
+			return id, nil // unreadable: assume it may touch the server
+		}
+		if h.Server == server || slices.Contains(h.Members, server) {
+			return id, nil
+		}
+	}
+	return "", nil
 }
 
 // Failback moves the workload that left home in a failover back to it:
