@@ -63,6 +63,9 @@ func reservedSet(p search.Plan) []search.ServerID {
 // race for a server.
 func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[search.ServerID]bool) (search.Plan, error) {
 	o := r.o
+	// A failback's plan is the operator's: it is never replaced by a
+	// search (which could move the workload to a server nobody named).
+	mandatory := r.h.Plan != nil
 	var lastErr error
 	for try := 0; try < 16; try++ {
 		if r.stopped() {
@@ -73,7 +76,9 @@ func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[
 		if fixed != nil {
 			// A given plan: read only the servers it uses.
 			plan = *fixed
-			fixed = nil
+			if !mandatory {
+				fixed = nil
+			}
 			for _, id := range reservedSet(plan) {
 				x, err := o.store.Get(ctx, id)
 				if err != nil {
@@ -120,6 +125,9 @@ func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[
 			recs = append(recs, x)
 		}
 		if recs == nil {
+			if mandatory {
+				return plan, lastErr
+			}
 			continue
 		}
 		err := r.step(ctx, "reserve", joinIDs(set), "store", &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
@@ -172,9 +180,20 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 		plan, err := r.planAndReserve(ctx, fixed, aside)
 		fixed = nil
 		if err != nil {
-			switch {
-			case r.stopped():
+			if r.stopped() {
 				return r.finish(ctx, res, OutcomeInterrupted, r.deadErr())
+			}
+			// A reservation whose write failed may still have taken
+			// effect (a lost answer), and a failback's source is fenced:
+			// undo what was journaled before ending, or the spare stays
+			// reserved by a closed journal that no Recover reopens.
+			if r.mustUndo() {
+				if rerr := r.rollback(ctx); rerr != nil {
+					errs = multierror.Append(errs, err, rerr)
+					return r.finish(ctx, res, OutcomeInterrupted, errs.ErrorOrNil())
+				}
+			}
+			switch {
 			case errors.Is(err, ErrNoSpare) && cand == 0:
 				res.Plan = plan
 				return r.finish(ctx, res, OutcomeNoSpare, err)
@@ -229,6 +248,19 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 		}
 	}
 	return r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: %w", r.h.Server, errs.ErrorOrNil()))
+}
+
+// mustUndo reports whether the run has journaled steps whose undo does
+// something (everything but fencing a failed server, which stays off).
+func (r *run) mustUndo() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.stack {
+		if p.rec.Kind != "fence" || p.rec.Victim {
+			return true
+		}
+	}
+	return false
 }
 
 // setAside takes a spare that failed a step out of service
