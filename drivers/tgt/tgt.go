@@ -37,6 +37,8 @@
 //     any initiator from those addresses, whatever its name. Masking by
 //     name cannot isolate it, so Map refuses such targets (ErrConflict)
 //     and Mappings does not count address ACLs.
+//   - For the same reason Unmap refuses (ErrConflict, changing nothing)
+//     to "hide" a volume of such a target: unbinding the names would not.
 //   - Unmap also closes the live sessions (I_T nexuses) of the unmapped
 //     initiators to the target, because tgt checks ACLs only at login.
 //
@@ -307,6 +309,12 @@ func (m *Mapper) Unmap(ctx context.Context, volume storage.VolumeID, initiators 
 	t := find(targets, tname)
 	if t == nil || !t.hasDataLUN(vlun) {
 		return fmt.Errorf("%s: no such target and LUN: %w", op, storage.ErrNotFound)
+	}
+	if addr := addressACLs(t); len(addr) > 0 && slices.ContainsFunc(initiators, func(in storage.Initiator) bool { return in.Kind() == storage.ISCSI }) {
+		// Unbinding the names would leave the initiators admitted by
+		// address: the volume would stay visible while Unmap said nil.
+		return fmt.Errorf("%s: target %s also admits initiators by address (%s), so unbinding names cannot hide it: %w",
+			op, t.Name, strings.Join(addr, ", "), storage.ErrConflict)
 	}
 	drop := map[storage.Initiator]bool{}
 	for _, in := range initiators {
