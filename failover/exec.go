@@ -439,7 +439,25 @@ func (r *run) commit(ctx context.Context, plan search.Plan) error {
 		r.mu.Lock()
 		r.stack = append(r.stack, pending{seq: seq, rec: rec})
 		r.mu.Unlock()
-		return o.applyCommit(ctx, r, r.id, final)
+		// From here the failover only goes forward, as Recover would
+		// take it: the write may have been applied even when it reports
+		// an error (a lost answer), and a rollback under a journaled
+		// commit would leave records saying the spare runs the workload
+		// while it is off without its disks (or, after a crash during
+		// that rollback, Recover would roll the commit forward onto an
+		// undone world). applyCommit is idempotent: retry it, whatever
+		// the caller's ctx; if it still fails, stop and leave the
+		// journal open for Recover.
+		cctx := context.WithoutCancel(ctx)
+		for i := 0; i < o.cfg.attempts; i++ {
+			if err = o.applyCommit(cctx, r, r.id, final); err == nil || r.stopped() {
+				break
+			}
+		}
+		if err != nil {
+			r.kill(fmt.Errorf("failover: %s: commit journaled but not written (Recover rolls it forward): %w", r.id, err))
+		}
+		return err
 	})
 	if err != nil {
 		return err
