@@ -90,7 +90,10 @@ func WithHTTPClient(c *http.Client) Option {
 	}
 }
 
-// WithBasicAuth sends HTTP Basic credentials on every request.
+// WithBasicAuth sends HTTP Basic credentials on every request to the
+// service's own scheme and host; a link or task monitor the service names
+// on another host is not followed (ErrUnsupported; after an accepted
+// change, ErrOutcomeUnknown).
 func WithBasicAuth(user, password string) Option {
 	return func(m *Manager) error {
 		if user == "" {
@@ -262,7 +265,14 @@ func (m *Manager) do(ctx context.Context, method, uri string, body, out any, wri
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, m.base.ResolveReference(ref).String(), rd)
+	target := m.base.ResolveReference(ref)
+	if target.Scheme != m.base.Scheme || target.Host != m.base.Host {
+		// A link or task monitor (Location) on another host: following
+		// it would send this service's credentials there.
+		return nil, 0, fmt.Errorf("%s %s: the service links off %s; not followed with its credentials: %w",
+			method, uri, m.base.Host, partition.ErrUnsupported)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%v: %w", err, partition.ErrInvalid)
 	}

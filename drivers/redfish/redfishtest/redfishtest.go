@@ -67,6 +67,7 @@ type Server struct {
 	async         bool
 	requireOff    bool
 	taskResource  bool
+	monitorBase   string // prefix of 202 Location headers: an absolute task monitor URI
 
 	mu       sync.Mutex
 	res      map[string]map[string]any
@@ -101,6 +102,13 @@ func WithAsync() Option { return func(s *Server) { s.async = true } }
 // resource (TaskState Completed or Exception, with Messages) instead of
 // the operation's own response, as some services do.
 func WithTaskResource() Option { return func(s *Server) { s.taskResource = true } }
+
+// WithTaskMonitorBase makes 202 answers name their task monitor by an
+// absolute URI starting with base ("https://other.example:8443"), as
+// services behind a proxy do. With another host than the service's, the
+// monitor is not served there: clients must not follow it with the
+// service's credentials. "SELF" stands for the server's own URL.
+func WithTaskMonitorBase(base string) Option { return func(s *Server) { s.monitorBase = base } }
 
 // WithRequireOff refuses to delete a composed system that is powered on
 // (409, Base ResourceInUse).
@@ -408,7 +416,11 @@ func (s *Server) respond(w http.ResponseWriter, op func() (int, map[string]any, 
 	mon := monitorURI + strconv.Itoa(s.nextID)
 	s.tasks[mon] = &task{run: op}
 	w.Header().Set("Retry-After", "0")
-	writeJSON(w, http.StatusAccepted, map[string]any{"@odata.id": mon, "TaskState": "Running"}, mon)
+	base := s.monitorBase
+	if base == "SELF" {
+		base = s.URL
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"@odata.id": mon, "TaskState": "Running"}, base+mon)
 }
 
 func (s *Server) pollTask(w http.ResponseWriter, uri string) {
