@@ -352,6 +352,8 @@ func (o *Orchestrator) Failback(ctx context.Context, home search.ServerID) (Resu
 		res.Err = fmt.Errorf("failover: failback %s: %w", home, ErrNotFound)
 	case cur == nil:
 		res.Err = fmt.Errorf("failover: failback %s: no active server runs its workload: %w", home, ErrNotFound)
+	case cur.Reservation != "":
+		res.Err = fmt.Errorf("failover: failback %s: %s is held by failover %s: %w", home, cur.ID, cur.Reservation, ErrConflict)
 	case h.State != search.Standby || h.Reservation != "":
 		res.Err = fmt.Errorf("failover: failback %s: it is %s, want standby (MarkStandby first): %w", home, h.State, ErrConflict)
 	case cur.Partition != "" || h.Partition != "":
@@ -374,6 +376,37 @@ func (o *Orchestrator) Failback(ctx context.Context, home search.ServerID) (Resu
 		return res, err
 	}
 	res.ID = r.id
+	// Hold the source like a victim (I4): a failover that wants it
+	// (preemption, relocation) must not move its disks while this one
+	// does. The compare-and-set also catches a reservation taken since
+	// the List above.
+	src := cur.ID
+	rsv := &stepRec{Reserved: []reservation{{ID: src, Prev: cur.State}}}
+	if err := r.step(ctx, "reserve", string(src), "store", rsv, src, home, func(ctx context.Context, a *AuditEntry) error {
+		a.Attempts++
+		return o.update(ctx, r, []search.ServerID{src}, func(m map[search.ServerID]*Record) error {
+			x := m[src]
+			if x.Reservation != "" && x.Reservation != r.id {
+				return fmt.Errorf("%s is held by failover %s: %w", src, x.Reservation, ErrConflict)
+			}
+			if x.State != search.Active || x.Home != home {
+				return fmt.Errorf("%s changed meanwhile (%s, home %q): %w", src, x.State, x.Home, ErrConflict)
+			}
+			x.Reservation = r.id
+			return nil
+		})
+	}); err != nil {
+		if r.stopped() {
+			res = r.finish(ctx, res, OutcomeInterrupted, r.deadErr())
+			return res, res.Err
+		}
+		if rerr := r.rollback(ctx); rerr != nil {
+			res = r.finish(ctx, res, OutcomeInterrupted, errors.Join(err, rerr))
+			return res, res.Err
+		}
+		res = r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: failback %s: %w", home, err))
+		return res, res.Err
+	}
 	if err := r.fence(ctx, *cur, true); err != nil {
 		if r.stopped() {
 			res = r.finish(ctx, res, OutcomeInterrupted, r.deadErr())

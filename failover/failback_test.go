@@ -1,0 +1,94 @@
+package failover_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/drivers/fake"
+	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/search"
+)
+
+// A failback must not touch a server another failover holds (as a
+// preemption victim whose disks it is moving, say): two failovers would
+// move the same volumes.
+func TestFailbackLeavesAServerHeldByAnotherFailoverAlone(t *testing.T) {
+	s := patentSite(t)
+	if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+		t.Fatal(res.Err)
+	}
+	ctx := context.Background()
+	_ = s.w.RepairServer("srv01")
+	if err := s.o.MarkStandby(ctx, "srv01"); err != nil {
+		t.Fatal(err)
+	}
+	if err := updateRecord(s, "srv02", func(r *failover.Record) { r.Reservation = "another-failover" }); err != nil {
+		t.Fatal(err)
+	}
+	s.w.ResetOps()
+	res, err := s.o.Failback(ctx, "srv01")
+	if !errors.Is(err, failover.ErrConflict) || res.Outcome == failover.OutcomeDone {
+		t.Fatalf("failback from a held server: %s %v", res.Outcome, err)
+	}
+	for _, op := range s.w.Ops() {
+		if op.Driver != fake.DriverBMC || op.Method != "PowerState" {
+			t.Errorf("touched the hardware: %+v", op)
+		}
+	}
+	if p := s.w.Power("srv02"); p != bmc.PowerOn {
+		t.Errorf("srv02 is %s", p)
+	}
+	if h := s.holders("array-1", "boot-srv01"); !slices.Equal(h, []string{"srv02"}) {
+		t.Errorf("boot-srv01 held by %v", h)
+	}
+	if r := s.rec("srv02"); r.Reservation != "another-failover" || r.State != search.Active {
+		t.Errorf("srv02 %+v", r)
+	}
+	if r := s.rec("srv01"); r.Reservation != "" || r.State != search.Standby {
+		t.Errorf("srv01 %+v", r)
+	}
+}
+
+// The same when the other failover takes the server after Failback
+// looked at it: the failback's own reservation of its source is a
+// compare-and-set.
+func TestFailbackLosesTheRaceForItsSourceCleanly(t *testing.T) {
+	var s *site
+	var armed bool
+	s = patentSite(t, failover.WithObserver(func(e failover.Event) {
+		if armed && e.Kind == failover.EventStepStarted && e.Step == "reserve" && e.Target == "srv02" {
+			armed = false
+			if err := updateRecord(s, "srv02", func(r *failover.Record) { r.Reservation = "another-failover" }); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+		t.Fatal(res.Err)
+	}
+	ctx := context.Background()
+	_ = s.w.RepairServer("srv01")
+	if err := s.o.MarkStandby(ctx, "srv01"); err != nil {
+		t.Fatal(err)
+	}
+	armed = true
+	res, err := s.o.Failback(ctx, "srv01")
+	if !errors.Is(err, failover.ErrConflict) || res.Outcome != failover.OutcomeFailed {
+		t.Fatalf("failback: %s %v", res.Outcome, err)
+	}
+	if p := s.w.Power("srv02"); p != bmc.PowerOn {
+		t.Errorf("srv02 is %s", p)
+	}
+	if h := s.holders("array-1", "boot-srv01"); !slices.Equal(h, []string{"srv02"}) {
+		t.Errorf("boot-srv01 held by %v", h)
+	}
+	if r := s.rec("srv02"); r.Reservation != "another-failover" || r.State != search.Active {
+		t.Errorf("srv02 %+v", r)
+	}
+	if un, _ := s.store.Unfinished(ctx); len(un) != 0 {
+		t.Errorf("unfinished: %v", un)
+	}
+}
