@@ -295,6 +295,23 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 			out[t.ID] = t
 		}
 	}
+	// preempted records on a victim taken into the replacement where its
+	// own workload went: relocated, or stopped with its volumes parked
+	// (masked to nobody: its record is the only place that says what
+	// to map back, I3).
+	preempted := func(s *Record) {
+		v, ok := victim[s.ID]
+		if !ok {
+			return
+		}
+		s.MovedTo = v.RelocateTo
+		if v.RelocateTo != "" {
+			s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) moved to %s", r.h.Server, v.Workload, v.Priority, v.RelocateTo)
+		} else {
+			s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) stopped, %d volume(s) parked", r.h.Server, v.Workload, v.Priority, len(parked[s.ID]))
+			s.Parked = append(slices.Clone(s.Parked), parked[s.ID]...)
+		}
+	}
 	var failedWorkload string
 	var failedPrio int
 	for _, a := range plan.Assignments {
@@ -316,15 +333,7 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 			s.Partition = ""
 		}
 		s.MovedTo = ""
-		if v, ok := victim[a.Spare]; ok {
-			s.MovedTo = v.RelocateTo
-			if v.RelocateTo != "" {
-				s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) moved to %s", r.h.Server, v.Workload, v.Priority, v.RelocateTo)
-			} else {
-				s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) stopped, %d volume(s) parked", r.h.Server, v.Workload, v.Priority, len(parked[a.Spare]))
-				s.Parked = append(slices.Clone(s.Parked), parked[a.Spare]...)
-			}
-		}
+		preempted(&s)
 		out[s.ID] = s
 	}
 	// Replacement nodes that received no disks still join the workload.
@@ -337,6 +346,8 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 		if part != "" {
 			s.Partition = search.PartitionID(part)
 		}
+		s.MovedTo = ""
+		preempted(&s)
 		out[id] = s
 	}
 	// The failed servers.
@@ -364,6 +375,7 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 		if _, ok := out[id]; !ok {
 			x := get(id)
 			x.Reservation = ""
+			preempted(&x) // never lose what was parked
 			out[id] = x
 		}
 	}
