@@ -66,6 +66,21 @@ type FCZoner interface {
 	Commit(ctx context.Context) error
 }
 
+// Aborter is an optional capability of an FCZoner: discard the pending
+// changes of this FCZoner's transaction (the defined configuration
+// becomes the active one again) and release what the transaction holds on
+// the switch (a REST session, the fabric's zoning lock). Callers that made
+// changes and then give up without Commit (a failed step, a rollback, a
+// deposed leader) call it, under a context that survives their own
+// cancellation. The FCZoner stays usable afterwards.
+//
+// Idempotent: with nothing pending it returns nil. Errors: ErrTransient,
+// ErrOutcomeUnknown, ctx errors; after any error the switch's own session
+// timeout still ends the transaction.
+type Aborter interface {
+	Abort(ctx context.Context) error
+}
+
 // VLANSwitch sets the VLANs of the ports of one Ethernet switch.
 // Implementations must be safe for concurrent use and honour ctx.
 type VLANSwitch interface {

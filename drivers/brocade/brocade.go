@@ -72,7 +72,10 @@ import (
 	"github.com/coldstandby/coldstandby/storage"
 )
 
-var _ fabric.FCZoner = (*Zoner)(nil)
+var (
+	_ fabric.FCZoner = (*Zoner)(nil)
+	_ fabric.Aborter = (*Zoner)(nil)
+)
 
 // yang is the media type of FOS REST requests and answers.
 const yang = "application/yang-data+json"
@@ -363,6 +366,10 @@ func (z *Zoner) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Abort implements fabric.Aborter: it aborts this Zoner's uncommitted
+// changes, if any, and logs out (it is Close; the Zoner stays usable).
+func (z *Zoner) Abort(ctx context.Context) error { return z.Close(ctx) }
 
 // abort aborts this Zoner's transaction, if any, and logs out, under a
 // context that survives ctx. The caller holds z.mu.

@@ -67,7 +67,10 @@ type Zoner struct {
 	fabric string
 }
 
-var _ fabric.FCZoner = (*Zoner)(nil)
+var (
+	_ fabric.FCZoner = (*Zoner)(nil)
+	_ fabric.Aborter = (*Zoner)(nil)
+)
 
 func (z *Zoner) fabricLocked() (*fabricState, error) {
 	f := z.w.fabrics[z.fabric]
@@ -194,6 +197,22 @@ func (z *Zoner) Commit(ctx context.Context) error {
 	}
 	if ferr == nil {
 		f.active = f.defined.clone()
+		f.pending = false
+	}
+	z.w.mu.Unlock()
+	return c.finish(ferr)
+}
+
+// Abort implements fabric.Aborter: the pending changes are discarded.
+func (z *Zoner) Abort(ctx context.Context) error {
+	c, err := z.w.start(ctx, DriverZoner, "Abort", z.fabric, "", z.fabric)
+	if err != nil {
+		return err
+	}
+	z.w.mu.Lock()
+	f, ferr := z.fabricLocked()
+	if ferr == nil && f.pending {
+		f.defined = f.active.clone()
 		f.pending = false
 	}
 	z.w.mu.Unlock()

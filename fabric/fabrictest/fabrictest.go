@@ -33,6 +33,7 @@ func RunZoner(t *testing.T, newHarness func(t *testing.T) ZonerHarness) {
 	t.Run("AddMember", s.testAdd)
 	t.Run("RemoveMember", s.testRemove)
 	t.Run("Commit", s.testCommit)
+	t.Run("Abort", s.testAbort)
 	t.Run("TransientFailure", s.testTransient)
 	t.Run("Context", s.testContext)
 	t.Run("Concurrency", s.testConcurrency)
@@ -243,6 +244,45 @@ func (s *zonerSuite) testRemove(t *testing.T) {
 			err := z.d.RemoveMember(t.Context(), z.zones[0], w)
 			conformance.WantKind(t, fmt.Sprintf("RemoveMember(%q)", w), err, fabric.ErrInvalid)
 		}
+	})
+}
+
+// testAbort checks fabric.Aborter, for zoners that implement it.
+func (s *zonerSuite) testAbort(t *testing.T) {
+	setup := func(t *testing.T, n int) (*zoner, fabric.Aborter) {
+		z := s.setup(t, n)
+		a, ok := z.d.(fabric.Aborter)
+		if !ok {
+			t.Skip("the zoner does not implement fabric.Aborter (optional)")
+		}
+		return z, a
+	}
+	t.Run("discards_pending_changes", func(t *testing.T) {
+		z, a := setup(t, 2)
+		z.add(t, z.zones[0], z.wwpns[1])
+		z.commit(t)
+		z.add(t, z.zones[0], z.wwpns[0])
+		z.remove(t, z.zones[0], z.wwpns[1])
+		if err := a.Abort(t.Context()); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		z.wantZones(t, z.wwpns[0], "Abort", nil, nil)
+		z.wantZones(t, z.wwpns[1], "Abort", z.zones[:1], z.zones[:1])
+		// Nothing of the aborted transaction comes back with the next
+		// Commit, and the zoner still works.
+		z.add(t, z.zones[1], z.wwpns[0])
+		z.commit(t)
+		z.wantZones(t, z.wwpns[0], "a Commit after Abort", z.zones[1:], z.zones[1:])
+		z.wantZones(t, z.wwpns[1], "a Commit after Abort", z.zones[:1], z.zones[:1])
+	})
+	t.Run("nothing_pending_is_idempotent", func(t *testing.T) {
+		z, a := setup(t, 1)
+		for i := 0; i < 2; i++ {
+			if err := a.Abort(t.Context()); err != nil {
+				t.Fatalf("Abort #%d with nothing pending: %v", i+1, err)
+			}
+		}
+		z.wantZones(t, z.wwpns[0], "Abort of nothing", nil, nil)
 	})
 }
 

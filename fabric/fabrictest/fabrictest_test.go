@@ -56,7 +56,10 @@ type refZoner struct {
 	variant string
 }
 
-var _ fabric.FCZoner = (*refZoner)(nil)
+var (
+	_ fabric.FCZoner = (*refZoner)(nil)
+	_ fabric.Aborter = (*refZoner)(nil)
+)
 
 func checkCtx(ctx context.Context, variant, op string) error {
 	if variant == "ignores-ctx" {
@@ -152,6 +155,19 @@ func (r *refZoner) Commit(ctx context.Context) error {
 		return fmt.Errorf("ref: commit: checksum changed: %w", fabric.ErrConflict)
 	}
 	r.s.active = r.s.defined.clone()
+	return nil
+}
+
+// Abort implements fabric.Aborter.
+func (r *refZoner) Abort(ctx context.Context) error {
+	if err := checkCtx(ctx, r.variant, "abort"); err != nil {
+		return err
+	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.variant != "abort-keeps-pending" {
+		r.s.defined = r.s.active.clone()
+	}
 	return nil
 }
 
@@ -395,6 +411,7 @@ func TestBrokenDriversFail(t *testing.T) {
 		{Variant: "zoner:wrong-kind", Want: "AddMember/unknown_zone_is_not_found"},
 		{Variant: "zoner:unsorted", Want: "Zones/sorted_zone_names"},
 		{Variant: "zoner:keeps-pending", Want: "Commit/failed_Commit_aborts_pending_changes"},
+		{Variant: "zoner:abort-keeps-pending", Want: "Abort/discards_pending_changes"},
 		{Variant: "zoner:transient-wrong-kind", Want: "TransientFailure/failed_AddMember_changes_nothing_and_retry_succeeds"},
 		{Variant: "zoner:ignores-ctx", Want: "Context/cancelled/AddMember_changes_nothing"},
 		{Variant: "zoner:ignores-ctx", Want: "Context/deadline_exceeded/Commit_activates_nothing"},
