@@ -294,14 +294,22 @@ func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) 
 	})
 }
 
-// unfinishedOf returns the ID of an unfinished failover whose failed
-// servers include server ("" when there is none).
+// unfinishedOf returns the ID of an unfinished failover, not run by this
+// instance, whose failed servers include server ("" when there is none).
+// The failovers this instance runs are skipped: they hold their servers'
+// claims, which the callers take or check.
 func (o *Orchestrator) unfinishedOf(ctx context.Context, server search.ServerID) (string, error) {
 	ids, err := o.store.Unfinished(ctx)
 	if err != nil {
 		return "", err
 	}
 	for _, id := range ids {
+		o.mu.Lock()
+		live := o.live[id]
+		o.mu.Unlock()
+		if live {
+			continue
+		}
 		j, err := o.store.Journal(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue // closed and removed meanwhile

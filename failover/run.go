@@ -360,6 +360,24 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool)
 		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
 		return nil, res, false
 	}
+	// A failover of these servers that a crash (or a deposed leader)
+	// left unfinished may hold part of their disks on its spare: a
+	// second failover would plan without them, and the first one's
+	// rollback would later map them back. Its journal holds the fault;
+	// Recover carries it out.
+	for _, m := range mem {
+		id, err := o.unfinishedOf(ctx, m.ID)
+		if err != nil {
+			res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
+			return nil, res, false
+		}
+		if id != "" {
+			res.Outcome = OutcomeInterrupted
+			res.Err = fmt.Errorf("failover: %s: failover %s of %s is unfinished; Recover carries it out: %w", res.Server, id, m.ID, ErrConflict)
+			o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: res.Err.Error()})
+			return nil, res, false
+		}
+	}
 	h := header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
 	r, err := o.begin(ctx, h)
 	if err != nil {
