@@ -146,9 +146,41 @@ func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC) error {
 	return fmt.Errorf("not confirmed off (state %q; power-off: %v; last read: %v): %w", st, perr, werr, ErrFencingFailed)
 }
 
+// confirmOff checks that x, a server about to receive another server's
+// disks (a spare, a relocation target, a failback's home), is off. A
+// standby is cold: one found running (left on, booted from the network)
+// would see the disks from a running operating system, and powering on a
+// server that is on boots nothing, so it is refused (and set aside by
+// the caller's blame) rather than given the disks. An unknown state is
+// refused too.
+func (r *run) confirmOff(ctx context.Context, a *AuditEntry, x Record) error {
+	b, err := r.o.bmcOf(x)
+	if err != nil {
+		return err
+	}
+	st, err := r.powerState(ctx, a, b)
+	if err != nil {
+		return fmt.Errorf("%s must be confirmed off first: %w", x.ID, err)
+	}
+	if st != bmc.PowerOff {
+		return fmt.Errorf("%s is %s; a standby must be off to take over: %w", x.ID, st, ErrConflict)
+	}
+	return nil
+}
+
 // boot sets the boot device, powers x on, confirms it is on and runs the
-// health check. Undone by a forced power-off.
+// health check. Undone by a forced power-off. x must be off to start
+// with: powering on a running server would boot nothing.
 func (r *run) boot(ctx context.Context, x Record) error {
+	// Checked before the intent is journaled: the undo of a boot forces
+	// the server off, which must not hit a server this failover did not
+	// power on.
+	if r.stopped() {
+		return r.deadErr()
+	}
+	if err := r.confirmOff(ctx, nil, x); err != nil {
+		return fmt.Errorf("failover: boot %s: it would not boot from the disks: %w", x.ID, err)
+	}
 	rec := &stepRec{Server: x.ID}
 	return r.step(ctx, "boot", string(x.ID), "bmc", rec, "", x.ID, func(ctx context.Context, a *AuditEntry) error {
 		cfg := r.o.cfg
@@ -222,6 +254,9 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	// Read and journal the source's masking before any change.
 	var maps []storage.Mapping
 	err := r.step(ctx, "storage.read", target, "storage", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+		if err := r.confirmOff(ctx, a, dst); err != nil {
+			return err
+		}
 		var err error
 		if maps, err = r.readMappings(ctx, a, dm, from); err != nil {
 			return err
