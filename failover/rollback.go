@@ -190,6 +190,20 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			if !ok {
 				return fmt.Errorf("disk array %q cannot swap initiators: %w", rec.Array, ErrUnsupported)
 			}
+			// A swap cut short (a crash, a lost answer) leaves the host
+			// with neither set: the volumes are masked to nobody, and by
+			// the contract only the same swap again gets out of that
+			// state. Finish it (a no-op when the host already has To),
+			// then swap back.
+			if err := r.call(ctx, a, n, func(ctx context.Context) error {
+				err := sw.SwapInitiators(ctx, rec.From, rec.To)
+				if errors.Is(err, ErrNotFound) {
+					return nil // no host has either set: swapping back says why
+				}
+				return err
+			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.To, rec.Maps) }); err != nil {
+				return err
+			}
 			return r.call(ctx, a, n, func(ctx context.Context) error { return sw.SwapInitiators(ctx, rec.To, rec.From) },
 				func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, rec.Maps) })
 		}
