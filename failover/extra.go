@@ -384,23 +384,27 @@ func (o *Orchestrator) Failback(ctx context.Context, home search.ServerID) (Resu
 		return res, err
 	}
 	res.ID = r.id
-	// Hold the source like a victim (I4): a failover that wants it
-	// (preemption, relocation) must not move its disks while this one
-	// does. The compare-and-set also catches a reservation taken since
-	// the List above.
+	// Hold the source like a victim, and home (I4), before touching any
+	// hardware: a failover that wants the source (preemption,
+	// relocation) must not move its disks while this one does, and one
+	// that takes home would leave the source fenced for nothing. The
+	// compare-and-set also catches a reservation taken since the List
+	// above. (Home keeps its state: the plan's reserve step marks it.)
 	src := cur.ID
-	rsv := &stepRec{Reserved: []reservation{{ID: src, Prev: cur.State}}}
-	if err := r.step(ctx, "reserve", string(src), "store", rsv, src, home, func(ctx context.Context, a *AuditEntry) error {
+	rsv := &stepRec{Reserved: []reservation{{ID: home, Prev: h.State}, {ID: src, Prev: cur.State}}}
+	if err := r.step(ctx, "reserve", string(src)+","+string(home), "store", rsv, src, home, func(ctx context.Context, a *AuditEntry) error {
 		a.Attempts++
-		return o.update(ctx, r, []search.ServerID{src}, func(m map[search.ServerID]*Record) error {
-			x := m[src]
-			if x.Reservation != "" && x.Reservation != r.id {
-				return fmt.Errorf("%s is held by failover %s: %w", src, x.Reservation, ErrConflict)
+		return o.update(ctx, r, []search.ServerID{src, home}, func(m map[search.ServerID]*Record) error {
+			for _, x := range m {
+				if x.Reservation != "" && x.Reservation != r.id {
+					return fmt.Errorf("%s is held by failover %s: %w", x.ID, x.Reservation, ErrConflict)
+				}
 			}
-			if x.State != search.Active || x.Home != home {
-				return fmt.Errorf("%s changed meanwhile (%s, home %q): %w", src, x.State, x.Home, ErrConflict)
+			x, hx := m[src], m[home]
+			if x.State != search.Active || x.Home != home || hx.State != search.Standby {
+				return fmt.Errorf("%s or %s changed meanwhile (%s with home %q, %s): %w", src, home, x.State, x.Home, hx.State, ErrConflict)
 			}
-			x.Reservation = r.id
+			x.Reservation, hx.Reservation = r.id, r.id
 			return nil
 		})
 	}); err != nil {

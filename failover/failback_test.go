@@ -52,43 +52,56 @@ func TestFailbackLeavesAServerHeldByAnotherFailoverAlone(t *testing.T) {
 	}
 }
 
-// The same when the other failover takes the server after Failback
-// looked at it: the failback's own reservation of its source is a
-// compare-and-set.
-func TestFailbackLosesTheRaceForItsSourceCleanly(t *testing.T) {
-	var s *site
-	var armed bool
-	s = patentSite(t, failover.WithObserver(func(e failover.Event) {
-		if armed && e.Kind == failover.EventStepStarted && e.Step == "reserve" && e.Target == "srv02" {
-			armed = false
-			if err := updateRecord(s, "srv02", func(r *failover.Record) { r.Reservation = "another-failover" }); err != nil {
-				t.Error(err)
+// The same when another failover takes the source or home after Failback
+// looked at them: the failback's own reservation of both is one
+// compare-and-set, made before it touches any hardware, so the source
+// is not even shut down.
+func TestFailbackLosesTheRaceForItsServersCleanly(t *testing.T) {
+	for _, taken := range []string{"srv02", "srv01"} {
+		t.Run(taken, func(t *testing.T) {
+			var s *site
+			var armed bool
+			s = patentSite(t, failover.WithObserver(func(e failover.Event) {
+				if armed && e.Kind == failover.EventStepStarted && e.Step == "reserve" && e.Target == "srv02,srv01" {
+					armed = false
+					if err := updateRecord(s, taken, func(r *failover.Record) { r.Reservation = "another-failover" }); err != nil {
+						t.Error(err)
+					}
+				}
+			}))
+			if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+				t.Fatal(res.Err)
 			}
-		}
-	}))
-	if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
-		t.Fatal(res.Err)
-	}
-	ctx := context.Background()
-	_ = s.w.RepairServer("srv01")
-	if err := s.o.MarkStandby(ctx, "srv01"); err != nil {
-		t.Fatal(err)
-	}
-	armed = true
-	res, err := s.o.Failback(ctx, "srv01")
-	if !errors.Is(err, failover.ErrConflict) || res.Outcome != failover.OutcomeFailed {
-		t.Fatalf("failback: %s %v", res.Outcome, err)
-	}
-	if p := s.w.Power("srv02"); p != bmc.PowerOn {
-		t.Errorf("srv02 is %s", p)
-	}
-	if h := s.holders("array-1", "boot-srv01"); !slices.Equal(h, []string{"srv02"}) {
-		t.Errorf("boot-srv01 held by %v", h)
-	}
-	if r := s.rec("srv02"); r.Reservation != "another-failover" || r.State != search.Active {
-		t.Errorf("srv02 %+v", r)
-	}
-	if un, _ := s.store.Unfinished(ctx); len(un) != 0 {
-		t.Errorf("unfinished: %v", un)
+			ctx := context.Background()
+			_ = s.w.RepairServer("srv01")
+			if err := s.o.MarkStandby(ctx, "srv01"); err != nil {
+				t.Fatal(err)
+			}
+			armed = true
+			s.w.ResetOps()
+			res, err := s.o.Failback(ctx, "srv01")
+			if !errors.Is(err, failover.ErrConflict) || res.Outcome != failover.OutcomeFailed {
+				t.Fatalf("failback: %s %v", res.Outcome, err)
+			}
+			if n := len(s.w.Ops()); n != 0 {
+				t.Errorf("touched the hardware: %v", s.w.Ops())
+			}
+			if p := s.w.Power("srv02"); p != bmc.PowerOn {
+				t.Errorf("srv02 is %s", p)
+			}
+			if h := s.holders("array-1", "boot-srv01"); !slices.Equal(h, []string{"srv02"}) {
+				t.Errorf("boot-srv01 held by %v", h)
+			}
+			if r := s.rec(taken); r.Reservation != "another-failover" {
+				t.Errorf("%s %+v", taken, r)
+			}
+			other := map[string]string{"srv01": "srv02", "srv02": "srv01"}[taken]
+			if r := s.rec(other); r.Reservation != "" {
+				t.Errorf("%s %+v", other, r)
+			}
+			if un, _ := s.store.Unfinished(ctx); len(un) != 0 {
+				t.Errorf("unfinished: %v", un)
+			}
+		})
 	}
 }
