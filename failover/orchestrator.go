@@ -275,10 +275,16 @@ func ids(recs []Record) []search.ServerID {
 // failover has ended. A fault for a server that is already being handled
 // (or was already replaced) is absorbed.
 //
+// A fault for a server named by an unfinished failover that this
+// instance is not running (a crash, a deposed leader) starts nothing: it
+// ends as OutcomeInterrupted with an error wrapping ErrConflict, since
+// that failover may hold part of the server's disks and its journal
+// already holds a fault; Recover carries it out.
+//
 // The error is nil for reported, absorbed and cancelled faults and for a
 // completed failover; otherwise it wraps ErrFencingFailed, ErrNoSpare,
-// ErrNotLeader, a ctx error or the failed steps' errors (combined with
-// go-multierror), and Result.Err holds the same error.
+// ErrNotLeader, ErrConflict, a ctx error or the failed steps' errors
+// (combined with go-multierror), and Result.Err holds the same error.
 func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, error) {
 	res := Result{Server: search.ServerID(f.Server), Fault: f}
 	if f.Server == "" {
