@@ -534,7 +534,26 @@ func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, a
 		}
 		return true, nil
 	}
-	apply := func(ctx context.Context) error {
+	// abandon drops the edits of an attempt that did not reach a
+	// successful Commit, so that they are not activated by whoever commits
+	// next; not after leadership is lost (no driver call then).
+	abandon := func(ctx context.Context) {
+		ab, ok := z.(fabric.Aborter)
+		if !ok || r.mayAct() != nil {
+			return
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Step)
+		defer cancel()
+		a.Attempts++
+		_ = ab.Abort(actx) // best effort: the switch's session timeout ends it otherwise
+	}
+	apply := func(ctx context.Context) (err error) {
+		edited := false
+		defer func() {
+			if err != nil && edited {
+				abandon(ctx)
+			}
+		}()
 		if precheck {
 			if done, err := check(ctx); err == nil && done {
 				if derr := r.mayAct(); derr != nil {
@@ -547,7 +566,7 @@ func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, a
 			if derr := r.mayAct(); derr != nil {
 				return derr
 			}
-			var err error
+			edited = true
 			if e.add {
 				err = z.AddMember(ctx, e.zone, e.wwpn)
 			} else {
