@@ -49,11 +49,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coldstandby/coldstandby/internal/keylock"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 
 	gnmipb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc"
@@ -83,8 +83,7 @@ type Switch struct {
 	insecure    bool
 	dialOptions []grpc.DialOption
 
-	locksMu sync.Mutex
-	locks   map[string]*portLock
+	ports keylock.Locks // writers of one port take turns
 }
 
 // Option configures a Switch.
@@ -587,37 +586,8 @@ func fromLeaves(leaves map[string]any) (fabric.PortVLAN, error) {
 	return fabric.PortVLAN{}, fmt.Errorf("interface-mode %q has no equivalent in the VLAN model: %w", mode, fabric.ErrUnsupported)
 }
 
-type portLock struct {
-	sem  chan struct{}
-	refs int
-}
-
 // lockPort makes this Switch's changes of one port take turns, so that
 // each one's read-then-replace returns the setting it replaced.
 func (s *Switch) lockPort(ctx context.Context, port string) (func(), error) {
-	s.locksMu.Lock()
-	if s.locks == nil {
-		s.locks = make(map[string]*portLock)
-	}
-	l := s.locks[port]
-	if l == nil {
-		l = &portLock{sem: make(chan struct{}, 1)}
-		s.locks[port] = l
-	}
-	l.refs++
-	s.locksMu.Unlock()
-	release := func() {
-		s.locksMu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(s.locks, port)
-		}
-		s.locksMu.Unlock()
-	}
-	select {
-	case l.sem <- struct{}{}:
-		return func() { <-l.sem; release() }, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
+	return s.ports.Lock(ctx, port)
 }

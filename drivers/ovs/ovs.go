@@ -43,11 +43,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coldstandby/coldstandby/internal/keylock"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coldstandby/coldstandby/fabric"
@@ -70,44 +70,14 @@ type Switch struct {
 	conn    *rpcConn
 	closed  bool
 
-	locksMu sync.Mutex
-	locks   map[string]*portLock // writers of one port take turns
-}
-
-type portLock struct {
-	sem  chan struct{} // capacity 1
-	refs int
+	ports keylock.Locks // writers of one port take turns
 }
 
 // lockPort serialises this Switch's writers of one port, so that they do
 // not starve each other in the guarded write; other clients are handled
 // by the guard and retries.
 func (s *Switch) lockPort(ctx context.Context, port string) (unlock func(), err error) {
-	s.locksMu.Lock()
-	if s.locks == nil {
-		s.locks = make(map[string]*portLock)
-	}
-	l := s.locks[port]
-	if l == nil {
-		l = &portLock{sem: make(chan struct{}, 1)}
-		s.locks[port] = l
-	}
-	l.refs++
-	s.locksMu.Unlock()
-	release := func() {
-		s.locksMu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(s.locks, port)
-		}
-		s.locksMu.Unlock()
-	}
-	select {
-	case l.sem <- struct{}{}:
-		return func() { <-l.sem; release() }, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
+	return s.ports.Lock(ctx, port)
 }
 
 // Option configures a Switch.
