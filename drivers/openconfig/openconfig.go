@@ -49,7 +49,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/coldstandby/coldstandby/internal/keylock"
 	"io"
 	"log/slog"
 	"strconv"
@@ -64,6 +63,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/internal/keylock"
 )
 
 var _ fabric.VLANSwitch = (*Switch)(nil)

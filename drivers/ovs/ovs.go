@@ -43,7 +43,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/coldstandby/coldstandby/internal/keylock"
 	"io"
 	"log/slog"
 	"net"
@@ -51,6 +50,7 @@ import (
 	"time"
 
 	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/internal/keylock"
 )
 
 var _ fabric.VLANSwitch = (*Switch)(nil)
