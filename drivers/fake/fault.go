@@ -23,7 +23,7 @@ const (
 
 // methods lists each driver's methods, for validating faults.
 var methods = map[string][]string{
-	DriverBMC:       {"PowerState", "PowerOn", "Shutdown", "PowerOff", "NMI", "SetBootDevice", "Events", "DumpInProgress"},
+	DriverBMC:       {"PowerState", "PowerOn", "Shutdown", "PowerOff", "NMI", "SetBootDevice", "Events", "DumpInProgress", "PowerRestorePolicy", "SetPowerRestorePolicy"},
 	DriverStorage:   {"Mappings", "Map", "Unmap", "SwapInitiators"},
 	DriverPartition: {"List", "Compose", "Decompose"},
 	DriverZoner:     {"Zones", "AddMember", "RemoveMember", "Commit"},
@@ -32,7 +32,7 @@ var methods = map[string][]string{
 
 // readOnly methods have no effect to lose: a lost response is ErrTransient.
 var readOnly = map[string]bool{
-	"PowerState": true, "Events": true, "DumpInProgress": true,
+	"PowerState": true, "Events": true, "DumpInProgress": true, "PowerRestorePolicy": true,
 	"Mappings": true, "List": true, "Zones": true, "PortVLAN": true,
 }
 
