@@ -100,6 +100,7 @@ type World struct {
 	ops       []Op
 	calls     map[string]int
 	landings  []*landing // storage changes held back (Fault.LandLate)
+	landing   bool       // one of them is being applied
 
 	violations []Violation
 }
