@@ -49,9 +49,10 @@ func vlans(s string) []int {
 }
 
 type harness struct {
-	t   *testing.T
-	srv *gnmitest.Server
-	n   int
+	t    *testing.T
+	srv  *gnmitest.Server
+	opts []openconfig.Option
+	n    int
 }
 
 var (
@@ -66,13 +67,25 @@ func (h *harness) StallNext(ctx context.Context, d time.Duration) error {
 }
 
 func TestConformance(t *testing.T) {
-	fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {
-		return &harness{t: t, srv: start(t)}
-	})
+	for _, d := range []struct {
+		name    string
+		dialect gnmitest.Dialect
+		opts    []openconfig.Option
+	}{
+		{"generic", gnmitest.Generic, nil},
+		{"eos", gnmitest.EOS, nil},
+		{"sonic", gnmitest.SONiC, []openconfig.Option{openconfig.WithNativeVLANAsAccessVLAN()}},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {
+				return &harness{t: t, srv: start(t, gnmitest.WithDialect(d.dialect)), opts: d.opts}
+			})
+		})
+	}
 }
 
 func (h *harness) MakeSwitch(ctx context.Context) (fabric.VLANSwitch, error) {
-	return dial(h.t, h.srv), nil
+	return dial(h.t, h.srv, h.opts...), nil
 }
 
 func (h *harness) VLANFixture(ctx context.Context, n int) ([]string, fabric.PortVLAN, fabric.PortVLAN, error) {
