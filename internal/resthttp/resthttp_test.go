@@ -3,6 +3,8 @@ package resthttp_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,7 +82,7 @@ func TestStatusKind(t *testing.T) {
 func TestFailure(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	untrusted := quietTLSServer(http.NotFoundHandler())
 	defer untrusted.Close()
 	c := resthttp.NewClient(5*time.Second, nil)
 	do := func(ctx context.Context, url string) error {
@@ -125,7 +127,7 @@ func TestFailure(t *testing.T) {
 // verification in http.DefaultTransport does not reach a client made
 // here, nor one a caller gave without a Transport.
 func TestOwnTransportIgnoresDefaultTransport(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv := quietTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer srv.Close()
 	resthttptest.InsecureDefaultTransport(t)
 	if resp, err := http.Get(srv.URL); err != nil {
@@ -182,4 +184,13 @@ func TestShape(t *testing.T) {
 	if _, err := resthttptest.Shape([]byte(`{`)); err == nil {
 		t.Error("malformed JSON has a shape")
 	}
+}
+
+// quietTLSServer is an httptest TLS server that does not log the
+// handshakes the tests make it refuse.
+func quietTLSServer(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	return srv
 }
