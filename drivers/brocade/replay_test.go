@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,17 +20,6 @@ import (
 // The files in testdata hold the request shapes of clients others wrote
 // and run against real switches (brcdapi, Broadcom's FOS Ansible
 // collection, Cinder); testdata/README.md names each source.
-
-func loadJSON(t *testing.T, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-}
 
 // fosCall sends one request as brcdapi's brcdapi_rest._api_request does
 // (Accept and Content-Type application/yang-data+json, the session's
@@ -71,7 +58,7 @@ func TestReplayBrcdapiRound(t *testing.T) {
 			Status             int
 		}
 	}
-	loadJSON(t, "brcdapi_round.json", &fx)
+	resthttptest.LoadJSON(t, "brcdapi_round.json", &fx)
 	srv := newSwitch(t)
 	auth, checksum := "", ""
 	for _, st := range fx.Steps {
@@ -136,7 +123,7 @@ func TestDriverSendsShapesRealClientsSend(t *testing.T) {
 			Body         json.RawMessage
 		}
 	}
-	loadJSON(t, "shapes.json", &fx)
+	resthttptest.LoadJSON(t, "shapes.json", &fx)
 	allowed := map[string][]string{}
 	for _, b := range fx.Bodies {
 		sh, err := resthttptest.Shape(b.Body)

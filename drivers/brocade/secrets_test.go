@@ -1,14 +1,12 @@
 package brocade_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/coldstandby/coldstandby/drivers/brocade"
@@ -18,30 +16,13 @@ import (
 	"github.com/coldstandby/coldstandby/internal/resthttp/resthttptest"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestPasswordNeverPrinted: no fmt verb, slog handler, debug log or
 // error of the Zoner shows the switch password.
 func TestPasswordNeverPrinted(t *testing.T) {
 	srv := newSwitch(t)
 	const secret = "Pa55-w0rd-fos-91ac"
 	srv.Password = secret
-	var logs syncBuffer
+	var logs resthttptest.SyncBuffer
 	z, err := brocade.New(srv.URL, srv.User, secret, brocade.WithHTTPClient(srv.Client()),
 		brocade.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {

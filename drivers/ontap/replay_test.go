@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,17 +21,6 @@ import (
 // The payloads in testdata are the shapes independent clients (NetApp's
 // Ansible collection and Trident, run against real clusters) send and
 // read; testdata/README.md names each source.
-
-func loadJSON(t *testing.T, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-}
 
 type ansibleFixtures struct {
 	Responses map[string]json.RawMessage `json:"responses"`
@@ -53,7 +40,7 @@ var placeholder = regexp.MustCompile(`\{([^}]+)\}`)
 // cluster answers.
 func TestReplayAnsibleRequests(t *testing.T) {
 	var fx ansibleFixtures
-	loadJSON(t, "ansible.json", &fx)
+	resthttptest.LoadJSON(t, "ansible.json", &fx)
 	srv := ontaptest.New(t, svm)
 	uuids := map[string]string{
 		"/vol/boot_r1_01/lun0": srv.AddLUN("/vol/boot_r1_01/lun0"),
@@ -126,7 +113,7 @@ func (fs *fixtureServer) Changes() []string {
 // "initiators" member, an ASA r2 LUN named without a path) read right.
 func TestReadsAnsibleFixtureRecords(t *testing.T) {
 	var fx ansibleFixtures
-	loadJSON(t, "ansible.json", &fx)
+	resthttptest.LoadJSON(t, "ansible.json", &fx)
 	fs := newFixtureServer(t, map[string]json.RawMessage{
 		"/api/storage/luns":           fx.Responses["luns"],
 		"/api/protocols/san/igroups":  fx.Responses["igroups"],
@@ -161,7 +148,7 @@ func TestNestedFixture(t *testing.T) {
 		Igroups json.RawMessage `json:"igroups"`
 		LunMaps json.RawMessage `json:"lun_maps"`
 	}
-	loadJSON(t, "nested.json", &fx)
+	resthttptest.LoadJSON(t, "nested.json", &fx)
 	fs := newFixtureServer(t, map[string]json.RawMessage{
 		"/api/protocols/san/igroups":  fx.Igroups,
 		"/api/protocols/san/lun-maps": fx.LunMaps,
@@ -215,7 +202,7 @@ func pathMatches(pattern, path string) bool {
 // bodies real clients send.
 func allowedShapes(t *testing.T) map[string][]string {
 	var fx shapeFixtures
-	loadJSON(t, "shapes.json", &fx)
+	resthttptest.LoadJSON(t, "shapes.json", &fx)
 	out := map[string][]string{}
 	for _, b := range fx.Bodies {
 		sh, err := resthttptest.Shape(b.Body)

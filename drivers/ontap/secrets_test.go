@@ -1,14 +1,12 @@
 package ontap_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/coldstandby/coldstandby/drivers/ontap"
@@ -17,24 +15,6 @@ import (
 	"github.com/coldstandby/coldstandby/internal/resthttp/resthttptest"
 	"github.com/coldstandby/coldstandby/storage"
 )
-
-// syncBuffer is a log sink safe for the driver's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestPasswordNeverPrinted: the Mapper holds the cluster's password; no
 // fmt verb, slog handler, debug log of its requests or error it returns
@@ -45,7 +25,7 @@ func TestPasswordNeverPrinted(t *testing.T) {
 	srv.Password = secret
 	srv.AddLUN("/vol/boot/lun0")
 	srv.AddIgroup("r1-01", "fcp", failedWWPNs...)
-	var logs syncBuffer
+	var logs resthttptest.SyncBuffer
 	m, err := ontap.New(srv.URL, svm, srv.User, secret, ontap.WithHTTPClient(srv.Client()),
 		ontap.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {

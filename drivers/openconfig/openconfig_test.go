@@ -66,16 +66,20 @@ func (h *harness) StallNext(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
+// dialects are the targets the driver is tested against, each with the
+// options it needs.
+var dialects = []struct {
+	name    string
+	dialect gnmitest.Dialect
+	opts    []openconfig.Option
+}{
+	{"generic", gnmitest.Generic, nil},
+	{"eos", gnmitest.EOS, nil},
+	{"sonic", gnmitest.SONiC, []openconfig.Option{openconfig.WithNativeVLANAsAccessVLAN()}},
+}
+
 func TestConformance(t *testing.T) {
-	for _, d := range []struct {
-		name    string
-		dialect gnmitest.Dialect
-		opts    []openconfig.Option
-	}{
-		{"generic", gnmitest.Generic, nil},
-		{"eos", gnmitest.EOS, nil},
-		{"sonic", gnmitest.SONiC, []openconfig.Option{openconfig.WithNativeVLANAsAccessVLAN()}},
-	} {
+	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {
 				return &harness{t: t, srv: start(t, gnmitest.WithDialect(d.dialect)), opts: d.opts}

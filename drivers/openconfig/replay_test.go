@@ -202,15 +202,7 @@ func TestDialects(t *testing.T) {
 		{Mode: fabric.Trunk, NativeVLAN: 1, Trunk: vlans("1-4094")},
 		{Mode: fabric.Access, AccessVLAN: 4094},
 	}
-	for _, tc := range []struct {
-		name    string
-		dialect gnmitest.Dialect
-		opts    []openconfig.Option
-	}{
-		{"generic", gnmitest.Generic, nil},
-		{"eos", gnmitest.EOS, nil},
-		{"sonic", gnmitest.SONiC, []openconfig.Option{openconfig.WithNativeVLANAsAccessVLAN()}},
-	} {
+	for _, tc := range dialects {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, lag := range []bool{false, true} {
 				srv := start(t, gnmitest.WithDialect(tc.dialect))

@@ -786,14 +786,7 @@ func (s *Server) patchIgroup(w http.ResponseWriter, r *http.Request, igUUID stri
 		OSType        *string `json:"os_type"`
 		DeleteOnUnmap *bool   `json:"delete_on_unmap"`
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, "Unexpected argument: "+err.Error(), "body")
-			return
-		}
-		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+	if !decodeStrict(w, r, &body) {
 		return
 	}
 	if body.Comment != nil && len(*body.Comment) > MaxCommentLen {
@@ -845,14 +838,7 @@ func (s *Server) postInitiators(w http.ResponseWriter, r *http.Request, igUUID s
 		} `json:"records"`
 		Comment string `json:"comment"`
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, "Unexpected argument: "+err.Error(), "body")
-			return
-		}
-		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+	if !decodeStrict(w, r, &body) {
 		return
 	}
 	if body.Name != "" && len(body.Records) > 0 {
@@ -1111,6 +1097,23 @@ func (s *Server) postLunMap(w http.ResponseWriter, r *http.Request) {
 	s.maps = append(s.maps, m)
 	w.Header().Set("Location", "/api/protocols/san/lun-maps/"+l.UUID+"/"+g.UUID)
 	writeJSON(w, http.StatusCreated, map[string]any{"num_records": 1, "records": []any{s.mapJSON(m)}})
+}
+
+// decodeStrict decodes a JSON body into v, refusing fields v does not
+// have as ONTAP refuses an unknown field ("Unexpected argument", 262179);
+// it answers the error itself and returns false.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if strings.Contains(err.Error(), "unknown field") {
+			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, "Unexpected argument: "+err.Error(), "body")
+			return false
+		}
+		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+		return false
+	}
+	return true
 }
 
 // decodeFlat decodes a JSON object body into dotted keys: {"svm":

@@ -1,8 +1,9 @@
 // Package resthttptest helps the tests of the REST drivers: it turns off
 // certificate verification in http.DefaultTransport for one test (to
 // show a driver does not depend on it), records the requests a test
-// server receives, and reduces JSON bodies to their shape so that a test
-// can compare what a driver sends with what real clients send.
+// server receives, reduces JSON bodies to their shape so that a test
+// can compare what a driver sends with what real clients send, loads
+// recorded payloads from testdata, and collects log output safely.
 package resthttptest
 
 import (
@@ -12,11 +13,46 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 )
+
+// LoadJSON decodes testdata/name (relative to the test's package) into v.
+func LoadJSON(t testing.TB, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// SyncBuffer is a log sink that goroutines may write to while a test
+// reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // InsecureDefaultTransport sets InsecureSkipVerify on
 // http.DefaultTransport's TLS configuration, as a careless package in
