@@ -42,7 +42,8 @@
 // access-vlan on a TRUNK port without native-vlan as the native VLAN
 // (the model's "when" forbids access-vlan on a trunk, so only such a
 // target sends it), and writes the native VLAN as access-vlan with
-// WithNativeVLANAsAccessVLAN; use that option for SONiC.
+// WithNativeVLANAsAccessVLAN; use that option, and WithModulePrefixes for
+// the paths SONiC documents, with SONiC.
 //
 // gNMI has no compare-and-set: SetPortVLAN reads, then replaces, and
 // changes of one port made through one Switch take turns; prev may miss a
@@ -97,6 +98,7 @@ type Switch struct {
 	username       string
 	password       *redact.Secret
 	nativeAsAccess bool
+	modulePrefixes bool
 	log            *slog.Logger
 
 	tlsConfig   *tls.Config
@@ -120,6 +122,16 @@ func WithCredentials(username, password string) Option {
 		s.username, s.password = username, redact.New(password)
 		return nil
 	}
+}
+
+// WithModulePrefixes qualifies the path elements that enter another YANG
+// module with the module's name, as SONiC's documented requests do
+// (/openconfig-interfaces:interfaces/interface[name=Ethernet0]/
+// openconfig-if-ethernet:ethernet/openconfig-vlan:switched-vlan/config,
+// sonic-net/SONiC doc/mgmt/OpenConfig_VLAN_Interface.md); SONiC's
+// translib registers its applications under such paths.
+func WithModulePrefixes() Option {
+	return func(s *Switch) error { s.modulePrefixes = true; return nil }
 }
 
 // WithNativeVLANAsAccessVLAN writes a trunk's native (untagged) VLAN as
@@ -295,14 +307,26 @@ const (
 )
 
 // configPath is /interfaces/interface[name=port]/CONTAINER/switched-vlan/config.
+// With WithModulePrefixes the elements that enter a new YANG module are
+// qualified with it: /openconfig-interfaces:interfaces/interface[name=P]/
+// openconfig-if-ethernet:ethernet (or openconfig-if-aggregate:aggregation)
+// /openconfig-vlan:switched-vlan/config.
 func (s *Switch) configPath(port, container string) *gnmipb.Path {
+	names := []string{"interfaces", container, "switched-vlan"}
+	if s.modulePrefixes {
+		mod := "openconfig-if-ethernet:"
+		if container == aggregation {
+			mod = "openconfig-if-aggregate:"
+		}
+		names = []string{"openconfig-interfaces:interfaces", mod + container, "openconfig-vlan:switched-vlan"}
+	}
 	return &gnmipb.Path{
 		Origin: s.origin,
 		Elem: []*gnmipb.PathElem{
-			{Name: "interfaces"},
+			{Name: names[0]},
 			{Name: "interface", Key: map[string]string{"name": port}},
-			{Name: container},
-			{Name: "switched-vlan"},
+			{Name: names[1]},
+			{Name: names[2]},
 			{Name: "config"},
 		},
 	}

@@ -75,7 +75,7 @@ var dialects = []struct {
 }{
 	{"generic", gnmitest.Generic, nil},
 	{"eos", gnmitest.EOS, nil},
-	{"sonic", gnmitest.SONiC, []openconfig.Option{openconfig.WithNativeVLANAsAccessVLAN()}},
+	{"sonic", gnmitest.SONiC, []openconfig.Option{openconfig.WithNativeVLANAsAccessVLAN(), openconfig.WithModulePrefixes()}},
 }
 
 func TestConformance(t *testing.T) {

@@ -243,6 +243,34 @@ func TestDialects(t *testing.T) {
 	}
 }
 
+// TestModulePrefixes: with WithModulePrefixes the driver's paths are
+// those SONiC's design doc shows.
+func TestModulePrefixes(t *testing.T) {
+	srv := start(t, gnmitest.WithDialect(gnmitest.SONiC))
+	srv.AddInterface("Ethernet0", &gnmitest.Config{Mode: "ACCESS", AccessVLAN: 1})
+	srv.AddLAG("PortChannel100", &gnmitest.Config{Mode: "ACCESS", AccessVLAN: 1})
+	s := dial(t, srv, openconfig.WithModulePrefixes(), openconfig.WithNativeVLANAsAccessVLAN(), openconfig.WithTarget("OC-YANG"))
+	ctx := context.Background()
+	for port, want := range map[string]string{
+		"Ethernet0":      "/openconfig-interfaces:interfaces/interface/openconfig-if-ethernet:ethernet/openconfig-vlan:switched-vlan/config",
+		"PortChannel100": "/openconfig-interfaces:interfaces/interface/openconfig-if-aggregate:aggregation/openconfig-vlan:switched-vlan/config",
+	} {
+		if _, err := s.SetPortVLAN(ctx, port, fabric.PortVLAN{Mode: fabric.Trunk, NativeVLAN: 10, Trunk: []int{20, 30}}); err != nil {
+			t.Fatalf("%s: %v", port, err)
+		}
+		var got strings.Builder
+		for _, e := range srv.LastSet().GetReplace()[0].GetPath().GetElem() {
+			got.WriteString("/" + e.GetName())
+		}
+		if got.String() != want {
+			t.Errorf("%s: path %s, want %s", port, got.String(), want)
+		}
+		if c, _ := srv.Interface(port); c.NativeVLAN != 10 {
+			t.Errorf("%s: the switch has %+v", port, c)
+		}
+	}
+}
+
 // TestTargetOnlyInPrefix: WithTarget names the target in the request's
 // prefix; the gNMI specification (2.2.2.1) allows it nowhere else.
 func TestTargetOnlyInPrefix(t *testing.T) {

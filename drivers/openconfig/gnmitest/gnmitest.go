@@ -320,7 +320,7 @@ func stripModule(name string) (string, error) {
 		return name, nil
 	}
 	switch mod {
-	case "openconfig-interfaces", "openconfig-if-ethernet", "openconfig-vlan":
+	case "openconfig-interfaces", "openconfig-if-ethernet", "openconfig-if-aggregate", "openconfig-vlan":
 		return local, nil
 	}
 	return "", status.Errorf(codes.InvalidArgument, "unknown module %q in %q", mod, name)
