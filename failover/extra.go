@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -127,8 +128,11 @@ type DryRunResult struct {
 // DryRun plans a failover of server as if it failed now and lists the
 // steps it would run, without touching any device or the store. Volumes
 // are not listed one by one (that needs reading the array): the storage
-// step names the disk array and the two servers. The error wraps
-// ErrNoSpare (with the search's explanation) when nothing could take over.
+// step names the disk array and the two servers. A step on a part
+// declared Unmanaged is listed with Skipped saying so. The error wraps
+// ErrNoSpare (with the search's explanation) when nothing could take
+// over, and ErrInvalid when the records or drivers would make HandleFault
+// refuse the fault (see Check).
 func (o *Orchestrator) DryRun(ctx context.Context, server search.ServerID) (DryRunResult, error) {
 	out := DryRunResult{Server: server}
 	all, err := o.store.List(ctx)
@@ -143,6 +147,9 @@ func (o *Orchestrator) DryRun(ctx context.Context, server search.ServerID) (DryR
 	if !ok {
 		return out, fmt.Errorf("failover: dry run %s: %w", server, ErrNotFound)
 	}
+	if err := o.checkRecords(all); err != nil {
+		return out, fmt.Errorf("failover: dry run %s: a fault would be refused: %w", server, err)
+	}
 	inv, err := o.inventory(all, nil)
 	if err != nil {
 		return out, err
@@ -155,45 +162,43 @@ func (o *Orchestrator) DryRun(ctx context.Context, server search.ServerID) (DryR
 	add := func(step, target, driver, skipped string) {
 		out.Steps = append(out.Steps, PlannedStep{Step: step, Target: target, Driver: driver, Skipped: skipped})
 	}
-	need := func(ok bool, what string) string {
-		if ok {
-			return ""
+	skip := func(_ any, why string, err error) string {
+		if err != nil {
+			return err.Error()
 		}
-		return "no " + what + " configured"
+		return why
 	}
 	for _, m := range members(all, rec) {
-		add("fence", string(m.ID), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+		add("fence", string(m.ID), "bmc", "")
 	}
 	add("reserve", joinIDs(reservedSet(plan)), "store", "")
 	move := func(src, dst Record) {
-		_, dm := o.drv.DiskMappers[src.DiskArray]
-		add("storage", src.DiskArray+": "+string(src.ID)+" -> "+string(dst.ID), "storage", need(dm, "DiskMapper for "+src.DiskArray))
+		add("storage", src.DiskArray+": "+string(src.ID)+" -> "+string(dst.ID), "storage", skip(o.diskMapper(src.DiskArray)))
 		for i := 0; i < min(len(src.HBAs), len(dst.HBAs)); i++ {
 			fh := src.HBAs[i]
 			if fh.Fabric == "" || fh.Initiator.Kind() != storage.FC {
 				continue
 			}
-			_, z := o.drv.FCZoners[fh.Fabric]
-			add("zone", fmt.Sprintf("%s: %s -> %s", fh.Fabric, fh.Initiator, dst.HBAs[i].Initiator), "zoner", need(z, "FCZoner for "+fh.Fabric))
+			add("zone", fmt.Sprintf("%s: %s -> %s", fh.Fabric, fh.Initiator, dst.HBAs[i].Initiator), "zoner", skip(o.fcZoner(fh.Fabric)))
 		}
 		for i := 0; i < min(len(src.NICs), len(dst.NICs)); i++ {
 			fn, sn := src.NICs[i], dst.NICs[i]
-			_, sw := o.drv.VLANSwitches[sn.Switch]
-			add("vlan", fmt.Sprintf("%s/%s -> %s/%s", fn.Switch, fn.Port, sn.Switch, sn.Port), "vlan", need(sw, "VLANSwitch "+sn.Switch))
+			why := cmp.Or(skip(o.vlanSwitch(fn.Switch)), skip(o.vlanSwitch(sn.Switch)))
+			add("vlan", fmt.Sprintf("%s/%s -> %s/%s", fn.Switch, fn.Port, sn.Switch, sn.Port), "vlan", why)
 		}
 	}
 	for _, v := range plan.Preemptions {
-		add("fence", string(v.Victim), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+		add("fence", string(v.Victim), "bmc", "")
 		if v.RelocateTo == "" {
-			_, dm := o.drv.DiskMappers[byID[v.Victim].DiskArray]
-			add("park", byID[v.Victim].DiskArray+": "+string(v.Victim), "storage", need(dm, "DiskMapper"))
+			arr := byID[v.Victim].DiskArray
+			add("park", arr+": "+string(v.Victim), "storage", skip(o.diskMapper(arr)))
 			continue
 		}
 		move(byID[v.Victim], byID[v.RelocateTo])
-		add("boot", string(v.RelocateTo), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+		add("boot", string(v.RelocateTo), "bmc", "")
 	}
 	if plan.Compose {
-		add("compose", partitionID(plan), "partition", need(o.drv.Partitions != nil, "PartitionManager"))
+		add("compose", partitionID(plan), "partition", skip(o.partitionManager()))
 	}
 	for _, a := range plan.Assignments {
 		move(byID[a.Failed], byID[a.Spare])
@@ -207,7 +212,7 @@ func (o *Orchestrator) DryRun(ctx context.Context, server search.ServerID) (DryR
 	}
 	for _, id := range reservedSet(plan) {
 		if boots[id] {
-			add("boot", string(id), "bmc", need(o.drv.BMC != nil, "BMC driver"))
+			add("boot", string(id), "bmc", "")
 		}
 	}
 	add("commit", joinIDs(reservedSet(plan)), "store", "")

@@ -173,6 +173,7 @@ type config struct {
 	nmi          bool
 	swap         bool
 	searchOpts   []search.Option
+	unmanaged    Unmanaged
 }
 
 func defaultConfig() config {

@@ -125,8 +125,12 @@ type flight struct {
 	cancel  context.CancelFunc // cancels a pending delayed action
 }
 
-// New returns an Orchestrator over store and drivers. It returns an error
-// wrapping ErrInvalid for a nil store or a bad option.
+// New returns an Orchestrator over store and drivers. It reads the
+// store's records once (bounded by Timeouts.Step) and runs Check on them:
+// it returns an error wrapping ErrInvalid for a nil store, a bad option,
+// an invalid record, or an array, fabric, switch or partition that a
+// record names with neither a driver nor an Unmanaged entry (each problem
+// named), and the store's error when it cannot be read.
 func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 	if store == nil {
 		return nil, fmt.Errorf("failover: New: nil Store: %w", ErrInvalid)
@@ -141,7 +145,7 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		}
 	}
 	leader, _ := store.(LeaderChecker)
-	return &Orchestrator{
+	o := &Orchestrator{
 		store:    store,
 		leader:   leader,
 		drv:      drivers,
@@ -149,7 +153,16 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		inflight: map[search.ServerID]*flight{},
 		live:     map[string]bool{},
 		zoneMu:   map[any]*sync.Mutex{},
-	}, nil
+	}
+	// Refuse a site the Orchestrator could not act on, before any fault
+	// does: a bad record or a missing driver would otherwise be found
+	// after a server was fenced.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeouts.Step)
+	defer cancel()
+	if err := o.Check(ctx); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // Store returns the Orchestrator's store.

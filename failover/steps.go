@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -239,13 +240,13 @@ func (r *run) skipped(step, target, why string, server, spare search.ServerID) {
 func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	o := r.o
 	target := src.DiskArray + ": " + string(src.ID) + " -> " + string(dst.ID)
-	if o.drv.DiskMappers == nil {
-		r.skipped("storage", target, "no DiskMapper configured", src.ID, dst.ID)
-		return nil
+	dm, skip, err := o.diskMapper(src.DiskArray)
+	if err != nil {
+		return fmt.Errorf("failover: storage %s: %w", target, err)
 	}
-	dm, ok := o.drv.DiskMappers[src.DiskArray]
-	if !ok {
-		return fmt.Errorf("failover: storage %s: no DiskMapper for disk array %q: %w", target, src.DiskArray, ErrNotFound)
+	if skip != "" {
+		r.skipped("storage", target, skip, src.ID, dst.ID)
+		return nil
 	}
 	from, to := initiators(src), initiators(dst)
 	if len(from) == 0 || len(to) == 0 {
@@ -253,7 +254,7 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	}
 	// Read and journal the source's masking before any change.
 	var maps []storage.Mapping
-	err := r.step(ctx, "storage.read", target, "storage", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+	err = r.step(ctx, "storage.read", target, "storage", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 		if err := r.confirmOff(ctx, a, dst); err != nil {
 			return err
 		}
@@ -340,13 +341,13 @@ func notSees(ctx context.Context, dm storage.DiskMapper, inits []storage.Initiat
 // victim's record.
 func (r *run) park(ctx context.Context, v Record) error {
 	o := r.o
-	if o.drv.DiskMappers == nil {
-		r.skipped("park", string(v.ID), "no DiskMapper configured", v.ID, "")
-		return nil
+	dm, skip, err := o.diskMapper(v.DiskArray)
+	if err != nil {
+		return fmt.Errorf("failover: park %s: %w", v.ID, err)
 	}
-	dm, ok := o.drv.DiskMappers[v.DiskArray]
-	if !ok {
-		return fmt.Errorf("failover: park %s: no DiskMapper for disk array %q: %w", v.ID, v.DiskArray, ErrNotFound)
+	if skip != "" {
+		r.skipped("park", string(v.ID), skip, v.ID, "")
+		return nil
 	}
 	from := initiators(v)
 	var maps []storage.Mapping
@@ -412,13 +413,13 @@ func (r *run) moveZones(ctx context.Context, src, dst Record) error {
 			continue
 		}
 		target := fmt.Sprintf("%s: %s -> %s", fh.Fabric, fh.Initiator, sh.Initiator)
-		if o.drv.FCZoners == nil {
-			r.skipped("zone", target, "no FCZoner configured", src.ID, dst.ID)
-			continue
+		z, skip, err := o.fcZoner(fh.Fabric)
+		if err != nil {
+			return fmt.Errorf("failover: zone %s: %w", target, err)
 		}
-		z, ok := o.drv.FCZoners[fh.Fabric]
-		if !ok {
-			return fmt.Errorf("failover: zone %s: no FCZoner for fabric %q: %w", target, fh.Fabric, ErrNotFound)
+		if skip != "" {
+			r.skipped("zone", target, skip, src.ID, dst.ID)
+			continue
 		}
 		if sh.Fabric != "" && sh.Fabric != fh.Fabric {
 			return fmt.Errorf("failover: zone %s: %s HBA %d is on fabric %q: %w", target, dst.ID, i, sh.Fabric, ErrInvalid)
@@ -610,14 +611,14 @@ func (r *run) moveVLANs(ctx context.Context, src, dst Record) error {
 	for i := 0; i < n; i++ {
 		fn, sn := src.NICs[i], dst.NICs[i]
 		target := fmt.Sprintf("%s/%s -> %s/%s", fn.Switch, fn.Port, sn.Switch, sn.Port)
-		if o.drv.VLANSwitches == nil {
-			r.skipped("vlan", target, "no VLANSwitch configured", src.ID, dst.ID)
-			continue
+		fs, skip1, err1 := o.vlanSwitch(fn.Switch)
+		ss, skip2, err2 := o.vlanSwitch(sn.Switch)
+		if err := cmp.Or(err1, err2); err != nil {
+			return fmt.Errorf("failover: vlan %s: %w", target, err)
 		}
-		fs, ok1 := o.drv.VLANSwitches[fn.Switch]
-		ss, ok2 := o.drv.VLANSwitches[sn.Switch]
-		if !ok1 || !ok2 {
-			return fmt.Errorf("failover: vlan %s: no VLANSwitch for %q or %q: %w", target, fn.Switch, sn.Switch, ErrNotFound)
+		if skip := cmp.Or(skip1, skip2); skip != "" {
+			r.skipped("vlan", target, skip, src.ID, dst.ID)
+			continue
 		}
 		fns = append(fns, func() error {
 			var want, prev fabric.PortVLAN
@@ -671,8 +672,12 @@ func partitionID(p search.Plan) string {
 func (r *run) compose(ctx context.Context, plan search.Plan) error {
 	o := r.o
 	id := partitionID(plan)
-	if o.drv.Partitions == nil {
-		r.skipped("compose", id, "no PartitionManager configured", r.h.Server, "")
+	pm, skip, err := o.partitionManager()
+	if err != nil {
+		return fmt.Errorf("failover: compose %s: %w", id, err)
+	}
+	if skip != "" {
+		r.skipped("compose", id, skip, r.h.Server, "")
 		return nil
 	}
 	members := make([]string, len(plan.Replacement))
@@ -680,9 +685,9 @@ func (r *run) compose(ctx context.Context, plan search.Plan) error {
 		members[i] = string(m)
 	}
 	rec := &stepRec{Partition: id, Members: members}
-	err := r.step(ctx, "compose", id, "partition", rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+	err = r.step(ctx, "compose", id, "partition", rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 		return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
-			return o.drv.Partitions.Compose(ctx, id, members)
+			return pm.Compose(ctx, id, members)
 		}, nil)
 	})
 	if err == nil {
