@@ -550,9 +550,9 @@ func TestFaultLandLateAppliesTheChangeAfterLaterCalls(t *testing.T) {
 		t.Fatalf("no late landing in the op log: %v", ops)
 	}
 	for _, bad := range []Fault{
-		{Driver: DriverStorage, Method: "Unmap", LandLate: 2},                       // not lost
+		{Driver: DriverStorage, Method: "Unmap", LandLate: 2},                        // not lost
 		{Driver: DriverStorage, Method: "Mappings", LostResponse: true, LandLate: 2}, // a read
-		{Driver: DriverBMC, Method: "PowerOff", LostResponse: true, LandLate: 2},    // not storage
+		{Driver: DriverBMC, Method: "PowerOff", LostResponse: true, LandLate: 2},     // not storage
 	} {
 		if _, err := w.Inject(bad); !errors.Is(err, storage.ErrInvalid) {
 			t.Errorf("Inject(%+v) = %v, want ErrInvalid", bad, err)
