@@ -80,7 +80,7 @@ type ServerSpec struct {
 	// an entry that is missing or "" means Fabric. Each initiator is
 	// zoned in Zones on its own fabric.
 	InitiatorFabrics []string
-	BootVolumes []Volume // created if missing and masked to Initiators
+	BootVolumes      []Volume // created if missing and masked to Initiators
 
 	Power bmc.PowerState // initial power; "": on when active, off otherwise
 	OS    OS

@@ -147,7 +147,7 @@ type Defaults struct {
 
 // HardwareClass names one hardware configuration.
 type HardwareClass struct {
-	Name     string `json:"name"`
+	Name string `json:"name"`
 	Hardware
 }
 
