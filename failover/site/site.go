@@ -352,10 +352,12 @@ func (s *Site) SetDir(dir string) { s.dir = dir }
 // Line returns the line of path in the file the site was decoded from (0
 // when unknown): the path's own line, or the nearest enclosing one.
 func (s *Site) Line(path string) int {
-	for p := path; p != ""; p = parentPath(p) {
+	for p := path; ; p = parentPath(p) {
 		if l, ok := s.pos[p]; ok {
 			return l
 		}
+		if p == "" {
+			return 0
+		}
 	}
-	return 0
 }
