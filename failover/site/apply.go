@@ -190,8 +190,11 @@ func isField(f string, set []string) bool {
 // servers to remove, runtime state it keeps, and the changes it refuses
 // (rewiring or removing a server that a failover holds or that an
 // unfinished failover's journal names; removing a server whose workload
-// moved or that runs another's; making a server active while its
-// workload runs elsewhere; removals the store cannot delete). The site
+// moved or that runs another's; removals the store cannot delete). The
+// role fields (state, workload, priority, zone, VLANs, partition) of a
+// server with a runtime story (failed, reserved, running another's
+// workload, its own workload or volumes elsewhere) stay as the store has
+// them, and the Diff lists them as kept. The site
 // must be valid.
 func (s *Site) Diff(ctx context.Context, st failover.Store) (*Diff, error) {
 	want, err := s.Records()
@@ -251,9 +254,6 @@ func (s *Site) Diff(ctx context.Context, st failover.Store) (*Diff, error) {
 		ch := Change{Kind: Update, Server: w.ID, Fields: fields, rec: merged}
 		if b.failover != "" && slices.ContainsFunc(fields, func(f FieldChange) bool { return !f.Kept && isField(f.Field, wiringFields) }) {
 			ch.Refused = fmt.Sprintf("failover %s holds %s; rewiring it now would break that failover (wait for it to end, or Recover it)", b.failover, w.ID)
-		}
-		if h := homes[w.ID]; h != "" && b.runtime == "" && w.State == search.Active {
-			ch.Refused = fmt.Sprintf("%s's workload runs on %s since a failover; fail it back first", w.ID, h)
 		}
 		d.Changes = append(d.Changes, ch)
 	}
