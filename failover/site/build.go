@@ -63,8 +63,9 @@ type Env struct {
 	Records []failover.Record
 
 	lookupEnv func(string) (string, bool)
-	mu        sync.Mutex
+	sharedMu  sync.Mutex // held while a shared value is made
 	shared    map[string]any
+	mu        sync.Mutex // guards closers and opts (a maker may add them)
 	closers   []func() error
 	opts      []failover.Option
 }
@@ -73,8 +74,8 @@ type Env struct {
 // first time: drivers that share one connection or simulation (the fake
 // world) keep it here.
 func (e *Env) Shared(key string, mk func() (any, error)) (any, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.sharedMu.Lock()
+	defer e.sharedMu.Unlock()
 	if v, ok := e.shared[key]; ok {
 		return v, nil
 	}
