@@ -123,7 +123,9 @@ func TestValidateReportsEachRuleAtItsPath(t *testing.T) {
 		{"undeclared fabric", "servers[0].hbas[0].fabric", "not declared", func(s *site.Site) { s.Servers[0].HBAs[0].Fabric = "fab-z" }},
 		{"HBA i on another fabric", "servers[1].hbas[1].fabric", "same fabric", func(s *site.Site) { s.Servers[1].HBAs[1].Fabric = "fab-a" }},
 		{"HBA count", "servers[0].hbas", "HBA ports", func(s *site.Site) { s.Servers[0].HBAs = s.Servers[0].HBAs[:1] }},
-		{"NIC count", "servers[0].nics", "NIC ports", func(s *site.Site) { s.Servers[0].NICs = append(s.Servers[0].NICs, site.NIC{Switch: "sw-1", Port: "p9"}) }},
+		{"NIC count", "servers[0].nics", "NIC ports", func(s *site.Site) {
+			s.Servers[0].NICs = append(s.Servers[0].NICs, site.NIC{Switch: "sw-1", Port: "p9"})
+		}},
 		{"undeclared switch", "servers[0].nics[0].switch", "not declared", func(s *site.Site) { s.Servers[0].NICs[0].Switch = "sw-9" }},
 		{"port without name", "servers[0].nics[0].port", "required", func(s *site.Site) { s.Servers[0].NICs[0].Port = "" }},
 		{"port twice", "servers[1].nics[0]", "also", func(s *site.Site) { s.Servers[1].NICs[0].Port = "p1" }},

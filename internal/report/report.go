@@ -297,7 +297,9 @@ func Spares(ctx context.Context, d failover.Drivers, st failover.Store, plan sea
 			if err != nil {
 				sp.Errors = append(sp.Errors, err.Error())
 			}
-			slices.SortFunc(maps, func(a, b storage.Mapping) int { return cmp.Or(cmp.Compare(a.LUN, b.LUN), cmp.Compare(a.Volume, b.Volume)) })
+			slices.SortFunc(maps, func(a, b storage.Mapping) int {
+				return cmp.Or(cmp.Compare(a.LUN, b.LUN), cmp.Compare(a.Volume, b.Volume))
+			})
 			sp.Volumes = slices.Compact(maps)
 		}
 		for _, h := range r.HBAs {
