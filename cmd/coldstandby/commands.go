@@ -39,7 +39,12 @@ type codeError struct {
 	err  error
 }
 
-func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *codeError) Unwrap() error { return e.err }
 
 // exitCode maps an error to the documented exit codes.
@@ -75,8 +80,10 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitOK
 	}
 	code := exitCode(err)
-	if cmd == nil || !cmd.SilenceUsage && code == exitFailure {
-		code = exitUsage // cobra's own errors: unknown command or flag, arguments
+	if errors.As(err, new(*codeError)) {
+		// ours
+	} else if cmd == nil || strings.HasPrefix(err.Error(), "unknown command") {
+		code = exitUsage // cobra's own error (flags and arguments are wrapped)
 	}
 	var ce *codeError
 	if !errors.As(err, &ce) || ce.err != nil {

@@ -65,7 +65,8 @@ type config struct {
 
 // WithFakeStart sets where the fake driver's virtual clock starts
 // (default: the real time when the world is built); tests fix it so
-// that failover IDs and timelines repeat.
+// that failover IDs and timelines repeat (two runs with the same start
+// give the same failover ID to the same server: for tests only).
 func WithFakeStart(t time.Time) Option {
 	return func(c *config) { c.fakeStart = func() time.Time { return t } }
 }
