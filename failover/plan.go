@@ -262,6 +262,7 @@ func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run, aside ma
 		return nil, nil
 	}
 	var lastErr error
+	start := o.cfg.clock.Now()
 	for try := 0; try < 16; try++ {
 		live := runs[:0:0]
 		for _, r := range runs {
@@ -380,6 +381,10 @@ func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run, aside ma
 						r.know(byID[a.Failed])
 					}
 				}
+				target := joinIDs(reservedSet(plans[k]))
+				a := AuditEntry{Step: "reserve", Target: target, Driver: "store", Attempts: try + 1, Start: start, Duration: o.cfg.clock.Now().Sub(start)}
+				r.addAudit(a)
+				o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: r.h.Server, Step: a.Step, Target: target, Driver: a.Driver, Attempts: a.Attempts, Duration: a.Duration})
 				r.reserved(plans[k])
 			}
 			return spread(runs, live, plans), nil

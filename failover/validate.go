@@ -3,9 +3,9 @@ package failover
 import (
 	"context"
 	"encoding/binary"
-	"hash/fnv"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
