@@ -22,10 +22,10 @@
 // writers: it must be the only writer of a fabric's zoning through that
 // FCZoner (see Drivers.FCZoners).
 //
-// Safety invariants (see DESIGN.md): the spare never gets the disks before
-// the failed server is confirmed off (I1); a boot volume is never masked
-// to two servers (I2) nor left masked to none (I3); a spare serves one
-// failure (I4); preemption takes only strictly lower-priority work and
-// fences the victim first (I5); plans are deterministic (I6); every step
-// is journaled before it runs (I7).
+// Safety invariants (DESIGN.md, "Safety invariants"): the spare never
+// gets the disks before the failed server is confirmed off (I1); a boot
+// volume is never masked to two servers (I2) nor left masked to none
+// (I3); a spare serves one failure (I4); preemption takes only strictly
+// lower-priority work and fences the victim first (I5); plans are
+// deterministic (I6); every step is journaled before it runs (I7).
 package failover
