@@ -36,6 +36,11 @@ func (r Record) clone() Record {
 	r.HBAs = slices.Clone(r.HBAs)
 	r.NICs = slices.Clone(r.NICs)
 	r.Parked = slices.Clone(r.Parked)
+	r.PendingFaults = slices.Clone(r.PendingFaults)
+	r.SpareVLANs = slices.Clone(r.SpareVLANs)
+	for i := range r.SpareVLANs {
+		r.SpareVLANs[i].Trunk = slices.Clone(r.SpareVLANs[i].Trunk)
+	}
 	return r
 }
 
@@ -78,15 +83,8 @@ func (s *MemStore) Put(ctx context.Context, recs ...Record) ([]Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("failover: store put: %w", err)
 	}
-	seen := make(map[search.ServerID]bool, len(recs))
-	for _, r := range recs {
-		if r.ID == "" {
-			return nil, fmt.Errorf("failover: store put: empty server ID: %w", ErrInvalid)
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("failover: store put: %s twice: %w", r.ID, ErrInvalid)
-		}
-		seen[r.ID] = true
+	if err := ValidatePut(recs); err != nil {
+		return nil, fmt.Errorf("failover: store put: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -287,15 +287,8 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: put: %w", err)
 	}
-	seen := make(map[search.ServerID]bool, len(recs))
-	for _, r := range recs {
-		if r.ID == "" {
-			return nil, fmt.Errorf("boltstore: put: empty server ID: %w", failover.ErrInvalid)
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("boltstore: put: %s twice: %w", r.ID, failover.ErrInvalid)
-		}
-		seen[r.ID] = true
+	if err := failover.ValidatePut(recs); err != nil {
+		return nil, fmt.Errorf("boltstore: put: %w", err)
 	}
 	if len(recs) == 0 {
 		return []failover.Record{}, nil

@@ -278,15 +278,8 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 	if err := s.pre(ctx, "put"); err != nil {
 		return nil, err
 	}
-	seen := make(map[search.ServerID]bool, len(recs))
-	for _, r := range recs {
-		if r.ID == "" {
-			return nil, fmt.Errorf("etcdstore: put: empty server ID: %w", failover.ErrInvalid)
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("etcdstore: put: %s twice: %w", r.ID, failover.ErrInvalid)
-		}
-		seen[r.ID] = true
+	if err := failover.ValidatePut(recs); err != nil {
+		return nil, fmt.Errorf("etcdstore: put: %w", err)
 	}
 	if len(recs) == 0 {
 		return []failover.Record{}, nil

@@ -298,8 +298,30 @@ func (s *suite) testPutInvalid(t *testing.T) {
 	if _, err := st.Put(ctx, rec("a"), rec("a")); !errors.Is(err, failover.ErrInvalid) {
 		t.Fatalf("same ID twice: %v, want ErrInvalid", err)
 	}
-	if _, err := st.Get(ctx, "a"); !errors.Is(err, failover.ErrNotFound) {
-		t.Fatalf("invalid batch wrote a: %v", err)
+	// Every record failover.Record.Validate refuses is refused by Put
+	// (the Orchestrator relies on the store holding only valid records).
+	for name, mutate := range map[string]func(*failover.Record){
+		"negative memory":   func(r *failover.Record) { r.Hardware.MemoryMiB = -1 },
+		"unknown state":     func(r *failover.Record) { r.State = "sleeping" },
+		"VLAN 5000":         func(r *failover.Record) { r.VLANs = []int{5000} },
+		"zero initiator":    func(r *failover.Record) { r.HBAs = append(r.HBAs, failover.HBA{}) },
+		"NIC without port":  func(r *failover.Record) { r.NICs = append(r.NICs, failover.NIC{Switch: "sw"}) },
+		"parked LUN 20000":  func(r *failover.Record) { r.Parked = []failover.ParkedVolume{{Array: "x", Volume: "v", LUN: 20000}} },
+		"negative revision": func(r *failover.Record) { r.Revision = -1 },
+	} {
+		bad := rec("a")
+		mutate(&bad)
+		if bad.Validate() == nil {
+			t.Fatalf("%s: the suite's record is valid after all", name)
+		}
+		if _, err := st.Put(ctx, rec("b"), bad); !errors.Is(err, failover.ErrInvalid) {
+			t.Fatalf("%s: Put = %v, want ErrInvalid", name, err)
+		}
+	}
+	for _, id := range []search.ServerID{"a", "b"} {
+		if _, err := st.Get(ctx, id); !errors.Is(err, failover.ErrNotFound) {
+			t.Fatalf("invalid batch wrote %s: %v", id, err)
+		}
 	}
 	if out, err := st.Put(ctx); err != nil || len(out) != 0 {
 		t.Fatalf("empty Put: %v, %v; want no records and no error", out, err)
