@@ -1,10 +1,9 @@
 // Package redfishbmc is a Redfish BMC for tests: an httptest TLS server
 // that serves the DMTF public-rackmount1 mockup (embedded by
 // internal/mockups, under the DMTF's BSD 3-Clause licence) and implements,
-// statefully,
-// what a BMC driver needs: sessions (SessionService), ComputerSystem.Reset
-// (On, ForceOff, GracefulShutdown, Nmi, ...), boot override PATCH, and
-// LogEntries that a test can add.
+// statefully, what a BMC driver needs: sessions (SessionService),
+// ComputerSystem.Reset (On, ForceOff, GracefulShutdown, Nmi, ...), boot
+// override PATCH, and LogEntries that a test can add.
 //
 // Only tests import it. Behaviour follows DSP0266 (Redfish specification:
 // sessions, X-Auth-Token, PATCH, error responses) and DSP0268
