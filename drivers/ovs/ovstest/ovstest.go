@@ -335,10 +335,13 @@ func (s *Switch) run(what, path string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = s.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// Only stdout is the answer: OVS tools log warnings to stderr (an
+	// "Unreasonably long poll interval" on a loaded machine), which must
+	// not end up in what a test compares.
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		s.t.Fatalf("ovstest: %s: %s %s: %v\n%s%s", what, path, strings.Join(args, " "), err, out.String(), s.logs())
+		s.t.Fatalf("ovstest: %s: %s %s: %v\n%s%s%s", what, path, strings.Join(args, " "), err, out.String(), errOut.String(), s.logs())
 	}
 	return out.String()
 }
