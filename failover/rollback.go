@@ -43,6 +43,15 @@ func (r *run) rollback(ctx context.Context) error {
 		}
 		a := AuditEntry{Step: "undo:" + p.rec.Kind, Target: target, Driver: driverOf(p.rec.Kind), Start: r.o.cfg.clock.Now()}
 		err := r.undo(rctx, &a, p.rec)
+		if err != nil && driverOf(p.rec.Kind) == "storage" && !r.stopped() {
+			// A write that landed late may have moved volumes again
+			// under an undo already done (a swap back taken back):
+			// undo every storage move of this failover again (undos
+			// are idempotent), then try this one once more.
+			if rerr := r.undoMovesAgain(rctx, &a); rerr == nil {
+				err = r.undo(rctx, &a, p.rec)
+			}
+		}
 		a.Duration = r.o.cfg.clock.Now().Sub(a.Start)
 		if err != nil {
 			a.Err = err.Error()
@@ -61,6 +70,23 @@ func (r *run) rollback(ctx context.Context) error {
 		}
 		r.pop()
 	}
+}
+
+// undoMovesAgain runs the undo of every storage move of the run again,
+// newest first.
+func (r *run) undoMovesAgain(ctx context.Context, a *AuditEntry) error {
+	r.mu.Lock()
+	moves := slices.Clone(r.moves)
+	r.mu.Unlock()
+	for i := len(moves) - 1; i >= 0; i-- {
+		if moves[i].Kind != "storage" {
+			continue
+		}
+		if err := r.undo(ctx, a, moves[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *run) pop() {
@@ -177,6 +203,19 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		if !ok {
 			return fmt.Errorf("no DiskMapper for disk array %q: %w", rec.Array, ErrNotFound)
 		}
+		// The server the volumes go back from must be off when they
+		// change hands (I1), even when something else powered it on (a
+		// victim's power-restore policy, an operator): it is this
+		// failover's spare or relocation target, so it is fenced again
+		// if needed, before each request.
+		var off func(context.Context) error
+		if rec.Spare != "" {
+			x, err := o.store.Get(ctx, rec.Spare)
+			if err != nil {
+				return r.storeErr(err)
+			}
+			off = func(ctx context.Context) error { return r.ensureOff(ctx, a, x) }
+		}
 		if rec.Swap {
 			var back bool
 			if err := r.call(ctx, a, n, func(ctx context.Context) error {
@@ -217,12 +256,12 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 					return err
 				}
 			}
-			return r.call(ctx, a, n, func(ctx context.Context) error { return sw.SwapInitiators(ctx, rec.To, rec.From) },
+			return r.callAfter(ctx, a, n, off, func(ctx context.Context) error { return sw.SwapInitiators(ctx, rec.To, rec.From) },
 				func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, rec.Maps) })
 		}
 		if !rec.Park {
 			if gone, err := notSees(ctx, dm, rec.To, rec.Volume); err != nil || !gone {
-				if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, rec.Volume, rec.To) },
+				if err := r.callAfter(ctx, a, n, off, func(ctx context.Context) error { return dm.Unmap(ctx, rec.Volume, rec.To) },
 					func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, rec.Volume) }); err != nil {
 					return err
 				}
@@ -232,7 +271,7 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		if home, err := sees(ctx, dm, rec.From, []storage.Mapping{m}); err == nil && home {
 			return nil
 		}
-		return r.call(ctx, a, n, func(ctx context.Context) error { return dm.Map(ctx, rec.Volume, rec.From, rec.LUN) },
+		return r.callAfter(ctx, a, n, off, func(ctx context.Context) error { return dm.Map(ctx, rec.Volume, rec.From, rec.LUN) },
 			func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, []storage.Mapping{m}) })
 	case "zone":
 		z, ok := o.drv.FCZoners[rec.Fabric]

@@ -360,12 +360,25 @@ func retryable(err error) bool {
 // verify (when given) to re-read the device: true means the change is in
 // place and the call succeeded.
 func (r *run) call(ctx context.Context, a *AuditEntry, attempts int, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
+	return r.callAfter(ctx, a, attempts, nil, fn, verify)
+}
+
+// callAfter is call with pre run before each attempt, under ctx (not the
+// per-call timeout): an error from pre ends the call with that error.
+// Storage moves use it to re-confirm the source off before every request,
+// retries included (ensureOff).
+func (r *run) callAfter(ctx context.Context, a *AuditEntry, attempts int, pre func(context.Context) error, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
 	t := r.o.cfg.timeouts
 	backoff := t.RetryBase
 	var err error
 	for i := 0; i < attempts; i++ {
 		if derr := r.mayAct(); derr != nil {
 			return derr
+		}
+		if pre != nil {
+			if err := pre(ctx); err != nil {
+				return err
+			}
 		}
 		if a != nil {
 			a.Attempts++
@@ -618,6 +631,15 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 	if res.Outcome == OutcomeInterrupted && ctx.Err() != nil && !errors.Is(res.Err, ctx.Err()) {
 		res.Err = fmt.Errorf("%w (%w)", res.Err, ctx.Err())
 	}
+	if res.Outcome != OutcomeInterrupted && res.Outcome != OutcomeDone {
+		// Every volume this failover read must be back with its owner
+		// (a write that landed after the rollback checked may have moved
+		// one again: I3); otherwise it stays open for Recover.
+		if verr := r.settleVolumes(context.WithoutCancel(ctx)); verr != nil {
+			res.Outcome = OutcomeInterrupted
+			res.Err = errors.Join(res.Err, verr)
+		}
+	}
 	if res.Outcome != OutcomeInterrupted {
 		wctx := context.WithoutCancel(ctx)
 		if cerr := r.o.update(wctx, r, r.h.Members, func(m map[search.ServerID]*Record) error {
@@ -661,6 +683,41 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 		r.o.cfg.log.Warn("failover ended", "failover", r.id, "server", res.Server, "outcome", res.Outcome, "err", res.Err)
 	}
 	return res
+}
+
+// settleVolumes checks, for a failover that ends without a commit, that
+// every server whose volumes it read has them all back (reconcile).
+func (r *run) settleVolumes(ctx context.Context) error {
+	r.mu.Lock()
+	keys := make([]volKey, 0, len(r.vols))
+	for k := range r.vols {
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(keys, func(a, b volKey) int { return cmp.Or(cmp.Compare(a.server, b.server), cmp.Compare(a.array, b.array)) })
+	for _, k := range keys {
+		r.mu.Lock()
+		want := r.vols[k]
+		r.mu.Unlock()
+		dm, skip, err := r.o.diskMapper(k.array)
+		if err != nil || skip != "" || len(want) == 0 {
+			continue
+		}
+		src, err := r.o.store.Get(ctx, k.server)
+		if err != nil {
+			return r.storeErr(err)
+		}
+		if src.DiskArray != k.array {
+			continue
+		}
+		err = r.step(ctx, "storage.check", k.array+": "+string(k.server), "storage", nil, k.server, "", func(ctx context.Context, a *AuditEntry) error {
+			return r.reconcile(ctx, a, dm, src, want, "")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sortAudit puts an audit trail in an order that does not depend on

@@ -330,13 +330,15 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	if err != nil || len(want) == 0 {
 		return err
 	}
+	// src is re-confirmed off before each request, retries included, up
+	// to the moment the volumes change hands (I1).
+	offFirst := func(a *AuditEntry) func(context.Context) error {
+		return func(ctx context.Context) error { return r.ensureOff(ctx, a, src) }
+	}
 	if sw, ok := dm.(storage.InitiatorSwapper); ok && o.cfg.swap {
 		rec := &stepRec{Server: src.ID, Spare: dst.ID, Array: src.DiskArray, From: from, To: to, Swap: true, Maps: want}
 		err := r.step(ctx, "storage", target, "storage", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
-			if err := r.ensureOff(ctx, a, src); err != nil {
-				return err
-			}
-			return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
+			return r.callAfter(ctx, a, o.cfg.attempts, offFirst(a), func(ctx context.Context) error {
 				return sw.SwapInitiators(ctx, from, to)
 			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, to, want) })
 		})
@@ -350,15 +352,12 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 		rec := &stepRec{Server: src.ID, Spare: dst.ID, Array: src.DiskArray, From: from, To: to, Volume: m.Volume, LUN: m.LUN}
 		vt := fmt.Sprintf("%s/%s lun %d: %s -> %s", src.DiskArray, m.Volume, m.LUN, src.ID, dst.ID)
 		err := r.step(ctx, "storage", vt, "storage", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
-			if err := r.ensureOff(ctx, a, src); err != nil {
-				return err
-			}
-			if err := r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
+			if err := r.callAfter(ctx, a, o.cfg.attempts, offFirst(a), func(ctx context.Context) error {
 				return dm.Unmap(ctx, m.Volume, from)
 			}, func(ctx context.Context) (bool, error) { return notSees(ctx, dm, from, m.Volume) }); err != nil {
 				return err
 			}
-			return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
+			return r.callAfter(ctx, a, o.cfg.attempts, offFirst(a), func(ctx context.Context) error {
 				return dm.Map(ctx, m.Volume, to, m.LUN)
 			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, to, []storage.Mapping{m}) })
 		})
@@ -495,6 +494,7 @@ func (r *run) restoreMissing(ctx context.Context, a *AuditEntry, dm storage.Disk
 	if err != nil {
 		return r.storeErr(err)
 	}
+	mine := r.touched()
 	for _, m := range missing {
 		for _, x := range all {
 			if x.ID == src.ID || x.DiskArray != src.DiskArray || len(x.HBAs) == 0 {
@@ -504,8 +504,18 @@ func (r *run) restoreMissing(ctx context.Context, a *AuditEntry, dm storage.Disk
 			if err != nil {
 				return err
 			}
-			if slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == m.Volume }) {
+			if !slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == m.Volume }) {
+				continue
+			}
+			if !slices.Contains(mine, x.ID) {
 				return fmt.Errorf("%s/%s (LUN %d) of %s is masked to %s; left there: %w", src.DiskArray, m.Volume, m.LUN, src.ID, x.ID, ErrConflict)
+			}
+			// A server this failover holds (off, fenced by it): take the
+			// volume back from it.
+			if err := r.callAfter(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error { return r.ensureOff(ctx, a, x) },
+				func(ctx context.Context) error { return dm.Unmap(ctx, m.Volume, initiators(x)) },
+				func(ctx context.Context) (bool, error) { return notSees(ctx, dm, initiators(x), m.Volume) }); err != nil {
+				return fmt.Errorf("taking %s back from %s: %w", m.Volume, x.ID, err)
 			}
 		}
 		r.o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: src.ID, Step: "storage.restore", Target: fmt.Sprintf("%s/%s lun %d -> %s", src.DiskArray, m.Volume, m.LUN, src.ID),
@@ -621,10 +631,7 @@ func (r *run) park(ctx context.Context, v Record) error {
 		rec := &stepRec{Server: v.ID, Array: v.DiskArray, From: from, Volume: m.Volume, LUN: m.LUN, Park: true}
 		vt := fmt.Sprintf("%s/%s lun %d: %s parked", v.DiskArray, m.Volume, m.LUN, v.ID)
 		if err := r.step(ctx, "park", vt, "storage", rec, v.ID, "", func(ctx context.Context, a *AuditEntry) error {
-			if err := r.ensureOff(ctx, a, v); err != nil {
-				return err
-			}
-			return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
+			return r.callAfter(ctx, a, o.cfg.attempts, func(ctx context.Context) error { return r.ensureOff(ctx, a, v) }, func(ctx context.Context) error {
 				return dm.Unmap(ctx, m.Volume, from)
 			}, func(ctx context.Context) (bool, error) { return notSees(ctx, dm, from, m.Volume) })
 		}); err != nil {

@@ -96,11 +96,15 @@ type Fault struct {
 	// LandLate, with LostResponse on a storage Map, Unmap or
 	// SwapInitiators, holds the change back: the call answers
 	// ErrOutcomeUnknown at once and the change takes effect only when
-	// LandLate more storage calls of this world have started (any method,
-	// any array), just before the last of them acts, as a request queued
-	// in an array lands after its client gave up. Reads meanwhile do not
-	// show it; a change that fails when it lands (the volume is gone) is
-	// dropped. Op logs it as its own entry ("landed late").
+	// LandLate more storage calls of the same caller have started (any
+	// method, any array), just before the last of them acts, as a request
+	// queued in an array lands after its client gave up. The caller is
+	// the failover named in the call's context (failover sets it), so a
+	// change lands while the failover that sent it still runs (or is
+	// recovered), or never; a call made outside a failover counts every
+	// storage call. Reads meanwhile do not show it; a change that fails
+	// when it lands (the volume is gone) is dropped. Op logs it as its own
+	// entry ("landed late").
 	LandLate int
 	// Then, when set, runs after each call the fault acts on has ended,
 	// outside the world's lock, in the caller's goroutine: a script of
@@ -208,9 +212,10 @@ type call struct {
 
 // landing is a storage change held back by Fault.LandLate.
 type landing struct {
-	left  int // storage calls to start before it lands
-	apply func() error
-	desc  string
+	left     int    // storage calls to start before it lands
+	failover string // whose calls count ("" for every call)
+	apply    func() error
+	desc     string
 }
 
 // effectLocked carries out a call's change (fn, under the world's lock),
@@ -218,23 +223,29 @@ type landing struct {
 // later and reports nothing done yet.
 func (c *call) effectLocked(fn func() error) error {
 	if c.late > 0 && !c.ro {
-		c.w.landings = append(c.w.landings, &landing{left: c.late, apply: fn, desc: c.method + " " + c.target + " [" + c.args + "]"})
+		c.w.landings = append(c.w.landings, &landing{left: c.late, failover: opid.From(c.ctx), apply: fn, desc: c.method + " " + c.target + " [" + c.args + "]"})
 		return nil
 	}
 	return fn()
 }
 
-// landLocked counts a starting storage call against the held-back
-// changes and applies those whose time has come, oldest first.
-func (w *World) landLocked() {
+// landLocked counts a starting storage call of failover against the
+// held-back changes and applies those whose time has come, oldest first.
+func (w *World) landLocked(failover string) {
 	kept := w.landings[:0]
 	for _, l := range w.landings {
+		if l.failover != "" && l.failover != failover {
+			kept = append(kept, l)
+			continue
+		}
 		l.left--
 		if l.left > 0 {
 			kept = append(kept, l)
 			continue
 		}
+		w.landing = true // violations it causes say so
 		err := l.apply()
+		w.landing = false
 		w.ops = append(w.ops, Op{Seq: len(w.ops) + 1, Driver: DriverStorage, Method: "(landed late)", Target: l.desc, Err: err})
 	}
 	clear(w.landings[len(kept):])
@@ -256,7 +267,7 @@ func (w *World) start(ctx context.Context, driver, method, target, args string, 
 	var decide *faultState
 	w.mu.Lock()
 	if driver == DriverStorage && len(w.landings) > 0 {
-		w.landLocked()
+		w.landLocked(opid.From(ctx))
 	}
 	for _, fs := range w.faults {
 		if !fs.matches(driver, method, target, keys) {

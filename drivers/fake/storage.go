@@ -373,6 +373,9 @@ func (m *DiskMapper) swapLocked(op string, from, to []storage.Initiator) error {
 // initiators of two holders) and I1 (a new holder got it while a previous
 // holder is not off) as they happen.
 func (w *World) afterMaskChange(a *array, v storage.VolumeID, how string) {
+	if w.landing {
+		how += " (landed late)"
+	}
 	now := w.cfg.now()
 	holders := w.holdersLocked(a, v)
 	if len(holders) > 1 {
