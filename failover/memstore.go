@@ -168,3 +168,47 @@ func (s *MemStore) Unfinished(ctx context.Context) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+var _ JournalLister = (*MemStore)(nil)
+
+// Failovers implements JournalLister.
+func (s *MemStore) Failovers(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("failover: failovers: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.journals))
+	for id := range s.journals {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+var _ Deleter = (*MemStore)(nil)
+
+// Delete implements Deleter.
+func (s *MemStore) Delete(ctx context.Context, recs ...Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("failover: store delete: %w", err)
+	}
+	if err := checkDelete(recs); err != nil {
+		return fmt.Errorf("failover: store delete: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		cur, ok := s.records[r.ID]
+		if !ok {
+			return fmt.Errorf("failover: store delete %s: %w", r.ID, ErrNotFound)
+		}
+		if cur.Revision != r.Revision {
+			return fmt.Errorf("failover: store delete %s: revision %d, stored %d: %w", r.ID, r.Revision, cur.Revision, ErrConflict)
+		}
+	}
+	for _, r := range recs {
+		delete(s.records, r.ID)
+	}
+	return nil
+}

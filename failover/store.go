@@ -252,3 +252,17 @@ type Store interface {
 	// closed by PhaseEnd, sorted.
 	Unfinished(ctx context.Context) ([]string, error)
 }
+
+// Deleter is an optional capability of a Store: deleting records,
+// atomically (all or none), each as a compare-and-set on its Revision like
+// Put. Applying a site file removes the servers that left it through it.
+// The Orchestrator never deletes; a caller must not delete a record a
+// failover holds (Reservation) or an unfinished journal names.
+//
+// Errors: ErrConflict when a Revision is stale (nothing deleted);
+// ErrNotFound for a record that does not exist (nothing deleted);
+// ErrInvalid for an empty ID or the same ID twice; ErrOutcomeUnknown when
+// the answer was lost (re-read with Get).
+type Deleter interface {
+	Delete(ctx context.Context, recs ...Record) error
+}

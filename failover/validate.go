@@ -258,3 +258,23 @@ func ValidatePut(recs []Record) error {
 	}
 	return nil
 }
+
+// checkDelete is the check a Store runs on the records given to
+// Deleter.Delete: IDs set and not repeated.
+func checkDelete(recs []Record) error {
+	seen := make(map[search.ServerID]bool, len(recs))
+	for _, r := range recs {
+		if r.ID == "" {
+			return fmt.Errorf("delete: empty ID: %w", ErrInvalid)
+		}
+		if seen[r.ID] {
+			return fmt.Errorf("delete: %s given twice: %w", r.ID, ErrInvalid)
+		}
+		seen[r.ID] = true
+	}
+	return nil
+}
+
+// ValidateDelete is the check every Store that implements Deleter runs
+// before it deletes anything: every record has an ID, none comes twice.
+func ValidateDelete(recs []Record) error { return checkDelete(recs) }

@@ -318,6 +318,42 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 	return out, nil
 }
 
+var _ failover.Deleter = (*Store)(nil)
+
+// Delete implements failover.Deleter: one transaction that compares each
+// record's ModRevision (and the fencing token) before deleting them all.
+func (s *Store) Delete(ctx context.Context, recs ...failover.Record) error {
+	if err := s.pre(ctx, "delete"); err != nil {
+		return err
+	}
+	if err := failover.ValidateDelete(recs); err != nil {
+		return fmt.Errorf("etcdstore: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	cmps := make([]clientv3.Cmp, 0, 2*len(recs))
+	dels := make([]clientv3.Op, 0, len(recs))
+	for _, r := range recs {
+		k := s.recKey(r.ID)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), ">", 0), clientv3.Compare(clientv3.ModRevision(k), "=", r.Revision))
+		dels = append(dels, clientv3.OpDelete(k))
+	}
+	_, ok, err := s.txn(ctx, "delete", cmps, dels, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		for _, r := range recs {
+			if _, err := s.Get(ctx, r.ID); errors.Is(err, failover.ErrNotFound) {
+				return fmt.Errorf("etcdstore: delete %s: %w", r.ID, failover.ErrNotFound)
+			}
+		}
+		return fmt.Errorf("etcdstore: delete %s: a revision is stale: %w", idsOf(recs), failover.ErrConflict)
+	}
+	return nil
+}
+
 func idsOf(recs []failover.Record) string {
 	ids := make([]string, len(recs))
 	for i, r := range recs {

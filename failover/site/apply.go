@@ -13,18 +13,10 @@ import (
 	"github.com/coldstandby/coldstandby/search"
 )
 
-// Deleter is an optional capability of a failover.Store: deleting
-// records, atomically, each as a compare-and-set on its Revision (like
-// Put). Apply removes servers that left the site only through it; the
-// stores of this module do not implement it yet, so Apply refuses such
-// removals and says so.
-//
-// Errors: ErrConflict when a Revision is stale (nothing deleted),
-// ErrNotFound for a record that does not exist, ErrOutcomeUnknown when
-// the answer was lost.
-type Deleter interface {
-	Delete(ctx context.Context, recs ...failover.Record) error
-}
+// Deleter is failover.Deleter: Apply removes servers that left the site
+// only through a store that implements it (MemStore, boltstore and
+// etcdstore do).
+type Deleter = failover.Deleter
 
 // ChangeKind says what apply does to a server's record.
 type ChangeKind string
@@ -153,9 +145,9 @@ func situation(ctx context.Context, st failover.Store, recs []failover.Record) (
 
 // journalNames reports whether an open journal may concern server id: its
 // ID appears as a JSON string in an entry's data or as a word of an
-// entry's target. (The journal header is the Orchestrator's; reading it
-// whole would need a public decoder. Being conservative here only makes
-// apply refuse more.)
+// entry's target. It is wider than failover.ReadJournal's header and
+// plan on purpose: a journal also names the spares of attempts it rolled
+// back, and being conservative here only makes apply refuse more.
 func journalNames(j []failover.Entry, id search.ServerID) bool {
 	quoted, _ := json.Marshal(string(id))
 	for _, e := range j {
@@ -271,7 +263,7 @@ func (s *Site) Diff(ctx context.Context, st failover.Store) (*Diff, error) {
 		case homes[c.ID] != "":
 			ch.Refused = fmt.Sprintf("%s's workload runs on %s; fail it back or update that server first", c.ID, homes[c.ID])
 		case !canDelete:
-			ch.Refused = fmt.Sprintf("the store cannot delete records (it does not implement site.Deleter); %s stays", c.ID)
+			ch.Refused = fmt.Sprintf("the store cannot delete records (it does not implement failover.Deleter); %s stays", c.ID)
 		}
 		d.Changes = append(d.Changes, ch)
 	}

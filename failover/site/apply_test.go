@@ -141,7 +141,10 @@ func TestApplyRefusesChangesThatBreakAFailoverInProgress(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := demo(t)
-			st := failover.NewMemStore()
+			var st failover.Store = failover.NewMemStore()
+			if strings.Contains(tc.name, "without a Deleter") {
+				st = plainStore{st}
+			}
 			if _, err := s.Apply(ctx, st); err != nil {
 				t.Fatal(err)
 			}
@@ -332,5 +335,26 @@ func TestCredentialRefRoundTrip(t *testing.T) {
 	}
 	if _, err := site.ParseCredentialRef("hunter2"); !errors.Is(err, failover.ErrInvalid) {
 		t.Errorf("a bare secret parsed as a reference: %v", err)
+	}
+}
+
+// plainStore hides the optional capabilities of the store it wraps.
+type plainStore struct{ failover.Store }
+
+// A server that left the site and that nothing holds is removed from a
+// store that can delete.
+func TestApplyRemovesAServerThatLeftTheSite(t *testing.T) {
+	ctx := context.Background()
+	s := demo(t)
+	st := failover.NewMemStore()
+	if _, err := s.Apply(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	s.Servers = slices.DeleteFunc(s.Servers, func(sv site.Server) bool { return sv.ID == "srv09" })
+	if _, err := s.Apply(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "srv09"); !errors.Is(err, failover.ErrNotFound) {
+		t.Fatalf("srv09 after apply: %v, want ErrNotFound", err)
 	}
 }
