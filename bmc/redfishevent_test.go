@@ -14,8 +14,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,14 +21,14 @@ import (
 	"time"
 
 	"github.com/coldstandby/coldstandby/bmc"
-	"github.com/coldstandby/coldstandby/internal/redfishbmc"
+	"github.com/coldstandby/coldstandby/internal/mockups"
 )
 
 const testSecret = "0123456789abcdef-event-secret"
 
 func readMockup(t *testing.T, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(redfishbmc.MockupDir(t), filepath.FromSlash(rel)))
+	b, err := mockups.ReadFile(rel)
 	if err != nil {
 		t.Fatal(err)
 	}

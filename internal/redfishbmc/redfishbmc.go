@@ -1,9 +1,9 @@
 // Package redfishbmc is a Redfish BMC for tests: an httptest TLS server
-// that serves the DMTF public-rackmount1 mockup (read at test time from
-// ../shared/redfish-mockups, never copied) and implements, statefully,
-// what a BMC driver needs: sessions (SessionService), ComputerSystem.Reset
-// (On, ForceOff, GracefulShutdown, Nmi, ...), boot override PATCH, and
-// LogEntries that a test can add.
+// that serves the DMTF public-rackmount1 mockup (embedded by
+// internal/mockups, under the DMTF's BSD 3-Clause licence) and implements,
+// statefully, what a BMC driver needs: sessions (SessionService),
+// ComputerSystem.Reset (On, ForceOff, GracefulShutdown, Nmi, ...), boot
+// override PATCH, and LogEntries that a test can add.
 //
 // Only tests import it. Behaviour follows DSP0266 (Redfish specification:
 // sessions, X-Auth-Token, PATCH, error responses) and DSP0268
@@ -19,8 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,22 +41,12 @@ const SystemPath = "/redfish/v1/Systems/437XR1138R2"
 // LogEntriesPath is the manager log the drivers read.
 const LogEntriesPath = "/redfish/v1/Managers/BMC/LogServices/Log/Entries"
 
-// MockupDir finds ../shared/redfish-mockups by walking up from the current
-// directory, or stops the test with testpeer.Unavailable.
-// It is mockups.Dir.
-func MockupDir(t testing.TB) string {
-	t.Helper()
-	return mockups.Dir(t)
-}
-
 // Server is one simulated Redfish BMC.
 type Server struct {
 	*httptest.Server
 	Host  string         // 127.0.0.1
 	Port  int            // HTTPS port
 	Roots *x509.CertPool // trusts the server's certificate
-
-	root string // the mockup directory (public-rackmount1)
 
 	mu             sync.Mutex
 	power          string // "On" or "Off"
@@ -79,8 +68,7 @@ type Server struct {
 // shutdown with t.Cleanup. The system starts powered off.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	root := filepath.Join(MockupDir(t), "public-rackmount1")
-	s := &Server{root: root, power: "Off", sessions: map[string]bool{}}
+	s := &Server{power: "Off", sessions: map[string]bool{}}
 	sys, err := s.file(SystemPath)
 	if err != nil {
 		t.Fatalf("redfishbmc: %v", err)
@@ -100,7 +88,7 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) file(p string) (map[string]any, error) {
 	rel := strings.TrimPrefix(strings.TrimSuffix(p, "/"), "/redfish/v1")
-	b, err := os.ReadFile(filepath.Join(s.root, filepath.FromSlash(rel), "index.json"))
+	b, err := mockups.ReadFile(path.Join(mockups.Rackmount1, rel, "index.json"))
 	if err != nil {
 		return nil, err
 	}
