@@ -94,12 +94,17 @@ type redfishLogEntry struct {
 	SensorType      string          `json:"SensorType"`
 	EntryCode       string          `json:"EntryCode"`
 	Links           json.RawMessage `json:"Links"`
+	// OriginOfCondition belongs in Links; gofish (and so bmclib's raw
+	// event log) puts it at the top level as a string.
+	OriginOfCondition json.RawMessage `json:"OriginOfCondition"`
 }
 
 // EventFromLogEntry parses one Redfish LogEntry resource (DSP0268
 // LogEntry, as in a manager's or system's LogServices) into an Event. The
 // entry's OriginOfCondition becomes SensorName; an EntryCode of "Deassert"
-// makes it a deassertion.
+// makes it a deassertion, and a threshold EntryCode ("Upper Critical -
+// going high", ...) gives the IPMI threshold event type and offset, so
+// that a SEL entry is classified as its IPMI record would be.
 func EventFromLogEntry(raw []byte) (Event, error) {
 	var le redfishLogEntry
 	if err := json.Unmarshal(raw, &le); err != nil {
@@ -114,11 +119,14 @@ func EventFromLogEntry(raw []byte) (Event, error) {
 	if len(le.Links) > 0 {
 		_ = json.Unmarshal(le.Links, &links)
 	}
+	if len(links.OriginOfCondition) == 0 {
+		links.OriginOfCondition = le.OriginOfCondition
+	}
 	sev := redfishSeverity(le.MessageSeverity)
 	if sev == "" {
 		sev = redfishSeverity(le.Severity)
 	}
-	return Event{
+	e := Event{
 		ID:         le.ID,
 		Time:       redfishTime(le.EventTimestamp, le.Created),
 		SensorType: redfishSensorType(le.SensorType),
@@ -128,7 +136,29 @@ func EventFromLogEntry(raw []byte) (Event, error) {
 		MessageID:  le.MessageID,
 		Severity:   sev,
 		Raw:        compactJSON(raw),
-	}, nil
+	}
+	if off, ok := thresholdEntryCodes[le.EntryCode]; ok {
+		e.EventType, e.Offset = ipmiThreshold, off
+	}
+	return e, nil
+}
+
+// thresholdEntryCodes maps the LogEntry EntryCode values of threshold
+// events (DSP0268 LogEntry.LogEntryCode, which lists them in the order of
+// IPMI 2.0 table 42-2) to their IPMI threshold offsets.
+var thresholdEntryCodes = map[string]uint8{
+	"Lower Non-critical - going low":     0x00,
+	"Lower Non-critical - going high":    0x01,
+	"Lower Critical - going low":         0x02,
+	"Lower Critical - going high":        0x03,
+	"Lower Non-recoverable - going low":  0x04,
+	"Lower Non-recoverable - going high": 0x05,
+	"Upper Non-critical - going low":     0x06,
+	"Upper Non-critical - going high":    0x07,
+	"Upper Critical - going low":         0x08,
+	"Upper Critical - going high":        0x09,
+	"Upper Non-recoverable - going low":  0x0a,
+	"Upper Non-recoverable - going high": 0x0b,
 }
 
 func compactJSON(raw []byte) string {
