@@ -16,10 +16,16 @@ import (
 
 // HandleFaults handles several faults that arrived together (a chassis or
 // a rack died). Faults whose action is ActNow are fenced concurrently,
-// planned jointly with search's FindAll (no spare given twice, the highest
-// priorities served first) and carried out concurrently; the others go
-// through HandleFault, concurrently too. Results are in the order of
-// faults; the error combines theirs.
+// planned jointly with search's FindAll (no server given to two failures,
+// the highest priorities served first) and reserved together in one
+// compare-and-set: the joint plan is kept as planned, or, when another
+// failover took one of its servers meanwhile, the whole set is planned
+// again. A failure the joint plan leaves without a spare ends as
+// OutcomeNoSpare with FindAll's explanation, the same on every run. The
+// reserved plans are then carried out concurrently (a plan whose spare
+// fails tries the next candidate on its own). The other faults go through
+// HandleFault, concurrently too. Results are in the order of faults; the
+// error combines theirs.
 func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([]Result, error) {
 	results := make([]Result, len(faults))
 	var wg, others sync.WaitGroup
@@ -39,28 +45,31 @@ func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([
 			}()
 			continue
 		}
+		// Claimed in the order of the faults (two faults for members of
+		// one logical server: the first handles it, whatever the
+		// scheduling), prepared concurrently.
+		res := Result{Server: search.ServerID(f.Server), Fault: f, Action: ActNow}
+		rec, err := o.store.Get(ctx, res.Server)
+		var mem []Record
+		if err == nil {
+			mem, err = o.membersOf(ctx, rec)
+		}
+		if err != nil {
+			res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+			results[i] = res
+			continue
+		}
+		fl := &flight{}
+		if !o.claim(ids(mem), fl) {
+			res.Outcome = OutcomeAbsorbed
+			o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
+			results[i] = res
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res := Result{Server: search.ServerID(f.Server), Fault: f, Action: ActNow}
-			rec, err := o.store.Get(ctx, res.Server)
-			var mem []Record
-			if err == nil {
-				mem, err = o.membersOf(ctx, rec)
-			}
-			if err != nil {
-				res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
-				results[i] = res
-				return
-			}
-			fl := &flight{}
-			if !o.claim(ids(mem), fl) {
-				res.Outcome = OutcomeAbsorbed
-				o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
-				results[i] = res
-				return
-			}
-			r, res, ok := o.prepare(ctx, res, false)
+			r, res, ok := o.prepare(ctx, res)
 			results[i] = res
 			if !ok {
 				o.release(fl)
@@ -72,35 +81,39 @@ func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([
 		}()
 	}
 	wg.Wait() // every jointly handled server is fenced (or done with)
-	var plans []search.Plan
-	if len(prepared) > 0 {
-		failed := make([]search.ServerID, len(prepared))
-		for k, j := range prepared {
-			failed[k] = j.r.h.Server
-		}
-		all, err := o.store.List(ctx)
-		if err == nil {
-			var inv *search.Inventory
-			if inv, err = o.inventory(all, nil); err == nil {
-				plans, _ = inv.FindAll(failed...)
-			}
-		}
+	// Plan in the order of the faults, not of the goroutines.
+	slices.SortFunc(prepared, func(a, b joint) int { return a.i - b.i })
+	runs := make([]*run, len(prepared))
+	for k, j := range prepared {
+		runs[k] = j.r
 	}
+	plans, err := o.reserveJointly(ctx, runs)
 	var ewg sync.WaitGroup
 	for k, j := range prepared {
 		ewg.Add(1)
 		go func() {
 			defer ewg.Done()
 			defer o.release(j.fl)
-			var first *search.Plan
-			if k < len(plans) && plans[k].Kind != 0 {
-				first = &plans[k]
+			res := results[j.i]
+			switch {
+			case err != nil:
+				results[j.i] = j.r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: joint plan: %w", j.r.h.Server, err))
+			case plans[k].Kind == 0:
+				res.Plan = plans[k]
+				results[j.i] = j.r.finish(ctx, res, OutcomeNoSpare, fmt.Errorf("failover: %s: %s: %w", j.r.h.Server, plans[k].Reason, ErrNoSpare))
+			default:
+				results[j.i] = o.execute(ctx, j.r, &plans[k])
 			}
-			results[j.i] = o.execute(ctx, j.r, first)
 		}()
 	}
 	ewg.Wait()
 	others.Wait()
+	var touched []search.ServerID
+	for _, j := range prepared {
+		touched = append(touched, j.r.touched()...)
+	}
+	slices.Sort(touched)
+	o.drainPending(ctx, slices.Compact(touched))
 	var errs []error
 	for _, r := range results {
 		if r.Err != nil {
@@ -108,6 +121,122 @@ func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([
 		}
 	}
 	return results, errors.Join(errs...)
+}
+
+// reserveJointly plans the failures of runs together (FindAll) and
+// reserves every plan in one compare-and-set, each run journaling its
+// reservation first (I7). When the write loses to another writer, the
+// whole set is planned again. It returns the plans, index for index;
+// unplaced ones have Kind 0 and a Reason, and stay unreserved.
+func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run) ([]search.Plan, error) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	failed := make([]search.ServerID, len(runs))
+	for k, r := range runs {
+		failed[k] = r.h.Server
+	}
+	var lastErr error
+	for try := 0; try < 16; try++ {
+		all, err := o.store.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		inv, err := o.inventory(all, nil)
+		if err != nil {
+			return nil, err
+		}
+		plans, err := inv.FindAll(failed...)
+		if err != nil && !errors.Is(err, ErrNoSpare) {
+			return nil, searchErr("joint plan", err)
+		}
+		byID := make(map[search.ServerID]Record, len(all))
+		for _, x := range all {
+			byID[x.ID] = x
+		}
+		var recs []Record
+		steps := make([]*stepRec, len(runs))
+		owner := map[search.ServerID]string{}
+		stale := false
+		for k, r := range runs {
+			if plans[k].Kind == 0 {
+				continue
+			}
+			st := &stepRec{Kind: "reserve", Plan: &plans[k]}
+			for _, id := range reservedSet(plans[k]) {
+				x, ok := byID[id]
+				if !ok {
+					return nil, fmt.Errorf("plan uses unknown server %s: %w", id, ErrNotFound)
+				}
+				if prev, dup := owner[id]; dup {
+					return nil, fmt.Errorf("joint plan gives %s to %s and %s: %w", id, prev, r.id, ErrConflict)
+				}
+				owner[id] = r.id
+				if x.Reservation != "" && x.Reservation != r.id {
+					stale = true
+				}
+				st.Reserved = append(st.Reserved, reservation{ID: id, Prev: x.State})
+				x.Reservation = r.id
+				if x.State == search.Standby {
+					x.State = search.Reserved
+				}
+				recs = append(recs, x)
+			}
+			steps[k] = st
+		}
+		if stale {
+			lastErr = fmt.Errorf("a planned server was reserved meanwhile: %w", ErrConflict)
+			continue
+		}
+		if len(recs) == 0 {
+			return plans, nil
+		}
+		// Journal every run's intent, then write all reservations at once.
+		seqs := make([]int64, len(runs))
+		for k, r := range runs {
+			if steps[k] == nil {
+				continue
+			}
+			seq, err := r.journal(ctx, PhaseIntent, "reserve", joinIDs(reservedSet(plans[k])), steps[k], nil)
+			if err != nil {
+				return nil, err
+			}
+			seqs[k] = seq
+			r.push(seq, *steps[k])
+		}
+		_, err = o.put(ctx, recs...)
+		for k, r := range runs {
+			if steps[k] == nil {
+				continue
+			}
+			phase := PhaseDone
+			if err != nil {
+				phase = PhaseFailed
+				if errors.Is(err, ErrNotLeader) {
+					r.kill(err)
+				}
+			}
+			if r.stopped() {
+				continue
+			}
+			if _, jerr := r.journal(ctx, phase, "reserve", joinIDs(reservedSet(plans[k])), steps[k], err); jerr != nil && err == nil {
+				err = jerr
+			}
+		}
+		if err == nil {
+			for k, r := range runs {
+				if plans[k].Kind != 0 {
+					r.reserved(plans[k])
+				}
+			}
+			return plans, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("could not reserve the joint plan: %w", lastErr)
 }
 
 // PlannedStep is one step a failover would run.
@@ -267,18 +396,16 @@ func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) 
 	case rec.State != search.Failed && rec.State != search.Maintenance:
 		return fmt.Errorf("failover: mark standby %s: server is %s: %w", server, rec.State, ErrConflict)
 	}
-	if o.drv.BMC != nil {
-		b, err := o.bmcOf(rec)
-		if err != nil {
-			return fmt.Errorf("failover: mark standby %s: %w", server, err)
-		}
-		st, err := b.PowerState(ctx)
-		if err != nil {
-			return fmt.Errorf("failover: mark standby %s: %w", server, err)
-		}
-		if st != bmc.PowerOff {
-			return fmt.Errorf("failover: mark standby %s: power is %s, want off: %w", server, st, ErrConflict)
-		}
+	b, err := o.bmcOf(rec)
+	if err != nil {
+		return fmt.Errorf("failover: mark standby %s: %w", server, err)
+	}
+	st, err := b.PowerState(ctx)
+	if err != nil {
+		return fmt.Errorf("failover: mark standby %s: %w", server, err)
+	}
+	if st != bmc.PowerOff {
+		return fmt.Errorf("failover: mark standby %s: power is %s, want off: %w", server, st, ErrConflict)
 	}
 	if dm, ok := o.drv.DiskMappers[rec.DiskArray]; ok && len(initiators(rec)) > 0 {
 		maps, err := dm.Mappings(ctx, initiators(rec))
@@ -289,12 +416,23 @@ func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) 
 			return fmt.Errorf("failover: mark standby %s: still sees %d volume(s) (first %s): %w", server, len(maps), maps[0].Volume, ErrConflict)
 		}
 	}
+	// Give back the power-restore policy fencing replaced.
+	if p := rec.RestorePolicy; p != "" {
+		pr, ok := b.(bmc.PowerRestorer)
+		if !ok {
+			return fmt.Errorf("failover: mark standby %s: its BMC cannot set the power-restore policy back to %s: %w", server, p, ErrUnsupported)
+		}
+		if err := pr.SetPowerRestorePolicy(ctx, p); err != nil {
+			return fmt.Errorf("failover: mark standby %s: power-restore policy back to %s: %w", server, p, err)
+		}
+	}
 	return o.update(ctx, nil, []search.ServerID{server}, func(m map[search.ServerID]*Record) error {
 		x := m[server]
 		if x.Reservation != "" || (x.State != search.Failed && x.State != search.Maintenance && x.State != search.Standby) {
 			return fmt.Errorf("failover: mark standby %s: changed meanwhile: %w", server, ErrConflict)
 		}
 		x.State, x.Workload, x.MovedTo, x.Home, x.Note = search.Standby, "", "", "", "repaired"
+		x.RestorePolicy, x.SpareVLANs = "", nil
 		return nil
 	})
 }
@@ -309,10 +447,7 @@ func (o *Orchestrator) unfinishedOf(ctx context.Context, server search.ServerID)
 		return "", err
 	}
 	for _, id := range ids {
-		o.mu.Lock()
-		live := o.live[id]
-		o.mu.Unlock()
-		if live {
+		if o.liveRun(id) != nil {
 			continue
 		}
 		j, err := o.store.Journal(ctx, id)

@@ -36,6 +36,11 @@ func (r Record) clone() Record {
 	r.HBAs = slices.Clone(r.HBAs)
 	r.NICs = slices.Clone(r.NICs)
 	r.Parked = slices.Clone(r.Parked)
+	r.PendingFaults = slices.Clone(r.PendingFaults)
+	r.SpareVLANs = slices.Clone(r.SpareVLANs)
+	for i := range r.SpareVLANs {
+		r.SpareVLANs[i].Trunk = slices.Clone(r.SpareVLANs[i].Trunk)
+	}
 	return r
 }
 

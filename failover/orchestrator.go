@@ -76,6 +76,17 @@ const (
 	OutcomeNoSpare       Outcome = "no-spare"       // fenced, but nothing can take over
 	OutcomeFailed        Outcome = "failed"         // every candidate failed and was rolled back
 	OutcomeInterrupted   Outcome = "interrupted"    // the store said ErrNotLeader (or ctx ended): Recover finishes it
+	// OutcomeRefused: nothing was done because the site is invalid (a
+	// bad record, a driver missing for a record; see Check): the error
+	// wraps ErrInvalid and names the problems. Fix them and deliver the
+	// fault again.
+	OutcomeRefused Outcome = "refused"
+	// OutcomeDeferred: the server is held by another failover (as its
+	// spare, a victim or a relocation target). The fault is kept in the
+	// server's record (Record.PendingFaults): the holding failover treats
+	// the server as broken, and when it ends the fault is handled as if
+	// delivered then.
+	OutcomeDeferred Outcome = "deferred"
 )
 
 // AuditEntry is one step of a failover as it ran.
@@ -114,15 +125,20 @@ type Orchestrator struct {
 
 	mu       sync.Mutex
 	inflight map[search.ServerID]*flight // servers whose fault is being handled
-	live     map[string]bool             // IDs of the failovers this instance is running (Recover leaves them alone)
+	live     map[string]*run             // the failovers this instance is running (Recover leaves them alone)
 	zoneMu   map[any]*sync.Mutex         // per FCZoner instance: one zoning transaction at a time
+	draining map[search.ServerID]bool    // servers whose kept faults are being handled
 	seq      atomic.Int64
 }
 
 // flight is a fault being handled for a server (and its partition).
+// Its fields are guarded by Orchestrator.mu.
 type flight struct {
 	servers []search.ServerID
-	cancel  context.CancelFunc // cancels a pending delayed action
+	cancel  context.CancelFunc // ends the wait of a delayed action (nil when not waiting)
+	// now is set when a fault whose rule says act now arrived during the
+	// wait: the wait ends and the failover acts on that fault.
+	now *bmc.Fault
 }
 
 // New returns an Orchestrator over store and drivers. It reads the
@@ -151,8 +167,9 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		drv:      drivers,
 		cfg:      cfg,
 		inflight: map[search.ServerID]*flight{},
-		live:     map[string]bool{},
+		live:     map[string]*run{},
 		zoneMu:   map[any]*sync.Mutex{},
+		draining: map[search.ServerID]bool{},
 	}
 	// Refuse a site the Orchestrator could not act on, before any fault
 	// does: a bad record or a missing driver would otherwise be found
@@ -172,8 +189,8 @@ func (o *Orchestrator) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = o.cfg.clock.Now()
 	}
-	if o.cfg.observer != nil {
-		o.cfg.observer(e)
+	for _, fn := range o.cfg.observers {
+		fn(e)
 	}
 }
 
@@ -210,38 +227,65 @@ func (o *Orchestrator) release(fl *flight) {
 	}
 }
 
-// adopt registers failover id as run by this instance; it fails when it
-// already is (Recover must not roll back a failover that is still acting).
-func (o *Orchestrator) adopt(id string) bool {
+// adopt registers r as run by this instance; it fails when its ID
+// already is (Recover must not roll back a failover that is still
+// acting).
+func (o *Orchestrator) adopt(r *run) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.live[id] {
+	if o.live[r.id] != nil {
 		return false
 	}
-	o.live[id] = true
+	o.live[r.id] = r
 	return true
 }
 
 // disown ends adopt: the run has stopped acting.
-func (o *Orchestrator) disown(id string) {
+func (o *Orchestrator) disown(r *run) {
 	o.mu.Lock()
-	delete(o.live, id)
+	if o.live[r.id] == r {
+		delete(o.live, r.id)
+	}
 	o.mu.Unlock()
+}
+
+// liveRun returns the run of failover id if this instance runs it.
+func (o *Orchestrator) liveRun(id string) *run {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.live[id]
 }
 
 // Recovered tells the Orchestrator that server is healthy again: a
 // failover waiting for a delayed fault action is cancelled. It reports
-// whether one was waiting. A failover already under way is not stopped.
+// whether one was waiting. A failover already under way is not stopped,
+// nor one whose wait a fault that acts now has ended.
 func (o *Orchestrator) Recovered(server search.ServerID) bool {
 	o.mu.Lock()
 	var cancel context.CancelFunc
-	if fl := o.inflight[server]; fl != nil {
+	if fl := o.inflight[server]; fl != nil && fl.now == nil {
 		cancel = fl.cancel
 	}
 	o.mu.Unlock()
 	if cancel == nil {
 		return false
 	}
+	cancel()
+	return true
+}
+
+// actNow ends the delayed wait of the flight that holds server, if any,
+// so that it acts on f at once. It reports whether one was waiting.
+func (o *Orchestrator) actNow(server search.ServerID, f bmc.Fault) bool {
+	o.mu.Lock()
+	fl := o.inflight[server]
+	if fl == nil || fl.cancel == nil || fl.now != nil {
+		o.mu.Unlock()
+		return false
+	}
+	fl.now = &f
+	cancel := fl.cancel
+	o.mu.Unlock()
 	cancel()
 	return true
 }
@@ -285,19 +329,33 @@ func ids(recs []Record) []search.ServerID {
 
 // HandleFault is the fault entry point: it applies the fault-action table
 // and, when the table says so, fails the server over and returns when the
-// failover has ended. A fault for a server that is already being handled
-// (or was already replaced) is absorbed.
+// failover has ended.
 //
-// A fault for a server named by an unfinished failover that this
-// instance is not running (a crash, a deposed leader) starts nothing: it
-// ends as OutcomeInterrupted with an error wrapping ErrConflict, since
-// that failover may hold part of the server's disks and its journal
-// already holds a fault; Recover carries it out.
+// Before it changes anything it checks the whole site (see Check): a bad
+// record anywhere, or a record whose driver is missing, refuses the fault
+// (OutcomeRefused, an error wrapping ErrInvalid) with the server
+// untouched.
 //
-// The error is nil for reported, absorbed and cancelled faults and for a
-// completed failover; otherwise it wraps ErrFencingFailed, ErrNoSpare,
-// ErrNotLeader, ErrConflict, a ctx error or the failed steps' errors
-// (combined with go-multierror), and Result.Err holds the same error.
+// A fault is never dropped: a repeated fault for a server already being
+// failed over (by this instance or, through the record's claim, another
+// one) is absorbed; a fault whose rule says act now ends the wait of a
+// delayed one for the same server, which then acts on it; a fault for a
+// server another failover holds as its spare, victim or relocation
+// target is kept in the server's record (OutcomeDeferred): that failover
+// treats the server as broken, and when it ends the fault is handled. A
+// fault for a server named by an unfinished failover that this instance
+// is not running (a crash, a deposed leader) starts nothing: it ends as
+// OutcomeInterrupted with an error wrapping ErrConflict, since that
+// failover's journal already holds a fault and Recover carries it out.
+//
+// When ctx ends during the failover, it stops at its next step and stays
+// open in the journal (OutcomeInterrupted, the error wrapping ctx's):
+// Recover finishes it.
+//
+// The error is nil for reported, absorbed, deferred and cancelled faults
+// and for a completed failover; otherwise it wraps ErrFencingFailed,
+// ErrNoSpare, ErrInvalid, ErrNotLeader, ErrConflict, a ctx error or the
+// failed steps' errors, and Result.Err holds the same error.
 func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, error) {
 	res := Result{Server: search.ServerID(f.Server), Fault: f}
 	if f.Server == "" {
@@ -308,12 +366,16 @@ func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, er
 	res.Action = r.Action
 	if r.Action == ActReport {
 		res.Outcome = OutcomeReported
-		o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: string(f.Type) + ": " + f.Detail})
+		o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: describe(f)})
 		return res, nil
 	}
 	rec, err := o.store.Get(ctx, res.Server)
 	if err != nil {
 		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+		return res, res.Err
+	}
+	if rec.Reservation != "" {
+		res = o.held(ctx, res, rec)
 		return res, res.Err
 	}
 	mem, err := o.membersOf(ctx, rec)
@@ -324,7 +386,11 @@ func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, er
 	fl := &flight{}
 	if !o.claim(ids(mem), fl) {
 		res.Outcome = OutcomeAbsorbed
-		o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
+		detail := "already being handled"
+		if r.Action == ActNow && o.actNow(res.Server, f) {
+			detail = "ends the wait of a delayed fault, which acts on it now"
+		}
+		o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: detail})
 		return res, nil
 	}
 	defer o.release(fl)
@@ -338,45 +404,63 @@ func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, er
 		cancel()
 		o.mu.Lock()
 		fl.cancel = nil
+		now := fl.now
 		o.mu.Unlock()
-		if err != nil {
-			if ctx.Err() != nil {
-				res.Err = fmt.Errorf("failover: fault on %s: waiting %v: %w", f.Server, r.Delay, ctx.Err())
-				return res, res.Err
-			}
+		switch {
+		case now != nil:
+			res.Fault, res.Action = *now, ActNow
+		case err != nil && ctx.Err() != nil:
+			res.Err = fmt.Errorf("failover: fault on %s: waiting %v: %w", f.Server, r.Delay, ctx.Err())
+			return res, res.Err
+		case err != nil:
 			res.Outcome = OutcomeCancelled
 			o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovered during the delay"})
 			return res, nil
-		}
-		if o.cfg.recovery != nil {
-			ok, err := o.cfg.recovery(ctx, rec, f)
-			if err == nil && ok {
+		case o.cfg.recovery != nil:
+			if ok, err := o.cfg.recovery(ctx, rec, f); err == nil && ok {
 				res.Outcome = OutcomeCancelled
 				o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovery check passed"})
 				return res, nil
 			}
 		}
 	}
-	fo, res, ok := o.prepare(ctx, res, false)
+	fo, res, ok := o.prepare(ctx, res)
 	if !ok {
 		return res, res.Err
 	}
 	res = o.execute(ctx, fo, nil)
+	o.release(fl)
+	o.drainPending(ctx, fo.touched())
 	return res, res.Err
 }
 
-// eligible decides what to do with a fault on rec: "" to fail over, or
-// the outcome when there is nothing to fail over.
-func eligible(rec Record) (Outcome, string) {
+// held handles a fault for a server whose record another failover holds
+// (rec.Reservation). A failed server claimed by its own failover absorbs
+// it; any other holder gets it as a pending fault.
+func (o *Orchestrator) held(ctx context.Context, res Result, rec Record) Result {
+	holder, absorbed, err := o.deferFault(ctx, rec.ID, res.Fault)
 	switch {
-	case rec.Reservation != "":
-		return OutcomeReported, "held by failover " + rec.Reservation + ", which handles its failures"
-	case rec.State == search.Failed && rec.MovedTo != "":
-		return OutcomeAbsorbed, "already replaced by " + string(rec.MovedTo)
-	case rec.State == search.Active, rec.State == search.Failed:
-		return "", ""
+	case err != nil:
+		res.Err = fmt.Errorf("failover: fault on %s: %w", rec.ID, err)
+	case absorbed:
+		res.Outcome = OutcomeAbsorbed
+		o.emit(Event{Kind: EventFaultAbsorbed, Failover: holder, Server: res.Server, Detail: "being failed over by " + holder})
+	case holder == "":
+		// The holder ended meanwhile: handle the fault now.
+		res, _ = o.HandleFault(ctx, res.Fault)
+	default:
+		res.Outcome = OutcomeDeferred
+		o.emit(Event{Kind: EventFaultDeferred, Failover: holder, Server: res.Server, Detail: describe(res.Fault) + "; kept until failover " + holder + " ends"})
 	}
-	return OutcomeReported, "server is " + string(rec.State) + ", not active"
+	return res
+}
+
+// describe formats a fault as "type: detail", or the type alone.
+func describe(f bmc.Fault) string {
+	if f.Detail == "" {
+		return string(f.Type)
+	}
+	return string(f.Type) + ": " + f.Detail
 }
 
 // newID makes a failover ID.

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/internal/opid"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
 )
@@ -18,7 +19,7 @@ import (
 // undone). It stops at the first undo that fails: the journal stays open
 // and Recover tries again.
 func (r *run) rollback(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Rollback)
+	rctx, cancel := context.WithTimeout(opid.With(context.WithoutCancel(ctx), r.id), r.o.cfg.timeouts.Rollback)
 	defer cancel()
 	for {
 		r.mu.Lock()
@@ -70,6 +71,8 @@ func (r *run) pop() {
 
 func undoTarget(rec stepRec) string {
 	switch rec.Kind {
+	case "volumes":
+		return fmt.Sprintf("%s: %s has its %d volume(s)", rec.Array, rec.Server, len(rec.Maps))
 	case "storage", "park":
 		if rec.Swap {
 			return fmt.Sprintf("%s: %s <- %s", rec.Array, rec.Server, rec.Spare)
@@ -95,7 +98,7 @@ func driverOf(kind string) string {
 	switch kind {
 	case "fence", "boot":
 		return "bmc"
-	case "storage", "park":
+	case "storage", "park", "volumes":
 		return "storage"
 	case "zone":
 		return "zoner"
@@ -193,16 +196,26 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			// A swap cut short (a crash, a lost answer) leaves the host
 			// with neither set: the volumes are masked to nobody, and by
 			// the contract only the same swap again gets out of that
-			// state. Finish it (a no-op when the host already has To),
-			// then swap back.
+			// state. Finish it, unless To sees the volumes already (the
+			// swap is complete), then swap back.
+			var there bool
 			if err := r.call(ctx, a, n, func(ctx context.Context) error {
-				err := sw.SwapInitiators(ctx, rec.From, rec.To)
-				if errors.Is(err, ErrNotFound) {
-					return nil // no host has either set: swapping back says why
+				var err error
+				there, err = sees(ctx, dm, rec.To, rec.Maps)
+				return err
+			}, nil); err != nil {
+				return err
+			}
+			if !there {
+				if err := r.call(ctx, a, n, func(ctx context.Context) error {
+					err := sw.SwapInitiators(ctx, rec.From, rec.To)
+					if errors.Is(err, ErrNotFound) {
+						return nil // no host has either set: swapping back says why
+					}
+					return err
+				}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.To, rec.Maps) }); err != nil {
+					return err
 				}
-				return err
-			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.To, rec.Maps) }); err != nil {
-				return err
 			}
 			return r.call(ctx, a, n, func(ctx context.Context) error { return sw.SwapInitiators(ctx, rec.To, rec.From) },
 				func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, rec.Maps) })
@@ -247,6 +260,19 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			v, err := s.PortVLAN(ctx, rec.Port)
 			return v.Equal(prev), err
 		})
+	case "volumes":
+		// Runs after every storage undo of the attempt: src must have
+		// every volume back at its LUN (a write that lands late may have
+		// taken one away again).
+		dm, ok := o.drv.DiskMappers[rec.Array]
+		if !ok {
+			return fmt.Errorf("no DiskMapper for disk array %q: %w", rec.Array, ErrNotFound)
+		}
+		src := Record{Server: search.Server{ID: rec.Server, DiskArray: rec.Array}}
+		for _, in := range rec.From {
+			src.HBAs = append(src.HBAs, HBA{Initiator: in})
+		}
+		return r.reconcile(ctx, a, dm, src, rec.Maps, "")
 	case "compose":
 		if o.drv.Partitions == nil {
 			return nil
@@ -306,6 +332,9 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 				t.Home = ""
 			}
 			t.Reservation, t.MovedTo, t.Note = "", "", fmt.Sprintf("took over %q from %s (preempted by %s)", v.Workload, v.Victim, r.h.Server)
+			if len(t.SpareVLANs) == 0 {
+				t.SpareVLANs = r.spareVLANs(t)
+			}
 			out[t.ID] = t
 		}
 	}
@@ -337,7 +366,10 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 		s.Zone, s.VLANs = f.Zone, slices.Clone(f.VLANs)
 		s.Home = homeOf(f)
 		if s.Home == s.ID {
-			s.Home = ""
+			s.Home = "" // a failback: home runs its own workload again
+			s.SpareVLANs = nil
+		} else if len(s.SpareVLANs) == 0 {
+			s.SpareVLANs = r.spareVLANs(s)
 		}
 		s.Reservation = ""
 		s.Note = fmt.Sprintf("took over %q from %s (failover %s)", f.Workload, f.ID, r.id)
@@ -372,12 +404,12 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 		f := get(a.Failed)
 		if r.h.Kind == kindFailback {
 			f.State = search.Standby
-			f.MovedTo, f.Home = "", ""
+			f.MovedTo, f.Home, f.SpareVLANs = "", "", nil
 			f.Note = fmt.Sprintf("workload %q moved back to %s", f.Workload, a.Spare)
 		} else {
 			f.State = search.Failed
 			f.MovedTo = a.Spare
-			f.Note = fmt.Sprintf("failed (%s); workload %q moved to %s", r.h.Fault.Type, f.Workload, a.Spare)
+			f.Note = fmt.Sprintf("failed (%s); workload %q moved to %s", describe(r.h.Fault), f.Workload, a.Spare)
 			f.Home = ""
 		}
 		f.Workload, f.Zone = "", "" // its WWPNs left their zones
@@ -409,17 +441,20 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 // on the same Store left unfinished (I7): a failover whose commit was
 // journaled is committed; any other is rolled back step by step from its
 // journal, and then, when its failed server still needs a replacement,
-// failed over again from the start (fencing is idempotent). A failover
-// whose failed server was not replaced yet is carried out again even when
-// the crash came before its record was marked Failed: the journal's first
-// entry holds the fault, so a fault once journaled is never lost (unless
-// the fault-action table now says report only and the server was not
-// touched yet: then it ends as reported). Call it at
-// start-up, before delivering faults. A failover this Orchestrator is
-// still running is not crashed and is left alone (its Result has only
-// the ID); one whose servers another running failover of this instance
-// holds is left for a later call, with an error wrapping ErrConflict. It returns the results of the
-// failovers it completed or restarted, and the errors combined.
+// carried out again from the start in the same journal (fencing is
+// idempotent), so that a crash at any point of Recover itself leaves the
+// journal open with the fault in it: a fault once journaled is never lost
+// (unless the fault-action table now says report only and the server was
+// not touched yet: then it ends as reported). Faults kept for servers
+// that failovers held (Record.PendingFaults) are handled once those end.
+//
+// Call it at start-up, before delivering faults, and after a failover was
+// interrupted by its caller's ctx. A failover this Orchestrator is still
+// running is not crashed and is left alone (its Result has only the ID);
+// one whose servers another running failover of this instance holds is
+// left for a later call, with an error wrapping ErrConflict. It returns
+// the results of the failovers it completed or restarted, and the errors
+// combined.
 func (o *Orchestrator) Recover(ctx context.Context) ([]Result, error) {
 	unfinished, err := o.store.Unfinished(ctx)
 	if err != nil {
@@ -432,16 +467,35 @@ func (o *Orchestrator) Recover(ctx context.Context) ([]Result, error) {
 		results = append(results, res)
 		if err != nil {
 			errs = append(errs, err)
-			if errors.Is(err, ErrNotLeader) {
-				break
+			if errors.Is(err, ErrNotLeader) || ctx.Err() != nil {
+				return results, errors.Join(errs...)
 			}
+		}
+	}
+	// Faults kept while failovers held their servers.
+	all, err := o.store.List(ctx)
+	if err != nil {
+		return results, errors.Join(append(errs, fmt.Errorf("failover: recover: %w", err))...)
+	}
+	var pending []search.ServerID
+	for _, x := range all {
+		if len(x.PendingFaults) > 0 && x.Reservation == "" {
+			pending = append(pending, x.ID)
+		}
+	}
+	for _, res := range o.drainPending(ctx, pending) {
+		results = append(results, res)
+		if res.Err != nil {
+			errs = append(errs, res.Err)
 		}
 	}
 	return results, errors.Join(errs...)
 }
 
+// recoverOne finishes failover id from its journal.
 func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error) {
-	if !o.adopt(id) {
+	r := &run{o: o, id: id, start: o.cfg.clock.Now()}
+	if !o.adopt(r) {
 		// This instance is running it (or another Recover call is
 		// recovering it): it is not crashed, and rolling its journal
 		// back while it acts would undo its moves under its feet.
@@ -449,26 +503,49 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 	}
 	j, err := o.store.Journal(ctx, id)
 	if err != nil {
-		o.disown(id)
+		o.disown(r)
 		return Result{ID: id}, fmt.Errorf("failover: recover %s: %w", id, err)
 	}
-	r := &run{o: o, id: id, start: o.cfg.clock.Now()}
-	var h header
+	if err := r.load(j); err != nil {
+		o.disown(r)
+		return Result{ID: id}, fmt.Errorf("failover: recover %s: %w", id, err)
+	}
+	h := r.h
+	res := Result{ID: id, Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
+	fl := &flight{}
+	if !o.claim(h.Members, fl) {
+		// Another failover of this instance is acting on these servers
+		// (a fault delivered before Recover): rolling this journal back
+		// now would move their disks under it. Leave it for a later
+		// Recover.
+		o.disown(r)
+		err := fmt.Errorf("failover: recover %s: %v being handled by another failover; call Recover again when it ends: %w", id, h.Members, ErrConflict)
+		return Result{ID: id, Server: h.Server, Fault: h.Fault, Outcome: OutcomeInterrupted, Err: err}, err
+	}
+	defer o.release(fl)
+	res, err = o.resume(ctx, r, res)
+	o.release(fl)
+	o.drainPending(ctx, r.touched())
+	return res, err
+}
+
+// load rebuilds a run from its journal: the header, the step intents not
+// undone (the rollback stack), and what the storage steps recorded.
+func (r *run) load(j []Entry) error {
 	for _, e := range j {
 		r.seq = e.Seq
 		switch e.Phase {
 		case PhaseBegin:
-			if err := json.Unmarshal(e.Data, &h); err != nil {
-				o.disown(id)
-				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad header: %v: %w", id, err, ErrInvalid)
+			if err := json.Unmarshal(e.Data, &r.h); err != nil {
+				return fmt.Errorf("bad header: %v: %w", err, ErrInvalid)
 			}
 		case PhaseIntent:
 			var rec stepRec
 			if err := json.Unmarshal(e.Data, &rec); err != nil {
-				o.disown(id)
-				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad entry %d: %v: %w", id, e.Seq, err, ErrInvalid)
+				return fmt.Errorf("bad entry %d: %v: %w", e.Seq, err, ErrInvalid)
 			}
 			r.stack = append(r.stack, pending{seq: e.Seq, rec: rec})
+			r.remember(rec)
 		case PhaseUndone:
 			var rec stepRec
 			if err := json.Unmarshal(e.Data, &rec); err == nil {
@@ -476,25 +553,44 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 			}
 		}
 	}
-	r.h = h
-	res := Result{ID: id, Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
-	fl := &flight{}
-	claimed := o.claim(h.Members, fl)
-	if !claimed {
-		// Another failover of this instance is acting on these servers
-		// (a fault delivered before Recover): rolling this journal back
-		// now would move their disks under it. Leave it for a later
-		// Recover.
-		o.disown(id)
-		err := fmt.Errorf("failover: recover %s: %v being handled by another failover; call Recover again when it ends: %w", id, h.Members, ErrConflict)
-		return Result{ID: id, Server: h.Server, Fault: h.Fault, Outcome: OutcomeInterrupted, Err: err}, err
+	return nil
+}
+
+// remember keeps what a journaled step tells later attempts: the volumes
+// a server had at the first read, where storage steps moved them, and
+// the servers reserved.
+func (r *run) remember(rec stepRec) {
+	switch rec.Kind {
+	case "volumes":
+		k := volKey{rec.Server, rec.Array}
+		if r.vols == nil {
+			r.vols = map[volKey][]storage.Mapping{}
+		}
+		if _, ok := r.vols[k]; !ok {
+			r.vols[k] = slices.Clone(rec.Maps)
+		}
+	case "storage", "park":
+		r.moves = append(r.moves, rec)
+	case "reserve":
+		if r.used == nil {
+			r.used = map[search.ServerID]bool{}
+		}
+		for _, x := range rec.Reserved {
+			r.used[x.ID] = true
+		}
 	}
-	defer o.release(fl)
-	// A journaled commit is rolled forward.
+}
+
+// resume carries a loaded run to its end: a journaled commit is rolled
+// forward; otherwise the run is rolled back and, when its failed server
+// still needs a replacement, carried out again in the same journal.
+func (o *Orchestrator) resume(ctx context.Context, r *run, res Result) (Result, error) {
+	id, h := r.id, r.h
 	for _, p := range r.stack {
 		if p.rec.Kind == "commit" {
 			if err := o.applyCommit(ctx, r, id, p.rec.Records); err != nil {
-				return r.finish(ctx, res, OutcomeInterrupted, fmt.Errorf("failover: recover %s: commit: %w", id, err)), err
+				res = r.finish(ctx, res, OutcomeInterrupted, fmt.Errorf("failover: recover %s: commit: %w", id, err))
+				return res, res.Err
 			}
 			if p.rec.Plan != nil {
 				res.Plan = *p.rec.Plan
@@ -508,46 +604,53 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 		res = r.finish(ctx, res, OutcomeInterrupted, err)
 		return res, err
 	}
-	res = r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: interrupted and rolled back by Recover", id))
-	if res.Outcome == OutcomeInterrupted {
-		return res, res.Err
-	}
 	o.emit(Event{Kind: EventRecovered, Failover: id, Server: h.Server, Detail: "rolled back"})
 	if h.Kind != kindFailover {
+		// A failback rolled back: the workload runs where it was.
+		res = r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover %s: interrupted and rolled back by Recover", id))
+		if res.Outcome == OutcomeInterrupted {
+			return res, res.Err
+		}
 		return res, nil
 	}
-	// Start over when the failed server still needs a replacement (the
-	// members stay claimed: prepare and execute run under this claim).
-	// The journal header holds the fault: it is not lost because the
-	// process died before the server's record said Failed (a crash right
-	// after PhaseBegin). A server not replaced yet (no MovedTo, still
-	// Active or Failed) is failed over now; prepare re-checks the record
-	// (a reservation, a standby) as HandleFault would.
+	// Start over when the failed server still needs a replacement, in
+	// this journal: it holds the fault, so the fault is not lost because
+	// the process died before the server's record said Failed (a crash
+	// right after PhaseBegin), nor because a Recover crashed.
 	rec, err := o.store.Get(ctx, h.Server)
 	if err != nil {
-		res.Err = fmt.Errorf("failover: recover %s: %w", id, err)
+		res = r.finish(ctx, res, OutcomeInterrupted, fmt.Errorf("failover: recover %s: %w", id, err))
 		return res, res.Err
 	}
-	if rec.MovedTo != "" || (rec.State != search.Failed && rec.State != search.Active) {
+	claimed := rec.Reservation == id
+	switch {
+	case !claimed && (rec.MovedTo != "" || (rec.State != search.Failed && rec.State != search.Active)):
+		res = r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover %s: rolled back by Recover; %s no longer needs it (%s)", id, h.Server, rec.State))
 		return res, nil
-	}
-	if rec.State == search.Active && o.rule(h.Fault.Type).Action == ActReport {
+	case !claimed && rec.State == search.Active && o.rule(h.Fault.Type).Action == ActReport:
 		// The fault-action table (changed since the fault was taken)
 		// says report only, and nothing was done to the server yet: it
-		// was never marked failed, so never fenced. A server already
-		// marked Failed may be fenced, so its failover is carried out
-		// whatever the table says now: leaving it would lose the
-		// workload.
+		// was never claimed, so never fenced. A server already claimed
+		// may be fenced, so its failover is carried out whatever the
+		// table says now: leaving it would lose the workload.
 		res.Action = ActReport
-		res.Outcome, res.Err = OutcomeReported, nil
-		o.emit(Event{Kind: EventFaultReported, Failover: id, Server: h.Server, Detail: string(h.Fault.Type) + ": " + h.Fault.Detail + " (recovered; the fault-action table says report)"})
-		return res, nil
+		o.emit(Event{Kind: EventFaultReported, Failover: id, Server: h.Server, Detail: describe(h.Fault) + " (recovered; the fault-action table says report)"})
+		res = r.finish(ctx, res, OutcomeReported, nil)
+		return res, res.Err
 	}
-	again := Result{Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
-	fo, again, ok := o.prepare(ctx, again, true)
+	all, err := o.store.List(ctx)
+	if err == nil {
+		err = o.checkRecords(all)
+	}
+	if err != nil {
+		res = r.finish(ctx, res, OutcomeInterrupted, fmt.Errorf("failover: recover %s: %w", id, err))
+		return res, res.Err
+	}
+	res.Action = ActNow
+	r, res, ok := r.claimAndFence(ctx, res)
 	if !ok {
-		return again, again.Err
+		return res, res.Err
 	}
-	again = o.execute(ctx, fo, nil)
-	return again, again.Err
+	res = o.execute(ctx, r, nil)
+	return res, res.Err
 }

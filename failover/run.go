@@ -1,11 +1,13 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/fabric"
+	"github.com/coldstandby/coldstandby/internal/opid"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
 )
@@ -100,6 +103,104 @@ type run struct {
 
 	parked    map[search.ServerID][]ParkedVolume // volumes of stopped victims
 	partition string                             // the composed logical server
+
+	// broken are servers of this run's plans that another fault report
+	// named (see deferFault): the attempt using them fails.
+	broken map[search.ServerID]bmc.Fault
+	// vols are, per source server and array, the volumes it saw when
+	// this failover first read them (journaled as a "volumes" step): what
+	// must be moved, whatever the array shows later.
+	vols map[volKey][]storage.Mapping
+	// moves are the storage and park steps journaled so far, undone or
+	// not: where earlier attempts put the volumes.
+	moves []stepRec
+	// portPrev are, per server taking a workload, its NICs' settings
+	// before this failover changed them (Record.SpareVLANs).
+	portPrev map[search.ServerID][]fabric.PortVLAN
+	// used are the servers this run's plans reserved.
+	used map[search.ServerID]bool
+	// next is a plan already reserved for the next attempt (joint
+	// planning), nil when the attempt plans for itself.
+	next *search.Plan
+}
+
+// volKey names the volumes of one server on one disk array.
+type volKey struct {
+	server search.ServerID
+	array  string
+}
+
+// markBroken records that a fault was reported for server, which this
+// run holds: the attempt using it fails and it is set aside.
+func (r *run) markBroken(server search.ServerID, f bmc.Fault) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken == nil {
+		r.broken = map[search.ServerID]bmc.Fault{}
+	}
+	r.broken[server] = f
+}
+
+// errBroken marks an attempt that failed because one of its servers
+// reported a fault.
+var errBroken = errors.New("reported a fault while this failover held it")
+
+// brokenIn returns an error naming the first of servers (by ID) that
+// reported a fault, or nil.
+func (r *run) brokenIn(servers []search.ServerID) (search.ServerID, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range slices.Sorted(slices.Values(servers)) {
+		if f, ok := r.broken[id]; ok {
+			return id, fmt.Errorf("%s %w (%s)", id, errBroken, describe(f))
+		}
+	}
+	return "", nil
+}
+
+// push adds a journaled intent to the rollback stack and remembers what
+// it tells later attempts.
+func (r *run) push(seq int64, rec stepRec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stack = append(r.stack, pending{seq: seq, rec: rec})
+	r.remember(rec)
+}
+
+// reserved notes that plan's servers are reserved for this run: the next
+// attempt carries it out without planning again (a joint plan), and the
+// plan is announced.
+func (r *run) reserved(plan search.Plan) {
+	r.mu.Lock()
+	r.next = &plan
+	r.mu.Unlock()
+	r.announce(plan)
+}
+
+// announce emits the events of a plan whose servers were just reserved.
+func (r *run) announce(plan search.Plan) {
+	o := r.o
+	o.emit(Event{Kind: EventPlanChosen, Failover: r.id, Server: r.h.Server, Plan: &plan, Detail: plan.String()})
+	for _, v := range plan.Preemptions {
+		d := "stopped"
+		if v.RelocateTo != "" {
+			d = "relocated to " + string(v.RelocateTo)
+		}
+		o.emit(Event{Kind: EventPreemption, Failover: r.id, Server: v.Victim, Spare: v.RelocateTo, Detail: fmt.Sprintf("workload %q prio %d %s", v.Workload, v.Priority, d)})
+	}
+}
+
+// touched returns the servers this run claimed or reserved, sorted: where
+// faults may have been kept while it ran (drainPending).
+func (r *run) touched() []search.ServerID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := slices.Clone(r.h.Members)
+	for id := range r.used {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // errStopped marks work abandoned because the run is dead (lost
@@ -210,8 +311,9 @@ func (r *run) step(ctx context.Context, kind, target, driver string, rec *stepRe
 		return r.deadErr()
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("failover: %s %s: %w", kind, target, err)
+		return fmt.Errorf("%s %s: %w", kind, target, err)
 	}
+	ctx = opid.With(ctx, r.id)
 	a := AuditEntry{Step: kind, Target: target, Driver: driver, Start: r.o.cfg.clock.Now()}
 	if rec != nil {
 		rec.Kind = kind
@@ -219,15 +321,13 @@ func (r *run) step(ctx context.Context, kind, target, driver string, rec *stepRe
 		if err != nil {
 			return err
 		}
-		r.mu.Lock()
-		r.stack = append(r.stack, pending{seq: seq, rec: *rec})
-		r.mu.Unlock()
+		r.push(seq, *rec)
 	}
 	r.o.emit(Event{Kind: EventStepStarted, Failover: r.id, Server: server, Spare: spare, Step: kind, Target: target, Driver: driver})
 	r.o.cfg.log.Debug("step started", "failover", r.id, "step", kind, "target", target, "driver", driver, "server", server, "spare", spare)
 	err := fn(ctx, &a)
 	if err != nil && !errors.Is(err, errStopped) && !errors.Is(err, ErrNotLeader) {
-		err = fmt.Errorf("failover: %s %s: %w", kind, target, err)
+		err = fmt.Errorf("%s %s: %w", kind, target, err)
 	}
 	a.Duration = r.o.cfg.clock.Now().Sub(a.Start)
 	if err != nil {
@@ -322,114 +422,6 @@ func parallel(fns ...func() error) error {
 	return me.ErrorOrNil()
 }
 
-// prepare opens the journal, marks the failed logical server Failed and
-// fences it. ok is false when the fault ends here (res says how).
-func (o *Orchestrator) prepare(ctx context.Context, res Result, recovering bool) (*run, Result, bool) {
-	rec, err := o.store.Get(ctx, res.Server)
-	if err != nil {
-		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
-		return nil, res, false
-	}
-	if rec.State == search.Standby && rec.Reservation == "" {
-		// A broken spare: take it out of the pool so that no failover
-		// picks it (MarkStandby returns it once repaired).
-		err := o.update(ctx, nil, []search.ServerID{rec.ID}, func(m map[search.ServerID]*Record) error {
-			x := m[rec.ID]
-			if x.State != search.Standby || x.Reservation != "" {
-				return errNoChange
-			}
-			x.State = search.Maintenance
-			x.Note = fmt.Sprintf("standby failed (%s): set aside", res.Fault.Type)
-			return nil
-		})
-		res.Outcome, res.Err = OutcomeReported, err
-		o.emit(Event{Kind: EventSpareSetAside, Server: res.Server, Spare: res.Server, Detail: "standby failed: " + string(res.Fault.Type)})
-		return nil, res, false
-	}
-	if out, why := eligible(rec); out != "" {
-		res.Outcome = out
-		kind := EventFaultReported
-		if out == OutcomeAbsorbed {
-			kind = EventFaultAbsorbed
-		}
-		o.emit(Event{Kind: kind, Server: res.Server, Detail: why})
-		return nil, res, false
-	}
-	mem, err := o.membersOf(ctx, rec)
-	if err != nil {
-		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
-		return nil, res, false
-	}
-	// A failover of these servers that a crash (or a deposed leader)
-	// left unfinished may hold part of their disks on its spare: a
-	// second failover would plan without them, and the first one's
-	// rollback would later map them back. Its journal holds the fault;
-	// Recover carries it out.
-	for _, m := range mem {
-		id, err := o.unfinishedOf(ctx, m.ID)
-		if err != nil {
-			res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
-			return nil, res, false
-		}
-		if id != "" {
-			res.Outcome = OutcomeInterrupted
-			res.Err = fmt.Errorf("failover: %s: failover %s of %s is unfinished; Recover carries it out: %w", res.Server, id, m.ID, ErrConflict)
-			o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: res.Err.Error()})
-			return nil, res, false
-		}
-	}
-	h := header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
-	r, err := o.begin(ctx, h)
-	if err != nil {
-		res.Outcome, res.Err = OutcomeInterrupted, err
-		return nil, res, false
-	}
-	res.ID = r.id
-	o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: string(res.Fault.Type)})
-	o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
-	// Mark the members failed (their workload stays on the record until
-	// the commit: the search needs its priority).
-	// The compare-and-set orders this against other failovers'
-	// reservations: a server another failover reserved (as its spare or
-	// victim) is theirs to handle, and once it is Failed no plan can
-	// reserve it.
-	var held string
-	if err := o.update(ctx, r, ids(mem), func(m map[search.ServerID]*Record) error {
-		held = ""
-		for _, x := range m {
-			if x.Reservation != "" {
-				held = fmt.Sprintf("%s is held by failover %s, which handles its failures; deliver the fault again when it is done", x.ID, x.Reservation)
-				return errNoChange
-			}
-		}
-		for _, x := range m {
-			if x.State == search.Active {
-				x.State = search.Failed
-				x.Note = fmt.Sprintf("fault %s: %s", res.Fault.Type, res.Fault.Detail)
-			}
-		}
-		return nil
-	}); err != nil {
-		return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
-	}
-	if held != "" {
-		o.emit(Event{Kind: EventFaultReported, Failover: r.id, Server: res.Server, Detail: held})
-		return nil, r.finish(ctx, res, OutcomeReported, nil), false
-	}
-	var fences []func() error
-	for _, m := range mem {
-		fences = append(fences, func() error { return r.fence(ctx, m, false) })
-	}
-	if err := parallel(fences...); err != nil {
-		if r.stopped() {
-			return nil, r.finish(ctx, res, OutcomeInterrupted, r.deadErr()), false
-		}
-		o.emit(Event{Kind: EventFencingFailed, Failover: r.id, Server: res.Server, Err: err})
-		return nil, r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("failover: %s: %w: %w", res.Server, ErrFencingFailed, err)), false
-	}
-	return r, res, true
-}
-
 // begin opens a new failover's journal under a fresh ID (IDs of other
 // Orchestrator instances on the same store are skipped).
 func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
@@ -438,12 +430,12 @@ func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
 		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h}
 		// Live before its journal is visible, so that a concurrent
 		// Recover never takes it for a crashed one; finish releases it.
-		o.adopt(r.id)
+		o.adopt(r)
 		_, err = r.journal(ctx, PhaseBegin, "begin", string(h.Server), h, nil)
 		if err == nil {
 			return r, nil
 		}
-		o.disown(r.id)
+		o.disown(r)
 		if !errors.Is(err, ErrConflict) {
 			return nil, err
 		}
@@ -484,11 +476,19 @@ func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.Serve
 			return err
 		}
 		_, err = o.put(ctx, recs...)
-		if err == nil || !errors.Is(err, ErrConflict) {
+		if err == nil || !(errors.Is(err, ErrConflict) || retryable(err)) {
 			if r != nil {
 				r.storeErr(err)
 			}
 			return err
+		}
+		if retryable(err) {
+			// Nothing written, or a lost answer that could not be read
+			// back: read everything again and apply fn again (it is
+			// idempotent), after a pause.
+			if i >= o.cfg.attempts || o.cfg.clock.Sleep(ctx, o.cfg.timeouts.RetryBase) != nil {
+				return err
+			}
 		}
 	}
 	return err
@@ -590,23 +590,54 @@ func recordEqual(a, b Record) bool {
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
-// finish closes the journal with outcome and fills res.
+// finish ends the run with outcome and fills res. A run that must stop
+// (lost leadership, a journal it cannot write, its caller's ctx ended)
+// ends as OutcomeInterrupted: its journal stays open, its claims stay,
+// and Recover finishes it. Any other outcome first releases the claim on
+// the failed servers, then closes the journal (in that order: a crash in
+// between leaves an open journal, which Recover finishes, never a claim
+// that no journal will release).
 func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Result {
 	res.ID = r.id
 	res.Outcome = out
 	res.Err = err
-	if r.stopped() && out != OutcomeInterrupted {
-		res.Outcome = OutcomeInterrupted
-		if res.Err == nil {
-			res.Err = r.deadErr()
+	if out != OutcomeDone && out != OutcomeInterrupted {
+		switch {
+		case r.stopped():
+			res.Outcome = OutcomeInterrupted
+			if res.Err == nil {
+				res.Err = r.deadErr()
+			}
+		case ctx.Err() != nil:
+			res.Outcome = OutcomeInterrupted
+			if res.Err == nil || !errors.Is(res.Err, ctx.Err()) {
+				res.Err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+			}
+		}
+	}
+	if res.Outcome == OutcomeInterrupted && ctx.Err() != nil && !errors.Is(res.Err, ctx.Err()) {
+		res.Err = fmt.Errorf("%w (%w)", res.Err, ctx.Err())
+	}
+	if res.Outcome != OutcomeInterrupted {
+		wctx := context.WithoutCancel(ctx)
+		if cerr := r.o.update(wctx, r, r.h.Members, func(m map[search.ServerID]*Record) error {
+			for _, x := range m {
+				if x.Reservation == r.id {
+					x.Reservation = ""
+				}
+			}
+			return nil
+		}); cerr != nil {
+			res.Outcome = OutcomeInterrupted
+			res.Err = errors.Join(res.Err, cerr)
 		}
 	}
 	if res.Outcome != OutcomeInterrupted {
 		end := map[string]string{"outcome": string(res.Outcome)}
-		if err != nil {
-			end["error"] = err.Error()
+		if res.Err != nil {
+			end["error"] = res.Err.Error()
 		}
-		if _, jerr := r.journal(ctx, PhaseEnd, "end", string(res.Outcome), end, err); jerr != nil {
+		if _, jerr := r.journal(ctx, PhaseEnd, "end", string(res.Outcome), end, res.Err); jerr != nil {
 			res.Outcome = OutcomeInterrupted
 			if res.Err == nil {
 				res.Err = jerr
@@ -616,17 +647,44 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 	r.mu.Lock()
 	res.Audit = slices.Clone(r.audit)
 	r.mu.Unlock()
-	r.o.disown(r.id) // it acts no more: a later Recover may take over its journal
+	sortAudit(res.Audit)
+	r.o.disown(r) // it acts no more: a later Recover may take over its journal
 	res.Duration = r.o.cfg.clock.Now().Sub(r.start)
 	switch res.Outcome {
 	case OutcomeDone:
 		r.o.emit(Event{Kind: EventFailoverDone, Failover: r.id, Server: res.Server, Plan: &res.Plan, Duration: res.Duration})
 		r.o.cfg.log.Info("failover done", "failover", r.id, "server", res.Server, "plan", res.Plan.String())
 	case OutcomeNoSpare:
-		r.o.emit(Event{Kind: EventNoSpare, Failover: r.id, Server: res.Server, Err: err})
+		r.o.emit(Event{Kind: EventNoSpare, Failover: r.id, Server: res.Server, Err: res.Err})
 	case OutcomeFailed, OutcomeInterrupted, OutcomeFencingFailed:
 		r.o.emit(Event{Kind: EventFailoverFailed, Failover: r.id, Server: res.Server, Err: res.Err, Detail: string(res.Outcome)})
-		r.o.cfg.log.Warn("failover ended", "failover", r.id, "server", res.Server, "outcome", res.Outcome)
+		r.o.cfg.log.Warn("failover ended", "failover", r.id, "server", res.Server, "outcome", res.Outcome, "err", res.Err)
 	}
 	return res
+}
+
+// sortAudit puts an audit trail in an order that does not depend on
+// which of the parallel steps finished first: by start time, then by the
+// step's place in the failover sequence, then target and driver.
+func sortAudit(a []AuditEntry) {
+	slices.SortStableFunc(a, func(x, y AuditEntry) int {
+		return cmp.Or(x.Start.Compare(y.Start), cmp.Compare(stepRank(x.Step), stepRank(y.Step)),
+			cmp.Compare(x.Step, y.Step), cmp.Compare(x.Target, y.Target),
+			cmp.Compare(x.Driver, y.Driver), cmp.Compare(x.Attempts, y.Attempts), cmp.Compare(x.Err, y.Err))
+	})
+}
+
+// stepOrder is the failover sequence, for sortAudit.
+var stepOrder = []string{"fence", "keep-off", "reserve", "storage.read", "volumes", "storage.check", "storage", "park",
+	"zone.read", "zone", "vlan.read", "vlan", "compose", "storage.verify", "fenced", "boot", "commit"}
+
+func stepRank(step string) int {
+	undo := 0
+	if rest, ok := strings.CutPrefix(step, "undo:"); ok {
+		step, undo = rest, len(stepOrder)+1
+	}
+	if i := slices.Index(stepOrder, step); i >= 0 {
+		return undo + i
+	}
+	return undo + len(stepOrder)
 }

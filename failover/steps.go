@@ -144,7 +144,55 @@ func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC) error {
 	if werr == nil {
 		return nil
 	}
-	return fmt.Errorf("not confirmed off (state %q; power-off: %v; last read: %v): %w", st, perr, werr, ErrFencingFailed)
+	if perr != nil {
+		return fmt.Errorf("not confirmed off (%s): power-off: %w", st, perr)
+	}
+	return fmt.Errorf("not confirmed off: %w", werr)
+}
+
+// errServerOn marks a failed server found on again after fencing that
+// could not be fenced again: the failover stops with the disks where
+// they were (I1).
+var errServerOn = fmt.Errorf("fenced server is on again: %w", ErrFencingFailed)
+
+// refences bounds how many times ensureOff fences a server again.
+const refences = 2
+
+// ensureOff re-confirms, just before x's disks move and before the
+// server taking them boots, that x (a failed server or a preemption
+// victim, fenced earlier in this failover) is still off. A server can
+// come back on by itself (a power-restore policy when mains power
+// returns, a watchdog, an operator): it is then fenced again, at most
+// refences times; if it still is not off, the error wraps errServerOn
+// (and ErrFencingFailed).
+func (r *run) ensureOff(ctx context.Context, a *AuditEntry, x Record) error {
+	b, err := r.o.bmcOf(x)
+	if err != nil {
+		return err
+	}
+	for try := 0; ; try++ {
+		st, err := r.powerState(ctx, a, b)
+		if err == nil && st == bmc.PowerOff {
+			return nil
+		}
+		if derr := r.mayAct(); derr != nil {
+			return derr
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if try == refences {
+			return fmt.Errorf("%s is %s after fencing it again %d times (%v): %w", x.ID, st, refences, err, errServerOn)
+		}
+		r.o.emit(Event{Kind: EventServerOn, Failover: r.id, Server: x.ID, Err: err,
+			Detail: fmt.Sprintf("%s is %s after it was fenced: fencing it again", x.ID, st)})
+		if ferr := r.fenceBMC(ctx, a, b); ferr != nil {
+			if r.stopped() || ctx.Err() != nil {
+				return ferr
+			}
+			return fmt.Errorf("%s is %s again and fencing it again failed: %w: %w", x.ID, st, errServerOn, ferr)
+		}
+	}
 }
 
 // confirmOff checks that x, a server about to receive another server's
@@ -233,16 +281,18 @@ func (r *run) skipped(step, target, why string, server, spare search.ServerID) {
 	r.o.emit(Event{Kind: EventStepSkipped, Failover: r.id, Server: server, Spare: spare, Step: step, Target: target, Detail: why})
 }
 
-// moveStorage moves every volume src's initiators see to dst's, with the
-// same LUN numbers: by swapping the host's initiators when the array can,
-// otherwise volume by volume, unmapping from src before mapping to dst
-// (never two writers, I2), each journaled with what undoes it (I3, I7).
+// moveStorage moves the volumes of src (as this failover first read
+// them, see expectVolumes) to dst, with the same LUN numbers: by swapping
+// the host's initiators when the array can, otherwise volume by volume,
+// unmapping from src before mapping to dst (never two writers, I2), each
+// journaled with what undoes it (I3, I7). Just before each change src is
+// re-confirmed off (ensureOff, I1).
 func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	o := r.o
 	target := src.DiskArray + ": " + string(src.ID) + " -> " + string(dst.ID)
 	dm, skip, err := o.diskMapper(src.DiskArray)
 	if err != nil {
-		return fmt.Errorf("failover: storage %s: %w", target, err)
+		return fmt.Errorf("storage %s: %w", target, err)
 	}
 	if skip != "" {
 		r.skipped("storage", target, skip, src.ID, dst.ID)
@@ -250,9 +300,9 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	}
 	from, to := initiators(src), initiators(dst)
 	if len(from) == 0 || len(to) == 0 {
-		return fmt.Errorf("failover: storage %s: %s or %s has no initiators: %w", target, src.ID, dst.ID, ErrInvalid)
+		return fmt.Errorf("storage %s: %s or %s has no initiators: %w", target, src.ID, dst.ID, ErrInvalid)
 	}
-	// Read and journal the source's masking before any change.
+	// Read the source's masking (dst must be off and see none of it).
 	var maps []storage.Mapping
 	err = r.step(ctx, "storage.read", target, "storage", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 		if err := r.confirmOff(ctx, a, dst); err != nil {
@@ -273,15 +323,22 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 		}
 		return nil
 	})
-	if err != nil || len(maps) == 0 {
+	if err != nil {
+		return err
+	}
+	want, err := r.expectVolumes(ctx, src, dm, maps, dst.ID)
+	if err != nil || len(want) == 0 {
 		return err
 	}
 	if sw, ok := dm.(storage.InitiatorSwapper); ok && o.cfg.swap {
-		rec := &stepRec{Server: src.ID, Spare: dst.ID, Array: src.DiskArray, From: from, To: to, Swap: true, Maps: maps}
+		rec := &stepRec{Server: src.ID, Spare: dst.ID, Array: src.DiskArray, From: from, To: to, Swap: true, Maps: want}
 		err := r.step(ctx, "storage", target, "storage", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+			if err := r.ensureOff(ctx, a, src); err != nil {
+				return err
+			}
 			return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
 				return sw.SwapInitiators(ctx, from, to)
-			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, to, maps) })
+			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, to, want) })
 		})
 		if err == nil || !(errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnsupported)) || r.stopped() {
 			return err
@@ -289,10 +346,13 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 		// No host object holds exactly src's initiators: move volume
 		// by volume (the swap changed nothing).
 	}
-	for _, m := range maps {
+	for _, m := range want {
 		rec := &stepRec{Server: src.ID, Spare: dst.ID, Array: src.DiskArray, From: from, To: to, Volume: m.Volume, LUN: m.LUN}
 		vt := fmt.Sprintf("%s/%s lun %d: %s -> %s", src.DiskArray, m.Volume, m.LUN, src.ID, dst.ID)
 		err := r.step(ctx, "storage", vt, "storage", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+			if err := r.ensureOff(ctx, a, src); err != nil {
+				return err
+			}
 			if err := r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
 				return dm.Unmap(ctx, m.Volume, from)
 			}, func(ctx context.Context) (bool, error) { return notSees(ctx, dm, from, m.Volume) }); err != nil {
@@ -307,6 +367,197 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 		}
 	}
 	return nil
+}
+
+// expectVolumes returns the volumes this failover must move from src:
+// those src saw when the failover first read them, whatever the array
+// shows now. A request answered ErrOutcomeUnknown may land after its
+// caller moved on (an unmap that lands after the rollback mapped the
+// volume back, a swap that lands after the swap back), so an empty or
+// short read is never taken for "nothing to move".
+//
+// The first read is journaled as a "volumes" step (its undo, which runs
+// after every storage undo of the attempt, checks that src has them all
+// back). A later read is reconciled with it: a volume seen by a server
+// an earlier attempt gave it to is taken back by undoing that attempt's
+// storage step again (undos are idempotent); a volume masked to none of
+// the site's servers is mapped back to src at its LUN; a volume held by
+// any other server stops the failover with an error that says where it
+// is (ErrConflict). dst, the server about to take them, is not an
+// earlier destination even if an earlier attempt used it.
+func (r *run) expectVolumes(ctx context.Context, src Record, dm storage.DiskMapper, maps []storage.Mapping, dst search.ServerID) ([]storage.Mapping, error) {
+	k := volKey{src.ID, src.DiskArray}
+	r.mu.Lock()
+	want, known := r.vols[k]
+	onStack := slices.ContainsFunc(r.stack, func(p pending) bool {
+		return p.rec.Kind == "volumes" && p.rec.Server == src.ID && p.rec.Array == src.DiskArray
+	})
+	r.mu.Unlock()
+	if !known {
+		want = maps
+	}
+	target := src.DiskArray + ": " + string(src.ID)
+	if !onStack {
+		// Journaled on every attempt (with the first read's list), so
+		// that the attempt's rollback ends by checking src has them all.
+		rec := &stepRec{Server: src.ID, Array: src.DiskArray, From: initiators(src), Maps: want}
+		if err := r.step(ctx, "volumes", target, "storage", rec, src.ID, dst, func(context.Context, *AuditEntry) error { return nil }); err != nil {
+			return nil, err
+		}
+	}
+	if !known {
+		return want, nil
+	}
+	err := r.step(ctx, "storage.check", target, "storage", nil, src.ID, dst, func(ctx context.Context, a *AuditEntry) error {
+		return r.reconcile(ctx, a, dm, src, want, dst)
+	})
+	return want, err
+}
+
+// reconcile brings the volumes src must have (want) back to it where a
+// late write or an earlier attempt left them elsewhere (see
+// expectVolumes); dst is the server about to take them ("" in a
+// rollback).
+func (r *run) reconcile(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, src Record, want []storage.Mapping, dst search.ServerID) error {
+	for pass := 0; ; pass++ {
+		missing, stray, err := r.misplaced(ctx, a, dm, src, want, dst)
+		if err != nil {
+			return err
+		}
+		if len(missing) == 0 && len(stray) == 0 {
+			return nil
+		}
+		if pass == 1 {
+			return r.restoreMissing(ctx, a, dm, src, initiators(src), missing, stray)
+		}
+		// Undo again what earlier attempts did with them.
+		r.mu.Lock()
+		moves := slices.Clone(r.moves)
+		r.mu.Unlock()
+		for i := len(moves) - 1; i >= 0; i-- {
+			m := moves[i]
+			if m.Server != src.ID || m.Array != src.DiskArray || m.Spare == dst {
+				continue
+			}
+			if err := r.undo(ctx, a, m); err != nil {
+				return fmt.Errorf("taking the volumes back from %s again: %w", m.Spare, err)
+			}
+		}
+	}
+}
+
+// misplaced compares the volumes src must have (want) with the array:
+// missing are those src does not see at their LUN; stray are those seen
+// by an earlier destination of this failover (not dst).
+func (r *run) misplaced(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, src Record, want []storage.Mapping, dst search.ServerID) (missing, stray []storage.Mapping, err error) {
+	have, err := r.readMappings(ctx, a, dm, initiators(src))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range want {
+		if !slices.Contains(have, m) {
+			missing = append(missing, m)
+		}
+	}
+	r.mu.Lock()
+	moves := slices.Clone(r.moves)
+	r.mu.Unlock()
+	seen := map[string]bool{}
+	for _, m := range moves {
+		if m.Server != src.ID || m.Array != src.DiskArray || m.Spare == dst || len(m.To) == 0 {
+			continue
+		}
+		key := fmt.Sprint(m.To)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		got, err := r.readMappings(ctx, a, dm, m.To)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, w := range want {
+			if slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == w.Volume }) {
+				stray = append(stray, w)
+			}
+		}
+	}
+	return missing, stray, nil
+}
+
+// restoreMissing maps back to src the volumes that no server of the site
+// sees, at their LUNs, and says where the others are.
+func (r *run) restoreMissing(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, src Record, from []storage.Initiator, missing, stray []storage.Mapping) error {
+	if len(stray) > 0 {
+		return fmt.Errorf("%s/%s (LUN %d) of %s is still seen by a server an earlier attempt gave it to: %w", src.DiskArray, stray[0].Volume, stray[0].LUN, src.ID, ErrConflict)
+	}
+	all, err := r.o.store.List(ctx)
+	if err != nil {
+		return r.storeErr(err)
+	}
+	for _, m := range missing {
+		for _, x := range all {
+			if x.ID == src.ID || x.DiskArray != src.DiskArray || len(x.HBAs) == 0 {
+				continue
+			}
+			got, err := r.readMappings(ctx, a, dm, initiators(x))
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == m.Volume }) {
+				return fmt.Errorf("%s/%s (LUN %d) of %s is masked to %s; left there: %w", src.DiskArray, m.Volume, m.LUN, src.ID, x.ID, ErrConflict)
+			}
+		}
+		r.o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: src.ID, Step: "storage.restore", Target: fmt.Sprintf("%s/%s lun %d -> %s", src.DiskArray, m.Volume, m.LUN, src.ID),
+			Detail: "masked to no server (a write that landed late): mapped back"})
+		if err := r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error {
+			return dm.Map(ctx, m.Volume, from, m.LUN)
+		}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, from, []storage.Mapping{m}) }); err != nil {
+			return fmt.Errorf("mapping %s back to %s: %w", m.Volume, src.ID, err)
+		}
+	}
+	return nil
+}
+
+// verifyStorage checks, before dst boots, that the storage moves of this
+// attempt are in place: dst sees every volume src had at its LUN, and
+// neither src nor any earlier destination sees one of them. A write that
+// landed late fails the attempt here instead of booting a spare without
+// its disk.
+func (r *run) verifyStorage(ctx context.Context, src, dst Record) error {
+	r.mu.Lock()
+	want, known := r.vols[volKey{src.ID, src.DiskArray}]
+	r.mu.Unlock()
+	if !known || len(want) == 0 {
+		return nil // nothing was moved (an unmanaged array, no volumes)
+	}
+	dm, skip, err := r.o.diskMapper(src.DiskArray)
+	if err != nil || skip != "" {
+		return err
+	}
+	target := src.DiskArray + ": " + string(src.ID) + " -> " + string(dst.ID)
+	return r.step(ctx, "storage.verify", target, "storage", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+		have, err := r.readMappings(ctx, a, dm, initiators(dst))
+		if err != nil {
+			return err
+		}
+		for _, m := range want {
+			if !slices.Contains(have, m) {
+				return fmt.Errorf("%s does not see %s at LUN %d: %w", dst.ID, m.Volume, m.LUN, ErrConflict)
+			}
+		}
+		missing, stray, err := r.misplaced(ctx, a, dm, src, want, dst.ID)
+		if err != nil {
+			return err
+		}
+		if len(missing) < len(want) {
+			return fmt.Errorf("%s still sees %s's volumes: %w", src.ID, src.ID, ErrConflict)
+		}
+		if len(stray) > 0 {
+			return fmt.Errorf("%s is also seen by a server an earlier attempt used: %w", stray[0].Volume, ErrConflict)
+		}
+		return nil
+	})
 }
 
 // sees reports whether inits see every mapping in want.
@@ -336,14 +587,15 @@ func notSees(ctx context.Context, dm storage.DiskMapper, inits []storage.Initiat
 	return true, nil
 }
 
-// park unmaps a stopped victim's volumes, journaling each (with its LUN)
-// so that it can be restarted later; the volumes are listed in the
-// victim's record.
+// park unmaps a stopped victim's volumes (as first read, see
+// expectVolumes), journaling each with its LUN so that it can be
+// restarted later; the volumes are listed in the victim's record. The
+// victim is re-confirmed off before each.
 func (r *run) park(ctx context.Context, v Record) error {
 	o := r.o
 	dm, skip, err := o.diskMapper(v.DiskArray)
 	if err != nil {
-		return fmt.Errorf("failover: park %s: %w", v.ID, err)
+		return fmt.Errorf("park %s: %w", v.ID, err)
 	}
 	if skip != "" {
 		r.skipped("park", string(v.ID), skip, v.ID, "")
@@ -358,10 +610,20 @@ func (r *run) park(ctx context.Context, v Record) error {
 	}); err != nil {
 		return err
 	}
-	for _, m := range maps {
+	want, err := r.expectVolumes(ctx, v, dm, maps, "")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.parked, v.ID) // an earlier attempt's parking was rolled back
+	r.mu.Unlock()
+	for _, m := range want {
 		rec := &stepRec{Server: v.ID, Array: v.DiskArray, From: from, Volume: m.Volume, LUN: m.LUN, Park: true}
 		vt := fmt.Sprintf("%s/%s lun %d: %s parked", v.DiskArray, m.Volume, m.LUN, v.ID)
 		if err := r.step(ctx, "park", vt, "storage", rec, v.ID, "", func(ctx context.Context, a *AuditEntry) error {
+			if err := r.ensureOff(ctx, a, v); err != nil {
+				return err
+			}
 			return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
 				return dm.Unmap(ctx, m.Volume, from)
 			}, func(ctx context.Context) (bool, error) { return notSees(ctx, dm, from, m.Volume) })
@@ -638,6 +900,7 @@ func (r *run) moveVLANs(ctx context.Context, src, dst Record) error {
 			}); err != nil {
 				return err
 			}
+			r.notePort(dst, i, prev)
 			if want.Equal(prev) {
 				return nil
 			}
@@ -648,6 +911,85 @@ func (r *run) moveVLANs(ctx context.Context, src, dst Record) error {
 					return err
 				}, func(ctx context.Context) (bool, error) {
 					v, err := ss.PortVLAN(ctx, sn.Port)
+					return v.Equal(want), err
+				})
+			})
+		})
+	}
+	if len(fns) == 0 {
+		return nil
+	}
+	return parallel(fns...)
+}
+
+// notePort keeps the setting NIC i of dst had before this failover gave
+// it a workload's (Record.SpareVLANs, for Failback).
+func (r *run) notePort(dst Record, i int, prev fabric.PortVLAN) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.portPrev == nil {
+		r.portPrev = map[search.ServerID][]fabric.PortVLAN{}
+	}
+	p := r.portPrev[dst.ID]
+	if len(p) < len(dst.NICs) {
+		p = append(p, make([]fabric.PortVLAN, len(dst.NICs)-len(p))...)
+	}
+	p[i] = prev
+	r.portPrev[dst.ID] = p
+}
+
+// spareVLANs returns what notePort kept for id when every NIC of it was
+// noted, nil otherwise.
+func (r *run) spareVLANs(x Record) []fabric.PortVLAN {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.portPrev[x.ID]
+	if len(p) != len(x.NICs) || slices.ContainsFunc(p, func(v fabric.PortVLAN) bool { return v.Mode == "" }) {
+		return nil
+	}
+	return slices.Clone(p)
+}
+
+// restorePorts gives x's NIC ports the settings they had before x took
+// over a workload (x.SpareVLANs), each a journaled vlan step (undone by
+// setting the workload's VLANs again).
+func (r *run) restorePorts(ctx context.Context, x Record) error {
+	if len(x.SpareVLANs) != len(x.NICs) {
+		return nil // taken over before SpareVLANs were kept: nothing to go back to
+	}
+	var fns []func() error
+	for i, n := range x.NICs {
+		want := x.SpareVLANs[i]
+		target := fmt.Sprintf("%s/%s (%s standby again)", n.Switch, n.Port, x.ID)
+		sw, skip, err := r.o.vlanSwitch(n.Switch)
+		if err != nil {
+			return fmt.Errorf("vlan %s: %w", target, err)
+		}
+		if skip != "" {
+			r.skipped("vlan", target, skip, x.ID, "")
+			continue
+		}
+		fns = append(fns, func() error {
+			var prev fabric.PortVLAN
+			if err := r.step(ctx, "vlan.read", target, "vlan", nil, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
+				return r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error {
+					var err error
+					prev, err = sw.PortVLAN(ctx, n.Port)
+					return err
+				}, nil)
+			}); err != nil {
+				return err
+			}
+			if want.Equal(prev) {
+				return nil
+			}
+			rec := &stepRec{Server: x.ID, Switch: n.Switch, Port: n.Port, Set: &want, Prev: &prev}
+			return r.step(ctx, "vlan", target, "vlan", rec, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
+				return r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error {
+					_, err := sw.SetPortVLAN(ctx, n.Port, want)
+					return err
+				}, func(ctx context.Context) (bool, error) {
+					v, err := sw.PortVLAN(ctx, n.Port)
 					return v.Equal(want), err
 				})
 			})

@@ -53,6 +53,19 @@ func (r Record) Validate() error {
 			return bad("parked[%d]: LUN %d not in 0..16383", i, p.LUN)
 		}
 	}
+	if r.RestorePolicy != "" && !r.RestorePolicy.Valid() {
+		return bad("restore_policy %q is not a power-restore policy", r.RestorePolicy)
+	}
+	for i, v := range r.SpareVLANs {
+		if err := v.Validate(); err != nil {
+			return bad("spare_vlans[%d]: %v", i, err)
+		}
+	}
+	for i, f := range r.PendingFaults {
+		if f.Type == "" {
+			return bad("pending_faults[%d]: no fault type", i)
+		}
+	}
 	if r.MovedTo == r.ID || r.Home == r.ID {
 		return bad("moved_to or home names the server itself")
 	}
@@ -92,7 +105,7 @@ func ValidateRecords(recs []Record, opts ...search.Option) error {
 	}
 	if len(errs) == 0 {
 		if _, err := search.NewInventory(srv, opts...); err != nil {
-			errs = append(errs, searchErr("inventory", err))
+			errs = append(errs, searchErr("failover: inventory", err))
 		}
 	}
 	slices.SortStableFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
@@ -106,7 +119,7 @@ func searchErr(op string, err error) error {
 	if errors.Is(err, search.ErrInvalid) {
 		err = asKind(err, ErrInvalid)
 	}
-	return fmt.Errorf("failover: %s: %w", op, err)
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // asKind makes err also match kind, without repeating kind's text.

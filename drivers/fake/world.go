@@ -99,6 +99,7 @@ type World struct {
 	nextFault FaultID
 	ops       []Op
 	calls     map[string]int
+	landings  []*landing // storage changes held back (Fault.LandLate)
 
 	violations []Violation
 }

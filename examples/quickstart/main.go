@@ -14,13 +14,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,15 +105,8 @@ func run(w io.Writer, which string) error {
 	return nil
 }
 
-// stepOrder orders parallel steps that started at the same instant.
-var stepOrder = map[string]int{"reserve": 0, "fence": 1, "park": 2, "compose": 3, "storage.read": 4, "storage": 5,
-	"zone.read": 6, "zone": 7, "vlan.read": 8, "vlan": 9, "boot": 10, "commit": 11}
-
 func timeline(w io.Writer, res failover.Result) {
-	audit := slices.Clone(res.Audit)
-	slices.SortStableFunc(audit, func(a, b failover.AuditEntry) int {
-		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(stepOrder[a.Step], stepOrder[b.Step]), cmp.Compare(a.Target, b.Target))
-	})
+	audit := res.Audit // in the failover sequence, parallel steps in a fixed order
 	t0 := res.Audit[0].Start
 	for _, a := range audit {
 		if a.Start.Before(t0) {
@@ -125,8 +116,8 @@ func timeline(w io.Writer, res failover.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  at\tstep\ttarget\ttook\tcalls\t")
 	for _, a := range audit {
-		if strings.HasSuffix(a.Step, ".read") {
-			continue // reads are folded into the step they prepare
+		if strings.HasSuffix(a.Step, ".read") || a.Step == "volumes" || a.Step == "storage.check" {
+			continue // reads and bookkeeping are folded into the step they prepare
 		}
 		note := ""
 		if a.Err != "" {

@@ -19,7 +19,7 @@ func TestGeneratedSitesAreValidOverTheWholeRange(t *testing.T) {
 		n     int
 		seeds int
 	}
-	sizes := []size{{1, 20}, {2, 20}, {3, 20}, {39, 20}, {41, 20}, {100, 20}, {101, 20}, {300, 200}, {1000, 5}, {25502, 1}, {65536, 1}, {99999, 1}}
+	sizes := []size{{1, 20}, {2, 20}, {3, 20}, {39, 20}, {41, 20}, {100, 20}, {101, 20}, {300, 200}, {1000, 5}, {99999, 1}}
 	if testing.Short() {
 		sizes = sizes[:9]
 	}
