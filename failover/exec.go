@@ -36,7 +36,7 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 	interrupted := func() Result {
 		err := r.deadErr()
 		if !r.stopped() {
-			err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+			err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctxErr(ctx))
 		}
 		return r.finish(ctx, res, OutcomeInterrupted, err)
 	}

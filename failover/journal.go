@@ -103,8 +103,8 @@ type stepRec struct {
 	Park   bool                `json:"park,omitempty"`
 
 	Fabric      string            `json:"fabric,omitempty"`
-	FailedWWPN  storage.Initiator `json:"failed_wwpn,omitempty"`
-	SpareWWPN   storage.Initiator `json:"spare_wwpn,omitempty"`
+	FailedWWPN  storage.Initiator `json:"failed_wwpn,omitzero"`
+	SpareWWPN   storage.Initiator `json:"spare_wwpn,omitzero"`
 	FailedZones []string          `json:"failed_zones,omitempty"`
 	SpareZones  []string          `json:"spare_zones,omitempty"`
 

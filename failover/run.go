@@ -285,12 +285,12 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 		case ctx.Err() != nil:
 			res.Outcome = OutcomeInterrupted
 			if res.Err == nil || !errors.Is(res.Err, ctx.Err()) {
-				res.Err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+				res.Err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctxErr(ctx))
 			}
 		}
 	}
 	if res.Outcome == OutcomeInterrupted && ctx.Err() != nil && !errors.Is(res.Err, ctx.Err()) {
-		res.Err = fmt.Errorf("%w (%w)", res.Err, ctx.Err())
+		res.Err = fmt.Errorf("%w (%w)", res.Err, ctxErr(ctx))
 	}
 	if res.Outcome != OutcomeInterrupted && res.Outcome != OutcomeDone {
 		// Every volume this failover read must be back with its owner
@@ -425,4 +425,14 @@ func stepRank(step string) int {
 func (r *run) skipped(step, target, why string, server, spare search.ServerID) {
 	r.addAudit(AuditEntry{Step: step, Target: target, Err: "skipped: " + why, Start: r.o.cfg.clock.Now()})
 	r.o.emit(Event{Kind: EventStepSkipped, Failover: r.id, Server: server, Spare: spare, Step: step, Target: target, Detail: why})
+}
+
+// ctxErr is ctx's error with its cause (a leader's context ends with
+// ErrNotLeader as its cause): errors.Is finds both.
+func ctxErr(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || cause == err {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }

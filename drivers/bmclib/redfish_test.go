@@ -79,16 +79,26 @@ func (h *redfishHarness) ClearEvents(context.Context) error {
 	return nil
 }
 
+func (h *redfishHarness) RestorePolicy(context.Context) (bmc.RestorePolicy, error) {
+	policies := map[string]bmc.RestorePolicy{"AlwaysOff": bmc.RestoreAlwaysOff, "AlwaysOn": bmc.RestoreAlwaysOn, "LastState": bmc.RestorePrevious}
+	p, ok := policies[h.srv.RestorePolicy()]
+	if !ok {
+		return "", fmt.Errorf("unknown PowerRestorePolicy %q", h.srv.RestorePolicy())
+	}
+	return p, nil
+}
+
 func (h *redfishHarness) FailNext(context.Context) error {
 	h.srv.FailNext()
 	return nil
 }
 
 var (
-	_ bmctest.ShutdownIgnorer  = (*redfishHarness)(nil)
-	_ bmctest.BootDeviceReader = (*redfishHarness)(nil)
-	_ bmctest.EventLogger      = (*redfishHarness)(nil)
-	_ bmctest.TransientFailer  = (*redfishHarness)(nil)
+	_ bmctest.ShutdownIgnorer     = (*redfishHarness)(nil)
+	_ bmctest.BootDeviceReader    = (*redfishHarness)(nil)
+	_ bmctest.EventLogger         = (*redfishHarness)(nil)
+	_ bmctest.TransientFailer     = (*redfishHarness)(nil)
+	_ bmctest.RestorePolicyReader = (*redfishHarness)(nil)
 )
 
 func TestConformanceRedfish(t *testing.T) {
