@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coldstandby/coldstandby/search"
 )
@@ -263,15 +264,16 @@ func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run, aside ma
 	}
 	var lastErr error
 	start := o.cfg.clock.Now()
+	held := map[*run]search.Plan{} // reserved in an earlier try
 	for try := 0; try < 16; try++ {
 		live := runs[:0:0]
 		for _, r := range runs {
-			if !r.stopped() {
+			if _, ok := held[r]; !ok && !r.stopped() {
 				live = append(live, r)
 			}
 		}
 		if len(live) == 0 {
-			return make([]search.Plan, len(runs)), nil
+			return collect(runs, held), nil
 		}
 		all, err := o.store.List(ctx)
 		if err != nil {
@@ -305,7 +307,7 @@ func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run, aside ma
 		for _, x := range all {
 			byID[x.ID] = x
 		}
-		var puts []Record
+		puts := make([][]Record, len(live))
 		intents := make([]*Entry, len(live))
 		steps := make([]*stepRec, len(live))
 		owner := map[search.ServerID]string{}
@@ -332,7 +334,7 @@ func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run, aside ma
 				if x.State == search.Standby {
 					x.State = search.Reserved
 				}
-				puts = append(puts, x)
+				puts[k] = append(puts[k], x)
 			}
 			e, err := r.entry(PhaseIntent, "reserve", joinIDs(reservedSet(plans[k])), st, nil)
 			if err != nil {
@@ -344,70 +346,133 @@ func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run, aside ma
 			lastErr = fmt.Errorf("a planned server was reserved meanwhile: %w", ErrConflict)
 			continue
 		}
-		if len(puts) == 0 {
-			return spread(runs, live, plans), nil
-		}
-		seqs, stored, err := o.flushRuns(ctx, live, intents, puts)
-		written := seqs != nil && (err == nil || o.unbatchedStore())
-		for k, r := range live {
-			if steps[k] == nil || !written {
-				continue
-			}
-			r.push(seqs[k], *steps[k])
-			phase := PhaseDone
-			if err != nil {
-				phase = PhaseFailed
-			}
-			r.note(phase, "reserve", joinIDs(reservedSet(plans[k])), steps[k], err)
-		}
-		if err == nil {
-			got := make(map[search.ServerID]Record, len(stored))
-			for _, x := range stored {
-				got[x.ID] = x
-			}
-			for k, r := range live {
-				if plans[k].Kind == 0 {
-					continue
-				}
-				// The run's view of what it now holds and what it fails
-				// over, without reading them again.
-				for _, id := range reservedSet(plans[k]) {
-					r.know(got[id])
-				}
-				for _, a := range plans[k].Assignments {
-					if x, ok := got[a.Failed]; ok {
-						r.know(x)
-					} else {
-						r.know(byID[a.Failed])
+		conflict := false
+		for _, part := range o.parts(live, intents, puts) {
+			err := o.reservePart(ctx, try, start, live, part, plans, intents, steps, puts, byID)
+			switch {
+			case err == nil:
+				for _, k := range part {
+					if plans[k].Kind != 0 {
+						held[live[k]] = plans[k]
 					}
 				}
-				target := joinIDs(reservedSet(plans[k]))
-				a := AuditEntry{Step: "reserve", Target: target, Driver: "store", Attempts: try + 1, Start: start, Duration: o.cfg.clock.Now().Sub(start)}
-				r.addAudit(a)
-				o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: r.h.Server, Step: a.Step, Target: target, Driver: a.Driver, Attempts: a.Attempts, Duration: a.Duration})
-				r.reserved(plans[k])
+			case errors.Is(err, ErrConflict):
+				conflict, lastErr = true, err
+			default:
+				return nil, err
 			}
-			return spread(runs, live, plans), nil
 		}
-		if !errors.Is(err, ErrConflict) {
-			return nil, err
+		if !conflict {
+			for k, r := range live {
+				if plans[k].Kind == 0 {
+					held[r] = plans[k]
+				}
+			}
+			return collect(runs, held), nil
 		}
-		lastErr = err
 	}
 	return nil, fmt.Errorf("could not reserve a plan: %w", lastErr)
 }
 
-// spread maps the plans of the live runs back onto runs.
-func spread(runs, live []*run, plans []search.Plan) []search.Plan {
+// collect returns the plan of each run (the zero Plan for one without).
+func collect(runs []*run, held map[*run]search.Plan) []search.Plan {
 	out := make([]search.Plan, len(runs))
-	k := 0
 	for i, r := range runs {
-		if k < len(live) && live[k] == r {
-			out[i] = plans[k]
-			k++
-		}
+		out[i] = held[r]
 	}
 	return out
+}
+
+// parts splits the runs of a joint reservation into groups whose write
+// fits the store (BatchLimiter): all of them together when it has no
+// limit. A run without a plan writes nothing.
+func (o *Orchestrator) parts(live []*run, intents []*Entry, puts [][]Record) [][]int {
+	var out [][]int
+	var cur []int
+	if _, ok := o.store.(BatchLimiter); !ok {
+		for k := range live {
+			if intents[k] != nil {
+				cur = append(cur, k)
+			}
+		}
+		if len(cur) == 0 {
+			return nil
+		}
+		return [][]int{cur}
+	}
+	var b Batch
+	for k, r := range live {
+		if intents[k] == nil {
+			continue
+		}
+		r.mu.Lock()
+		entries := append(slices.Clone(r.buf), *intents[k])
+		r.mu.Unlock()
+		nb := Batch{Appends: append(slices.Clip(b.Appends), Append{ID: r.id, Entries: entries}), Puts: append(slices.Clip(b.Puts), puts[k]...)}
+		if len(cur) > 0 && !o.fits(nb) {
+			out = append(out, cur)
+			cur, nb = nil, Batch{Appends: []Append{{ID: r.id, Entries: entries}}, Puts: slices.Clone(puts[k])}
+		}
+		cur, b = append(cur, k), nb
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// reservePart writes the reservations of the runs live[k], k in part, in
+// one write, and on success tells each run what it now holds.
+func (o *Orchestrator) reservePart(ctx context.Context, try int, start time.Time, live []*run, part []int, plans []search.Plan, intents []*Entry, steps []*stepRec, puts [][]Record, byID map[search.ServerID]Record) error {
+	runs := make([]*run, len(part))
+	ints := make([]*Entry, len(part))
+	var recs []Record
+	for i, k := range part {
+		runs[i], ints[i] = live[k], intents[k]
+		recs = append(recs, puts[k]...)
+	}
+	seqs, stored, err := o.flushRuns(ctx, runs, ints, recs)
+	written := seqs != nil && (err == nil || o.unbatchedStore())
+	for i, k := range part {
+		if steps[k] == nil || !written {
+			continue
+		}
+		r := runs[i]
+		r.push(seqs[i], *steps[k])
+		phase := PhaseDone
+		if err != nil {
+			phase = PhaseFailed
+		}
+		r.note(phase, "reserve", joinIDs(reservedSet(plans[k])), steps[k], err)
+	}
+	if err != nil {
+		return err
+	}
+	got := make(map[search.ServerID]Record, len(stored))
+	for _, x := range stored {
+		got[x.ID] = x
+	}
+	for i, k := range part {
+		r := runs[i]
+		// The run's view of what it now holds and what it fails over,
+		// without reading them again.
+		for _, id := range reservedSet(plans[k]) {
+			r.know(got[id])
+		}
+		for _, a := range plans[k].Assignments {
+			if x, ok := got[a.Failed]; ok {
+				r.know(x)
+			} else {
+				r.know(byID[a.Failed])
+			}
+		}
+		target := joinIDs(reservedSet(plans[k]))
+		a := AuditEntry{Step: "reserve", Target: target, Driver: "store", Attempts: try + 1, Start: start, Duration: o.cfg.clock.Now().Sub(start)}
+		r.addAudit(a)
+		o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: r.h.Server, Step: a.Step, Target: target, Driver: a.Driver, Attempts: a.Attempts, Duration: a.Duration})
+		r.reserved(plans[k])
+	}
+	return nil
 }
 
 // unbatchedStore reports whether the store writes entries and records

@@ -302,3 +302,15 @@ type Append struct {
 type Batcher interface {
 	Write(ctx context.Context, b Batch) ([]Record, error)
 }
+
+// BatchLimiter is an optional capability of a Batcher whose writes have a
+// size limit (etcd's --max-txn-ops, for one). Fits reports, without I/O,
+// whether b can be written in one Write; a Write of a Batch that does not
+// fit fails with ErrInvalid and writes nothing. The Orchestrator keeps its
+// writes within the limit: it writes a joint reservation in parts, one or
+// more failovers' whole share each, and writes a failover's journaled
+// results of earlier steps before the intent they would have gone with.
+// A Batch of one failover's intent with its records is never split.
+type BatchLimiter interface {
+	Fits(b Batch) bool
+}

@@ -190,29 +190,41 @@ func (o *Orchestrator) flushRuns(ctx context.Context, runs []*run, intents []*En
 		defer r.wmu.Unlock()
 	}
 	seqs := make([]int64, len(runs))
-	b := Batch{Puts: puts}
-	for i, r := range runs {
-		r.mu.Lock()
-		entries := slices.Clone(r.buf)
-		seqs[i] = r.seq + int64(len(entries))
-		if e := intents[i]; e != nil {
-			seqs[i]++
-			e.Seq = seqs[i]
-			entries = append(entries, *e)
-		}
-		if i == 0 {
-			for k, e := range after { // a single run's entries after its intent
-				e.Seq = seqs[i] + int64(k) + 1
+	build := func() Batch {
+		b := Batch{Puts: puts}
+		for i, r := range runs {
+			r.mu.Lock()
+			entries := slices.Clone(r.buf)
+			seqs[i] = r.seq + int64(len(entries))
+			if e := intents[i]; e != nil {
+				seqs[i]++
+				e.Seq = seqs[i]
 				entries = append(entries, *e)
 			}
+			if i == 0 {
+				for k, e := range after { // a single run's entries after its intent
+					e.Seq = seqs[i] + int64(k) + 1
+					entries = append(entries, *e)
+				}
+			}
+			r.mu.Unlock()
+			if len(entries) > 0 {
+				b.Appends = append(b.Appends, Append{ID: r.id, Entries: entries})
+			}
 		}
-		r.mu.Unlock()
-		if len(entries) > 0 {
-			b.Appends = append(b.Appends, Append{ID: r.id, Entries: entries})
-		}
+		return b
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.timeouts.Step)
 	defer cancel()
+	b := build()
+	if !o.fits(b) {
+		// Too large for one write: the results of earlier steps first,
+		// then the intents with their records.
+		if err := o.writeBuffers(wctx, runs); err != nil {
+			return nil, nil, err
+		}
+		b = build()
+	}
 	recs, appended, err := o.write(wctx, b)
 	if appended {
 		for i, r := range runs {
@@ -240,4 +252,46 @@ func (o *Orchestrator) flushRuns(ctx context.Context, runs []*run, intents []*En
 		return nil, nil, runs[0].deadErr()
 	}
 	return seqs, recs, nil
+}
+
+// fits reports whether b can be written in one write of the store.
+func (o *Orchestrator) fits(b Batch) bool {
+	l, ok := o.store.(BatchLimiter)
+	return !ok || l.Fits(b)
+}
+
+// writeBuffers writes the runs' buffered entries (results of earlier
+// steps, never intents) in writes that fit the store's limit. The caller
+// holds the runs' wmu. A journal whose state is unknown, or leadership
+// lost, kills the runs; a write that changed nothing returns its error.
+func (o *Orchestrator) writeBuffers(ctx context.Context, runs []*run) error {
+	for _, r := range runs {
+		for {
+			r.mu.Lock()
+			buf := slices.Clone(r.buf)
+			r.mu.Unlock()
+			if len(buf) == 0 {
+				break
+			}
+			n := len(buf)
+			for n > 1 && !o.fits(Batch{Appends: []Append{{ID: r.id, Entries: buf[:n]}}}) {
+				n /= 2
+			}
+			_, appended, err := o.write(ctx, Batch{Appends: []Append{{ID: r.id, Entries: buf[:n]}}})
+			if err != nil && !appended {
+				if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrOutcomeUnknown) {
+					for _, x := range runs {
+						x.kill(fmt.Errorf("failover %s: journal: %w", x.id, err))
+					}
+					return runs[0].deadErr()
+				}
+				return err
+			}
+			r.mu.Lock()
+			r.seq += int64(n)
+			r.buf = r.buf[n:]
+			r.mu.Unlock()
+		}
+	}
+	return nil
 }

@@ -154,7 +154,7 @@ func undoZoneEdits(fw, sw storage.Initiator, fz, sz []string) []zoneEdit {
 func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, fab string, attempts int, edits []zoneEdit, precheck bool) error {
 	check := func(ctx context.Context) (bool, error) { return zonesInPlace(ctx, z, edits) }
 	return r.call(ctx, a, attempts, func(ctx context.Context) error {
-		err := r.o.zoneTx(ctx, r, a, z, fab, edits, precheck)
+		err := r.o.zoneTx(ctx, r, z, fab, edits, precheck)
 		if errors.Is(err, ErrConflict) {
 			// A zoning transaction held by another session: retry.
 			return fmt.Errorf("%w (%w)", err, ErrTransient)
@@ -197,7 +197,6 @@ type zoneQueue struct {
 
 type zoneReq struct {
 	r        *run
-	a        *AuditEntry
 	edits    []zoneEdit
 	precheck bool
 	err      error
@@ -205,9 +204,9 @@ type zoneReq struct {
 }
 
 // zoneTx runs edits (of run r) in the next zoning transaction on z.
-func (o *Orchestrator) zoneTx(ctx context.Context, r *run, a *AuditEntry, z fabric.FCZoner, fab string, edits []zoneEdit, precheck bool) error {
+func (o *Orchestrator) zoneTx(ctx context.Context, r *run, z fabric.FCZoner, fab string, edits []zoneEdit, precheck bool) error {
 	q := o.zoneQueueOf(z, fab)
-	req := &zoneReq{r: r, a: a, edits: edits, precheck: precheck, done: make(chan struct{})}
+	req := &zoneReq{r: r, edits: edits, precheck: precheck, done: make(chan struct{})}
 	q.mu.Lock()
 	q.waiting = append(q.waiting, req)
 	run := !q.running
@@ -269,7 +268,6 @@ func (o *Orchestrator) zoneRound(ctx context.Context, z fabric.FCZoner, batch []
 				edits = append(edits, e)
 			}
 		}
-		q.a.Attempts++
 		live = append(live, q)
 	}
 	if len(live) == 0 {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
@@ -37,7 +38,25 @@ type Store struct {
 	cli    *clientv3.Client
 	prefix string
 	fence  *fence
+	maxOps int
+	comb   *combiner // shared by the Stores over one client and prefix
 }
+
+// ErrCorrupt is wrapped by the errors of reads that find a stored value
+// this package cannot decode (written by something else, or damaged):
+// trying again will not help; an operator must look at the key named.
+var ErrCorrupt = errors.New("etcdstore: stored value cannot be decoded")
+
+// DefaultMaxTxnOps is etcd's default --max-txn-ops: the most operations
+// (and, separately, comparisons) one transaction may hold.
+const DefaultMaxTxnOps = 128
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithMaxTxnOps tells the Store the cluster's --max-txn-ops when it is
+// not the default (128): Fits keeps every Write within it.
+func WithMaxTxnOps(n int) Option { return func(s *Store) { s.maxOps = n } }
 
 var _ failover.Store = (*Store)(nil)
 
@@ -55,7 +74,7 @@ type fence struct {
 // (for example "/coldstandby/prod/"; a trailing "/" is added if missing).
 // It returns an error wrapping failover.ErrInvalid for a nil client or an
 // empty prefix.
-func New(cli *clientv3.Client, prefix string) (*Store, error) {
+func New(cli *clientv3.Client, prefix string, opts ...Option) (*Store, error) {
 	if cli == nil {
 		return nil, fmt.Errorf("etcdstore: New: nil client: %w", failover.ErrInvalid)
 	}
@@ -65,7 +84,14 @@ func New(cli *clientv3.Client, prefix string) (*Store, error) {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &Store{cli: cli, prefix: prefix}, nil
+	st := &Store{cli: cli, prefix: prefix, maxOps: DefaultMaxTxnOps, comb: &combiner{}}
+	for _, o := range opts {
+		o(st)
+	}
+	if st.maxOps < 8 {
+		return nil, fmt.Errorf("etcdstore: New: max txn ops %d, want at least 8: %w", st.maxOps, failover.ErrInvalid)
+	}
+	return st, nil
 }
 
 // Prefix returns the store's key prefix (ending in "/").
@@ -86,7 +112,7 @@ func (s *Store) Fenced(session *concurrency.Session, e *concurrency.Election, on
 	if session == nil || e == nil || e.Key() == "" {
 		return nil, fmt.Errorf("etcdstore: Fenced: no session or an election not won: %w", failover.ErrInvalid)
 	}
-	return &Store{cli: s.cli, prefix: s.prefix, fence: &fence{key: e.Key(), rev: e.Rev(), done: session.Done(), on: onLost}}, nil
+	return &Store{cli: s.cli, prefix: s.prefix, maxOps: s.maxOps, comb: &combiner{}, fence: &fence{key: e.Key(), rev: e.Rev(), done: session.Done(), on: onLost}}, nil
 }
 
 func (s *Store) recKey(id search.ServerID) string { return s.prefix + "rec/" + string(id) }
@@ -191,6 +217,11 @@ func (s *Store) txn(ctx context.Context, op string, cmps []clientv3.Cmp, then, e
 	}
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err != nil {
+		if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
+			// Refused before it was applied: nothing written, and
+			// trying again will not help.
+			return nil, false, fmt.Errorf("etcdstore: %s: %v (the cluster's --max-txn-ops or --max-request-bytes; see WithMaxTxnOps): %w", op, err, failover.ErrInvalid)
+		}
 		if writes(then) {
 			// The request may have been applied: say so, so that the
 			// caller re-reads instead of assuming nothing was written.
@@ -250,7 +281,7 @@ func (s *Store) Get(ctx context.Context, id search.ServerID) (failover.Record, e
 	kv := rs[0].Kvs[0]
 	r, err := decodeRecord(kv.Value, kv.ModRevision)
 	if err != nil {
-		return failover.Record{}, fmt.Errorf("etcdstore: %s: corrupt record: %v: %w", op, err, failover.ErrTransient)
+		return failover.Record{}, fmt.Errorf("etcdstore: %s: corrupt record: %v: %w", op, err, ErrCorrupt)
 	}
 	return r, nil
 }
@@ -265,7 +296,7 @@ func (s *Store) List(ctx context.Context) ([]failover.Record, error) {
 	for _, kv := range rs[0].Kvs {
 		r, err := decodeRecord(kv.Value, kv.ModRevision)
 		if err != nil {
-			return nil, fmt.Errorf("etcdstore: list: corrupt record %s: %v: %w", kv.Key, err, failover.ErrTransient)
+			return nil, fmt.Errorf("etcdstore: list: corrupt record %s: %v: %w", kv.Key, err, ErrCorrupt)
 		}
 		out = append(out, r)
 	}
@@ -332,11 +363,19 @@ func (s *Store) Delete(ctx context.Context, recs ...failover.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	cmps := make([]clientv3.Cmp, 0, 2*len(recs))
+	cmps := make([]clientv3.Cmp, 0, len(recs))
 	dels := make([]clientv3.Op, 0, len(recs))
 	for _, r := range recs {
+		// One comparison a record (a transaction holds at most
+		// --max-txn-ops): a stored record's ModRevision is positive,
+		// so comparing it to a positive Revision also says it exists;
+		// no stored record matches a Revision of 0 or less.
 		k := s.recKey(r.ID)
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), ">", 0), clientv3.Compare(clientv3.ModRevision(k), "=", r.Revision))
+		if r.Revision > 0 {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", r.Revision))
+		} else {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "<", 0))
+		}
 		dels = append(dels, clientv3.OpDelete(k))
 	}
 	_, ok, err := s.txn(ctx, "delete", cmps, dels, nil)
@@ -421,7 +460,7 @@ func (s *Store) Journal(ctx context.Context, id string) ([]failover.Entry, error
 	for _, kv := range rs[0].Kvs {
 		var e failover.Entry
 		if err := json.Unmarshal(kv.Value, &e); err != nil {
-			return nil, fmt.Errorf("etcdstore: %s: corrupt entry %s: %v: %w", op, kv.Key, err, failover.ErrTransient)
+			return nil, fmt.Errorf("etcdstore: %s: corrupt entry %s: %v: %w", op, kv.Key, err, ErrCorrupt)
 		}
 		out = append(out, e)
 	}
@@ -439,11 +478,187 @@ func (s *Store) Unfinished(ctx context.Context) ([]string, error) {
 	for _, kv := range rs[0].Kvs {
 		id, err := url.PathUnescape(strings.TrimPrefix(string(kv.Key), p))
 		if err != nil {
-			return nil, fmt.Errorf("etcdstore: unfinished: bad key %q: %w", kv.Key, failover.ErrTransient)
+			return nil, fmt.Errorf("etcdstore: unfinished: bad key %q: %w", kv.Key, ErrCorrupt)
 		}
 		out = append(out, id)
 	}
 	// Escaped keys sort like their IDs except around escaped bytes.
 	slices.Sort(out)
 	return out, nil
+}
+
+var (
+	_ failover.Batcher      = (*Store)(nil)
+	_ failover.BatchLimiter = (*Store)(nil)
+)
+
+// Write implements failover.Batcher: one transaction that compares every
+// record's revision as Put does and every journal's next Seq as Append
+// does, and writes it all. The new Revision of every record is the
+// transaction's etcd revision.
+func (s *Store) Write(ctx context.Context, b failover.Batch) ([]failover.Record, error) {
+	const op = "write"
+	if err := s.pre(ctx, op); err != nil {
+		return nil, err
+	}
+	if err := failover.ValidatePut(b.Puts); err != nil {
+		return nil, fmt.Errorf("etcdstore: write: %w", err)
+	}
+	groups, err := mergeAppends(b.Appends)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Fits(b) {
+		nc, nt := s.count(b)
+		return nil, fmt.Errorf("etcdstore: write: %d comparisons and %d operations, more than one transaction takes (%d): %w", nc, nt, s.maxOps, failover.ErrInvalid)
+	}
+	var cmps []clientv3.Cmp
+	var then []clientv3.Op
+	var keys []string
+	for _, g := range groups {
+		c, t, err := s.appendOps(g.ID, g.Entries)
+		if err != nil {
+			return nil, err
+		}
+		cmps, then = append(cmps, c...), append(then, t...)
+		keys = append(keys, s.jPrefix(g.ID), s.openKey(g.ID))
+	}
+	vals := make([][]byte, len(b.Puts))
+	for i, r := range b.Puts {
+		k := s.recKey(r.ID)
+		keys = append(keys, k)
+		if r.Revision == 0 {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
+		} else {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", r.Revision))
+		}
+		r.Revision = 0 // the key's ModRevision is the truth
+		v, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("etcdstore: write %s: %v: %w", r.ID, err, failover.ErrInvalid)
+		}
+		vals[i] = v
+		then = append(then, clientv3.OpPut(k, string(v)))
+	}
+	if len(then) == 0 {
+		return []failover.Record{}, nil
+	}
+	rev, ok, err := s.combine(ctx, cmps, then, keys)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("etcdstore: write: a revision is stale, a seq taken or not next, or a journal closed: %w", failover.ErrConflict)
+	}
+	out := make([]failover.Record, len(b.Puts))
+	for i := range b.Puts {
+		if out[i], err = decodeRecord(vals[i], rev); err != nil {
+			return nil, fmt.Errorf("etcdstore: write: %v: %w", err, failover.ErrInvalid)
+		}
+	}
+	return out, nil
+}
+
+// Fits implements failover.BatchLimiter: b's comparisons and its
+// operations (with the leader's fence) each within the cluster's
+// --max-txn-ops.
+func (s *Store) Fits(b failover.Batch) bool {
+	nc, nt := s.count(b)
+	return nc <= s.maxOps && nt <= s.maxOps
+}
+
+// count returns the comparisons and operations Write makes of b.
+func (s *Store) count(b failover.Batch) (cmps, ops int) {
+	if s.fence != nil {
+		cmps++
+	}
+	seen := map[string]bool{}
+	for _, a := range b.Appends {
+		if len(a.Entries) == 0 {
+			continue
+		}
+		n := len(a.Entries)
+		cmps += n
+		ops += n
+		if !seen[a.ID] {
+			seen[a.ID] = true
+			cmps += 2 // the entry before and the open mark
+			ops++     // the open mark set or deleted
+		}
+	}
+	cmps += len(b.Puts)
+	ops += len(b.Puts)
+	return cmps, ops
+}
+
+// mergeAppends joins the Appends of one failover, in order, and checks
+// what can be checked without the store: IDs, and Seqs that follow each
+// other with PhaseBegin first and nothing after PhaseEnd.
+func mergeAppends(as []failover.Append) ([]failover.Append, error) {
+	var out []failover.Append
+	at := map[string]int{}
+	for _, a := range as {
+		if a.ID == "" {
+			return nil, fmt.Errorf("etcdstore: write: empty failover ID: %w", failover.ErrInvalid)
+		}
+		if len(a.Entries) == 0 {
+			continue
+		}
+		i, ok := at[a.ID]
+		if !ok {
+			i = len(out)
+			at[a.ID] = i
+			out = append(out, failover.Append{ID: a.ID})
+		}
+		out[i].Entries = append(out[i].Entries, a.Entries...)
+	}
+	for _, g := range out {
+		first := g.Entries[0].Seq
+		for k, e := range g.Entries {
+			switch {
+			case e.Seq != first+int64(k):
+				return nil, fmt.Errorf("etcdstore: write: journal %s: seq %d after %d: %w", g.ID, e.Seq, first+int64(k)-1, failover.ErrConflict)
+			case e.Seq < 1:
+				return nil, fmt.Errorf("etcdstore: write: journal %s seq %d: %w", g.ID, e.Seq, failover.ErrConflict)
+			case e.Seq == 1 && e.Phase != failover.PhaseBegin:
+				return nil, fmt.Errorf("etcdstore: write: journal %s: first entry is %q, want %q: %w", g.ID, e.Phase, failover.PhaseBegin, failover.ErrConflict)
+			case e.Phase == failover.PhaseEnd && k < len(g.Entries)-1:
+				return nil, fmt.Errorf("etcdstore: write: journal %s: entry after the end: %w", g.ID, failover.ErrConflict)
+			}
+		}
+	}
+	return out, nil
+}
+
+// appendOps returns the comparisons and operations that append entries
+// (consecutive Seqs, checked by mergeAppends) to journal id, as Append
+// does one entry: each key new, the entry before the first one present,
+// the journal open, and the open mark set by PhaseBegin and deleted by
+// PhaseEnd.
+func (s *Store) appendOps(id string, entries []failover.Entry) ([]clientv3.Cmp, []clientv3.Op, error) {
+	var cmps []clientv3.Cmp
+	var then []clientv3.Op
+	first, last := entries[0], entries[len(entries)-1]
+	if first.Seq > 1 {
+		cmps = append(cmps,
+			clientv3.Compare(clientv3.CreateRevision(s.jKey(id, first.Seq-1)), ">", 0),
+			clientv3.Compare(clientv3.CreateRevision(s.openKey(id)), ">", 0))
+	}
+	for _, e := range entries {
+		v, err := json.Marshal(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("etcdstore: write: journal %s: %v: %w", id, err, failover.ErrInvalid)
+		}
+		k := s.jKey(id, e.Seq)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
+		then = append(then, clientv3.OpPut(k, string(v)))
+	}
+	begins, ends := first.Seq == 1, last.Phase == failover.PhaseEnd
+	switch {
+	case begins && !ends:
+		then = append(then, clientv3.OpPut(s.openKey(id), ""))
+	case ends && !begins:
+		then = append(then, clientv3.OpDelete(s.openKey(id)))
+	}
+	return cmps, then, nil
 }

@@ -300,20 +300,49 @@ func (s *Site) Apply(ctx context.Context, st failover.Store) (*Diff, error) {
 			put = append(put, c.rec)
 		}
 	}
-	if len(put) > 0 {
-		if _, err := st.Put(ctx, put...); err != nil {
-			if errors.Is(err, failover.ErrConflict) {
-				return d, fmt.Errorf("site: apply: the store changed since it was read (a failover ran?); nothing written, run it again: %w", err)
+	puts := parts(st, put)
+	for i, p := range puts {
+		if _, err := st.Put(ctx, p...); err != nil {
+			done := "nothing written"
+			if i > 0 {
+				// A store that takes a limited number of records in one
+				// write (etcd) gets the site in parts.
+				done = fmt.Sprintf("%d of %d changed records written", len(slices.Concat(puts[:i]...)), len(put))
 			}
-			return d, fmt.Errorf("site: apply: %w", err)
+			if errors.Is(err, failover.ErrConflict) {
+				return d, fmt.Errorf("site: apply: the store changed since it was read (a failover ran?); %s, run it again: %w", done, err)
+			}
+			return d, fmt.Errorf("site: apply: %s: %w", done, err)
 		}
 	}
-	if len(del) > 0 {
-		if err := st.(Deleter).Delete(ctx, del...); err != nil {
-			return d, fmt.Errorf("site: apply: records written, deleting removed servers failed: %w", err)
+	for _, p := range parts(st, del) {
+		if err := st.(Deleter).Delete(ctx, p...); err != nil {
+			return d, fmt.Errorf("site: apply: records written, deleting removed servers failed (run it again): %w", err)
 		}
 	}
 	return d, nil
+}
+
+// parts splits recs into the fewest groups, in order, that st writes in
+// one call each (failover.BatchLimiter); one group when it has no limit.
+func parts(st failover.Store, recs []failover.Record) [][]failover.Record {
+	if len(recs) == 0 {
+		return nil
+	}
+	l, ok := st.(failover.BatchLimiter)
+	if !ok {
+		return [][]failover.Record{recs}
+	}
+	var out [][]failover.Record
+	for len(recs) > 0 {
+		n := 1
+		for n < len(recs) && l.Fits(failover.Batch{Puts: recs[:n+1]}) {
+			n++
+		}
+		out = append(out, recs[:n])
+		recs = recs[n:]
+	}
+	return out
 }
 
 // fieldDiff lists the fields whose rendering differs between a and b.

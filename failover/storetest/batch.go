@@ -151,6 +151,42 @@ func (s *suite) testBatch(t *testing.T) {
 		}
 	}
 
+	// Concurrent writes of different records, every other one stale: a
+	// store that combines writes (a group commit) must still give each
+	// its own compare-and-set result.
+	var recs []failover.Record
+	for i := range 2 * n {
+		recs = append(recs, rec(fmt.Sprintf("m%02d", i)))
+	}
+	recs = mustPut(t, st, recs...)
+	errs = make([]error, len(recs))
+	for i := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := recs[i]
+			r.Note = "changed"
+			if i%2 == 1 {
+				r.Revision-- // stale
+			}
+			_, errs[i] = b.Write(ctx, failover.Batch{
+				Appends: []failover.Append{{ID: fmt.Sprintf("m-%d", i), Entries: []failover.Entry{entry(1, failover.PhaseBegin)}}},
+				Puts:    []failover.Record{r},
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		got := mustGet(t, st, string(recs[i].ID))
+		_, jerr := st.Journal(ctx, fmt.Sprintf("m-%d", i))
+		switch {
+		case i%2 == 0 && (err != nil || got.Note != "changed" || jerr != nil):
+			t.Fatalf("fresh write %d: %v (note %q, journal %v)", i, err, got.Note, jerr)
+		case i%2 == 1 && (!errors.Is(err, failover.ErrConflict) || got.Note == "changed" || jerr == nil):
+			t.Fatalf("stale write %d: %v, want ErrConflict and nothing written (note %q, journal %v)", i, err, got.Note, jerr)
+		}
+	}
+
 	if s.h.Reopen != nil {
 		st = s.h.Reopen(t, st)
 		checkJournal(t, st, "fo-1", 2)

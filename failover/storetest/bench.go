@@ -33,12 +33,22 @@ func NewCounting(st failover.Store) *Counting { return &Counting{Store: st, n: m
 
 // AsStore returns the counting store with the optional capabilities of
 // the store it wraps that change how the Orchestrator writes
-// (failover.Batcher: one write counted as one call).
+// (failover.Batcher: one write counted as one call; and
+// failover.BatchLimiter).
 func (c *Counting) AsStore() failover.Store {
-	if b, ok := c.Store.(failover.Batcher); ok {
-		return countingBatcher{c, b}
+	b, ok := c.Store.(failover.Batcher)
+	if !ok {
+		return c
 	}
-	return c
+	if l, ok := c.Store.(failover.BatchLimiter); ok {
+		return countingLimiter{countingBatcher{c, b}, l}
+	}
+	return countingBatcher{c, b}
+}
+
+type countingLimiter struct {
+	countingBatcher
+	failover.BatchLimiter
 }
 
 type countingBatcher struct {
