@@ -100,21 +100,7 @@ type lserver struct {
 	state    uint8
 }
 
-type exactKey struct{ hw, arr, sw int32 }
-
 type hardKey struct{ arr, chip, nic, hba int32 }
-
-type partKey struct {
-	n  int32 // node count; 0 = any
-	hk hardKey
-}
-
-// bucket holds the standalone servers of one hardware class (and one hard
-// key and state group).
-type bucket struct {
-	hw  int32
-	srv []int32
-}
 
 type hwInfo struct {
 	Hardware
@@ -139,19 +125,16 @@ type Inventory struct {
 	// usable combos: size >= 2, all members standalone Standby.
 	usableCombos []int32
 
-	exact       map[exactKey][]int32 // standby standalone servers, ID order
-	activeSw    map[exactKey][]int32 // active standalone servers, priority then ID order
-	standbyHard map[hardKey][]bucket // standby standalone servers by class, ID order
-	activeHard  map[hardKey][]bucket // active standalone servers by class, priority then ID order
-	// all-standby and all-active partitions (logical servers), listed
-	// under their node count and under 0, for each hard key among their
-	// members, in ID order.
-	standbyParts map[partKey][]int32
-	activeParts  map[partKey][]int32
-	partSrvs     []int32            // servers that belong to a partition
-	counts       map[countKey]int32 // for explanations
-	nStandby     int
-	nActive      int
+	idx   index
+	hwIdx map[Hardware]int32
+	// For scale templates: the interned strings sorted, the VLAN sets,
+	// and the policy of each workload given WithWorkloadPolicy.
+	strSorted []int32
+	vlanIdx   map[string]int32
+	wlPolicy  map[int32]int32
+	counts    map[countKey]int32 // for explanations
+	nStandby  int
+	nActive   int
 
 	opts []Option // kept for With
 }
@@ -350,7 +333,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		return v
 	}
 	checkPol := func(p Policy) error {
-		if p.MinCPUMHz < 0 || p.MinMemoryMiB < 0 || p.MinCPUMHz > maxMHz || int64(p.MinMemoryMiB) > maxMiB {
+		if p.MinCPUMHz < 0 || p.MinMemoryMiB < 0 || p.ScaleInMin < 0 || p.MinCPUMHz > maxMHz || int64(p.MinMemoryMiB) > maxMiB {
 			return invalid("policy: minimum out of range")
 		}
 		return nil
@@ -363,6 +346,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			}
 			wp[strIn.id(w.workload)] = polOf(w.p)
 		}
+		inv.wlPolicy = wp
 		for li := range inv.ls {
 			if p, ok := wp[inv.srvs[inv.members[inv.ls[li].first]].work]; ok {
 				inv.ls[li].pol = p
@@ -421,6 +405,17 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 	}
 	slices.SortFunc(inv.combos, func(a, b []int32) int { return slices.Compare(a, b) })
 	inv.combos = slices.CompactFunc(inv.combos, func(a, b []int32) bool { return slices.Equal(a, b) })
+	inv.hwIdx = hwIdx
+	inv.vlanIdx = vlanIdx
+	inv.strSorted = make([]int32, len(inv.strs))
+	for k := range inv.strSorted {
+		inv.strSorted[k] = int32(k)
+	}
+	slices.SortFunc(inv.strSorted, func(a, b int32) int { return cmp.Compare(inv.strs[a], inv.strs[b]) })
+	inv.lsIdx = make([]int32, len(inv.ls))
+	for li := range inv.lsIdx {
+		inv.lsIdx[li] = int32(li)
+	}
 	inv.derive()
 	return inv, nil
 }
@@ -445,19 +440,7 @@ func (inv *Inventory) derive() {
 		}
 	}
 
-	for ci, c := range inv.combos {
-		ok := len(c) >= 2
-		for _, m := range c {
-			s := &inv.srvs[m]
-			if inv.grouped(s) || s.state != stStandby {
-				ok = false
-			}
-		}
-		if ok {
-			inv.usableCombos = append(inv.usableCombos, int32(ci))
-		}
-	}
-
+	inv.countStates()
 	inv.buildIndexes()
 }
 
@@ -478,16 +461,11 @@ func (inv *Inventory) hardOf(s *srv) hardKey {
 	return hardKey{s.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}
 }
 
-func (inv *Inventory) buildIndexes() {
-	inv.exact = make(map[exactKey][]int32)
-	type bk struct {
-		g  uint8
-		hk hardKey
-		hw int32
-	}
-	tmp := make(map[bk][]int32)
-	partCounts := make(map[countKey]int32)
+// countStates counts Standby and Active servers by hard-key prefix, for
+// explanations.
+func (inv *Inventory) countStates() {
 	inv.counts = make(map[countKey]int32)
+	inv.nStandby, inv.nActive = 0, 0
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
 		var g uint8
@@ -502,79 +480,10 @@ func (inv *Inventory) buildIndexes() {
 			continue
 		}
 		hk := inv.hardOf(s)
-		if inv.grouped(s) {
-			partCounts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}]++
-			inv.partSrvs = append(inv.partSrvs, int32(i))
-			continue
-		}
-		if g == 0 {
-			k := exactKey{s.hw, s.arr, s.sw}
-			inv.exact[k] = append(inv.exact[k], int32(i))
-		}
-		k := bk{g, hk, s.hw}
-		tmp[k] = append(tmp[k], int32(i))
-	}
-	addCount := func(g uint8, hk hardKey, n int32) {
-		inv.counts[countKey{g, hk.arr, -1, -1, -1}] += n
-		inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}] += n
-		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}] += n
-		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}] += n
-	}
-	for k, n := range partCounts {
-		addCount(k.g, hardKey{k.arr, k.chip, k.nic, k.hba}, n)
-	}
-	inv.standbyHard = make(map[hardKey][]bucket)
-	inv.activeHard = make(map[hardKey][]bucket)
-	inv.activeSw = make(map[exactKey][]int32)
-	for k, l := range tmp {
-		addCount(k.g, k.hk, int32(len(l)))
-		if k.g == 0 {
-			inv.standbyHard[k.hk] = append(inv.standbyHard[k.hk], bucket{k.hw, l})
-			continue
-		}
-		slices.SortFunc(l, func(a, b int32) int {
-			if c := cmp.Compare(inv.srvs[a].prio, inv.srvs[b].prio); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
-		inv.activeHard[k.hk] = append(inv.activeHard[k.hk], bucket{k.hw, l})
-		for _, i := range l {
-			ek := exactKey{k.hw, inv.srvs[i].arr, inv.srvs[i].sw}
-			inv.activeSw[ek] = append(inv.activeSw[ek], i)
-		}
-	}
-	for _, m := range []map[hardKey][]bucket{inv.standbyHard, inv.activeHard} {
-		for _, bs := range m {
-			slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.hw, b.hw) })
-		}
-	}
-	inv.lsIdx = make([]int32, len(inv.ls))
-	inv.standbyParts = make(map[partKey][]int32)
-	inv.activeParts = make(map[partKey][]int32)
-	var keys []hardKey
-	for li := range inv.ls {
-		inv.lsIdx[li] = int32(li)
-		l := &inv.ls[li]
-		if l.n < 2 || l.state == lsOther {
-			continue
-		}
-		m := inv.standbyParts
-		if l.state == lsActive {
-			m = inv.activeParts
-		}
-		keys = keys[:0]
-		for _, si := range inv.members[l.first : l.first+l.n] {
-			if hk := inv.hardOf(&inv.srvs[si]); !slices.Contains(keys, hk) {
-				keys = append(keys, hk)
-			}
-		}
-		for _, hk := range keys {
-			for _, n := range []int32{l.n, 0} {
-				k := partKey{n, hk}
-				m[k] = append(m[k], int32(li))
-			}
-		}
+		inv.counts[countKey{g, hk.arr, -1, -1, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}]++
 	}
 }
 
@@ -669,6 +578,7 @@ func (inv *Inventory) withStates(updates []Server) (*Inventory, bool) {
 	next := &Inventory{
 		hw: inv.hw, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames, byID: inv.byID,
 		members: inv.members, lsIdx: inv.lsIdx, policies: inv.policies, combos: inv.combos, opts: inv.opts,
+		hwIdx: inv.hwIdx, strSorted: inv.strSorted, vlanIdx: inv.vlanIdx, wlPolicy: inv.wlPolicy,
 		srvs: slices.Clone(inv.srvs), ls: slices.Clone(inv.ls),
 	}
 	for _, c := range changes {

@@ -141,44 +141,64 @@ func randInstance(rng *rand.Rand) instance {
 	return in
 }
 
-// jointVec is the objective vector of a choice, as solveComponent defines it
-// (levels: every distinct priority among the requests, highest first).
-func jointVec(reqs []request, chosen []*option) vec {
-	return jointVecInto(nil, priorityLevels(reqs), reqs, chosen)
+// vec is a cost vector compared lexicographically.
+type vec []int64
+
+func (v vec) less(w vec) bool { return slices.Compare(v, w) < 0 }
+
+// jointVec is the objective vector of a choice (levels: FindJoint's
+// priority levels, failures first), with the interrupted victims counted
+// jointly: a workload's victims beyond its scale-in budget.
+func jointVec(inv *Inventory, reqs []request, chosen []*option) vec {
+	return jointVecInto(nil, inv, reqs, chosen)
 }
 
-func priorityLevels(reqs []request) []int {
-	var levels []int
+func levelCount(reqs []request) int {
+	n := 0
 	for _, r := range reqs {
-		levels = append(levels, r.prio)
+		n = max(n, r.level+1)
 	}
-	slices.Sort(levels)
-	levels = slices.Compact(levels)
-	slices.Reverse(levels)
-	return levels
+	return n
 }
 
-func jointVecInto(v vec, levels []int, reqs []request, chosen []*option) vec {
+func jointVecInto(v vec, inv *Inventory, reqs []request, chosen []*option) vec {
+	L := levelCount(reqs)
 	if v == nil {
-		v = make(vec, len(levels)+termCount)
+		v = make(vec, L+termCount)
 	}
 	clear(v)
+	var budget map[int32]int
+	if len(reqs) > 0 {
+		budget = inv.budgets(reqs[0].excluded)
+	}
+	victims := make(map[int32]int)
 	for k, r := range reqs {
 		if chosen[k] == nil {
-			v[slices.Index(levels, r.prio)]++
+			v[r.level]++
 			continue
 		}
 		t := terms(chosen[k])
+		t[3] = 0
 		for i := range t {
-			v[len(levels)+i] += t[i]
+			v[L+i] += t[i]
 		}
+		if chosen[k].stage == stgPreempt {
+			for _, li := range chosen[k].res {
+				if inv.ls[li].state == lsActive {
+					victims[inv.srvs[inv.members[inv.ls[li].first]].work]++
+				}
+			}
+		}
+	}
+	for w, c := range victims {
+		v[L+3] += int64(max(0, c-budget[w]))
 	}
 	return v
 }
 
 // bruteForce enumerates every choice of at most one option per request with
 // disjoint resources and returns the least objective vector.
-func bruteForce(t *testing.T, reqs []request, opts [][]option) vec {
+func bruteForce(t *testing.T, inv *Inventory, reqs []request, opts [][]option) vec {
 	bit := make(map[int32]uint)
 	for _, os := range opts {
 		for _, o := range os {
@@ -193,13 +213,12 @@ func bruteForce(t *testing.T, reqs []request, opts [][]option) vec {
 		t.Fatalf("too many resources for the brute force: %d", len(bit))
 	}
 	chosen := make([]*option, len(reqs))
-	levels := priorityLevels(reqs)
 	var best vec
-	cur := make(vec, len(levels)+termCount)
+	cur := make(vec, levelCount(reqs)+termCount)
 	var rec func(k int, used uint64)
 	rec = func(k int, used uint64) {
 		if k == len(reqs) {
-			jointVecInto(cur, levels, reqs, chosen)
+			jointVecInto(cur, inv, reqs, chosen)
 			if best == nil || cur.less(best) {
 				best = slices.Clone(cur)
 			}
@@ -257,10 +276,10 @@ func checkInstance(t *testing.T, in instance) {
 	// The brute force over the untruncated options.
 	opts := make([][]option, len(sol.reqs))
 	for k := range sol.reqs {
-		opts[k] = inv.all(&sol.reqs[k], 0, nil)
+		opts[k] = inv.refOptions(&sol.reqs[k])
 	}
-	want := bruteForce(t, sol.reqs, opts)
-	got := jointVec(sol.reqs, sol.chosen)
+	want := bruteForce(t, inv, sol.reqs, opts)
+	got := jointVec(inv, sol.reqs, sol.chosen)
 	if !slices.Equal(got, want) {
 		t.Fatalf("objective %v, brute force %v\nfailed %v\nservers %+v", got, want, in.failed, in.servers)
 	}
@@ -338,10 +357,10 @@ func checkInstance(t *testing.T, in instance) {
 	// Options of standalone-to-standalone stages match an independent check.
 	for k := range sol.reqs {
 		req := &sol.reqs[k]
-		if len(req.fm) != 1 {
+		if len(req.nodes) != 1 {
 			continue
 		}
-		f := inv.server(req.fm[0])
+		f := inv.server(req.nodes[0].idx)
 		got := make(map[ServerID]bool)
 		for _, o := range opts[k] {
 			if len(o.repl) == 1 && o.stage <= stgRelaxedCompose && !o.isCompose() {
@@ -425,10 +444,10 @@ func TestPropertyGeneratorCoversFeatures(t *testing.T) {
 			if o.isCompose() {
 				comp++
 			}
-			if len(sol.reqs[k].fm) > 1 {
+			if len(sol.reqs[k].nodes) > 1 {
 				part++
 			}
-			if len(o.repl) != len(sol.reqs[k].fm) {
+			if len(o.repl) != len(sol.reqs[k].nodes) {
 				mism++
 			}
 		}
@@ -475,7 +494,7 @@ func TestTruncationKeepsObjective(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ga, gb := jointVec(a.reqs, a.chosen), jointVec(b.reqs, b.chosen); !slices.Equal(ga, gb) {
+		if ga, gb := jointVec(inv, a.reqs, a.chosen), jointVec(inv, b.reqs, b.chosen); !slices.Equal(ga, gb) {
 			t.Fatalf("seed %d: truncated %v, full %v", seed, ga, gb)
 		}
 	}
