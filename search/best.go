@@ -1,6 +1,9 @@
 package search
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // skipSet reports logical servers a search must not use (nil: none).
 type skipSet func(li int32) bool
@@ -140,8 +143,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	if x.sigs[x.pgroups[g].key.sig].eks[0].sw < 0 {
 		a = 1
 	}
-	var near [8]int32 // partitions sharing a small zone with a request node
-	nearN := 0
+	var near []int32 // partitions sharing a small zone with a request node
 	bestLS, bestRe := int32(-1), int64(1<<62)
 	var tmp option
 	tmp.pairs = o.pairs
@@ -152,48 +154,16 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		}
 		for _, i := range inv.zoneMembers(f.zone, st) {
 			li := inv.srvs[i].ls
-			if x.lsPG[a][li] != g || skip.has(li) {
+			if x.lsPG[a][li] != g || skip.has(li) || slices.Contains(near, li) {
 				continue
 			}
-			dup := false
-			for _, v := range near[:min(nearN, len(near))] {
-				dup = dup || v == li
-			}
-			if dup {
-				continue
-			}
-			if nearN < len(near) {
-				near[nearN] = li
-			}
-			nearN++
+			near = append(near, li)
 			if inv.eval(req, inv.lsMembers(li), pol, false, &tmp) && (tmp.reconfig < bestRe || (tmp.reconfig == bestRe && li < bestLS)) {
 				bestLS, bestRe = li, tmp.reconfig
 			}
 		}
 	}
-	isNear := func(li int32) bool {
-		if nearN > len(near) {
-			// Too many to remember: recompute whether it shares a small zone.
-			for _, m := range inv.lsMembers(li) {
-				z := inv.srvs[m].zone
-				if _, shared := x.zones[z]; !shared || inv.bigZone(z, st) {
-					continue
-				}
-				for k := range req.nodes {
-					if req.nodes[k].zone == z {
-						return true
-					}
-				}
-			}
-			return false
-		}
-		for _, v := range near[:nearN] {
-			if v == li {
-				return true
-			}
-		}
-		return false
-	}
+	isNear := func(li int32) bool { return slices.Contains(near, li) }
 	type feat struct{ z, v int32 }
 	var slots [2][2]feat // per assignment, per slot
 	for s := range 2 {

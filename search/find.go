@@ -248,6 +248,83 @@ func (r reason) String() string {
 // the request's reference node under its policy (the most permissive
 // stage). Servers of a class that fails are counted without being read.
 func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
+	return inv.explainWith(req, taken, nil)
+}
+
+// explainer shares explain's work between the unplaced requests of one
+// planning round: the servers whose reasons differ from their group's,
+// per hard key, and the explanations of requests that are alike.
+type explainer struct {
+	taken   map[int32]bool
+	special map[hardKey][]int32
+	cache   map[explainKey]string
+}
+
+type explainKey struct {
+	hw, arr, sw int32
+	h           Hardware
+	n           int
+	pol         Policy
+	prio        int
+	kind        reqKind
+}
+
+func (inv *Inventory) newExplainer(taken, excluded map[int32]bool) *explainer {
+	e := &explainer{taken: taken, special: make(map[hardKey][]int32), cache: make(map[explainKey]string)}
+	add := func(li int32) {
+		seen := hardKey{-2, -2, -2, -2}
+		for _, m := range inv.lsMembers(li) {
+			s := &inv.srvs[m]
+			if s.state != stStandby && s.state != stActive {
+				continue
+			}
+			if hk := inv.hardOf(s); hk != seen {
+				e.special[hk] = append(e.special[hk], li)
+				seen = hk
+			}
+		}
+	}
+	for li := range taken {
+		add(li)
+	}
+	for li := range excluded {
+		add(li)
+	}
+	for hk, list := range e.special {
+		slices.Sort(list)
+		e.special[hk] = slices.Compact(list)
+	}
+	return e
+}
+
+// explain is inv.explain for a request of the round, cached when the
+// request's own nodes are all Failed (alike requests then get alike
+// counts).
+func (e *explainer) explain(inv *Inventory, req *request) string {
+	cacheable := true
+	for k := range req.nodes {
+		if i := req.nodes[k].idx; i >= 0 && inv.srvs[i].state != stFailed {
+			cacheable = false
+		}
+	}
+	f := &req.nodes[req.ref]
+	key := explainKey{hw: f.hw, arr: f.arr, sw: f.sw, n: len(req.nodes), pol: req.pol, prio: req.prio, kind: req.kind}
+	if f.hw < 0 {
+		key.h = f.h.Hardware
+	}
+	if cacheable {
+		if r, ok := e.cache[key]; ok {
+			return r
+		}
+	}
+	r := inv.explainWith(req, e.taken, e)
+	if cacheable {
+		e.cache[key] = r
+	}
+	return r
+}
+
+func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explainer) string {
 	x := &inv.idx
 	f := &req.nodes[req.ref]
 	pol := &req.pol
@@ -299,6 +376,11 @@ func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
 		notStandby.kind = rNotStandbyOrActive
 	}
 	reasons[notStandby] = total - inGroups
+	// Servers of a class that passes are counted per group (every member
+	// of a group has the same reason), then the few that differ are
+	// moved: taken or excluded ones, members of combinations, of mixed
+	// partitions, and the request's own nodes.
+	isOwn := func(i int32) bool { return req.isMember(i) }
 	for _, e := range x.ecls[hk] {
 		if e.st == stActive && !pol.Preempt {
 			continue
@@ -316,13 +398,88 @@ func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
 			reasons[cr] += n
 			continue
 		}
-		for _, si := range members {
-			s := &inv.srvs[si]
-			if req.isMember(si) {
+		if !e.part {
+			for _, g := range inv.classGroups(e.hw, hk.arr, -2, e.st) {
+				gr := &x.groups[g]
+				rep := &inv.srvs[x.gmem[gr.all.off]]
+				reasons[inv.groupReason(req, rep)] += int(gr.all.n)
+			}
+		}
+		// Mixed partitions are in no group: each member on its own.
+		for _, i := range members {
+			if e.part && inv.ls[inv.srvs[i].ls].state == lsOther && !isOwn(i) {
+				reasons[inv.attrReason(req, &inv.srvs[i], taken)]++
+			}
+		}
+	}
+	// Partition groups: per member of a class that passes.
+	for _, sig := range x.hkSig[hk] {
+		if x.sigs[sig].eks[0].sw < 0 {
+			continue
+		}
+		for _, st := range []uint8{stStandby, stActive} {
+			if st == stActive && !pol.Preempt {
 				continue
 			}
-			reasons[inv.attrReason(req, s, taken)]++
+			for _, g := range inv.sigGroups(sig, st) {
+				for _, m := range inv.lsMembers(inv.pgroupLS(g)[0]) {
+					s := &inv.srvs[m]
+					if inv.hardOf(s) != hk {
+						continue
+					}
+					if _, rejected := inv.classReason(req, s.hw, true); !rejected {
+						reasons[inv.groupReason(req, s)] += int(x.pgroups[g].all.n)
+					}
+				}
+			}
 		}
+	}
+	// The servers whose reason is not their group's.
+	fix := func(li int32) {
+		for _, i := range inv.lsMembers(li) {
+			s := &inv.srvs[i]
+			if !counted(s) || inv.hardOf(s) != hk || inv.ls[li].state == lsOther {
+				continue
+			}
+			if _, rejected := inv.classReason(req, s.hw, inv.grouped(s)); rejected {
+				continue
+			}
+			g := inv.groupReason(req, s)
+			if isOwn(i) {
+				reasons[g]--
+				continue
+			}
+			if r := inv.attrReason(req, s, taken); r != g {
+				reasons[g]--
+				reasons[r]++
+			}
+		}
+	}
+	var special []int32
+	if ex != nil {
+		special = append(special, ex.special[hk]...)
+	} else {
+		for li := range taken {
+			special = append(special, li)
+		}
+		for li := range req.excluded {
+			special = append(special, li)
+		}
+	}
+	if req.ls >= 0 {
+		special = append(special, req.ls)
+	}
+	for _, list := range [][]int32{x.usableBy[hk], x.lendBy[hk]} {
+		for _, ci := range list {
+			for _, m := range inv.combos[ci] {
+				special = append(special, inv.srvs[m].ls)
+			}
+		}
+	}
+	slices.Sort(special)
+	special = slices.Compact(special)
+	for _, li := range special {
+		fix(li)
 	}
 	return formatReasons(0, total, reasons)
 }
@@ -398,6 +555,41 @@ func (inv *Inventory) classReason(req *request, hw int32, grouped bool) (reason,
 	return reason{}, false
 }
 
+// groupReason is attrReason for a server that is not taken, not
+// excluded and in no combination: the same for every member of its group.
+func (inv *Inventory) groupReason(req *request, s *srv) reason {
+	if r, ok := inv.classReason(req, s.hw, inv.grouped(s)); ok {
+		return r
+	}
+	f := &req.nodes[req.ref]
+	pol := &req.pol
+	switch {
+	case !pol.AnySwitch && s.sw != f.sw:
+		return reason{kind: rOtherSwitch}
+	case s.state == stActive && s.prio >= req.prio:
+		return reason{rPriority, s.prio, req.prio}
+	}
+	return inv.fitReason(req, s, false)
+}
+
+// fitReason is the logical-server part of attrReason; inCombo says whether
+// s is in a combination that can be composed now.
+func (inv *Inventory) fitReason(req *request, s *srv, inCombo bool) reason {
+	pol := &req.pol
+	l := &inv.ls[s.ls]
+	n := len(req.nodes)
+	single := n > 1 && l.n == 1 && (s.state == stStandby || pol.Preempt)
+	switch {
+	case l.state == lsOther:
+		return reason{kind: rPartitionNot, a: int(s.state)}
+	case int(l.n) != n && !pol.AllowPartitionMismatch && !single:
+		return reason{rNodeCount, int(l.n), n}
+	case single && !inCombo:
+		return reason{kind: rNotInCombo}
+	}
+	return reason{kind: rNoFit}
+}
+
 // attrReason says why s (same hard key as the reference node) was not
 // used for req.
 func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) reason {
@@ -419,18 +611,7 @@ func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) rea
 	case req.excluded[s.ls]:
 		return reason{kind: rFailedToo}
 	}
-	l := &inv.ls[s.ls]
-	n := len(req.nodes)
-	single := n > 1 && l.n == 1 && (s.state == stStandby || pol.Preempt)
-	switch {
-	case l.state == lsOther:
-		return reason{kind: rPartitionNot, a: int(s.state)}
-	case int(l.n) != n && !pol.AllowPartitionMismatch && !single:
-		return reason{rNodeCount, int(l.n), n}
-	case single && !inv.inCombo(s.ls, s.state == stStandby):
-		return reason{kind: rNotInCombo}
-	}
-	return reason{kind: rNoFit}
+	return inv.fitReason(req, s, inv.inCombo(s.ls, s.state == stStandby))
 }
 
 // inCombo reports whether standalone logical server li is in an allowed

@@ -227,7 +227,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 
 	j := &joint{inv: inv, reqs: sol.reqs, levels: len(levels), excluded: excluded, limit: lazy,
 		relZ: make(map[int32]bool), relV: make(map[int32]bool), zoneIn: make(map[int32][]int32),
-		exclIn: make(map[int32][]int32)}
+		exclIn: make(map[int32][]int32), clsCache: make(map[reqSig][]classCosts), vicCache: make(map[reqSig][]victimGroup)}
 	j.K = j.levels + termCount
 	j.budget = inv.budgets(excluded)
 	for k := range sol.reqs {
@@ -324,9 +324,13 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 		}
 	}
 	inv.settle(sol.plans, victims, used)
+	var ex *explainer
 	for k := range sol.reqs {
 		if sol.chosen[k] == nil {
-			sol.plans[k] = Plan{Reason: inv.explain(&sol.reqs[k], used)}
+			if ex == nil {
+				ex = inv.newExplainer(used, excluded)
+			}
+			sol.plans[k] = Plan{Reason: ex.explain(inv, &sol.reqs[k])}
 		}
 	}
 	return sol, nil
@@ -336,6 +340,14 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 	s := &solver{j: j, reqs: reqs, gp: make(map[int32]*gpools), pp: make(map[int32]*ppools),
 		one: make(map[int32]int32), bnode: make(map[int32]int32), zeroV: make([]int64, j.K)}
 	s.d.tmp, s.d.tmp2 = make([]int64, j.K), make([]int64, j.K)
+	s.d.rankOf = func(v int32) uint8 {
+		if n := s.nodes[v]; n.kind == nIn {
+			if p := &s.pools[n.ref]; p.out < 0 && int32(len(p.holders)) < p.cap {
+				return 1
+			}
+		}
+		return 3
+	}
 	s.d.sink = make([]int64, j.K)
 	s.d.intr = make([]int64, j.K)
 	s.d.intr[j.levels+3] = 1
@@ -368,6 +380,9 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 // policy) and, with Preempt, combinations lent by lower-priority
 // workloads, in jointCmp order.
 func (inv *Inventory) composites(req *request) []option {
+	if len(req.nodes) == 1 && !req.pol.AllowPartitionMismatch {
+		return nil // combinations have two or more servers
+	}
 	var out []option
 	seen := make(map[int32]bool)
 	zero := Policy{}
@@ -417,6 +432,7 @@ func (s *solver) solve() {
 	var bestFix []ref
 	var fix []ref
 	leaves := 0
+	lastBest := false // the last leaf run is the best one
 	blocked := make(map[int32]bool)
 	fixed := make([]bool, len(s.st))
 	var rec func(i int)
@@ -431,7 +447,8 @@ func (s *solver) solve() {
 				fx[k] = [2]int{f.r, f.c}
 			}
 			cost := s.leaf(fx)
-			if best == nil || slices.Compare(cost, best) < 0 {
+			lastBest = best == nil || slices.Compare(cost, best) < 0
+			if lastBest {
 				best, bestFix = cost, slices.Clone(fix)
 			}
 			return
@@ -458,6 +475,9 @@ func (s *solver) solve() {
 		rec(i + 1)
 	}
 	rec(0)
+	if lastBest {
+		return
+	}
 	fx := make([][2]int, len(bestFix))
 	for k, f := range bestFix {
 		fx[k] = [2]int{f.r, f.c}
@@ -478,14 +498,18 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 	for k := range s.pools {
 		p := &s.pools[k]
 		p.cap, p.taken = p.cap0, p.taken0
-		p.holders, p.viaB = p.holders[:0], 0
+		p.holders, p.viaB, p.dead = p.holders[:0], 0, false
 	}
+	s.levelMax = make([][]int64, j.levels)
 	for k := range s.bud {
 		b := &s.bud[k]
 		b.used, b.pools = 0, b.pools[:0]
 		b.cap = int32(j.budget[b.work])
 	}
-	clear(s.delta)
+	s.delta = s.delta[:0]
+	for k := range s.nodes {
+		s.nodes[k].dOff = -1
+	}
 	cost := make([]int64, j.K)
 	for k := range s.st {
 		s.st[k].at = -2

@@ -44,10 +44,15 @@ type hentry struct {
 	node int32 // flow node, or -1 for the sink
 	lazy int32 // request whose next option this is, -1 otherwise
 	seq  int32
+	// rank breaks ties between equal keys: the sink, then pools with a free
+	// exit (they reach the sink at once), then a request's next options,
+	// then the rest (full pools fan out to their holders).
+	rank uint8
 }
 
 // dij is Dijkstra's reusable state.
 type dij struct {
+	rankOf  func(node int32) uint8
 	keys    []int64
 	h       []hentry
 	dist    []int64
@@ -70,6 +75,9 @@ func (d *dij) less(a, b hentry, K int) bool {
 	if c := slices.Compare(ka, kb); c != 0 {
 		return c < 0
 	}
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
 	return a.seq < b.seq
 }
 
@@ -77,7 +85,15 @@ func (d *dij) push(key []int64, node, lazy int32, K int) {
 	off := int32(len(d.keys))
 	d.keys = append(d.keys, key...)
 	d.seq++
-	e := hentry{off, node, lazy, d.seq}
+	e := hentry{off, node, lazy, d.seq, 3}
+	switch {
+	case lazy >= 0:
+		e.rank = 2
+	case node < 0:
+		e.rank = 0
+	default:
+		e.rank = d.rankOf(node)
+	}
 	d.h = append(d.h, e)
 	i := len(d.h) - 1
 	for i > 0 {
@@ -116,23 +132,47 @@ func (d *dij) pop(K int) hentry {
 
 func (s *solver) grow() {
 	d := &s.d
-	K := s.j.K
 	for len(d.seen) < len(s.nodes) {
 		d.seen = append(d.seen, 0)
 		d.done = append(d.done, 0)
 		d.prev = append(d.prev, prevEdge{})
-		d.dist = append(d.dist, make([]int64, K)...)
 	}
 }
 
+// distOf is node v's distance in the current search (v must be seen).
 func (s *solver) distOf(v int32) []int64 {
 	K := int32(s.j.K)
-	return s.d.dist[v*K : (v+1)*K]
+	o := s.nodes[v].xOff
+	return s.d.dist[o : o+K]
 }
 
+// see marks v seen in the current search and returns its distance slot.
+func (s *solver) see(v int32) []int64 {
+	d := &s.d
+	if d.seen[v] != d.stamp {
+		d.seen[v] = d.stamp
+		s.nodes[v].xOff = int32(len(d.dist))
+		d.dist = append(d.dist, s.zeroV...)
+	}
+	return s.distOf(v)
+}
+
+// deltaOf is node v's potential below the sink's (read only).
 func (s *solver) deltaOf(v int32) []int64 {
-	K := int32(s.j.K)
-	return s.delta[v*K : (v+1)*K]
+	o := s.nodes[v].dOff
+	if o < 0 {
+		return s.zeroV
+	}
+	return s.delta[o : o+int32(s.j.K)]
+}
+
+// deltaW is deltaOf for writing.
+func (s *solver) deltaW(v int32) []int64 {
+	if s.nodes[v].dOff < 0 {
+		s.nodes[v].dOff = int32(len(s.delta))
+		s.delta = append(s.delta, s.zeroV...)
+	}
+	return s.deltaOf(v)
 }
 
 // relax offers node v the distance du + c - delta(u) + delta(v).
@@ -162,8 +202,7 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 	if d.seen[v] == d.stamp && slices.Compare(t, s.distOf(v)) >= 0 {
 		return
 	}
-	d.seen[v] = d.stamp
-	copy(s.distOf(v), t)
+	copy(s.see(v), t)
 	d.prev[v] = pe
 	d.push(t, v, -1, s.j.K)
 }
@@ -174,13 +213,11 @@ func (s *solver) augment(r int) {
 	K := s.j.K
 	s.grow()
 	d.stamp++
-	d.keys, d.h, d.settled = d.keys[:0], d.h[:0], d.settled[:0]
+	d.keys, d.h, d.settled, d.dist = d.keys[:0], d.h[:0], d.settled[:0], d.dist[:0]
 	d.sinkSet = false
 	src := s.st[r].nodeID
 	s.cur = src
-	d.seen[src] = d.stamp
-	clear(s.distOf(src))
-	d.push(s.distOf(src), src, -1, K)
+	d.push(s.see(src), src, -1, K)
 	for len(d.h) > 0 {
 		e := d.pop(K)
 		key := d.keys[e.key : e.key+int32(K)]
@@ -188,7 +225,7 @@ func (s *solver) augment(r int) {
 			debugPop(r, e, key)
 		}
 		if e.lazy >= 0 {
-			s.materialize(e.lazy, key)
+			s.materialize(e.lazy, slices.Clone(key))
 			continue
 		}
 		if e.node < 0 {
@@ -206,15 +243,36 @@ func (s *solver) augment(r int) {
 	if !d.sinkSet {
 		panic("search: no path to the sink") // the unplaced edge always exists
 	}
+	if d.sinkP.kind == eUnpl {
+		// No free exit is reachable from any pool settled: they stay so
+		// (free capacity only shrinks while requests are added).
+		for _, v := range d.settled {
+			if s.nodes[v].kind == nIn {
+				s.pools[s.nodes[v].ref].dead = true
+			}
+		}
+		if d.sinkP.from == src {
+			// The request is unplaced: no flow moves, the potentials
+			// stay valid (nothing can reach it).
+			s.st[r].at = -1
+			return
+		}
+	}
 	// Potentials: a node settled before the sink moves up to it.
 	for _, v := range d.settled {
 		dv := s.distOf(v)
 		if slices.Compare(dv, d.sink) >= 0 {
 			continue
 		}
-		pv := s.deltaOf(v)
+		pv := s.deltaW(v)
 		for i := range pv {
 			pv[i] += d.sink[i] - dv[i]
+		}
+		if n := s.nodes[v]; n.kind == nReq {
+			l := s.st[n.ref].req.level
+			if m := s.levelMax[l]; m == nil || slices.Compare(pv, m) > 0 {
+				s.levelMax[l] = slices.Clone(pv)
+			}
 		}
 	}
 	s.apply()
@@ -243,12 +301,24 @@ func (s *solver) expandNode(u int32) {
 		s.pushLazy(r, du)
 	case nIn:
 		p := &s.pools[n.ref]
+		if p.dead {
+			// Only a swap with a request of the same priority level can
+			// go through it, and only to a holder j with d(j) < delta(j);
+			// d(j) >= d(pool).
+			m := s.levelMax[s.st[s.nodes[s.cur].ref].req.level]
+			if m == nil || slices.Compare(du, m) >= 0 {
+				return
+			}
+		}
 		if int32(len(p.holders)) < p.cap {
 			if p.out < 0 {
+				// A free pool without a scale-in budget: no path through
+				// its holders beats its exit (the flow has no negative
+				// cycle), so they are not read.
 				s.relax(u, du, zero, -1, prevEdge{u, eInSink, n.ref})
-			} else {
-				s.relax(u, du, zero, p.out, prevEdge{u, eIn2Out, n.ref})
+				return
 			}
+			s.relax(u, du, zero, p.out, prevEdge{u, eIn2Out, n.ref})
 		}
 		for _, h := range p.holders {
 			st := &s.st[h]
@@ -279,38 +349,55 @@ func (s *solver) expandNode(u int32) {
 	}
 }
 
-// pushLazy queues request r's next option not yet materialized, at the
-// lowest reduced distance it could have.
+// pushLazy queues request r's options not yet materialized, at the lowest
+// reduced distance they could have: from a lower bound of the next one's
+// cost that costs nothing to compute (its stream's position).
 func (s *solver) pushLazy(r int32, du []int64) {
+	st := &s.st[r]
+	lb, ok := st.str.lower()
+	if !ok {
+		return
+	}
+	s.pushLazyAt(r, du, lb)
+}
+
+func (s *solver) pushLazyAt(r int32, du, cost []int64) {
+	t := s.d.tmp
+	dr := s.deltaOf(s.st[r].nodeID)
+	for i := range t {
+		t[i] = du[i] + cost[i] - dr[i]
+	}
+	s.d.push(t, -1, r, s.j.K)
+}
+
+// materialize reads request r's next option and relaxes its edge, unless
+// its cost is above the bound it was queued at: then it is queued again at
+// its cost.
+func (s *solver) materialize(r int32, key []int64) {
 	st := &s.st[r]
 	o, ok := st.str.peek()
 	if !ok {
 		return
 	}
+	du := s.distOf(st.nodeID)
 	t := s.d.tmp
 	dr := s.deltaOf(st.nodeID)
 	for i := range t {
 		t[i] = du[i] + o.cost[i] - dr[i]
 	}
-	s.d.push(t, -1, r, s.j.K)
-}
-
-// materialize reads request r's next option and relaxes its edge.
-func (s *solver) materialize(r int32, _ []int64) {
-	st := &s.st[r]
-	o, ok := st.str.pop()
-	if !ok {
+	if slices.Compare(t, key) > 0 {
+		s.d.push(t, -1, r, s.j.K)
 		return
 	}
+	st.str.pop()
 	st.opts = append(st.opts, o)
 	if debugMat != nil {
 		debugMat(s, r, o)
 	}
 	s.grow()
 	u := st.nodeID
-	du := s.distOf(u)
 	s.relax(u, du, o.cost, s.pools[o.pool].in, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
-	s.pushLazy(r, du)
+	s.pushLazy(r, s.distOf(u))
 }
 
 // apply moves the flow along the path found.

@@ -33,6 +33,7 @@ type pool struct {
 	taken0 []int32
 
 	// flow state
+	dead    bool    // no free exit is reachable from it
 	holders []int32 // requests holding a unit, in arrival order
 	viaB    int32   // units scaled in (through the workload's budget)
 	budget  int32   // budget node, -1: none
@@ -76,6 +77,9 @@ type joint struct {
 	zoneIn map[int32][]int32
 	exclIn map[int32][]int32 // per standalone or partition group (partition: ^g), excluded members
 	limit  bool              // false: no option truncation (tests)
+	// caches of classesFor and victimsFor
+	clsCache map[reqSig][]classCosts
+	vicCache map[reqSig][]victimGroup
 }
 
 // solver is one component's flow problem.
@@ -95,6 +99,8 @@ type solver struct {
 	d     dij
 	cur   int32 // the request node being added
 	zeroV []int64
+	// levelMax: per priority level, a bound of its requests' potentials.
+	levelMax [][]int64
 }
 
 type bnode struct {
@@ -122,10 +128,13 @@ type sopt struct {
 	cost []int64
 }
 
-// fnode2 is a flow node.
+// fnode2 is a flow node. Its potential (delta) and its distance in the
+// current search live in slabs, allocated when first needed.
 type fnode2 struct {
 	kind uint8 // nReq, nIn, nOut, nBud
 	ref  int32
+	dOff int32 // into solver.delta, -1: zero
+	xOff int32 // into dij.dist, valid while seen == stamp
 }
 
 const (
@@ -137,8 +146,7 @@ const (
 
 func (s *solver) newNode(kind uint8, ref int32) int32 {
 	id := int32(len(s.nodes))
-	s.nodes = append(s.nodes, fnode2{kind, ref})
-	s.delta = append(s.delta, make([]int64, s.j.K)...)
+	s.nodes = append(s.nodes, fnode2{kind, ref, -1, -1})
 	return id
 }
 

@@ -330,16 +330,33 @@ type classCosts struct {
 	mhz, mem int64
 }
 
-type sigKeyReq struct {
+// reqSig is what classesFor and victimsFor depend on.
+type reqSig struct {
 	hw, arr, sw int32
+	h           Hardware
 	pol         Policy
-	mhz, mem    int // the node's, for templates
-	model       string
+	prio        int
+}
+
+func sigOfReq(req *request, prio bool) reqSig {
+	f := &req.nodes[0]
+	k := reqSig{hw: f.hw, arr: f.arr, sw: f.sw, pol: req.pol}
+	if f.hw < 0 {
+		k.h = f.h.Hardware
+	}
+	if prio {
+		k.prio = req.prio
+	}
+	return k
 }
 
 // classesFor returns the classes of the request's hard key that its policy
 // accepts, by MHz surplus, memory surplus, class.
 func (j *joint) classesFor(req *request) []classCosts {
+	k := sigOfReq(req, false)
+	if c, ok := j.clsCache[k]; ok {
+		return c
+	}
 	f := &req.nodes[0]
 	var out []classCosts
 	for _, hw := range j.inv.idx.hkCls[j.inv.hardOfNode(f)] {
@@ -350,6 +367,7 @@ func (j *joint) classesFor(req *request) []classCosts {
 	slices.SortFunc(out, func(a, b classCosts) int {
 		return cmp.Or(cmp.Compare(a.mhz, b.mhz), cmp.Compare(a.mem, b.mem), cmp.Compare(a.hw, b.hw))
 	})
+	j.clsCache[k] = out
 	return out
 }
 
@@ -374,6 +392,10 @@ type victimGroup struct {
 // victimsFor returns the Active standalone groups a one-node request may
 // take, in ranking order: priority, scale-in, surpluses, class, group.
 func (j *joint) victimsFor(req *request) []victimGroup {
+	k := sigOfReq(req, true)
+	if v, ok := j.vicCache[k]; ok {
+		return v
+	}
 	f := &req.nodes[0]
 	var out []victimGroup
 	for _, c := range j.classesFor(req) {
@@ -393,6 +415,7 @@ func (j *joint) victimsFor(req *request) []victimGroup {
 		return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz),
 			cmp.Compare(a.mem, b.mem), cmp.Compare(a.hw, b.hw), cmp.Compare(a.g, b.g))
 	})
+	j.vicCache[k] = out
 	return out
 }
 
@@ -434,8 +457,8 @@ func (s *solver) partSources(st *stream) {
 			}
 			lb.surMHz, lb.surMem = o.surMHz, o.surMem
 			src.lb = s.costVec(&lb)
-			p := *pol
-			src.build = func(x *source) { s.buildPart2(x, req, g, stage, &p, lb) }
+			assign := inv.slotAssignments(req, pg.key.sig, pol)
+			src.build = func(x *source) { s.buildPart2(x, req, g, assign, lb) }
 		} else {
 			p := *pol
 			src.build = func(x *source) { s.buildOnes(x, req, inv.pgroupLS(g), stage, &p, false) }
@@ -476,11 +499,11 @@ func (s *solver) partSources(st *stream) {
 }
 
 // buildPart2 costs the pools of two-node group g that share a zone or VLAN
-// class with the request, and leaves the others as a tail at the cost of
-// no match at all.
-func (s *solver) buildPart2(x *source, req *request, g int32, stage uint8, pol *Policy, lb option) {
+// class with the request, from their profiles (the surpluses are the
+// group's, in lb), and leaves the others as a tail at the cost of no match
+// at all. assign: the slot assignments the stage's policy allows.
+func (s *solver) buildPart2(x *source, req *request, g int32, assign uint8, lb option) {
 	pp := s.partPools(g)
-	inv := s.j.inv
 	matched := make(map[int32]bool)
 	for k := range req.nodes {
 		f := &req.nodes[k]
@@ -498,20 +521,60 @@ func (s *solver) buildPart2(x *source, req *request, g int32, stage uint8, pol *
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	var o option
+	var byLevel [5][]int32
 	for _, id := range ids {
-		p := &s.pools[id]
-		if !inv.eval(req, inv.lsMembers(p.rep), pol, false, &o) {
+		re := s.profileReconfig(req, &s.pools[id].prof, assign)
+		byLevel[re] = append(byLevel[re], id)
+	}
+	for re := range 4 {
+		if len(byLevel[re]) == 0 {
 			continue
 		}
-		o.stage = stage
-		s.victimOpt(&o, p, len(req.nodes))
-		x.list = append(x.list, sopt{pool: id, cost: s.costVec(&o)})
+		o := lb
+		o.reconfig = int64(re)
+		c := s.costVec(&o)
+		for _, id := range byLevel[re] {
+			x.list = append(x.list, sopt{pool: id, cost: c})
+		}
 	}
-	slices.SortStableFunc(x.list, func(a, b sopt) int { return slices.Compare(a.cost, b.cost) })
+	for _, id := range byLevel[4] {
+		delete(matched, id) // with the tail, in pool order
+	}
 	tail := lb
 	tail.reconfig = 4
 	x.tailG, x.tailC, x.tailM = g, s.costVec(&tail), matched
+}
+
+// profileReconfig is the fewest reconfigurations of a two-node request on a
+// partition of profile prof, over the slot assignments allowed.
+func (s *solver) profileReconfig(req *request, prof *[5]int32, assign uint8) int {
+	// The pool's members in signature slot order.
+	z := [2]int32{prof[0], prof[2]}
+	v := [2]int32{prof[1], prof[3]}
+	if prof[4] == 1 {
+		z[0], z[1], v[0], v[1] = z[1], z[0], v[1], v[0]
+	}
+	best := 4
+	for a := range 2 {
+		if assign&(1<<a) == 0 {
+			continue
+		}
+		re := 0
+		for slot := range 2 {
+			f := &req.nodes[slot]
+			if a == 1 {
+				f = &req.nodes[1-slot]
+			}
+			if z[slot] < 0 || f.zone != z[slot] {
+				re++
+			}
+			if v[slot] < 0 || f.vlans != v[slot] {
+				re++
+			}
+		}
+		best = min(best, re)
+	}
+	return best
 }
 
 // victimOpt sets an option's victim terms from its pool.
@@ -633,4 +696,71 @@ func (s *solver) otherSources(st *stream) {
 		src.build = func(x *source) { s.buildOnes(x, req, lss, b.stage, b.pol, b.mm) }
 		st.src = append(st.src, src)
 	}
+}
+
+// lower returns a lower bound of the next option's cost without reading
+// anything new (false: the stream is over): the head when it is known,
+// else the position of the enumeration and of the sources.
+func (st *stream) lower() ([]int64, bool) {
+	if st.has {
+		return st.head.cost, true
+	}
+	if st.done {
+		return nil, false
+	}
+	var best []int64
+	if lb := st.structuredLower(); lb != nil {
+		best = lb
+	}
+	if len(st.src) > 0 {
+		if c := st.src[0].headCost(); best == nil || slices.Compare(c, best) < 0 {
+			best = c
+		}
+	}
+	if best == nil {
+		// Nothing cheap to say: read the next option.
+		o, ok := st.peek()
+		return o.cost, ok
+	}
+	return best, true
+}
+
+// structuredLower is a lower bound of the one-node enumeration's next
+// option, or nil when it is over.
+func (st *stream) structuredLower() []int64 {
+	j := st.s.j
+	if st.cp < len(st.cur) {
+		return st.cost
+	}
+	if st.loaded {
+		if st.si < len(st.segs) {
+			c := slices.Clone(st.segs[st.si].cost)
+			c[j.levels+5] = int64(st.t)
+			return c
+		}
+		if st.t < 2 && len(st.segs) > 0 {
+			c := slices.Clone(st.segs[0].cost)
+			c[j.levels+5] = int64(st.t + 1)
+			return c
+		}
+	}
+	var o option
+	switch st.phase {
+	case 0:
+		o.stage = stgExact
+	case 1:
+		o.stage = stgRelaxed
+	case 2:
+		if !st.req.pol.Preempt {
+			return nil
+		}
+		vs := j.victimsFor(st.req)
+		if st.ci >= len(vs) {
+			return nil
+		}
+		o.stage, o.vprio, o.interrupted = stgPreempt, vs[st.ci].prio, vs[st.ci].intr
+	default:
+		return nil
+	}
+	return st.s.costVec(&o)
 }
