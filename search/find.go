@@ -611,22 +611,24 @@ func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) rea
 	case req.excluded[s.ls]:
 		return reason{kind: rFailedToo}
 	}
-	return inv.fitReason(req, s, inv.inCombo(s.ls, s.state == stStandby))
+	return inv.fitReason(req, s, inv.inCombo(req, s.ls))
 }
 
 // inCombo reports whether standalone logical server li is in an allowed
-// combination that can be composed now: usable ones for a Standby server,
-// lendable ones for an Active one.
-func (inv *Inventory) inCombo(li int32, standby bool) bool {
+// combination that req could compose now: of Standby servers, or with
+// Preempt lent by strictly lower priorities.
+func (inv *Inventory) inCombo(req *request, li int32) bool {
 	si := inv.members[inv.ls[li].first]
 	hk := inv.hardOf(&inv.srvs[si])
-	list := inv.idx.lendBy[hk]
-	if standby {
-		list = append(slices.Clip(inv.idx.usableBy[hk]), list...)
+	lists := [][]int32{inv.idx.usableBy[hk]}
+	if req.pol.Preempt {
+		lists = append(lists, inv.idx.lendBy[hk])
 	}
-	for _, ci := range list {
-		if slices.Contains(inv.combos[ci], si) {
-			return true
+	for _, list := range lists {
+		for _, ci := range list {
+			if slices.Contains(inv.combos[ci], si) && inv.comboFree(req, ci, nil) {
+				return true
+			}
 		}
 	}
 	return false

@@ -183,7 +183,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 		if a.scale < 0 {
 			return cmp.Compare(a.nodes[0].idx, b.nodes[0].idx)
 		}
-		return cmp.Or(cmp.Compare(a.scale, b.scale), cmp.Compare(a.unit, b.unit))
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.scale, b.scale), cmp.Compare(a.unit, b.unit))
 	})
 	type lv struct {
 		scale bool

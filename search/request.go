@@ -40,8 +40,11 @@ type request struct {
 	level int
 	// unit: the index of this logical server within its scale request.
 	unit int
-	// scale: index of the ScaleRequest in FindJoint, -1 for a failure.
+	// scale: index of the ScaleRequest in FindJoint, -1 for a failure;
+	// key orders scale requests of one priority by what they ask, so that
+	// only identical requests depend on their position.
 	scale int
+	key   string
 }
 
 func (inv *Inventory) nodeOf(i int32) fnode {

@@ -124,8 +124,10 @@ func (inv *Inventory) scaleRequests(op string, si int, r *ScaleRequest) ([]reque
 				}
 			}
 		}
+		base.key = scaleKey(r)
 		return []request{base}, nil
 	}
+	base.key = scaleKey(r)
 	count := max(r.Count, 1)
 	out := make([]request, count)
 	for u := range out {
@@ -189,4 +191,19 @@ func (inv *Inventory) strID(s string) (int32, bool) {
 		return -1, false
 	}
 	return inv.strSorted[k], true
+}
+
+// scaleKey describes what r asks for, to order scale requests.
+func scaleKey(r *ScaleRequest) string {
+	t := make([]Server, len(r.Template))
+	for k, s := range r.Template {
+		v := slices.Clone(s.VLANs)
+		slices.Sort(v)
+		t[k] = Server{Hardware: s.Hardware, Switch: s.Switch, DiskArray: s.DiskArray, Zone: s.Zone, VLANs: slices.Compact(v)}
+	}
+	p := Policy{}
+	if r.Policy != nil {
+		p = *r.Policy
+	}
+	return fmt.Sprintf("%d|%s|%v|%s|%d|%d|%d|%+v", r.Kind, r.Like, t, r.Workload, r.Count, r.MinCPUMHz, r.MinMemoryMiB, p)
 }
