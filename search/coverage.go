@@ -199,7 +199,7 @@ func (inv *Inventory) standbyCandidates(req *request) []int32 {
 	f := &req.nodes[0]
 	var out []int32
 	if f.hw >= 0 {
-		if g, ok := x.gidx[gkey{hw: f.hw, arr: f.arr, sw: f.sw, work: -1, st: stStandby}]; ok {
+		if g, ok := x.gidx[exactKey(f)]; ok {
 			for _, i := range inv.spanOf(x.groups[g].all) {
 				out = append(out, inv.srvs[i].ls)
 			}

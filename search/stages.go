@@ -38,6 +38,9 @@ func anySw(f *fnode, pol *Policy) int32 {
 	if pol.AnySwitch {
 		return -1
 	}
+	if f.sw < 0 {
+		return noSwitch
+	}
 	return f.sw
 }
 
@@ -87,7 +90,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	if n == 1 {
 		if stage == stgExact {
 			if f0.hw >= 0 {
-				if g, ok := x.gidx[gkey{hw: f0.hw, arr: f0.arr, sw: f0.sw, work: -1, st: stStandby}]; ok {
+				if g, ok := x.gidx[exactKey(f0)]; ok {
 					if i, re, ok := inv.groupBest(g, f0, skip); ok {
 						li := inv.srvs[i].ls
 						o.res, o.repl, o.pairs = inv.lsSelf(li), inv.lsMembers(li), nil
@@ -324,4 +327,19 @@ func (inv *Inventory) bestIn(req *request, stages []uint8, used map[int32]bool) 
 		}
 	}
 	return option{}, false
+}
+
+// noSwitch is a switch no group has: the switch of a template node the
+// inventory does not know (-1 and -2 mean any switch in the index).
+const noSwitch = -3
+
+// exactKey is the key of the group of Standby servers exactly like node f
+// (on its switch); it matches nothing when f's class, disk array or switch
+// is unknown.
+func exactKey(f *fnode) gkey {
+	k := gkey{hw: f.hw, arr: f.arr, sw: f.sw, work: -1, st: stStandby}
+	if f.hw < 0 || f.arr < 0 || f.sw < 0 {
+		k.hw = -1
+	}
+	return k
 }

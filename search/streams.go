@@ -244,7 +244,7 @@ func (st *stream) loadBlock() bool {
 	case 0:
 		st.phase = 1
 		if f.hw >= 0 {
-			if g, ok := inv.idx.gidx[gkey{hw: f.hw, arr: f.arr, sw: f.sw, work: -1, st: stStandby}]; ok {
+			if g, ok := inv.idx.gidx[exactKey(f)]; ok {
 				st.g0 = g
 				o := option{stage: stgExact}
 				st.segs = append(st.segs, seg{g, s.costVec(&o)})
@@ -375,6 +375,9 @@ func (j *joint) classesFor(req *request) []classCosts {
 // array in state st: on f's switch, or on every switch under AnySwitch.
 func (j *joint) swGroups(hw int32, f *fnode, pol *Policy, st uint8) []int32 {
 	sw := f.sw
+	if sw < 0 {
+		sw = noSwitch
+	}
 	if pol.AnySwitch {
 		sw = -2
 	}
