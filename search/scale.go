@@ -201,9 +201,9 @@ func scaleKey(r *ScaleRequest) string {
 		slices.Sort(v)
 		t[k] = Server{Hardware: s.Hardware, Switch: s.Switch, DiskArray: s.DiskArray, Zone: s.Zone, VLANs: slices.Compact(v)}
 	}
-	p := Policy{}
+	p := "nil"
 	if r.Policy != nil {
-		p = *r.Policy
+		p = fmt.Sprintf("%+v", *r.Policy)
 	}
-	return fmt.Sprintf("%d|%s|%v|%s|%d|%d|%d|%+v", r.Kind, r.Like, t, r.Workload, r.Count, r.MinCPUMHz, r.MinMemoryMiB, p)
+	return fmt.Sprintf("%d|%s|%v|%s|%d|%d|%d|%d|%s", r.Kind, r.Like, t, r.Workload, r.Priority, r.Count, r.MinCPUMHz, r.MinMemoryMiB, p)
 }
