@@ -84,6 +84,10 @@ func (inv *Inventory) sigOf(req *request, anySw bool) int32 {
 	if len(req.nodes) < 2 {
 		return -1
 	}
+	if !anySw && req.kind != rkScaleUp && req.nodes[0].idx >= 0 {
+		// The failed (or running) logical server's own signature.
+		return inv.idx.lsSig[inv.srvs[req.nodes[0].idx].ls]
+	}
 	var buf []byte
 	eks := make([]ek, 0, len(req.nodes))
 	for k := range req.nodes {
@@ -138,6 +142,22 @@ func (inv *Inventory) slotAssignments(req *request, sig int32, pol *Policy) uint
 // level from the group's patterns.
 func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8, skip skipSet, o *option) bool {
 	x := &inv.idx
+	if x.patOf[g] < 0 {
+		// A small group: every partition, costed.
+		best := int32(-1)
+		var bestRe int64
+		var tmp option
+		tmp.pairs = o.pairs
+		for _, li := range inv.pgroupLS(g) {
+			if skip.has(li) || !inv.eval(req, inv.lsMembers(li), pol, false, &tmp) {
+				continue
+			}
+			if best < 0 || tmp.reconfig < bestRe {
+				best, bestRe = li, tmp.reconfig
+			}
+		}
+		return best >= 0 && inv.eval(req, inv.lsMembers(best), pol, false, o)
+	}
 	st := x.pgroups[g].key.st
 	a := 0
 	if x.sigs[x.pgroups[g].key.sig].eks[0].sw < 0 {
@@ -217,7 +237,9 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 					if mask&8 != 0 {
 						k.v2 = fs[1].v
 					}
-					sp, ok := x.pats[k]
+					pg := x.patOf[g]
+					k.g = pg
+					sp, ok := x.pats.get(k, func(e uint32) bool { return inv.patMatch(pg, k, x.patm[e]) })
 					if !ok {
 						continue
 					}

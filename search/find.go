@@ -20,8 +20,9 @@ var (
 // error wrapping ErrInvalid for an unknown server or one that is not in
 // service.
 func (inv *Inventory) Find(failed ServerID) (Plan, error) {
-	req, err := inv.failureRequest("find", failed)
-	if err != nil {
+	var req request
+	var one [1]fnode
+	if err := inv.failureRequestInto("find", failed, &req, one[:]); err != nil {
 		return Plan{}, err
 	}
 	p, _, ok := inv.findOne(&req)
@@ -405,11 +406,15 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 				reasons[inv.groupReason(req, rep)] += int(gr.all.n)
 			}
 		}
-		// Mixed partitions are in no group: each member on its own.
-		for _, i := range members {
-			if e.part && inv.ls[inv.srvs[i].ls].state == lsOther && !isOwn(i) {
-				reasons[inv.attrReason(req, &inv.srvs[i], taken)]++
-			}
+	}
+	// Mixed partitions are in no group: each member on its own.
+	for _, i := range x.mixed[hk] {
+		s := &inv.srvs[i]
+		if isOwn(i) || (s.state == stActive && !pol.Preempt) {
+			continue
+		}
+		if _, rejected := inv.classReason(req, s.hw, true); !rejected {
+			reasons[inv.attrReason(req, s, taken)]++
 		}
 	}
 	// Partition groups: per member of a class that passes.

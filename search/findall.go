@@ -313,9 +313,6 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 	for _, root := range roots {
 		s := j.newSolver(comps[root], lazy)
 		s.solve()
-		if debugSolver != nil {
-			debugSolver(s)
-		}
 		victims = s.expand(sol, used, victims)
 	}
 	for k := range sol.reqs {
@@ -684,5 +681,3 @@ func scaleName(r *ScaleRequest) string {
 	}
 	return fmt.Sprintf("%s of %q", r.Kind, r.Workload)
 }
-
-var debugSolver func(*solver)

@@ -221,9 +221,6 @@ func (s *solver) augment(r int) {
 	for len(d.h) > 0 {
 		e := d.pop(K)
 		key := d.keys[e.key : e.key+int32(K)]
-		if debugPop != nil {
-			debugPop(r, e, key)
-		}
 		if e.lazy >= 0 {
 			s.materialize(e.lazy, slices.Clone(key))
 			continue
@@ -391,9 +388,6 @@ func (s *solver) materialize(r int32, key []int64) {
 	}
 	st.str.pop()
 	st.opts = append(st.opts, o)
-	if debugMat != nil {
-		debugMat(s, r, o)
-	}
 	s.grow()
 	u := st.nodeID
 	s.relax(u, du, o.cost, s.pools[o.pool].in, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
@@ -441,7 +435,3 @@ func (s *solver) apply() {
 		}
 	}
 }
-
-var debugMat func(*solver, int32, sopt)
-
-var debugPop func(int, hentry, []int64)

@@ -132,15 +132,24 @@ type index struct {
 	pidx    map[pkey]int32
 	pcls    map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
 	// lsPG: per logical server, its partition group and its any-switch
-	// partition group (-1: none).
+	// partition group (-1: none); lsSig: the signature of a partition in
+	// any state (-1: no group has it).
 	lsPG  [2][]int32
-	pats  map[patKey]span // into patm
+	lsSig []int32
+	pats  patTable // into patm
 	patm  []uint32
+	// patOf: per partition group, the group whose patterns it reads (an
+	// any-switch group with one switch reads its switch's), or -1 when it
+	// has none (groups of up to smallPGroup partitions are read whole).
+	patOf []int32
 	hkSig map[hardKey][]int32 // signatures with a member of the hard key
 	hkCls map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
 
 	ecls map[hardKey][]eclass
 	emem []int32
+	// mixed: per hard key, the Standby or Active members of partitions
+	// whose members are not all in one state (in no group).
+	mixed map[hardKey][]int32
 
 	// combos by a member's hard key: usable (all standalone Standby) and
 	// lendable (all standalone, Standby or Active, at least one Active).
@@ -470,8 +479,10 @@ func (inv *Inventory) buildPartitions() {
 	var buf []byte
 	var eks []ek
 	var sizes []int32
+	x.lsSig = make([]int32, len(inv.ls))
 	for li := range inv.ls {
 		x.lsPG[0][li], x.lsPG[1][li] = -1, -1
+		x.lsSig[li] = -1
 		l := &inv.ls[li]
 		if l.n < 2 || l.state == lsOther {
 			continue
@@ -507,6 +518,15 @@ func (inv *Inventory) buildPartitions() {
 			}
 			sizes[g]++
 			x.lsPG[a][li] = g
+		}
+	}
+	for li := range inv.ls {
+		if inv.ls[li].n < 2 {
+			continue
+		}
+		buf, eks = inv.sigKey(int32(li), false, buf, eks)
+		if sig, ok := x.sigIdx[string(buf)]; ok {
+			x.lsSig[li] = sig
 		}
 	}
 	off := int32(0)
@@ -579,19 +599,41 @@ func (inv *Inventory) orientations(li int32, eks []ek, anySw bool) (straight, sw
 	return a == eks[0] && b == eks[1], b == eks[0] && a == eks[1]
 }
 
+// smallPGroup is the size up to which a partition group is read whole
+// rather than through patterns.
+const smallPGroup = 16
+
 func (inv *Inventory) buildPatterns() {
 	x := &inv.idx
-	x.pats = make(map[patKey]span)
-	lists := make(map[patKey][]uint32)
-	var keys []patKey
+	x.patOf = make([]int32, len(x.pgroups))
+	type rec struct {
+		k     patKey
+		entry uint32
+	}
+	var recs []rec
 	for g := range x.pgroups {
+		x.patOf[g] = -1
 		p := &x.pgroups[g]
 		si := &x.sigs[p.key.sig]
-		if len(si.eks) != 2 {
+		if len(si.eks) != 2 || int(p.all.n) <= inv.smallPG {
 			continue
 		}
 		anySw := si.eks[0].sw < 0
-		for _, li := range x.pmem[p.all.off : p.all.off+p.all.n] {
+		members := x.pmem[p.all.off : p.all.off+p.all.n]
+		if anySw {
+			// One switch: the same partitions as its switch's group.
+			g0 := x.lsPG[0][members[0]]
+			same := x.pgroups[g0].all.n == p.all.n
+			for _, li := range members {
+				same = same && x.lsPG[0][li] == g0
+			}
+			if same {
+				x.patOf[g] = g0
+				continue
+			}
+		}
+		x.patOf[g] = int32(g)
+		for _, li := range members {
 			m := inv.lsMembers(li)
 			straight, swapped := inv.orientations(li, si.eks, anySw)
 			for o := range 2 {
@@ -628,28 +670,121 @@ func (inv *Inventory) buildPatterns() {
 					if mask&8 != 0 {
 						k.v2 = vb
 					}
-					l, ok := lists[k]
-					if !ok {
-						keys = append(keys, k)
-					}
-					if n := len(l); n > 0 && l[n-1]&^(1<<31) == uint32(li) {
-						continue // both orientations give this key
-					}
-					lists[k] = append(l, entry)
+					recs = append(recs, rec{k, entry})
 				}
 			}
 		}
 	}
-	total := 0
-	for _, l := range lists {
-		total += len(l)
+	slices.SortFunc(recs, func(a, b rec) int {
+		return cmp.Or(cmp.Compare(a.k.g, b.k.g), cmp.Compare(a.k.z1, b.k.z1), cmp.Compare(a.k.v1, b.k.v1),
+			cmp.Compare(a.k.z2, b.k.z2), cmp.Compare(a.k.v2, b.k.v2), cmp.Compare(a.entry&^(1<<31), b.entry&^(1<<31)))
+	})
+	x.patm = make([]uint32, 0, len(recs))
+	nkeys := 0
+	for k := range recs {
+		if k == 0 || recs[k].k != recs[k-1].k {
+			nkeys++
+		}
 	}
-	x.patm = make([]uint32, 0, total)
-	for _, k := range keys {
-		l := lists[k]
-		x.pats[k] = span{int32(len(x.patm)), int32(len(l))}
-		x.patm = append(x.patm, l...)
+	x.pats.init(nkeys)
+	for k := 0; k < len(recs); {
+		key := recs[k].k
+		off := int32(len(x.patm))
+		for ; k < len(recs) && recs[k].k == key; k++ {
+			// Both orientations of one partition may give the same key.
+			if n := len(x.patm); n > int(off) && x.patm[n-1]&^(1<<31) == recs[k].entry&^(1<<31) {
+				continue
+			}
+			x.patm = append(x.patm, recs[k].entry)
+		}
+		x.pats.put(key, span{off, int32(len(x.patm)) - off})
 	}
+}
+
+// patTable maps pattern keys to their lists: open addressing over slots
+// of 12 bytes (a tag of the key's hash and the list), a key checked on
+// its list's first entry, so that the keys themselves are not stored.
+type patTable struct {
+	slots []patSlot
+	mask  uint64
+}
+
+type patSlot struct {
+	tag uint32 // 0: empty
+	s   span
+}
+
+func (k patKey) hash() uint64 {
+	h := uint64(0x9e3779b97f4a7c15)
+	for _, v := range [...]int32{k.g, k.z1, k.v1, k.z2, k.v2} {
+		h ^= uint64(uint32(v))
+		h *= 0xff51afd7ed558ccd
+		h ^= h >> 29
+	}
+	return h
+}
+
+func tagOf(h uint64) uint32 { return uint32(h>>32) | 1 }
+
+func (t *patTable) init(keys int) {
+	n := 8
+	for n*3 < keys*4 {
+		n *= 2
+	}
+	t.slots = make([]patSlot, n)
+	t.mask = uint64(n - 1)
+}
+
+// put adds a key known to be new.
+func (t *patTable) put(k patKey, s span) {
+	h := k.hash()
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		if t.slots[i].tag == 0 {
+			t.slots[i] = patSlot{tagOf(h), s}
+			return
+		}
+	}
+}
+
+// get returns the list of key k; match checks a list's first entry.
+func (t *patTable) get(k patKey, match func(entry uint32) bool) (span, bool) {
+	if len(t.slots) == 0 {
+		return span{}, false
+	}
+	h := k.hash()
+	tag := tagOf(h)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		if sl.tag == 0 {
+			return span{}, false
+		}
+		if sl.tag == tag && match(uint32(sl.s.off)) {
+			return sl.s, true
+		}
+	}
+}
+
+// patMatch reports whether the partition of pattern list entry e (in
+// group g) has the features of key k.
+func (inv *Inventory) patMatch(g int32, k patKey, e uint32) bool {
+	x := &inv.idx
+	li := int32(e &^ (1 << 31))
+	pg := &x.pgroups[g]
+	a := 0
+	if x.sigs[pg.key.sig].eks[0].sw < 0 {
+		a = 1
+	}
+	if x.lsPG[a][li] != g {
+		return false
+	}
+	m := inv.lsMembers(li)
+	s0, s1 := m[0], m[1]
+	if e&(1<<31) != 0 {
+		s0, s1 = s1, s0
+	}
+	z0, v0 := inv.patFeatures(s0, pg.key.st)
+	z1, v1 := inv.patFeatures(s1, pg.key.st)
+	return (k.z1 < 0 || k.z1 == z0) && (k.v1 < 0 || k.v1 == v0) && (k.z2 < 0 || k.z2 == z1) && (k.v2 < 0 || k.v2 == v1)
 }
 
 func (inv *Inventory) buildExplain() {
@@ -689,10 +824,15 @@ func (inv *Inventory) buildExplain() {
 		}
 	}
 	x.emem = make([]int32, off)
+	x.mixed = make(map[hardKey][]int32)
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
 		if _, ok := stGroup(s.state); !ok {
 			continue
+		}
+		if inv.grouped(s) && inv.ls[s.ls].state == lsOther {
+			hk := inv.hardOf(s)
+			x.mixed[hk] = append(x.mixed[hk], int32(i))
 		}
 		k := key{inv.hardOf(s), s.hw, s.state, inv.grouped(s)}
 		e := &x.ecls[k.hk][at[k]]

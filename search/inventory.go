@@ -11,10 +11,13 @@ import (
 type Option func(*config)
 
 type config struct {
-	policies   []serverPolicy
-	workloads  []workloadPolicy
-	combos     [][]ServerID
-	optionErrs []string
+	// smallPGroup overrides the size up to which partition groups are
+	// read whole (tests; 0: the default).
+	smallPGroup int
+	policies    []serverPolicy
+	workloads   []workloadPolicy
+	combos      [][]ServerID
+	optionErrs  []string
 }
 
 type serverPolicy struct {
@@ -85,6 +88,7 @@ type srv struct {
 	vlans, work, ls   int32
 	part              int32 // index into Inventory.partNames, -1 = standalone
 	state             uint8
+	pol               int32 // its logical server's policy (a copy of lserver.pol)
 }
 
 // logical-server states.
@@ -125,8 +129,9 @@ type Inventory struct {
 	// usable combos: size >= 2, all members standalone Standby.
 	usableCombos []int32
 
-	idx   index
-	hwIdx map[Hardware]int32
+	idx     index
+	smallPG int // see smallPGroup
+	hwIdx   map[Hardware]int32
 	// For scale templates: the interned strings sorted, the VLAN sets,
 	// and the policy of each workload given WithWorkloadPolicy.
 	strSorted []int32
@@ -192,7 +197,10 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			o(&cfg)
 		}
 	}
-	inv := &Inventory{opts: slices.Clone(opts)}
+	inv := &Inventory{opts: slices.Clone(opts), smallPG: smallPGroup}
+	if cfg.smallPGroup != 0 {
+		inv.smallPG = max(cfg.smallPGroup, 0)
+	}
 	type keyed struct {
 		id ServerID
 		i  int32
@@ -403,6 +411,9 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		}
 		inv.combos = append(inv.combos, idx)
 	}
+	for i := range inv.srvs {
+		inv.srvs[i].pol = inv.ls[inv.srvs[i].ls].pol
+	}
 	slices.SortFunc(inv.combos, func(a, b []int32) int { return slices.Compare(a, b) })
 	inv.combos = slices.CompactFunc(inv.combos, func(a, b []int32) bool { return slices.Equal(a, b) })
 	inv.hwIdx = hwIdx
@@ -578,7 +589,7 @@ func (inv *Inventory) withStates(updates []Server) (*Inventory, bool) {
 	next := &Inventory{
 		hw: inv.hw, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames, byID: inv.byID,
 		members: inv.members, lsIdx: inv.lsIdx, policies: inv.policies, combos: inv.combos, opts: inv.opts,
-		hwIdx: inv.hwIdx, strSorted: inv.strSorted, vlanIdx: inv.vlanIdx, wlPolicy: inv.wlPolicy,
+		smallPG: inv.smallPG, hwIdx: inv.hwIdx, strSorted: inv.strSorted, vlanIdx: inv.vlanIdx, wlPolicy: inv.wlPolicy,
 		srvs: slices.Clone(inv.srvs), ls: slices.Clone(inv.ls),
 	}
 	for _, c := range changes {
@@ -601,3 +612,7 @@ func (inv *Inventory) lsMembers(li int32) []int32 {
 	l := &inv.ls[li]
 	return inv.members[l.first : l.first+l.n]
 }
+
+// withSmallPGroups sets the size up to which partition groups are read
+// whole (negative: none; every two-node group gets patterns).
+func withSmallPGroups(n int) Option { return func(c *config) { c.smallPGroup = n } }

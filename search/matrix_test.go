@@ -366,3 +366,66 @@ func keptBytes(build func() any) float64 {
 	runtime.KeepAlive(v)
 	return float64(ms1.HeapAlloc) - float64(ms0.HeapAlloc)
 }
+
+// BenchmarkMatrix runs, for each cell named by -search.matrix, FindAll of
+// 1,000 failures over 100,000 servers, exact Find and the worst case, and
+// reports the calling thread's CPU time per FindAll (steadier than wall
+// time on a shared machine):
+//
+//	go test ./search -run XXX -bench Matrix -search.matrix=S100/C20/zone-unique/V7/standalone
+//	go test ./search -run XXX -bench 'Matrix//Find$' -search.matrix=all   # exact Find on every cell
+func BenchmarkMatrix(b *testing.B) {
+	if *matrixFlag == "" {
+		b.Skip("name cells with -search.matrix")
+	}
+	for _, sh := range matrixShapes() {
+		if *matrixFlag != "all" && !strings.Contains(sh.String(), *matrixFlag) {
+			continue
+		}
+		servers, opts, ok := genShape(sh, 100000, 1)
+		if !ok {
+			continue
+		}
+		ws, wo, worst := addWorst(sh, servers, opts)
+		inv := mustInventory(b, ws, wo)
+		failed := exactIDs(inv, 1000, 3)
+		isFailed := make(map[ServerID]bool, len(failed))
+		for _, id := range failed {
+			isFailed[id] = true
+		}
+		fs := slices.Clone(servers)
+		for i := range fs {
+			if isFailed[fs[i].ID] || (fs[i].Partition != "" && i > 0 && fs[i].Partition == fs[i-1].Partition && isFailed[fs[i-1].ID]) {
+				fs[i].State = Failed
+			}
+		}
+		invF := mustInventory(b, fs, opts)
+		name := strings.ReplaceAll(sh.String(), "/", "_")
+		b.Run(name+"/FindAll", func(b *testing.B) {
+			var cpu int64
+			n := 0
+			for b.Loop() {
+				cpu += threadCPU(func() { invF.FindAll(failed...) })
+				n++
+			}
+			b.ReportMetric(float64(cpu)/float64(n)/1e6, "cpu-ms/op")
+		})
+		ids := exactIDs(inv, 1000, 2)
+		b.Run(name+"/Find", func(b *testing.B) {
+			cpu := threadCPU(func() {
+				for i := 0; b.Loop(); i++ {
+					inv.Find(ids[i%len(ids)])
+				}
+			})
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		})
+		b.Run(name+"/worst", func(b *testing.B) {
+			cpu := threadCPU(func() {
+				for b.Loop() {
+					inv.Find(worst)
+				}
+			})
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

@@ -61,15 +61,32 @@ func (inv *Inventory) hardOfNode(f *fnode) hardKey {
 
 // failureRequest builds the request for the logical server of id.
 func (inv *Inventory) failureRequest(op string, id ServerID) (request, error) {
+	var r request
+	err := inv.failureRequestInto(op, id, &r, nil)
+	return r, err
+}
+
+// failureRequestInto is failureRequest writing into r; the node of a
+// standalone server goes into one when it is not nil (no allocation).
+func (inv *Inventory) failureRequestInto(op string, id ServerID, r *request, one []fnode) error {
 	i, ok := inv.index(id)
 	if !ok {
-		return request{}, fmt.Errorf("search: %s %s: unknown server: %w", op, id, ErrInvalid)
+		return fmt.Errorf("search: %s %s: unknown server: %w", op, id, ErrInvalid)
 	}
 	s := &inv.srvs[i]
 	if s.state != stActive && s.state != stFailed {
-		return request{}, fmt.Errorf("search: %s %s: server is %s, not active or failed: %w", op, id, stateNames[s.state], ErrInvalid)
+		return fmt.Errorf("search: %s %s: server is %s, not active or failed: %w", op, id, stateNames[s.state], ErrInvalid)
 	}
-	r := request{kind: rkFailure, self: i, ls: s.ls, pol: inv.policies[inv.ls[s.ls].pol], prio: s.prio, scale: -1}
+	*r = request{kind: rkFailure, self: i, ls: s.ls, pol: inv.policies[s.pol], prio: s.prio, scale: -1}
+	if s.part < 0 {
+		// A standalone server: its logical server is itself.
+		if one == nil {
+			one = make([]fnode, 1)
+		}
+		one[0] = inv.nodeOf(i)
+		r.nodes = one[:1]
+		return nil
+	}
 	m := inv.lsMembers(s.ls)
 	r.nodes = make([]fnode, len(m))
 	for k, mi := range m {
@@ -78,7 +95,7 @@ func (inv *Inventory) failureRequest(op string, id ServerID) (request, error) {
 			r.ref = k
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // isMember reports whether server i is one of the request's nodes.
