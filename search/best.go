@@ -42,8 +42,9 @@ func (inv *Inventory) groupBest(g int32, f *fnode, skip skipSet) (int32, int64, 
 				}
 			}
 		} else {
-			for _, i := range inv.zoneMembers(f.zone, gr.key.st) {
-				if x.srvG[a][i] != g || skip.has(inv.srvs[i].ls) {
+			zm, zg := inv.zoneGroups(f.zone, gr.key.st, a)
+			for k, i := range zm {
+				if zg[k] != g || skip.has(inv.srvs[i].ls) {
 					continue
 				}
 				if inv.srvs[i].vlans == f.vlans {
@@ -172,9 +173,13 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		if _, shared := x.zones[f.zone]; !shared || inv.bigZone(f.zone, st) {
 			continue
 		}
-		for _, i := range inv.zoneMembers(f.zone, st) {
+		zm, zg := inv.zoneGroups(f.zone, st, a)
+		for k, i := range zm {
+			if zg[k] != ^g {
+				continue
+			}
 			li := inv.srvs[i].ls
-			if x.lsPG[a][li] != g || skip.has(li) || slices.Contains(near, li) {
+			if skip.has(li) || slices.Contains(near, li) {
 				continue
 			}
 			near = append(near, li)
@@ -184,6 +189,11 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		}
 	}
 	isNear := func(li int32) bool { return slices.Contains(near, li) }
+	if eks := x.sigs[x.pgroups[g].key.sig].eks; eks[0] == eks[1] && assign&1 != 0 {
+		// Both orientations of every partition are in the patterns: the
+		// straight assignment finds the crossed pairings too.
+		assign = 1
+	}
 	type feat struct{ z, v int32 }
 	var slots [2][2]feat // per assignment, per slot
 	for s := range 2 {

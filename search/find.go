@@ -419,7 +419,36 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 	}
 	// Partition groups: per member of a class that passes.
 	for _, sig := range x.hkSig[hk] {
-		if x.sigs[sig].eks[0].sw < 0 {
+		si := &x.sigs[sig]
+		if si.eks[0].sw < 0 {
+			continue
+		}
+		// Members in the hard key whose class passes.
+		slots := 0
+		for _, e := range si.eks {
+			h := &inv.hw[e.hw]
+			if (hardKey{e.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}) != hk {
+				continue
+			}
+			if _, rejected := inv.classReason(req, e.hw, true); !rejected {
+				slots++
+			}
+		}
+		if slots == 0 {
+			continue
+		}
+		if pol.MinMemoryMiB > 0 && si.mem < int64(pol.MinMemoryMiB) {
+			// The whole signature: memory, counted without reading it.
+			n := 0
+			for _, st := range []uint8{stStandby, stActive} {
+				if st == stActive && !pol.Preempt {
+					continue
+				}
+				for _, g := range inv.sigGroups(sig, st) {
+					n += int(x.pgroups[g].all.n)
+				}
+			}
+			reasons[reason{rMemBelow, int(si.mem), pol.MinMemoryMiB}] += n * slots
 			continue
 		}
 		for _, st := range []uint8{stStandby, stActive} {
@@ -566,6 +595,9 @@ func (inv *Inventory) groupReason(req *request, s *srv) reason {
 	if r, ok := inv.classReason(req, s.hw, inv.grouped(s)); ok {
 		return r
 	}
+	if r, ok := inv.partMemReason(req, s); ok {
+		return r
+	}
 	f := &req.nodes[req.ref]
 	pol := &req.pol
 	switch {
@@ -601,6 +633,9 @@ func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) rea
 	if r, ok := inv.classReason(req, s.hw, inv.grouped(s)); ok {
 		return r
 	}
+	if r, ok := inv.partMemReason(req, s); ok {
+		return r
+	}
 	f := &req.nodes[req.ref]
 	pol := &req.pol
 	switch {
@@ -617,6 +652,23 @@ func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) rea
 		return reason{kind: rFailedToo}
 	}
 	return inv.fitReason(req, s, inv.inCombo(req, s.ls))
+}
+
+// partMemReason: a member of a partition whose total memory is below the
+// request's minimum.
+func (inv *Inventory) partMemReason(req *request, s *srv) (reason, bool) {
+	min := req.pol.MinMemoryMiB
+	if min == 0 || !inv.grouped(s) {
+		return reason{}, false
+	}
+	tot := 0
+	for _, m := range inv.lsMembers(s.ls) {
+		tot += inv.hw[inv.srvs[m].hw].MemoryMiB
+	}
+	if tot >= min {
+		return reason{}, false
+	}
+	return reason{rMemBelow, tot, min}, true
 }
 
 // inCombo reports whether standalone logical server li is in an allowed

@@ -70,9 +70,23 @@ type dij struct {
 	intr    []int64 // the cost of one interrupted victim
 }
 
+// vcmp compares two cost vectors of the same length lexicographically.
+func vcmp(a, b []int64) int {
+	b = b[:len(a)]
+	for i, x := range a {
+		if y := b[i]; x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
 func (d *dij) less(a, b hentry, K int) bool {
 	ka, kb := d.keys[a.key:a.key+int32(K)], d.keys[b.key:b.key+int32(K)]
-	if c := slices.Compare(ka, kb); c != 0 {
+	if c := vcmp(ka, kb); c != 0 {
 		return c < 0
 	}
 	if a.rank != b.rank {
@@ -183,11 +197,12 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 	}
 	t := d.tmp
 	du2 := s.deltaOf(u)
-	for i := range t {
-		t[i] = du[i] + c[i] - du2[i]
-	}
+	du, c, du2 = du[:len(t)], c[:len(t)], du2[:len(t)]
 	if v < 0 {
-		if d.sinkSet && slices.Compare(t, d.sink) >= 0 {
+		for i := range t {
+			t[i] = du[i] + c[i] - du2[i]
+		}
+		if d.sinkSet && vcmp(t, d.sink) >= 0 {
 			return
 		}
 		copy(d.sink, t)
@@ -195,11 +210,11 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 		d.push(t, -1, -1, s.j.K)
 		return
 	}
-	dv := s.deltaOf(v)
+	dv := s.deltaOf(v)[:len(t)]
 	for i := range t {
-		t[i] += dv[i]
+		t[i] = du[i] + c[i] - du2[i] + dv[i]
 	}
-	if d.seen[v] == d.stamp && slices.Compare(t, s.distOf(v)) >= 0 {
+	if d.seen[v] == d.stamp && vcmp(t, s.distOf(v)) >= 0 {
 		return
 	}
 	copy(s.see(v), t)
@@ -229,7 +244,7 @@ func (s *solver) augment(r int) {
 			break // the sink
 		}
 		u := e.node
-		if d.done[u] == d.stamp || slices.Compare(key, s.distOf(u)) > 0 {
+		if d.done[u] == d.stamp || vcmp(key, s.distOf(u)) > 0 {
 			continue
 		}
 		d.done[u] = d.stamp
@@ -258,7 +273,7 @@ func (s *solver) augment(r int) {
 	// Potentials: a node settled before the sink moves up to it.
 	for _, v := range d.settled {
 		dv := s.distOf(v)
-		if slices.Compare(dv, d.sink) >= 0 {
+		if vcmp(dv, d.sink) >= 0 {
 			continue
 		}
 		pv := s.deltaW(v)
@@ -303,7 +318,7 @@ func (s *solver) expandNode(u int32) {
 			// go through it, and only to a holder j with d(j) < delta(j);
 			// d(j) >= d(pool).
 			m := s.levelMax[s.st[s.nodes[s.cur].ref].req.level]
-			if m == nil || slices.Compare(du, m) >= 0 {
+			if m == nil || vcmp(du, m) >= 0 {
 				return
 			}
 		}
@@ -382,7 +397,7 @@ func (s *solver) materialize(r int32, key []int64) {
 	for i := range t {
 		t[i] = du[i] + o.cost[i] - dr[i]
 	}
-	if slices.Compare(t, key) > 0 {
+	if vcmp(t, key) > 0 {
 		s.d.push(t, -1, r, s.j.K)
 		return
 	}

@@ -91,6 +91,7 @@ type ek struct{ hw, arr, sw int32 }
 type sigInfo struct {
 	eks []ek // sorted
 	hk  []hardKey
+	mem int64 // total memory of a partition with this signature
 }
 
 // patKey is a pattern of a two-node partition group: per slot a zone (only
@@ -122,6 +123,9 @@ type index struct {
 
 	zones map[int32]zinfo
 	zmem  []int32
+	// zgrp: per zmem entry and switch form, the member's standalone group
+	// or ^its partition group (-1: none), to read zones sequentially.
+	zgrp [2][]int32
 	bz    map[bzKey]span  // into gmem
 	bzv   map[bzvKey]span // into gmem
 
@@ -312,6 +316,17 @@ func (inv *Inventory) buildIndexes() {
 
 	inv.buildZones()
 	inv.buildPartitions()
+	for a := range 2 {
+		x.zgrp[a] = make([]int32, len(x.zmem))
+		for k, i := range x.zmem {
+			switch g := x.lsPG[a][inv.srvs[i].ls]; {
+			case g >= 0:
+				x.zgrp[a][k] = ^g
+			default:
+				x.zgrp[a][k] = x.srvG[a][i]
+			}
+		}
+	}
 	inv.buildExplain()
 	inv.buildCombos()
 	inv.buildWorkloads()
@@ -423,6 +438,20 @@ func (inv *Inventory) bigZone(z int32, st uint8) bool {
 	return zi.nAct > smallZone
 }
 
+// zoneGroups returns zoneMembers(z, st) and, per member, its group in
+// switch form a (standalone group, or ^partition group; see zgrp).
+func (inv *Inventory) zoneGroups(z int32, st uint8, a int) ([]int32, []int32) {
+	zi, ok := inv.idx.zones[z]
+	if !ok {
+		return nil, nil
+	}
+	lo, hi := zi.off, zi.off+zi.nSt
+	if st != stStandby {
+		lo, hi = zi.off+zi.nSt, zi.off+zi.nSt+zi.nAct
+	}
+	return inv.idx.zmem[lo:hi], inv.idx.zgrp[a][lo:hi]
+}
+
 // zoneMembers returns the servers of zone z in state st (Standby or
 // Active), in ID order, or nil when the zone has a single server.
 func (inv *Inventory) zoneMembers(z int32, st uint8) []int32 {
@@ -495,6 +524,9 @@ func (inv *Inventory) buildPartitions() {
 				sig = int32(len(x.sigs))
 				x.sigIdx[string(buf)] = sig
 				si := sigInfo{eks: slices.Clone(eks)}
+				for _, e := range eks {
+					si.mem += int64(inv.hw[e.hw].MemoryMiB)
+				}
 				for _, m := range inv.lsMembers(int32(li)) {
 					if hk := inv.hardOf(&inv.srvs[m]); !slices.Contains(si.hk, hk) {
 						si.hk = append(si.hk, hk)
@@ -782,9 +814,21 @@ func (inv *Inventory) patMatch(g int32, k patKey, e uint32) bool {
 	if e&(1<<31) != 0 {
 		s0, s1 = s1, s0
 	}
-	z0, v0 := inv.patFeatures(s0, pg.key.st)
-	z1, v1 := inv.patFeatures(s1, pg.key.st)
-	return (k.z1 < 0 || k.z1 == z0) && (k.v1 < 0 || k.v1 == v0) && (k.z2 < 0 || k.z2 == z1) && (k.v2 < 0 || k.v2 == v1)
+	a0, a1 := &inv.srvs[s0], &inv.srvs[s1]
+	if (k.v1 >= 0 && k.v1 != a0.vlans) || (k.v2 >= 0 && k.v2 != a1.vlans) {
+		return false
+	}
+	if k.z1 >= 0 {
+		if z, _ := inv.patFeatures(s0, pg.key.st); z != k.z1 {
+			return false
+		}
+	}
+	if k.z2 >= 0 {
+		if z, _ := inv.patFeatures(s1, pg.key.st); z != k.z2 {
+			return false
+		}
+	}
+	return true
 }
 
 func (inv *Inventory) buildExplain() {

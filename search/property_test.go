@@ -609,10 +609,11 @@ func TestPropertyGeneratorCoversFeatures(t *testing.T) {
 	}
 }
 
-// TestTruncationKeepsObjective: on medium instances (hundreds of servers,
-// dozens of failures, too many for the brute force) the truncated option
-// lists give the same objective as the full ones.
-func TestTruncationKeepsObjective(t *testing.T) {
+// TestLazyOptionsKeepObjective: on medium instances (hundreds of servers,
+// dozens of failures, too many for the brute force) reading each
+// request's options only when a search needs them gives the same objective
+// as reading them all up front.
+func TestLazyOptionsKeepObjective(t *testing.T) {
 	n := 30
 	if testing.Short() {
 		n = 5

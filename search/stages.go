@@ -93,7 +93,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 				if g, ok := x.gidx[exactKey(f0)]; ok {
 					if i, re, ok := inv.groupBest(g, f0, skip); ok {
 						li := inv.srvs[i].ls
-						o.res, o.repl, o.pairs = inv.lsSelf(li), inv.lsMembers(li), nil
+						o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
 						o.reconfig, o.surMHz, o.surMem = re, 0, 0
 						p.offer(&o)
 					}
@@ -118,7 +118,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 						continue
 					}
 					li := inv.srvs[i].ls
-					o.res, o.repl, o.pairs = inv.lsSelf(li), inv.lsMembers(li), nil
+					o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
 					o.reconfig, o.surMHz, o.surMem = re, mhz, mem
 					if st == stActive {
 						inv.victimTerms(&o, req.budgets(inv))
@@ -140,7 +140,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 		}
 		for _, sig := range sigs {
 			si := &x.sigs[sig]
-			if len(si.eks) != n || (si.eks[0].sw < 0) != (sw < 0) {
+			if len(si.eks) != n || (si.eks[0].sw < 0) != (sw < 0) || si.mem < int64(pol.MinMemoryMiB) {
 				continue
 			}
 			var assign uint8
@@ -212,7 +212,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	}
 	for _, sig := range x.hkSig[hk] {
 		si := &x.sigs[sig]
-		if len(si.eks) == n || (si.eks[0].sw < 0) != (sw < 0) {
+		if len(si.eks) == n || (si.eks[0].sw < 0) != (sw < 0) || si.mem < int64(pol.MinMemoryMiB) {
 			continue
 		}
 		for _, g := range inv.sigGroups(sig, st) {
@@ -302,6 +302,10 @@ func (req *request) budgets(inv *Inventory) map[int32]int {
 }
 
 func (inv *Inventory) lsSelf(li int32) []int32 { return inv.lsIdx[li : li+1 : li+1] }
+
+// srvSelf returns a one-element slice holding server i, without
+// allocating (the members of a standalone server's logical server).
+func (inv *Inventory) srvSelf(i int32) []int32 { return inv.ident[i : i+1 : i+1] }
 
 func (inv *Inventory) comboRes(ci int32) []int32 {
 	c := inv.combos[ci]

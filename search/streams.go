@@ -485,7 +485,7 @@ func (s *solver) partSources(st *stream) {
 		}
 		for _, sig := range x.hkSig[hk] {
 			si := &x.sigs[sig]
-			if len(si.eks) != n || si.eks[0].sw < 0 {
+			if len(si.eks) != n || si.eks[0].sw < 0 || si.mem < int64(req.pol.MinMemoryMiB) {
 				continue
 			}
 			if n == 2 && inv.slotAssignments(req, sig, &req.pol) == 0 {
@@ -674,7 +674,7 @@ func (s *solver) otherSources(st *stream) {
 		}
 		for _, sig := range x.hkSig[hk] {
 			si := &x.sigs[sig]
-			if si.eks[0].sw < 0 {
+			if si.eks[0].sw < 0 || si.mem < int64(b.pol.MinMemoryMiB) {
 				continue
 			}
 			if len(si.eks) == n && n <= 2 {
