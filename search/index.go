@@ -126,8 +126,8 @@ type index struct {
 	// zgrp: per zmem entry and switch form, the member's standalone group
 	// or ^its partition group (-1: none), to read zones sequentially.
 	zgrp [2][]int32
-	bz    map[bzKey]span  // into gmem
-	bzv   map[bzvKey]span // into gmem
+	bz   map[bzKey]span  // into gmem
+	bzv  map[bzvKey]span // into gmem
 
 	sigs    []sigInfo
 	sigIdx  map[string]int32
