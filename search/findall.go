@@ -240,9 +240,23 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 			}
 		}
 	}
+	j.zcls = make([]int32, len(inv.strs))
+	for z := range j.zcls {
+		j.zcls[z] = -1
+	}
+	j.vcls = make([]int32, len(inv.vlanSets))
+	for v := range j.vcls {
+		j.vcls[v] = -1
+	}
+	for v := range j.relV {
+		j.vcls[v] = v
+	}
 	zs := make([]int32, 0, len(j.relZ))
 	for z := range j.relZ {
 		zs = append(zs, z)
+		if _, shared := inv.idx.zones[z]; shared {
+			j.zcls[z] = z
+		}
 	}
 	slices.Sort(zs)
 	for _, z := range zs {

@@ -23,6 +23,7 @@ type pool struct {
 	vc    int32 // standalone: VLAN class (-1: none of the requests' sets)
 	prof  [5]int32
 	rep   int32 // a logical server of the pool (costs are computed on it)
+	mem   []int32 // two-node pools: their logical servers, ID order
 	cap   int32
 	st    uint8
 	prio  int
@@ -70,6 +71,8 @@ type joint struct {
 	K        int
 	relZ     map[int32]bool
 	relV     map[int32]bool
+	zcls     []int32 // per interned string: its zone class (see zclass)
+	vcls     []int32 // per VLAN set: its class
 	excluded map[int32]bool
 	budget   map[int32]int
 	// zoneIn: per standalone group, its members in the requests' shared
@@ -173,24 +176,12 @@ func (s *solver) addPool(p pool) int32 {
 	return id
 }
 
-// zclass and vclass are a server's zone and VLAN classes.
-func (j *joint) zclass(i int32) int32 {
-	z := j.inv.srvs[i].zone
-	if j.relZ[z] {
-		if _, shared := j.inv.idx.zones[z]; shared {
-			return z
-		}
-	}
-	return -1
-}
+// zclass and vclass are a server's zone and VLAN classes: its zone when
+// it is a request's and shared, its VLAN set when it is a request's, else
+// -1.
+func (j *joint) zclass(i int32) int32 { return j.zcls[j.inv.srvs[i].zone] }
 
-func (j *joint) vclass(i int32) int32 {
-	v := j.inv.srvs[i].vlans
-	if j.relV[v] {
-		return v
-	}
-	return -1
-}
+func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
 
 // groupPools builds the pools of standalone group g on first use.
 func (s *solver) groupPools(g int32) *gpools {
@@ -289,23 +280,21 @@ func (s *solver) partPools(g int32) *ppools {
 	pp := &ppools{byF: make(map[int32][]int32), at: make(map[[5]int32]int32)}
 	at := pp.at
 	var order [][5]int32
-	reps := make(map[[5]int32]int32)
-	cnt := make(map[[5]int32]int32)
+	mem := make(map[[5]int32][]int32)
 	for _, li := range inv.pgroupLS(g) {
 		if j.excluded[li] {
 			continue
 		}
 		k := s.partProfile(li, eks)
-		if _, ok := cnt[k]; !ok {
+		if _, ok := mem[k]; !ok {
 			order = append(order, k)
-			reps[k] = li
 		}
-		cnt[k]++
+		mem[k] = append(mem[k], li)
 	}
 	slices.SortFunc(order, func(a, b [5]int32) int { return slices.Compare(a[:], b[:]) })
 	for _, k := range order {
-		id := s.addPool(pool{kind: plPart2, g: g, prof: k, cap: cnt[k], st: pg.key.st, prio: pg.key.prio,
-			work: pg.key.work, rep: reps[k], zc: -1, vc: -1})
+		id := s.addPool(pool{kind: plPart2, g: g, prof: k, cap: int32(len(mem[k])), st: pg.key.st, prio: pg.key.prio,
+			work: pg.key.work, rep: mem[k][0], mem: mem[k], zc: -1, vc: -1})
 		at[k] = id
 		pp.all = append(pp.all, id)
 		for _, f := range []int32{zFeat(k[0]), vFeat(k[1]), zFeat(k[2]), vFeat(k[3])} {
@@ -346,12 +335,11 @@ func (s *solver) members(p *pool, need int, skip map[int32]bool) []int32 {
 			out = append(out, p.rep)
 		}
 	case plPart2:
-		eks := inv.idx.sigs[inv.idx.pgroups[p.g].key.sig].eks
-		for _, li := range inv.pgroupLS(p.g) {
+		for _, li := range p.mem {
 			if len(out) == need {
 				break
 			}
-			if ok(li) && s.partProfile(li, eks) == p.prof {
+			if ok(li) {
 				out = append(out, li)
 			}
 		}

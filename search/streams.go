@@ -45,19 +45,28 @@ type seg struct {
 	cost []int64
 }
 
-// source is a sorted run of options: explicit (pools with costs), or a
-// partition group's pools not in its explicit list, at one cost.
+// source is a sorted run of options: explicit ones (pools with costs),
+// then scans, each of pools at one cost (a partition group's pools with a
+// given number of reconfigurations for the request).
 type source struct {
 	lb    []int64 // lower bound before expansion
 	exp   bool
 	build func(*source)
 	list  []sopt
 	pos   int
-	tailG int32 // partition group whose other pools follow, -1 none
-	tailC []int64
-	tailM map[int32]bool
-	tailP int
+	scans []scan
+	si    int
+	seen  map[int32]bool // pools offered already
+	ok    func(pool int32, level int) bool
 	ord   int
+}
+
+// scan reads pools, offering those the source's ok accepts at level.
+type scan struct {
+	pools []int32
+	pos   int
+	level int
+	cost  []int64
 }
 
 func (x *source) headCost() []int64 {
@@ -67,7 +76,10 @@ func (x *source) headCost() []int64 {
 	if x.pos < len(x.list) {
 		return x.list[x.pos].cost
 	}
-	return x.tailC
+	if x.si < len(x.scans) {
+		return x.scans[x.si].cost
+	}
+	return x.lb
 }
 
 type srcHeap []*source
@@ -138,14 +150,19 @@ func (st *stream) peekSources() (sopt, bool) {
 		if x.pos < len(x.list) {
 			return x.list[x.pos], true
 		}
-		if x.tailG >= 0 {
-			pp := st.s.partPools(x.tailG)
-			for x.tailP < len(pp.all) {
-				id := pp.all[x.tailP]
-				if !x.tailM[id] && st.s.pools[id].cap0 > 0 {
-					return sopt{pool: id, cost: x.tailC}, true
+		for x.si < len(x.scans) {
+			sc := &x.scans[x.si]
+			for sc.pos < len(sc.pools) {
+				id := sc.pools[sc.pos]
+				if !x.seen[id] && st.s.pools[id].cap0 > 0 && x.ok(id, sc.level) {
+					return sopt{pool: id, cost: sc.cost}, true
 				}
-				x.tailP++
+				sc.pos++
+			}
+			x.si++
+			if x.si < len(x.scans) {
+				heap.Fix(&st.src, 0)
+				return st.peekSources()
 			}
 		}
 		heap.Pop(&st.src)
@@ -158,7 +175,12 @@ func (st *stream) popSource() {
 	if x.pos < len(x.list) {
 		x.pos++
 	} else {
-		x.tailP++
+		sc := &x.scans[x.si]
+		if x.seen == nil {
+			x.seen = make(map[int32]bool)
+		}
+		x.seen[sc.pools[sc.pos]] = true
+		sc.pos++
 	}
 	heap.Fix(&st.src, 0)
 }
@@ -444,7 +466,7 @@ func (s *solver) partSources(st *stream) {
 				lb.interrupted = 1
 			}
 		}
-		src := &source{lb: s.costVec(&lb), tailG: -1, ord: len(st.src)}
+		src := &source{lb: s.costVec(&lb), ord: len(st.src)}
 		if n == 2 {
 			// The surpluses do not depend on the pairing: take them from
 			// any partition of the group.
@@ -501,26 +523,23 @@ func (s *solver) partSources(st *stream) {
 	}
 }
 
-// buildPart2 costs the pools of two-node group g that share a zone or VLAN
-// class with the request, from their profiles (the surpluses are the
-// group's, in lb), and leaves the others as a tail at the cost of no match
-// at all. assign: the slot assignments the stage's policy allows.
+// buildPart2 reads the pools of two-node group g in tiers, as the
+// one-node levels: the pools sharing a zone with the request, costed and
+// sorted; then, the zones differing, those matching both VLAN sets, one,
+// none, each tier scanned lazily (the surpluses are the group's, in lb).
+// assign: the slot assignments the stage's policy allows.
 func (s *solver) buildPart2(x *source, req *request, g int32, assign uint8, lb option) {
 	pp := s.partPools(g)
-	matched := make(map[int32]bool)
+	x.seen = make(map[int32]bool)
 	for k := range req.nodes {
-		f := &req.nodes[k]
-		for _, ft := range []int32{zFeat(f.zone), vFeat(f.vlans)} {
-			if ft < 0 {
-				continue
-			}
+		if ft := zFeat(req.nodes[k].zone); ft >= 0 {
 			for _, id := range pp.byF[ft] {
-				matched[id] = true
+				x.seen[id] = true
 			}
 		}
 	}
-	ids := make([]int32, 0, len(matched))
-	for id := range matched {
+	ids := make([]int32, 0, len(x.seen))
+	for id := range x.seen {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
@@ -529,23 +548,31 @@ func (s *solver) buildPart2(x *source, req *request, g int32, assign uint8, lb o
 		re := s.profileReconfig(req, &s.pools[id].prof, assign)
 		byLevel[re] = append(byLevel[re], id)
 	}
-	for re := range 4 {
+	cost := func(re int) []int64 {
+		o := lb
+		o.reconfig = int64(re)
+		return s.costVec(&o)
+	}
+	for re := range 5 {
 		if len(byLevel[re]) == 0 {
 			continue
 		}
-		o := lb
-		o.reconfig = int64(re)
-		c := s.costVec(&o)
+		c := cost(re)
 		for _, id := range byLevel[re] {
 			x.list = append(x.list, sopt{pool: id, cost: c})
 		}
 	}
-	for _, id := range byLevel[4] {
-		delete(matched, id) // with the tail, in pool order
+	x.ok = func(id int32, level int) bool { return s.profileReconfig(req, &s.pools[id].prof, assign) == level }
+	v0, v1 := vFeat(req.nodes[0].vlans), vFeat(req.nodes[1].vlans)
+	if v0 >= 0 {
+		x.scans = append(x.scans, scan{pools: pp.byF[v0], level: 2, cost: cost(2)})
 	}
-	tail := lb
-	tail.reconfig = 4
-	x.tailG, x.tailC, x.tailM = g, s.costVec(&tail), matched
+	for _, v := range []int32{v0, v1} {
+		if v >= 0 {
+			x.scans = append(x.scans, scan{pools: pp.byF[v], level: 3, cost: cost(3)})
+		}
+	}
+	x.scans = append(x.scans, scan{pools: pp.all, level: 4, cost: cost(4)})
 }
 
 // profileReconfig is the fewest reconfigurations of a two-node request on a
@@ -695,7 +722,7 @@ func (s *solver) otherSources(st *stream) {
 		}
 		b := b
 		lb := option{stage: b.stage}
-		src := &source{lb: s.costVec(&lb), tailG: -1, ord: len(st.src)}
+		src := &source{lb: s.costVec(&lb), ord: len(st.src)}
 		src.build = func(x *source) { s.buildOnes(x, req, lss, b.stage, b.pol, b.mm) }
 		st.src = append(st.src, src)
 	}
