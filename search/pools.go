@@ -22,7 +22,7 @@ type pool struct {
 	zc    int32 // standalone: zone class (-1: none of the requests' zones)
 	vc    int32 // standalone: VLAN class (-1: none of the requests' sets)
 	prof  [5]int32
-	rep   int32 // a logical server of the pool (costs are computed on it)
+	rep   int32   // a logical server of the pool (costs are computed on it)
 	mem   []int32 // two-node pools: their logical servers, ID order
 	cap   int32
 	st    uint8
