@@ -131,3 +131,51 @@ type BMC interface {
 type DumpReporter interface {
 	DumpInProgress(ctx context.Context) (bool, error)
 }
+
+// RestorePolicy is what a server does when mains power returns after an
+// outage (IPMI "chassis policy", Redfish ComputerSystem
+// PowerRestorePolicy).
+type RestorePolicy string
+
+// Restore policies.
+const (
+	// RestoreAlwaysOff keeps the server off when power returns (IPMI
+	// always-off, Redfish AlwaysOff). Fencing sets it so that a fenced
+	// server stays off.
+	RestoreAlwaysOff RestorePolicy = "always-off"
+	// RestoreAlwaysOn powers the server on when power returns (IPMI
+	// always-on, Redfish AlwaysOn).
+	RestoreAlwaysOn RestorePolicy = "always-on"
+	// RestorePrevious returns the server to the state it had when power
+	// was lost (IPMI previous, Redfish LastState).
+	RestorePrevious RestorePolicy = "previous"
+)
+
+// PowerRestorer is an optional capability of BMCs that can read and set
+// the power-restore policy. Fencing uses it to make a fenced server stay
+// off (a server whose policy powers it on again when mains power returns
+// would run beside the spare that took its disks); MarkStandby restores
+// the policy it had. Callers type-assert a BMC for it.
+type PowerRestorer interface {
+	// PowerRestorePolicy reads the policy. A policy the BMC reports that
+	// is none of the three (an OEM value) is returned as read, with a nil
+	// error; callers compare it with the constants.
+	//
+	// Errors: ErrTransient; ErrUnsupported when this BMC cannot report it
+	// after all (a driver over several protocols); ctx errors.
+	PowerRestorePolicy(ctx context.Context) (RestorePolicy, error)
+
+	// SetPowerRestorePolicy sets the policy and returns once the BMC
+	// reports it set. Idempotent: setting the current policy returns nil.
+	//
+	// Errors: ErrInvalid for a policy other than the three constants;
+	// ErrUnsupported when the BMC refuses that policy; ErrTransient;
+	// ErrOutcomeUnknown; ctx errors. On error nothing was changed, except
+	// with ErrOutcomeUnknown.
+	SetPowerRestorePolicy(ctx context.Context, p RestorePolicy) error
+}
+
+// Valid reports whether p is one of the three restore policies.
+func (p RestorePolicy) Valid() bool {
+	return p == RestoreAlwaysOff || p == RestoreAlwaysOn || p == RestorePrevious
+}

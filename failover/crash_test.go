@@ -338,3 +338,72 @@ func TestRecoverCarriesOutAFaultJournaledBeforeTheServerWasMarkedFailed(t *testi
 		}
 	})
 }
+
+// TestCrashDuringRecoverThenRecoverAgain crashes a failover at a store
+// write, then crashes the Recover that finishes it at each of its own
+// writes (and, for a few, the Recover after that one too): the fault
+// journaled first is never lost, and the last Recover finishes it with
+// I1-I4 intact.
+func TestCrashDuringRecoverThenRecoverAgain(t *testing.T) {
+	ctx := context.Background()
+	for _, sc := range []crashScenario{crashScenarios[0], crashScenarios[6]} {
+		for _, b1 := range []int{1, 2, 4, 6, 9, 13} {
+			t.Run(fmt.Sprintf("%s/crash at %d", sc.name, b1), func(t *testing.T) {
+				for b2 := 0; ; b2++ {
+					for _, b3 := range []int{-1, 0, 1, 3} {
+						if b3 >= 0 && b2%4 != 1 {
+							continue // a third crash for a sample of the second's points
+						}
+						clk := fake.NewClock(t0)
+						w, l := fake.PatentExample(fake.WithClock(clk))
+						addSpare(t, w, "srv13")
+						s := newSite(t, w, l, clk)
+						if sc.setup != nil {
+							sc.setup(t, s)
+						}
+						inner := s.store
+						workload := s.rec(sc.server).Workload
+						_ = s.w.FailServer(sc.server, sc.fault)
+						cs1 := &crashStore{Store: inner, budget: b1}
+						if res, _ := s.newOrchestrator(cs1).HandleFault(ctx, bmc.Fault{Server: sc.server, Type: sc.fault}); !cs1.dead() {
+							t.Skipf("the failover ends (%s) before write %d", res.Outcome, b1)
+						}
+						cs2 := &crashStore{Store: inner, budget: b2}
+						_, _ = s.newOrchestrator(cs2).Recover(ctx)
+						if !cs2.dead() {
+							if b3 < 0 {
+								if err := s.finished(inner, sc.server, workload); err != nil {
+									t.Fatalf("recover crashing at none of %d writes: %v", b2, err)
+								}
+								return // every write of the Recover visited
+							}
+							continue
+						}
+						if b3 >= 0 {
+							cs3 := &crashStore{Store: inner, budget: b3}
+							_, _ = s.newOrchestrator(cs3).Recover(ctx)
+						}
+						if _, err := s.newOrchestrator(inner).Recover(ctx); err != nil {
+							t.Fatalf("crashes at %d, %d, %d: last recover: %v", b1, b2, b3, err)
+						}
+						if err := s.finished(inner, sc.server, workload); err != nil {
+							t.Fatalf("crashes at %d, %d, %d: %v", b1, b2, b3, err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// finished checks that no failover is left open, the world keeps I1-I4,
+// and server's workload runs on the spare that took it.
+func (s *site) finished(st failover.Store, server, workload string) error {
+	if u, _ := st.Unfinished(context.Background()); len(u) != 0 {
+		return fmt.Errorf("unfinished: %v", u)
+	}
+	if err := checkWorld(s.w, s.base, st); err != nil {
+		return err
+	}
+	return workloadMoved(st, s.w, server, workload)
+}

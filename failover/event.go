@@ -15,6 +15,9 @@ const (
 	EventFaultReported   EventKind = "fault-reported"   // a fault the table says to only report
 	EventFaultAbsorbed   EventKind = "fault-absorbed"   // a repeated fault for a server already failing over
 	EventFaultCancelled  EventKind = "fault-cancelled"  // a delayed action cancelled: the server recovered
+	EventFaultRefused    EventKind = "fault-refused"    // the site is invalid (Check): nothing was done
+	EventFaultDeferred   EventKind = "fault-deferred"   // the server is held by another failover, which gets the fault
+	EventServerOn        EventKind = "server-on"        // a fenced server was found on again: it is fenced again
 	EventFailoverStarted EventKind = "failover-started" // a failover began (journal opened)
 	EventFenced          EventKind = "fenced"           // a server was confirmed off
 	EventFencingFailed   EventKind = "fencing-failed"   // a server could not be confirmed off: the failover stops (I1)

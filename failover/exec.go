@@ -10,178 +10,51 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/coldstandby/coldstandby/internal/opid"
 	"github.com/coldstandby/coldstandby/search"
 )
 
-// inventory builds the search snapshot from records: a reserved record is
-// search.Reserved, and aside lists servers to hide (Maintenance).
-func (o *Orchestrator) inventory(all []Record, aside map[search.ServerID]bool) (*search.Inventory, error) {
-	srv := make([]search.Server, len(all))
-	for i, r := range all {
-		s := r.Server
-		if r.Reservation != "" {
-			s.State = search.Reserved
-		}
-		if aside[s.ID] {
-			s.State = search.Maintenance
-		}
-		srv[i] = s
-	}
-	inv, err := search.NewInventory(srv, o.cfg.searchOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("failover: inventory: %w", err)
-	}
-	return inv, nil
-}
-
-// reservedSet lists every server a plan uses, sorted.
-func reservedSet(p search.Plan) []search.ServerID {
-	seen := map[search.ServerID]bool{}
-	var out []search.ServerID
-	add := func(id search.ServerID) {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	for _, a := range p.Assignments {
-		add(a.Spare)
-	}
-	for _, id := range p.Replacement {
-		add(id)
-	}
-	for _, v := range p.Preemptions {
-		add(v.Victim)
-		add(v.RelocateTo)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// planAndReserve searches (unless fixed) and reserves the plan's servers
-// in one compare-and-set (I4), re-planning when another failover won a
-// race for a server.
-func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[search.ServerID]bool) (search.Plan, error) {
-	o := r.o
-	// A failback's plan is the operator's: it is never replaced by a
-	// search (which could move the workload to a server nobody named).
-	mandatory := r.h.Plan != nil
-	var lastErr error
-	for try := 0; try < 16; try++ {
-		if r.stopped() {
-			return search.Plan{}, r.deadErr()
-		}
-		var all []Record
-		var plan search.Plan
-		if fixed != nil {
-			// A given plan: read only the servers it uses.
-			plan = *fixed
-			if !mandatory {
-				fixed = nil
-			}
-			for _, id := range reservedSet(plan) {
-				x, err := o.store.Get(ctx, id)
-				if err != nil {
-					return plan, r.storeErr(fmt.Errorf("failover: %s: plan: %w", r.h.Server, err))
-				}
-				all = append(all, x)
-			}
-		} else {
-			var err error
-			if all, err = o.store.List(ctx); err != nil {
-				return search.Plan{}, r.storeErr(fmt.Errorf("failover: %s: plan: %w", r.h.Server, err))
-			}
-			inv, err := o.inventory(all, aside)
-			if err != nil {
-				return search.Plan{}, err
-			}
-			plan, err = inv.Find(r.h.Server)
-			if err != nil {
-				return plan, fmt.Errorf("failover: %s: plan: %w", r.h.Server, err)
-			}
-		}
-		byID := make(map[search.ServerID]Record, len(all))
-		for _, x := range all {
-			byID[x.ID] = x
-		}
-		set := reservedSet(plan)
-		rec := stepRec{Plan: &plan}
-		var recs []Record
-		for _, id := range set {
-			x, ok := byID[id]
-			if !ok {
-				return plan, fmt.Errorf("failover: %s: plan uses unknown server %s: %w", r.h.Server, id, ErrNotFound)
-			}
-			if x.Reservation != "" && x.Reservation != r.id {
-				lastErr = fmt.Errorf("failover: %s: %s reserved by %s: %w", r.h.Server, id, x.Reservation, ErrConflict)
-				recs = nil
-				break
-			}
-			rec.Reserved = append(rec.Reserved, reservation{ID: id, Prev: x.State})
-			x.Reservation = r.id
-			if x.State == search.Standby {
-				x.State = search.Reserved
-			}
-			recs = append(recs, x)
-		}
-		if recs == nil {
-			if mandatory {
-				return plan, lastErr
-			}
-			continue
-		}
-		err := r.step(ctx, "reserve", joinIDs(set), "store", &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
-			a.Attempts++
-			_, err := o.put(ctx, recs...)
-			return r.storeErr(err)
-		})
-		if err == nil {
-			o.emit(Event{Kind: EventPlanChosen, Failover: r.id, Server: r.h.Server, Plan: &plan, Detail: plan.String()})
-			for _, v := range plan.Preemptions {
-				d := "stopped"
-				if v.RelocateTo != "" {
-					d = "relocated to " + string(v.RelocateTo)
-				}
-				o.emit(Event{Kind: EventPreemption, Failover: r.id, Server: v.Victim, Spare: v.RelocateTo, Detail: fmt.Sprintf("workload %q prio %d %s", v.Workload, v.Priority, d)})
-			}
-			return plan, nil
-		}
-		if !errors.Is(err, ErrConflict) || r.stopped() {
-			return plan, err
-		}
-		lastErr = err
-	}
-	return search.Plan{}, fmt.Errorf("failover: %s: could not reserve a plan: %w", r.h.Server, lastErr)
-}
-
-func joinIDs(xs []search.ServerID) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = string(x)
-	}
-	return strings.Join(s, ",")
-}
-
 // execute runs the plan-reserve-act-commit loop over candidates and ends
-// the failover. first, when set, is the plan to try first (joint planning
-// or a failback's fixed plan).
+// the failover. first, when set, is the plan to try first: a failback's
+// fixed plan, or one that joint planning already reserved (r.next).
+//
+// It stops at once, leaving the journal open for Recover, when the run
+// must (lost leadership, an unwritable journal) or its caller's ctx
+// ended: no rollback then, since a rollback under a cancelled caller
+// would itself be cut short; Recover does it. A failed server found on
+// again and not fenced again ends the failover as fencing failed, after
+// the attempt is rolled back (the disks go back to it).
 func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) Result {
+	ctx = opid.With(ctx, r.id)
 	res := Result{ID: r.id, Server: r.h.Server, Fault: r.h.Fault, Action: o.rule(r.h.Fault.Type).Action}
-	var errs *multierror.Error
+	var errs []error
 	aside := map[search.ServerID]bool{}
 	fixed := r.h.Plan
-	if fixed == nil {
+	if fixed == nil && r.next == nil {
 		fixed = first
+	}
+	interrupted := func() Result {
+		err := r.deadErr()
+		if !r.stopped() {
+			err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+		}
+		return r.finish(ctx, res, OutcomeInterrupted, err)
 	}
 	for cand := 0; cand < o.cfg.candidates; cand++ {
 		if r.h.Plan != nil && cand > 0 {
 			break // a failback has exactly one plan
 		}
-		plan, err := r.planAndReserve(ctx, fixed, aside)
+		var plan search.Plan
+		var err error
+		if r.next != nil {
+			plan, r.next = *r.next, nil
+		} else {
+			plan, err = r.planAndReserve(ctx, fixed, aside)
+		}
 		fixed = nil
 		if err != nil {
-			if r.stopped() {
-				return r.finish(ctx, res, OutcomeInterrupted, r.deadErr())
+			if r.stopped() || ctx.Err() != nil {
+				return interrupted()
 			}
 			// A reservation whose write failed may still have taken
 			// effect (a lost answer), and a failback's source is fenced:
@@ -189,40 +62,37 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 			// reserved by a closed journal that no Recover reopens.
 			if r.mustUndo() {
 				if rerr := r.rollback(ctx); rerr != nil {
-					errs = multierror.Append(errs, err, rerr)
-					return r.finish(ctx, res, OutcomeInterrupted, errs.ErrorOrNil())
+					return r.finish(ctx, res, OutcomeInterrupted, r.failed(append(errs, err, rerr)))
 				}
 			}
-			switch {
-			case errors.Is(err, ErrNoSpare) && cand == 0:
+			if errors.Is(err, ErrNoSpare) && cand == 0 {
 				res.Plan = plan
-				return r.finish(ctx, res, OutcomeNoSpare, err)
+				return r.finish(ctx, res, OutcomeNoSpare, fmt.Errorf("failover: %s: %w", r.h.Server, err))
 			}
-			errs = multierror.Append(errs, err)
+			errs = append(errs, err)
 			break
 		}
 		res.Plan = plan
 		res.Attempts++
 		blame, err := r.attempt(ctx, plan)
 		if err == nil {
-			err = r.commit(ctx, plan)
+			blame, err = r.commit(ctx, plan)
 			if err == nil {
 				return r.finish(ctx, res, OutcomeDone, nil)
 			}
 		}
-		if r.stopped() {
-			return r.finish(ctx, res, OutcomeInterrupted, r.deadErr())
+		if r.stopped() || ctx.Err() != nil {
+			return interrupted()
 		}
-		errs = multierror.Append(errs, err)
+		errs = append(errs, err)
 		o.emit(Event{Kind: EventRollback, Failover: r.id, Server: r.h.Server, Plan: &plan, Err: err})
 		if rerr := r.rollback(ctx); rerr != nil {
-			errs = multierror.Append(errs, rerr)
-			res.Outcome = OutcomeInterrupted
-			return r.finish(ctx, res, OutcomeInterrupted, errs.ErrorOrNil())
+			errs = append(errs, rerr)
+			return r.finish(ctx, res, OutcomeInterrupted, r.failed(errs))
 		}
-		if ctx.Err() != nil {
-			errs = multierror.Append(errs, ctx.Err())
-			break // the caller gave up: nobody's fault, nothing set aside
+		if errors.Is(err, errServerOn) {
+			o.emit(Event{Kind: EventFencingFailed, Failover: r.id, Server: r.h.Server, Err: err})
+			return r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("failover: %s: %w", r.h.Server, err))
 		}
 		victims := map[search.ServerID]bool{}
 		for _, v := range plan.Preemptions {
@@ -234,7 +104,7 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 				continue // a victim runs its own workload again: only avoid it
 			}
 			if err := r.setAside(ctx, id, err); err != nil && r.stopped() {
-				return r.finish(ctx, res, OutcomeInterrupted, r.deadErr())
+				return interrupted()
 			}
 		}
 		if len(blame) == 0 {
@@ -242,12 +112,28 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 				aside[id] = true // do not try the same plan again
 			}
 		}
-		if ctx.Err() != nil {
-			errs = multierror.Append(errs, ctx.Err())
-			break
-		}
 	}
-	return r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: %w", r.h.Server, errs.ErrorOrNil()))
+	return r.finish(ctx, res, OutcomeFailed, r.failed(errs))
+}
+
+// failed combines the errors of a failover's attempts into one, said
+// once: "failover: srv01: 2 attempts failed: ...; ...".
+func (r *run) failed(errs []error) error {
+	errs = slices.DeleteFunc(slices.Clone(errs), func(e error) bool { return e == nil })
+	switch len(errs) {
+	case 0:
+		return fmt.Errorf("failover: %s: no attempt left", r.h.Server)
+	case 1:
+		return fmt.Errorf("failover: %s: %w", r.h.Server, errs[0])
+	}
+	me := &multierror.Error{Errors: errs, ErrorFormat: func(es []error) string {
+		parts := make([]string, len(es))
+		for i, e := range es {
+			parts[i] = e.Error()
+		}
+		return fmt.Sprintf("%d errors: %s", len(es), strings.Join(parts, "; "))
+	}}
+	return fmt.Errorf("failover: %s: %w", r.h.Server, me)
 }
 
 // mustUndo reports whether the run has journaled steps whose undo does
@@ -302,11 +188,18 @@ func (b *blamer) on(id search.ServerID, err error) error {
 // attempt carries out a reserved plan up to (not including) the commit.
 // It returns the servers to blame when it fails.
 func (r *run) attempt(ctx context.Context, plan search.Plan) ([]search.ServerID, error) {
-	o := r.o
 	b := &blamer{r: r}
 	recs, err := r.records(ctx, plan)
 	if err != nil {
 		return nil, err
+	}
+	held := reservedSet(plan)
+	// broken fails the attempt when a server it holds reported a fault.
+	broken := func() error {
+		if id, err := r.brokenIn(held); err != nil {
+			return b.on(id, err)
+		}
+		return nil
 	}
 	// 1. Preemption: fence each victim, then relocate its workload or
 	// park its disks. Victims are independent of each other.
@@ -324,10 +217,21 @@ func (r *run) attempt(ctx context.Context, plan search.Plan) ([]search.ServerID,
 			if err := r.move(ctx, b, victim, target); err != nil {
 				return err
 			}
+			if err := r.verifyStorage(ctx, victim, target); err != nil {
+				return err
+			}
+			if err := r.step(ctx, "fenced", string(victim.ID), "bmc", nil, victim.ID, target.ID, func(ctx context.Context, a *AuditEntry) error {
+				return r.ensureOff(ctx, a, victim)
+			}); err != nil {
+				return b.on(v.Victim, err)
+			}
 			return b.on(v.RelocateTo, r.boot(ctx, target))
 		})
 	}
 	if err := parallel(pre...); err != nil {
+		return b.ids, err
+	}
+	if err := broken(); err != nil {
 		return b.ids, err
 	}
 	// 2. Compose the replacement when the plan says so.
@@ -359,7 +263,30 @@ func (r *run) attempt(ctx context.Context, plan search.Plan) ([]search.ServerID,
 	if err := parallel(moves...); err != nil {
 		return b.ids, err
 	}
-	// 4. Boot every server of the replacement.
+	// 4. Before anything boots from the disks: every spare sees what it
+	// must and nobody else does; the servers whose disks moved are
+	// still off (I1); no held server reported a fault.
+	var checks []func() error
+	for _, a := range plan.Assignments {
+		checks = append(checks, func() error { return r.verifyStorage(ctx, recs[a.Failed], recs[a.Spare]) })
+	}
+	if err := parallel(checks...); err != nil {
+		return b.ids, err
+	}
+	if err := r.step(ctx, "fenced", joinIDs(r.h.Members), "bmc", nil, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+		for _, as := range plan.Assignments {
+			if err := r.ensureOff(ctx, a, recs[as.Failed]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return b.ids, err
+	}
+	if err := broken(); err != nil {
+		return b.ids, err
+	}
+	// 5. Boot every server of the replacement.
 	boots := slices.Clone(plan.Replacement)
 	for _, s := range spares {
 		if !slices.Contains(boots, s) {
@@ -374,7 +301,18 @@ func (r *run) attempt(ctx context.Context, plan search.Plan) ([]search.ServerID,
 	if err := parallel(bs...); err != nil {
 		return b.ids, err
 	}
-	_ = o
+	if err := broken(); err != nil {
+		return b.ids, err
+	}
+	// 6. A failback's source is a standby again: its ports go back to
+	// the setting they had before it took the workload.
+	if r.h.Kind == kindFailback {
+		for _, a := range plan.Assignments {
+			if err := r.restorePorts(ctx, recs[a.Failed]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return nil, nil
 }
 
@@ -414,86 +352,3 @@ func homeOf(x Record) search.ServerID {
 	}
 	return x.ID
 }
-
-// commit makes the plan the truth in the store: the spares run the
-// workloads, the failed servers stay failed (a failback's source becomes
-// standby), victims say where their work went; reservations are cleared.
-func (r *run) commit(ctx context.Context, plan search.Plan) error {
-	o := r.o
-	var rec stepRec
-	err := r.step(ctx, "commit", joinIDs(reservedSet(plan)), "store", nil, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
-		a.Attempts++
-		recs, err := r.records(ctx, plan)
-		if err != nil {
-			return err
-		}
-		final, err := r.finalRecords(plan, recs)
-		if err != nil {
-			return err
-		}
-		rec = stepRec{Kind: "commit", Records: final, Plan: &plan}
-		seq, err := r.journal(ctx, PhaseIntent, "commit", joinIDs(reservedSet(plan)), rec, nil)
-		if err != nil {
-			return err
-		}
-		r.mu.Lock()
-		r.stack = append(r.stack, pending{seq: seq, rec: rec})
-		r.mu.Unlock()
-		// From here the failover only goes forward, as Recover would
-		// take it: the write may have been applied even when it reports
-		// an error (a lost answer), and a rollback under a journaled
-		// commit would leave records saying the spare runs the workload
-		// while it is off without its disks (or, after a crash during
-		// that rollback, Recover would roll the commit forward onto an
-		// undone world). applyCommit is idempotent: retry it, whatever
-		// the caller's ctx; if it still fails, stop and leave the
-		// journal open for Recover.
-		cctx := context.WithoutCancel(ctx)
-		for i := 0; i < o.cfg.attempts; i++ {
-			if err = o.applyCommit(cctx, r, r.id, final); err == nil || r.stopped() {
-				break
-			}
-		}
-		if err != nil {
-			r.kill(fmt.Errorf("failover: %s: commit journaled but not written (Recover rolls it forward): %w", r.id, err))
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	_, err = r.journal(ctx, PhaseDone, "commit", joinIDs(reservedSet(plan)), nil, nil)
-	return err
-}
-
-// applyCommit writes the final records of failover id, unless that was
-// already done (no record holds its reservation any more).
-func (o *Orchestrator) applyCommit(ctx context.Context, r *run, id string, final []Record) error {
-	var idList []search.ServerID
-	for _, x := range final {
-		idList = append(idList, x.ID)
-	}
-	err := o.update(ctx, r, idList, func(m map[search.ServerID]*Record) error {
-		held := false
-		for _, x := range m {
-			if x.Reservation == id {
-				held = true
-			}
-		}
-		if !held {
-			return errAlreadyCommitted
-		}
-		for _, x := range final {
-			rev := m[x.ID].Revision
-			*m[x.ID] = x
-			m[x.ID].Revision = rev
-		}
-		return nil
-	})
-	if errors.Is(err, errAlreadyCommitted) {
-		return nil
-	}
-	return err
-}
-
-var errAlreadyCommitted = errors.New("already committed")

@@ -14,6 +14,7 @@ import (
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/failover"
+	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/search"
 )
 
@@ -119,11 +120,49 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	if !slices.EqualFunc(before, after, func(a, b failover.Record) bool { return a.Revision == b.Revision }) {
 		t.Error("store changed")
 	}
-	// Without drivers, steps are listed as skipped.
-	o, _ := failover.New(s.store, failover.Drivers{})
-	dr, _ = o.DryRun(context.Background(), "srv01")
-	if dr.Steps[0].Skipped == "" {
-		t.Errorf("fence without BMC driver not skipped: %+v", dr.Steps[0])
+}
+
+func TestNewRefusesRecordsWhoseDriversAreMissing(t *testing.T) {
+	s := patentSite(t)
+	recs, _ := s.store.List(context.Background())
+	_, err := failover.New(s.store, failover.Drivers{})
+	if !errors.Is(err, failover.ErrInvalid) {
+		t.Fatalf("New without drivers: %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{"no BMC driver", "disk array \"" + recs[0].DiskArray + "\" has no DiskMapper", "srv01", "WithUnmanaged"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	// A BMC alone, with every array, fabric and switch declared
+	// unmanaged: the steps on them are listed as skipped, saying why.
+	u := failover.Unmanaged{Partitions: true}
+	for _, r := range recs {
+		u.Arrays = append(u.Arrays, r.DiskArray)
+		for _, h := range r.HBAs {
+			u.Fabrics = append(u.Fabrics, h.Fabric)
+		}
+		for _, n := range r.NICs {
+			u.Switches = append(u.Switches, n.Switch)
+		}
+	}
+	d := failovertest.Drivers(s.w)
+	o, err := failover.New(s.store, failover.Drivers{BMC: d.BMC}, failover.WithUnmanaged(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, err := o.DryRun(context.Background(), "srv01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range dr.Steps {
+		managed := st.Driver == "bmc" || st.Driver == "store"
+		if st.Step == "compose" {
+			t.Errorf("srv01's plan composes: %+v", st)
+		}
+		if managed != (st.Skipped == "") || (!managed && !strings.Contains(st.Skipped, "unmanaged")) {
+			t.Errorf("step %+v: skipped %q", st, st.Skipped)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
+	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
 	"github.com/coldstandby/coldstandby/search"
 )
@@ -104,4 +105,38 @@ func TestFailbackLosesTheRaceForItsServersCleanly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// After a failback, the server that ran the workload meanwhile is a
+// standby again: its switch ports go back to the setting they had before
+// it took the workload over (its zones are already left by then).
+func TestFailbackReturnsTheFormerSparesPortsToTheirSetting(t *testing.T) {
+	s := patentSite(t)
+	ctx := context.Background()
+	before, _ := s.w.Server("srv02")
+	if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+		t.Fatal(res.Err)
+	}
+	if st, _ := s.w.Server("srv02"); slices.EqualFunc(st.PortVLANs, before.PortVLANs, fabric.PortVLAN.Equal) {
+		t.Fatalf("setup: srv02's ports did not move to the workload's VLAN: %v", st.PortVLANs)
+	}
+	_ = s.w.RepairServer("srv01")
+	if err := s.o.MarkStandby(ctx, "srv01"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.o.Failback(ctx, "srv01")
+	if err != nil || res.Outcome != failover.OutcomeDone {
+		t.Fatalf("failback: %s %v", res.Outcome, err)
+	}
+	after, _ := s.w.Server("srv02")
+	if !slices.EqualFunc(after.PortVLANs, before.PortVLANs, fabric.PortVLAN.Equal) {
+		t.Errorf("srv02's ports %v after failback, want %v as before", after.PortVLANs, before.PortVLANs)
+	}
+	if len(after.Zones) != 0 || after.Power != bmc.PowerOff {
+		t.Errorf("srv02 after failback: zones %v, %s", after.Zones, after.Power)
+	}
+	if r := s.rec("srv02"); r.State != search.Standby || len(r.SpareVLANs) != 0 {
+		t.Errorf("srv02's record: %s, spare VLANs %v", r.State, r.SpareVLANs)
+	}
+	s.checkWorld()
 }

@@ -36,6 +36,11 @@ func (r Record) clone() Record {
 	r.HBAs = slices.Clone(r.HBAs)
 	r.NICs = slices.Clone(r.NICs)
 	r.Parked = slices.Clone(r.Parked)
+	r.PendingFaults = slices.Clone(r.PendingFaults)
+	r.SpareVLANs = slices.Clone(r.SpareVLANs)
+	for i := range r.SpareVLANs {
+		r.SpareVLANs[i].Trunk = slices.Clone(r.SpareVLANs[i].Trunk)
+	}
 	return r
 }
 
@@ -78,15 +83,8 @@ func (s *MemStore) Put(ctx context.Context, recs ...Record) ([]Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("failover: store put: %w", err)
 	}
-	seen := make(map[search.ServerID]bool, len(recs))
-	for _, r := range recs {
-		if r.ID == "" {
-			return nil, fmt.Errorf("failover: store put: empty server ID: %w", ErrInvalid)
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("failover: store put: %s twice: %w", r.ID, ErrInvalid)
-		}
-		seen[r.ID] = true
+	if err := ValidatePut(recs); err != nil {
+		return nil, fmt.Errorf("failover: store put: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,4 +167,48 @@ func (s *MemStore) Unfinished(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+var _ JournalLister = (*MemStore)(nil)
+
+// Failovers implements JournalLister.
+func (s *MemStore) Failovers(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("failover: failovers: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.journals))
+	for id := range s.journals {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+var _ Deleter = (*MemStore)(nil)
+
+// Delete implements Deleter.
+func (s *MemStore) Delete(ctx context.Context, recs ...Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("failover: store delete: %w", err)
+	}
+	if err := checkDelete(recs); err != nil {
+		return fmt.Errorf("failover: store delete: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		cur, ok := s.records[r.ID]
+		if !ok {
+			return fmt.Errorf("failover: store delete %s: %w", r.ID, ErrNotFound)
+		}
+		if cur.Revision != r.Revision {
+			return fmt.Errorf("failover: store delete %s: revision %d, stored %d: %w", r.ID, r.Revision, cur.Revision, ErrConflict)
+		}
+	}
+	for _, r := range recs {
+		delete(s.records, r.ID)
+	}
+	return nil
 }

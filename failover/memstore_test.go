@@ -27,7 +27,7 @@ func TestMemStorePutIsCompareAndSet(t *testing.T) {
 	if _, err := s.Put(ctx, a); !errors.Is(err, failover.ErrConflict) {
 		t.Fatalf("create of an existing record: %v, want ErrConflict", err)
 	}
-	b := failover.Record{Server: search.Server{ID: "b"}}
+	b := failover.Record{Server: search.Server{ID: "b", State: search.Standby}}
 	stale := got[0]
 	next := got[0]
 	next.Note = "x"

@@ -160,7 +160,7 @@ type Option func(*config) error
 
 type config struct {
 	log          *slog.Logger
-	observer     func(Event)
+	observers    []func(Event)
 	clock        Clock
 	timeouts     Timeouts
 	attempts     int // step attempts (1 + retries)
@@ -173,6 +173,7 @@ type config struct {
 	nmi          bool
 	swap         bool
 	searchOpts   []search.Option
+	unmanaged    Unmanaged
 }
 
 func defaultConfig() config {
@@ -201,12 +202,16 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithObserver calls fn with every Event, synchronously and possibly from
-// several goroutines at once; fn must be quick and safe for concurrent
-// use.
+// WithObserver adds fn to the functions called with every Event (several
+// WithObserver options add several observers, called in the order given).
+// Each is called synchronously and possibly from several goroutines at
+// once; it must be quick and safe for concurrent use.
 func WithObserver(fn func(Event)) Option {
 	return func(c *config) error {
-		c.observer = fn
+		if fn == nil {
+			return fmt.Errorf("failover: WithObserver(nil): %w", ErrInvalid)
+		}
+		c.observers = append(c.observers, fn)
 		return nil
 	}
 }

@@ -76,6 +76,17 @@ const (
 	OutcomeNoSpare       Outcome = "no-spare"       // fenced, but nothing can take over
 	OutcomeFailed        Outcome = "failed"         // every candidate failed and was rolled back
 	OutcomeInterrupted   Outcome = "interrupted"    // the store said ErrNotLeader (or ctx ended): Recover finishes it
+	// OutcomeRefused: nothing was done because the site is invalid (a
+	// bad record, a driver missing for a record; see Check): the error
+	// wraps ErrInvalid and names the problems. Fix them and deliver the
+	// fault again.
+	OutcomeRefused Outcome = "refused"
+	// OutcomeDeferred: the server is held by another failover (as its
+	// spare, a victim or a relocation target). The fault is kept in the
+	// server's record (Record.PendingFaults): the holding failover treats
+	// the server as broken, and when it ends the fault is handled as if
+	// delivered then.
+	OutcomeDeferred Outcome = "deferred"
 )
 
 // AuditEntry is one step of a failover as it ran.
@@ -114,19 +125,28 @@ type Orchestrator struct {
 
 	mu       sync.Mutex
 	inflight map[search.ServerID]*flight // servers whose fault is being handled
-	live     map[string]bool             // IDs of the failovers this instance is running (Recover leaves them alone)
+	live     map[string]*run             // the failovers this instance is running (Recover leaves them alone)
 	zoneMu   map[any]*sync.Mutex         // per FCZoner instance: one zoning transaction at a time
+	draining map[search.ServerID]bool    // servers whose kept faults are being handled
 	seq      atomic.Int64
 }
 
 // flight is a fault being handled for a server (and its partition).
+// Its fields are guarded by Orchestrator.mu.
 type flight struct {
 	servers []search.ServerID
-	cancel  context.CancelFunc // cancels a pending delayed action
+	cancel  context.CancelFunc // ends the wait of a delayed action (nil when not waiting)
+	// now is set when a fault whose rule says act now arrived during the
+	// wait: the wait ends and the failover acts on that fault.
+	now *bmc.Fault
 }
 
-// New returns an Orchestrator over store and drivers. It returns an error
-// wrapping ErrInvalid for a nil store or a bad option.
+// New returns an Orchestrator over store and drivers. It reads the
+// store's records once (bounded by Timeouts.Step) and runs Check on them:
+// it returns an error wrapping ErrInvalid for a nil store, a bad option,
+// an invalid record, or an array, fabric, switch or partition that a
+// record names with neither a driver nor an Unmanaged entry (each problem
+// named), and the store's error when it cannot be read.
 func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 	if store == nil {
 		return nil, fmt.Errorf("failover: New: nil Store: %w", ErrInvalid)
@@ -141,15 +161,25 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		}
 	}
 	leader, _ := store.(LeaderChecker)
-	return &Orchestrator{
+	o := &Orchestrator{
 		store:    store,
 		leader:   leader,
 		drv:      drivers,
 		cfg:      cfg,
 		inflight: map[search.ServerID]*flight{},
-		live:     map[string]bool{},
+		live:     map[string]*run{},
 		zoneMu:   map[any]*sync.Mutex{},
-	}, nil
+		draining: map[search.ServerID]bool{},
+	}
+	// Refuse a site the Orchestrator could not act on, before any fault
+	// does: a bad record or a missing driver would otherwise be found
+	// after a server was fenced.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeouts.Step)
+	defer cancel()
+	if err := o.Check(ctx); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // Store returns the Orchestrator's store.
@@ -159,8 +189,8 @@ func (o *Orchestrator) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = o.cfg.clock.Now()
 	}
-	if o.cfg.observer != nil {
-		o.cfg.observer(e)
+	for _, fn := range o.cfg.observers {
+		fn(e)
 	}
 }
 
@@ -197,40 +227,33 @@ func (o *Orchestrator) release(fl *flight) {
 	}
 }
 
-// adopt registers failover id as run by this instance; it fails when it
-// already is (Recover must not roll back a failover that is still acting).
-func (o *Orchestrator) adopt(id string) bool {
+// adopt registers r as run by this instance; it fails when its ID
+// already is (Recover must not roll back a failover that is still
+// acting).
+func (o *Orchestrator) adopt(r *run) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.live[id] {
+	if o.live[r.id] != nil {
 		return false
 	}
-	o.live[id] = true
+	o.live[r.id] = r
 	return true
 }
 
 // disown ends adopt: the run has stopped acting.
-func (o *Orchestrator) disown(id string) {
+func (o *Orchestrator) disown(r *run) {
 	o.mu.Lock()
-	delete(o.live, id)
+	if o.live[r.id] == r {
+		delete(o.live, r.id)
+	}
 	o.mu.Unlock()
 }
 
-// Recovered tells the Orchestrator that server is healthy again: a
-// failover waiting for a delayed fault action is cancelled. It reports
-// whether one was waiting. A failover already under way is not stopped.
-func (o *Orchestrator) Recovered(server search.ServerID) bool {
+// liveRun returns the run of failover id if this instance runs it.
+func (o *Orchestrator) liveRun(id string) *run {
 	o.mu.Lock()
-	var cancel context.CancelFunc
-	if fl := o.inflight[server]; fl != nil {
-		cancel = fl.cancel
-	}
-	o.mu.Unlock()
-	if cancel == nil {
-		return false
-	}
-	cancel()
-	return true
+	defer o.mu.Unlock()
+	return o.live[id]
 }
 
 // members returns the records of the logical server rec belongs to,
@@ -268,102 +291,6 @@ func ids(recs []Record) []search.ServerID {
 		out[i] = r.ID
 	}
 	return out
-}
-
-// HandleFault is the fault entry point: it applies the fault-action table
-// and, when the table says so, fails the server over and returns when the
-// failover has ended. A fault for a server that is already being handled
-// (or was already replaced) is absorbed.
-//
-// A fault for a server named by an unfinished failover that this
-// instance is not running (a crash, a deposed leader) starts nothing: it
-// ends as OutcomeInterrupted with an error wrapping ErrConflict, since
-// that failover may hold part of the server's disks and its journal
-// already holds a fault; Recover carries it out.
-//
-// The error is nil for reported, absorbed and cancelled faults and for a
-// completed failover; otherwise it wraps ErrFencingFailed, ErrNoSpare,
-// ErrNotLeader, ErrConflict, a ctx error or the failed steps' errors
-// (combined with go-multierror), and Result.Err holds the same error.
-func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, error) {
-	res := Result{Server: search.ServerID(f.Server), Fault: f}
-	if f.Server == "" {
-		res.Err = fmt.Errorf("failover: fault without a server: %w", ErrInvalid)
-		return res, res.Err
-	}
-	r := o.rule(f.Type)
-	res.Action = r.Action
-	if r.Action == ActReport {
-		res.Outcome = OutcomeReported
-		o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: string(f.Type) + ": " + f.Detail})
-		return res, nil
-	}
-	rec, err := o.store.Get(ctx, res.Server)
-	if err != nil {
-		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
-		return res, res.Err
-	}
-	mem, err := o.membersOf(ctx, rec)
-	if err != nil {
-		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
-		return res, res.Err
-	}
-	fl := &flight{}
-	if !o.claim(ids(mem), fl) {
-		res.Outcome = OutcomeAbsorbed
-		o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
-		return res, nil
-	}
-	defer o.release(fl)
-
-	if r.Action == ActAfterDelay {
-		dctx, cancel := context.WithCancel(ctx)
-		o.mu.Lock()
-		fl.cancel = cancel
-		o.mu.Unlock()
-		err := o.cfg.clock.Sleep(dctx, r.Delay)
-		cancel()
-		o.mu.Lock()
-		fl.cancel = nil
-		o.mu.Unlock()
-		if err != nil {
-			if ctx.Err() != nil {
-				res.Err = fmt.Errorf("failover: fault on %s: waiting %v: %w", f.Server, r.Delay, ctx.Err())
-				return res, res.Err
-			}
-			res.Outcome = OutcomeCancelled
-			o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovered during the delay"})
-			return res, nil
-		}
-		if o.cfg.recovery != nil {
-			ok, err := o.cfg.recovery(ctx, rec, f)
-			if err == nil && ok {
-				res.Outcome = OutcomeCancelled
-				o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovery check passed"})
-				return res, nil
-			}
-		}
-	}
-	fo, res, ok := o.prepare(ctx, res, false)
-	if !ok {
-		return res, res.Err
-	}
-	res = o.execute(ctx, fo, nil)
-	return res, res.Err
-}
-
-// eligible decides what to do with a fault on rec: "" to fail over, or
-// the outcome when there is nothing to fail over.
-func eligible(rec Record) (Outcome, string) {
-	switch {
-	case rec.Reservation != "":
-		return OutcomeReported, "held by failover " + rec.Reservation + ", which handles its failures"
-	case rec.State == search.Failed && rec.MovedTo != "":
-		return OutcomeAbsorbed, "already replaced by " + string(rec.MovedTo)
-	case rec.State == search.Active, rec.State == search.Failed:
-		return "", ""
-	}
-	return OutcomeReported, "server is " + string(rec.State) + ", not active"
 }
 
 // newID makes a failover ID.

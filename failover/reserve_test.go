@@ -24,7 +24,7 @@ func (f *failingReserveStore) Put(ctx context.Context, recs ...failover.Record) 
 	out, err := f.Store.Put(ctx, recs...)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err == nil && !f.armed && len(recs) > 0 && recs[0].Reservation != "" {
+	if err == nil && !f.armed && len(recs) > 0 && recs[0].State == search.Reserved {
 		f.armed = true
 		f.failGets = 1
 		return nil, failover.ErrOutcomeUnknown

@@ -2,12 +2,12 @@ package failover
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/internal/opid"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
 )
@@ -18,7 +18,7 @@ import (
 // undone). It stops at the first undo that fails: the journal stays open
 // and Recover tries again.
 func (r *run) rollback(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Rollback)
+	rctx, cancel := context.WithTimeout(opid.With(context.WithoutCancel(ctx), r.id), r.o.cfg.timeouts.Rollback)
 	defer cancel()
 	for {
 		r.mu.Lock()
@@ -42,6 +42,15 @@ func (r *run) rollback(ctx context.Context) error {
 		}
 		a := AuditEntry{Step: "undo:" + p.rec.Kind, Target: target, Driver: driverOf(p.rec.Kind), Start: r.o.cfg.clock.Now()}
 		err := r.undo(rctx, &a, p.rec)
+		if err != nil && driverOf(p.rec.Kind) == "storage" && !r.stopped() {
+			// A write that landed late may have moved volumes again
+			// under an undo already done (a swap back taken back):
+			// undo every storage move of this failover again (undos
+			// are idempotent), then try this one once more.
+			if rerr := r.undoMovesAgain(rctx, &a); rerr == nil {
+				err = r.undo(rctx, &a, p.rec)
+			}
+		}
 		a.Duration = r.o.cfg.clock.Now().Sub(a.Start)
 		if err != nil {
 			a.Err = err.Error()
@@ -62,6 +71,23 @@ func (r *run) rollback(ctx context.Context) error {
 	}
 }
 
+// undoMovesAgain runs the undo of every storage move of the run again,
+// newest first.
+func (r *run) undoMovesAgain(ctx context.Context, a *AuditEntry) error {
+	r.mu.Lock()
+	moves := slices.Clone(r.moves)
+	r.mu.Unlock()
+	for i := len(moves) - 1; i >= 0; i-- {
+		if moves[i].Kind != "storage" {
+			continue
+		}
+		if err := r.undo(ctx, a, moves[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (r *run) pop() {
 	r.mu.Lock()
 	r.stack = r.stack[:len(r.stack)-1]
@@ -70,6 +96,8 @@ func (r *run) pop() {
 
 func undoTarget(rec stepRec) string {
 	switch rec.Kind {
+	case "volumes":
+		return fmt.Sprintf("%s: %s has its %d volume(s)", rec.Array, rec.Server, len(rec.Maps))
 	case "storage", "park":
 		if rec.Swap {
 			return fmt.Sprintf("%s: %s <- %s", rec.Array, rec.Server, rec.Spare)
@@ -95,7 +123,7 @@ func driverOf(kind string) string {
 	switch kind {
 	case "fence", "boot":
 		return "bmc"
-	case "storage", "park":
+	case "storage", "park", "volumes":
 		return "storage"
 	case "zone":
 		return "zoner"
@@ -174,6 +202,19 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		if !ok {
 			return fmt.Errorf("no DiskMapper for disk array %q: %w", rec.Array, ErrNotFound)
 		}
+		// The server the volumes go back from must be off when they
+		// change hands (I1), even when something else powered it on (a
+		// victim's power-restore policy, an operator): it is this
+		// failover's spare or relocation target, so it is fenced again
+		// if needed, before each request.
+		var off func(context.Context) error
+		if rec.Spare != "" {
+			x, err := o.store.Get(ctx, rec.Spare)
+			if err != nil {
+				return r.storeErr(err)
+			}
+			off = func(ctx context.Context) error { return r.ensureOff(ctx, a, x) }
+		}
 		if rec.Swap {
 			var back bool
 			if err := r.call(ctx, a, n, func(ctx context.Context) error {
@@ -193,23 +234,33 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			// A swap cut short (a crash, a lost answer) leaves the host
 			// with neither set: the volumes are masked to nobody, and by
 			// the contract only the same swap again gets out of that
-			// state. Finish it (a no-op when the host already has To),
-			// then swap back.
+			// state. Finish it, unless To sees the volumes already (the
+			// swap is complete), then swap back.
+			var there bool
 			if err := r.call(ctx, a, n, func(ctx context.Context) error {
-				err := sw.SwapInitiators(ctx, rec.From, rec.To)
-				if errors.Is(err, ErrNotFound) {
-					return nil // no host has either set: swapping back says why
-				}
+				var err error
+				there, err = sees(ctx, dm, rec.To, rec.Maps)
 				return err
-			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.To, rec.Maps) }); err != nil {
+			}, nil); err != nil {
 				return err
 			}
-			return r.call(ctx, a, n, func(ctx context.Context) error { return sw.SwapInitiators(ctx, rec.To, rec.From) },
+			if !there {
+				if err := r.call(ctx, a, n, func(ctx context.Context) error {
+					err := sw.SwapInitiators(ctx, rec.From, rec.To)
+					if errors.Is(err, ErrNotFound) {
+						return nil // no host has either set: swapping back says why
+					}
+					return err
+				}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.To, rec.Maps) }); err != nil {
+					return err
+				}
+			}
+			return r.callAfter(ctx, a, n, off, func(ctx context.Context) error { return sw.SwapInitiators(ctx, rec.To, rec.From) },
 				func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, rec.Maps) })
 		}
 		if !rec.Park {
 			if gone, err := notSees(ctx, dm, rec.To, rec.Volume); err != nil || !gone {
-				if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, rec.Volume, rec.To) },
+				if err := r.callAfter(ctx, a, n, off, func(ctx context.Context) error { return dm.Unmap(ctx, rec.Volume, rec.To) },
 					func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, rec.Volume) }); err != nil {
 					return err
 				}
@@ -219,7 +270,7 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		if home, err := sees(ctx, dm, rec.From, []storage.Mapping{m}); err == nil && home {
 			return nil
 		}
-		return r.call(ctx, a, n, func(ctx context.Context) error { return dm.Map(ctx, rec.Volume, rec.From, rec.LUN) },
+		return r.callAfter(ctx, a, n, off, func(ctx context.Context) error { return dm.Map(ctx, rec.Volume, rec.From, rec.LUN) },
 			func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, []storage.Mapping{m}) })
 	case "zone":
 		z, ok := o.drv.FCZoners[rec.Fabric]
@@ -247,6 +298,19 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			v, err := s.PortVLAN(ctx, rec.Port)
 			return v.Equal(prev), err
 		})
+	case "volumes":
+		// Runs after every storage undo of the attempt: src must have
+		// every volume back at its LUN (a write that lands late may have
+		// taken one away again).
+		dm, ok := o.drv.DiskMappers[rec.Array]
+		if !ok {
+			return fmt.Errorf("no DiskMapper for disk array %q: %w", rec.Array, ErrNotFound)
+		}
+		src := Record{Server: search.Server{ID: rec.Server, DiskArray: rec.Array}}
+		for _, in := range rec.From {
+			src.HBAs = append(src.HBAs, HBA{Initiator: in})
+		}
+		return r.reconcile(ctx, a, dm, src, rec.Maps, "")
 	case "compose":
 		if o.drv.Partitions == nil {
 			return nil
@@ -274,280 +338,4 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		})
 	}
 	return fmt.Errorf("unknown step kind %q: %w", rec.Kind, ErrInvalid)
-}
-
-// finalRecords computes the records as the commit leaves them.
-func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([]Record, error) {
-	r.mu.Lock()
-	parked := r.parked
-	part := r.partition
-	r.mu.Unlock()
-	out := map[search.ServerID]Record{}
-	get := func(id search.ServerID) Record {
-		if x, ok := out[id]; ok {
-			return x
-		}
-		return recs[id]
-	}
-	victim := map[search.ServerID]search.Preemption{}
-	for _, v := range plan.Preemptions {
-		victim[v.Victim] = v
-	}
-	// Relocation targets take their victims' workloads.
-	for _, v := range plan.Preemptions {
-		vr := recs[v.Victim]
-		if v.RelocateTo != "" {
-			t := get(v.RelocateTo)
-			t.State = search.Active
-			t.Workload, t.Priority = v.Workload, v.Priority
-			t.Zone, t.VLANs = vr.Zone, slices.Clone(vr.VLANs)
-			t.Home = homeOf(vr)
-			if t.Home == t.ID {
-				t.Home = ""
-			}
-			t.Reservation, t.MovedTo, t.Note = "", "", fmt.Sprintf("took over %q from %s (preempted by %s)", v.Workload, v.Victim, r.h.Server)
-			out[t.ID] = t
-		}
-	}
-	// preempted records on a victim taken into the replacement where its
-	// own workload went: relocated, or stopped with its volumes parked
-	// (masked to nobody: its record is the only place that says what
-	// to map back, I3).
-	preempted := func(s *Record) {
-		v, ok := victim[s.ID]
-		if !ok {
-			return
-		}
-		s.MovedTo = v.RelocateTo
-		if v.RelocateTo != "" {
-			s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) moved to %s", r.h.Server, v.Workload, v.Priority, v.RelocateTo)
-		} else {
-			s.Note = fmt.Sprintf("preempted by %s: workload %q (prio %d) stopped, %d volume(s) parked", r.h.Server, v.Workload, v.Priority, len(parked[s.ID]))
-			s.Parked = append(slices.Clone(s.Parked), parked[s.ID]...)
-		}
-	}
-	var failedWorkload string
-	var failedPrio int
-	for _, a := range plan.Assignments {
-		f := recs[a.Failed]
-		failedWorkload, failedPrio = f.Workload, f.Priority
-		s := get(a.Spare)
-		s.State = search.Active
-		s.Workload, s.Priority = f.Workload, f.Priority
-		s.Zone, s.VLANs = f.Zone, slices.Clone(f.VLANs)
-		s.Home = homeOf(f)
-		if s.Home == s.ID {
-			s.Home = ""
-		}
-		s.Reservation = ""
-		s.Note = fmt.Sprintf("took over %q from %s (failover %s)", f.Workload, f.ID, r.id)
-		if part != "" {
-			s.Partition = search.PartitionID(part)
-		} else if f.Partition == "" && len(plan.Replacement) <= 1 {
-			s.Partition = ""
-		}
-		s.MovedTo = ""
-		preempted(&s)
-		out[s.ID] = s
-	}
-	// Replacement nodes that received no disks still join the workload.
-	for _, id := range plan.Replacement {
-		if _, ok := out[id]; ok {
-			continue
-		}
-		s := get(id)
-		s.State, s.Workload, s.Priority, s.Reservation = search.Active, failedWorkload, failedPrio, ""
-		if part != "" {
-			s.Partition = search.PartitionID(part)
-		}
-		s.MovedTo = ""
-		preempted(&s)
-		out[id] = s
-	}
-	// The failed servers.
-	for _, a := range plan.Assignments {
-		if _, taken := out[a.Failed]; taken {
-			continue
-		}
-		f := get(a.Failed)
-		if r.h.Kind == kindFailback {
-			f.State = search.Standby
-			f.MovedTo, f.Home = "", ""
-			f.Note = fmt.Sprintf("workload %q moved back to %s", f.Workload, a.Spare)
-		} else {
-			f.State = search.Failed
-			f.MovedTo = a.Spare
-			f.Note = fmt.Sprintf("failed (%s); workload %q moved to %s", r.h.Fault.Type, f.Workload, a.Spare)
-			f.Home = ""
-		}
-		f.Workload, f.Zone = "", "" // its WWPNs left their zones
-		f.Reservation = ""
-		out[f.ID] = f
-	}
-	// Any other reserved server (a victim not used as a spare) is freed.
-	for _, id := range reservedSet(plan) {
-		if _, ok := out[id]; !ok {
-			x := get(id)
-			x.Reservation = ""
-			preempted(&x) // never lose what was parked
-			out[id] = x
-		}
-	}
-	ids := make([]search.ServerID, 0, len(out))
-	for id := range out {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	final := make([]Record, len(ids))
-	for i, id := range ids {
-		final[i] = out[id]
-	}
-	return final, nil
-}
-
-// Recover finishes or rolls back every failover a previous Orchestrator
-// on the same Store left unfinished (I7): a failover whose commit was
-// journaled is committed; any other is rolled back step by step from its
-// journal, and then, when its failed server still needs a replacement,
-// failed over again from the start (fencing is idempotent). A failover
-// whose failed server was not replaced yet is carried out again even when
-// the crash came before its record was marked Failed: the journal's first
-// entry holds the fault, so a fault once journaled is never lost (unless
-// the fault-action table now says report only and the server was not
-// touched yet: then it ends as reported). Call it at
-// start-up, before delivering faults. A failover this Orchestrator is
-// still running is not crashed and is left alone (its Result has only
-// the ID); one whose servers another running failover of this instance
-// holds is left for a later call, with an error wrapping ErrConflict. It returns the results of the
-// failovers it completed or restarted, and the errors combined.
-func (o *Orchestrator) Recover(ctx context.Context) ([]Result, error) {
-	unfinished, err := o.store.Unfinished(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("failover: recover: %w", err)
-	}
-	var results []Result
-	var errs []error
-	for _, id := range unfinished {
-		res, err := o.recoverOne(ctx, id)
-		results = append(results, res)
-		if err != nil {
-			errs = append(errs, err)
-			if errors.Is(err, ErrNotLeader) {
-				break
-			}
-		}
-	}
-	return results, errors.Join(errs...)
-}
-
-func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error) {
-	if !o.adopt(id) {
-		// This instance is running it (or another Recover call is
-		// recovering it): it is not crashed, and rolling its journal
-		// back while it acts would undo its moves under its feet.
-		return Result{ID: id}, nil
-	}
-	j, err := o.store.Journal(ctx, id)
-	if err != nil {
-		o.disown(id)
-		return Result{ID: id}, fmt.Errorf("failover: recover %s: %w", id, err)
-	}
-	r := &run{o: o, id: id, start: o.cfg.clock.Now()}
-	var h header
-	for _, e := range j {
-		r.seq = e.Seq
-		switch e.Phase {
-		case PhaseBegin:
-			if err := json.Unmarshal(e.Data, &h); err != nil {
-				o.disown(id)
-				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad header: %v: %w", id, err, ErrInvalid)
-			}
-		case PhaseIntent:
-			var rec stepRec
-			if err := json.Unmarshal(e.Data, &rec); err != nil {
-				o.disown(id)
-				return Result{ID: id}, fmt.Errorf("failover: recover %s: bad entry %d: %v: %w", id, e.Seq, err, ErrInvalid)
-			}
-			r.stack = append(r.stack, pending{seq: e.Seq, rec: rec})
-		case PhaseUndone:
-			var rec stepRec
-			if err := json.Unmarshal(e.Data, &rec); err == nil {
-				r.stack = slices.DeleteFunc(r.stack, func(p pending) bool { return p.seq == rec.Of })
-			}
-		}
-	}
-	r.h = h
-	res := Result{ID: id, Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
-	fl := &flight{}
-	claimed := o.claim(h.Members, fl)
-	if !claimed {
-		// Another failover of this instance is acting on these servers
-		// (a fault delivered before Recover): rolling this journal back
-		// now would move their disks under it. Leave it for a later
-		// Recover.
-		o.disown(id)
-		err := fmt.Errorf("failover: recover %s: %v being handled by another failover; call Recover again when it ends: %w", id, h.Members, ErrConflict)
-		return Result{ID: id, Server: h.Server, Fault: h.Fault, Outcome: OutcomeInterrupted, Err: err}, err
-	}
-	defer o.release(fl)
-	// A journaled commit is rolled forward.
-	for _, p := range r.stack {
-		if p.rec.Kind == "commit" {
-			if err := o.applyCommit(ctx, r, id, p.rec.Records); err != nil {
-				return r.finish(ctx, res, OutcomeInterrupted, fmt.Errorf("failover: recover %s: commit: %w", id, err)), err
-			}
-			if p.rec.Plan != nil {
-				res.Plan = *p.rec.Plan
-			}
-			res = r.finish(ctx, res, OutcomeDone, nil)
-			o.emit(Event{Kind: EventRecovered, Failover: id, Server: h.Server, Detail: "commit rolled forward"})
-			return res, res.Err
-		}
-	}
-	if err := r.rollback(ctx); err != nil {
-		res = r.finish(ctx, res, OutcomeInterrupted, err)
-		return res, err
-	}
-	res = r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: interrupted and rolled back by Recover", id))
-	if res.Outcome == OutcomeInterrupted {
-		return res, res.Err
-	}
-	o.emit(Event{Kind: EventRecovered, Failover: id, Server: h.Server, Detail: "rolled back"})
-	if h.Kind != kindFailover {
-		return res, nil
-	}
-	// Start over when the failed server still needs a replacement (the
-	// members stay claimed: prepare and execute run under this claim).
-	// The journal header holds the fault: it is not lost because the
-	// process died before the server's record said Failed (a crash right
-	// after PhaseBegin). A server not replaced yet (no MovedTo, still
-	// Active or Failed) is failed over now; prepare re-checks the record
-	// (a reservation, a standby) as HandleFault would.
-	rec, err := o.store.Get(ctx, h.Server)
-	if err != nil {
-		res.Err = fmt.Errorf("failover: recover %s: %w", id, err)
-		return res, res.Err
-	}
-	if rec.MovedTo != "" || (rec.State != search.Failed && rec.State != search.Active) {
-		return res, nil
-	}
-	if rec.State == search.Active && o.rule(h.Fault.Type).Action == ActReport {
-		// The fault-action table (changed since the fault was taken)
-		// says report only, and nothing was done to the server yet: it
-		// was never marked failed, so never fenced. A server already
-		// marked Failed may be fenced, so its failover is carried out
-		// whatever the table says now: leaving it would lose the
-		// workload.
-		res.Action = ActReport
-		res.Outcome, res.Err = OutcomeReported, nil
-		o.emit(Event{Kind: EventFaultReported, Failover: id, Server: h.Server, Detail: string(h.Fault.Type) + ": " + h.Fault.Detail + " (recovered; the fault-action table says report)"})
-		return res, nil
-	}
-	again := Result{Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
-	fo, again, ok := o.prepare(ctx, again, true)
-	if !ok {
-		return again, again.Err
-	}
-	again = o.execute(ctx, fo, nil)
-	return again, again.Err
 }

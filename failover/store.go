@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/internal/errs"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
@@ -115,6 +117,21 @@ type Record struct {
 	// Note is a short human-readable reason for the current state
 	// ("fencing failed: ...", "preempted by r01", ...).
 	Note string `json:"note,omitempty"`
+
+	// PendingFaults are faults delivered for this server while a
+	// failover held it (as its spare, a victim or a relocation target):
+	// that failover treats the server as broken, and when it ends the
+	// faults are handled as if delivered then. Kept in the record so a
+	// crash does not lose them.
+	PendingFaults []bmc.Fault `json:"pending_faults,omitempty"`
+	// RestorePolicy is, for a fenced server whose BMC can keep it off
+	// (bmc.PowerRestorer), the power-restore policy it had before fencing
+	// set it to stay off; MarkStandby gives it back.
+	RestorePolicy bmc.RestorePolicy `json:"restore_policy,omitempty"`
+	// SpareVLANs are, for a server that took over a workload, the
+	// settings of its NICs' switch ports before it did (in NIC order);
+	// Failback gives them back.
+	SpareVLANs []fabric.PortVLAN `json:"spare_vlans,omitempty"`
 
 	// Revision is the store's version of this record: 0 for a record that
 	// was never written; set by the store on every write. A write carries
@@ -234,4 +251,18 @@ type Store interface {
 	// Unfinished returns the IDs of the failovers whose journal is not
 	// closed by PhaseEnd, sorted.
 	Unfinished(ctx context.Context) ([]string, error)
+}
+
+// Deleter is an optional capability of a Store: deleting records,
+// atomically (all or none), each as a compare-and-set on its Revision like
+// Put. Applying a site file removes the servers that left it through it.
+// The Orchestrator never deletes; a caller must not delete a record a
+// failover holds (Reservation) or an unfinished journal names.
+//
+// Errors: ErrConflict when a Revision is stale (nothing deleted);
+// ErrNotFound for a record that does not exist (nothing deleted);
+// ErrInvalid for an empty ID or the same ID twice; ErrOutcomeUnknown when
+// the answer was lost (re-read with Get).
+type Deleter interface {
+	Delete(ctx context.Context, recs ...Record) error
 }

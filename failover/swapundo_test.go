@@ -64,7 +64,7 @@ func TestUndoOfACutShortSwapFinishesItFirst(t *testing.T) {
 	cs := &cutShortSwapper{DiskMapper: inner, sw: inner.(storage.InitiatorSwapper), from: spec.Initiators,
 		mid:       []storage.Initiator{mustInit("21:00:00:24:ff:0f:0f:01"), mustInit("21:00:00:24:ff:0f:0f:02")},
 		transient: 3}
-	drv.DiskMappers = map[string]storage.DiskMapper{"array-1": cs}
+	drv.DiskMappers["array-1"] = cs
 	o, err := failover.New(s.store, drv, s.opts...)
 	if err != nil {
 		t.Fatal(err)

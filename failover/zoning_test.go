@@ -94,7 +94,7 @@ func TestZoningIsSerialisedPerFCZonerInstance(t *testing.T) {
 	}
 	z := &overlapZoner{FCZoner: w.Zoner(real), hold: 300 * time.Millisecond}
 	d := failovertest.Drivers(w)
-	d.FCZoners = map[string]fabric.FCZoner{"name-a": z, "name-b": z}
+	d.FCZoners["name-a"], d.FCZoners["name-b"] = z, z
 	o, err := failover.New(s.store, d, s.opts...)
 	if err != nil {
 		t.Fatal(err)

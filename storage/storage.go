@@ -48,6 +48,23 @@ type Mapping struct {
 // when ctx is done before the array answered, the method returns an error
 // that wraps ctx.Err(); when the request had already been sent, the error
 // also wraps ErrOutcomeUnknown.
+//
+// A request whose answer was lost: ErrOutcomeUnknown means the change
+// may have taken effect, or may still take effect later (a request the
+// array had queued when ctx ended: drivers return promptly on ctx and
+// cannot always withdraw what they sent). It never means a partial
+// change: the request lands whole or not at all. A driver settles the
+// outcome where it can without outliving ctx (re-reading before it
+// returns, or using an array that carries out each request before it
+// answers the next one on the connection, as tgtd and ONTAP's synchronous
+// REST calls do), and says in its package doc when a request may land
+// after it returned. Callers re-read (Mappings) before acting again and
+// must not take one read as final. The failover package journals the
+// volumes it first read, reconciles the array with them on every attempt,
+// before a spare boots and before it gives up, so a write that lands late
+// during a failover is found and undone (no volume is left masked to
+// nobody, no spare boots without its disk); it cannot keep such a write
+// from masking a volume to a second, powered-off, server for a moment.
 type DiskMapper interface {
 	// Mappings returns the volumes visible to any of the initiators, with
 	// their host LUN numbers, sorted by LUN then volume. Initiators the

@@ -25,10 +25,15 @@
 //     ErrTransient), ctx.Err() when the caller gave up.
 //   - No credentials in errors or logs: bmclib's errors are reduced to
 //     their text with the password removed, and bmclib's logger is never
-//     connected. (bmclib's DEBUG_BMCLIB=true environment variable dumps
-//     HTTP traffic, including credentials, to stdout: never set it in
-//     production.)
-//   - TLS verified by default (bmclib's default client skips verification).
+//     connected; a Driver prints and logs (fmt, slog) as its host, user
+//     and providers, never its password. (bmclib's DEBUG_BMCLIB=true
+//     environment variable dumps HTTP traffic, including credentials, to
+//     stdout: never set it in production.)
+//   - TLS verified by default (bmclib's default client skips
+//     verification), with a transport of the driver's own: a client given
+//     with WithHTTPClient but without a Transport gets it too, never a
+//     copy of http.DefaultTransport, which any package could make
+//     insecure.
 //
 // Each call opens a bmclib client, does its work and closes it, so a BMC
 // that reboots or drops sessions costs one call, not the driver.
@@ -53,13 +58,14 @@ import (
 	"github.com/jacobweinstock/registrar"
 
 	"github.com/coldstandby/coldstandby/bmc"
+	"github.com/coldstandby/coldstandby/internal/redact"
 )
 
 // Driver is a bmc.BMC for one server's BMC. It is safe for concurrent use.
 type Driver struct {
 	host string
 	user string
-	pass string
+	pass *redact.Secret
 	cfg  config
 	sem  chan struct{}
 	log  *slog.Logger
@@ -89,7 +95,7 @@ func New(host, user, pass string, opts ...Option) (*Driver, error) {
 	if cfg.insecure && cfg.httpClient != nil {
 		return nil, invalid("WithInsecureSkipVerify and WithHTTPClient together: set InsecureSkipVerify in your client's transport")
 	}
-	d := &Driver{host: host, user: user, pass: pass, cfg: cfg, sem: make(chan struct{}, cfg.maxSessions)}
+	d := &Driver{host: host, user: user, pass: redact.New(pass), cfg: cfg, sem: make(chan struct{}, cfg.maxSessions)}
 	d.log = cfg.logger.With("driver", "bmclib", "bmc", host)
 	if cfg.insecure {
 		d.log.Warn("TLS certificate verification of the BMC is disabled")
@@ -112,27 +118,54 @@ func New(host, user, pass string, opts ...Option) (*Driver, error) {
 	return d, nil
 }
 
+func (d *Driver) info() redact.Info {
+	return redact.Info{Type: "bmclib.Driver", Attrs: []slog.Attr{
+		slog.String("host", d.host), slog.String("user", d.user), slog.Any("password", d.pass),
+		slog.String("providers", strings.Join(d.cfg.providers, ","))}}
+}
+
+// String describes the Driver: host, user and providers; the password
+// shows as [redacted].
+func (d *Driver) String() string { return d.info().String() }
+
+// GoString is String, so that %#v does not print the password.
+func (d *Driver) GoString() string { return d.info().String() }
+
+// Format prints String for every verb.
+func (d *Driver) Format(f fmt.State, verb rune) { d.info().Format(f, verb) }
+
+// LogValue logs the Driver as a group of host, user and providers.
+func (d *Driver) LogValue() slog.Value { return d.info().LogValue() }
+
 // httpClient builds the HTTP client for the Redfish and vendor providers.
+// A caller's client keeps its Transport; one without gets the driver's
+// own, not http.DefaultTransport (which any package may have made
+// insecure).
 func (d *Driver) httpClient() *http.Client {
 	if d.cfg.httpClient != nil {
 		hc := *d.cfg.httpClient
 		if hc.Transport == nil {
-			hc.Transport = http.DefaultTransport.(*http.Transport).Clone()
+			hc.Transport = d.transport()
 		}
 		return &hc
 	}
-	return &http.Client{
-		Timeout: d.cfg.callTimeout,
-		Transport: &http.Transport{
-			Proxy:               nil, // a BMC is on the management network; never through a proxy
-			DialContext:         (&net.Dialer{Timeout: d.cfg.callTimeout}).DialContext,
-			TLSHandshakeTimeout: d.cfg.callTimeout,
-			DisableKeepAlives:   true,
-			TLSClientConfig: &tls.Config{
-				RootCAs:            d.cfg.rootCAs,
-				MinVersion:         tls.VersionTLS12,
-				InsecureSkipVerify: d.cfg.insecure, //nolint:gosec // explicit, documented option
-			},
+	return &http.Client{Timeout: d.cfg.callTimeout, Transport: d.transport()}
+}
+
+// transport is the driver's own HTTP transport: bounded dial and TLS
+// handshake, no keep-alive (a session per call), certificates verified
+// against WithRootCAs or the system roots unless WithInsecureSkipVerify.
+func (d *Driver) transport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil, // a BMC is on the management network; never through a proxy
+		DialContext:           (&net.Dialer{Timeout: d.cfg.callTimeout}).DialContext,
+		TLSHandshakeTimeout:   d.cfg.callTimeout,
+		ResponseHeaderTimeout: d.cfg.callTimeout,
+		DisableKeepAlives:     true,
+		TLSClientConfig: &tls.Config{
+			RootCAs:            d.cfg.rootCAs,
+			MinVersion:         tls.VersionTLS12,
+			InsecureSkipVerify: d.cfg.insecure, //nolint:gosec // explicit, documented option
 		},
 	}
 }
@@ -154,7 +187,7 @@ func (d *Driver) client() *bmclibv2.Client {
 	if d.cfg.redfishSystem != "" {
 		opts = append(opts, bmclibv2.WithRedfishSystemName(d.cfg.redfishSystem))
 	}
-	c := bmclibv2.NewClient(d.host, d.user, d.pass, opts...)
+	c := bmclibv2.NewClient(d.host, d.user, d.pass.Reveal(), opts...)
 	var drivers registrar.Drivers
 	for _, p := range d.cfg.providers {
 		for _, drv := range c.Registry.Drivers {
@@ -219,8 +252,8 @@ func (d *Driver) ipmiOnly() bool {
 
 // redact removes the password from s.
 func (d *Driver) redact(s string) string {
-	if d.pass != "" {
-		s = strings.ReplaceAll(s, d.pass, "<redacted>")
+	if p := d.pass.Reveal(); p != "" {
+		s = strings.ReplaceAll(s, p, "<redacted>")
 	}
 	return strings.TrimSpace(s)
 }

@@ -181,9 +181,11 @@ func WithPollInterval(d time.Duration) Option {
 }
 
 // WithHTTPClient sets the HTTP client of the Redfish and vendor providers.
-// Its Transport must be an *http.Transport (bmclib clones it) or nil; its
-// TLS settings are used as they are. Without it the driver builds a client
-// that verifies the BMC's certificate against the system roots (or
+// Its Transport must be an *http.Transport (bmclib clones it), whose TLS
+// settings are used as they are, or nil: then the driver's own transport
+// (verifying against the system roots or WithRootCAs), never
+// http.DefaultTransport. Without it the driver builds a client that
+// verifies the BMC's certificate against the system roots (or
 // WithRootCAs).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {

@@ -287,15 +287,8 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: put: %w", err)
 	}
-	seen := make(map[search.ServerID]bool, len(recs))
-	for _, r := range recs {
-		if r.ID == "" {
-			return nil, fmt.Errorf("boltstore: put: empty server ID: %w", failover.ErrInvalid)
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("boltstore: put: %s twice: %w", r.ID, failover.ErrInvalid)
-		}
-		seen[r.ID] = true
+	if err := failover.ValidatePut(recs); err != nil {
+		return nil, fmt.Errorf("boltstore: put: %w", err)
 	}
 	if len(recs) == 0 {
 		return []failover.Record{}, nil
@@ -339,6 +332,44 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 		return nil, err
 	}
 	return out, nil
+}
+
+var _ failover.Deleter = (*Store)(nil)
+
+// Delete implements failover.Deleter: one transaction, each record
+// compared on its Revision first.
+func (s *Store) Delete(ctx context.Context, recs ...failover.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: delete: %w", err)
+	}
+	if err := failover.ValidateDelete(recs); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return s.update(ctx, "delete", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bRecords)
+		for _, r := range recs {
+			v := b.Get([]byte(r.ID))
+			if v == nil {
+				return appErr{fmt.Errorf("boltstore: delete %s: %w", r.ID, failover.ErrNotFound)}
+			}
+			old, err := decode(v)
+			if err != nil {
+				return fmt.Errorf("record %s: %w", r.ID, err)
+			}
+			if old.Revision != r.Revision {
+				return appErr{fmt.Errorf("boltstore: delete %s: revision %d, stored %d: %w", r.ID, r.Revision, old.Revision, failover.ErrConflict)}
+			}
+		}
+		for _, r := range recs {
+			if err := b.Delete([]byte(r.ID)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Append implements failover.Store.

@@ -88,7 +88,7 @@ func TestFileModeAndClose(t *testing.T) {
 	if _, err := st.Get(context.Background(), "x"); !errors.Is(err, failover.ErrInvalid) {
 		t.Errorf("Get after Close: %v, want ErrInvalid", err)
 	}
-	if _, err := st.Put(context.Background(), failover.Record{Server: search.Server{ID: "x"}}); !errors.Is(err, failover.ErrInvalid) {
+	if _, err := st.Put(context.Background(), failover.Record{Server: search.Server{ID: "x", State: search.Standby}}); !errors.Is(err, failover.ErrInvalid) {
 		t.Errorf("Put after Close: %v, want ErrInvalid", err)
 	}
 }
@@ -154,7 +154,7 @@ func TestCheckFindsCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "srv01"}}); err != nil {
+	if _, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "srv01", State: search.Standby}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Check(ctx); err != nil {

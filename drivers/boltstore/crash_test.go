@@ -65,7 +65,7 @@ func TestCrashChild(t *testing.T) {
 // journalLoop writes journals of 20 entries (Begin, 18 steps, End) and
 // bumps a counter record between them, forever.
 func journalLoop(ctx context.Context, st *boltstore.Store, say func(string, ...any)) {
-	rec, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "counter"}})
+	rec, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "counter", State: search.Standby}})
 	if err != nil {
 		say("ERR %v", err)
 		os.Exit(3)

@@ -325,19 +325,3 @@ func TestCancelledLoginDoesNotLeakSession(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-func TestLegacyPaths(t *testing.T) {
-	srv := newSwitch(t)
-	z := newZoner(t, srv, brocade.WithLegacyPaths())
-	ctx := context.Background()
-	w := freshWWPNs(1)[0]
-	if err := z.AddMember(ctx, "z_host2_b", w); err != nil {
-		t.Fatal(err)
-	}
-	if err := z.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := srv.ActiveZones(brocadetest.DefaultVFID, w.String()); fmt.Sprint(got) != "[z_host2_b]" {
-		t.Fatalf("active: %v", got)
-	}
-}

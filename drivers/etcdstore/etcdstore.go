@@ -278,15 +278,8 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 	if err := s.pre(ctx, "put"); err != nil {
 		return nil, err
 	}
-	seen := make(map[search.ServerID]bool, len(recs))
-	for _, r := range recs {
-		if r.ID == "" {
-			return nil, fmt.Errorf("etcdstore: put: empty server ID: %w", failover.ErrInvalid)
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("etcdstore: put: %s twice: %w", r.ID, failover.ErrInvalid)
-		}
-		seen[r.ID] = true
+	if err := failover.ValidatePut(recs); err != nil {
+		return nil, fmt.Errorf("etcdstore: put: %w", err)
 	}
 	if len(recs) == 0 {
 		return []failover.Record{}, nil
@@ -323,6 +316,42 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 		}
 	}
 	return out, nil
+}
+
+var _ failover.Deleter = (*Store)(nil)
+
+// Delete implements failover.Deleter: one transaction that compares each
+// record's ModRevision (and the fencing token) before deleting them all.
+func (s *Store) Delete(ctx context.Context, recs ...failover.Record) error {
+	if err := s.pre(ctx, "delete"); err != nil {
+		return err
+	}
+	if err := failover.ValidateDelete(recs); err != nil {
+		return fmt.Errorf("etcdstore: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	cmps := make([]clientv3.Cmp, 0, 2*len(recs))
+	dels := make([]clientv3.Op, 0, len(recs))
+	for _, r := range recs {
+		k := s.recKey(r.ID)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), ">", 0), clientv3.Compare(clientv3.ModRevision(k), "=", r.Revision))
+		dels = append(dels, clientv3.OpDelete(k))
+	}
+	_, ok, err := s.txn(ctx, "delete", cmps, dels, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		for _, r := range recs {
+			if _, err := s.Get(ctx, r.ID); errors.Is(err, failover.ErrNotFound) {
+				return fmt.Errorf("etcdstore: delete %s: %w", r.ID, failover.ErrNotFound)
+			}
+		}
+		return fmt.Errorf("etcdstore: delete %s: a revision is stale: %w", idsOf(recs), failover.ErrConflict)
+	}
+	return nil
 }
 
 func idsOf(recs []failover.Record) string {

@@ -117,7 +117,7 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := a.Put(ctx, failover.Record{Server: search.Server{ID: "srv01"}})
+	recs, err := a.Put(ctx, failover.Record{Server: search.Server{ID: "srv01", State: search.Standby}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	// A's writes fail, even those whose CAS would have passed.
 	stale := recs[0]
 	stale.Reservation = "fo-a"
-	if _, err := a.Put(ctx, failover.Record{Server: search.Server{ID: "srv02"}}); !errors.Is(err, failover.ErrNotLeader) {
+	if _, err := a.Put(ctx, failover.Record{Server: search.Server{ID: "srv02", State: search.Standby}}); !errors.Is(err, failover.ErrNotLeader) {
 		t.Fatalf("deposed leader's create: %v, want ErrNotLeader", err)
 	}
 	if err := a.Append(ctx, "fo-1", failover.Entry{Seq: 2, Phase: failover.PhaseIntent}); !errors.Is(err, failover.ErrNotLeader) {
@@ -204,7 +204,7 @@ func TestRunLeaderHandsOver(t *testing.T) {
 				if cause := context.Cause(lctx); !errors.Is(cause, failover.ErrNotLeader) {
 					t.Errorf("%s: context ended by %v, want ErrNotLeader", name, cause)
 				}
-				_, err := l.Put(context.Background(), failover.Record{Server: search.Server{ID: search.ServerID(name)}})
+				_, err := l.Put(context.Background(), failover.Record{Server: search.Server{ID: search.ServerID(name), State: search.Standby}})
 				if !errors.Is(err, failover.ErrNotLeader) {
 					t.Errorf("%s after losing leadership: %v, want ErrNotLeader", name, err)
 				}
@@ -297,7 +297,7 @@ func TestWriteCutOffIsOutcomeUnknown(t *testing.T) {
 	defer cli.Close()
 	st := newStore(t, cli)
 	ctx := context.Background()
-	if _, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "srv01"}}); err != nil {
+	if _, err := st.Put(ctx, failover.Record{Server: search.Server{ID: "srv01", State: search.Standby}}); err != nil {
 		t.Fatal(err)
 	}
 	px.setCut(true)
@@ -307,7 +307,7 @@ func TestWriteCutOffIsOutcomeUnknown(t *testing.T) {
 		t.Cleanup(cancel)
 		return c
 	}
-	_, err = st.Put(short(), failover.Record{Server: search.Server{ID: "srv02"}})
+	_, err = st.Put(short(), failover.Record{Server: search.Server{ID: "srv02", State: search.Standby}})
 	if !errors.Is(err, failover.ErrOutcomeUnknown) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, failover.ErrTransient) {
 		t.Fatalf("cut-off Put: %v, want ErrOutcomeUnknown and DeadlineExceeded", err)
 	}

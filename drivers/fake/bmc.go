@@ -28,6 +28,7 @@ type server struct {
 	bmcDown        bool // the BMC does not answer
 	noPower        bool // the power supply failed: it cannot power on
 	bootVolume     storage.VolumeID
+	restore        bmc.RestorePolicy // power-restore policy ("" reads as RestoreAlwaysOn)
 	events         []bmc.Event
 	nextEvent      int
 }
@@ -329,15 +330,16 @@ func (w *World) powerOnLocked(s *server) {
 }
 
 // BMC is the fake baseboard controller of one server of a World. It
-// implements bmc.BMC and bmc.DumpReporter.
+// implements bmc.BMC, bmc.DumpReporter and bmc.PowerRestorer.
 type BMC struct {
 	w  *World
 	id string
 }
 
 var (
-	_ bmc.BMC          = (*BMC)(nil)
-	_ bmc.DumpReporter = (*BMC)(nil)
+	_ bmc.BMC           = (*BMC)(nil)
+	_ bmc.DumpReporter  = (*BMC)(nil)
+	_ bmc.PowerRestorer = (*BMC)(nil)
 )
 
 // do runs one BMC call: faults, then fn on the server under the lock.
@@ -481,4 +483,56 @@ func (b *BMC) DumpInProgress(ctx context.Context) (bool, error) {
 	var d bool
 	err := b.do(ctx, "DumpInProgress", "", func(s *server) error { d = s.dumping(); return nil })
 	return d, err
+}
+
+// PowerRestorePolicy implements bmc.PowerRestorer. A new server's policy
+// is RestoreAlwaysOn, a common factory setting, so a power return turns a
+// fenced server back on unless fencing changed it (see ACPowerRestored).
+func (b *BMC) PowerRestorePolicy(ctx context.Context) (bmc.RestorePolicy, error) {
+	var p bmc.RestorePolicy
+	err := b.do(ctx, "PowerRestorePolicy", "", func(s *server) error { p = s.restorePolicy(); return nil })
+	return p, err
+}
+
+// SetPowerRestorePolicy implements bmc.PowerRestorer.
+func (b *BMC) SetPowerRestorePolicy(ctx context.Context, p bmc.RestorePolicy) error {
+	return b.do(ctx, "SetPowerRestorePolicy", string(p), func(s *server) error {
+		if !p.Valid() {
+			return errorf(errs.Invalid, "bmc %s: power-restore policy %q", b.id, p)
+		}
+		s.restore = p
+		return nil
+	})
+}
+
+func (s *server) restorePolicy() bmc.RestorePolicy {
+	if s.restore == "" {
+		return bmc.RestoreAlwaysOn
+	}
+	return s.restore
+}
+
+// ACPowerRestored simulates mains power returning to server id's chassis
+// after an outage (or a PDU cycled by someone): an off server powers on
+// by itself, through no BMC call, when its power-restore policy is
+// RestoreAlwaysOn (RestorePrevious and RestoreAlwaysOff keep a server
+// that was powered off off). It reports whether the server came on. A
+// failed power supply keeps it off.
+func (w *World) ACPowerRestored(id string) (bool, error) {
+	on := false
+	err := w.withServer(id, func(s *server) {
+		if s.power == bmc.PowerOff && !s.noPower && s.restorePolicy() == bmc.RestoreAlwaysOn {
+			w.powerOnLocked(s)
+			on = true
+		}
+	})
+	return on, err
+}
+
+// RestorePolicyOf returns server id's power-restore policy as the world
+// knows it ("" for an unknown server).
+func (w *World) RestorePolicyOf(id string) bmc.RestorePolicy {
+	var p bmc.RestorePolicy
+	_ = w.withServer(id, func(s *server) { p = s.restorePolicy() })
+	return p
 }

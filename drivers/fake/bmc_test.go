@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -240,5 +241,41 @@ func TestFailServerRecordsClassifyBack(t *testing.T) {
 		if !isFault || got != ft {
 			t.Errorf("%s: record %+v classifies as %q (fault %v)", ft, evs[0], got, isFault)
 		}
+	}
+}
+
+func TestPowerRestorePolicyDecidesWhetherPowerReturnTurnsAServerOn(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		policy bmc.RestorePolicy // "" keeps the factory setting
+		wantOn bool
+	}{
+		{"", true},
+		{bmc.RestoreAlwaysOn, true},
+		{bmc.RestorePrevious, false},
+		{bmc.RestoreAlwaysOff, false},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			w := twoServers(t)
+			a := w.BMC("a").(bmc.PowerRestorer)
+			if tc.policy != "" {
+				must(t, a.SetPowerRestorePolicy(ctx, tc.policy))
+			}
+			must(t, w.BMC("a").PowerOff(ctx))
+			on, err := w.ACPowerRestored("a")
+			must(t, err)
+			if on != tc.wantOn || (w.Power("a") == bmc.PowerOn) != tc.wantOn {
+				t.Fatalf("power returned: came on %v (power %s), want %v", on, w.Power("a"), tc.wantOn)
+			}
+			got, err := a.PowerRestorePolicy(ctx)
+			must(t, err)
+			if want := cmp.Or(tc.policy, bmc.RestoreAlwaysOn); got != want || w.RestorePolicyOf("a") != want {
+				t.Fatalf("policy %q (world %q), want %q", got, w.RestorePolicyOf("a"), want)
+			}
+		})
+	}
+	w := twoServers(t)
+	if err := w.BMC("a").(bmc.PowerRestorer).SetPowerRestorePolicy(ctx, "sometimes"); !errors.Is(err, bmc.ErrInvalid) {
+		t.Fatalf("bad policy: %v, want ErrInvalid", err)
 	}
 }

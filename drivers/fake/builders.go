@@ -58,7 +58,7 @@ var (
 // arrayTarget is the target port of the example arrays, a member of
 // every server zone (zones pair initiators with the array's port).
 func arrayTarget(array int) storage.Initiator {
-	return storage.MustParseInitiator(fmt.Sprintf("50:06:0e:80:10:00:%02x:00", array))
+	return storage.MustParseInitiator(fmt.Sprintf("50:06:0e:80:10:%02x:%02x:00", array>>8&0xff, array&0xff))
 }
 
 // PatentExample builds the 12-server data centre of the patent's
@@ -242,7 +242,7 @@ func Generate(n int, seed int64, opts ...Option) (*World, Layout, error) {
 			spec.SwitchPorts = append(spec.SwitchPorts, fmt.Sprintf("eth%d/%d", p, i%40+1))
 		}
 		for p := 1; p <= cls.hw.HBAPorts; p++ {
-			spec.Initiators = append(spec.Initiators, storage.MustParseInitiator(fmt.Sprintf("10:00:00:00:c9:%02x:%02x:%02x", (i+1)>>8, (i+1)&0xff, p)))
+			spec.Initiators = append(spec.Initiators, storage.MustParseInitiator(fmt.Sprintf("10:00:00:%02x:c9:%02x:%02x:%02x", (i+1)>>16&0xff, (i+1)>>8&0xff, (i+1)&0xff, p)))
 		}
 		if standby[i] {
 			spec.State = StateStandby

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coldstandby/coldstandby/internal/errs"
+	"github.com/coldstandby/coldstandby/internal/opid"
 )
 
 // Driver names, as used in Fault.Driver, Op.Driver and Calls.
@@ -23,7 +24,7 @@ const (
 
 // methods lists each driver's methods, for validating faults.
 var methods = map[string][]string{
-	DriverBMC:       {"PowerState", "PowerOn", "Shutdown", "PowerOff", "NMI", "SetBootDevice", "Events", "DumpInProgress"},
+	DriverBMC:       {"PowerState", "PowerOn", "Shutdown", "PowerOff", "NMI", "SetBootDevice", "Events", "DumpInProgress", "PowerRestorePolicy", "SetPowerRestorePolicy"},
 	DriverStorage:   {"Mappings", "Map", "Unmap", "SwapInitiators"},
 	DriverPartition: {"List", "Compose", "Decompose"},
 	DriverZoner:     {"Zones", "AddMember", "RemoveMember", "Commit"},
@@ -32,7 +33,7 @@ var methods = map[string][]string{
 
 // readOnly methods have no effect to lose: a lost response is ErrTransient.
 var readOnly = map[string]bool{
-	"PowerState": true, "Events": true, "DumpInProgress": true,
+	"PowerState": true, "Events": true, "DumpInProgress": true, "PowerRestorePolicy": true,
 	"Mappings": true, "List": true, "Zones": true, "PortVLAN": true,
 }
 
@@ -92,6 +93,24 @@ type Fault struct {
 	ResponseLatency time.Duration
 	LostResponse    bool // apply the change but return ErrOutcomeUnknown
 	PowerUnknown    bool // bmc PowerState only: answer PowerUnknown, nil
+	// LandLate, with LostResponse on a storage Map, Unmap or
+	// SwapInitiators, holds the change back: the call answers
+	// ErrOutcomeUnknown at once and the change takes effect only when
+	// LandLate more storage calls of the same caller have started (any
+	// method, any array), just before the last of them acts, as a request
+	// queued in an array lands after its client gave up. The caller is
+	// the failover named in the call's context (failover sets it), so a
+	// change lands while the failover that sent it still runs (or is
+	// recovered), or never; a call made outside a failover counts every
+	// storage call. Reads meanwhile do not show it; a change that fails
+	// when it lands (the volume is gone) is dropped. Op logs it as its own
+	// entry ("landed late").
+	LandLate int
+	// Then, when set, runs after each call the fault acts on has ended,
+	// outside the world's lock, in the caller's goroutine: a script of
+	// events at a precise call, such as a fenced server that powers itself
+	// on (SetPower, ACPowerRestored). A fault with only Then is valid.
+	Then func()
 }
 
 // FaultID names an injected fault, for RemoveFault.
@@ -123,7 +142,10 @@ func (w *World) Inject(f Fault) (FaultID, error) {
 	if f.PowerUnknown && (f.Driver != DriverBMC || f.Method != "PowerState") {
 		return 0, errorf(errs.Invalid, "inject: PowerUnknown applies to bmc PowerState only")
 	}
-	if f.Err == nil && !f.LostResponse && !f.PowerUnknown && f.Latency == 0 && f.ResponseLatency == 0 {
+	if f.LandLate < 0 || (f.LandLate > 0 && (!f.LostResponse || f.Driver != DriverStorage || readOnly[f.Method])) {
+		return 0, errorf(errs.Invalid, "inject: LandLate needs LostResponse on a storage write")
+	}
+	if f.Err == nil && !f.LostResponse && !f.PowerUnknown && f.Latency == 0 && f.ResponseLatency == 0 && f.Then == nil {
 		return 0, errorf(errs.Invalid, "inject: fault has no effect")
 	}
 	w.mu.Lock()
@@ -184,6 +206,50 @@ type call struct {
 	ro      bool
 	ctx     context.Context
 	respLat time.Duration
+	late    int      // LandLate of the deciding fault
+	then    []func() // Then hooks of the faults that acted
+}
+
+// landing is a storage change held back by Fault.LandLate.
+type landing struct {
+	left     int    // storage calls to start before it lands
+	failover string // whose calls count ("" for every call)
+	apply    func() error
+	desc     string
+}
+
+// effectLocked carries out a call's change (fn, under the world's lock),
+// or, for a call whose deciding fault says LandLate, queues it to land
+// later and reports nothing done yet.
+func (c *call) effectLocked(fn func() error) error {
+	if c.late > 0 && !c.ro {
+		c.w.landings = append(c.w.landings, &landing{left: c.late, failover: opid.From(c.ctx), apply: fn, desc: c.method + " " + c.target + " [" + c.args + "]"})
+		return nil
+	}
+	return fn()
+}
+
+// landLocked counts a starting storage call of failover against the
+// held-back changes and applies those whose time has come, oldest first.
+func (w *World) landLocked(failover string) {
+	kept := w.landings[:0]
+	for _, l := range w.landings {
+		if l.failover != "" && l.failover != failover {
+			kept = append(kept, l)
+			continue
+		}
+		l.left--
+		if l.left > 0 {
+			kept = append(kept, l)
+			continue
+		}
+		w.landing = true // violations it causes say so
+		err := l.apply()
+		w.landing = false
+		w.ops = append(w.ops, Op{Seq: len(w.ops) + 1, Driver: DriverStorage, Method: "(landed late)", Target: l.desc, Err: err})
+	}
+	clear(w.landings[len(kept):])
+	w.landings = kept
 }
 
 // start begins a driver call: it honours ctx, counts the call, applies the
@@ -200,6 +266,9 @@ func (w *World) start(ctx context.Context, driver, method, target, args string, 
 	var latency time.Duration
 	var decide *faultState
 	w.mu.Lock()
+	if driver == DriverStorage && len(w.landings) > 0 {
+		w.landLocked(opid.From(ctx))
+	}
 	for _, fs := range w.faults {
 		if !fs.matches(driver, method, target, keys) {
 			continue
@@ -212,6 +281,9 @@ func (w *World) start(ctx context.Context, driver, method, target, args string, 
 			continue
 		}
 		fs.acted++
+		if fs.f.Then != nil {
+			c.then = append(c.then, fs.f.Then)
+		}
 		latency += fs.f.Latency
 		c.respLat += fs.f.ResponseLatency
 		if decide == nil && (fs.f.Err != nil || fs.f.LostResponse || fs.f.PowerUnknown) {
@@ -233,7 +305,7 @@ func (w *World) start(ctx context.Context, driver, method, target, args string, 
 		case f.PowerUnknown:
 			return c, errPowerUnknown
 		case f.LostResponse:
-			c.lost, c.lostErr = true, f.Err
+			c.lost, c.lostErr, c.late = true, f.Err, f.LandLate
 		default:
 			return nil, c.end(fmt.Errorf("fake: %s %s %s: injected fault: %w", driver, method, target, f.Err))
 		}
@@ -307,18 +379,24 @@ func (c *call) finish(err error) error {
 	return c.end(err)
 }
 
-// end logs the call and returns err.
+// end logs the call, runs the Then hooks and returns err.
 func (c *call) end(err error) error {
+	defer func() {
+		for _, fn := range c.then {
+			fn()
+		}
+	}()
 	c.w.mu.Lock()
 	c.w.calls[c.driver+"."+c.method]++
 	c.w.ops = append(c.w.ops, Op{
-		Seq:    len(c.w.ops) + 1,
-		Driver: c.driver,
-		Method: c.method,
-		Target: c.target,
-		Args:   c.args,
-		Err:    err,
-		Lost:   c.lost,
+		Seq:      len(c.w.ops) + 1,
+		Driver:   c.driver,
+		Method:   c.method,
+		Target:   c.target,
+		Args:     c.args,
+		Err:      err,
+		Lost:     c.lost,
+		Failover: opid.From(c.ctx),
 	})
 	c.w.mu.Unlock()
 	return err
@@ -333,12 +411,18 @@ type Op struct {
 	Args   string // a short summary of the other arguments
 	Err    error  // what the caller got
 	Lost   bool   // the change was applied but the response lost
+	// Failover is the ID of the failover that made the call, from the
+	// call's context ("" for calls made outside one).
+	Failover string
 }
 
 // String formats the op as "3 storage.Map vol-1 [lun 0 -> srv02]: error".
 func (o Op) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s.%s %s", o.Seq, o.Driver, o.Method, o.Target)
+	if o.Failover != "" {
+		fmt.Fprintf(&b, " (%s)", o.Failover)
+	}
 	if o.Args != "" {
 		fmt.Fprintf(&b, " [%s]", o.Args)
 	}

@@ -518,3 +518,64 @@ func mustSpecB(b *testing.B, w *World, id string) ServerSpec {
 	}
 	return s
 }
+
+// A storage write whose answer was lost may land later, after its caller
+// gave up and moved on: an unmap queued in the array that takes effect
+// after the volume was mapped back.
+func TestFaultLandLateAppliesTheChangeAfterLaterCalls(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	dm := w.DiskMapper("arr")
+	a := []storage.Initiator{wwpn(1), wwpn(2)}
+	if _, err := w.Inject(Fault{Driver: DriverStorage, Method: "Unmap", Target: "boot-a", LostResponse: true, LandLate: 3, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dm.Unmap(ctx, "boot-a", a); !errors.Is(err, storage.ErrOutcomeUnknown) {
+		t.Fatalf("Unmap: %v, want ErrOutcomeUnknown", err)
+	}
+	sees := func() bool {
+		t.Helper()
+		ms, err := dm.Mappings(ctx, a)
+		must(t, err)
+		return slices.Contains(ms, storage.Mapping{Volume: "boot-a", LUN: 0})
+	}
+	if !sees() || !sees() { // calls 1 and 2 after the unmap: not landed yet
+		t.Fatal("the unmap took effect at once")
+	}
+	if sees() { // call 3: it lands just before
+		t.Fatal("the unmap never landed")
+	}
+	ops := w.Ops()
+	if !slices.ContainsFunc(ops, func(o Op) bool { return o.Method == "(landed late)" && strings.Contains(o.Target, "boot-a") }) {
+		t.Fatalf("no late landing in the op log: %v", ops)
+	}
+	for _, bad := range []Fault{
+		{Driver: DriverStorage, Method: "Unmap", LandLate: 2},                        // not lost
+		{Driver: DriverStorage, Method: "Mappings", LostResponse: true, LandLate: 2}, // a read
+		{Driver: DriverBMC, Method: "PowerOff", LostResponse: true, LandLate: 2},     // not storage
+	} {
+		if _, err := w.Inject(bad); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("Inject(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestFaultThenScriptsAnEventAtACall(t *testing.T) {
+	ctx := context.Background()
+	w := twoServers(t)
+	must(t, w.BMC("a").PowerOff(ctx))
+	// The second power read after fencing: the server comes back on by
+	// itself (a power-restore policy, an operator).
+	if _, err := w.Inject(Fault{Driver: DriverBMC, Method: "PowerState", Target: "a", After: 1, Times: 1, Then: func() { _ = w.SetPower("a", bmc.PowerOn) }}); err != nil {
+		t.Fatal(err)
+	}
+	var got []bmc.PowerState
+	for range 3 {
+		p, err := w.BMC("a").PowerState(ctx)
+		must(t, err)
+		got = append(got, p)
+	}
+	if want := []bmc.PowerState{bmc.PowerOff, bmc.PowerOff, bmc.PowerOn}; !slices.Equal(got, want) {
+		t.Fatalf("power reads %v, want %v", got, want)
+	}
+}

@@ -226,7 +226,7 @@ func (m *DiskMapper) Map(ctx context.Context, volume storage.VolumeID, initiator
 		return c.finish(errorf(errs.Invalid, "%s: LUN out of range 0..%d", op, maxLUN))
 	}
 	m.w.mu.Lock()
-	err = m.mapLocked(op, volume, initiators, lun)
+	err = c.effectLocked(func() error { return m.mapLocked(op, volume, initiators, lun) })
 	m.w.mu.Unlock()
 	return c.finish(err)
 }
@@ -265,7 +265,7 @@ func (m *DiskMapper) Unmap(ctx context.Context, volume storage.VolumeID, initiat
 		return c.finish(err)
 	}
 	m.w.mu.Lock()
-	err = func() error {
+	err = c.effectLocked(func() error {
 		a, err := m.arrayLocked()
 		if err != nil {
 			return err
@@ -280,7 +280,7 @@ func (m *DiskMapper) Unmap(ctx context.Context, volume storage.VolumeID, initiat
 		}
 		m.w.afterMaskChange(a, volume, "unmap")
 		return nil
-	}()
+	})
 	m.w.mu.Unlock()
 	return c.finish(err)
 }
@@ -303,7 +303,7 @@ func (m *DiskMapper) SwapInitiators(ctx context.Context, from, to []storage.Init
 		return c.finish(err)
 	}
 	m.w.mu.Lock()
-	err = m.swapLocked(op, sortedInitiators(from), sortedInitiators(to))
+	err = c.effectLocked(func() error { return m.swapLocked(op, sortedInitiators(from), sortedInitiators(to)) })
 	m.w.mu.Unlock()
 	return c.finish(err)
 }
@@ -373,6 +373,9 @@ func (m *DiskMapper) swapLocked(op string, from, to []storage.Initiator) error {
 // initiators of two holders) and I1 (a new holder got it while a previous
 // holder is not off) as they happen.
 func (w *World) afterMaskChange(a *array, v storage.VolumeID, how string) {
+	if w.landing {
+		how += " (landed late)"
+	}
 	now := w.cfg.now()
 	holders := w.holdersLocked(a, v)
 	if len(holders) > 1 {

@@ -75,10 +75,24 @@ type ServerSpec struct {
 	Fabric      string          // the FC fabric of its HBAs
 	Zones       []string        // zones its FC initiators are members of (created as needed)
 	Initiators  []storage.Initiator
-	BootVolumes []Volume // created if missing and masked to Initiators
+	// InitiatorFabrics is the fabric of each initiator, in the order of
+	// Initiators, for a server cabled to several fabrics (dual A/B SANs);
+	// an entry that is missing or "" means Fabric. Each initiator is
+	// zoned in Zones on its own fabric.
+	InitiatorFabrics []string
+	BootVolumes      []Volume // created if missing and masked to Initiators
 
 	Power bmc.PowerState // initial power; "": on when active, off otherwise
 	OS    OS
+}
+
+// FabricOf returns the fabric of the spec's initiator i: its entry in
+// InitiatorFabrics, else Fabric.
+func (s ServerSpec) FabricOf(i int) string {
+	if i < len(s.InitiatorFabrics) && s.InitiatorFabrics[i] != "" {
+		return s.InitiatorFabrics[i]
+	}
+	return s.Fabric
 }
 
 // World is the simulated data centre. Its zero value is not usable; call
@@ -99,6 +113,8 @@ type World struct {
 	nextFault FaultID
 	ops       []Op
 	calls     map[string]int
+	landings  []*landing // storage changes held back (Fault.LandLate)
+	landing   bool       // one of them is being applied
 
 	violations []Violation
 }
@@ -175,8 +191,15 @@ func (w *World) AddServer(spec ServerSpec) error {
 			return errorf(errs.Invalid, "add server %s: zoned initiator %s is not FC", spec.ID, in)
 		}
 	}
-	if len(spec.Zones) > 0 && spec.Fabric == "" {
-		return errorf(errs.Invalid, "add server %s: zones without a fabric", spec.ID)
+	if len(spec.InitiatorFabrics) > len(spec.Initiators) {
+		return errorf(errs.Invalid, "add server %s: %d initiator fabrics for %d initiators", spec.ID, len(spec.InitiatorFabrics), len(spec.Initiators))
+	}
+	if len(spec.Zones) > 0 {
+		for i := range spec.Initiators {
+			if spec.FabricOf(i) == "" {
+				return errorf(errs.Invalid, "add server %s: zones without a fabric", spec.ID)
+			}
+		}
 	}
 	if len(spec.SwitchPorts) > 0 {
 		if spec.Switch == "" {
@@ -228,12 +251,16 @@ func (w *World) AddServer(spec ServerSpec) error {
 		}
 	}
 	if spec.Fabric != "" {
-		f := w.fabric(spec.Fabric)
+		w.fabric(spec.Fabric)
+	}
+	for i, in := range spec.Initiators {
+		if spec.FabricOf(i) == "" {
+			continue
+		}
+		f := w.fabric(spec.FabricOf(i))
 		for _, z := range spec.Zones {
-			for _, in := range spec.Initiators {
-				f.defined.add(z, in)
-				f.active.add(z, in)
-			}
+			f.defined.add(z, in)
+			f.active.add(z, in)
 		}
 	}
 	if spec.Switch != "" {
@@ -253,6 +280,7 @@ func cloneSpec(s ServerSpec) ServerSpec {
 	s.SwitchPorts = slices.Clone(s.SwitchPorts)
 	s.Zones = slices.Clone(s.Zones)
 	s.Initiators = slices.Clone(s.Initiators)
+	s.InitiatorFabrics = slices.Clone(s.InitiatorFabrics)
 	s.BootVolumes = slices.Clone(s.BootVolumes)
 	s.VLAN.Trunk = slices.Clone(s.VLAN.Trunk)
 	return s

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/coldstandby/coldstandby/internal/resthttp"
 	"github.com/coldstandby/coldstandby/storage"
 )
 
@@ -87,7 +87,7 @@ func (m *Mapper) do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return fmt.Errorf("%s %s: %v: %w", method, path, err, storage.ErrInvalid)
 	}
-	req.SetBasicAuth(m.user, m.password)
+	req.SetBasicAuth(m.user, m.password.Reveal())
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -96,16 +96,11 @@ func (m *Mapper) do(ctx context.Context, method, path string, body, out any) err
 	mutation := method != http.MethodGet
 	if err != nil {
 		m.log.DebugContext(ctx, "ontap request failed", "driver", "ontap", "method", method, "path", path, "err", err)
-		if cerr := ctx.Err(); cerr != nil {
-			if mutation {
-				return fmt.Errorf("%s %s: %w", method, path, errors.Join(cerr, storage.ErrOutcomeUnknown))
-			}
-			return fmt.Errorf("%s %s: %w", method, path, cerr)
+		kind := resthttp.Failure(ctx, err, mutation)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", method, path, kind)
 		}
-		if !mutation || notSent(err) {
-			return fmt.Errorf("%s %s: %v: %w", method, path, err, storage.ErrTransient)
-		}
-		return fmt.Errorf("%s %s: %v: %w", method, path, err, storage.ErrOutcomeUnknown)
+		return fmt.Errorf("%s %s: %v: %w", method, path, err, kind)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -125,12 +120,7 @@ func (m *Mapper) do(ctx context.Context, method, path string, body, out any) err
 		if e.Message == "" {
 			e.Message = strings.TrimSpace(string(data))
 		}
-		e.kind = classify(resp.StatusCode, e.Code)
-		if mutation && resp.StatusCode == http.StatusInternalServerError && e.kind == storage.ErrTransient {
-			// A generic internal error may come after the change was
-			// made; only 429, 502, 503 and 504 say it was not.
-			e.kind = storage.ErrOutcomeUnknown
-		}
+		e.kind = classify(resp.StatusCode, e.Code, mutation)
 		return e
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
@@ -151,17 +141,6 @@ func (m *Mapper) resolve(path string) (string, error) {
 		return "", fmt.Errorf("link %q leaves %s: %w", path, m.base.Host, storage.ErrTransient)
 	}
 	return m.base.ResolveReference(ref).String(), nil
-}
-
-// notSent reports whether err happened before the request could reach
-// the server (dial, DNS, TLS handshake), so that a retry is safe.
-func notSent(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	var dns *net.DNSError
-	return errors.As(err, &dns)
 }
 
 // Error is an error answer of the ONTAP REST API. It wraps the storage
@@ -192,40 +171,76 @@ func (e *Error) Error() string {
 // Unwrap returns the storage error kind.
 func (e *Error) Unwrap() error { return e.kind }
 
-// Documented ONTAP error codes the driver recognises (ONTAP REST API
-// reference, "ONTAP Error Response Codes" of each endpoint).
+// ONTAP error codes the driver recognises, each with where it is
+// documented: the reference page's "ONTAP Error Response Codes" table
+// (docs.netapp.com/us-en/ontap-restapi, the same tables as in NetApp
+// Trident's client generated from ONTAP's OpenAPI document,
+// storage_drivers/ontap/api/rest/client/s_a_n/*_responses.go), or the
+// common error table of "Interpret an ONTAP REST API response"
+// (docs.netapp.com/us-en/ontap-automation/rest/interpret_api_response.html).
 const (
-	codeDuplicate      = "1"       // common error: an object with the same identifier exists (409)
-	codeEntryNotFound  = "4"       // common error: entry doesn't exist (404)
+	// Common errors; Trident's api/abstraction_error.go names them
+	// DUPLICATE_ENTRY and ENTRY_DOESNT_EXIST.
+	codeDuplicate     = "1" // an object with the same identifier already exists (409)
+	codeEntryNotFound = "4" // entry doesn't exist (every page's example error)
+
+	// "Delete an initiator from an initiator group" (DELETE
+	// /protocols/san/igroups/{igroup.uuid}/initiators/{name}; Trident
+	// igroup_initiator_delete_responses.go).
 	codeMapped         = "1254213" // igroup mapped and allow_delete_while_mapped not given
-	codeNotMember      = "5374034" // initiator is not a member of the igroup
-	codeIgroupNotFound = "5374852" // the initiator group does not exist
-	codeLUNNotFound    = "5374875" // the LUN does not exist or is not accessible
-	codeIgroupNotInSVM = "5374878" // the igroup does not exist or is not in the LUN's SVM
-	codeMapNotFound    = "5374922" // the LUN map does not exist
+	codeNotMember      = "5374034" // an initiator is not a member of the initiator group
+	codeNotOwned       = "5374041" // the initiator is not owned by the supplied igroup (nested, 9.9.1+)
+	codeIgroupNotFound = "5374852" // the initiator group specified in the URI does not exist
+
+	// "Delete a LUN map" (DELETE /protocols/san/lun-maps/{lun.uuid}/
+	// {igroup.uuid}; Trident lun_map_delete_responses.go; Trident's
+	// ontap_rest.go reads 5374922 as "the specified LUN map does not
+	// exist" too).
+	codeLUNNotFound       = "5374875" // the LUN does not exist or is not accessible
+	codeMapIgroupNotFound = "5374878" // the igroup does not exist or is not in the LUN's SVM
+	codeMapNotFound       = "5374922" // the LUN map does not exist
+
+	// "Add initiators to an initiator group" (POST .../igroups/
+	// {igroup.uuid}/initiators; Trident igroup_initiator_create_responses.go).
+	codeSameLUNTwice     = "1254193" // the initiator would see a LUN more than once
+	codeSameIDTwice      = "1254324" // the initiator would see a LUN ID for several LUN maps
+	codeInitiatorPresent = "5374035" // a supplied initiator is already in the igroup
+
+	// "Create a LUN map" (POST /protocols/san/lun-maps; Trident
+	// lun_map_create_responses.go).
+	codeCreateLUNNotFound = "1254201" // the specified LUN does not exist
+	codeAlreadyMapped     = "1254207" // the LUN is already mapped to the same igroup
+	codeSVMNotFound       = "2621462" // the SVM does not exist or is not accessible
 )
 
-func classify(status int, code string) error {
-	switch code {
-	case codeEntryNotFound, codeIgroupNotFound, codeLUNNotFound, codeIgroupNotInSVM, codeMapNotFound, codeNotMember:
-		return storage.ErrNotFound
-	case codeDuplicate, codeMapped:
-		return storage.ErrConflict
+// codeKinds maps each recognised code to its error kind.
+var codeKinds = map[string]error{
+	codeDuplicate:         storage.ErrConflict,
+	codeEntryNotFound:     storage.ErrNotFound,
+	codeMapped:            storage.ErrConflict,
+	codeNotMember:         storage.ErrNotFound,
+	codeNotOwned:          storage.ErrConflict,
+	codeIgroupNotFound:    storage.ErrNotFound,
+	codeLUNNotFound:       storage.ErrNotFound,
+	codeMapIgroupNotFound: storage.ErrNotFound,
+	codeMapNotFound:       storage.ErrNotFound,
+	codeSameLUNTwice:      storage.ErrConflict,
+	codeSameIDTwice:       storage.ErrConflict,
+	codeInitiatorPresent:  storage.ErrConflict,
+	codeCreateLUNNotFound: storage.ErrNotFound,
+	codeAlreadyMapped:     storage.ErrConflict,
+	codeSVMNotFound:       storage.ErrNotFound,
+}
+
+// classify returns the error kind of an error answer: by its documented
+// ONTAP code when the driver knows it, otherwise by its HTTP status
+// (resthttp.StatusKind: 400 is ErrInvalid, never transient; a 500 to a
+// write is ErrOutcomeUnknown, since the change may have been made).
+func classify(status int, code string, write bool) error {
+	if kind, ok := codeKinds[code]; ok {
+		return kind
 	}
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		// Wrong credentials or role: retrying will not help.
-		return storage.ErrUnsupported
-	case status == http.StatusNotFound:
-		return storage.ErrNotFound
-	case status == http.StatusConflict:
-		return storage.ErrConflict
-	case status == http.StatusTooManyRequests || status >= 500:
-		return storage.ErrTransient
-	case status == http.StatusBadRequest:
-		return storage.ErrInvalid
-	}
-	return storage.ErrTransient
+	return resthttp.StatusKind(status, write)
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,6 +1,6 @@
 // Package ontap is a storage.DiskMapper and storage.InitiatorSwapper for
 // NetApp ONTAP 9.6 and later, through its REST API (plain net/http, HTTP
-// basic authentication, TLS verified by default).
+// basic authentication over TLS, verified by default).
 //
 // Import it to wire an ONTAP cluster's SAN into coldstandby:
 //
@@ -12,16 +12,26 @@
 //
 // # Model
 //
-// A VolumeID is the path of an ONTAP LUN in the SVM given to New
-// ("/vol/boot_r1_01/lun0"). A host is an initiator group (igroup): Map
-// needs an igroup whose initiators are exactly the given initiators and
-// maps the LUN to it (POST /api/protocols/san/lun-maps with
+// A VolumeID is the name of an ONTAP LUN in the SVM given to New: its
+// path ("/vol/boot_r1_01/lun0") on unified ONTAP, or its plain name
+// ("boot_r1_01") on ASA r2 systems, which name LUNs without a volume path
+// (a letter or "_" first, then letters, digits and "_"; NetApp's Ansible
+// na_ontap_lun_map.py). A host is an initiator group (igroup): Map needs
+// an igroup whose initiators are exactly the given initiators and maps
+// the LUN to it (POST /api/protocols/san/lun-maps with
 // logical_unit_number); the driver does not create igroups. Mappings
 // reports the LUN maps of every igroup that holds one of the initiators.
 // Unmap deletes the LUN maps through which the initiators see the volume,
 // and refuses (ErrConflict) when such an igroup also holds initiators that
 // were not named, because deleting its map would hide the volume from
 // them too.
+//
+// Nested igroups (ONTAP 9.9.1 and later) are understood: a parent igroup
+// lists the initiators of the igroups nested in it, and its LUN maps are
+// seen by all of them, but initiators are added to and removed from the
+// igroup that holds them directly. When a parent and the igroup nested in
+// it have the same initiators, Map picks the one that holds them directly,
+// and SwapInitiators always edits that one, so that the parents follow.
 //
 // Both failover strategies work: remap each LUN to the spare's igroup with
 // the same LUN ID (Unmap then Map), or SwapInitiators, which replaces the
@@ -34,6 +44,23 @@
 // ONTAP accepts LUN IDs 0..4095 (lun_map.logical_unit_number, "Max value:
 // 4095"); larger IDs, which the storage contract allows, are ErrInvalid.
 //
+// # Errors
+//
+// An error answer is classified by the ONTAP error codes the endpoints'
+// reference pages document (see classify), and otherwise by its HTTP
+// status: a 400 is ErrInvalid, never ErrTransient.
+//
+// # Security
+//
+// The Mapper sends the password with every request (HTTP basic
+// authentication), so New refuses http:// endpoints unless the caller
+// opts in with WithInsecureHTTP. It verifies the cluster's certificate
+// with a transport of its own (timeouts on dial, TLS handshake and
+// response headers), never http.DefaultTransport, which any package in
+// the program could make insecure; WithRootCAs trusts a private CA. A
+// Mapper prints and logs as its endpoint, SVM and user, never its
+// password.
+//
 // Sources: NetApp's ONTAP REST API reference (docs.netapp.com/us-en/
 // ontap-restapi): "Retrieve initiator groups", "Add one or more initiators
 // to an initiator group", "Delete an initiator from an initiator group",
@@ -41,22 +68,30 @@
 // LUNs", "Update an initiator group" (the igroup comment SwapInitiators
 // uses as its marker), and the ONTAP CLI reference pages "lun mapping
 // create" for the mapping rules and "lun igroup modify" for the comment's
-// 254-character limit. No NetApp code is used.
+// 254-character limit; NetApp Trident's models generated from ONTAP's
+// OpenAPI document for nested igroups (storage_drivers/ontap/api/rest/
+// models/igroup.go, igroup_initiator_list_item.go); NetApp's Ansible
+// collection for the request shapes real clients send. No NetApp code is
+// used.
 package ontap
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/coldstandby/coldstandby/internal/redact"
+	"github.com/coldstandby/coldstandby/internal/resthttp"
 	"github.com/coldstandby/coldstandby/storage"
 )
 
@@ -68,30 +103,69 @@ var (
 // MaxLUN is the highest LUN ID ONTAP accepts.
 const MaxLUN = 4095
 
+// DefaultTimeout bounds each request of a Mapper made without
+// WithHTTPClient.
+const DefaultTimeout = 60 * time.Second
+
 // Mapper drives one SVM of one ONTAP cluster. Make it with New; it is safe
 // for concurrent use (calls that read then change are serialised).
 type Mapper struct {
-	base           *url.URL
-	svm            string
-	user, password string
-	hc             *http.Client
-	log            *slog.Logger
+	base     *url.URL
+	svm      string
+	user     string
+	password *redact.Secret
+	hc       *http.Client
+	log      *slog.Logger
 
 	mu sync.Mutex
 }
 
 // Option configures a Mapper.
-type Option func(*Mapper) error
+type Option func(*config) error
 
-// WithHTTPClient sets the HTTP client, for example one whose transport
-// trusts a private CA. The default is a client with a 60 s timeout and
-// Go's default TLS verification.
+type config struct {
+	hc           *http.Client
+	roots        *x509.CertPool
+	log          *slog.Logger
+	insecureHTTP bool
+}
+
+// WithHTTPClient sets the HTTP client, for example one with a proxy or a
+// client certificate. Its Transport is used as it is; a client without a
+// Transport gets the Mapper's own (never http.DefaultTransport). The
+// default is a client with a 60 s timeout and a transport of the Mapper's
+// own that verifies certificates against the system roots.
 func WithHTTPClient(c *http.Client) Option {
-	return func(m *Mapper) error {
+	return func(cfg *config) error {
 		if c == nil {
 			return fmt.Errorf("ontap: nil HTTP client: %w", storage.ErrInvalid)
 		}
-		m.hc = c
+		cfg.hc = c
+		return nil
+	}
+}
+
+// WithRootCAs verifies the cluster's certificate against pool instead of
+// the system roots (a private CA). It applies to the Mapper's own
+// transport, not to a client given with WithHTTPClient.
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(cfg *config) error {
+		if pool == nil {
+			return fmt.Errorf("ontap: nil root CA pool: %w", storage.ErrInvalid)
+		}
+		cfg.roots = pool
+		return nil
+	}
+}
+
+// WithInsecureHTTP lets New take an http:// endpoint.
+//
+// WARNING: the password then crosses the network in clear text with
+// every request, and anyone on the path can change what the driver sees
+// and does. Use it only against a lab cluster or a test server.
+func WithInsecureHTTP() Option {
+	return func(cfg *config) error {
+		cfg.insecureHTTP = true
 		return nil
 	}
 }
@@ -99,41 +173,71 @@ func WithHTTPClient(c *http.Client) Option {
 // WithLogger sets the logger for debug records of each request (method,
 // path, status; never credentials). The default discards.
 func WithLogger(l *slog.Logger) Option {
-	return func(m *Mapper) error {
+	return func(cfg *config) error {
 		if l == nil {
 			return fmt.Errorf("ontap: nil logger: %w", storage.ErrInvalid)
 		}
-		m.log = l
+		cfg.log = l
 		return nil
 	}
 }
 
 // New returns a Mapper for SVM svm of the cluster whose management
 // address is endpoint ("https://cluster1.example.com"; requests go to
-// endpoint + "/api/..."), authenticating as user with password.
+// endpoint + "/api/..."), authenticating as user with password. An
+// http:// endpoint needs WithInsecureHTTP; user information in the URL
+// is refused. It does not contact the cluster.
 func New(endpoint, svm, user, password string, opts ...Option) (*Mapper, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("ontap: endpoint %q: want https://host[:port]: %w", endpoint, storage.ErrInvalid)
+	var cfg config
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	u, err := resthttp.Endpoint(endpoint, cfg.insecureHTTP, "ontap.WithInsecureHTTP()")
+	if err != nil {
+		return nil, fmt.Errorf("ontap: %w", err)
 	}
 	if svm == "" || user == "" {
 		return nil, fmt.Errorf("ontap: SVM and user are required: %w", storage.ErrInvalid)
 	}
-	u.Path, u.RawQuery = "", ""
-	m := &Mapper{base: u, svm: svm, user: user, password: password,
-		hc:  &http.Client{Timeout: 60 * time.Second},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	for _, o := range opts {
-		if err := o(m); err != nil {
-			return nil, err
-		}
+	m := &Mapper{base: u, svm: svm, user: user, password: redact.New(password), log: cfg.log}
+	if cfg.hc != nil {
+		m.hc = resthttp.OwnTransport(cfg.hc, cfg.roots)
+	} else {
+		m.hc = resthttp.NewClient(DefaultTimeout, cfg.roots)
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return m, nil
 }
 
+func (m *Mapper) info() redact.Info {
+	return redact.Info{Type: "ontap.Mapper", Attrs: []slog.Attr{
+		slog.String("endpoint", m.base.String()), slog.String("svm", m.svm),
+		slog.String("user", m.user), slog.Any("password", m.password)}}
+}
+
+// String describes the Mapper: endpoint, SVM and user; the password
+// shows as [redacted].
+func (m *Mapper) String() string { return m.info().String() }
+
+// GoString is String, so that %#v does not print the password.
+func (m *Mapper) GoString() string { return m.info().String() }
+
+// Format prints String for every verb.
+func (m *Mapper) Format(f fmt.State, verb rune) { m.info().Format(f, verb) }
+
+// LogValue logs the Mapper as a group of endpoint, svm and user.
+func (m *Mapper) LogValue() slog.Value { return m.info().LogValue() }
+
 // igroup is an initiator group record. Initiators arrive as records
-// {"name": ...} (igroup.initiators[], ONTAP 9.6+); plain strings (as in the
-// igroup sub-object of lun-map records) are accepted too.
+// {"name": ...} (igroup.initiators[], ONTAP 9.6+), and an initiator
+// inherited from a nested igroup also names the igroup that holds it
+// directly, {"name": ..., "igroup": {"uuid": ...}} (9.9.1+); plain
+// strings (as in the igroup sub-object of lun-map records) are accepted
+// too. An igroup without initiators has no "initiators" member.
 type igroup struct {
 	UUID       string      `json:"uuid"`
 	Name       string      `json:"name"`
@@ -142,7 +246,10 @@ type igroup struct {
 	Initiators []initiator `json:"initiators"`
 }
 
-type initiator struct{ Name string }
+type initiator struct {
+	Name  string
+	Owner string // uuid of the nested igroup that holds it; "" when this one does
+}
 
 func (i *initiator) UnmarshalJSON(b []byte) error {
 	var s string
@@ -151,12 +258,18 @@ func (i *initiator) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var o struct {
-		Name string `json:"name"`
+		Name   string `json:"name"`
+		Igroup *struct {
+			UUID string `json:"uuid"`
+		} `json:"igroup"`
 	}
 	if err := jsonUnmarshal(b, &o); err != nil {
 		return err
 	}
 	i.Name = o.Name
+	if o.Igroup != nil {
+		i.Owner = o.Igroup.UUID
+	}
 	return nil
 }
 
@@ -170,6 +283,7 @@ func key(name string) string {
 	return "?" + strings.ToLower(strings.TrimSpace(name))
 }
 
+// keys returns every initiator of g, those of nested igroups included.
 func (g *igroup) keys() []string {
 	out := make([]string, len(g.Initiators))
 	for i, in := range g.Initiators {
@@ -179,6 +293,12 @@ func (g *igroup) keys() []string {
 }
 
 func (g *igroup) has(k string) bool { return slices.Contains(g.keys(), k) }
+
+// holds reports whether g holds its initiators itself: none of them is
+// inherited from a nested igroup. (An empty igroup holds them itself.)
+func (g *igroup) holds() bool {
+	return !slices.ContainsFunc(g.Initiators, func(in initiator) bool { return in.Owner != "" && in.Owner != g.UUID })
+}
 
 type ref struct {
 	UUID string `json:"uuid"`
@@ -197,15 +317,20 @@ type state struct {
 	maps    []lunMap
 }
 
+// read reads the SVM's igroups and LUN maps. The igroups' "initiators"
+// are asked for whole, as NetApp's Ansible na_ontap_igroup.py does: on
+// 9.9.1 and later the records of inherited initiators then name the
+// nested igroup that holds them, and "initiators" is a valid field on
+// every version from 9.6.
 func (m *Mapper) read(ctx context.Context) (*state, error) {
-	return m.readFields(ctx, "uuid,name,protocol,initiators.name")
+	return m.readFields(ctx, "uuid,name,protocol,initiators")
 }
 
 // readSwap is read with the igroups' comments, which hold SwapInitiators'
 // marker. Only SwapInitiators asks for them, so that Map, Unmap and
 // Mappings keep working on clusters without igroup comments.
 func (m *Mapper) readSwap(ctx context.Context) (*state, error) {
-	return m.readFields(ctx, "uuid,name,protocol,comment,initiators.name")
+	return m.readFields(ctx, "uuid,name,protocol,comment,initiators")
 }
 
 func (m *Mapper) readFields(ctx context.Context, igroupFields string) (*state, error) {
@@ -242,9 +367,24 @@ func (s *state) seenBy(k string) []lunMap {
 	return out
 }
 
+// asaR2Name is the form of a LUN name on ASA r2 systems: "The name must
+// begin with a letter or "_" and contain only "_" and alphanumeric
+// characters" (NetApp's Ansible na_ontap_lun_map.py).
+var asaR2Name = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// checkVolume accepts a LUN path (unified ONTAP) or an ASA r2 LUN name.
+// Anything else cannot name a LUN, which the contract reports as
+// ErrNotFound.
+func checkVolume(vol storage.VolumeID) error {
+	if strings.HasPrefix(string(vol), "/") || asaR2Name.MatchString(string(vol)) {
+		return nil
+	}
+	return fmt.Errorf("volume %q: want an ONTAP LUN path /vol/VOLUME/LUN or an ASA r2 LUN name: %w", vol, storage.ErrNotFound)
+}
+
 func (m *Mapper) findLUN(ctx context.Context, vol storage.VolumeID) (ref, error) {
-	if vol == "" || !strings.HasPrefix(string(vol), "/") {
-		return ref{}, fmt.Errorf("volume %q: want an ONTAP LUN path /vol/VOLUME/LUN: %w", vol, storage.ErrNotFound)
+	if err := checkVolume(vol); err != nil {
+		return ref{}, err
 	}
 	luns, err := getAll[ref](ctx, m, "/api/storage/luns", url.Values{
 		"svm.name": {m.svm}, "name": {string(vol)}, "fields": {"uuid,name"}})
@@ -308,15 +448,28 @@ func (m *Mapper) Map(ctx context.Context, volume storage.VolumeID, initiators []
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	var target *igroup
+	// The igroup with exactly these initiators; of a parent and the
+	// igroup nested in it with the same initiators, the one that holds
+	// them directly.
+	var exact, direct []*igroup
 	for i := range st.igroups {
-		if sameSet(st.igroups[i].keys(), keys) {
-			if target != nil {
-				return fmt.Errorf("%s: igroups %s and %s both have exactly these initiators: %w",
-					op, target.Name, st.igroups[i].Name, storage.ErrConflict)
+		if g := &st.igroups[i]; sameSet(g.keys(), keys) {
+			exact = append(exact, g)
+			if g.holds() {
+				direct = append(direct, g)
 			}
-			target = &st.igroups[i]
 		}
+	}
+	if len(exact) > 1 && len(direct) > 0 {
+		exact = direct
+	}
+	var target *igroup
+	switch {
+	case len(exact) > 1:
+		return fmt.Errorf("%s: igroups %s and %s both have exactly these initiators: %w",
+			op, exact[0].Name, exact[1].Name, storage.ErrConflict)
+	case len(exact) == 1:
+		target = exact[0]
 	}
 	if target == nil {
 		return fmt.Errorf("%s: no igroup in SVM %s has exactly these initiators: %w", op, m.svm, storage.ErrNotFound)
@@ -343,10 +496,13 @@ func (m *Mapper) Map(ctx context.Context, volume storage.VolumeID, initiators []
 	if allSee {
 		return nil
 	}
+	// The shape of the reference page's example, {"svm":{"name"},
+	// "igroup":{"name"},"lun":{"name"}}, with the documented
+	// logical_unit_number. Names are unique within the SVM.
 	body := map[string]any{
 		"svm":                 map[string]string{"name": m.svm},
-		"igroup":              map[string]string{"uuid": target.UUID},
-		"lun":                 map[string]string{"uuid": l.UUID},
+		"igroup":              map[string]string{"name": target.Name},
+		"lun":                 map[string]string{"name": l.Name},
 		"logical_unit_number": lun,
 	}
 	if err := m.do(ctx, http.MethodPost, "/api/protocols/san/lun-maps", body, nil); err != nil {
@@ -427,6 +583,10 @@ func (m *Mapper) Unmap(ctx context.Context, volume storage.VolumeID, initiators 
 // and a swap back), the one with LUN maps is moved; an igroup without LUN
 // maps is left alone when another igroup already has exactly to.
 //
+// With nested igroups the swap edits the igroup that holds the
+// initiators directly; the igroups it is nested in follow, and their LUN
+// maps count as the igroup's own in the checks below.
+//
 // ONTAP lets an initiator be in several igroups, so the initiators of to
 // stay in any other igroup; when what they see there collides with the
 // moved LUN maps (the same LUN, or the same LUN ID), the swap fails with
@@ -463,10 +623,12 @@ func (m *Mapper) SwapInitiators(ctx context.Context, from, to []storage.Initiato
 	if g == nil {
 		return nil // done
 	}
-	// What the igroup's LUN maps would collide with for the new initiators.
+	// What the LUN maps the new initiators will see through g (its own,
+	// and those of the igroups g is nested in) would collide with.
+	line := st.lineage(g)
 	var moved []lunMap
 	for _, lm := range st.maps {
-		if lm.Igroup.UUID == g.UUID {
+		if slices.Contains(line, lm.Igroup.UUID) {
 			moved = append(moved, lm)
 		}
 	}
@@ -475,7 +637,7 @@ func (m *Mapper) SwapInitiators(ctx context.Context, from, to []storage.Initiato
 			continue
 		}
 		for _, other := range st.seenBy(k) {
-			if other.Igroup.UUID == g.UUID {
+			if slices.Contains(line, other.Igroup.UUID) {
 				continue
 			}
 			for _, mv := range moved {
@@ -539,13 +701,30 @@ func (m *Mapper) SwapInitiators(ctx context.Context, from, to []storage.Initiato
 	return nil
 }
 
+// lineage returns the uuids of g and of every igroup g is nested in: an
+// igroup whose GET names g as the owner of one of its initiators. (An
+// igroup that holds no initiators at the moment, half way through a swap,
+// shows no parents; ONTAP then refuses an addition that would collide
+// with their LUN maps itself, 1254193 / 1254324.)
+func (st *state) lineage(g *igroup) []string {
+	out := []string{g.UUID}
+	for _, x := range st.igroups {
+		if x.UUID != g.UUID && slices.ContainsFunc(x.Initiators, func(in initiator) bool { return in.Owner == g.UUID }) {
+			out = append(out, x.UUID)
+		}
+	}
+	return out
+}
+
 // swapTarget picks the igroup SwapInitiators works on, or nil when the
-// swap is already done.
+// swap is already done. Only an igroup that holds its initiators itself
+// qualifies: a parent igroup lists its nested igroups' initiators, but
+// they can only be changed where they are held, and the parent follows.
 func (st *state) swapTarget(fk, tk, union []string) (*igroup, error) {
 	// An igroup marked for these initiators of to is a swap under way.
 	var marked []*igroup
 	for i := range st.igroups {
-		if _, ok := parseMarker(st.igroups[i].Comment, tk); ok {
+		if _, ok := parseMarker(st.igroups[i].Comment, tk); ok && st.igroups[i].holds() {
 			marked = append(marked, &st.igroups[i])
 		}
 	}
@@ -567,6 +746,9 @@ func (st *state) swapTarget(fk, tk, union []string) (*igroup, error) {
 	done := false
 	for i := range st.igroups {
 		g := &st.igroups[i]
+		if !g.holds() {
+			continue
+		}
 		ks := g.keys()
 		if sameSet(ks, tk) {
 			done = true
@@ -581,7 +763,8 @@ func (st *state) swapTarget(fk, tk, union []string) (*igroup, error) {
 	// initiators. The one with LUN maps is the host being moved; an
 	// unmapped one is left alone when another igroup already has to.
 	mapped := func(g *igroup) bool {
-		return slices.ContainsFunc(st.maps, func(lm lunMap) bool { return lm.Igroup.UUID == g.UUID })
+		line := st.lineage(g)
+		return slices.ContainsFunc(st.maps, func(lm lunMap) bool { return slices.Contains(line, lm.Igroup.UUID) })
 	}
 	if len(cands) > 1 || done {
 		var withMaps []*igroup

@@ -26,7 +26,24 @@
 // When reading, an absent trunk-vlans is every VLAN (1..4094) and ranges
 // are expanded; an ACCESS port without access-vlan, or a mode other than
 // ACCESS and TRUNK, is ErrUnsupported. Leaves may come back as one JSON
-// container or as separate leaf updates, module-qualified or not.
+// container, wrapped in its own name ({"openconfig-vlan:config":{...}},
+// as SONiC sends it) or not, or as separate leaf updates,
+// module-qualified or not; trunk-vlans elements as numbers, "x..y"
+// strings or numeric strings.
+//
+// # Targets
+//
+// Arista EOS reports native-vlan 1 on a trunk where none was set (as the
+// answers in SAP's networking-ccloud EOS tests show), so a trunk written
+// with native 0 reads back with native 1. SONiC has no native-vlan
+// (sonic-mgmt-common's transformer never reads it on Ethernet ports, and
+// its deviations mark it not-supported on aggregates): the untagged VLAN
+// of a SONiC trunk port is its access-vlan. The driver reads an
+// access-vlan on a TRUNK port without native-vlan as the native VLAN
+// (the model's "when" forbids access-vlan on a trunk, so only such a
+// target sends it), and writes the native VLAN as access-vlan with
+// WithNativeVLANAsAccessVLAN; use that option, and WithModulePrefixes for
+// the paths SONiC documents, with SONiC.
 //
 // gNMI has no compare-and-set: SetPortVLAN reads, then replaces, and
 // changes of one port made through one Switch take turns; prev may miss a
@@ -64,20 +81,25 @@ import (
 
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/internal/keylock"
+	"github.com/coldstandby/coldstandby/internal/redact"
 )
 
 var _ fabric.VLANSwitch = (*Switch)(nil)
 
 // Switch is a fabric.VLANSwitch over one gNMI target. It is safe for
-// concurrent use.
+// concurrent use. It prints and logs as its target and user, never its
+// password.
 type Switch struct {
-	client   gnmipb.GNMIClient
-	conn     *grpc.ClientConn // owned when made by Dial
-	origin   string
-	target   string
-	username string
-	password string
-	log      *slog.Logger
+	client         gnmipb.GNMIClient
+	conn           *grpc.ClientConn // owned when made by Dial
+	address        string           // Dial's address; "" with New
+	origin         string
+	target         string
+	username       string
+	password       *redact.Secret
+	nativeAsAccess bool
+	modulePrefixes bool
+	log            *slog.Logger
 
 	tlsConfig   *tls.Config
 	insecure    bool
@@ -97,9 +119,27 @@ func WithCredentials(username, password string) Option {
 		if username == "" {
 			return errors.New("empty username")
 		}
-		s.username, s.password = username, password
+		s.username, s.password = username, redact.New(password)
 		return nil
 	}
+}
+
+// WithModulePrefixes qualifies the path elements that enter another YANG
+// module with the module's name, as SONiC's documented requests do
+// (/openconfig-interfaces:interfaces/interface[name=Ethernet0]/
+// openconfig-if-ethernet:ethernet/openconfig-vlan:switched-vlan/config,
+// sonic-net/SONiC doc/mgmt/OpenConfig_VLAN_Interface.md); SONiC's
+// translib registers its applications under such paths.
+func WithModulePrefixes() Option {
+	return func(s *Switch) error { s.modulePrefixes = true; return nil }
+}
+
+// WithNativeVLANAsAccessVLAN writes a trunk's native (untagged) VLAN as
+// the access-vlan leaf instead of native-vlan, for targets without
+// native-vlan, SONiC's management framework among them (see the package
+// doc). Reading understands both forms with or without it.
+func WithNativeVLANAsAccessVLAN() Option {
+	return func(s *Switch) error { s.nativeAsAccess = true; return nil }
 }
 
 // WithOrigin sets the origin of every path (default none; some targets
@@ -108,8 +148,10 @@ func WithOrigin(origin string) Option {
 	return func(s *Switch) error { s.origin = origin; return nil }
 }
 
-// WithTarget sets the gNMI target field of every path, for a gNMI proxy
-// that serves several devices (default none).
+// WithTarget sets the gNMI target of every request, in its prefix (the
+// only place the gNMI specification, 2.2.2.1, allows it): for a gNMI
+// proxy that serves several devices, or SONiC's "OC-YANG" (default
+// none).
 func WithTarget(target string) Option {
 	return func(s *Switch) error { s.target = target; return nil }
 }
@@ -202,9 +244,37 @@ func Dial(address string, opts ...Option) (*Switch, error) {
 		return nil, fmt.Errorf("openconfig: dial %s: %v: %w", address, err, fabric.ErrInvalid)
 	}
 	s.conn = conn
+	s.address = address
 	s.client = gnmipb.NewGNMIClient(conn)
 	return s, nil
 }
+
+func (s *Switch) info() redact.Info {
+	attrs := []slog.Attr{}
+	if s.address != "" {
+		attrs = append(attrs, slog.String("address", s.address))
+	}
+	if s.target != "" {
+		attrs = append(attrs, slog.String("target", s.target))
+	}
+	if s.username != "" {
+		attrs = append(attrs, slog.String("user", s.username), slog.Any("password", s.password))
+	}
+	return redact.Info{Type: "openconfig.Switch", Attrs: attrs}
+}
+
+// String describes the Switch: address, target and user; the password
+// shows as [redacted].
+func (s *Switch) String() string { return s.info().String() }
+
+// GoString is String, so that %#v does not print the password.
+func (s *Switch) GoString() string { return s.info().String() }
+
+// Format prints String for every verb.
+func (s *Switch) Format(f fmt.State, verb rune) { s.info().Format(f, verb) }
+
+// LogValue logs the Switch as a group of address, target and user.
+func (s *Switch) LogValue() slog.Value { return s.info().LogValue() }
 
 // Close closes the connection Dial made; with New it does nothing.
 func (s *Switch) Close() error {
@@ -218,7 +288,16 @@ func (s *Switch) rpcContext(ctx context.Context) context.Context {
 	if s.username == "" {
 		return ctx
 	}
-	return metadata.AppendToOutgoingContext(ctx, "username", s.username, "password", s.password)
+	return metadata.AppendToOutgoingContext(ctx, "username", s.username, "password", s.password.Reveal())
+}
+
+// prefix is the prefix of every request: the target, when set, and
+// nothing else.
+func (s *Switch) prefix() *gnmipb.Path {
+	if s.target == "" {
+		return nil
+	}
+	return &gnmipb.Path{Target: s.target}
 }
 
 // Containers of switched-vlan: physical ports and aggregates (LAGs).
@@ -228,15 +307,26 @@ const (
 )
 
 // configPath is /interfaces/interface[name=port]/CONTAINER/switched-vlan/config.
+// With WithModulePrefixes the elements that enter a new YANG module are
+// qualified with it: /openconfig-interfaces:interfaces/interface[name=P]/
+// openconfig-if-ethernet:ethernet (or openconfig-if-aggregate:aggregation)
+// /openconfig-vlan:switched-vlan/config.
 func (s *Switch) configPath(port, container string) *gnmipb.Path {
+	names := []string{"interfaces", container, "switched-vlan"}
+	if s.modulePrefixes {
+		mod := "openconfig-if-ethernet:"
+		if container == aggregation {
+			mod = "openconfig-if-aggregate:"
+		}
+		names = []string{"openconfig-interfaces:interfaces", mod + container, "openconfig-vlan:switched-vlan"}
+	}
 	return &gnmipb.Path{
 		Origin: s.origin,
-		Target: s.target,
 		Elem: []*gnmipb.PathElem{
-			{Name: "interfaces"},
+			{Name: names[0]},
 			{Name: "interface", Key: map[string]string{"name": port}},
-			{Name: container},
-			{Name: "switched-vlan"},
+			{Name: names[1]},
+			{Name: names[2]},
 			{Name: "config"},
 		},
 	}
@@ -311,6 +401,7 @@ func (s *Switch) getFrom(ctx context.Context, port, container string) (fabric.Po
 		return fabric.PortVLAN{}, err
 	}
 	resp, err := s.client.Get(s.rpcContext(ctx), &gnmipb.GetRequest{
+		Prefix:   s.prefix(),
 		Path:     []*gnmipb.Path{s.configPath(port, container)},
 		Type:     gnmipb.GetRequest_CONFIG,
 		Encoding: gnmipb.Encoding_JSON_IETF,
@@ -342,7 +433,7 @@ func (s *Switch) SetPortVLAN(ctx context.Context, port string, v fabric.PortVLAN
 		return fabric.PortVLAN{}, fmt.Errorf("openconfig: set VLANs of %s: %w", port, err)
 	}
 	v = v.Normalize()
-	body, err := toJSON(v)
+	body, err := toJSON(v, s.nativeAsAccess)
 	if err != nil {
 		return fabric.PortVLAN{}, fmt.Errorf("openconfig: set VLANs of %s to %v: %w", port, v, err)
 	}
@@ -362,6 +453,7 @@ func (s *Switch) SetPortVLAN(ctx context.Context, port string, v fabric.PortVLAN
 		return fabric.PortVLAN{}, fmt.Errorf("openconfig: set VLANs of %s to %v: %w", port, v, err)
 	}
 	_, err = s.client.Set(s.rpcContext(ctx), &gnmipb.SetRequest{
+		Prefix: s.prefix(),
 		Replace: []*gnmipb.Update{{
 			Path: s.configPath(port, container),
 			Val:  &gnmipb.TypedValue{Value: &gnmipb.TypedValue_JsonIetfVal{JsonIetfVal: body}},
@@ -383,8 +475,9 @@ const (
 	modulePfx  = "openconfig-vlan:"
 )
 
-// toJSON encodes v as the JSON_IETF value of the config container.
-func toJSON(v fabric.PortVLAN) ([]byte, error) {
+// toJSON encodes v as the JSON_IETF value of the config container;
+// nativeAsAccess writes a trunk's native VLAN as access-vlan (SONiC).
+func toJSON(v fabric.PortVLAN, nativeAsAccess bool) ([]byte, error) {
 	m := map[string]any{}
 	switch v.Mode {
 	case fabric.Access:
@@ -395,7 +488,10 @@ func toJSON(v fabric.PortVLAN) ([]byte, error) {
 			return nil, fmt.Errorf("a trunk without tagged VLANs cannot be written in OpenConfig (absent trunk-vlans means all): %w", fabric.ErrUnsupported)
 		}
 		m[modulePfx+leafMode] = "TRUNK"
-		if v.NativeVLAN != 0 {
+		switch {
+		case v.NativeVLAN != 0 && nativeAsAccess:
+			m[modulePfx+leafAccess] = v.NativeVLAN
+		case v.NativeVLAN != 0:
 			m[modulePfx+leafNative] = v.NativeVLAN
 		}
 		m[modulePfx+leafTrunk] = TrunkVLANs(v.Trunk)
@@ -562,9 +658,15 @@ func fromLeaves(leaves map[string]any) (fabric.PortVLAN, error) {
 		}
 		return fabric.PortVLAN{Mode: fabric.Access, AccessVLAN: id}, nil
 	case "TRUNK":
-		native, _, err := vlanID(leafNative)
+		native, ok, err := vlanID(leafNative)
 		if err != nil {
 			return fabric.PortVLAN{}, err
+		}
+		if !ok {
+			// SONiC: a trunk's untagged VLAN is its access-vlan.
+			if native, _, err = vlanID(leafAccess); err != nil {
+				return fabric.PortVLAN{}, err
+			}
 		}
 		var trunk []int
 		switch x := leaves[leafTrunk].(type) {

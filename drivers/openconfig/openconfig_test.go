@@ -49,9 +49,10 @@ func vlans(s string) []int {
 }
 
 type harness struct {
-	t   *testing.T
-	srv *gnmitest.Server
-	n   int
+	t    *testing.T
+	srv  *gnmitest.Server
+	opts []openconfig.Option
+	n    int
 }
 
 var (
@@ -65,14 +66,30 @@ func (h *harness) StallNext(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
+// dialects are the targets the driver is tested against, each with the
+// options it needs.
+var dialects = []struct {
+	name    string
+	dialect gnmitest.Dialect
+	opts    []openconfig.Option
+}{
+	{"generic", gnmitest.Generic, nil},
+	{"eos", gnmitest.EOS, nil},
+	{"sonic", gnmitest.SONiC, []openconfig.Option{openconfig.WithNativeVLANAsAccessVLAN(), openconfig.WithModulePrefixes()}},
+}
+
 func TestConformance(t *testing.T) {
-	fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {
-		return &harness{t: t, srv: start(t)}
-	})
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			fabrictest.RunVLAN(t, func(t *testing.T) fabrictest.VLANHarness {
+				return &harness{t: t, srv: start(t, gnmitest.WithDialect(d.dialect)), opts: d.opts}
+			})
+		})
+	}
 }
 
 func (h *harness) MakeSwitch(ctx context.Context) (fabric.VLANSwitch, error) {
-	return dial(h.t, h.srv), nil
+	return dial(h.t, h.srv, h.opts...), nil
 }
 
 func (h *harness) VLANFixture(ctx context.Context, n int) ([]string, fabric.PortVLAN, fabric.PortVLAN, error) {

@@ -36,17 +36,28 @@
 // ResourceBlockInUse and any 409 to ErrConflict; other 4xx to ErrInvalid;
 // 503 to ErrTransient; other failures of a change after it was sent to
 // ErrOutcomeUnknown.
+//
+// # Security
+//
+// With WithBasicAuth the Manager sends the password with every request,
+// so New refuses http:// service URLs unless the caller opts in with
+// WithInsecureHTTP. Its default client has a 60 s timeout and a transport
+// of its own (timeouts on dial, TLS handshake and response headers) that
+// verifies the service's certificate, never http.DefaultTransport, which
+// any package in the program could make insecure; WithRootCAs trusts a
+// private CA. A Manager prints and logs as its service URL and user,
+// never its password.
 package redfish
 
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -55,6 +66,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coldstandby/coldstandby/internal/redact"
+	"github.com/coldstandby/coldstandby/internal/resthttp"
 	"github.com/coldstandby/coldstandby/partition"
 )
 
@@ -66,20 +79,30 @@ type Manager struct {
 	base     *url.URL
 	client   *http.Client
 	user     string
-	pass     string
+	pass     *redact.Secret
 	toBlock  map[string]string
 	toMember map[string]string
 	poll     time.Duration
 	log      *slog.Logger
 
+	roots        *x509.CertPool // WithRootCAs, for the Manager's own transport
+	insecureHTTP bool           // WithInsecureHTTP
+
 	mu sync.Mutex // serialises Compose and Decompose
 }
+
+// DefaultTimeout bounds each request of a Manager made without
+// WithHTTPClient.
+const DefaultTimeout = 60 * time.Second
 
 // Option configures a Manager.
 type Option func(*Manager) error
 
-// WithHTTPClient sets the HTTP client (TLS settings, timeouts); default
-// http.DefaultClient. Give it a Timeout or use ctx deadlines.
+// WithHTTPClient sets the HTTP client (a proxy, a client certificate).
+// Its Transport is used as it is; a client without a Transport gets the
+// Manager's own (never http.DefaultTransport). Give it a Timeout or use
+// ctx deadlines. The default has a 60 s timeout and a transport of the
+// Manager's own that verifies certificates against the system roots.
 func WithHTTPClient(c *http.Client) Option {
 	return func(m *Manager) error {
 		if c == nil {
@@ -99,7 +122,33 @@ func WithBasicAuth(user, password string) Option {
 		if user == "" {
 			return errors.New("empty user name")
 		}
-		m.user, m.pass = user, password
+		m.user, m.pass = user, redact.New(password)
+		return nil
+	}
+}
+
+// WithRootCAs verifies the service's certificate against pool instead of
+// the system roots (a private CA). It applies to the Manager's own
+// transport, not to a client given with WithHTTPClient.
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(m *Manager) error {
+		if pool == nil {
+			return errors.New("nil root CA pool")
+		}
+		m.roots = pool
+		return nil
+	}
+}
+
+// WithInsecureHTTP lets New take an http:// service URL.
+//
+// WARNING: with WithBasicAuth the password then crosses the network in
+// clear text with every request, and anyone on the path can change what
+// the Manager sees and composes. Use it only against a lab service or a
+// test server.
+func WithInsecureHTTP() Option {
+	return func(m *Manager) error {
+		m.insecureHTTP = true
 		return nil
 	}
 }
@@ -146,15 +195,11 @@ func WithLogger(l *slog.Logger) Option {
 
 // New returns a Manager for the Redfish service at baseURL
 // ("https://enclosure-manager.example"; the service root is
-// baseURL/redfish/v1). It does not connect.
+// baseURL/redfish/v1). An http:// URL needs WithInsecureHTTP; user
+// information in the URL is refused (use WithBasicAuth). It does not
+// connect.
 func New(baseURL string, opts ...Option) (*Manager, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("redfish: service URL %q: want http(s)://host: %w", baseURL, partition.ErrInvalid)
-	}
 	m := &Manager{
-		base:     u,
-		client:   http.DefaultClient,
 		toBlock:  map[string]string{},
 		toMember: map[string]string{},
 		poll:     200 * time.Millisecond,
@@ -165,8 +210,39 @@ func New(baseURL string, opts ...Option) (*Manager, error) {
 			return nil, fmt.Errorf("redfish: %w: %w", err, partition.ErrInvalid)
 		}
 	}
+	u, err := resthttp.Endpoint(baseURL, m.insecureHTTP, "redfish.WithInsecureHTTP()")
+	if err != nil {
+		return nil, fmt.Errorf("redfish: service URL: %w", err)
+	}
+	m.base = u
+	if m.client != nil {
+		m.client = resthttp.OwnTransport(m.client, m.roots)
+	} else {
+		m.client = resthttp.NewClient(DefaultTimeout, m.roots)
+	}
 	return m, nil
 }
+
+func (m *Manager) info() redact.Info {
+	attrs := []slog.Attr{slog.String("service", m.base.String())}
+	if m.user != "" {
+		attrs = append(attrs, slog.String("user", m.user), slog.Any("password", m.pass))
+	}
+	return redact.Info{Type: "redfish.Manager", Attrs: attrs}
+}
+
+// String describes the Manager: service URL and user; the password shows
+// as [redacted].
+func (m *Manager) String() string { return m.info().String() }
+
+// GoString is String, so that %#v does not print the password.
+func (m *Manager) GoString() string { return m.info().String() }
+
+// Format prints String for every verb.
+func (m *Manager) Format(f fmt.State, verb rune) { m.info().Format(f, verb) }
+
+// LogValue logs the Manager as a group of service and user.
+func (m *Manager) LogValue() slog.Value { return m.info().LogValue() }
 
 // odataID is a Redfish reference.
 type odataID struct {
@@ -282,17 +358,16 @@ func (m *Manager) do(ctx context.Context, method, uri string, body, out any, wri
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if m.user != "" {
-		req.SetBasicAuth(m.user, m.pass)
+		req.SetBasicAuth(m.user, m.pass.Reveal())
 	}
 	resp, err := m.client.Do(req)
 	if err != nil {
-		kind := partition.ErrTransient
-		var op *net.OpError
-		if write && !(errors.As(err, &op) && op.Op == "dial") {
-			kind = partition.ErrOutcomeUnknown // the request may have arrived
-		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, 0, fmt.Errorf("%s %s: %w: %w", method, uri, ctxErr, kind)
+		// A write whose request may have arrived is an unknown outcome;
+		// nothing sent (dial, DNS, an untrusted certificate) or a read
+		// is not.
+		kind := resthttp.Failure(ctx, err, write)
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("%s %s: %w", method, uri, kind)
 		}
 		return nil, 0, fmt.Errorf("%s %s: %v: %w", method, uri, err, kind)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,9 +16,14 @@ import (
 	"github.com/coldstandby/coldstandby/partition/partitiontest"
 )
 
+// testOpts are the options every test Manager gets: fast task polls, and
+// the opt-in to the test service's plain http:// (redfishtest serves
+// HTTP; a real service is reached over https://).
+var testOpts = []redfish.Option{redfish.WithTaskPoll(time.Millisecond), redfish.WithInsecureHTTP()}
+
 func newManager(t testing.TB, srv *redfishtest.Server, opts ...redfish.Option) *redfish.Manager {
 	t.Helper()
-	m, err := redfish.New(srv.URL, append([]redfish.Option{redfish.WithTaskPoll(time.Millisecond)}, opts...)...)
+	m, err := redfish.New(srv.URL, append(slices.Clone(testOpts), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +86,7 @@ func TestConformance(t *testing.T) {
 }
 
 func (h *harness) MakeManager(ctx context.Context) (partition.PartitionManager, error) {
-	return redfish.New(h.srv.URL, redfish.WithBasicAuth("admin", "pw"), redfish.WithTaskPoll(time.Millisecond))
+	return redfish.New(h.srv.URL, append(slices.Clone(testOpts), redfish.WithBasicAuth("admin", "pw"))...)
 }
 
 // Members adds n fresh compute blocks to the mockup's own zone.
@@ -309,7 +315,7 @@ func TestMemberMapping(t *testing.T) {
 			t.Errorf("%s members %v, want %v", ls.ID, ls.Members, w)
 		}
 	}
-	if _, err := redfish.New(srv.URL, redfish.WithMembers(map[string]string{"a": "B1", "b": "B1"})); !errors.Is(err, partition.ErrInvalid) {
+	if _, err := redfish.New(srv.URL, redfish.WithInsecureHTTP(), redfish.WithMembers(map[string]string{"a": "B1", "b": "B1"})); !errors.Is(err, partition.ErrInvalid) {
 		t.Errorf("two servers on one block: %v, want ErrInvalid", err)
 	}
 }
@@ -327,7 +333,7 @@ func TestTransientAndAuth(t *testing.T) {
 	if _, err := bad.List(ctx); !errors.Is(err, partition.ErrUnsupported) {
 		t.Errorf("List with a wrong password: %v, want ErrUnsupported", err)
 	}
-	down, _ := redfish.New("http://127.0.0.1:1")
+	down, _ := redfish.New("https://127.0.0.1:1")
 	if _, err := down.List(ctx); !errors.Is(err, partition.ErrTransient) {
 		t.Errorf("List on a closed port: %v, want ErrTransient", err)
 	}

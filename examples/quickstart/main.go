@@ -4,9 +4,12 @@
 // a policy lets a bigger server take over, and a high-priority server with
 // no spare takes a low-priority one whose workload moves on.
 //
-// For each it prints the plan in one line, the timeline of the steps
-// (step, target, start, duration, driver calls) and the server table before
-// and after. Time is virtual (the fake's clock), so the output is the same
+// For each it prints the failover ID, the plan in one line and why its
+// spare won (what search would pick without it, and how many candidates
+// each attribute ruled out), the timeline of the steps (step, target,
+// start, duration, driver calls), what the spares hold now (volumes with
+// their LUN numbers, zones, port VLANs), the outcome, the invariant check,
+// and the server table before and after. Time is virtual (the fake's clock), so the output is the same
 // on every run.
 //
 //	go run ./examples/quickstart                 # every scenario, one after another
@@ -14,14 +17,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +29,8 @@ import (
 	"github.com/coldstandby/coldstandby/drivers/fake"
 	"github.com/coldstandby/coldstandby/failover"
 	"github.com/coldstandby/coldstandby/failover/failovertest"
+	"github.com/coldstandby/coldstandby/internal/report"
+	"github.com/coldstandby/coldstandby/search"
 )
 
 func main() {
@@ -56,9 +58,11 @@ func run(w io.Writer, which string) error {
 	if _, err := store.Put(ctx, failovertest.Records(world)...); err != nil {
 		return err
 	}
-	o, err := failover.New(store, failovertest.Drivers(world),
+	drivers := failovertest.Drivers(world)
+	searchOpts := failovertest.SearchOptions(world, layout)
+	o, err := failover.New(store, drivers,
 		failover.WithClock(demoClock{clock}),
-		failover.WithSearchOptions(failovertest.SearchOptions(world, layout)...),
+		failover.WithSearchOptions(searchOpts...),
 		failover.WithTimeouts(failover.Timeouts{Shutdown: 30 * time.Second, Poll: 5 * time.Second}),
 	)
 	if err != nil {
@@ -90,51 +94,34 @@ func run(w io.Writer, which string) error {
 			return err
 		}
 		fmt.Fprintf(w, "fault: %s %s\n", sc.Fail[0], sc.Fault)
+		recs, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		why, err := report.Explain(recs, search.ServerID(sc.Fail[0]), searchOpts...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
 		res, err := o.HandleFault(ctx, bmc.Fault{Server: sc.Fail[0], Type: sc.Fault, Time: clock.Now()})
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
+		fmt.Fprintf(w, "failover %s\n", res.ID)
 		fmt.Fprintf(w, "plan:  %s\n", res.Plan)
+		report.WriteWhy(w, why)
 		fmt.Fprintln(w, "timeline:")
-		timeline(w, res)
+		report.WriteTimeline(w, report.Timeline(res))
+		fmt.Fprintln(w, "now:")
+		report.WriteSpares(w, report.Spares(ctx, drivers, store, res.Plan))
 		fmt.Fprintf(w, "outcome: %s in %s\n", res.Outcome, res.Duration)
-		fmt.Fprintln(w, "servers (before -> after):")
-		diff(w, before, table(ctx, store, world))
 		if err := world.CheckInvariants(nil); err != nil {
 			return err
 		}
+		fmt.Fprintln(w, "invariants: I1 fence first, I2 one writer, I3 nothing lost: hold")
+		fmt.Fprintln(w, "servers (before -> after):")
+		diff(w, before, table(ctx, store, world))
 	}
 	return nil
-}
-
-// stepOrder orders parallel steps that started at the same instant.
-var stepOrder = map[string]int{"reserve": 0, "fence": 1, "park": 2, "compose": 3, "storage.read": 4, "storage": 5,
-	"zone.read": 6, "zone": 7, "vlan.read": 8, "vlan": 9, "boot": 10, "commit": 11}
-
-func timeline(w io.Writer, res failover.Result) {
-	audit := slices.Clone(res.Audit)
-	slices.SortStableFunc(audit, func(a, b failover.AuditEntry) int {
-		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(stepOrder[a.Step], stepOrder[b.Step]), cmp.Compare(a.Target, b.Target))
-	})
-	t0 := res.Audit[0].Start
-	for _, a := range audit {
-		if a.Start.Before(t0) {
-			t0 = a.Start
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  at\tstep\ttarget\ttook\tcalls\t")
-	for _, a := range audit {
-		if strings.HasSuffix(a.Step, ".read") {
-			continue // reads are folded into the step they prepare
-		}
-		note := ""
-		if a.Err != "" {
-			note = "  " + a.Err
-		}
-		fmt.Fprintf(tw, "  +%s\t%s\t%s\t%s\t%d\t%s\n", a.Start.Sub(t0), a.Step, a.Target, a.Duration, a.Attempts, note)
-	}
-	tw.Flush()
 }
 
 // demoClock is the fake's virtual clock, except that each sleep first

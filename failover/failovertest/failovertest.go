@@ -97,23 +97,40 @@ func Drivers(w *fake.World) failover.Drivers {
 }
 
 // SearchOptions turns l's search policy table and allowed combinations
-// into search options. Every active server may preempt strictly
-// lower-priority work (Policy.Preempt), with or without a policy of its
-// own, as in the patent's fourth embodiment.
+// into search options. Every server may preempt strictly lower-priority
+// work when it fails (Policy.Preempt), with or without a policy of its
+// own, as in the patent's fourth embodiment (a standby gets the same
+// policy, which applies once it runs a workload). A policy applies to a whole
+// logical server (search refuses members with different policies): a
+// partition takes the policy of its first member, by ID, that has one.
 func SearchOptions(w *fake.World, l fake.Layout) []search.Option {
-	var opts []search.Option
-	has := map[string]bool{}
+	byServer := map[string]fake.Policy{}
 	for _, p := range l.Policies {
-		has[p.Server] = true
-		opts = append(opts, search.WithPolicy(search.ServerID(p.Server), search.Policy{
-			MinCPUMHz: p.MinCPUMHz, MinMemoryMiB: p.MinMemoryMiB, AnyCPUModel: p.AllowOtherCPUModel,
-			AllowPartitionMismatch: p.AllowOtherNodeCount, AnySwitch: !p.SameSwitch, Preempt: true,
-		}))
+		byServer[p.Server] = p
 	}
-	for _, s := range w.Servers() {
-		if !has[s.ID] && s.State == fake.StateActive {
-			opts = append(opts, search.WithPolicy(search.ServerID(s.ID), search.Policy{Preempt: true}))
+	servers := w.Servers() // sorted by ID
+	byPartition := map[string]fake.Policy{}
+	for _, s := range servers {
+		if p, ok := byServer[s.ID]; ok && s.Partition != "" {
+			if _, set := byPartition[s.Partition]; !set {
+				byPartition[s.Partition] = p
+			}
 		}
+	}
+	var opts []search.Option
+	for _, s := range servers {
+		p, ok := byServer[s.ID]
+		if s.Partition != "" {
+			p, ok = byPartition[s.Partition]
+		}
+		pol := search.Policy{Preempt: true}
+		if ok {
+			pol = search.Policy{
+				MinCPUMHz: p.MinCPUMHz, MinMemoryMiB: p.MinMemoryMiB, AnyCPUModel: p.AllowOtherCPUModel,
+				AllowPartitionMismatch: p.AllowOtherNodeCount, AnySwitch: !p.SameSwitch, Preempt: true,
+			}
+		}
+		opts = append(opts, search.WithPolicy(search.ServerID(s.ID), pol))
 	}
 	for _, c := range l.Compositions {
 		ids := make([]search.ServerID, len(c))

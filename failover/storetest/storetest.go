@@ -70,6 +70,8 @@ func RunHarness(t *testing.T, h Harness) {
 	t.Run("NoLostUpdate", s.testNoLostUpdate)
 	t.Run("ConcurrentAppends", s.testConcurrentAppends)
 	t.Run("Context", s.testContext)
+	t.Run("Delete", s.testDelete)
+	t.Run("Failovers", s.testFailovers)
 	if h.Reopen != nil {
 		t.Run("Durable", s.testDurable)
 	}
@@ -298,8 +300,30 @@ func (s *suite) testPutInvalid(t *testing.T) {
 	if _, err := st.Put(ctx, rec("a"), rec("a")); !errors.Is(err, failover.ErrInvalid) {
 		t.Fatalf("same ID twice: %v, want ErrInvalid", err)
 	}
-	if _, err := st.Get(ctx, "a"); !errors.Is(err, failover.ErrNotFound) {
-		t.Fatalf("invalid batch wrote a: %v", err)
+	// Every record failover.Record.Validate refuses is refused by Put
+	// (the Orchestrator relies on the store holding only valid records).
+	for name, mutate := range map[string]func(*failover.Record){
+		"negative memory":   func(r *failover.Record) { r.Hardware.MemoryMiB = -1 },
+		"unknown state":     func(r *failover.Record) { r.State = "sleeping" },
+		"VLAN 5000":         func(r *failover.Record) { r.VLANs = []int{5000} },
+		"zero initiator":    func(r *failover.Record) { r.HBAs = append(r.HBAs, failover.HBA{}) },
+		"NIC without port":  func(r *failover.Record) { r.NICs = append(r.NICs, failover.NIC{Switch: "sw"}) },
+		"parked LUN 20000":  func(r *failover.Record) { r.Parked = []failover.ParkedVolume{{Array: "x", Volume: "v", LUN: 20000}} },
+		"negative revision": func(r *failover.Record) { r.Revision = -1 },
+	} {
+		bad := rec("a")
+		mutate(&bad)
+		if bad.Validate() == nil {
+			t.Fatalf("%s: the suite's record is valid after all", name)
+		}
+		if _, err := st.Put(ctx, rec("b"), bad); !errors.Is(err, failover.ErrInvalid) {
+			t.Fatalf("%s: Put = %v, want ErrInvalid", name, err)
+		}
+	}
+	for _, id := range []search.ServerID{"a", "b"} {
+		if _, err := st.Get(ctx, id); !errors.Is(err, failover.ErrNotFound) {
+			t.Fatalf("invalid batch wrote %s: %v", id, err)
+		}
 	}
 	if out, err := st.Put(ctx); err != nil || len(out) != 0 {
 		t.Fatalf("empty Put: %v, %v; want no records and no error", out, err)
@@ -784,5 +808,65 @@ func (s *suite) testDurable(t *testing.T) {
 	}
 	if got := mustGet(t, st, "a"); got.Revision != a2.Revision {
 		t.Fatalf("after second reopen a revision %d, want %d", got.Revision, a2.Revision)
+	}
+}
+
+// testDelete checks failover.Deleter, for stores that implement it.
+func (s *suite) testDelete(t *testing.T) {
+	st := s.h.New(t)
+	d, ok := st.(failover.Deleter)
+	if !ok {
+		t.Skip("the store does not implement failover.Deleter (optional)")
+	}
+	ctx := ctxT(t)
+	out := mustPut(t, st, rec("a"), rec("b"), rec("c"))
+	stale := out[0]
+	stale.Revision--
+	if err := d.Delete(ctx, out[1], stale); !errors.Is(err, failover.ErrConflict) {
+		t.Fatalf("Delete with a stale revision: %v, want ErrConflict", err)
+	}
+	if err := d.Delete(ctx, out[1], rec("nobody")); !errors.Is(err, failover.ErrNotFound) {
+		t.Fatalf("Delete of a missing record: %v, want ErrNotFound", err)
+	}
+	if err := d.Delete(ctx, out[1], out[1]); !errors.Is(err, failover.ErrInvalid) {
+		t.Fatalf("Delete of one record twice: %v, want ErrInvalid", err)
+	}
+	mustGet(t, st, "b") // nothing deleted by the failed calls
+	if err := d.Delete(ctx, out[0], out[1]); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	for _, id := range []search.ServerID{"a", "b"} {
+		if _, err := st.Get(ctx, id); !errors.Is(err, failover.ErrNotFound) {
+			t.Fatalf("Get %s after Delete: %v, want ErrNotFound", id, err)
+		}
+	}
+	if all, err := st.List(ctx); err != nil || len(all) != 1 || all[0].ID != "c" {
+		t.Fatalf("List after Delete: %v %v", all, err)
+	}
+	if _, err := st.Put(ctx, rec("a")); err != nil {
+		t.Fatalf("Put of a deleted ID as new: %v", err)
+	}
+}
+
+// testFailovers checks failover.JournalLister, for stores that
+// implement it.
+func (s *suite) testFailovers(t *testing.T) {
+	st := s.h.New(t)
+	jl, ok := st.(failover.JournalLister)
+	if !ok {
+		t.Skip("the store does not implement failover.JournalLister (optional)")
+	}
+	ctx := ctxT(t)
+	for _, id := range []string{"f2", "f1"} {
+		if err := st.Append(ctx, id, failover.Entry{Seq: 1, Phase: failover.PhaseBegin}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Append(ctx, "f1", failover.Entry{Seq: 2, Phase: failover.PhaseEnd}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := jl.Failovers(ctx)
+	if err != nil || len(ids) != 2 || ids[0] != "f1" || ids[1] != "f2" {
+		t.Fatalf("Failovers = %v, %v; want [f1 f2], finished or not, sorted", ids, err)
 	}
 }

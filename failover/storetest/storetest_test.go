@@ -184,7 +184,7 @@ func BenchmarkMemStoreReservations(b *testing.B) {
 func TestCountingCountsEveryCall(t *testing.T) {
 	ctx := context.Background()
 	c := storetest.NewCounting(failover.NewMemStore())
-	_, _ = c.Put(ctx, failover.Record{Server: search.Server{ID: "a"}})
+	_, _ = c.Put(ctx, failover.Record{Server: search.Server{ID: "a", State: search.Standby}})
 	_, _ = c.Get(ctx, "a")
 	_, _ = c.List(ctx)
 	_ = c.Append(ctx, "f", failover.Entry{Seq: 1, Phase: failover.PhaseBegin})

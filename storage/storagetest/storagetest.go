@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/internal/conformance"
 	"github.com/coldstandby/coldstandby/storage"
@@ -508,6 +509,18 @@ func (s *suite) testContext(t *testing.T) {
 		}
 		if conformance.CancelMidRequest(t, st, "Map", func(ctx context.Context) error { return f.d.Map(ctx, f.vols[0], f.hosts[0], 1) }) {
 			f.wantMasking(t, f.hosts[0], "a Map cancelled mid-request without ErrOutcomeUnknown")
+			return
+		}
+		// Outcome unknown: once the held request has passed, it landed
+		// whole or not at all (the contract allows it to land late, never
+		// in part).
+		time.Sleep(conformance.StallFor + 200*time.Millisecond)
+		got, err := f.d.Mappings(t.Context(), f.hosts[0])
+		if err != nil {
+			t.Fatalf("Mappings after the held Map passed: %v", err)
+		}
+		if len(got) != 0 && !slices.Equal(got, []storage.Mapping{m(f.vols[0], 1)}) {
+			t.Errorf("after a Map cancelled mid-request (outcome unknown), the host sees %v: want nothing or %v", got, m(f.vols[0], 1))
 		}
 	})
 	conformance.DoneContexts(t, func(t *testing.T, done func(*testing.T) context.Context, want error) {

@@ -10,12 +10,33 @@
 // it.
 //
 // Behaviour follows Broadcom's "Brocade Fabric OS REST API Reference"
-// (FOS 8.2 to 9.2, techdocs.broadcom.com), the brocade-zone YANG module as
-// exercised by Broadcom's pyfos (pyfos_brocade_zone.py: cfg-action 1 save,
-// 2 disable, 3 clear, 4 abort) and Broadcom's Ansible zoning collection
-// (POST adds members, DELETE with a body removes them), and RFC 8040 for
-// the error body. Points no public document settled are marked
-// "unverified". No vendor code is used.
+// (FOS 8.2 to 9.2, techdocs.broadcom.com), RFC 8040 for the error body,
+// and what independent clients that run against real switches send:
+//   - Broadcom's pyfos (github.com/brocade/pyfos, pyfos_brocade_zone.py:
+//     cfg-action 1 save, 2 disable, 3 clear, 4 abort; /rest/running/zoning
+//     up to 8.2.1a, /rest/running/brocade-zone from 8.2.1b;
+//     pyfos_auth.py reads firmware-version after login);
+//   - jconsoli/brcdapi (zone.py: every write wrapped in its container,
+//     {"defined-configuration":{"zone":[...]}} for POST, DELETE and PATCH,
+//     {"effective-configuration":{"cfg-action":4}} to abort,
+//     {"effective-configuration":{"checksum":C,"cfg-action":1}} to save,
+//     cfg-name, checksum and cfg-action 1 to enable);
+//   - Broadcom's FOS Ansible collection (github.com/brocade/ansible,
+//     utils/brocade_zoning.py: the same containers in XML; POST adds
+//     members, DELETE with a body removes them; enable is PATCH
+//     effective-configuration with cfg-name and checksum; login reads
+//     firmware-version from brocade-fibrechannel-switch/fibrechannel-switch,
+//     falling back to switch/fibrechannel-switch);
+//   - OpenStack Cinder (brcd_rest_fc_zone_client.py: the "Response"
+//     wrapper, one-element lists as bare objects, PATCH
+//     effective-configuration/cfg-action/1 and .../cfg-name/<cfg> with a
+//     bare {"checksum":C}).
+//
+// A write body in any other shape (notably the container's content
+// without the container, {"zone":[...]} or {"cfg-action":4}) is refused
+// with 400, as a switch refuses a body that does not name its target;
+// the error's wording is unverified. Points no public document settled
+// are marked "unverified". No vendor code is used.
 package brocadetest
 
 import (
@@ -24,6 +45,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -57,7 +79,9 @@ type Server struct {
 	maxSessions int
 	sessions    map[string]bool // token -> live
 	fabrics     map[int]*fabric
-	failNext    []int
+	firmware    string // firmware-version, "v9.1.1"
+	failNext    []failure
+	failWrite   []failure // for the next zoning change (not login, logout or a GET)
 	logins      int
 	logouts     int
 }
@@ -96,14 +120,78 @@ func (d db) clone() db {
 // with an empty zoning database. It is closed by t's cleanup when t is
 // non-nil (otherwise call Close).
 func New(t interface{ Cleanup(func()) }) *Server {
-	s := &Server{User: "admin", Password: "password", maxSessions: 3,
+	s := &Server{User: "admin", Password: "password", maxSessions: 3, firmware: DefaultFirmware,
 		sessions: map[string]bool{}, fabrics: map[int]*fabric{}}
 	s.AddFabric(DefaultVFID)
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// Tests show clients refusing the test certificate; the server's
+	// log of those handshakes is noise.
+	s.Server.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.Server.StartTLS()
 	if t != nil {
 		t.Cleanup(s.Close)
 	}
 	return s
+}
+
+// DefaultFirmware is the firmware-version a new Server reports.
+const DefaultFirmware = "v9.1.1"
+
+// SetFirmware sets the firmware-version the switch reports ("v8.2.1b",
+// "v9.2.0"). It decides which modules the switch serves (pyfos's version
+// ranges, Ansible's fallbacks): brocade-zone and
+// brocade-fibrechannel-switch from 8.2.1b, zoning and
+// switch/fibrechannel-switch before 9.0.0.
+func (s *Server) SetFirmware(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.firmware = v
+}
+
+// fosVersion is a parsed firmware-version: v<major>.<minor>.<patch><letters>.
+type fosVersion struct {
+	major, minor, patch int
+	rel                 string
+}
+
+func parseFOS(v string) (fosVersion, bool) {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) != 3 {
+		return fosVersion{}, false
+	}
+	var f fosVersion
+	var err error
+	if f.major, err = strconv.Atoi(parts[0]); err != nil {
+		return fosVersion{}, false
+	}
+	if f.minor, err = strconv.Atoi(parts[1]); err != nil {
+		return fosVersion{}, false
+	}
+	i := 0
+	for i < len(parts[2]) && parts[2][i] >= '0' && parts[2][i] <= '9' {
+		i++
+	}
+	if f.patch, err = strconv.Atoi(parts[2][:i]); err != nil {
+		return fosVersion{}, false
+	}
+	f.rel = parts[2][i:]
+	return f, true
+}
+
+// atLeast reports whether the switch's firmware is at least want.
+func (s *Server) atLeast(want string) bool {
+	have, ok1 := parseFOS(s.firmware)
+	w, ok2 := parseFOS(want)
+	if !ok1 || !ok2 {
+		return false
+	}
+	for _, d := range []int{have.major - w.major, have.minor - w.minor, have.patch - w.patch} {
+		if d != 0 {
+			return d > 0
+		}
+	}
+	return have.rel >= w.rel
 }
 
 // SetMaxSessions sets how many sessions may be logged in at once.
@@ -223,12 +311,32 @@ func (s *Server) takeStall() time.Duration {
 	return d
 }
 
+// FailNextWrite makes the next change of the zoning database (a POST,
+// PATCH or DELETE under a zoning module) fail with HTTP status code and
+// an RFC 8040 error with tag and message, before it takes effect.
+func (s *Server) FailNextWrite(code int, tag, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWrite = append(s.failWrite, failure{code, tag, msg})
+}
+
+type failure struct {
+	status   int
+	tag, msg string
+}
+
 // FailNext makes the next request (login included) fail with HTTP status
 // code before it takes effect.
 func (s *Server) FailNext(code int) {
+	s.FailNextWith(code, "resource-denied", "injected failure: switch busy")
+}
+
+// FailNextWith makes the next request fail with HTTP status code and an
+// RFC 8040 error with tag and message, before it takes effect.
+func (s *Server) FailNextWith(code int, tag, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failNext = append(s.failNext, code)
+	s.failNext = append(s.failNext, failure{code, tag, msg})
 }
 
 // FailNextCommit makes another administrator commit just before the next
@@ -284,9 +392,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.failNext) > 0 {
-		code := s.failNext[0]
+		f := s.failNext[0]
 		s.failNext = s.failNext[1:]
-		rpcError(w, code, "resource-denied", "injected failure: switch busy")
+		rpcError(w, f.status, f.tag, f.msg)
 		return
 	}
 	if r.URL.Path == "/rest/login" && r.Method == http.MethodPost {
@@ -315,6 +423,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rpcError(w, http.StatusUnsupportedMediaType, "invalid-value", "Content-Type must be "+YANG)
 		return
 	}
+	// The switch resource, read for firmware-version after login
+	// (pyfos_auth.py, Ansible brocade_connection.py); a single switch is
+	// a bare object (Ansible and Cinder index it directly).
+	if r.Method == http.MethodGet && ((r.URL.Path == "/rest/running/brocade-fibrechannel-switch/fibrechannel-switch" && s.atLeast("8.2.1b")) ||
+		(r.URL.Path == "/rest/running/switch/fibrechannel-switch" && !s.atLeast("9.0.0"))) {
+		writeYANG(w, map[string]any{"Response": map[string]any{"fibrechannel-switch": map[string]any{
+			"name": "10:00:c4:f5:7c:00:00:01", "domain-id": 1, "user-friendly-name": "sw1",
+			"firmware-version": s.firmware, "is-enabled-state": true}}})
+		return
+	}
 	vfid := DefaultVFID
 	if v := r.URL.Query().Get("vf-id"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -329,29 +447,40 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Virtual Fabric %d is not configured", vfid))
 		return
 	}
-	// FOS 9 names the module brocade-zone; FOS 8.2 zoning (pyfos,
-	// Cinder). Both are served.
+	// brocade-zone from 8.2.1b, zoning before 9.0.0 (pyfos
+	// VER_RANGE_821b_and_ABOVE / VER_RANGE_820_TO_821A; Ansible uses
+	// zoning below 9, Cinder always).
 	rest, ok := strings.CutPrefix(r.URL.Path, "/rest/running/brocade-zone/")
+	ok = ok && s.atLeast("8.2.1b")
 	if !ok {
 		rest, ok = strings.CutPrefix(r.URL.Path, "/rest/running/zoning/")
+		ok = ok && !s.atLeast("9.0.0")
 	}
 	if !ok {
 		rpcError(w, http.StatusNotFound, "invalid-value", "Not found")
 		return
 	}
+	if r.Method != http.MethodGet && len(s.failWrite) > 0 {
+		f := s.failWrite[0]
+		s.failWrite = s.failWrite[1:]
+		rpcError(w, f.status, f.tag, f.msg)
+		return
+	}
 	switch {
 	case rest == "defined-configuration" && r.Method == http.MethodGet:
 		s.getDefined(w, f, tok)
-	case rest == "defined-configuration" && (r.Method == http.MethodPost || r.Method == http.MethodDelete):
+	case rest == "defined-configuration" && (r.Method == http.MethodPost || r.Method == http.MethodDelete || r.Method == http.MethodPatch):
 		s.changeDefined(w, r, f, tok)
 	case rest == "effective-configuration" && r.Method == http.MethodGet:
 		s.getEffective(w, f, false)
 	case rest == "effective-configuration/checksum" && r.Method == http.MethodGet:
 		s.getEffective(w, f, true)
 	case rest == "effective-configuration" && r.Method == http.MethodPatch:
-		s.cfgAction(w, r, f, tok)
+		s.patchEffective(w, r, f, tok)
+	case rest == "effective-configuration/cfg-action/1" && r.Method == http.MethodPatch:
+		s.leafAction(w, r, f, tok, 1, "")
 	case strings.HasPrefix(rest, "effective-configuration/cfg-name/") && r.Method == http.MethodPatch:
-		s.enableCfg(w, r, f, tok, strings.TrimPrefix(rest, "effective-configuration/cfg-name/"))
+		s.leafAction(w, r, f, tok, 0, strings.TrimPrefix(rest, "effective-configuration/cfg-name/"))
 	default:
 		rpcError(w, http.StatusNotFound, "invalid-value", "Not found")
 	}
@@ -440,23 +569,123 @@ func writeYANG(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// zoneBody is the request body of POST and DELETE on
-// defined-configuration: {"zone":[{"zone-name":Z,"member-entry":
-// {"entry-name":[...]}}]} (Broadcom Ansible zoning: POST = zoneadd /
-// zonecreate, DELETE with the body = zoneremove).
-type zoneBody struct {
-	Zone []struct {
-		Name    string `json:"zone-name"`
-		Members struct {
-			Entries []string `json:"entry-name"`
-		} `json:"member-entry"`
-	} `json:"zone"`
+// zoneRec is a zone in a write body: {"zone-name":Z,"zone-type":T,
+// "member-entry":{"entry-name":[...]}}; brcdapi's del_zones sends the
+// zone-name alone.
+type zoneRec struct {
+	Name    string `json:"zone-name"`
+	Type    *int   `json:"zone-type"`
+	Members *struct {
+		Entries   []string `json:"entry-name"`
+		Principal []string `json:"principal-entry-name"`
+	} `json:"member-entry"`
 }
 
-func (s *Server) changeDefined(w http.ResponseWriter, r *http.Request, f *fabric, tok string) {
-	var body zoneBody
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Zone) == 0 {
+// cfgRec is a zone configuration in a write body: {"cfg-name":C,
+// "member-zone":{"zone-name":[...]}} (brcdapi create_zonecfg,
+// zonecfg_add, zonecfg_remove; del_zonecfg sends the name alone).
+type cfgRec struct {
+	Name    string `json:"cfg-name"`
+	Members *struct {
+		Zones []string `json:"zone-name"`
+	} `json:"member-zone"`
+}
+
+// changeCfgs applies cfg changes to work: POST creates a cfg or adds
+// zones to it (cfgcreate / cfgadd), DELETE removes the zones listed or,
+// without member-zone, the cfg (cfgremove / cfgdelete), PATCH replaces
+// its zones.
+func changeCfgs(w http.ResponseWriter, method string, work db, cfgs []cfgRec) bool {
+	for _, c := range cfgs {
+		if c.Name == "" {
+			rpcError(w, http.StatusBadRequest, "invalid-value", "cfg-name is required")
+			return false
+		}
+		zones, exists := work.cfgs[c.Name]
+		if !exists && method != http.MethodPost {
+			rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Configuration %s does not exist", c.Name))
+			return false
+		}
+		if c.Members == nil {
+			if method != http.MethodDelete {
+				rpcError(w, http.StatusBadRequest, "invalid-value", "member-zone is required")
+				return false
+			}
+			delete(work.cfgs, c.Name)
+			continue
+		}
+		for _, z := range c.Members.Zones {
+			if _, ok := work.zones[z]; !ok {
+				rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Zone %s does not exist", z))
+				return false
+			}
+		}
+		switch method {
+		case http.MethodPost:
+			for _, z := range c.Members.Zones {
+				if !slices.Contains(zones, z) {
+					zones = append(zones, z)
+				}
+			}
+		case http.MethodPatch:
+			zones = slices.Clone(c.Members.Zones)
+		default:
+			zones = slices.DeleteFunc(zones, func(z string) bool { return slices.Contains(c.Members.Zones, z) })
+		}
+		work.cfgs[c.Name] = zones
+	}
+	return true
+}
+
+// decodeWrapped decodes a write body that must name its target
+// container: {"<container>":{...}} with nothing else (brcdapi zone.py,
+// Ansible brocade_zoning.py's XML root). It answers the error itself
+// and returns false when the body has another shape.
+func decodeWrapped(w http.ResponseWriter, r *http.Request, container string, v any) bool {
+	var outer map[string]json.RawMessage
+	if err := json.NewDecoder(r.Body).Decode(&outer); err != nil {
 		rpcError(w, http.StatusBadRequest, "malformed-message", "Invalid request body")
+		return false
+	}
+	inner, ok := outer[container]
+	if !ok || len(outer) != 1 {
+		// A body without its container (the container's content sent
+		// bare) does not identify the target resource. Wording unverified.
+		rpcError(w, http.StatusBadRequest, "malformed-message", fmt.Sprintf("Request body does not match the resource: expected %q", container))
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(inner)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		rpcError(w, http.StatusBadRequest, "invalid-value", "Invalid request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// changeDefined serves writes to defined-configuration, body
+// {"defined-configuration":{"zone":[...]}}:
+//   - POST creates zones or adds members to existing ones (zonecreate /
+//     zoneadd: brcdapi create_zones, Ansible zone_post);
+//   - DELETE removes the members listed (zoneremove: Ansible
+//     zone_delete), or the whole zone when no member-entry is given
+//     (zonedelete: brcdapi del_zones); FOS deletes a zone whose last
+//     member goes;
+//   - PATCH replaces a zone's member lists (brcdapi modify_zone, Ansible
+//     zone_patch).
+//
+// The first change opens the session's zoning transaction; another
+// session's open transaction refuses it.
+func (s *Server) changeDefined(w http.ResponseWriter, r *http.Request, f *fabric, tok string) {
+	var body struct {
+		Zone []zoneRec `json:"zone"`
+		Cfg  []cfgRec  `json:"cfg"`
+	}
+	if !decodeWrapped(w, r, "defined-configuration", &body) {
+		return
+	}
+	if len(body.Zone) == 0 && len(body.Cfg) == 0 {
+		rpcError(w, http.StatusBadRequest, "invalid-value", "No zone or cfg in the request")
 		return
 	}
 	if f.txOwner != "" && f.txOwner != tok {
@@ -465,12 +694,40 @@ func (s *Server) changeDefined(w http.ResponseWriter, r *http.Request, f *fabric
 	}
 	work := s.view(f, tok).clone()
 	for _, z := range body.Zone {
-		if z.Name == "" || len(z.Members.Entries) == 0 {
-			rpcError(w, http.StatusBadRequest, "invalid-value", "zone-name and member-entry are required")
+		if z.Name == "" {
+			rpcError(w, http.StatusBadRequest, "invalid-value", "zone-name is required")
 			return
 		}
 		members, exists := work.zones[z.Name]
-		for _, e := range z.Members.Entries {
+		var entries []string
+		if z.Members != nil {
+			entries = z.Members.Entries
+		}
+		switch {
+		case r.Method == http.MethodDelete && z.Members == nil:
+			if !exists {
+				rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Zone %s does not exist", z.Name))
+				return
+			}
+			delete(work.zones, z.Name)
+			continue
+		case len(entries) == 0:
+			rpcError(w, http.StatusBadRequest, "invalid-value", "member-entry is required")
+			return
+		case r.Method == http.MethodPatch:
+			if !exists {
+				rpcError(w, http.StatusBadRequest, "invalid-value", fmt.Sprintf("Zone %s does not exist", z.Name))
+				return
+			}
+			members = nil
+			for _, e := range entries {
+				members = append(members, strings.ToLower(e))
+			}
+		}
+		for _, e := range entries {
+			if r.Method == http.MethodPatch {
+				break
+			}
 			switch {
 			case r.Method == http.MethodPost && containsFold(members, e):
 				rpcError(w, http.StatusBadRequest, "operation-failed", fmt.Sprintf("%s is already a member of zone %s", e, z.Name))
@@ -497,12 +754,19 @@ func (s *Server) changeDefined(w http.ResponseWriter, r *http.Request, f *fabric
 			work.zones[z.Name] = members
 		}
 	}
+	if !changeCfgs(w, r.Method, work, body.Cfg) {
+		return
+	}
 	if f.txOwner == "" {
 		f.txOwner = tok
 		f.txToken++
 	}
 	f.txDefined = work
-	w.WriteHeader(http.StatusCreated)
+	if r.Method == http.MethodPost {
+		w.WriteHeader(http.StatusCreated)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // GET effective-configuration[/checksum]: cfg-name, checksum,
@@ -530,17 +794,6 @@ func (s *Server) getEffective(w http.ResponseWriter, f *fabric, checksumOnly boo
 	writeYANG(w, map[string]any{"Response": map[string]any{"effective-configuration": ec}})
 }
 
-type actionBody struct {
-	Checksum  string `json:"checksum"`
-	CfgAction int    `json:"cfg-action"`
-}
-
-func readAction(r *http.Request) (actionBody, error) {
-	var b actionBody
-	err := json.NewDecoder(r.Body).Decode(&b)
-	return b, err
-}
-
 // checkCommit applies the rules shared by save and enable: no other
 // session's transaction, and the caller's checksum is the current one.
 func (s *Server) checkCommit(w http.ResponseWriter, f *fabric, tok, checksum string) bool {
@@ -559,25 +812,30 @@ func (s *Server) checkCommit(w http.ResponseWriter, f *fabric, tok, checksum str
 	return true
 }
 
-// PATCH effective-configuration with cfg-action: 1 saves the
-// transaction's defined configuration (with the checksum), 4 aborts the
-// session's transaction (pyfos CFG_ACTION_SAVE / CFG_ACTION_ABORT).
-func (s *Server) cfgAction(w http.ResponseWriter, r *http.Request, f *fabric, tok string) {
-	b, err := readAction(r)
-	if err != nil {
-		rpcError(w, http.StatusBadRequest, "malformed-message", "Invalid request body")
+// patchEffective serves PATCH effective-configuration with
+// {"effective-configuration":{...}}:
+//   - cfg-name (with checksum; brcdapi adds cfg-action 1): enable cfg,
+//     which also saves the transaction (Ansible cfg_enable, brcdapi
+//     enable_zonecfg);
+//   - cfg-action 1 with checksum: save (pyfos CFG_ACTION_SAVE, brcdapi
+//     save, Ansible cfg_save);
+//   - cfg-action 4: abort the session's transaction (brcdapi abort,
+//     Ansible cfg_abort).
+func (s *Server) patchEffective(w http.ResponseWriter, r *http.Request, f *fabric, tok string) {
+	var b struct {
+		CfgName   string `json:"cfg-name"`
+		Checksum  string `json:"checksum"`
+		CfgAction int    `json:"cfg-action"`
+	}
+	if !decodeWrapped(w, r, "effective-configuration", &b) {
 		return
 	}
-	switch b.CfgAction {
-	case 1:
-		if !s.checkCommit(w, f, tok, b.Checksum) {
-			return
-		}
-		if f.txOwner == tok {
-			f.defined, f.txOwner = f.txDefined, ""
-		}
-		f.checksum = newChecksum()
-	case 4:
+	switch {
+	case b.CfgName != "" && (b.CfgAction == 0 || b.CfgAction == 1):
+		s.enable(w, f, tok, b.CfgName, b.Checksum)
+	case b.CfgAction == 1:
+		s.save(w, f, tok, b.Checksum)
+	case b.CfgAction == 4:
 		if f.txOwner == "" {
 			rpcError(w, http.StatusBadRequest, "operation-failed", "No outstanding zoning transaction to abort")
 			return
@@ -587,22 +845,48 @@ func (s *Server) cfgAction(w http.ResponseWriter, r *http.Request, f *fabric, to
 			return
 		}
 		f.txOwner = ""
+		w.WriteHeader(http.StatusNoContent)
 	default:
 		rpcError(w, http.StatusBadRequest, "invalid-value", "Unsupported cfg-action")
-		return
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
-// PATCH effective-configuration/cfg-name/<cfg> with {"checksum":C}:
-// enable cfg (which also saves the transaction); a stale checksum fails.
-func (s *Server) enableCfg(w http.ResponseWriter, r *http.Request, f *fabric, tok, cfg string) {
-	b, err := readAction(r)
-	if err != nil {
+// leafAction serves Cinder's leaf forms: PATCH
+// effective-configuration/cfg-action/1 (save) and .../cfg-name/<cfg>
+// (enable), each with the bare body {"checksum":C} of the leaf's parent
+// (brcd_rest_fc_zone_client.py).
+func (s *Server) leafAction(w http.ResponseWriter, r *http.Request, f *fabric, tok string, action int, cfg string) {
+	var b struct {
+		Checksum string `json:"checksum"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil || b.Checksum == "" {
 		rpcError(w, http.StatusBadRequest, "malformed-message", "Invalid request body")
 		return
 	}
-	if !s.checkCommit(w, f, tok, b.Checksum) {
+	if action == 1 {
+		s.save(w, f, tok, b.Checksum)
+		return
+	}
+	s.enable(w, f, tok, cfg, b.Checksum)
+}
+
+func (s *Server) save(w http.ResponseWriter, f *fabric, tok, checksum string) {
+	if !s.checkCommit(w, f, tok, checksum) {
+		return
+	}
+	if f.txOwner == tok {
+		f.defined, f.txOwner = f.txDefined, ""
+	}
+	f.checksum = newChecksum()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// enable enables cfg (which also saves the transaction); a stale
+// checksum fails.
+func (s *Server) enable(w http.ResponseWriter, f *fabric, tok, cfg, checksum string) {
+	if !s.checkCommit(w, f, tok, checksum) {
 		return
 	}
 	d := s.view(f, tok)

@@ -10,13 +10,30 @@
 // *http.Client that trusts it.
 //
 // Every behaviour is written from NetApp's public ONTAP REST API reference
-// (docs.netapp.com/us-en/ontap-restapi, versions 9.6 to 9.16); the comment
-// on each handler names the page. No NetApp code is used.
+// (docs.netapp.com/us-en/ontap-restapi, versions 9.6 to 9.17); the comment
+// on each handler names the page. The error codes of each endpoint are
+// those its page lists under "ONTAP Error Response Codes"; the same
+// tables are in NetApp Trident's client generated from ONTAP's OpenAPI
+// document (storage_drivers/ontap/api/rest/client/s_a_n/*_responses.go).
+// Request shapes are checked against two clients that run against real
+// clusters: the NetApp ONTAP Ansible collection (na_ontap_lun_map.py,
+// na_ontap_igroup.py, na_ontap_igroup_initiator.py, which send dotted
+// keys such as "svm.name" and LUN IDs as strings) and Trident. Where the
+// reference names no code or status, the comment says "unverified". No
+// NetApp code is used.
+//
+// Nested initiator groups (ONTAP 9.9.1 and later) are modelled: an igroup
+// holds either initiators or other igroups; its GET lists the
+// initiators of the igroups nested below it too, each inherited one
+// with the igroup that owns it directly ("initiators.igroup"), and
+// initiators are added to and removed from that owner only.
 package ontaptest
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,13 +44,15 @@ import (
 	"time"
 )
 
-// Documented ONTAP error codes the server returns.
+// ONTAP error codes the server returns, each with the page that lists it.
 const (
-	// CodeDuplicate and CodeNotFound are the common errors of "Response
-	// body overview" / "Interpret an ONTAP REST API response" (ONTAP
-	// automation docs): 1 = an object with the same identifier already
-	// exists (409), 2 = invalid or missing field (400), 4 = entry doesn't
-	// exist (404; also the example error of every endpoint page).
+	// CodeDuplicate, CodeInvalid and CodeNotFound are common errors (ONTAP
+	// automation docs, "Interpret an ONTAP REST API response", table of
+	// common error codes: 1 = an object with the same identifier already
+	// exists (409), 2 = a field has an invalid or missing value (400);
+	// 4 = entry doesn't exist, the example error of every endpoint page;
+	// Trident's api/abstraction_error.go names 1 DUPLICATE_ENTRY and 4
+	// ENTRY_DOESNT_EXIST).
 	CodeDuplicate = "1"
 	CodeInvalid   = "2"
 	CodeNotFound  = "4"
@@ -41,28 +60,58 @@ const (
 	// allow_delete_while_mapped has not been specified" (DELETE
 	// /protocols/san/igroups/{uuid} and .../initiators/{name}).
 	CodeMapped = "1254213"
-	// CodeNotMember: "The initiator is not a member of the group" (DELETE
-	// .../igroups/{igroup.uuid}/initiators/{name}).
+	// CodeNotMember: "An initiator is not a member of the initiator
+	// group" (DELETE .../igroups/{igroup.uuid}/initiators/{name}).
 	CodeNotMember = "5374034"
-	// CodeIgroupNotFound: "The initiator group does not exist" (DELETE
-	// igroup, DELETE initiator, GET lun-map).
+	// CodeNotOwned: "The initiator is not owned by the supplied initiator
+	// group" (same page, ONTAP 9.9.1 and later: the initiator belongs to
+	// a nested igroup).
+	CodeNotOwned = "5374041"
+	// CodeIgroupNotFound: "The initiator group specified in the URI does
+	// not exist" (DELETE and POST .../initiators, DELETE igroup).
 	CodeIgroupNotFound = "5374852"
 	// CodeLUNNotFound: "The specified LUN does not exist or is not
-	// accessible to the caller" (DELETE and GET lun-maps).
+	// accessible to the caller" (DELETE lun-maps/{lun.uuid}/{igroup.uuid}).
 	CodeLUNNotFound = "5374875"
+	// CodeMapIgroupNotFound: "The specified initiator group does not
+	// exist, is not accessible to the caller, or is not in the same SVM
+	// as the specified LUN" (DELETE lun-maps/{lun.uuid}/{igroup.uuid}).
+	CodeMapIgroupNotFound = "5374878"
 	// CodeMapNotFound: "The specified LUN map does not exist" (DELETE
 	// /protocols/san/lun-maps/{lun.uuid}/{igroup.uuid}).
 	CodeMapNotFound = "5374922"
-	// CodeMapConflict is returned for a LUN map that would break the two
-	// rules of `lun mapping create` (ONTAP CLI reference): a LUN is mapped
-	// to an initiator only once, and an initiator sees each LUN ID once.
-	// The REST page does not list a code for it in the versions
-	// consulted, so the server uses the common duplicate error with 409.
+	// CodeCreateLUNNotFound: "The specified LUN does not exist" and
+	// CodeAlreadyMapped: "The LUN is already mapped to the same initiator
+	// group" (POST /protocols/san/lun-maps).
+	CodeCreateLUNNotFound = "1254201"
+	CodeAlreadyMapped     = "1254207"
+	// CodeSVMNotFound: "The specified SVM does not exist or is not
+	// accessible to the caller" (POST /protocols/san/lun-maps).
+	CodeSVMNotFound = "2621462"
+	// CodeSameLUNTwice: "Adding an initiator would cause the initiator to
+	// be mapped to the same LUN more than once"; CodeSameIDTwice: "...
+	// to have the same logical unit identifier for multiple LUN maps";
+	// CodeInitiatorPresent: "A supplied initiator is already in the
+	// initiator group" (POST .../igroups/{igroup.uuid}/initiators).
+	CodeSameLUNTwice     = "1254193"
+	CodeSameIDTwice      = "1254324"
+	CodeInitiatorPresent = "5374035"
+	// CodeMapConflict is returned for a LUN map whose LUN ID an
+	// initiator of the igroup already uses (`lun mapping create`, ONTAP
+	// CLI reference: an initiator sees each LUN ID once). The "Create a
+	// LUN map" page lists no code for it in the versions consulted, so
+	// the server uses the common duplicate error with 409 (unverified).
 	CodeMapConflict = CodeDuplicate
 	// CodeUnexpectedArgument: a request body field the endpoint does not
-	// take ("Unexpected argument", ONTAP's generic 400 answer to an
-	// unknown field).
+	// take ("Unexpected argument", 262179, e.g. Trident's generated
+	// client/support/auto_update_configuration_modify_collection_responses.go).
 	CodeUnexpectedArgument = "262179"
+	// CodeNotSupported is used for adding initiators to an igroup that
+	// holds nested igroups, which "Add initiators to an initiator group"
+	// (9.9.1+) says the API does not support without naming a code; the
+	// common code 3, "the operation is not supported" (400), stands in
+	// (unverified).
+	CodeNotSupported = "3"
 )
 
 // MaxCommentLen is the longest igroup comment ONTAP accepts (`lun igroup
@@ -112,7 +161,8 @@ type lunRec struct{ UUID, Name string }
 
 type igroupRec struct {
 	UUID, Name, Protocol, OSType, Comment string
-	Initiators                            []string
+	Initiators                            []string // held directly
+	Children                              []string // uuids of the igroups nested directly in this one
 }
 
 type mapRec struct {
@@ -126,7 +176,11 @@ type mapRec struct {
 func New(t interface{ Cleanup(func()) }, svm string) *Server {
 	s := &Server{User: "admin", Password: "netapp1!", svm: svm, pageSize: 2,
 		luns: map[string]*lunRec{}, igroups: map[string]*igroupRec{}, failIn: -1, applyIn: -1}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// Tests show clients refusing the test certificate; the server's
+	// log of those handshakes is noise.
+	s.Server.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.Server.StartTLS()
 	if t != nil {
 		t.Cleanup(s.Close)
 	}
@@ -206,8 +260,8 @@ func (s *Server) Breaches() []string {
 func (s *Server) checkWatch(after string) {
 	for _, pair := range s.watch {
 		for _, g := range s.sortedIgroups() {
-			if overlapFold(g.Initiators, pair[0]) && overlapFold(g.Initiators, pair[1]) {
-				s.breaches = append(s.breaches, fmt.Sprintf("after %s: igroup %s holds %v", after, g.Name, g.Initiators))
+			if all := s.all(g); overlapFold(all, pair[0]) && overlapFold(all, pair[1]) {
+				s.breaches = append(s.breaches, fmt.Sprintf("after %s: igroup %s holds %v", after, g.Name, all))
 			}
 		}
 	}
@@ -237,6 +291,86 @@ func (s *Server) AddIgroup(name, protocol string, initiators ...string) string {
 	u := s.uuid()
 	s.igroups[u] = &igroupRec{UUID: u, Name: name, Protocol: protocol, OSType: "linux", Initiators: slices.Clone(initiators)}
 	return u
+}
+
+// AddNestedIgroup creates an igroup that holds the igroups named
+// children (ONTAP 9.9.1 nested igroups: it holds no initiators of its
+// own) and returns its uuid.
+func (s *Server) AddNestedIgroup(name, protocol string, children ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.uuid()
+	g := &igroupRec{UUID: u, Name: name, Protocol: protocol, OSType: "linux"}
+	for _, c := range children {
+		if cg := s.igroupByName(c); cg != nil {
+			g.Children = append(g.Children, cg.UUID)
+		}
+	}
+	s.igroups[u] = g
+	return u
+}
+
+func (s *Server) igroupByName(name string) *igroupRec {
+	for _, g := range s.igroups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// member is an initiator as an igroup's GET lists it: its name and the
+// igroup that holds it directly.
+type member struct {
+	name  string
+	owner *igroupRec
+}
+
+// members returns g's initiators: its own, then those of the igroups
+// nested below it, each once, with its direct owner.
+func (s *Server) members(g *igroupRec) []member {
+	var out []member
+	seen := map[string]bool{}
+	var walk func(x *igroupRec, depth int)
+	walk = func(x *igroupRec, depth int) {
+		if x == nil || depth > 16 {
+			return
+		}
+		for _, n := range x.Initiators {
+			if !seen[strings.ToLower(n)] {
+				seen[strings.ToLower(n)] = true
+				out = append(out, member{name: n, owner: x})
+			}
+		}
+		for _, c := range x.Children {
+			walk(s.igroups[c], depth+1)
+		}
+	}
+	walk(g, 0)
+	return out
+}
+
+// all returns the names of g's initiators, nested ones included.
+func (s *Server) all(g *igroupRec) []string {
+	ms := s.members(g)
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.name
+	}
+	return out
+}
+
+// within reports whether igroup inner is g or nested below it.
+func (s *Server) within(inner, g *igroupRec) bool {
+	if inner == g {
+		return true
+	}
+	for _, c := range g.Children {
+		if cg := s.igroups[c]; cg != nil && s.within(inner, cg) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetIgroupComment sets the comment of the igroup named name.
@@ -275,9 +409,9 @@ func (s *Server) Visible(initiators ...string) []Visible {
 	defer s.mu.Unlock()
 	var out []Visible
 	for _, m := range s.maps {
-		g := s.igroups[m.Igroup]
+		all := s.all(s.igroups[m.Igroup])
 		for _, in := range initiators {
-			if containsFold(g.Initiators, in) {
+			if containsFold(all, in) {
 				v := Visible{LUN: s.luns[m.LUN].Name, Number: m.Number}
 				if !slices.Contains(out, v) {
 					out = append(out, v)
@@ -294,7 +428,8 @@ func (s *Server) Visible(initiators ...string) []Visible {
 	return out
 }
 
-// IgroupInitiators returns the initiators of the igroup named name.
+// IgroupInitiators returns the initiators the igroup named name holds
+// directly (not those of nested igroups).
 func (s *Server) IgroupInitiators(name string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -450,8 +585,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, q url.Values, reco
 	writeJSON(w, http.StatusOK, body)
 }
 
+// svmUUID is the uuid of the server's SVM.
+const svmUUID = "5c06aa4b-0000-4000-8000-000000000001"
+
 func (s *Server) svmRef() map[string]any {
-	return map[string]any{"name": s.svm, "uuid": "5c06aa4b-0000-4000-8000-000000000001"}
+	return map[string]any{"name": s.svm, "uuid": svmUUID}
 }
 
 func (s *Server) checkSVM(w http.ResponseWriter, q url.Values) bool {
@@ -497,18 +635,80 @@ func (s *Server) sortedIgroups() []*igroupRec {
 	return out
 }
 
-func (s *Server) igroupJSON(g *igroupRec) map[string]any {
-	ins := make([]map[string]any, len(g.Initiators))
-	for i, n := range g.Initiators {
-		ins[i] = map[string]any{"name": n}
+// igroupJSON renders g as the igroup GET does. Initiators are records
+// {"name"}; one inherited from a nested igroup also carries "igroup":
+// {"uuid","name"} of the igroup that owns it directly ("This property
+// will only be populated when the initiator is a member of a nested
+// initiator group", igroup_initiator_list_item in the ONTAP OpenAPI
+// document, as generated in Trident's models/igroup_initiator_list_item.go);
+// "igroups" lists the directly nested igroups.
+//
+// fields selects what is returned ("Requesting specific fields", ONTAP
+// REST API overview): the record's uuid always, the fields named, and
+// for initiators either whole records ("initiators") or named subfields
+// ("initiators.name"). Without fields, the default set is returned
+// (unverified in detail: here everything but comment).
+func (s *Server) igroupJSON(g *igroupRec, fields string) map[string]any {
+	want := map[string]bool{}
+	insub := map[string]bool{}
+	all := fields == "" || fields == "*"
+	for _, f := range strings.Split(fields, ",") {
+		f = strings.TrimSpace(f)
+		if top, sub, ok := strings.Cut(f, "."); ok {
+			want[top] = true
+			if top == "initiators" {
+				insub[sub] = true
+			}
+			continue
+		}
+		want[f] = true
+		if f == "initiators" {
+			insub["*"] = true
+		}
 	}
-	return map[string]any{"uuid": g.UUID, "name": g.Name, "protocol": g.Protocol, "os_type": g.OSType,
-		"svm": s.svmRef(), "initiators": ins, "comment": g.Comment}
+	if all {
+		insub["*"] = true
+	}
+	var ins []map[string]any
+	for _, m := range s.members(g) {
+		rec := map[string]any{}
+		if insub["*"] || insub["name"] {
+			rec["name"] = m.name
+		}
+		if m.owner != g && (insub["*"] || insub["igroup"] || insub["igroup.uuid"] || insub["igroup.name"]) {
+			rec["igroup"] = map[string]any{"uuid": m.owner.UUID, "name": m.owner.Name}
+		}
+		ins = append(ins, rec)
+	}
+	var children []map[string]any
+	for _, c := range g.Children {
+		if cg := s.igroups[c]; cg != nil {
+			children = append(children, map[string]any{"uuid": cg.UUID, "name": cg.Name})
+		}
+	}
+	full := map[string]any{"uuid": g.UUID, "name": g.Name, "protocol": g.Protocol, "os_type": g.OSType,
+		"svm": s.svmRef(), "comment": g.Comment, "supports_igroups": len(g.Initiators) == 0}
+	if len(ins) > 0 {
+		// An igroup without initiators has no "initiators" member (Ansible's
+		// test_na_ontap_igroup_initiator.py fixture igroup_without_intiators).
+		full["initiators"] = ins
+	}
+	if len(children) > 0 {
+		full["igroups"] = children
+	}
+	out := map[string]any{"uuid": g.UUID}
+	for k, v := range full {
+		if (all && k != "comment") || want[k] {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // GET /protocols/san/igroups ("Retrieve initiator groups"): filters
-// name, uuid, svm.name, initiators.name. Initiators are records with a
-// name (igroup.initiators[].name).
+// name, uuid, svm.name, initiators.name (which matches inherited
+// initiators too). Initiators are records with a name
+// (igroup.initiators[].name).
 func (s *Server) getIgroups(w http.ResponseWriter, r *http.Request, q url.Values) {
 	var recs []map[string]any
 	if s.checkSVM(w, q) {
@@ -519,10 +719,10 @@ func (s *Server) getIgroups(w http.ResponseWriter, r *http.Request, q url.Values
 			if v := q.Get("uuid"); v != "" && v != g.UUID {
 				continue
 			}
-			if v := q.Get("initiators.name"); v != "" && !containsFold(g.Initiators, v) {
+			if v := q.Get("initiators.name"); v != "" && !containsFold(s.all(g), v) {
 				continue
 			}
-			recs = append(recs, s.igroupJSON(g))
+			recs = append(recs, s.igroupJSON(g, q.Get("fields")))
 		}
 	}
 	s.page(w, r, q, recs)
@@ -564,7 +764,7 @@ func (s *Server) postIgroup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.igroups[u] = g
 	w.Header().Set("Location", "/api/protocols/san/igroups/"+u)
-	writeJSON(w, http.StatusCreated, map[string]any{"num_records": 1, "records": []any{s.igroupJSON(g)}})
+	writeJSON(w, http.StatusCreated, map[string]any{"num_records": 1, "records": []any{s.igroupJSON(g, "")}})
 }
 
 // PATCH /protocols/san/igroups/{uuid} ("Update an initiator group"):
@@ -586,14 +786,7 @@ func (s *Server) patchIgroup(w http.ResponseWriter, r *http.Request, igUUID stri
 		OSType        *string `json:"os_type"`
 		DeleteOnUnmap *bool   `json:"delete_on_unmap"`
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, "Unexpected argument: "+err.Error(), "body")
-			return
-		}
-		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+	if !decodeStrict(w, r, &body) {
 		return
 	}
 	if body.Comment != nil && len(*body.Comment) > MaxCommentLen {
@@ -623,21 +816,33 @@ func (s *Server) patchIgroup(w http.ResponseWriter, r *http.Request, igUUID stri
 }
 
 // POST /protocols/san/igroups/{igroup.uuid}/initiators ("Add one or more
-// initiators to an initiator group"): a single {"name"} or {"records":
-// [{"name"}...]}. Adding an initiator must not create a LUN map conflict
-// for it (lun mapping create rules, enforced by ONTAP for igroup add).
+// initiators to an initiator group"): a single {"name"} (Ansible's
+// na_ontap_igroup_initiator.py) or {"records":[{"name"}...]} (Ansible's
+// na_ontap_igroup.py, Trident); "name" and "records" together are
+// refused. An igroup that holds nested igroups takes no initiators ("This
+// API does not support adding initiators to an initiator group that
+// already contains nested initiator groups", 9.9.1+). Adding an initiator
+// must not make it see a LUN twice (1254193) or a LUN ID twice (1254324);
+// an initiator already in the igroup is 5374035.
 func (s *Server) postInitiators(w http.ResponseWriter, r *http.Request, igUUID string) {
 	g := s.igroups[igUUID]
 	if g == nil {
-		writeErr(w, http.StatusNotFound, CodeIgroupNotFound, "The initiator group does not exist.", "igroup.uuid")
+		writeErr(w, http.StatusNotFound, CodeIgroupNotFound, "The initiator group specified in the URI does not exist.", "igroup.uuid")
 		return
 	}
 	var body struct {
-		Name    string                  `json:"name"`
-		Records []struct{ Name string } `json:"records"`
+		Name    string `json:"name"`
+		Records []struct {
+			Name    string `json:"name"`
+			Comment string `json:"comment"`
+		} `json:"records"`
+		Comment string `json:"comment"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+	if !decodeStrict(w, r, &body) {
+		return
+	}
+	if body.Name != "" && len(body.Records) > 0 {
+		writeErr(w, http.StatusBadRequest, CodeInvalid, "\"name\" is not allowed when \"records\" is used", "name")
 		return
 	}
 	var names []string
@@ -647,17 +852,23 @@ func (s *Server) postInitiators(w http.ResponseWriter, r *http.Request, igUUID s
 	for _, rec := range body.Records {
 		names = append(names, rec.Name)
 	}
-	if len(names) == 0 {
-		writeErr(w, http.StatusBadRequest, CodeInvalid, "missing initiator name", "name")
+	if len(names) == 0 || slices.Contains(names, "") {
+		writeErr(w, http.StatusBadRequest, "5374033", "Initiators must be supplied.", "name")
+		return
+	}
+	if len(g.Children) > 0 {
+		writeErr(w, http.StatusBadRequest, CodeNotSupported,
+			"Initiators cannot be added to an initiator group that contains nested initiator groups.", "igroup.uuid")
 		return
 	}
 	for _, n := range names {
 		if containsFold(g.Initiators, n) {
-			writeErr(w, http.StatusConflict, CodeDuplicate, fmt.Sprintf("Initiator %s is already in the initiator group.", n), "name")
+			// Status unverified; the code and message are the page's.
+			writeErr(w, http.StatusConflict, CodeInitiatorPresent, "A supplied initiator is already in the initiator group.", "name")
 			return
 		}
-		if msg := s.addWouldConflict(g, n); msg != "" {
-			writeErr(w, http.StatusConflict, CodeMapConflict, msg, "name")
+		if code, msg := s.addWouldConflict(g, n); code != "" {
+			writeErr(w, http.StatusConflict, code, msg, "name") // status unverified
 			return
 		}
 	}
@@ -666,30 +877,35 @@ func (s *Server) postInitiators(w http.ResponseWriter, r *http.Request, igUUID s
 }
 
 // addWouldConflict checks that initiator in, once in g, would see every
-// LUN once and every LUN ID once.
-func (s *Server) addWouldConflict(g *igroupRec, in string) string {
+// LUN once and every LUN ID once: through the LUN maps of g and of every
+// igroup g is nested in, and of every igroup that already holds in.
+func (s *Server) addWouldConflict(g *igroupRec, in string) (code, msg string) {
 	seenLUN := map[string]int{}
 	seenNum := map[int]string{}
 	for _, m := range s.maps {
 		og := s.igroups[m.Igroup]
-		if og != g && !containsFold(og.Initiators, in) {
+		if !s.within(g, og) && !containsFold(s.all(og), in) {
 			continue
 		}
 		if _, ok := seenLUN[m.LUN]; ok {
-			return fmt.Sprintf("Adding %s would map LUN %s to it twice.", in, s.luns[m.LUN].Name)
+			return CodeSameLUNTwice, fmt.Sprintf("Adding initiator %s would cause it to be mapped to LUN %s more than once.", in, s.luns[m.LUN].Name)
 		}
 		if l, ok := seenNum[m.Number]; ok && l != m.LUN {
-			return fmt.Sprintf("Adding %s would give it LUN ID %d twice.", in, m.Number)
+			return CodeSameIDTwice, fmt.Sprintf("Adding initiator %s would cause it to have logical unit identifier %d for multiple LUN maps.", in, m.Number)
 		}
 		seenLUN[m.LUN], seenNum[m.Number] = m.Number, m.LUN
 	}
-	return ""
+	return "", ""
 }
 
 // DELETE /protocols/san/igroups/{igroup.uuid}/initiators/{name} ("Delete
-// an initiator from an initiator group"): 1254213 when the igroup is
-// mapped and allow_delete_while_mapped is not true; 5374034 when the
-// initiator is not a member; 5374852 for an unknown igroup.
+// an initiator from an initiator group"): "This API only supports removal
+// of initiators owned directly by the initiator group" (5374041 for one
+// inherited from a nested igroup); 1254213 when the igroup is mapped and
+// allow_delete_while_mapped is not true; 5374034 when the initiator is
+// not a member; 5374852 for an unknown igroup. The boolean query value
+// is read case-insensitively: Ansible's na_ontap_igroup.py sends Python's
+// True as "True". Statuses are unverified (the page gives "Default").
 func (s *Server) deleteInitiator(w http.ResponseWriter, igUUID, name string, q url.Values) {
 	g := s.igroups[igUUID]
 	if g == nil {
@@ -698,10 +914,15 @@ func (s *Server) deleteInitiator(w http.ResponseWriter, igUUID, name string, q u
 	}
 	i := slices.IndexFunc(g.Initiators, func(x string) bool { return strings.EqualFold(x, name) })
 	if i < 0 {
-		writeErr(w, http.StatusBadRequest, CodeNotMember, "The initiator is not a member of the group.", "name")
+		if containsFold(s.all(g), name) {
+			writeErr(w, http.StatusBadRequest, CodeNotOwned, "The initiator is not owned by the supplied initiator group.", "name")
+			return
+		}
+		writeErr(w, http.StatusBadRequest, CodeNotMember, "An initiator is not a member of the initiator group.", "name")
 		return
 	}
-	if q.Get("allow_delete_while_mapped") != "true" && slices.ContainsFunc(s.maps, func(m *mapRec) bool { return m.Igroup == g.UUID }) {
+	mapped := slices.ContainsFunc(s.maps, func(m *mapRec) bool { return s.within(g, s.igroups[m.Igroup]) })
+	if !strings.EqualFold(q.Get("allow_delete_while_mapped"), "true") && mapped {
 		writeErr(w, http.StatusConflict, CodeMapped,
 			"The initiator group is mapped to one or more LUNs and allow_delete_while_mapped has not been specified.", "allow_delete_while_mapped")
 		return
@@ -748,53 +969,105 @@ func (s *Server) getLunMaps(w http.ResponseWriter, r *http.Request, q url.Values
 
 // POST /protocols/san/lun-maps ("Create a LUN map"): svm, igroup and lun
 // by uuid or name; logical_unit_number optional, "If no value is
-// provided, ONTAP assigns the lowest available value"; 0..4095. The
-// conflict rules are those of `lun mapping create`.
+// provided, ONTAP assigns the lowest available value"; 0..4095. Both
+// spellings real clients send are accepted: nested objects (the page's
+// example, Trident's LunMap: {"svm":{"uuid"},"igroup":{"name"},"lun":
+// {"name","uuid"}}) and dotted keys with the LUN ID as a string
+// (Ansible's na_ontap_lun_map.py: {"svm.name","igroup.name","lun.name",
+// "logical_unit_number":"2"}). The conflict rules are those of `lun
+// mapping create`, applied to every initiator of the igroup, nested ones
+// included.
 func (s *Server) postLunMap(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		SVM    struct{ Name, UUID string } `json:"svm"`
-		Igroup struct{ Name, UUID string } `json:"igroup"`
-		LUN    struct{ Name, UUID string } `json:"lun"`
-		Number *int                        `json:"logical_unit_number"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+	f, err := decodeFlat(r)
+	if err != nil {
+		if strings.Contains(err.Error(), "unexpected") {
+			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, "Unexpected argument: "+err.Error(), "body")
+			return
+		}
+		writeErr(w, http.StatusBadRequest, CodeInvalid, err.Error(), "body")
 		return
 	}
-	if body.SVM.Name != "" && body.SVM.Name != s.svm {
-		writeErr(w, http.StatusNotFound, CodeNotFound, "SVM not found", "svm.name")
+	for k := range f {
+		switch k {
+		case "svm.name", "svm.uuid", "igroup.name", "igroup.uuid", "lun.name", "lun.uuid", "logical_unit_number":
+		default:
+			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, fmt.Sprintf("Unexpected argument \"%s\".", k), k)
+			return
+		}
+	}
+	str := func(k string) string { v, _ := f[k].(string); return v }
+	switch {
+	case str("svm.name") == "" && str("svm.uuid") == "":
+		writeErr(w, http.StatusBadRequest, "2621707", "No SVM was specified. Either \"svm.name\" or \"svm.uuid\" must be supplied.", "svm")
+		return
+	case (str("svm.name") != "" && str("svm.name") != s.svm) || (str("svm.uuid") != "" && str("svm.uuid") != svmUUID):
+		writeErr(w, http.StatusNotFound, CodeSVMNotFound, "The specified SVM does not exist or is not accessible to the caller.", "svm")
+		return
+	case str("igroup.name") == "" && str("igroup.uuid") == "":
+		writeErr(w, http.StatusBadRequest, "5374902", "Either \"igroup.uuid\" or \"igroup.name\" must be provided to create a LUN map.", "igroup")
+		return
+	case str("lun.name") == "" && str("lun.uuid") == "":
+		writeErr(w, http.StatusBadRequest, "5374901", "Either \"lun.uuid\" or \"lun.name\" must be provided to create a LUN map.", "lun")
 		return
 	}
 	var g *igroupRec
 	for _, x := range s.igroups {
-		if (body.Igroup.UUID != "" && x.UUID == body.Igroup.UUID) || (body.Igroup.UUID == "" && x.Name == body.Igroup.Name) {
+		if (str("igroup.uuid") == "" || x.UUID == str("igroup.uuid")) && (str("igroup.name") == "" || x.Name == str("igroup.name")) {
 			g = x
 		}
 	}
 	if g == nil {
-		writeErr(w, http.StatusNotFound, CodeIgroupNotFound, "The initiator group does not exist.", "igroup")
+		// No code on the page for an unknown igroup; the common "entry
+		// doesn't exist" (unverified).
+		writeErr(w, http.StatusNotFound, CodeNotFound, "entry doesn't exist", "igroup")
 		return
 	}
 	var l *lunRec
 	for _, x := range s.luns {
-		if (body.LUN.UUID != "" && x.UUID == body.LUN.UUID) || (body.LUN.UUID == "" && x.Name == body.LUN.Name) {
+		if (str("lun.uuid") == "" || x.UUID == str("lun.uuid")) && (str("lun.name") == "" || x.Name == str("lun.name")) {
 			l = x
 		}
 	}
 	if l == nil {
-		writeErr(w, http.StatusNotFound, CodeLUNNotFound, "The specified LUN does not exist or is not accessible to the caller.", "lun")
+		writeErr(w, http.StatusNotFound, CodeCreateLUNNotFound, "The specified LUN does not exist.", "lun")
 		return
 	}
-	if body.Number != nil && (*body.Number < 0 || *body.Number > MaxLUN) {
+	var number *int
+	switch v := f["logical_unit_number"].(type) {
+	case nil:
+	case json.Number:
+		n, err := strconv.Atoi(v.String())
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, CodeInvalid, "logical_unit_number is not an integer", "logical_unit_number")
+			return
+		}
+		number = &n
+	case string:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, CodeInvalid, "logical_unit_number is not an integer", "logical_unit_number")
+			return
+		}
+		number = &n
+	default:
+		writeErr(w, http.StatusBadRequest, CodeInvalid, "logical_unit_number is not an integer", "logical_unit_number")
+		return
+	}
+	if number != nil && (*number < 0 || *number > MaxLUN) {
 		writeErr(w, http.StatusBadRequest, CodeInvalid, fmt.Sprintf("logical_unit_number must be in 0..%d", MaxLUN), "logical_unit_number")
 		return
 	}
 	// IDs in use by any initiator of g, and LUNs any of them already sees.
+	mine := s.all(g)
 	used := map[int]bool{}
 	for _, m := range s.maps {
 		og := s.igroups[m.Igroup]
-		if og != g && !overlapFold(og.Initiators, g.Initiators) {
+		if og != g && !overlapFold(s.all(og), mine) {
 			continue
+		}
+		if m.LUN == l.UUID && og == g {
+			writeErr(w, http.StatusConflict, CodeAlreadyMapped, "The LUN is already mapped to the same initiator group.", "lun") // status unverified
+			return
 		}
 		if m.LUN == l.UUID {
 			writeErr(w, http.StatusConflict, CodeMapConflict,
@@ -804,8 +1077,8 @@ func (s *Server) postLunMap(w http.ResponseWriter, r *http.Request) {
 		used[m.Number] = true
 	}
 	n := 0
-	if body.Number != nil {
-		n = *body.Number
+	if number != nil {
+		n = *number
 		if used[n] {
 			writeErr(w, http.StatusConflict, CodeMapConflict,
 				fmt.Sprintf("LUN ID %d is already used by an initiator of igroup %s.", n, g.Name), "logical_unit_number")
@@ -826,16 +1099,65 @@ func (s *Server) postLunMap(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"num_records": 1, "records": []any{s.mapJSON(m)}})
 }
 
+// decodeStrict decodes a JSON body into v, refusing fields v does not
+// have as ONTAP refuses an unknown field ("Unexpected argument", 262179);
+// it answers the error itself and returns false.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if strings.Contains(err.Error(), "unknown field") {
+			writeErr(w, http.StatusBadRequest, CodeUnexpectedArgument, "Unexpected argument: "+err.Error(), "body")
+			return false
+		}
+		writeErr(w, http.StatusBadRequest, CodeInvalid, "invalid JSON", "body")
+		return false
+	}
+	return true
+}
+
+// decodeFlat decodes a JSON object body into dotted keys: {"svm":
+// {"name":"x"}} and {"svm.name":"x"} both give "svm.name". Numbers stay
+// json.Number.
+func decodeFlat(r *http.Request) (map[string]any, error) {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	var body map[string]any
+	if err := dec.Decode(&body); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %v", err)
+	}
+	out := map[string]any{}
+	var walk func(prefix string, v map[string]any) error
+	walk = func(prefix string, v map[string]any) error {
+		for k, x := range v {
+			key := prefix + k
+			if inner, ok := x.(map[string]any); ok {
+				if err := walk(key+".", inner); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, dup := out[key]; dup {
+				return fmt.Errorf("unexpected duplicate field %q", key)
+			}
+			out[key] = x
+		}
+		return nil
+	}
+	return out, walk("", body)
+}
+
 // DELETE /protocols/san/lun-maps/{lun.uuid}/{igroup.uuid} ("Delete a LUN
-// map"): 5374875 unknown LUN, 5374878/5374852 unknown igroup, 5374922 no
-// such map.
+// map"): 5374875 unknown LUN, 5374878 unknown igroup, 5374922 no such
+// map. Statuses unverified (the page gives "Default").
 func (s *Server) deleteLunMap(w http.ResponseWriter, lunUUID, igUUID string) {
 	if s.luns[lunUUID] == nil {
 		writeErr(w, http.StatusNotFound, CodeLUNNotFound, "The specified LUN does not exist or is not accessible to the caller.", "lun.uuid")
 		return
 	}
 	if s.igroups[igUUID] == nil {
-		writeErr(w, http.StatusNotFound, "5374878", "The specified initiator group does not exist.", "igroup.uuid")
+		writeErr(w, http.StatusNotFound, CodeMapIgroupNotFound,
+			"The specified initiator group does not exist, is not accessible to the caller, or is not in the same SVM as the specified LUN.", "igroup.uuid")
 		return
 	}
 	i := slices.IndexFunc(s.maps, func(m *mapRec) bool { return m.LUN == lunUUID && m.Igroup == igUUID })

@@ -11,9 +11,41 @@
 //
 // Import it from tests of code that drives gNMI switches
 // (drivers/openconfig). Behaviour follows the gNMI specification
-// (openconfig/reference rpc/gnmi/gnmi-specification.md: 3.3 Get, 3.4
-// Set, 2.6 errors) and openconfig-vlan.yang (interface-mode, access-vlan,
-// native-vlan, trunk-vlans with "a..b" ranges).
+// (openconfig/reference rpc/gnmi/gnmi-specification.md: 2.2.2.1 path
+// target only in the prefix, 3.3 Get, 3.4 Set, 2.6 errors),
+// openconfig-vlan.yang and openconfig-vlan-types.yang (openconfig/public
+// release/models/vlan: interface-mode ACCESS or TRUNK, access-vlan and
+// native-vlan of type vlan-id, uint16 1..4094; trunk-vlans a union of
+// vlan-id and vlan-range, a string "x..y" matching the module's pattern)
+// and RFC 7951 (JSON_IETF: a uint16 is a JSON number, top-level members
+// are module-qualified).
+//
+// # Dialects
+//
+// WithDialect makes the server answer as a particular implementation
+// does, as its users' clients show:
+//
+//   - Generic (the default) follows the models strictly: a trunk-vlans
+//     element is a number or a "x..y" string, and a numeric string such
+//     as "10" matches neither member of the union and is refused.
+//   - EOS answers as Arista EOS, as SAP's networking-ccloud
+//     (github.com/sapcc/networking-ccloud, networking_ccloud/ml2/agent/
+//     eos/switch.py and its unit-test fixtures) shows it: a trunk always
+//     reports native-vlan (1 when none was set), trunk-vlans mixes
+//     numbers and "x..y" strings, and single VLANs sent as strings ("10",
+//     as networking-ccloud's _compress_vlan_list sends them) are taken.
+//   - SONiC answers as the SONiC management framework, as
+//     sonic-net/sonic-mgmt-common translib/transformer/sw_vlan.go and the
+//     SONiC design doc doc/mgmt/OpenConfig_VLAN_Interface.md show it: a
+//     container GET is wrapped, {"openconfig-vlan:config":{...}}, with
+//     unqualified leaves; trunk-vlans come back one number per VLAN;
+//     there is no native-vlan (models/yang/extensions/
+//     openconfig-interfaces-deviation.yang marks it not-supported on
+//     aggregates, so it is refused there, and the transformer never
+//     reads it on Ethernet ports, so it is dropped there): the untagged
+//     VLAN of a trunk port is its access-vlan; a string element without
+//     ".." (or "-") adds no VLAN (utils.ExtractVlanIdsFromRange) and one
+//     with it adds the range.
 package gnmitest
 
 import (
@@ -56,6 +88,17 @@ type Config struct {
 	TrunkVLANs []any
 }
 
+// Dialect selects how a Server reads and answers values (see the
+// package doc).
+type Dialect int
+
+// Dialects.
+const (
+	Generic Dialect = iota
+	EOS
+	SONiC
+)
+
 // Server is a running gNMI target.
 type Server struct {
 	lis       *bufconn.Listener
@@ -64,6 +107,7 @@ type Server struct {
 	user      string
 	pass      string
 	leafMode  bool
+	dialect   Dialect
 
 	mu       sync.Mutex
 	ifaces   map[string]*Config // nil *Config: an interface without switched-vlan
@@ -72,6 +116,7 @@ type Server struct {
 	failSet  []codes.Code
 	stall    time.Duration
 	sets     int
+	lastSet  *gnmipb.SetRequest
 }
 
 // Option configures a Server.
@@ -85,6 +130,9 @@ func WithTLS() Option { return func(s *Server) { s.tlsClient = &tls.Config{} } }
 func WithCredentials(user, pass string) Option {
 	return func(s *Server) { s.user, s.pass = user, pass }
 }
+
+// WithDialect makes the server read and answer values as dialect d does.
+func WithDialect(d Dialect) Option { return func(s *Server) { s.dialect = d } }
 
 // WithLeafUpdates makes Get answer each leaf as its own update with a
 // scalar TypedValue (uint_val, string_val, leaflist_val), as some targets
@@ -196,6 +244,13 @@ func (s *Server) held() {
 	time.Sleep(d)
 }
 
+// LastSet returns the last SetRequest the server applied, or nil.
+func (s *Server) LastSet() *gnmipb.SetRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSet
+}
+
 // Sets counts the Set RPCs that changed the configuration.
 func (s *Server) Sets() int {
 	s.mu.Lock()
@@ -265,7 +320,7 @@ func stripModule(name string) (string, error) {
 		return name, nil
 	}
 	switch mod {
-	case "openconfig-interfaces", "openconfig-if-ethernet", "openconfig-vlan":
+	case "openconfig-interfaces", "openconfig-if-ethernet", "openconfig-if-aggregate", "openconfig-vlan":
 		return local, nil
 	}
 	return "", status.Errorf(codes.InvalidArgument, "unknown module %q in %q", mod, name)
@@ -281,6 +336,11 @@ func parsePath(prefix, p *gnmipb.Path) (location, error) {
 	}
 	if origin != "" && origin != "openconfig" {
 		return location{}, status.Errorf(codes.InvalidArgument, "unsupported origin %q", origin)
+	}
+	if p.GetTarget() != "" {
+		// gNMI specification 2.2.2.1: the target "MUST only ever be
+		// present on the prefix path".
+		return location{}, status.Error(codes.InvalidArgument, "path target is only allowed in the prefix")
 	}
 	if len(p.GetElement()) > 0 || len(prefix.GetElement()) > 0 {
 		return location{}, status.Error(codes.InvalidArgument, "deprecated string path elements are not supported; use elem")
@@ -369,12 +429,17 @@ func (v *service) Get(ctx context.Context, req *gnmipb.GetRequest) (*gnmipb.GetR
 		if c == nil {
 			return nil, status.Errorf(codes.NotFound, "interface %q has no switched-vlan configuration", loc.iface)
 		}
-		obj := c.json()
+		obj := s.render(c)
 		switch {
 		case loc.leaf != "":
 			x, ok := obj["openconfig-vlan:"+loc.leaf]
 			if !ok {
 				return nil, status.Errorf(codes.NotFound, "leaf %s of %q not set", loc.leaf, loc.iface)
+			}
+			if s.dialect == SONiC {
+				// SONiC names the leaf in its value too:
+				// {"openconfig-vlan:access-vlan":20} (design doc, 3.3.2.1).
+				x = map[string]any{"openconfig-vlan:" + loc.leaf: x}
 			}
 			n.Update = append(n.Update, &gnmipb.Update{Path: p, Val: jsonVal(x, req.GetEncoding())})
 		case s.leafMode:
@@ -386,6 +451,12 @@ func (v *service) Get(ctx context.Context, req *gnmipb.GetRequest) (*gnmipb.GetR
 				lp := &gnmipb.Path{Origin: p.GetOrigin(), Elem: append(append([]*gnmipb.PathElem(nil), p.GetElem()...), &gnmipb.PathElem{Name: k})}
 				n.Update = append(n.Update, &gnmipb.Update{Path: lp, Val: scalarVal(x)})
 			}
+		case s.dialect == SONiC:
+			inner := map[string]any{}
+			for k, v := range obj {
+				inner[strings.TrimPrefix(k, "openconfig-vlan:")] = v
+			}
+			n.Update = append(n.Update, &gnmipb.Update{Path: p, Val: jsonVal(map[string]any{"openconfig-vlan:config": inner}, req.GetEncoding())})
 		default:
 			n.Update = append(n.Update, &gnmipb.Update{Path: p, Val: jsonVal(obj, req.GetEncoding())})
 		}
@@ -417,6 +488,43 @@ func scalarVal(x any) *gnmipb.TypedValue {
 	panic(fmt.Sprintf("gnmitest: no scalar for %T", x))
 }
 
+// render returns c's leaves as the server's dialect reports them,
+// module-qualified: EOS reports native-vlan 1 on a trunk that has none
+// set; SONiC reports a trunk's untagged VLAN as access-vlan and its
+// trunk VLANs one number each.
+func (s *Server) render(c *Config) map[string]any {
+	m := c.json()
+	switch s.dialect {
+	case EOS:
+		if c.Mode == "TRUNK" && c.NativeVLAN == 0 {
+			m["openconfig-vlan:native-vlan"] = 1
+		}
+	case SONiC:
+		delete(m, "openconfig-vlan:native-vlan")
+		if c.Mode == "TRUNK" && c.NativeVLAN != 0 {
+			m["openconfig-vlan:access-vlan"] = c.NativeVLAN
+		}
+		if len(c.TrunkVLANs) > 0 {
+			var ids []any
+			for _, x := range c.TrunkVLANs {
+				switch y := x.(type) {
+				case int:
+					ids = append(ids, y)
+				case string:
+					a, b, _ := strings.Cut(y, "..")
+					lo, _ := strconv.Atoi(a)
+					hi, _ := strconv.Atoi(b)
+					for id := lo; id <= hi; id++ {
+						ids = append(ids, id)
+					}
+				}
+			}
+			m["openconfig-vlan:trunk-vlans"] = ids
+		}
+	}
+	return m
+}
+
 // json renders c as a JSON_IETF object with module-qualified members.
 func (c *Config) json() map[string]any {
 	m := map[string]any{}
@@ -435,14 +543,19 @@ func (c *Config) json() map[string]any {
 	return m
 }
 
-var rangeRE = regexp.MustCompile(`^([0-9]+)\.\.([0-9]+)$`)
+// vlanRangeRE is openconfig-vlan-types.yang's vlan-range pattern: two
+// VLAN ids in 1..4094 without leading zeros, joined by "..".
+var vlanRangeRE = regexp.MustCompile(`^(409[0-4]|40[0-8][0-9]|[1-3][0-9]{3}|[1-9][0-9]{1,2}|[1-9])\.\.(409[0-4]|40[0-8][0-9]|[1-3][0-9]{3}|[1-9][0-9]{1,2}|[1-9])$`)
 
-// setLeaf validates and stores one leaf value (decoded JSON).
-func (c *Config) setLeaf(leaf string, x any) error {
+var numericRE = regexp.MustCompile(`^[0-9]+$`)
+
+// setLeaf validates and stores one leaf value (decoded JSON) of the
+// container (ethernet or aggregation) as the dialect d does.
+func (c *Config) setLeaf(d Dialect, container, leaf string, x any) error {
 	vlan := func() (int, error) {
 		f, ok := x.(float64)
 		if !ok || f != float64(int(f)) || f < 1 || f > 4094 {
-			return 0, status.Errorf(codes.InvalidArgument, "%s: %v is not a VLAN id in 1..4094", leaf, x)
+			return 0, status.Errorf(codes.InvalidArgument, "%s: %v is not a vlan-id (a number in 1..4094)", leaf, x)
 		}
 		return int(f), nil
 	}
@@ -460,6 +573,12 @@ func (c *Config) setLeaf(leaf string, x any) error {
 	case "access-vlan":
 		c.AccessVLAN, err = vlan()
 	case "native-vlan":
+		if d == SONiC {
+			if container == "aggregation" {
+				return status.Error(codes.InvalidArgument, "native-vlan is not supported") // deviate not-supported
+			}
+			return nil // the transformer never reads it
+		}
 		c.NativeVLAN, err = vlan()
 	case "trunk-vlans":
 		list, ok := x.([]any)
@@ -471,20 +590,36 @@ func (c *Config) setLeaf(leaf string, x any) error {
 			switch y := e.(type) {
 			case float64:
 				if y != float64(int(y)) || y < 1 || y > 4094 {
-					return status.Errorf(codes.InvalidArgument, "trunk-vlans: %v is not a VLAN id in 1..4094", y)
+					return status.Errorf(codes.InvalidArgument, "trunk-vlans: %v is not a vlan-id in 1..4094", y)
 				}
 				out = append(out, int(y))
 			case string:
-				m := rangeRE.FindStringSubmatch(y)
-				if m == nil {
-					return status.Errorf(codes.InvalidArgument, "trunk-vlans: %q is not a VLAN range a..b", y)
+				switch {
+				case d == SONiC && !strings.Contains(y, "..") && !strings.Contains(y, "-"):
+					// ExtractVlanIdsFromRange adds nothing for it.
+				case d == SONiC:
+					a, b, ok := strings.Cut(y, "..")
+					if !ok {
+						a, b, _ = strings.Cut(y, "-")
+					}
+					lo, _ := strconv.Atoi(a)
+					hi, _ := strconv.Atoi(b)
+					for id := lo; id <= hi && id <= 4094; id++ {
+						if id >= 1 {
+							out = append(out, id)
+						}
+					}
+				case d == EOS && numericRE.MatchString(y):
+					id, _ := strconv.Atoi(y)
+					if id < 1 || id > 4094 {
+						return status.Errorf(codes.InvalidArgument, "trunk-vlans: %q is not a VLAN id in 1..4094", y)
+					}
+					out = append(out, id)
+				case vlanRangeRE.MatchString(y):
+					out = append(out, y)
+				default:
+					return status.Errorf(codes.InvalidArgument, "trunk-vlans: %q matches neither vlan-id (a number) nor vlan-range (x..y)", y)
 				}
-				a, _ := strconv.Atoi(m[1])
-				b, _ := strconv.Atoi(m[2])
-				if a < 1 || b > 4094 || a >= b {
-					return status.Errorf(codes.InvalidArgument, "trunk-vlans: range %q not within 1..4094 with a < b", y)
-				}
-				out = append(out, y)
 			default:
 				return status.Errorf(codes.InvalidArgument, "trunk-vlans: unexpected %v", e)
 			}
@@ -532,6 +667,11 @@ func decodeUpdate(loc location, tv *gnmipb.TypedValue) (map[string]any, error) {
 	obj, ok := x.(map[string]any)
 	if !ok {
 		return nil, status.Errorf(codes.InvalidArgument, "config container value must be an object, not %T", x)
+	}
+	// The container named in its own value, {"openconfig-vlan:config":
+	// {...}}, as SONiC's gnmi_set example sends it.
+	if inner, ok := obj["openconfig-vlan:config"].(map[string]any); ok && len(obj) == 1 {
+		obj = inner
 	}
 	out := map[string]any{}
 	for k, y := range obj {
@@ -617,10 +757,23 @@ func (v *service) Set(ctx context.Context, req *gnmipb.SetRequest) (*gnmipb.SetR
 		if replace && loc.leaf == "" {
 			*c = Config{}
 		}
-		for leaf, x := range vals {
-			if err := c.setLeaf(leaf, x); err != nil {
+		// interface-mode first: how SONiC reads access-vlan depends on it.
+		if x, ok := vals["interface-mode"]; ok {
+			if err := c.setLeaf(s.dialect, loc.container, "interface-mode", x); err != nil {
 				return err
 			}
+		}
+		for leaf, x := range vals {
+			if leaf == "interface-mode" {
+				continue
+			}
+			if err := c.setLeaf(s.dialect, loc.container, leaf, x); err != nil {
+				return err
+			}
+		}
+		if s.dialect == SONiC && c.Mode == "TRUNK" && c.AccessVLAN != 0 {
+			// The untagged VLAN of a SONiC trunk port.
+			c.NativeVLAN, c.AccessVLAN = c.AccessVLAN, 0
 		}
 		return nil
 	}
@@ -648,6 +801,7 @@ func (v *service) Set(ctx context.Context, req *gnmipb.SetRequest) (*gnmipb.SetR
 		s.ifaces[name] = c
 	}
 	s.sets++
+	s.lastSet = req
 	return &gnmipb.SetResponse{Prefix: req.GetPrefix(), Response: results, Timestamp: time.Now().UnixNano()}, nil
 }
 
