@@ -11,9 +11,10 @@ import (
 	"github.com/coldstandby/coldstandby/search"
 )
 
-// scaleStore holds a small site: two web servers, a batch server that
-// tolerates being scaled in, and standby servers of two sizes.
-func scaleStore(t *testing.T) *failover.MemStore {
+// scaleSite is an Orchestrator without drivers (PlanScale calls none:
+// it is built on the empty store, which New accepts) over a small site:
+// two web servers, a failed database and standby servers of two sizes.
+func scaleSite(t *testing.T) (*failover.Orchestrator, *failover.MemStore) {
 	t.Helper()
 	small := search.Hardware{CPUModel: "X1", CPUMHz: 2400, MemoryMiB: 65536, Chipset: "C1", NICPorts: 4, HBAPorts: 2}
 	big := small
@@ -23,7 +24,11 @@ func scaleStore(t *testing.T) *failover.MemStore {
 			DiskArray: "vsp1", Zone: "z-" + id, VLANs: []int{10}, State: st, Workload: work, Priority: prio}}
 	}
 	st := failover.NewMemStore()
-	_, err := st.Put(context.Background(),
+	o, err := failover.New(st, failover.Drivers{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Put(context.Background(),
 		rec("web-1", small, search.Active, "web", 50),
 		rec("web-2", small, search.Active, "web", 50),
 		rec("db-1", small, search.Failed, "db", 90),
@@ -34,7 +39,7 @@ func scaleStore(t *testing.T) *failover.MemStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return o, st
 }
 
 func TestPlanScale(t *testing.T) {
@@ -64,11 +69,7 @@ func TestPlanScale(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := scaleStore(t)
-			o, err := failover.New(st, failover.Drivers{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			o, st := scaleSite(t)
 			before, _ := st.List(ctx)
 			jp, err := o.PlanScale(ctx, tc.failed, tc.reqs...)
 			if tc.err != nil && !errors.Is(err, tc.err) || tc.err == nil && err != nil {
