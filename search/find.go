@@ -592,21 +592,28 @@ func (inv *Inventory) classReason(req *request, hw int32, grouped bool) (reason,
 // groupReason is attrReason for a server that is not taken, not
 // excluded and in no combination: the same for every member of its group.
 func (inv *Inventory) groupReason(req *request, s *srv) reason {
-	if r, ok := inv.classReason(req, s.hw, inv.grouped(s)); ok {
+	if r, ok := inv.headReason(req, s); ok {
 		return r
-	}
-	if r, ok := inv.partMemReason(req, s); ok {
-		return r
-	}
-	f := &req.nodes[req.ref]
-	pol := &req.pol
-	switch {
-	case !pol.AnySwitch && s.sw != f.sw:
-		return reason{kind: rOtherSwitch}
-	case s.state == stActive && s.prio >= req.prio:
-		return reason{rPriority, s.prio, req.prio}
 	}
 	return inv.fitReason(req, s, false)
+}
+
+// headReason is the first part of attrReason, the same for every member of
+// a group: class, partition memory, switch, priority.
+func (inv *Inventory) headReason(req *request, s *srv) (reason, bool) {
+	if r, ok := inv.classReason(req, s.hw, inv.grouped(s)); ok {
+		return r, true
+	}
+	if r, ok := inv.partMemReason(req, s); ok {
+		return r, true
+	}
+	switch {
+	case !req.pol.AnySwitch && s.sw != req.nodes[req.ref].sw:
+		return reason{kind: rOtherSwitch}, true
+	case s.state == stActive && s.prio >= req.prio:
+		return reason{rPriority, s.prio, req.prio}, true
+	}
+	return reason{}, false
 }
 
 // fitReason is the logical-server part of attrReason; inCombo says whether
@@ -630,19 +637,10 @@ func (inv *Inventory) fitReason(req *request, s *srv, inCombo bool) reason {
 // attrReason says why s (same hard key as the reference node) was not
 // used for req.
 func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) reason {
-	if r, ok := inv.classReason(req, s.hw, inv.grouped(s)); ok {
+	if r, ok := inv.headReason(req, s); ok {
 		return r
 	}
-	if r, ok := inv.partMemReason(req, s); ok {
-		return r
-	}
-	f := &req.nodes[req.ref]
-	pol := &req.pol
 	switch {
-	case !pol.AnySwitch && s.sw != f.sw:
-		return reason{kind: rOtherSwitch}
-	case s.state == stActive && s.prio >= req.prio:
-		return reason{rPriority, s.prio, req.prio}
 	case taken[s.ls]:
 		if req.kind == rkFailure {
 			return reason{kind: rTakenFailure}

@@ -114,16 +114,6 @@ func (inv *Inventory) jointCmp(a, b *option) int {
 	return inv.rankCmp(a, b)
 }
 
-func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
-	return inv.solveJoint("find all", failed, nil, true)
-}
-
-// solve is solveAll; lazy=false reads every option up front (for the test
-// that the lazy reading changes nothing).
-func (inv *Inventory) solve(failed []ServerID, lazy bool) (*solution, error) {
-	return inv.solveJoint("find all", failed, nil, lazy)
-}
-
 // maxLeaves bounds the choices of compositions tried per group of
 // competing requests: every subset of compatible compositions up to it,
 // then the best found.
@@ -225,7 +215,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 		return sol, nil
 	}
 
-	j := &joint{inv: inv, reqs: sol.reqs, levels: len(levels), excluded: excluded, limit: lazy,
+	j := &joint{inv: inv, reqs: sol.reqs, levels: len(levels), excluded: excluded,
 		relZ: make(map[int32]bool), relV: make(map[int32]bool), zoneIn: make(map[int32][]int32),
 		exclIn: make(map[int32][]int32), clsCache: make(map[reqSig][]classCosts), vicCache: make(map[reqSig][]victimGroup)}
 	j.K = j.levels + termCount

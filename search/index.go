@@ -165,6 +165,27 @@ type index struct {
 	wlMin    map[int32]int
 }
 
+// cg is a group under its class key, for the class lists.
+type cg struct {
+	k ckey
+	g int32
+}
+
+// appendSpans appends the groups of list (sorted by key) to cgs and
+// records each key's span in m.
+func appendSpans(m map[ckey]span, cgs []int32, list []cg) []int32 {
+	for k, c := range list {
+		if k == 0 || list[k-1].k != c.k {
+			m[c.k] = span{int32(len(cgs)), 0}
+		}
+		sp := m[c.k]
+		sp.n++
+		m[c.k] = sp
+		cgs = append(cgs, c.g)
+	}
+	return cgs
+}
+
 func stGroup(st uint8) (uint8, bool) {
 	switch st {
 	case stStandby:
@@ -265,10 +286,6 @@ func (inv *Inventory) buildIndexes() {
 		}
 	}
 	// Class lists, groups sorted by priority then workload.
-	type cg struct {
-		k ckey
-		g int32
-	}
 	cgl := make([]cg, len(x.groups))
 	for g := range x.groups {
 		k := x.groups[g].key
@@ -280,16 +297,7 @@ func (inv *Inventory) buildIndexes() {
 			cmp.Compare(a.k.st, b.k.st), cmp.Compare(ka.prio, kb.prio), cmp.Compare(ka.work, kb.work))
 	})
 	x.cls = make(map[ckey]span)
-	x.cgs = make([]int32, 0, 2*len(cgl))
-	for k, c := range cgl {
-		if k == 0 || cgl[k-1].k != c.k {
-			x.cls[c.k] = span{int32(len(x.cgs)), 0}
-		}
-		sp := x.cls[c.k]
-		sp.n++
-		x.cls[c.k] = sp
-		x.cgs = append(x.cgs, c.g)
-	}
+	x.cgs = appendSpans(x.cls, make([]int32, 0, 2*len(cgl)), cgl)
 	// Switch -2: the switch-specific groups of a class on every switch,
 	// by priority, workload, switch.
 	var all []cg
@@ -304,15 +312,7 @@ func (inv *Inventory) buildIndexes() {
 		return cmp.Or(cmp.Compare(a.k.hw, b.k.hw), cmp.Compare(a.k.arr, b.k.arr), cmp.Compare(a.k.st, b.k.st),
 			cmp.Compare(ka.prio, kb.prio), cmp.Compare(ka.work, kb.work), cmp.Compare(ka.sw, kb.sw))
 	})
-	for k, c := range all {
-		if k == 0 || all[k-1].k != c.k {
-			x.cls[c.k] = span{int32(len(x.cgs)), 0}
-		}
-		sp := x.cls[c.k]
-		sp.n++
-		x.cls[c.k] = sp
-		x.cgs = append(x.cgs, c.g)
-	}
+	x.cgs = appendSpans(x.cls, x.cgs, all)
 
 	inv.buildZones()
 	inv.buildPartitions()
@@ -577,10 +577,6 @@ func (inv *Inventory) buildPartitions() {
 		}
 	}
 	// Class lists of partition groups, by priority then workload.
-	type cg struct {
-		k ckey
-		g int32
-	}
 	var cgl []cg
 	for g := range x.pgroups {
 		k := x.pgroups[g].key
@@ -592,15 +588,7 @@ func (inv *Inventory) buildPartitions() {
 			cmp.Compare(ka.prio, kb.prio), cmp.Compare(ka.work, kb.work))
 	})
 	x.pcls = make(map[ckey]span)
-	for k, c := range cgl {
-		if k == 0 || cgl[k-1].k != c.k {
-			x.pcls[c.k] = span{int32(len(x.cgs)), 0}
-		}
-		sp := x.pcls[c.k]
-		sp.n++
-		x.pcls[c.k] = sp
-		x.cgs = append(x.cgs, c.g)
-	}
+	x.cgs = appendSpans(x.pcls, x.cgs, cgl)
 	inv.buildPatterns()
 }
 

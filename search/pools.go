@@ -78,8 +78,7 @@ type joint struct {
 	// zoneIn: per standalone group, its members in the requests' shared
 	// zones (in ID order).
 	zoneIn map[int32][]int32
-	exclIn map[int32][]int32 // per standalone or partition group (partition: ^g), excluded members
-	limit  bool              // false: no option truncation (tests)
+	exclIn map[int32][]int32 // per standalone group, its excluded members
 	// caches of classesFor and victimsFor
 	clsCache map[reqSig][]classCosts
 	vicCache map[reqSig][]victimGroup

@@ -87,6 +87,20 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 		// Victims of a higher priority than the best found rank after it.
 		return st == stActive && (!req.victimOK(prio) || (p.found && p.best.stage == stage && prio > p.best.vprio))
 	}
+	// offer offers o (res set), with its victim terms.
+	offer := func() {
+		if st == stActive {
+			inv.victimTerms(&o, req.budgets(inv))
+		}
+		p.offer(&o)
+	}
+	// offerLS costs logical server li and offers it when it fits.
+	offerLS := func(li int32, mismatch bool) {
+		if !skip.has(li) && inv.eval(req, inv.lsMembers(li), pol, mismatch, &o) {
+			o.res = inv.lsSelf(li)
+			offer()
+		}
+	}
 	if n == 1 {
 		if stage == stgExact {
 			if f0.hw >= 0 {
@@ -120,10 +134,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 					li := inv.srvs[i].ls
 					o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
 					o.reconfig, o.surMHz, o.surMem = re, mhz, mem
-					if st == stActive {
-						inv.victimTerms(&o, req.budgets(inv))
-					}
-					p.offer(&o)
+					offer()
 				}
 			}
 		}
@@ -159,24 +170,12 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 				if n == 2 {
 					if inv.partBest(g, req, pol, assign, skip, &o) {
 						o.res = inv.lsSelf(inv.srvs[o.repl[0]].ls)
-						if st == stActive {
-							inv.victimTerms(&o, req.budgets(inv))
-						}
-						p.offer(&o)
+						offer()
 					}
 					continue
 				}
 				for _, li := range inv.pgroupLS(g) {
-					if skip.has(li) {
-						continue
-					}
-					if inv.eval(req, inv.lsMembers(li), pol, false, &o) {
-						o.res = inv.lsSelf(li)
-						if st == stActive {
-							inv.victimTerms(&o, req.budgets(inv))
-						}
-						p.offer(&o)
-					}
+					offerLS(li, false)
 				}
 			}
 		}
@@ -195,17 +194,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 					continue
 				}
 				for _, i := range inv.spanOf(x.groups[g].all) {
-					li := inv.srvs[i].ls
-					if skip.has(li) {
-						continue
-					}
-					if inv.eval(req, inv.lsMembers(li), pol, true, &o) {
-						o.res = inv.lsSelf(li)
-						if st == stActive {
-							inv.victimTerms(&o, req.budgets(inv))
-						}
-						p.offer(&o)
-					}
+					offerLS(inv.srvs[i].ls, true)
 				}
 			}
 		}
@@ -223,16 +212,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 				continue
 			}
 			for _, li := range inv.pgroupLS(g) {
-				if skip.has(li) {
-					continue
-				}
-				if inv.eval(req, inv.lsMembers(li), pol, true, &o) {
-					o.res = inv.lsSelf(li)
-					if st == stActive {
-						inv.victimTerms(&o, req.budgets(inv))
-					}
-					p.offer(&o)
-				}
+				offerLS(li, true)
 			}
 		}
 	}

@@ -101,3 +101,14 @@ func (inv *Inventory) refOptions(req *request) []option {
 	slices.SortStableFunc(out, func(a, b option) int { return inv.jointCmp(&a, &b) })
 	return out
 }
+
+// solveAll is FindAll's solution, for the tests.
+func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
+	return inv.solveJoint("find all", failed, nil, true)
+}
+
+// solve is solveAll; lazy=false reads every option up front (for the test
+// that the lazy reading changes nothing).
+func (inv *Inventory) solve(failed []ServerID, lazy bool) (*solution, error) {
+	return inv.solveJoint("find all", failed, nil, lazy)
+}
