@@ -15,6 +15,76 @@ import (
 // A held server whose record keeps a fault reported meanwhile (by this
 // instance or another) fails the commit, and is blamed.
 func (r *run) commit(ctx context.Context, plan search.Plan) ([]search.ServerID, error) {
+	if !r.o.unbatchedStore() {
+		return r.commitBatched(ctx, plan)
+	}
+	return r.commitUnbatched(ctx, plan)
+}
+
+// commitBatched writes the commit in one Batcher write: the journaled
+// commit with the journal's end, and the final records, each a
+// compare-and-set on the revision the run knows. A record that changed
+// meanwhile fails the write (nothing written): the records are read again
+// and, unless a held server now keeps a fault, the commit is tried again.
+func (r *run) commitBatched(ctx context.Context, plan search.Plan) ([]search.ServerID, error) {
+	target := joinIDs(reservedSet(plan))
+	var blame []search.ServerID
+	err := r.step(ctx, "commit", target, "store", nil, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+		for try := 0; try < 16; try++ {
+			a.Attempts++
+			recs, err := r.records(ctx, plan)
+			if err != nil {
+				return err
+			}
+			for _, id := range reservedSet(plan) {
+				if f := recs[id].PendingFaults; len(f) > 0 {
+					blame = append(blame, id)
+					return fmt.Errorf("%s %w (%s)", id, errBroken, describe(f[0]))
+				}
+			}
+			final, err := r.finalRecords(plan, recs)
+			if err != nil {
+				return err
+			}
+			rec := stepRec{Kind: "commit", Records: final, Plan: &plan}
+			intent, err := r.entry(PhaseIntent, "commit", target, rec, nil)
+			if err != nil {
+				return err
+			}
+			done, err := r.entry(PhaseDone, "commit", target, nil, nil)
+			if err != nil {
+				return err
+			}
+			end, err := r.entry(PhaseEnd, "end", string(OutcomeDone), map[string]string{"outcome": string(OutcomeDone)}, nil)
+			if err != nil {
+				return err
+			}
+			seqs, stored, err := r.o.flushRuns(ctx, []*run{r}, []*Entry{&intent}, final, &done, &end)
+			if err == nil {
+				r.know(stored...)
+				r.mu.Lock()
+				r.closed = true
+				r.mu.Unlock()
+				return nil
+			}
+			if !errors.Is(err, ErrConflict) || r.stopped() || seqs == nil {
+				return err
+			}
+			ids := make([]search.ServerID, len(final))
+			for i, x := range final {
+				ids[i] = x.ID
+			}
+			r.forget(ids...)
+		}
+		return fmt.Errorf("commit: records kept changing: %w", ErrConflict)
+	})
+	return blame, err
+}
+
+// commitUnbatched journals the commit, then writes the final records:
+// from the intent on, the failover only goes forward (Recover rolls a
+// journaled commit forward).
+func (r *run) commitUnbatched(ctx context.Context, plan search.Plan) ([]search.ServerID, error) {
 	o := r.o
 	var rec stepRec
 	var blame []search.ServerID
@@ -212,6 +282,16 @@ func (r *run) finalRecords(plan search.Plan, recs map[search.ServerID]Record) ([
 		f.Workload, f.Zone = "", "" // its WWPNs left their zones
 		f.Reservation = ""
 		out[f.ID] = f
+	}
+	// Failed members not in the plan's assignments: their claim ends.
+	for _, id := range r.h.Members {
+		if _, ok := out[id]; ok {
+			continue
+		}
+		if x, ok := recs[id]; ok && x.Reservation == r.id {
+			x.Reservation = ""
+			out[id] = x
+		}
 	}
 	// Any other reserved server (a victim not used as a spare) is freed.
 	for _, id := range reservedSet(plan) {

@@ -36,7 +36,7 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 	interrupted := func() Result {
 		err := r.deadErr()
 		if !r.stopped() {
-			err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+			err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctxErr(ctx))
 		}
 		return r.finish(ctx, res, OutcomeInterrupted, err)
 	}
@@ -46,10 +46,27 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 		}
 		var plan search.Plan
 		var err error
-		if r.next != nil {
+		switch {
+		case r.next != nil:
 			plan, r.next = *r.next, nil
-		} else {
+		case fixed != nil:
 			plan, err = r.planAndReserve(ctx, fixed, aside)
+		default:
+			// Through the planner, with every other failover of this
+			// instance that needs a plan now.
+			var a map[search.ServerID]bool
+			if len(aside) > 0 {
+				a = aside
+			}
+			var plans []search.Plan
+			if plans, err = o.planFor(ctx, []*run{r}, a); err == nil && plans[0].Kind == 0 && !r.stopped() {
+				err = fmt.Errorf("%s: %w", plans[0].Reason, ErrNoSpare)
+			}
+			if err == nil {
+				plan, r.next = *r.next, nil
+			} else if len(plans) == 1 {
+				plan = plans[0]
+			}
 		}
 		fixed = nil
 		if err != nil {
@@ -327,9 +344,9 @@ func (r *run) records(ctx context.Context, plan search.Plan) (map[search.ServerI
 		if _, ok := out[id]; ok {
 			continue
 		}
-		x, err := r.o.store.Get(ctx, id)
+		x, err := r.rec(ctx, id)
 		if err != nil {
-			return nil, r.storeErr(fmt.Errorf("failover: %s: read %s: %w", r.h.Server, id, err))
+			return nil, fmt.Errorf("read %s: %w", id, err)
 		}
 		out[id] = x
 	}

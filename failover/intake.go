@@ -87,7 +87,7 @@ func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([
 	for k, j := range prepared {
 		runs[k] = j.r
 	}
-	plans, err := o.reserveJointly(ctx, runs)
+	plans, err := o.planFor(ctx, runs, nil)
 	var ewg sync.WaitGroup
 	for k, j := range prepared {
 		ewg.Add(1)
@@ -110,7 +110,7 @@ func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([
 	others.Wait()
 	var touched []search.ServerID
 	for _, j := range prepared {
-		touched = append(touched, j.r.touched()...)
+		touched = append(touched, j.r.drainable(results[j.i])...)
 	}
 	slices.Sort(touched)
 	o.drainPending(ctx, slices.Compact(touched))
@@ -175,7 +175,7 @@ func eligible(rec Record) (Outcome, string) {
 // journal, claims the failed logical server and fences it. ok is false
 // when the fault ends here (res says how).
 func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, bool) {
-	all, err := o.store.List(ctx)
+	all, err := o.list(ctx)
 	if err != nil {
 		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
 		return nil, res, false
@@ -191,7 +191,7 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, b
 	if rec.Reservation != "" {
 		return nil, o.held(ctx, res, rec), false
 	}
-	if err := o.checkRecords(all); err != nil {
+	if err := o.checkSite(all); err != nil {
 		res.Outcome = OutcomeRefused
 		res.Err = fmt.Errorf("failover: %s: fault refused, nothing done: %w", res.Server, err)
 		o.emit(Event{Kind: EventFaultRefused, Server: res.Server, Err: err})
@@ -225,8 +225,10 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, b
 	mem := members(all, rec)
 	// A failover of these servers that a crash (or a deposed leader)
 	// left unfinished before it claimed them may hold part of their
-	// disks: its journal holds the fault; Recover carries it out.
-	for _, m := range mem {
+	// disks: its journal holds the fault; Recover carries it out. (With a
+	// Batcher a journal is never opened without its claim, which the
+	// check of rec above sees.)
+	for _, m := range o.unbatched(mem) {
 		id, err := o.unfinishedOf(ctx, m.ID)
 		if err != nil {
 			res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
@@ -240,78 +242,117 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, b
 		}
 	}
 	h := header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
-	r, err := o.begin(ctx, h)
-	if err != nil {
-		res.Outcome, res.Err = OutcomeInterrupted, err
-		return nil, res, false
-	}
-	res.ID = r.id
-	o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: describe(res.Fault)})
-	o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
-	return r.claimAndFence(ctx, res)
+	return o.newRun(h).claimAndFence(ctx, res, mem)
 }
 
-// claimAndFence claims the failed logical server for this failover (a
-// compare-and-set on every member's record, so that a second instance on
-// the same store absorbs the fault instead of failing the server over
-// again) and fences it. Recover calls it again on a failover it restarts:
-// its own claim is accepted, fencing is idempotent.
-func (r *run) claimAndFence(ctx context.Context, res Result) (*run, Result, bool) {
+// newRun makes the run of a new failover under a fresh ID, live in this
+// instance (so that a concurrent Recover never takes it for a crashed
+// one) but not journaled yet: claimAndFence opens its journal.
+func (o *Orchestrator) newRun(h header) *run {
+	for {
+		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h}
+		if o.adopt(r) {
+			return r
+		}
+	}
+}
+
+// opened reports whether the run's journal has been written.
+func (r *run) opened() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq > 0
+}
+
+// claimAndFence claims the failed logical server for this failover and
+// fences it. The claim (each member's record marked Failed and reserved
+// by this failover) is a compare-and-set, written together with the
+// journal's first entry when the run is new (one write with a Batcher),
+// so that a second instance on the same store absorbs the fault instead
+// of failing the server over again, and a crash never leaves a journal
+// without its claim (nor a claim without its journal, given a Batcher).
+// mem are the members' records as read (nil: read them). Recover calls it
+// again on a failover it restarts: its own claim is accepted, fencing is
+// idempotent.
+func (r *run) claimAndFence(ctx context.Context, res Result, mem []Record) (*run, Result, bool) {
 	o := r.o
 	ctx = opid.With(ctx, r.id)
-	var other string
-	var holderFails bool
-	var done Outcome
-	var why string
-	err := o.update(ctx, r, r.h.Members, func(m map[search.ServerID]*Record) error {
-		other, done = "", ""
-		for _, x := range m {
+	for try := 0; ; try++ {
+		if mem == nil {
+			for _, id := range r.h.Members {
+				x, err := o.store.Get(ctx, id)
+				if err != nil {
+					return nil, r.ended(ctx, res, OutcomeInterrupted, r.storeErr(fmt.Errorf("failover: %s: %w", res.Server, err))), false
+				}
+				mem = append(mem, x)
+			}
+		}
+		other, holderFails := "", false
+		var done Outcome
+		var why string
+		for _, x := range mem {
 			if x.Reservation != "" && x.Reservation != r.id {
 				other, holderFails = x.Reservation, x.State == search.Failed
-				return errNoChange
+			}
+			// Replaced (or taken out of service) since the fault was
+			// read: another instance sharing the store got there first.
+			if x.ID == r.h.Server && x.Reservation != r.id {
+				done, why = eligible(x)
 			}
 		}
-		// Replaced (or taken out of service) since the fault was read:
-		// another instance sharing the store got there first.
-		if x := m[r.h.Server]; x != nil && x.Reservation != r.id {
-			if done, why = eligible(*x); done != "" {
-				return errNoChange
+		switch {
+		case other != "" && holderFails:
+			o.emit(Event{Kind: EventFaultAbsorbed, Failover: r.id, Server: res.Server, Detail: "being failed over by " + other})
+			return nil, r.ended(ctx, res, OutcomeAbsorbed, nil), false
+		case other != "":
+			// A member was taken by another failover since it was read:
+			// that failover gets the fault.
+			for _, id := range r.h.Members {
+				if _, _, err := o.deferFault(ctx, id, res.Fault); err != nil {
+					return nil, r.ended(ctx, res, OutcomeInterrupted, err), false
+				}
 			}
+			o.emit(Event{Kind: EventFaultDeferred, Failover: r.id, Server: res.Server, Detail: "held by failover " + other})
+			return nil, r.ended(ctx, res, OutcomeDeferred, nil), false
+		case done != "":
+			kind := EventFaultReported
+			if done == OutcomeAbsorbed {
+				kind = EventFaultAbsorbed
+			}
+			o.emit(Event{Kind: kind, Failover: r.id, Server: res.Server, Detail: why})
+			return nil, r.ended(ctx, res, done, nil), false
 		}
-		for _, x := range m {
+		puts := make([]Record, len(mem))
+		for i, x := range mem {
+			x = x.clone()
 			if x.State == search.Active {
 				x.State = search.Failed
 				x.Note = "fault " + describe(r.h.Fault)
 			}
 			x.Reservation = r.id
+			puts[i] = x
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
-	}
-	if done != "" {
-		kind := EventFaultReported
-		if done == OutcomeAbsorbed {
-			kind = EventFaultAbsorbed
-		}
-		o.emit(Event{Kind: kind, Failover: r.id, Server: res.Server, Detail: why})
-		return nil, r.finish(ctx, res, done, nil), false
-	}
-	if other != "" {
-		if holderFails {
-			o.emit(Event{Kind: EventFaultAbsorbed, Failover: r.id, Server: res.Server, Detail: "being failed over by " + other})
-			return nil, r.finish(ctx, res, OutcomeAbsorbed, nil), false
-		}
-		// A member was taken by another failover since it was read: that
-		// failover gets the fault.
-		for _, id := range r.h.Members {
-			if _, _, err := o.deferFault(ctx, id, res.Fault); err != nil {
-				return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
+		var begin *Entry
+		if !r.opened() {
+			e, err := r.entry(PhaseBegin, "begin", string(r.h.Server), r.h, nil)
+			if err != nil {
+				return nil, r.ended(ctx, res, OutcomeInterrupted, err), false
 			}
+			begin = &e
 		}
-		o.emit(Event{Kind: EventFaultDeferred, Failover: r.id, Server: res.Server, Detail: "held by failover " + other})
-		return nil, r.finish(ctx, res, OutcomeDeferred, nil), false
+		_, stored, err := r.flush(ctx, begin, puts)
+		if err == nil {
+			r.know(stored...)
+			if begin != nil {
+				o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: describe(res.Fault)})
+				o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
+			}
+			break
+		}
+		if !errors.Is(err, ErrConflict) || r.stopped() || try >= 16 {
+			return nil, r.ended(ctx, res, OutcomeInterrupted, err), false
+		}
+		mem = nil // changed under us: read again
 	}
 	var fences []func() error
 	for _, id := range r.h.Members {
@@ -322,9 +363,23 @@ func (r *run) claimAndFence(ctx context.Context, res Result) (*run, Result, bool
 			return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
 		}
 		o.emit(Event{Kind: EventFencingFailed, Failover: r.id, Server: res.Server, Err: err})
-		return nil, r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("%w: %w", ErrFencingFailed, err)), false
+		return nil, r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("failover: %s: %w: %w", res.Server, ErrFencingFailed, err)), false
 	}
 	return r, res, true
+}
+
+// ended ends a run that may not have opened its journal: finish when it
+// did, otherwise only the result (nothing was written).
+func (r *run) ended(ctx context.Context, res Result, out Outcome, err error) Result {
+	if r.opened() {
+		return r.finish(ctx, res, out, err)
+	}
+	r.o.disown(r)
+	res.ID, res.Outcome, res.Err = "", out, err
+	if out == OutcomeInterrupted && err == nil {
+		res.Err = r.deadErr()
+	}
+	return res
 }
 
 // fenceFailed fences failed member id, and makes it stay off when mains
@@ -334,9 +389,9 @@ func (r *run) claimAndFence(ctx context.Context, res Result) (*run, Result, bool
 // server is re-confirmed off before its disks move and before the spare
 // boots.
 func (r *run) fenceFailed(ctx context.Context, id search.ServerID) error {
-	x, err := r.o.store.Get(ctx, id)
+	x, err := r.rec(ctx, id)
 	if err != nil {
-		return r.storeErr(err)
+		return err
 	}
 	if err := r.fence(ctx, x, false); err != nil {
 		return err
@@ -366,7 +421,7 @@ func (r *run) keepOff(ctx context.Context, x Record) error {
 		if p == bmc.RestoreAlwaysOff {
 			return nil
 		}
-		if err := r.o.update(ctx, r, []search.ServerID{x.ID}, func(m map[search.ServerID]*Record) error {
+		if err := r.modify(ctx, []search.ServerID{x.ID}, nil, func(m map[search.ServerID]*Record) error {
 			if m[x.ID].RestorePolicy != "" {
 				return errNoChange // kept by an earlier fencing: that one is the server's own
 			}
@@ -613,7 +668,7 @@ func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, er
 	}
 	res = o.execute(ctx, fo, nil)
 	o.release(fl)
-	o.drainPending(ctx, fo.touched())
+	o.drainPending(ctx, fo.drainable(res))
 	return res, res.Err
 }
 
@@ -644,4 +699,13 @@ func describe(f bmc.Fault) string {
 		return string(f.Type)
 	}
 	return string(f.Type) + ": " + f.Detail
+}
+
+// unbatched returns mem when the store is not a Batcher (its journals
+// may have been opened without their claims), nil otherwise.
+func (o *Orchestrator) unbatched(mem []Record) []Record {
+	if _, ok := o.store.(Batcher); ok {
+		return nil
+	}
+	return mem
 }

@@ -103,8 +103,8 @@ type stepRec struct {
 	Park   bool                `json:"park,omitempty"`
 
 	Fabric      string            `json:"fabric,omitempty"`
-	FailedWWPN  storage.Initiator `json:"failed_wwpn,omitempty"`
-	SpareWWPN   storage.Initiator `json:"spare_wwpn,omitempty"`
+	FailedWWPN  storage.Initiator `json:"failed_wwpn,omitzero"`
+	SpareWWPN   storage.Initiator `json:"spare_wwpn,omitzero"`
 	FailedZones []string          `json:"failed_zones,omitempty"`
 	SpareZones  []string          `json:"spare_zones,omitempty"`
 
@@ -140,53 +140,26 @@ func (r *run) push(seq int64, rec stepRec) {
 	r.remember(rec)
 }
 
-// journal appends an entry. A journal that cannot be written means the
-// Orchestrator must stop acting: the run dies.
+// journal writes an entry of the run's journal. The entries that must be
+// durable before the run goes on (a step's intent, the header, the end)
+// are written at once, with every entry buffered before them; the others
+// (a step's result, an undo) are buffered (note). A journal that cannot
+// be written means the Orchestrator must stop acting: the run dies.
 func (r *run) journal(ctx context.Context, phase Phase, step, target string, data any, stepErr error) (int64, error) {
+	switch phase {
+	case PhaseIntent, PhaseBegin, PhaseEnd:
+		e, err := r.entry(phase, step, target, data, stepErr)
+		if err != nil {
+			return 0, fmt.Errorf("failover %s: %w", r.id, err)
+		}
+		seq, _, err := r.flush(ctx, &e, nil)
+		return seq, err
+	}
 	if r.stopped() {
 		return 0, r.deadErr()
 	}
-	var raw json.RawMessage
-	if data != nil {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return 0, fmt.Errorf("failover: %s: journal %s: %w", r.id, step, err)
-		}
-		raw = b
-	}
-	e := Entry{Time: r.o.cfg.clock.Now(), Phase: phase, Step: step, Target: target, Data: raw}
-	if stepErr != nil {
-		e.Error = stepErr.Error()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e.Seq = r.seq + 1
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Step)
-	defer cancel()
-	var err error
-	for i := 0; i < r.o.cfg.attempts; i++ {
-		err = r.o.store.Append(wctx, r.id, e)
-		if errors.Is(err, ErrOutcomeUnknown) {
-			// The answer was lost: read the journal back before acting
-			// again. Never assume the append failed.
-			var again bool
-			if again, err = r.o.appended(wctx, r.id, e, err); again {
-				continue
-			}
-		}
-		if err == nil || !errors.Is(err, ErrTransient) {
-			break
-		}
-	}
-	if err != nil {
-		if r.why == nil {
-			r.why = fmt.Errorf("failover: %s: journal: %w", r.id, err)
-		}
-		r.dead.Store(true)
-		return 0, r.why
-	}
-	r.seq = e.Seq
-	return e.Seq, nil
+	r.note(phase, step, target, data, stepErr)
+	return 0, nil
 }
 
 // appended resolves an Append of e to journal id that returned

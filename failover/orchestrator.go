@@ -126,9 +126,19 @@ type Orchestrator struct {
 	mu       sync.Mutex
 	inflight map[search.ServerID]*flight // servers whose fault is being handled
 	live     map[string]*run             // the failovers this instance is running (Recover leaves them alone)
-	zoneMu   map[any]*sync.Mutex         // per FCZoner instance: one zoning transaction at a time
+	zoneQ    map[any]*zoneQueue          // per FCZoner instance: one zoning transaction at a time
 	draining map[search.ServerID]bool    // servers whose kept faults are being handled
-	seq      atomic.Int64
+	pl       planner                     // plans and reserves, one round at a time
+	ls       lister                      // coalesced reads of every record
+	checked  struct {                    // the last site check (checkSite)
+		sync.Mutex
+		key   uint64
+		n     int
+		err   error
+		valid bool
+		first *Record // the snapshot last checked (lister shares them)
+	}
+	seq atomic.Int64
 }
 
 // flight is a fault being handled for a server (and its partition).
@@ -168,7 +178,7 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		cfg:      cfg,
 		inflight: map[search.ServerID]*flight{},
 		live:     map[string]*run{},
-		zoneMu:   map[any]*sync.Mutex{},
+		zoneQ:    map[any]*zoneQueue{},
 		draining: map[search.ServerID]bool{},
 	}
 	// Refuse a site the Orchestrator could not act on, before any fault

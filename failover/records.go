@@ -116,3 +116,104 @@ func recordEqual(a, b Record) bool {
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
+
+// know keeps recs as the run's view of those records (what it read or
+// wrote last), so that it does not read them again.
+func (r *run) know(recs ...Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recs == nil {
+		r.recs = map[search.ServerID]Record{}
+	}
+	for _, x := range recs {
+		if x.ID == "" {
+			continue
+		}
+		if cur, ok := r.recs[x.ID]; !ok || cur.Revision <= x.Revision {
+			r.recs[x.ID] = x.clone()
+		}
+	}
+}
+
+// forget drops the run's view of ids (they changed under it).
+func (r *run) forget(ids ...search.ServerID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		delete(r.recs, id)
+	}
+}
+
+// rec returns the run's view of record id, reading it when the run has
+// none.
+func (r *run) rec(ctx context.Context, id search.ServerID) (Record, error) {
+	r.mu.Lock()
+	x, ok := r.recs[id]
+	r.mu.Unlock()
+	if ok {
+		return x.clone(), nil
+	}
+	x, err := r.o.store.Get(ctx, id)
+	if err != nil {
+		return x, r.storeErr(err)
+	}
+	r.know(x)
+	return x, nil
+}
+
+// modify applies fn to the records ids, as the run knows them, and writes
+// them with compare-and-set together with e (an entry that must be
+// durable, or nil) and the buffered entries, in one write; on a conflict
+// it reads them again and retries. fn may return errNoChange (nothing to
+// write: only e is written) or an error (nothing is written).
+func (r *run) modify(ctx context.Context, ids []search.ServerID, e *Entry, fn func(map[search.ServerID]*Record) error) error {
+	var err error
+	for try := 0; try < 16; try++ {
+		if r.stopped() {
+			return r.deadErr()
+		}
+		recs := make([]Record, 0, len(ids))
+		for _, id := range ids {
+			x, err := r.rec(ctx, id)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, x)
+		}
+		m := make(map[search.ServerID]*Record, len(recs))
+		for i := range recs {
+			m[recs[i].ID] = &recs[i]
+		}
+		if ferr := fn(m); ferr != nil {
+			if !errors.Is(ferr, errNoChange) {
+				return ferr
+			}
+			recs = nil
+		}
+		if len(recs) == 0 && e == nil {
+			return nil
+		}
+		var seq int64
+		var stored []Record
+		seq, stored, err = r.flush(ctx, e, recs)
+		if err == nil {
+			r.know(stored...)
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) || r.stopped() {
+			return err
+		}
+		r.forget(ids...)
+		if e != nil && r.written(seq) {
+			e = nil // written before the records' compare-and-set failed
+		}
+	}
+	return err
+}
+
+// written reports whether the entry numbered seq is in the journal.
+func (r *run) written(seq int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return seq > 0 && r.seq >= seq
+}

@@ -96,7 +96,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 	defer o.release(fl)
 	res, err = o.resume(ctx, r, res)
 	o.release(fl)
-	o.drainPending(ctx, r.touched())
+	o.drainPending(ctx, r.drainable(res))
 	return res, err
 }
 
@@ -166,7 +166,7 @@ func (o *Orchestrator) resume(ctx context.Context, r *run, res Result) (Result, 
 		return res, res.Err
 	}
 	res.Action = ActNow
-	r, res, ok := r.claimAndFence(ctx, res)
+	r, res, ok := r.claimAndFence(ctx, res, nil)
 	if !ok {
 		return res, res.Err
 	}

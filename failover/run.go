@@ -25,8 +25,10 @@ type run struct {
 	h  header
 
 	mu    sync.Mutex
-	seq   int64
-	stack []pending // step intents not yet undone, in journal order
+	wmu   sync.Mutex // held while the journal is written (flush, note)
+	seq   int64      // the last Seq written
+	buf   []Entry    // entries numbered but not written yet (note)
+	stack []pending  // step intents not yet undone, in journal order
 	audit []AuditEntry
 	dead  atomic.Bool
 	why   error // why dead
@@ -53,6 +55,10 @@ type run struct {
 	// next is a plan already reserved for the next attempt (joint
 	// planning), nil when the attempt plans for itself.
 	next *search.Plan
+	// recs is the run's view of the records it read or wrote (know).
+	recs map[search.ServerID]Record
+	// closed: the journal's end was written with the commit.
+	closed bool
 }
 
 // volKey names the volumes of one server on one disk array.
@@ -110,6 +116,20 @@ func (r *run) announce(plan search.Plan) {
 		}
 		o.emit(Event{Kind: EventPreemption, Failover: r.id, Server: v.Victim, Spare: v.RelocateTo, Detail: fmt.Sprintf("workload %q prio %d %s", v.Workload, v.Priority, d)})
 	}
+}
+
+// drainable returns the servers where faults may have been kept while
+// the run held them: touched, less those of a committed plan (the commit
+// is a compare-and-set that fails when one of them keeps a fault).
+func (r *run) drainable(res Result) []search.ServerID {
+	out := r.touched()
+	if res.Outcome != OutcomeDone {
+		return out
+	}
+	done := reservedSet(res.Plan)
+	return slices.DeleteFunc(out, func(id search.ServerID) bool {
+		return slices.Contains(done, id) || slices.Contains(r.h.Members, id)
+	})
 }
 
 // touched returns the servers this run claimed or reserved, sorted: where
@@ -265,12 +285,12 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 		case ctx.Err() != nil:
 			res.Outcome = OutcomeInterrupted
 			if res.Err == nil || !errors.Is(res.Err, ctx.Err()) {
-				res.Err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+				res.Err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctxErr(ctx))
 			}
 		}
 	}
 	if res.Outcome == OutcomeInterrupted && ctx.Err() != nil && !errors.Is(res.Err, ctx.Err()) {
-		res.Err = fmt.Errorf("%w (%w)", res.Err, ctx.Err())
+		res.Err = fmt.Errorf("%w (%w)", res.Err, ctxErr(ctx))
 	}
 	if res.Outcome != OutcomeInterrupted && res.Outcome != OutcomeDone {
 		// Every volume this failover read must be back with its owner
@@ -281,30 +301,45 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 			res.Err = errors.Join(res.Err, verr)
 		}
 	}
-	if res.Outcome != OutcomeInterrupted {
-		wctx := context.WithoutCancel(ctx)
-		if cerr := r.o.update(wctx, r, r.h.Members, func(m map[search.ServerID]*Record) error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if res.Outcome != OutcomeInterrupted && !closed {
+		// Release the claim and close the journal: together with a
+		// Batcher, else in that order.
+		data := map[string]string{"outcome": string(res.Outcome)}
+		if res.Err != nil {
+			data["error"] = res.Err.Error()
+		}
+		end, eerr := r.entry(PhaseEnd, "end", string(res.Outcome), data, res.Err)
+		release := func(m map[search.ServerID]*Record) error {
+			n := 0
 			for _, x := range m {
 				if x.Reservation == r.id {
 					x.Reservation = ""
+					n++
 				}
 			}
+			if n == 0 {
+				return errNoChange
+			}
 			return nil
-		}); cerr != nil {
+		}
+		wctx := context.WithoutCancel(ctx)
+		var cerr error
+		switch {
+		case eerr != nil:
+			cerr = eerr
+		case r.o.unbatchedStore():
+			if cerr = r.modify(wctx, r.h.Members, nil, release); cerr == nil {
+				_, _, cerr = r.flush(wctx, &end, nil)
+			}
+		default:
+			cerr = r.modify(wctx, r.h.Members, &end, release)
+		}
+		if cerr != nil {
 			res.Outcome = OutcomeInterrupted
 			res.Err = errors.Join(res.Err, cerr)
-		}
-	}
-	if res.Outcome != OutcomeInterrupted {
-		end := map[string]string{"outcome": string(res.Outcome)}
-		if res.Err != nil {
-			end["error"] = res.Err.Error()
-		}
-		if _, jerr := r.journal(ctx, PhaseEnd, "end", string(res.Outcome), end, res.Err); jerr != nil {
-			res.Outcome = OutcomeInterrupted
-			if res.Err == nil {
-				res.Err = jerr
-			}
 		}
 	}
 	r.mu.Lock()
@@ -390,4 +425,14 @@ func stepRank(step string) int {
 func (r *run) skipped(step, target, why string, server, spare search.ServerID) {
 	r.addAudit(AuditEntry{Step: step, Target: target, Err: "skipped: " + why, Start: r.o.cfg.clock.Now()})
 	r.o.emit(Event{Kind: EventStepSkipped, Failover: r.id, Server: server, Spare: spare, Step: step, Target: target, Detail: why})
+}
+
+// ctxErr is ctx's error with its cause (a leader's context ends with
+// ErrNotLeader as its cause): errors.Is finds both.
+func ctxErr(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || cause == err {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }

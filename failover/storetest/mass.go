@@ -99,7 +99,7 @@ func BenchmarkMassFailure(b *testing.B, newStore func(b *testing.B) failover.Sto
 		if _, err := st.Put(ctx, failovertest.Records(w)...); err != nil {
 			b.Fatal(err)
 		}
-		o, err := failover.New(st, failovertest.Drivers(w), failover.WithTimeouts(failover.Timeouts{Poll: time.Millisecond, RetryBase: time.Millisecond}))
+		o, err := failover.New(st.AsStore(), failovertest.Drivers(w), failover.WithTimeouts(failover.Timeouts{Poll: time.Millisecond, RetryBase: time.Millisecond}))
 		if err != nil {
 			b.Fatal(err)
 		}
