@@ -19,6 +19,20 @@ func (s skipSet) has(li int32) bool { return s != nil && s(li) }
 func (inv *Inventory) groupBest(g int32, f *fnode, skip skipSet) (int32, int64, bool) {
 	x := &inv.idx
 	gr := &x.groups[g]
+	if gr.small {
+		// Read whole: the fewest reconfigurations, then the lowest ID.
+		best, bestRe := int32(-1), int64(3)
+		for _, i := range inv.spanOf(gr.all) {
+			s := &inv.srvs[i]
+			if re := reconfigOf(f, s); re < bestRe && !skip.has(s.ls) {
+				best, bestRe = i, re
+				if re == 0 {
+					break
+				}
+			}
+		}
+		return best, bestRe, best >= 0
+	}
 	a := 0
 	if gr.key.sw < 0 {
 		a = 1

@@ -216,8 +216,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 	}
 
 	j := &joint{inv: inv, reqs: sol.reqs, levels: len(levels), excluded: excluded,
-		relZ: make(map[int32]bool), relV: make(map[int32]bool), zoneIn: make(map[int32][]int32),
-		exclIn: make(map[int32][]int32), clsCache: make(map[reqSig][]classCosts), vicCache: make(map[reqSig][]victimGroup)}
+		relZ: make(map[int32]bool), relV: make(map[int32]bool), clsCache: make(map[reqSig][]classCosts), vicCache: make(map[reqSig][]victimGroup)}
 	j.K = j.levels + termCount
 	j.budget = inv.budgets(excluded)
 	for k := range sol.reqs {
@@ -241,39 +240,9 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 	for v := range j.relV {
 		j.vcls[v] = v
 	}
-	zs := make([]int32, 0, len(j.relZ))
 	for z := range j.relZ {
-		zs = append(zs, z)
 		if _, shared := inv.idx.zones[z]; shared {
 			j.zcls[z] = z
-		}
-	}
-	slices.Sort(zs)
-	for _, z := range zs {
-		zi, ok := inv.idx.zones[z]
-		if !ok {
-			continue
-		}
-		for _, i := range inv.idx.zmem[zi.off : zi.off+zi.nSt+zi.nAct] {
-			if g := inv.idx.srvG[0][i]; g >= 0 {
-				j.zoneIn[g] = append(j.zoneIn[g], i)
-			}
-		}
-	}
-	for _, l := range j.zoneIn {
-		slices.Sort(l)
-	}
-	exs := make([]int32, 0, len(excluded))
-	for li := range excluded {
-		exs = append(exs, li)
-	}
-	slices.Sort(exs)
-	for _, li := range exs {
-		if inv.ls[li].n == 1 {
-			i := inv.members[inv.ls[li].first]
-			if g := inv.idx.srvG[0][i]; g >= 0 {
-				j.exclIn[g] = append(j.exclIn[g], i)
-			}
 		}
 	}
 

@@ -44,10 +44,14 @@ type gkey struct {
 }
 
 type group struct {
-	key gkey
-	all span // members, server indexes in ID order (into gmem)
-	vl  span // per VLAN set (into vsp), sorted by set
+	key   gkey
+	all   span // members, server indexes in ID order (into gmem)
+	vl    span // per VLAN set (into vsp), sorted by set; none for a small group
+	small bool // read whole: no per-VLAN-set or per-zone lists
 }
+
+// smallGroup is the size up to which a standalone group is read whole.
+const smallGroup = 16
 
 // vspan lists the members of a group with one VLAN set.
 type vspan struct {
@@ -115,8 +119,8 @@ type index struct {
 	groups []group
 	gmem   []int32
 	vsp    []vspan
-	gidx   map[gkey]int32
-	cls    map[ckey]span // into cgs
+	gidx   map[gkey]int32 // Standby groups only
+	cls    map[ckey]span  // into cgs
 	cgs    []int32
 	// srvG: per server, its group and its any-switch group (-1: none).
 	srvG [2][]int32
@@ -213,7 +217,7 @@ func (inv *Inventory) buildIndexes() {
 	*x = index{}
 
 	// Standalone groups: count, then fill in ID order.
-	x.gidx = make(map[gkey]int32)
+	gtmp := make(map[gkey]int32)
 	for a := range 2 {
 		x.srvG[a] = make([]int32, n)
 	}
@@ -226,10 +230,10 @@ func (inv *Inventory) buildIndexes() {
 		}
 		for a := range 2 {
 			k := inv.gkeyOf(s, a == 1)
-			g, ok := x.gidx[k]
+			g, ok := gtmp[k]
 			if !ok {
 				g = int32(len(x.groups))
-				x.gidx[k] = g
+				gtmp[k] = g
 				x.groups = append(x.groups, group{key: k})
 				sizes = append(sizes, 0)
 			}
@@ -237,11 +241,21 @@ func (inv *Inventory) buildIndexes() {
 			x.srvG[a][i] = g
 		}
 	}
-	// gmem: per group its members, then the members per VLAN set.
+	x.gidx = make(map[gkey]int32)
+	for k, g := range gtmp {
+		if k.st == stStandby {
+			x.gidx[k] = g
+		}
+	}
+	// gmem: per group its members, then (large groups) per VLAN set.
 	off := int32(0)
 	for g := range x.groups {
 		x.groups[g].all = span{off, 0}
-		off += 2 * sizes[g]
+		x.groups[g].small = int(sizes[g]) <= inv.smallG
+		off += sizes[g]
+		if !x.groups[g].small {
+			off += sizes[g]
+		}
 	}
 	x.gmem = make([]int32, off, off+off/8)
 	type gv struct{ g, vlans int32 }
@@ -252,7 +266,9 @@ func (inv *Inventory) buildIndexes() {
 				gr := &x.groups[g]
 				x.gmem[gr.all.off+gr.all.n] = int32(i)
 				gr.all.n++
-				vcount[gv{g, inv.srvs[i].vlans}]++
+				if !gr.small {
+					vcount[gv{g, inv.srvs[i].vlans}]++
+				}
 			}
 		}
 	}
@@ -279,6 +295,9 @@ func (inv *Inventory) buildIndexes() {
 	}
 	for g := range x.groups {
 		gr := &x.groups[g]
+		if gr.small {
+			continue
+		}
 		for _, i := range x.gmem[gr.all.off : gr.all.off+gr.all.n] {
 			v := &x.vsp[vat[gv{int32(g), inv.srvs[i].vlans}]]
 			x.gmem[v.s.off+v.s.n] = i
@@ -395,7 +414,7 @@ func (inv *Inventory) buildZones() {
 			for _, i := range sub {
 				for a := range 2 {
 					g := x.srvG[a][i]
-					if g < 0 {
+					if g < 0 || x.groups[g].small {
 						continue
 					}
 					k := bzKey{g, z}

@@ -129,9 +129,9 @@ func TestFindMatchesReference(t *testing.T) {
 	checked, explained := 0, 0
 	for it := range n {
 		servers, opts, failed := zoneInstance(rng)
-		// Every two-node group read through patterns on odd instances.
+		// On odd instances every group is read through its lists.
 		if it%2 == 1 {
-			opts = append(opts, withSmallPGroups(-1))
+			opts = append(opts, withSmallGroups(-1))
 		}
 		inv, err := NewInventory(servers, opts...)
 		if err != nil {

@@ -11,9 +11,9 @@ import (
 type Option func(*config)
 
 type config struct {
-	// smallPGroup overrides the size up to which partition groups are
-	// read whole (tests; 0: the default).
-	smallPGroup int
+	// smallGroups overrides the sizes up to which groups are read whole
+	// (tests; 0: the defaults, negative: none).
+	smallGroups int
 	policies    []serverPolicy
 	workloads   []workloadPolicy
 	combos      [][]ServerID
@@ -132,6 +132,7 @@ type Inventory struct {
 
 	idx     index
 	smallPG int // see smallPGroup
+	smallG  int // see smallGroup
 	hwIdx   map[Hardware]int32
 	// For scale templates: the interned strings sorted, the VLAN sets,
 	// and the policy of each workload given WithWorkloadPolicy.
@@ -181,7 +182,7 @@ func invalid(format string, args ...any) error {
 
 // NewInventory validates servers and builds an immutable, indexed snapshot.
 // The input slice is not retained (VLAN slices are copied). The cost is
-// O(n log n) in the number of servers (some 150-300 ms for 100,000 servers
+// O(n log n) in the number of servers (some 150-250 ms for 100,000 servers
 // on a small shared machine, less when the input is already sorted by ID),
 // and it keeps 160 to 250 bytes per server depending on the shape (an ID
 // map, a compact record and the search indexes; see the package
@@ -199,9 +200,9 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			o(&cfg)
 		}
 	}
-	inv := &Inventory{opts: slices.Clone(opts), smallPG: smallPGroup}
-	if cfg.smallPGroup != 0 {
-		inv.smallPG = max(cfg.smallPGroup, 0)
+	inv := &Inventory{opts: slices.Clone(opts), smallPG: smallPGroup, smallG: smallGroup}
+	if cfg.smallGroups != 0 {
+		inv.smallPG, inv.smallG = max(cfg.smallGroups, -1), max(cfg.smallGroups, -1)
 	}
 	type keyed struct {
 		id ServerID
@@ -553,8 +554,8 @@ func (inv *Inventory) Servers() []Server {
 //
 // When every update only changes the State of an existing server, the
 // snapshot's interned tables and validation are reused and only the
-// state-dependent indexes are rebuilt (about a third of NewInventory's
-// cost: some 40 ms for 100,000 servers on a small shared machine);
+// state-dependent indexes are rebuilt (about half of NewInventory's
+// cost: some 140 ms for 100,000 servers on a small shared machine);
 // otherwise it is NewInventory over the merged servers. Both are O(n):
 // batch the updates of one planning round into one call.
 func (inv *Inventory) With(updates ...Server) (*Inventory, error) {
@@ -595,7 +596,7 @@ func (inv *Inventory) withStates(updates []Server) (*Inventory, bool) {
 	next := &Inventory{
 		hw: inv.hw, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames, byID: inv.byID,
 		members: inv.members, lsIdx: inv.lsIdx, ident: inv.ident, policies: inv.policies, combos: inv.combos, opts: inv.opts,
-		smallPG: inv.smallPG, hwIdx: inv.hwIdx, strSorted: inv.strSorted, vlanIdx: inv.vlanIdx, wlPolicy: inv.wlPolicy,
+		smallPG: inv.smallPG, smallG: inv.smallG, hwIdx: inv.hwIdx, strSorted: inv.strSorted, vlanIdx: inv.vlanIdx, wlPolicy: inv.wlPolicy,
 		srvs: slices.Clone(inv.srvs), ls: slices.Clone(inv.ls),
 	}
 	for _, c := range changes {
@@ -619,6 +620,6 @@ func (inv *Inventory) lsMembers(li int32) []int32 {
 	return inv.members[l.first : l.first+l.n]
 }
 
-// withSmallPGroups sets the size up to which partition groups are read
-// whole (negative: none; every two-node group gets patterns).
-func withSmallPGroups(n int) Option { return func(c *config) { c.smallPGroup = n } }
+// withSmallGroups sets the size up to which standalone and partition
+// groups are read whole (negative: none; every group gets its lists).
+func withSmallGroups(n int) Option { return func(c *config) { c.smallGroups = n } }

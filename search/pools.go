@@ -23,7 +23,7 @@ type pool struct {
 	vc    int32 // standalone: VLAN class (-1: none of the requests' sets)
 	prof  [5]int32
 	rep   int32   // a logical server of the pool (costs are computed on it)
-	mem   []int32 // two-node pools: their logical servers, ID order
+	mem   []int32 // its logical servers, ID order (not plOne)
 	cap   int32
 	st    uint8
 	prio  int
@@ -75,10 +75,6 @@ type joint struct {
 	vcls     []int32 // per VLAN set: its class
 	excluded map[int32]bool
 	budget   map[int32]int
-	// zoneIn: per standalone group, its members in the requests' shared
-	// zones (in ID order).
-	zoneIn map[int32][]int32
-	exclIn map[int32][]int32 // per standalone group, its excluded members
 	// caches of classesFor and victimsFor
 	clsCache map[reqSig][]classCosts
 	vicCache map[reqSig][]victimGroup
@@ -182,50 +178,33 @@ func (j *joint) zclass(i int32) int32 { return j.zcls[j.inv.srvs[i].zone] }
 
 func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
 
-// groupPools builds the pools of standalone group g on first use.
+// groupPools builds the pools of standalone group g on first use: its
+// members (but the excluded ones) by zone and VLAN classes.
 func (s *solver) groupPools(g int32) *gpools {
 	if gp, ok := s.gp[g]; ok {
 		return gp
 	}
 	j, inv := s.j, s.j.inv
 	gr := &inv.idx.groups[g]
-	base := make(map[int32]int32)
-	for _, v := range inv.idx.vsp[gr.vl.off : gr.vl.off+gr.vl.n] {
-		vc := v.vlans
-		if !j.relV[vc] {
-			vc = -1
-		}
-		base[vc] += v.s.n
-	}
 	type zv [2]int32
-	cnt := make(map[zv]int32)
-	for _, i := range j.zoneIn[g] {
-		vc := j.vclass(i)
-		cnt[zv{inv.srvs[i].zone, vc}]++
-		base[vc]--
-	}
-	for vc, n := range base {
-		if n > 0 {
-			cnt[zv{-1, vc}] += n
+	mem := make(map[zv][]int32)
+	var keys []zv
+	for _, i := range inv.spanOf(gr.all) {
+		li := inv.srvs[i].ls
+		if j.excluded[li] {
+			continue
 		}
-	}
-	taken := make(map[zv][]int32)
-	for _, i := range j.exclIn[g] {
 		k := zv{j.zclass(i), j.vclass(i)}
-		cnt[k]--
-		taken[k] = append(taken[k], inv.srvs[i].ls)
-	}
-	keys := make([]zv, 0, len(cnt))
-	for k, n := range cnt {
-		if n > 0 {
+		if _, ok := mem[k]; !ok {
 			keys = append(keys, k)
 		}
+		mem[k] = append(mem[k], li)
 	}
 	slices.SortFunc(keys, func(a, b zv) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	gp := &gpools{byZ: make(map[int32][]int32), byV: make(map[int32][]int32), at: make(map[[2]int32]int32)}
 	for _, k := range keys {
-		id := s.addPool(pool{kind: plStandalone, g: g, zc: k[0], vc: k[1], cap: cnt[k], st: gr.key.st,
-			prio: gr.key.prio, work: gr.key.work, rep: -1, taken: taken[k]})
+		id := s.addPool(pool{kind: plStandalone, g: g, zc: k[0], vc: k[1], cap: int32(len(mem[k])), st: gr.key.st,
+			prio: gr.key.prio, work: gr.key.work, rep: mem[k][0], mem: mem[k]})
 		gp.all = append(gp.all, id)
 		gp.at[k] = id
 		if k[0] >= 0 {
@@ -325,7 +304,7 @@ func (s *solver) onePool(li int32) int32 {
 // members returns up to need logical servers of pool p, lowest IDs first,
 // skipping the pool's taken ones and those in skip.
 func (s *solver) members(p *pool, need int, skip map[int32]bool) []int32 {
-	j, inv := s.j, s.j.inv
+	j := s.j
 	var out []int32
 	ok := func(li int32) bool { return !skip[li] && !slices.Contains(p.taken, li) && !j.excluded[li] }
 	switch p.kind {
@@ -343,55 +322,14 @@ func (s *solver) members(p *pool, need int, skip map[int32]bool) []int32 {
 			}
 		}
 	case plStandalone:
-		gr := &inv.idx.groups[p.g]
-		match := func(i int32) bool { return j.zclass(i) == p.zc && j.vclass(i) == p.vc }
-		var lists [][]int32
-		if p.zc >= 0 {
-			for _, i := range j.zoneIn[p.g] {
-				if inv.srvs[i].zone == p.zc {
-					lists = append(lists, []int32{i})
-				}
-			}
-			lists = [][]int32{flatten(lists)}
-		} else if p.vc >= 0 {
-			lists = append(lists, inv.groupVL(p.g, p.vc))
-		} else {
-			for _, v := range inv.idx.vsp[gr.vl.off : gr.vl.off+gr.vl.n] {
-				if !j.relV[v.vlans] {
-					lists = append(lists, inv.spanOf(v.s))
-				}
-			}
-		}
-		// Merge the lists in ID order.
-		pos := make([]int, len(lists))
-		for len(out) < need {
-			best := -1
-			for l := range lists {
-				for pos[l] < len(lists[l]) {
-					i := lists[l][pos[l]]
-					if match(i) && ok(inv.srvs[i].ls) {
-						break
-					}
-					pos[l]++
-				}
-				if pos[l] < len(lists[l]) && (best < 0 || lists[l][pos[l]] < lists[best][pos[best]]) {
-					best = l
-				}
-			}
-			if best < 0 {
+		for _, li := range p.mem {
+			if len(out) == need {
 				break
 			}
-			out = append(out, inv.srvs[lists[best][pos[best]]].ls)
-			pos[best]++
+			if ok(li) {
+				out = append(out, li)
+			}
 		}
-	}
-	return out
-}
-
-func flatten(ls [][]int32) []int32 {
-	var out []int32
-	for _, l := range ls {
-		out = append(out, l...)
 	}
 	return out
 }
