@@ -88,7 +88,7 @@ func BenchmarkFindExact(b *testing.B) {
 			var ids []ServerID
 			for i := range inv.srvs {
 				s := &inv.srvs[i]
-				if s.state == stActive && s.part < 0 && len(inv.exact[exactKey{s.hw, s.arr, s.sw}]) > 0 {
+				if _, ok := inv.idx.gidx[gkey{hw: s.hw, arr: s.arr, sw: s.sw, work: -1, st: stStandby}]; ok && s.state == stActive && s.part < 0 {
 					ids = append(ids, s.id)
 				}
 			}

@@ -150,16 +150,9 @@ func (inv *Inventory) absorb(c int32) int {
 	adj := make([][]int32, len(reps))
 	for g, ri := range reps {
 		s := &inv.srvs[ri]
-		req := request{self: ri, ls: s.ls, fm: inv.lsMembers(s.ls), pol: inv.policies[inv.ls[s.ls].pol], prio: s.prio}
-		seen := make(map[int32]bool)
-		for _, st := range relocateStages {
-			inv.visit(&req, st, func(o *option) {
-				if !seen[o.res[0]] {
-					seen[o.res[0]] = true
-					adj[g] = append(adj[g], o.res[0])
-				}
-			})
-		}
+		req := request{self: ri, ls: s.ls, pol: inv.policies[inv.ls[s.ls].pol], prio: s.prio, scale: -1,
+			nodes: []fnode{inv.nodeOf(ri)}}
+		adj[g] = inv.standbyCandidates(&req)
 	}
 	owner := make(map[int32]int) // standby logical server -> group
 	used := make([]int, len(reps))
@@ -196,4 +189,48 @@ func (inv *Inventory) absorb(c int32) int {
 		}
 	}
 	return total
+}
+
+// standbyCandidates lists the standby logical servers that a one-node
+// request accepts exactly or under its policy (no composition, no
+// preemption), in index order.
+func (inv *Inventory) standbyCandidates(req *request) []int32 {
+	x := &inv.idx
+	f := &req.nodes[0]
+	var out []int32
+	if f.hw >= 0 {
+		if g, ok := x.gidx[exactKey(f)]; ok {
+			for _, i := range inv.spanOf(x.groups[g].all) {
+				out = append(out, inv.srvs[i].ls)
+			}
+		}
+	}
+	pol := &req.pol
+	for _, hw := range x.hkCls[inv.hardOfNode(f)] {
+		if _, _, ok := inv.classCost(req, hw, pol); !ok {
+			continue
+		}
+		for _, g := range inv.classGroups(hw, f.arr, anySw(f, pol), stStandby) {
+			for _, i := range inv.spanOf(x.groups[g].all) {
+				out = append(out, inv.srvs[i].ls)
+			}
+		}
+	}
+	if pol.AllowPartitionMismatch {
+		var o option
+		for _, sig := range x.hkSig[inv.hardOfNode(f)] {
+			if (x.sigs[sig].eks[0].sw < 0) != pol.AnySwitch {
+				continue
+			}
+			for _, g := range inv.sigGroups(sig, stStandby) {
+				for _, li := range inv.pgroupLS(g) {
+					if inv.eval(req, inv.lsMembers(li), pol, true, &o) {
+						out = append(out, li)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -152,3 +152,109 @@ func ExampleInventory_Coverage() {
 	// 65536 MiB: 2 active, 1 standby, absorbs 1
 	// 131072 MiB: 1 active, 0 standby, absorbs 0
 }
+
+// A logical server of two nodes fails and no spare logical server or
+// composition of standby servers fits: with Preempt, an allowed
+// combination is composed from a standby server and a server lent by a
+// lower-priority workload (patent embodiment 4).
+func ExampleInventory_Find_lent() {
+	db := func(id string) search.Server {
+		s := srv(id, big, search.Failed, "db", 90)
+		s.Partition = "db"
+		return s
+	}
+	inv, err := search.NewInventory([]search.Server{
+		db("db-1"), db("db-2"),
+		srv("s-1", big, search.Standby, "", 0),
+		srv("batch-7", big, search.Active, "batch", 10),
+	},
+		search.WithPolicy("db-1", search.Policy{Preempt: true}),
+		search.WithCombination("s-1", "batch-7"),
+	)
+	if err != nil {
+		panic(err)
+	}
+	plan, _ := inv.Find("db-1")
+	fmt.Println(plan)
+	// Output: preempted (compose batch-7+s-1): db-1 -> batch-7, db-2 -> s-1 (victim batch-7 "batch" prio 10 stopped)
+}
+
+// A workload that runs on several logical servers and tolerates losing
+// some (ScaleInMin) is scaled in rather than stopped or moved: its server
+// is taken, its other servers go on.
+func ExampleInventory_Find_scaleIn() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("db-1", small, search.Failed, "db", 90),
+		srv("web-1", small, search.Active, "web", 20),
+		srv("web-2", small, search.Active, "web", 20),
+		srv("web-3", small, search.Active, "web", 20),
+	},
+		search.WithPolicy("db-1", search.Policy{Preempt: true}),
+		search.WithWorkloadPolicy("web", search.Policy{ScaleInMin: 2}),
+	)
+	if err != nil {
+		panic(err)
+	}
+	plan, _ := inv.Find("db-1")
+	fmt.Println(plan)
+	// Output: preempted: db-1 -> web-1 (victim web-1 "web" prio 20 scaled in)
+}
+
+// Scale-out: two more logical servers like a running one, through the
+// same stages as a failover (here exact, then relaxed under its policy).
+func ExampleInventory_FindScale() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("web-1", small, search.Active, "web", 50),
+		srv("s-1", small, search.Standby, "", 0),
+		srv("s-2", big, search.Standby, "", 0),
+	}, search.WithWorkloadPolicy("web", search.Policy{MinMemoryMiB: 65536, MinCPUMHz: 2000}))
+	if err != nil {
+		panic(err)
+	}
+	plans, err := inv.FindScale(search.ScaleRequest{Kind: search.ScaleOut, Like: "web-1", Count: 2})
+	for _, p := range plans {
+		fmt.Println(p)
+	}
+	fmt.Println(err)
+	// Output:
+	// scale-out exact: new s-1
+	// scale-out relaxed: new s-2
+	// <nil>
+}
+
+// Scale-up: a bigger logical server for a running one; its boot disks
+// move there.
+func ExampleInventory_FindScale_scaleUp() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("web-1", small, search.Active, "web", 50),
+		srv("s-1", small, search.Standby, "", 0),
+		srv("s-2", big, search.Standby, "", 0),
+	}, search.WithWorkloadPolicy("web", search.Policy{MinCPUMHz: 2000}))
+	if err != nil {
+		panic(err)
+	}
+	plans, err := inv.FindScale(search.ScaleRequest{Kind: search.ScaleUp, Like: "web-1", MinMemoryMiB: 131072})
+	fmt.Println(plans[0], err)
+	// Output: scale-up relaxed: web-1 -> s-2 <nil>
+}
+
+// Failures and scale requests planned together: the failure is served
+// first, whatever the priorities; the scale-out is told why it is not.
+func ExampleInventory_FindJoint() {
+	inv, err := search.NewInventory([]search.Server{
+		srv("app-1", small, search.Failed, "app", 10),
+		srv("web-1", small, search.Active, "web", 90),
+		srv("s-1", small, search.Standby, "", 0),
+	})
+	if err != nil {
+		panic(err)
+	}
+	jp, err := inv.FindJoint([]search.ServerID{"app-1"}, search.ScaleRequest{Kind: search.ScaleOut, Like: "web-1"})
+	fmt.Println(jp.Failures[0])
+	fmt.Println(jp.Scale[0][0])
+	fmt.Println(errors.Is(err, search.ErrNoSpare))
+	// Output:
+	// exact: app-1 -> s-1
+	// none: 0/3 servers: 2 not standby, 1 taken by another request
+	// true
+}

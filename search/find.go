@@ -20,70 +20,54 @@ var (
 // error wrapping ErrInvalid for an unknown server or one that is not in
 // service.
 func (inv *Inventory) Find(failed ServerID) (Plan, error) {
-	req, err := inv.request(failed, nil)
-	if err != nil {
+	var req request
+	var one [1]fnode
+	if err := inv.failureRequestInto("find", failed, &req, one[:]); err != nil {
 		return Plan{}, err
 	}
-	o, ok := inv.bestIn(&req, allStages, nil)
+	p, _, ok := inv.findOne(&req)
 	if !ok {
-		reason := inv.explain(&req, nil)
-		return Plan{Reason: reason}, fmt.Errorf("search: find %s: %s: %w", failed, reason, ErrNoSpare)
+		return p, fmt.Errorf("search: find %s: %s: %w", failed, p.Reason, ErrNoSpare)
 	}
+	return p, nil
+}
+
+// findOne serves one request alone: the best option of the first stage
+// that has one, its victims scaled in, relocated or stopped.
+func (inv *Inventory) findOne(req *request) (Plan, option, bool) {
+	o, ok := inv.bestIn(req, allStages, nil)
+	if !ok {
+		return Plan{Reason: inv.explain(req, nil)}, o, false
+	}
+	plans := []Plan{inv.basePlan(req, &o)}
 	if o.stage != stgPreempt {
-		return inv.basePlan(&req, &o), nil
+		return plans[0], o, true
 	}
-	plans := []Plan{inv.basePlan(&req, &o)}
 	used := make(map[int32]bool, len(o.res)+1)
 	for _, r := range o.res {
 		used[r] = true
 	}
-	inv.relocate(plans, []victimRef{{0, o.res[0]}}, used)
-	return plans[0], nil
-}
-
-func (inv *Inventory) request(id ServerID, excluded map[int32]bool) (request, error) {
-	i, ok := inv.index(id)
-	if !ok {
-		return request{}, fmt.Errorf("search: find %s: unknown server: %w", id, ErrInvalid)
+	if req.ls >= 0 {
+		used[req.ls] = true
 	}
-	s := &inv.srvs[i]
-	if s.state != stActive && s.state != stFailed {
-		return request{}, fmt.Errorf("search: find %s: server is %s, not active or failed: %w", id, stateNames[s.state], ErrInvalid)
+	budget := make(map[int32]int)
+	for w, b := range req.budgets(inv) {
+		budget[w] = b
 	}
-	return request{
-		self: i, ls: s.ls, fm: inv.lsMembers(s.ls),
-		pol: inv.policies[inv.ls[s.ls].pol], prio: s.prio, excluded: excluded,
-	}, nil
-}
-
-// bestIn returns the best option over stages in order: the first stage with
-// an available candidate wins. used marks unavailable logical servers.
-func (inv *Inventory) bestIn(req *request, stages []uint8, used map[int32]bool) (option, bool) {
-	r := *req
-	r.firstOnly = true
-	req = &r
-	var best option
-	found := false
-	for _, stage := range stages {
-		inv.visit(req, stage, func(o *option) {
-			for _, r := range o.res {
-				if used[r] {
-					return
-				}
-			}
-			if !found || inv.rankCmp(o, &best) < 0 {
-				best = *o
-				if o.pairs != nil {
-					best.pairs = slices.Clone(o.pairs)
-				}
-				found = true
-			}
-		})
-		if found {
-			return best, true
+	var victims []victimRef
+	for _, li := range o.res {
+		if inv.ls[li].state != lsActive {
+			continue
 		}
+		w := inv.srvs[inv.members[inv.ls[li].first]].work
+		in := budget[w] > 0
+		if in {
+			budget[w]--
+		}
+		victims = append(victims, victimRef{plan: 0, ls: li, scaleIn: in})
 	}
-	return best, false
+	inv.settle(plans, victims, used)
+	return plans[0], o, true
 }
 
 // relocation finds a standby logical server of the victim's node count that
@@ -92,21 +76,268 @@ func (inv *Inventory) relocation(victim int32, used map[int32]bool) (option, boo
 	m := inv.lsMembers(victim)
 	pol := inv.policies[inv.ls[victim].pol]
 	pol.AllowPartitionMismatch, pol.Preempt = false, false
-	req := request{self: m[0], ls: victim, fm: m, pol: pol, prio: inv.srvs[m[0]].prio}
+	req := request{self: m[0], ls: victim, pol: pol, prio: inv.srvs[m[0]].prio, scale: -1}
+	req.nodes = make([]fnode, len(m))
+	for k, mi := range m {
+		req.nodes[k] = inv.nodeOf(mi)
+	}
 	return inv.bestIn(&req, relocateStages, used)
 }
 
-// explain counts, for every server outside the failed logical server, the
-// first reason it could not serve req, in the order: state, disk array,
+type victimRef struct {
+	plan    int
+	ls      int32
+	scaleIn bool
+}
+
+// basePlan is a Plan without relocations: the victims are stopped.
+func (inv *Inventory) basePlan(req *request, o *option) Plan {
+	p := Plan{Kind: kindOf(o.stage), Compose: o.isCompose()}
+	switch req.kind {
+	case rkScaleOut:
+		p.Scale = ScaleOut
+	case rkScaleUp:
+		p.Scale = ScaleUp
+	}
+	if req.kind != rkScaleOut {
+		p.Assignments = make([]Assignment, len(req.nodes))
+		for k := range req.nodes {
+			p.Assignments[k] = Assignment{Failed: req.nodes[k].id, Spare: inv.srvs[o.spareOf(k)].id}
+		}
+	}
+	p.Replacement = make([]ServerID, len(o.repl))
+	for k, r := range o.repl {
+		p.Replacement[k] = inv.srvs[r].id
+	}
+	if o.stage == stgPreempt {
+		for _, li := range o.res {
+			if inv.ls[li].state != lsActive {
+				continue
+			}
+			for _, m := range inv.lsMembers(li) {
+				s := &inv.srvs[m]
+				p.Preemptions = append(p.Preemptions, Preemption{Victim: s.id, Workload: inv.strs[s.work], Priority: s.prio})
+			}
+		}
+		slices.SortFunc(p.Preemptions, func(a, b Preemption) int { return cmp.Compare(a.Victim, b.Victim) })
+	}
+	return p
+}
+
+// settle marks the victims that are scaled in, then gives the others,
+// higher priority first then by ID, the best standby logical server left
+// in used (marking it used); the rest are stopped.
+func (inv *Inventory) settle(plans []Plan, victims []victimRef, used map[int32]bool) {
+	mark := func(v victimRef, f func(k int, p *Preemption)) {
+		p := &plans[v.plan]
+		for k, m := range inv.lsMembers(v.ls) {
+			id := inv.srvs[m].id
+			for j := range p.Preemptions {
+				if p.Preemptions[j].Victim == id {
+					f(k, &p.Preemptions[j])
+				}
+			}
+		}
+	}
+	for _, v := range victims {
+		if v.scaleIn {
+			mark(v, func(_ int, p *Preemption) { p.ScaleIn = true })
+		}
+	}
+	slices.SortFunc(victims, func(a, b victimRef) int {
+		pa := inv.srvs[inv.members[inv.ls[a.ls].first]].prio
+		pb := inv.srvs[inv.members[inv.ls[b.ls].first]].prio
+		if c := cmp.Compare(pb, pa); c != 0 {
+			return c
+		}
+		return cmp.Compare(inv.ls[a.ls].first, inv.ls[b.ls].first)
+	})
+	for _, v := range victims {
+		if v.scaleIn {
+			continue
+		}
+		reloc, ok := inv.relocation(v.ls, used)
+		if !ok {
+			continue
+		}
+		for _, r := range reloc.res {
+			used[r] = true
+		}
+		mark(v, func(k int, p *Preemption) { p.RelocateTo = inv.srvs[reloc.spareOf(k)].id })
+	}
+}
+
+// reason is one explanation of why a server could not serve a request.
+type reason struct {
+	kind rkind
+	a, b int
+}
+
+type rkind uint8
+
+const (
+	rNotStandby rkind = iota
+	rNotStandbyOrActive
+	rOtherArray
+	rOtherChipset
+	rOtherNIC
+	rOtherHBA
+	rOtherCPUModel
+	rMHzBelow
+	rMHzOther
+	rMemBelow
+	rMemOther
+	rOtherSwitch
+	rPriority
+	rTakenFailure
+	rTakenRequest
+	rFailedToo
+	rPartitionNot // a: state
+	rNodeCount
+	rNotInCombo
+	rNoFit
+)
+
+func (r reason) String() string {
+	switch r.kind {
+	case rNotStandby:
+		return "not standby"
+	case rNotStandbyOrActive:
+		return "not standby or active"
+	case rOtherArray:
+		return "other disk array"
+	case rOtherChipset:
+		return "other chipset"
+	case rOtherNIC:
+		return "other NIC ports"
+	case rOtherHBA:
+		return "other HBA ports"
+	case rOtherCPUModel:
+		return "other CPU model"
+	case rMHzBelow:
+		return fmt.Sprintf("CPU MHz %d < %d", r.a, r.b)
+	case rMHzOther:
+		return fmt.Sprintf("CPU MHz %d != %d", r.a, r.b)
+	case rMemBelow:
+		return fmt.Sprintf("memory %d < %d", r.a, r.b)
+	case rMemOther:
+		return fmt.Sprintf("memory %d != %d", r.a, r.b)
+	case rOtherSwitch:
+		return "other switch"
+	case rPriority:
+		return fmt.Sprintf("priority %d >= %d", r.a, r.b)
+	case rTakenFailure:
+		return "taken by another failure"
+	case rTakenRequest:
+		return "taken by another request"
+	case rFailedToo:
+		return "failed too"
+	case rPartitionNot:
+		return "partition not all " + string(stateNames[r.a])
+	case rNodeCount:
+		return fmt.Sprintf("node count %d != %d", r.a, r.b)
+	case rNotInCombo:
+		return "not in an allowed combination"
+	}
+	return "no fit as a logical server"
+}
+
+// explain counts, for every server outside the request's logical server,
+// the first reason it could not serve req, in the order: state, disk array,
 // chipset, NIC ports, HBA ports, CPU model, CPU MHz, memory, switch,
 // priority, availability, logical-server fit. Attributes are compared with
-// the requested server under its policy (the most permissive stage).
+// the request's reference node under its policy (the most permissive
+// stage). Servers of a class that fails are counted without being read.
 func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
-	f := &inv.srvs[req.self]
+	return inv.explainWith(req, taken, nil)
+}
+
+// explainer shares explain's work between the unplaced requests of one
+// planning round: the servers whose reasons differ from their group's,
+// per hard key, and the explanations of requests that are alike.
+type explainer struct {
+	taken   map[int32]bool
+	special map[hardKey][]int32
+	cache   map[explainKey]string
+}
+
+type explainKey struct {
+	hw, arr, sw int32
+	h           Hardware
+	n           int
+	pol         Policy
+	prio        int
+	kind        reqKind
+}
+
+func (inv *Inventory) newExplainer(taken, excluded map[int32]bool) *explainer {
+	e := &explainer{taken: taken, special: make(map[hardKey][]int32), cache: make(map[explainKey]string)}
+	add := func(li int32) {
+		seen := hardKey{-2, -2, -2, -2}
+		for _, m := range inv.lsMembers(li) {
+			s := &inv.srvs[m]
+			if s.state != stStandby && s.state != stActive {
+				continue
+			}
+			if hk := inv.hardOf(s); hk != seen {
+				e.special[hk] = append(e.special[hk], li)
+				seen = hk
+			}
+		}
+	}
+	for li := range taken {
+		add(li)
+	}
+	for li := range excluded {
+		add(li)
+	}
+	for hk, list := range e.special {
+		slices.Sort(list)
+		e.special[hk] = slices.Compact(list)
+	}
+	return e
+}
+
+// explain is inv.explain for a request of the round, cached when the
+// request's own nodes are all Failed (alike requests then get alike
+// counts).
+func (e *explainer) explain(inv *Inventory, req *request) string {
+	cacheable := true
+	for k := range req.nodes {
+		if i := req.nodes[k].idx; i >= 0 && inv.srvs[i].state != stFailed {
+			cacheable = false
+		}
+	}
+	f := &req.nodes[req.ref]
+	key := explainKey{hw: f.hw, arr: f.arr, sw: f.sw, n: len(req.nodes), pol: req.pol, prio: req.prio, kind: req.kind}
+	if f.hw < 0 {
+		key.h = f.h.Hardware
+	}
+	if cacheable {
+		if r, ok := e.cache[key]; ok {
+			return r
+		}
+	}
+	r := inv.explainWith(req, e.taken, e)
+	if cacheable {
+		e.cache[key] = r
+	}
+	return r
+}
+
+func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explainer) string {
+	x := &inv.idx
+	f := &req.nodes[req.ref]
 	pol := &req.pol
-	hk := inv.hardOf(f)
-	reasons := make(map[string]int)
-	total := len(inv.srvs) - len(req.fm)
+	hk := inv.hardOfNode(f)
+	reasons := make(map[reason]int)
+	own := 0
+	for k := range req.nodes {
+		if req.nodes[k].idx >= 0 {
+			own++
+		}
+	}
+	total := len(inv.srvs) - own
 	inGroups := 0
 	groups := []uint8{0}
 	if pol.Preempt {
@@ -121,67 +352,173 @@ func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
 		cChip := int(inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}])
 		cNic := int(inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}])
 		cHba := int(inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}])
-		reasons["other disk array"] += gt - cArr
-		reasons["other chipset"] += cArr - cChip
-		reasons["other NIC ports"] += cChip - cNic
-		reasons["other HBA ports"] += cNic - cHba
+		reasons[reason{kind: rOtherArray}] += gt - cArr
+		reasons[reason{kind: rOtherChipset}] += cArr - cChip
+		reasons[reason{kind: rOtherNIC}] += cChip - cNic
+		reasons[reason{kind: rOtherHBA}] += cNic - cHba
 		inGroups += gt
 	}
 	counted := func(s *srv) bool { return s.state == stStandby || (pol.Preempt && s.state == stActive) }
-	for _, fi := range req.fm {
-		m := &inv.srvs[fi]
+	for k := range req.nodes {
+		if req.nodes[k].idx < 0 {
+			continue
+		}
+		m := &inv.srvs[req.nodes[k].idx]
 		if !counted(m) {
 			continue
 		}
 		inGroups--
-		if r := hardReason(inv.hardOf(m), hk); r != "" {
+		if r, ok := hardReason(inv.hardOf(m), hk); ok {
 			reasons[r]--
 		}
 	}
-	notStandby := "not standby"
+	notStandby := reason{kind: rNotStandby}
 	if pol.Preempt {
-		notStandby = "not standby or active"
+		notStandby.kind = rNotStandbyOrActive
 	}
 	reasons[notStandby] = total - inGroups
-	scan := func(si int32) {
-		s := &inv.srvs[si]
-		if s.ls == req.ls {
-			return
+	// Servers of a class that passes are counted per group (every member
+	// of a group has the same reason), then the few that differ are
+	// moved: taken or excluded ones, members of combinations, of mixed
+	// partitions, and the request's own nodes.
+	isOwn := func(i int32) bool { return req.isMember(i) }
+	for _, e := range x.ecls[hk] {
+		if e.st == stActive && !pol.Preempt {
+			continue
 		}
-		reasons[inv.attrReason(req, s, taken)]++
-	}
-	scanBuckets := func(bs []bucket) {
-		for _, b := range bs {
-			cr := inv.classReason(req, &inv.srvs[b.srv[0]])
-			if cr == "" {
-				for _, si := range b.srv {
-					scan(si)
-				}
-				continue
-			}
-			n := len(b.srv)
-			for _, fi := range req.fm {
-				if inv.srvs[fi].hw == b.hw && slices.Contains(b.srv, fi) {
-					n--
+		members := x.emem[e.s.off : e.s.off+e.s.n]
+		if cr, ok := inv.classReason(req, e.hw, e.part); ok {
+			n := len(members)
+			for k := range req.nodes {
+				if i := req.nodes[k].idx; i >= 0 {
+					if s := &inv.srvs[i]; s.hw == e.hw && s.state == e.st && inv.grouped(s) == e.part && inv.hardOf(s) == hk {
+						n--
+					}
 				}
 			}
 			reasons[cr] += n
+			continue
+		}
+		if !e.part {
+			for _, g := range inv.classGroups(e.hw, hk.arr, -2, e.st) {
+				gr := &x.groups[g]
+				rep := &inv.srvs[x.gmem[gr.all.off]]
+				reasons[inv.groupReason(req, rep)] += int(gr.all.n)
+			}
 		}
 	}
-	scanBuckets(inv.standbyHard[hk])
-	if pol.Preempt {
-		scanBuckets(inv.activeHard[hk])
-	}
-	for _, si := range inv.partSrvs {
-		s := &inv.srvs[si]
-		if counted(s) && inv.hardOf(s) == hk {
-			scan(si)
+	// Mixed partitions are in no group: each member on its own.
+	for _, i := range x.mixed[hk] {
+		s := &inv.srvs[i]
+		if isOwn(i) || (s.state == stActive && !pol.Preempt) {
+			continue
 		}
+		if _, rejected := inv.classReason(req, s.hw, true); !rejected {
+			reasons[inv.attrReason(req, s, taken)]++
+		}
+	}
+	// Partition groups: per member of a class that passes.
+	for _, sig := range x.hkSig[hk] {
+		si := &x.sigs[sig]
+		if si.eks[0].sw < 0 {
+			continue
+		}
+		// Members in the hard key whose class passes.
+		slots := 0
+		for _, e := range si.eks {
+			h := &inv.hw[e.hw]
+			if (hardKey{e.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}) != hk {
+				continue
+			}
+			if _, rejected := inv.classReason(req, e.hw, true); !rejected {
+				slots++
+			}
+		}
+		if slots == 0 {
+			continue
+		}
+		if pol.MinMemoryMiB > 0 && si.mem < int64(pol.MinMemoryMiB) {
+			// The whole signature: memory, counted without reading it.
+			n := 0
+			for _, st := range []uint8{stStandby, stActive} {
+				if st == stActive && !pol.Preempt {
+					continue
+				}
+				for _, g := range inv.sigGroups(sig, st) {
+					n += int(x.pgroups[g].all.n)
+				}
+			}
+			reasons[reason{rMemBelow, int(si.mem), pol.MinMemoryMiB}] += n * slots
+			continue
+		}
+		for _, st := range []uint8{stStandby, stActive} {
+			if st == stActive && !pol.Preempt {
+				continue
+			}
+			for _, g := range inv.sigGroups(sig, st) {
+				for _, m := range inv.lsMembers(inv.pgroupLS(g)[0]) {
+					s := &inv.srvs[m]
+					if inv.hardOf(s) != hk {
+						continue
+					}
+					if _, rejected := inv.classReason(req, s.hw, true); !rejected {
+						reasons[inv.groupReason(req, s)] += int(x.pgroups[g].all.n)
+					}
+				}
+			}
+		}
+	}
+	// The servers whose reason is not their group's.
+	fix := func(li int32) {
+		for _, i := range inv.lsMembers(li) {
+			s := &inv.srvs[i]
+			if !counted(s) || inv.hardOf(s) != hk || inv.ls[li].state == lsOther {
+				continue
+			}
+			if _, rejected := inv.classReason(req, s.hw, inv.grouped(s)); rejected {
+				continue
+			}
+			g := inv.groupReason(req, s)
+			if isOwn(i) {
+				reasons[g]--
+				continue
+			}
+			if r := inv.attrReason(req, s, taken); r != g {
+				reasons[g]--
+				reasons[r]++
+			}
+		}
+	}
+	var special []int32
+	if ex != nil {
+		special = append(special, ex.special[hk]...)
+	} else {
+		for li := range taken {
+			special = append(special, li)
+		}
+		for li := range req.excluded {
+			special = append(special, li)
+		}
+	}
+	if req.ls >= 0 {
+		special = append(special, req.ls)
+	}
+	for _, list := range [][]int32{x.usableBy[hk], x.lendBy[hk]} {
+		for _, ci := range list {
+			for _, m := range inv.combos[ci] {
+				special = append(special, inv.srvs[m].ls)
+			}
+		}
+	}
+	slices.Sort(special)
+	special = slices.Compact(special)
+	for _, li := range special {
+		fix(li)
 	}
 	return formatReasons(0, total, reasons)
 }
 
-func formatReasons(ok, total int, reasons map[string]int) string {
+func formatReasons(ok, total int, reasons map[reason]int) string {
 	type kv struct {
 		k string
 		v int
@@ -189,7 +526,7 @@ func formatReasons(ok, total int, reasons map[string]int) string {
 	var list []kv
 	for k, v := range reasons {
 		if v != 0 {
-			list = append(list, kv{k, v})
+			list = append(list, kv{k.String(), v})
 		}
 	}
 	slices.SortFunc(list, func(a, b kv) int {
@@ -216,77 +553,137 @@ func formatReasons(ok, total int, reasons map[string]int) string {
 	return b.String()
 }
 
-func hardReason(s, ref hardKey) string {
+func hardReason(s, ref hardKey) (reason, bool) {
 	switch {
 	case s.arr != ref.arr:
-		return "other disk array"
+		return reason{kind: rOtherArray}, true
 	case s.chip != ref.chip:
-		return "other chipset"
+		return reason{kind: rOtherChipset}, true
 	case s.nic != ref.nic:
-		return "other NIC ports"
+		return reason{kind: rOtherNIC}, true
 	case s.hba != ref.hba:
-		return "other HBA ports"
+		return reason{kind: rOtherHBA}, true
 	}
-	return ""
+	return reason{}, false
 }
 
-// classReason says why servers of s's hardware class cannot serve req, or
-// "" when the class is acceptable.
-func (inv *Inventory) classReason(req *request, s *srv) string {
-	f := &inv.srvs[req.self]
+// classReason says why servers of class hw cannot serve req (false when
+// the class is acceptable). grouped: the servers belong to partitions
+// (the memory minimum applies to a partition's total).
+func (inv *Inventory) classReason(req *request, hw int32, grouped bool) (reason, bool) {
+	f := &req.nodes[req.ref]
 	pol := &req.pol
-	fh, sh := &inv.hw[f.hw], &inv.hw[s.hw]
+	fh, sh := f.h, &inv.hw[hw]
 	switch {
 	case !pol.AnyCPUModel && sh.CPUModel != fh.CPUModel:
-		return "other CPU model"
+		return reason{kind: rOtherCPUModel}, true
 	case pol.MinCPUMHz > 0 && sh.CPUMHz < pol.MinCPUMHz:
-		return fmt.Sprintf("CPU MHz %d < %d", sh.CPUMHz, pol.MinCPUMHz)
+		return reason{rMHzBelow, sh.CPUMHz, pol.MinCPUMHz}, true
 	case pol.MinCPUMHz == 0 && sh.CPUMHz != fh.CPUMHz:
-		return fmt.Sprintf("CPU MHz %d != %d", sh.CPUMHz, fh.CPUMHz)
-	case pol.MinMemoryMiB > 0 && len(req.fm) == 1 && !inv.grouped(s) && sh.MemoryMiB < pol.MinMemoryMiB:
-		return fmt.Sprintf("memory %d < %d", sh.MemoryMiB, pol.MinMemoryMiB)
+		return reason{rMHzOther, sh.CPUMHz, fh.CPUMHz}, true
+	case pol.MinMemoryMiB > 0 && len(req.nodes) == 1 && !grouped && sh.MemoryMiB < pol.MinMemoryMiB:
+		return reason{rMemBelow, sh.MemoryMiB, pol.MinMemoryMiB}, true
 	case pol.MinMemoryMiB == 0 && sh.MemoryMiB != fh.MemoryMiB:
-		return fmt.Sprintf("memory %d != %d", sh.MemoryMiB, fh.MemoryMiB)
+		return reason{rMemOther, sh.MemoryMiB, fh.MemoryMiB}, true
 	}
-	return ""
+	return reason{}, false
 }
 
-// attrReason says why s (same hard key as the requested server) was not
-// used for req.
-func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) string {
-	if r := inv.classReason(req, s); r != "" {
+// groupReason is attrReason for a server that is not taken, not
+// excluded and in no combination: the same for every member of its group.
+func (inv *Inventory) groupReason(req *request, s *srv) reason {
+	if r, ok := inv.headReason(req, s); ok {
 		return r
 	}
-	f := &inv.srvs[req.self]
-	pol := &req.pol
-	switch {
-	case !pol.AnySwitch && s.sw != f.sw:
-		return "other switch"
-	case s.state == stActive && s.prio >= req.prio:
-		return fmt.Sprintf("priority %d >= %d", s.prio, req.prio)
-	case taken[s.ls]:
-		return "taken by another failure"
-	case req.excluded[s.ls]:
-		return "failed too"
-	}
-	l := &inv.ls[s.ls]
-	n := len(req.fm)
-	switch {
-	case l.state == lsOther:
-		return "partition not all " + string(stateNames[s.state])
-	case int(l.n) != n && !pol.AllowPartitionMismatch && !(n > 1 && l.n == 1 && s.state == stStandby):
-		return fmt.Sprintf("node count %d != %d", l.n, n)
-	case n > 1 && l.n == 1 && s.state == stStandby && !inv.inUsableCombo(int32(s.ls)):
-		return "not in an allowed combination"
-	}
-	return "no fit as a logical server"
+	return inv.fitReason(req, s, false)
 }
 
-func (inv *Inventory) inUsableCombo(li int32) bool {
+// headReason is the first part of attrReason, the same for every member of
+// a group: class, partition memory, switch, priority.
+func (inv *Inventory) headReason(req *request, s *srv) (reason, bool) {
+	if r, ok := inv.classReason(req, s.hw, inv.grouped(s)); ok {
+		return r, true
+	}
+	if r, ok := inv.partMemReason(req, s); ok {
+		return r, true
+	}
+	switch {
+	case !req.pol.AnySwitch && s.sw != req.nodes[req.ref].sw:
+		return reason{kind: rOtherSwitch}, true
+	case s.state == stActive && s.prio >= req.prio:
+		return reason{rPriority, s.prio, req.prio}, true
+	}
+	return reason{}, false
+}
+
+// fitReason is the logical-server part of attrReason; inCombo says whether
+// s is in a combination that can be composed now.
+func (inv *Inventory) fitReason(req *request, s *srv, inCombo bool) reason {
+	pol := &req.pol
+	l := &inv.ls[s.ls]
+	n := len(req.nodes)
+	single := n > 1 && l.n == 1 && (s.state == stStandby || pol.Preempt)
+	switch {
+	case l.state == lsOther:
+		return reason{kind: rPartitionNot, a: int(s.state)}
+	case int(l.n) != n && !pol.AllowPartitionMismatch && !single:
+		return reason{rNodeCount, int(l.n), n}
+	case single && !inCombo:
+		return reason{kind: rNotInCombo}
+	}
+	return reason{kind: rNoFit}
+}
+
+// attrReason says why s (same hard key as the reference node) was not
+// used for req.
+func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) reason {
+	if r, ok := inv.headReason(req, s); ok {
+		return r
+	}
+	switch {
+	case taken[s.ls]:
+		if req.kind == rkFailure {
+			return reason{kind: rTakenFailure}
+		}
+		return reason{kind: rTakenRequest}
+	case req.excluded[s.ls]:
+		return reason{kind: rFailedToo}
+	}
+	return inv.fitReason(req, s, inv.inCombo(req, s.ls))
+}
+
+// partMemReason: a member of a partition whose total memory is below the
+// request's minimum.
+func (inv *Inventory) partMemReason(req *request, s *srv) (reason, bool) {
+	min := req.pol.MinMemoryMiB
+	if min == 0 || !inv.grouped(s) {
+		return reason{}, false
+	}
+	tot := 0
+	for _, m := range inv.lsMembers(s.ls) {
+		tot += inv.hw[inv.srvs[m].hw].MemoryMiB
+	}
+	if tot >= min {
+		return reason{}, false
+	}
+	return reason{rMemBelow, tot, min}, true
+}
+
+// inCombo reports whether standalone logical server li is in an allowed
+// combination that req could compose now: of Standby servers, or with
+// Preempt lent by strictly lower priorities.
+func (inv *Inventory) inCombo(req *request, li int32) bool {
 	si := inv.members[inv.ls[li].first]
-	for _, ci := range inv.usableCombos {
-		if slices.Contains(inv.combos[ci], si) {
-			return true
+	hk := inv.hardOf(&inv.srvs[si])
+	lists := [][]int32{inv.idx.usableBy[hk]}
+	if req.pol.Preempt {
+		lists = append(lists, inv.idx.lendBy[hk])
+	}
+	for _, list := range lists {
+		for _, ci := range list {
+			if slices.Contains(inv.combos[ci], si) && inv.comboFree(req, ci, nil) {
+				return true
+			}
 		}
 	}
 	return false

@@ -18,45 +18,87 @@ import (
 // valid plans. Unknown, duplicate or out-of-service IDs return an error
 // wrapping ErrInvalid and no plans.
 func (inv *Inventory) FindAll(failed ...ServerID) ([]Plan, error) {
-	sol, err := inv.solveAll(failed)
+	jp, err := inv.findJoint("find all", failed, nil)
+	if jp == nil {
+		return nil, err
+	}
+	return jp.Failures, err
+}
+
+// FindJoint plans failures and scale requests together: failures first
+// (every failure that can be restored is, by priority as FindAll does),
+// then the scale requests' logical servers by priority, then the ranking
+// terms summed over everything. Nothing is used twice. It returns an error
+// wrapping ErrInvalid and no plans for bad input (see FindAll and
+// FindScale); an error wrapping ErrNoSpare when a failure or a requested
+// logical server is unplaced (its plan has Kind 0 and a Reason), with
+// every other plan valid.
+func (inv *Inventory) FindJoint(failed []ServerID, scale ...ScaleRequest) (JointPlan, error) {
+	jp, err := inv.findJoint("find joint", failed, scale)
+	if jp == nil {
+		return JointPlan{}, err
+	}
+	return *jp, err
+}
+
+func (inv *Inventory) findJoint(op string, failed []ServerID, scale []ScaleRequest) (*JointPlan, error) {
+	sol, err := inv.solveJoint(op, failed, scale, true)
 	if err != nil {
 		return nil, err
 	}
-	plans := make([]Plan, len(failed))
+	jp := &JointPlan{Failures: make([]Plan, len(failed)), Scale: make([][]Plan, len(scale))}
 	var missing []string
 	for i := range failed {
-		plans[i] = sol.plans[sol.reqOf[i]]
-		if plans[i].Kind == 0 {
-			missing = append(missing, fmt.Sprintf("%s (%s)", failed[i], plans[i].Reason))
+		jp.Failures[i] = sol.plans[sol.reqOf[i]]
+		if jp.Failures[i].Kind == 0 {
+			missing = append(missing, fmt.Sprintf("%s (%s)", failed[i], jp.Failures[i].Reason))
+		}
+	}
+	for si, units := range sol.scaleOf {
+		jp.Scale[si] = make([]Plan, len(units))
+		unplaced := 0
+		for u, k := range units {
+			jp.Scale[si][u] = sol.plans[k]
+			if sol.plans[k].Kind == 0 {
+				unplaced++
+			}
+		}
+		if unplaced > 0 {
+			missing = append(missing, fmt.Sprintf("%s %d of %d (%s)", scaleName(&scale[si]), unplaced, len(units), sol.plans[units[len(units)-1]].Reason))
 		}
 	}
 	if len(missing) > 0 {
-		return plans, fmt.Errorf("search: find all: %d of %d unplaced: %s: %w",
-			len(missing), len(failed), strings.Join(missing, "; "), ErrNoSpare)
+		n := len(failed)
+		for _, u := range sol.scaleOf {
+			n += len(u)
+		}
+		return jp, fmt.Errorf("search: %s: %d of %d unplaced: %s: %w", op, len(missing), n, strings.Join(missing, "; "), ErrNoSpare)
 	}
-	return plans, nil
+	return jp, nil
 }
 
-// solution is FindAll's internal result, also inspected by the tests.
+// solution is FindJoint's internal result, also inspected by the tests.
 type solution struct {
-	reqs   []request // distinct failed logical servers, canonical order
-	reqOf  []int     // caller's index -> reqs index
-	chosen []*option // per request, nil = unplaced
-	plans  []Plan    // per request
+	reqs    []request // distinct requests, canonical order
+	reqOf   []int     // caller's failure index -> reqs index
+	scaleOf [][]int   // per scale request, its logical servers' reqs indexes
+	chosen  []*option // per request, nil = unplaced
+	plans   []Plan    // per request
 }
 
 // termCount is the number of per-option cost terms after the priority
-// levels: preempts (0 or 1), stage, victim priority, victim servers,
-// reconfigurations, MHz surplus, memory surplus. For one request the order
-// is the ranking's, so FindAll of one failure agrees with Find.
-const termCount = 7
+// levels: preempts (0 or 1), stage, victim priority, interrupted victims,
+// victim servers, reconfigurations, MHz surplus, memory surplus. For one
+// request the order is the ranking's, so FindAll of one failure agrees
+// with Find.
+const termCount = 8
 
 func terms(o *option) [termCount]int64 {
 	var pre, vp int64
 	if o.stage == stgPreempt {
 		pre, vp = 1, int64(o.vprio)
 	}
-	return [termCount]int64{pre, int64(o.stage), vp, int64(o.victims), o.reconfig, o.surMHz, o.surMem}
+	return [termCount]int64{pre, int64(o.stage), vp, int64(o.interrupted), int64(o.victims), o.reconfig, o.surMHz, o.surMem}
 }
 
 // jointCmp orders one request's options by their contribution to the joint
@@ -69,34 +111,31 @@ func (inv *Inventory) jointCmp(a, b *option) int {
 		}
 		return -1
 	}
-	// From here the terms are in ranking order (vprio is 0 outside
-	// preemption on both sides).
 	return inv.rankCmp(a, b)
 }
 
-func (inv *Inventory) solveAll(failed []ServerID) (*solution, error) {
-	return inv.solve(failed, true)
-}
+// maxLeaves bounds the choices of compositions tried per group of
+// competing requests: every subset of compatible compositions up to it,
+// then the best found.
+const maxLeaves = 64
 
-// solve is solveAll; limited=false keeps every option (for the tests that
-// check the truncation).
-func (inv *Inventory) solve(failed []ServerID, limited bool) (*solution, error) {
-	sol := &solution{reqOf: make([]int, len(failed))}
+func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequest, lazy bool) (*solution, error) {
+	sol := &solution{reqOf: make([]int, len(failed)), scaleOf: make([][]int, len(scale))}
 	excluded := make(map[int32]bool, len(failed))
 	byLS := make(map[int32]int, len(failed))
 	seen := make(map[ServerID]bool, len(failed))
 	for _, id := range failed {
 		if seen[id] {
-			return nil, fmt.Errorf("search: find all: %s named twice: %w", id, ErrInvalid)
+			return nil, fmt.Errorf("search: %s: %s named twice: %w", op, id, ErrInvalid)
 		}
 		seen[id] = true
-		r, err := inv.request(id, excluded)
+		r, err := inv.failureRequest(op, id)
 		if err != nil {
 			return nil, err
 		}
 		if k, ok := byLS[r.ls]; ok {
 			if r.self < sol.reqs[k].self {
-				sol.reqs[k].self = r.self
+				sol.reqs[k].self, sol.reqs[k].ref = r.self, r.ref
 			}
 			continue
 		}
@@ -104,55 +143,132 @@ func (inv *Inventory) solve(failed []ServerID, limited bool) (*solution, error) 
 		excluded[r.ls] = true
 		sol.reqs = append(sol.reqs, r)
 	}
-	slices.SortFunc(sol.reqs, func(a, b request) int {
+	for si := range scale {
+		units, err := inv.scaleRequests(op, si, &scale[si])
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range units {
+			if u.kind == rkScaleUp {
+				if excluded[u.ls] {
+					return nil, fmt.Errorf("search: %s: %s is failed or scaled up twice: %w", op, scale[si].Like, ErrInvalid)
+				}
+				excluded[u.ls] = true
+			}
+		}
+		sol.reqs = append(sol.reqs, units...)
+	}
+	for k := range sol.reqs {
+		sol.reqs[k].excluded = excluded
+	}
+	// Canonical order: failures by priority then first member, then the
+	// scale requests' logical servers by priority, request, unit.
+	slices.SortStableFunc(sol.reqs, func(a, b request) int {
+		if c := boolCmp(a.scale >= 0, b.scale >= 0); c != 0 {
+			return c
+		}
 		if c := cmp.Compare(b.prio, a.prio); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.fm[0], b.fm[0])
+		if a.scale < 0 {
+			return cmp.Compare(a.nodes[0].idx, b.nodes[0].idx)
+		}
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.scale, b.scale), cmp.Compare(a.unit, b.unit))
 	})
+	type lv struct {
+		scale bool
+		prio  int
+	}
+	var levels []lv
 	for k := range sol.reqs {
-		byLS[sol.reqs[k].ls] = k
+		l := lv{sol.reqs[k].scale >= 0, sol.reqs[k].prio}
+		if len(levels) == 0 || levels[len(levels)-1] != l {
+			levels = append(levels, l)
+		}
+		sol.reqs[k].level = len(levels) - 1
+	}
+	for k := range sol.reqs {
+		r := &sol.reqs[k]
+		if r.scale >= 0 {
+			sol.scaleOf[r.scale] = append(sol.scaleOf[r.scale], k)
+		} else {
+			byLS[r.ls] = k
+		}
 	}
 	for i, id := range failed {
 		j, _ := inv.index(id)
 		sol.reqOf[i] = byLS[inv.srvs[j].ls]
 	}
-
 	n := len(sol.reqs)
-	limits := inv.optionLimits(sol.reqs)
-	if !limited {
-		clear(limits)
+	sol.chosen = make([]*option, n)
+	sol.plans = make([]Plan, n)
+	if n == 0 {
+		return sol, nil
 	}
-	opts := make([][]option, n)
-	sc := &scratch{seen: make([]int32, len(inv.ls)), combo: make([]int32, len(inv.combos))}
-	for k := range sol.reqs {
-		opts[k] = inv.all(&sol.reqs[k], limits[k], sc)
+	if n == 1 {
+		// One request: the same search as Find.
+		p, o, ok := inv.findOne(&sol.reqs[0])
+		sol.plans[0] = p
+		if ok {
+			sol.chosen[0] = &o
+		}
+		return sol, nil
 	}
 
-	// Components: requests linked by a shared logical server.
+	j := &joint{inv: inv, reqs: sol.reqs, levels: len(levels), excluded: excluded,
+		relZ: make(map[int32]bool), relV: make(map[int32]bool), clsCache: make(map[reqSig][]classCosts), vicCache: make(map[reqSig][]victimGroup)}
+	j.K = j.levels + termCount
+	j.budget = inv.budgets(excluded)
+	for k := range sol.reqs {
+		for _, f := range sol.reqs[k].nodes {
+			if f.zone >= 0 {
+				j.relZ[f.zone] = true
+			}
+			if f.vlans >= 0 {
+				j.relV[f.vlans] = true
+			}
+		}
+	}
+	j.zcls = make([]int32, len(inv.strs))
+	for z := range j.zcls {
+		j.zcls[z] = -1
+	}
+	j.vcls = make([]int32, len(inv.vlanSets))
+	for v := range j.vcls {
+		j.vcls[v] = -1
+	}
+	for v := range j.relV {
+		j.vcls[v] = v
+	}
+	for z := range j.relZ {
+		if _, shared := inv.idx.zones[z]; shared {
+			j.zcls[z] = z
+		}
+	}
+
+	// Components: requests linked by a hard key (every candidate node
+	// satisfies the hard constraints with a request node).
 	parent := make([]int, n)
 	for k := range parent {
 		parent[k] = k
 	}
-	var find func(int) int
-	find = func(x int) int {
+	find := func(x int) int {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]
 		}
 		return x
 	}
-	owner := make(map[int32]int)
-	for k := range opts {
-		for oi := range opts[k] {
-			for _, r := range opts[k][oi].res {
-				if j, ok := owner[r]; ok {
-					if a, b := find(j), find(k); a != b {
-						parent[max(a, b)] = min(a, b)
-					}
-				} else {
-					owner[r] = k
+	owner := make(map[hardKey]int)
+	for k := range sol.reqs {
+		for m := range sol.reqs[k].nodes {
+			hk := inv.hardOfNode(&sol.reqs[k].nodes[m])
+			if o, ok := owner[hk]; ok {
+				if a, b := find(o), find(k); a != b {
+					parent[max(a, b)] = min(a, b)
 				}
+			} else {
+				owner[hk] = k
 			}
 		}
 	}
@@ -165,474 +281,376 @@ func (inv *Inventory) solve(failed []ServerID, limited bool) (*solution, error) 
 		}
 		comps[r] = append(comps[r], k)
 	}
-
-	sol.chosen = make([]*option, n)
-	for _, root := range roots {
-		members := comps[root]
-		// Truncation: request k keeps its best 1 + (resources the others
-		// of its component can take) single-resource options; a worse one
-		// is never needed, since one of those is always left free for it.
-		maxRes := make([]int, len(members))
-		sum := 0
-		for mi, k := range members {
-			for oi := range opts[k] {
-				maxRes[mi] = max(maxRes[mi], len(opts[k][oi].res))
-			}
-			sum += maxRes[mi]
-		}
-		for mi, k := range members {
-			keep := 1 + sum - maxRes[mi]
-			if !limited {
-				keep = len(opts[k])
-			}
-			out := opts[k][:0]
-			singles := 0
-			for _, o := range opts[k] {
-				if len(o.res) == 1 {
-					if singles >= keep {
-						continue
-					}
-					singles++
-				}
-				out = append(out, o)
-			}
-			opts[k] = out
-		}
-		solveComponent(sol, members, opts)
-	}
-
-	// Plans: consume what was chosen, relocate victims on what is left.
-	used := make(map[int32]bool)
-	for _, o := range sol.chosen {
-		if o != nil {
-			for _, r := range o.res {
-				used[r] = true
-			}
-		}
-	}
-	sol.plans = make([]Plan, n)
 	var victims []victimRef
+	used := make(map[int32]bool)
+	for _, root := range roots {
+		s := j.newSolver(comps[root], lazy)
+		s.solve()
+		victims = s.expand(sol, used, victims)
+	}
 	for k := range sol.reqs {
-		o := sol.chosen[k]
-		if o == nil {
-			continue
-		}
-		sol.plans[k] = inv.basePlan(&sol.reqs[k], o)
-		if o.stage == stgPreempt {
-			victims = append(victims, victimRef{k, o.res[0]})
+		if o := sol.chosen[k]; o != nil {
+			sol.plans[k] = inv.basePlan(&sol.reqs[k], o)
 		}
 	}
-	inv.relocate(sol.plans, victims, used)
+	inv.settle(sol.plans, victims, used)
+	var ex *explainer
 	for k := range sol.reqs {
 		if sol.chosen[k] == nil {
-			sol.plans[k] = Plan{Reason: inv.explain(&sol.reqs[k], used)}
+			if ex == nil {
+				ex = inv.newExplainer(used, excluded)
+			}
+			sol.plans[k] = Plan{Reason: ex.explain(inv, &sol.reqs[k])}
 		}
 	}
 	return sol, nil
 }
 
-// optionLimits bounds how many single-resource options each request needs:
-// two requests can compete for a logical server only if their members share
-// a hard key (disk array, chipset, NIC and HBA ports), since every
-// candidate node satisfies the hard constraints with a failed node. In an
-// optimal plan the other requests of a group take at most one logical
-// server each (a composition: as many as the largest combination) of a
-// request's candidates, so one more than that always leaves one of its
-// best free, and a worse one is never needed.
-func (inv *Inventory) optionLimits(reqs []request) []int {
-	maxRes := 1
-	for _, ci := range inv.usableCombos {
-		maxRes = max(maxRes, len(inv.combos[ci]))
-	}
-	keyOwner := make(map[hardKey]int)
-	parent := make([]int, len(reqs))
-	for k := range parent {
-		parent[k] = k
-	}
-	find := func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
+func (j *joint) newSolver(reqs []int, lazy bool) *solver {
+	s := &solver{j: j, reqs: reqs, gp: make(map[int32]*gpools), pp: make(map[int32]*ppools),
+		one: make(map[int32]int32), bnode: make(map[int32]int32), zeroV: make([]int64, j.K)}
+	s.d.tmp, s.d.tmp2 = make([]int64, j.K), make([]int64, j.K)
+	s.d.rankOf = func(v int32) uint8 {
+		if n := s.nodes[v]; n.kind == nIn {
+			if p := &s.pools[n.ref]; p.out < 0 && int32(len(p.holders)) < p.cap {
+				return 1
+			}
 		}
-		return x
+		return 3
 	}
-	for k := range reqs {
-		for _, m := range reqs[k].fm {
-			hk := inv.hardOf(&inv.srvs[m])
-			if j, ok := keyOwner[hk]; ok {
-				if a, b := find(j), find(k); a != b {
-					parent[max(a, b)] = min(a, b)
+	s.d.sink = make([]int64, j.K)
+	s.d.intr = make([]int64, j.K)
+	s.d.intr[j.levels+3] = 1
+	s.st = make([]rstate, len(reqs))
+	for ci, k := range reqs {
+		r := &j.reqs[k]
+		st := &s.st[ci]
+		st.req = r
+		st.nodeID = s.newNode(nReq, int32(ci))
+		st.at = -2
+		st.unplV = make([]int64, j.K)
+		st.unplV[r.level] = 1
+		st.str = s.newStream(r)
+		st.comps = j.inv.composites(r)
+		if !lazy {
+			for {
+				o, ok := st.str.pop()
+				if !ok {
+					break
 				}
-			} else {
-				keyOwner[hk] = k
+				st.opts = append(st.opts, o)
 			}
 		}
 	}
-	// A request composes only when it is a partition or accepts another
-	// node count; otherwise each of its options takes one logical server.
-	takes := func(r *request) int {
-		if len(r.fm) == 1 && !r.pol.AllowPartitionMismatch {
-			return 1
+	return s
+}
+
+// composites lists the request's options that compose several logical
+// servers: allowed combinations of Standby servers (exact, then under the
+// policy) and, with Preempt, combinations lent by lower-priority
+// workloads, in jointCmp order.
+func (inv *Inventory) composites(req *request) []option {
+	if len(req.nodes) == 1 && !req.pol.AllowPartitionMismatch {
+		return nil // combinations have two or more servers
+	}
+	var out []option
+	seen := make(map[int32]bool)
+	zero := Policy{}
+	hk := inv.hardOfNode(&req.nodes[0])
+	n := len(req.nodes)
+	try := func(list []int32, stage uint8, pol *Policy, mm bool) {
+		for _, ci := range list {
+			c := inv.combos[ci]
+			if (len(c) != n && !mm) || seen[ci] || !inv.comboFree(req, ci, nil) {
+				continue
+			}
+			o := option{stage: stage, combo: ci}
+			if !inv.eval(req, c, pol, mm, &o) {
+				continue
+			}
+			o.res = inv.comboRes(ci)
+			if stage == stgPreempt {
+				inv.victimTerms(&o, req.budgets(inv))
+			}
+			if o.pairs != nil {
+				o.pairs = slices.Clone(o.pairs)
+			}
+			seen[ci] = true
+			out = append(out, o)
 		}
-		return maxRes
 	}
-	sum := make(map[int]int)
-	for k := range reqs {
-		sum[find(k)] += takes(&reqs[k])
+	try(inv.idx.usableBy[hk], stgRecompose, &zero, false)
+	try(inv.idx.usableBy[hk], stgRelaxedCompose, &req.pol, req.pol.AllowPartitionMismatch)
+	if req.pol.Preempt {
+		try(inv.idx.lendBy[hk], stgPreempt, &req.pol, req.pol.AllowPartitionMismatch)
 	}
-	out := make([]int, len(reqs))
-	for k := range reqs {
-		out[k] = 1 + sum[find(k)] - takes(&reqs[k])
-	}
+	slices.SortStableFunc(out, func(a, b option) int { return inv.jointCmp(&a, &b) })
 	return out
 }
 
-type victimRef struct {
-	plan int
-	ls   int32
-}
-
-// basePlan is a Plan without relocations.
-func (inv *Inventory) basePlan(req *request, o *option) Plan {
-	p := Plan{Kind: kindOf(o.stage), Compose: o.isCompose()}
-	p.Assignments = make([]Assignment, len(req.fm))
-	for k, fi := range req.fm {
-		p.Assignments[k] = Assignment{Failed: inv.srvs[fi].id, Spare: inv.srvs[o.spareOf(k)].id}
-	}
-	p.Replacement = make([]ServerID, len(o.repl))
-	for k, r := range o.repl {
-		p.Replacement[k] = inv.srvs[r].id
-	}
-	if o.stage == stgPreempt {
-		vm := inv.lsMembers(o.res[0])
-		p.Preemptions = make([]Preemption, len(vm))
-		for k, m := range vm {
-			s := &inv.srvs[m]
-			p.Preemptions[k] = Preemption{Victim: s.id, Workload: inv.strs[s.work], Priority: s.prio}
+// solve chooses, for the component, the compositions to use (every
+// compatible subset up to maxLeaves) and assigns the rest by flow.
+func (s *solver) solve() {
+	type ref struct{ r, c int }
+	var refs []ref
+	for r := range s.st {
+		for c := range s.st[r].comps {
+			refs = append(refs, ref{r, c})
 		}
 	}
-	return p
-}
-
-// relocate gives victims, higher priority first then by ID, the best
-// standby logical server left in used, and marks it used.
-func (inv *Inventory) relocate(plans []Plan, victims []victimRef, used map[int32]bool) {
-	slices.SortFunc(victims, func(a, b victimRef) int {
-		pa := inv.srvs[inv.members[inv.ls[a.ls].first]].prio
-		pb := inv.srvs[inv.members[inv.ls[b.ls].first]].prio
-		if c := cmp.Compare(pb, pa); c != 0 {
-			return c
-		}
-		return cmp.Compare(inv.ls[a.ls].first, inv.ls[b.ls].first)
-	})
-	for _, v := range victims {
-		reloc, ok := inv.relocation(v.ls, used)
-		if !ok {
-			continue
-		}
-		for _, r := range reloc.res {
-			used[r] = true
-		}
-		p := &plans[v.plan]
-		for k := range p.Preemptions {
-			p.Preemptions[k].RelocateTo = inv.srvs[reloc.spareOf(k)].id
-		}
-	}
-}
-
-// solveComponent chooses at most one option per request of one component,
-// resources disjoint, minimising the lexicographic cost vector: unplaced
-// requests per priority level (highest first), then the option terms
-// summed. Compositions (several resources) are enumerated; the rest is a
-// min-cost assignment solved by successive shortest paths.
-func solveComponent(sol *solution, members []int, opts [][]option) {
-	// Priority levels, highest first.
-	var levels []int
-	for _, k := range members {
-		levels = append(levels, sol.reqs[k].prio)
-	}
-	slices.Sort(levels)
-	levels = slices.Compact(levels)
-	slices.Reverse(levels)
-	L := len(levels)
-	K := L + termCount
-	levelOf := make([]int, len(members))
-	for mi, k := range members {
-		levelOf[mi], _ = slices.BinarySearchFunc(levels, sol.reqs[k].prio, func(a, b int) int { return cmp.Compare(b, a) })
-	}
-	optCost := func(o *option) vec {
-		v := make(vec, K)
-		t := terms(o)
-		copy(v[L:], t[:])
-		return v
-	}
-
-	// Composition choices.
-	type comp struct {
-		mi  int
-		o   *option
-		res []int32
-	}
-	var comps []comp
-	for mi, k := range members {
-		for oi := range opts[k] {
-			if len(opts[k][oi].res) > 1 {
-				comps = append(comps, comp{mi, &opts[k][oi], opts[k][oi].res})
-			}
-		}
-	}
-	var best vec
-	bestChoice := make([]*option, len(members))
-	choice := make([]*option, len(members))
+	var best []int64
+	var bestFix []ref
+	var fix []ref
+	leaves := 0
+	lastBest := false // the last leaf run is the best one
 	blocked := make(map[int32]bool)
-	fixed := make([]bool, len(members))
-	var rec func(ci int, base vec)
-	rec = func(ci int, base vec) {
-		if ci == len(comps) {
-			total, assign := assignSSP(members, opts, fixed, blocked, levelOf, K, L)
-			total.add(base)
-			if best == nil || total.less(best) {
-				best = total
-				for mi := range members {
-					if fixed[mi] {
-						bestChoice[mi] = choice[mi]
-					} else {
-						bestChoice[mi] = assign[mi]
-					}
-				}
+	fixed := make([]bool, len(s.st))
+	var rec func(i int)
+	rec = func(i int) {
+		if leaves >= maxLeaves {
+			return
+		}
+		if i == len(refs) {
+			leaves++
+			fx := make([][2]int, len(fix))
+			for k, f := range fix {
+				fx[k] = [2]int{f.r, f.c}
+			}
+			cost := s.leaf(fx)
+			lastBest = best == nil || slices.Compare(cost, best) < 0
+			if lastBest {
+				best, bestFix = cost, slices.Clone(fix)
 			}
 			return
 		}
-		// Taking the composition first: options come best first, so on
-		// equal objectives the better-ranked composition wins.
-		c := comps[ci]
-		free := !fixed[c.mi]
-		for _, r := range c.res {
-			if blocked[r] {
-				free = false
-			}
+		f := refs[i]
+		o := &s.st[f.r].comps[f.c]
+		free := !fixed[f.r]
+		for _, li := range o.res {
+			free = free && !blocked[li]
 		}
 		if free {
-			for _, r := range c.res {
-				blocked[r] = true
+			for _, li := range o.res {
+				blocked[li] = true
 			}
-			fixed[c.mi], choice[c.mi] = true, c.o
-			nb := slices.Clone(base)
-			nb.add(optCost(c.o))
-			rec(ci+1, nb)
-			fixed[c.mi], choice[c.mi] = false, nil
-			for _, r := range c.res {
-				delete(blocked, r)
+			fixed[f.r] = true
+			fix = append(fix, f)
+			rec(i + 1)
+			fix = fix[:len(fix)-1]
+			fixed[f.r] = false
+			for _, li := range o.res {
+				delete(blocked, li)
 			}
 		}
-		rec(ci+1, base)
+		rec(i + 1)
 	}
-	rec(0, make(vec, K))
-	for mi, k := range members {
-		sol.chosen[k] = bestChoice[mi]
+	rec(0)
+	if lastBest {
+		return
 	}
+	fx := make([][2]int, len(bestFix))
+	for k, f := range bestFix {
+		fx[k] = [2]int{f.r, f.c}
+	}
+	s.leaf(fx)
 }
 
-// vec is a cost vector compared lexicographically.
-type vec []int64
-
-func (v vec) add(w vec) {
-	for i := range v {
-		v[i] += w[i]
+// leaf resets the flow, fixes the given compositions (request, composite)
+// and adds the other requests; it returns the objective.
+func (s *solver) leaf(fix [][2]int) []int64 {
+	j := s.j
+	// Pools a composition touches must exist before the reset.
+	for _, f := range fix {
+		for _, li := range s.st[f[0]].comps[f[1]].res {
+			s.poolOfLS(li)
+		}
 	}
+	for k := range s.pools {
+		p := &s.pools[k]
+		p.cap, p.taken = p.cap0, p.taken0
+		p.holders, p.viaB, p.dead = p.holders[:0], 0, false
+	}
+	s.levelMax = make([][]int64, j.levels)
+	for k := range s.bud {
+		b := &s.bud[k]
+		b.used, b.pools = 0, b.pools[:0]
+		b.cap = int32(j.budget[b.work])
+	}
+	s.delta = s.delta[:0]
+	for k := range s.nodes {
+		s.nodes[k].dOff = -1
+	}
+	cost := make([]int64, j.K)
+	for k := range s.st {
+		s.st[k].at = -2
+	}
+	for _, f := range fix {
+		st := &s.st[f[0]]
+		st.at, st.fixed = -3, f[1]
+		o := &st.comps[f[1]]
+		for _, li := range o.res {
+			if pi := s.poolOfLS(li); pi >= 0 {
+				p := &s.pools[pi]
+				p.cap--
+				p.taken = append(slices.Clip(p.taken), li)
+			}
+		}
+		c := *o
+		c.interrupted = s.takeTokens(o)
+		t := terms(&c)
+		for i := range t {
+			cost[j.levels+i] += t[i]
+		}
+	}
+	for k := range s.st {
+		if s.st[k].at == -2 {
+			s.augment(k)
+		}
+	}
+	for k := range s.st {
+		st := &s.st[k]
+		switch {
+		case st.at == -1:
+			cost[st.req.level]++
+		case st.at >= 0:
+			for i, v := range st.opts[st.at].cost {
+				cost[i] += v
+			}
+		}
+	}
+	for k := range s.pools {
+		p := &s.pools[k]
+		if p.budget >= 0 {
+			cost[j.levels+3] += int64(len(p.holders)) - int64(p.viaB)
+		}
+	}
+	return cost
 }
 
-func (v vec) less(w vec) bool { return slices.Compare(v, w) < 0 }
+// takeTokens spends the scale-in budget on a fixed composition's victims,
+// in order; it returns the victims left interrupted.
+func (s *solver) takeTokens(o *option) int32 {
+	inv := s.j.inv
+	var n int32
+	for _, li := range o.res {
+		if inv.ls[li].state != lsActive {
+			continue
+		}
+		w := inv.srvs[inv.members[inv.ls[li].first]].work
+		if bi, ok := s.bnode[w]; ok && s.bud[bi].cap > 0 {
+			s.bud[bi].cap--
+			continue
+		}
+		n++
+	}
+	return n
+}
 
-// assignSSP solves the min-cost assignment of the non-fixed members to
-// single-resource options (or to "unplaced", which costs one unit at the
-// member's priority level), resources in blocked excluded. Members are
-// added one at a time along a shortest augmenting path (Bellman-Ford on the
-// residual graph, deterministic tie-breaks), which keeps the assignment of
-// the members added so far of minimum cost. Cost vectors live in flat
-// slabs of K int64 each.
-func assignSSP(members []int, opts [][]option, fixed []bool, blocked map[int32]bool,
-	levelOf []int, K, L int) (vec, []*option) {
-	m := len(members)
-	type edge struct {
-		right int // index into rights
-		o     *option
-		cost  vec
+// poolOfLS returns the pool holding logical server li (building it), or -1.
+func (s *solver) poolOfLS(li int32) int32 {
+	inv := s.j.inv
+	switch inv.ls[li].n {
+	case 1:
+		return s.poolOfServer(inv.members[inv.ls[li].first])
+	case 2:
+		g := inv.idx.lsPG[0][li]
+		if g < 0 {
+			return -1
+		}
+		eks := inv.idx.sigs[inv.idx.pgroups[g].key.sig].eks
+		if id, ok := s.partPools(g).at[s.partProfile(li, eks)]; ok {
+			return id
+		}
+		return -1
 	}
-	rightOf := make(map[int32]int)
-	var rights []int32
-	edges := make([][]edge, m)
-	nEdges := 0
-	for mi, k := range members {
-		if fixed[mi] {
+	return s.onePool(li)
+}
+
+// expand turns the component's flow into options on concrete logical
+// servers: in each pool, lower IDs to requests in canonical order; the
+// first units through the budget are the ones scaled in.
+func (s *solver) expand(sol *solution, used map[int32]bool, victims []victimRef) []victimRef {
+	inv := s.j.inv
+	type unit struct {
+		li      int32
+		scaleIn bool
+	}
+	got := make(map[int]unit)
+	for pi := range s.pools {
+		p := &s.pools[pi]
+		if len(p.holders) == 0 {
 			continue
 		}
-		for oi := range opts[k] {
-			if o := &opts[k][oi]; len(o.res) == 1 && !blocked[o.res[0]] {
-				nEdges++
+		hs := slices.Clone(p.holders)
+		slices.Sort(hs)
+		lss := s.members(p, len(hs), used)
+		for k, h := range hs {
+			if k >= len(lss) {
+				panic("search: a pool has fewer logical servers than units")
 			}
+			got[int(h)] = unit{lss[k], p.budget >= 0 && int32(k) < p.viaB}
+			used[lss[k]] = true
 		}
 	}
-	slab := make([]int64, (nEdges+m)*K)
-	next := func() vec {
-		v := vec(slab[:K:K])
-		slab = slab[K:]
-		return v
+	tokens := make(map[int32]int32)
+	for bi := range s.bud {
+		tokens[s.bud[bi].work] = int32(s.j.budget[s.bud[bi].work]) - s.bud[bi].used
 	}
-	unplacedCost := make([]vec, m)
-	for mi, k := range members {
-		if fixed[mi] {
-			continue
-		}
-		unplacedCost[mi] = next()
-		unplacedCost[mi][levelOf[mi]] = 1
-		for oi := range opts[k] {
-			o := &opts[k][oi]
-			if len(o.res) != 1 || blocked[o.res[0]] {
-				continue
-			}
-			r, ok := rightOf[o.res[0]]
-			if !ok {
-				r = len(rights)
-				rightOf[o.res[0]] = r
-				rights = append(rights, o.res[0])
-			}
-			c := next()
-			t := terms(o)
-			copy(c[L:], t[:])
-			edges[mi] = append(edges[mi], edge{right: r, o: o, cost: c})
-		}
-	}
-	nR := len(rights)
-	matchR := make([]int, nR) // right -> member, -1 free
-	for i := range matchR {
-		matchR[i] = -1
-	}
-	matchL := make([]int, m) // member -> edge index; -2 unplaced, -3 not added
-	for i := range matchL {
-		matchL[i] = -3
-	}
-	edgeCost := func(mi, e int) vec {
-		if e == -2 {
-			return unplacedCost[mi]
-		}
-		return edges[mi][e].cost
-	}
-	distLs := make([]int64, m*K)
-	distRs := make([]int64, nR*K)
-	setL := make([]bool, m)
-	setR := make([]bool, nR)
-	dL := func(i int) vec { return distLs[i*K : (i+1)*K : (i+1)*K] }
-	dR := func(i int) vec { return distRs[i*K : (i+1)*K : (i+1)*K] }
-	prevR := make([]int, nR) // member that reaches right, via edge prevRE
-	prevRE := make([]int, nR)
-	prevL := make([]int, m) // right through which member was reached
-	inQ := make([]bool, m)
-	tmp := make(vec, K)
-	tmp2 := make(vec, K)
-	bestD := make(vec, K)
-	var queue []int
-	for mi := 0; mi < m; mi++ {
-		if fixed[mi] {
-			continue
-		}
-		clear(setL)
-		clear(setR)
-		clear(dL(mi))
-		setL[mi] = true
-		prevL[mi] = -1
-		queue = append(queue[:0], mi)
-		inQ[mi] = true
-		for len(queue) > 0 {
-			u := queue[0]
-			queue = queue[1:]
-			inQ[u] = false
-			for e, ed := range edges[u] {
-				if matchL[u] == e {
+	for ci, k := range s.reqs {
+		st := &s.st[ci]
+		req := &sol.reqs[k]
+		switch {
+		case st.at == -3:
+			o := st.comps[st.fixed]
+			o.interrupted = 0
+			for _, li := range o.res {
+				used[li] = true
+				if inv.ls[li].state != lsActive {
 					continue
 				}
-				copy(tmp, dL(u))
-				tmp.add(ed.cost)
-				r := ed.right
-				if setR[r] && !tmp.less(dR(r)) {
-					continue
+				w := inv.srvs[inv.members[inv.ls[li].first]].work
+				in := tokens[w] > 0
+				if in {
+					tokens[w]--
+				} else {
+					o.interrupted++
 				}
-				copy(dR(r), tmp)
-				setR[r] = true
-				prevR[r], prevRE[r] = u, e
-				w := matchR[r]
-				if w < 0 {
-					continue
+				victims = append(victims, victimRef{plan: k, ls: li, scaleIn: in})
+			}
+			sol.chosen[k] = &o
+		case st.at >= 0:
+			u := got[ci]
+			so := &st.opts[st.at]
+			stage := uint8(so.cost[s.j.levels+1])
+			pol, mm := &req.pol, req.pol.AllowPartitionMismatch
+			if stage == stgExact {
+				pol, mm = &Policy{}, false
+			}
+			o := option{stage: stage, combo: -1}
+			if !inv.eval(req, inv.lsMembers(u.li), pol, mm, &o) {
+				panic("search: a pool's logical server does not fit")
+			}
+			if o.pairs != nil {
+				o.pairs = slices.Clone(o.pairs)
+			}
+			o.res = inv.lsSelf(u.li)
+			if stage == stgPreempt {
+				p := &s.pools[so.pool]
+				o.vprio, o.victims = p.prio, inv.ls[u.li].n
+				if !u.scaleIn {
+					o.interrupted = 1
 				}
-				// Go back along w's matched edge.
-				c := edgeCost(w, matchL[w])
-				for i := range tmp {
-					tmp[i] -= c[i]
-				}
-				if !setL[w] || tmp.less(dL(w)) {
-					copy(dL(w), tmp)
-					setL[w] = true
-					prevL[w] = r
-					if !inQ[w] {
-						inQ[w] = true
-						queue = append(queue, w)
-					}
-				}
+				victims = append(victims, victimRef{plan: k, ls: u.li, scaleIn: u.scaleIn})
 			}
-		}
-		// The cheapest end: a free resource, or a reached member (other than
-		// one already unplaced) that gives up and becomes unplaced.
-		bestEnd, bestIsR, have := -1, false, false
-		for r := range nR {
-			if matchR[r] < 0 && setR[r] && (!have || dR(r).less(bestD)) {
-				copy(bestD, dR(r))
-				bestEnd, bestIsR, have = r, true, true
-			}
-		}
-		for w := 0; w < m; w++ {
-			if !setL[w] || matchL[w] == -2 {
-				continue
-			}
-			copy(tmp2, dL(w))
-			tmp2.add(unplacedCost[w])
-			if !have || tmp2.less(bestD) {
-				copy(bestD, tmp2)
-				bestEnd, bestIsR, have = w, false, true
-			}
-		}
-		// Augment.
-		var r int
-		if bestIsR {
-			r = bestEnd
-		} else {
-			w := bestEnd
-			r = prevL[w]
-			matchL[w] = -2
-			if r < 0 { // w is the new member itself
-				continue
-			}
-		}
-		for {
-			u, e := prevR[r], prevRE[r]
-			nextR := prevL[u]
-			matchR[r] = u
-			matchL[u] = e
-			if nextR < 0 || u == mi {
-				break
-			}
-			r = nextR
+			sol.chosen[k] = &o
 		}
 	}
-	total := make(vec, K)
-	out := make([]*option, m)
-	for mi := 0; mi < m; mi++ {
-		if fixed[mi] {
-			continue
-		}
-		total.add(edgeCost(mi, matchL[mi]))
-		if matchL[mi] >= 0 {
-			out[mi] = edges[mi][matchL[mi]].o
-		}
+	return victims
+}
+
+func scaleName(r *ScaleRequest) string {
+	if r.Like != "" {
+		return fmt.Sprintf("%s like %s", r.Kind, r.Like)
 	}
-	return total, out
+	return fmt.Sprintf("%s of %q", r.Kind, r.Workload)
 }

@@ -108,3 +108,102 @@ func FuzzInventoryFind(f *testing.F) {
 		_ = inv.Coverage()
 	})
 }
+
+// decodeScale turns the last bytes of data into up to three scale
+// requests over the servers (valid and invalid ones).
+func decodeScale(data []byte, servers []search.Server) []search.ScaleRequest {
+	if len(data) > 12 {
+		data = data[len(data)-12:]
+	}
+	next := func() int {
+		if len(data) == 0 {
+			return 0
+		}
+		b := data[0]
+		data = data[1:]
+		return int(b)
+	}
+	var out []search.ScaleRequest
+	for range next() % 4 {
+		r := search.ScaleRequest{Kind: search.ScaleKind(next() % 3), Count: next()%4 - boolInt(next()%20 == 0)}
+		if len(servers) > 0 && next()%3 > 0 {
+			r.Like = servers[next()%len(servers)].ID
+		} else {
+			r.Template = []search.Server{{Hardware: search.Hardware{CPUModel: "m0", CPUMHz: 2000 + 200*(next()%4),
+				MemoryMiB: 32768 * (next() % 4), Chipset: "c0", NICPorts: next() % 3, HBAPorts: 2},
+				Switch: fmt.Sprint("sw", next()%4), DiskArray: "a0", Zone: "z0", VLANs: []int{next() * 20}}}
+			r.Priority = next() % 4
+		}
+		r.MinMemoryMiB = 32768 * (next() % 6)
+		if next()%2 == 0 {
+			r.Policy = &search.Policy{MinMemoryMiB: 32768 * (next() % 3), Preempt: next()%2 == 0, AnyCPUModel: true, ScaleInMin: next() % 3}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// FuzzFindJoint: failures and scale requests planned together never panic;
+// bad input is ErrInvalid with no plans, otherwise every request has its
+// plans (Count of them for a scale-out) and nothing is used twice.
+func FuzzFindJoint(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 1, 0, 4, 1, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 4, 2, 1, 2, 0, 1, 0, 0, 0, 0, 2, 1, 0})
+	f.Add([]byte("another fairly long seed with servers, options and then a few scale requests at the very end"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		servers, opts := decode(data)
+		inv, err := search.NewInventory(servers, opts...)
+		if err != nil {
+			return
+		}
+		var failed []search.ServerID
+		for _, s := range inv.Servers() {
+			if s.State == search.Failed {
+				failed = append(failed, s.ID)
+			}
+		}
+		scale := decodeScale(data, inv.Servers())
+		jp, err := inv.FindJoint(failed, scale...)
+		switch {
+		case errors.Is(err, search.ErrInvalid):
+			if len(jp.Failures) != 0 || len(jp.Scale) != 0 {
+				t.Fatalf("plans with ErrInvalid: %+v", jp)
+			}
+			return
+		case err != nil && !errors.Is(err, search.ErrNoSpare):
+			t.Fatalf("FindJoint: %v", err)
+		}
+		if len(jp.Failures) != len(failed) || len(jp.Scale) != len(scale) {
+			t.Fatalf("%d/%d failure plans, %d/%d scale plans", len(jp.Failures), len(failed), len(jp.Scale), len(scale))
+		}
+		used := make(map[search.ServerID]string)
+		use := func(id search.ServerID, by string) {
+			if prev, ok := used[id]; ok && prev != by {
+				t.Fatalf("%s used by %s and %s", id, prev, by)
+			}
+			used[id] = by
+		}
+		for i, p := range jp.Failures {
+			for _, id := range p.Replacement {
+				use(id, p.String())
+			}
+			if p.Kind != 0 && len(p.Assignments) == 0 {
+				t.Fatalf("failure %s: plan without assignments %v", failed[i], p)
+			}
+		}
+		for i, ps := range jp.Scale {
+			want := max(scale[i].Count, 1)
+			if scale[i].Kind == search.ScaleUp {
+				want = 1
+			}
+			if len(ps) != want {
+				t.Fatalf("scale request %d: %d plans, want %d", i, len(ps), want)
+			}
+			for _, p := range ps {
+				for _, id := range p.Replacement {
+					use(id, p.String())
+				}
+			}
+		}
+	})
+}

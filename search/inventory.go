@@ -11,10 +11,13 @@ import (
 type Option func(*config)
 
 type config struct {
-	policies   []serverPolicy
-	workloads  []workloadPolicy
-	combos     [][]ServerID
-	optionErrs []string
+	// smallGroups overrides the sizes up to which groups are read whole
+	// (tests; 0: the defaults, negative: none).
+	smallGroups int
+	policies    []serverPolicy
+	workloads   []workloadPolicy
+	combos      [][]ServerID
+	optionErrs  []string
 }
 
 type serverPolicy struct {
@@ -85,6 +88,7 @@ type srv struct {
 	vlans, work, ls   int32
 	part              int32 // index into Inventory.partNames, -1 = standalone
 	state             uint8
+	pol               int32 // its logical server's policy (a copy of lserver.pol)
 }
 
 // logical-server states.
@@ -100,21 +104,7 @@ type lserver struct {
 	state    uint8
 }
 
-type exactKey struct{ hw, arr, sw int32 }
-
 type hardKey struct{ arr, chip, nic, hba int32 }
-
-type partKey struct {
-	n  int32 // node count; 0 = any
-	hk hardKey
-}
-
-// bucket holds the standalone servers of one hardware class (and one hard
-// key and state group).
-type bucket struct {
-	hw  int32
-	srv []int32
-}
 
 type hwInfo struct {
 	Hardware
@@ -133,25 +123,25 @@ type Inventory struct {
 	partNames []PartitionID
 	ls        []lserver
 	lsIdx     []int32 // 0, 1, 2, ...: backing store for one-element slices
+	ident     []int32 // 0, 1, 2, ... per server: the same
 	members   []int32 // server indexes, grouped per logical server, ID order
 	policies  []Policy
 	combos    [][]int32 // server indexes, ID order
 	// usable combos: size >= 2, all members standalone Standby.
 	usableCombos []int32
 
-	exact       map[exactKey][]int32 // standby standalone servers, ID order
-	activeSw    map[exactKey][]int32 // active standalone servers, priority then ID order
-	standbyHard map[hardKey][]bucket // standby standalone servers by class, ID order
-	activeHard  map[hardKey][]bucket // active standalone servers by class, priority then ID order
-	// all-standby and all-active partitions (logical servers), listed
-	// under their node count and under 0, for each hard key among their
-	// members, in ID order.
-	standbyParts map[partKey][]int32
-	activeParts  map[partKey][]int32
-	partSrvs     []int32            // servers that belong to a partition
-	counts       map[countKey]int32 // for explanations
-	nStandby     int
-	nActive      int
+	idx     index
+	smallPG int // see smallPGroup
+	smallG  int // see smallGroup
+	hwIdx   map[Hardware]int32
+	// For scale templates: the interned strings sorted, the VLAN sets,
+	// and the policy of each workload given WithWorkloadPolicy.
+	strSorted []int32
+	vlanIdx   map[string]int32
+	wlPolicy  map[int32]int32
+	counts    map[countKey]int32 // for explanations
+	nStandby  int
+	nActive   int
 
 	opts []Option // kept for With
 }
@@ -192,10 +182,11 @@ func invalid(format string, args ...any) error {
 
 // NewInventory validates servers and builds an immutable, indexed snapshot.
 // The input slice is not retained (VLAN slices are copied). The cost is
-// O(n log n) in the number of servers (about 110 ms for 100,000 servers on
-// a small shared machine, less when the input is already sorted by ID), and
-// it keeps about 140 bytes per server (an ID map, a compact record and
-// the indexes; small inventories pay a fixed overhead on top).
+// O(n log n) in the number of servers (some 150-250 ms for 100,000 servers
+// on a small shared machine, less when the input is already sorted by ID),
+// and it keeps 160 to 250 bytes per server depending on the shape (an ID
+// map, a compact record and the search indexes; see the package
+// documentation's Index; small inventories pay a fixed overhead on top).
 //
 // It returns an error wrapping ErrInvalid for an empty or duplicate ID, an
 // unknown State, a negative or absurd (above 1 THz, 1 EiB, 65536 ports) CPU
@@ -209,7 +200,10 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			o(&cfg)
 		}
 	}
-	inv := &Inventory{opts: slices.Clone(opts)}
+	inv := &Inventory{opts: slices.Clone(opts), smallPG: smallPGroup, smallG: smallGroup}
+	if cfg.smallGroups != 0 {
+		inv.smallPG, inv.smallG = max(cfg.smallGroups, -1), max(cfg.smallGroups, -1)
+	}
 	type keyed struct {
 		id ServerID
 		i  int32
@@ -350,7 +344,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		return v
 	}
 	checkPol := func(p Policy) error {
-		if p.MinCPUMHz < 0 || p.MinMemoryMiB < 0 || p.MinCPUMHz > maxMHz || int64(p.MinMemoryMiB) > maxMiB {
+		if p.MinCPUMHz < 0 || p.MinMemoryMiB < 0 || p.ScaleInMin < 0 || p.MinCPUMHz > maxMHz || int64(p.MinMemoryMiB) > maxMiB {
 			return invalid("policy: minimum out of range")
 		}
 		return nil
@@ -363,6 +357,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			}
 			wp[strIn.id(w.workload)] = polOf(w.p)
 		}
+		inv.wlPolicy = wp
 		for li := range inv.ls {
 			if p, ok := wp[inv.srvs[inv.members[inv.ls[li].first]].work]; ok {
 				inv.ls[li].pol = p
@@ -419,8 +414,26 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		}
 		inv.combos = append(inv.combos, idx)
 	}
+	for i := range inv.srvs {
+		inv.srvs[i].pol = inv.ls[inv.srvs[i].ls].pol
+	}
 	slices.SortFunc(inv.combos, func(a, b []int32) int { return slices.Compare(a, b) })
 	inv.combos = slices.CompactFunc(inv.combos, func(a, b []int32) bool { return slices.Equal(a, b) })
+	inv.hwIdx = hwIdx
+	inv.vlanIdx = vlanIdx
+	inv.strSorted = make([]int32, len(inv.strs))
+	for k := range inv.strSorted {
+		inv.strSorted[k] = int32(k)
+	}
+	slices.SortFunc(inv.strSorted, func(a, b int32) int { return cmp.Compare(inv.strs[a], inv.strs[b]) })
+	inv.lsIdx = make([]int32, len(inv.ls))
+	for li := range inv.lsIdx {
+		inv.lsIdx[li] = int32(li)
+	}
+	inv.ident = make([]int32, len(inv.srvs))
+	for i := range inv.ident {
+		inv.ident[i] = int32(i)
+	}
 	inv.derive()
 	return inv, nil
 }
@@ -445,19 +458,7 @@ func (inv *Inventory) derive() {
 		}
 	}
 
-	for ci, c := range inv.combos {
-		ok := len(c) >= 2
-		for _, m := range c {
-			s := &inv.srvs[m]
-			if inv.grouped(s) || s.state != stStandby {
-				ok = false
-			}
-		}
-		if ok {
-			inv.usableCombos = append(inv.usableCombos, int32(ci))
-		}
-	}
-
+	inv.countStates()
 	inv.buildIndexes()
 }
 
@@ -478,16 +479,11 @@ func (inv *Inventory) hardOf(s *srv) hardKey {
 	return hardKey{s.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}
 }
 
-func (inv *Inventory) buildIndexes() {
-	inv.exact = make(map[exactKey][]int32)
-	type bk struct {
-		g  uint8
-		hk hardKey
-		hw int32
-	}
-	tmp := make(map[bk][]int32)
-	partCounts := make(map[countKey]int32)
+// countStates counts Standby and Active servers by hard-key prefix, for
+// explanations.
+func (inv *Inventory) countStates() {
 	inv.counts = make(map[countKey]int32)
+	inv.nStandby, inv.nActive = 0, 0
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
 		var g uint8
@@ -502,79 +498,10 @@ func (inv *Inventory) buildIndexes() {
 			continue
 		}
 		hk := inv.hardOf(s)
-		if inv.grouped(s) {
-			partCounts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}]++
-			inv.partSrvs = append(inv.partSrvs, int32(i))
-			continue
-		}
-		if g == 0 {
-			k := exactKey{s.hw, s.arr, s.sw}
-			inv.exact[k] = append(inv.exact[k], int32(i))
-		}
-		k := bk{g, hk, s.hw}
-		tmp[k] = append(tmp[k], int32(i))
-	}
-	addCount := func(g uint8, hk hardKey, n int32) {
-		inv.counts[countKey{g, hk.arr, -1, -1, -1}] += n
-		inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}] += n
-		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}] += n
-		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}] += n
-	}
-	for k, n := range partCounts {
-		addCount(k.g, hardKey{k.arr, k.chip, k.nic, k.hba}, n)
-	}
-	inv.standbyHard = make(map[hardKey][]bucket)
-	inv.activeHard = make(map[hardKey][]bucket)
-	inv.activeSw = make(map[exactKey][]int32)
-	for k, l := range tmp {
-		addCount(k.g, k.hk, int32(len(l)))
-		if k.g == 0 {
-			inv.standbyHard[k.hk] = append(inv.standbyHard[k.hk], bucket{k.hw, l})
-			continue
-		}
-		slices.SortFunc(l, func(a, b int32) int {
-			if c := cmp.Compare(inv.srvs[a].prio, inv.srvs[b].prio); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
-		inv.activeHard[k.hk] = append(inv.activeHard[k.hk], bucket{k.hw, l})
-		for _, i := range l {
-			ek := exactKey{k.hw, inv.srvs[i].arr, inv.srvs[i].sw}
-			inv.activeSw[ek] = append(inv.activeSw[ek], i)
-		}
-	}
-	for _, m := range []map[hardKey][]bucket{inv.standbyHard, inv.activeHard} {
-		for _, bs := range m {
-			slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.hw, b.hw) })
-		}
-	}
-	inv.lsIdx = make([]int32, len(inv.ls))
-	inv.standbyParts = make(map[partKey][]int32)
-	inv.activeParts = make(map[partKey][]int32)
-	var keys []hardKey
-	for li := range inv.ls {
-		inv.lsIdx[li] = int32(li)
-		l := &inv.ls[li]
-		if l.n < 2 || l.state == lsOther {
-			continue
-		}
-		m := inv.standbyParts
-		if l.state == lsActive {
-			m = inv.activeParts
-		}
-		keys = keys[:0]
-		for _, si := range inv.members[l.first : l.first+l.n] {
-			if hk := inv.hardOf(&inv.srvs[si]); !slices.Contains(keys, hk) {
-				keys = append(keys, hk)
-			}
-		}
-		for _, hk := range keys {
-			for _, n := range []int32{l.n, 0} {
-				k := partKey{n, hk}
-				m[k] = append(m[k], int32(li))
-			}
-		}
+		inv.counts[countKey{g, hk.arr, -1, -1, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}]++
+		inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}]++
 	}
 }
 
@@ -627,8 +554,8 @@ func (inv *Inventory) Servers() []Server {
 //
 // When every update only changes the State of an existing server, the
 // snapshot's interned tables and validation are reused and only the
-// state-dependent indexes are rebuilt (about a third of NewInventory's
-// cost: some 40 ms for 100,000 servers on a small shared machine);
+// state-dependent indexes are rebuilt (about half of NewInventory's
+// cost: some 140 ms for 100,000 servers on a small shared machine);
 // otherwise it is NewInventory over the merged servers. Both are O(n):
 // batch the updates of one planning round into one call.
 func (inv *Inventory) With(updates ...Server) (*Inventory, error) {
@@ -668,7 +595,8 @@ func (inv *Inventory) withStates(updates []Server) (*Inventory, bool) {
 	}
 	next := &Inventory{
 		hw: inv.hw, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames, byID: inv.byID,
-		members: inv.members, lsIdx: inv.lsIdx, policies: inv.policies, combos: inv.combos, opts: inv.opts,
+		members: inv.members, lsIdx: inv.lsIdx, ident: inv.ident, policies: inv.policies, combos: inv.combos, opts: inv.opts,
+		smallPG: inv.smallPG, smallG: inv.smallG, hwIdx: inv.hwIdx, strSorted: inv.strSorted, vlanIdx: inv.vlanIdx, wlPolicy: inv.wlPolicy,
 		srvs: slices.Clone(inv.srvs), ls: slices.Clone(inv.ls),
 	}
 	for _, c := range changes {
@@ -691,3 +619,7 @@ func (inv *Inventory) lsMembers(li int32) []int32 {
 	l := &inv.ls[li]
 	return inv.members[l.first : l.first+l.n]
 }
+
+// withSmallGroups sets the size up to which standalone and partition
+// groups are read whole (negative: none; every group gets its lists).
+func withSmallGroups(n int) Option { return func(c *config) { c.smallGroups = n } }

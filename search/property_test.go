@@ -1,18 +1,21 @@
 package search
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 )
 
-// instance is a random small inventory with failures.
+// instance is a random small inventory with failures and, sometimes, a
+// scale request.
 type instance struct {
 	servers  []Server
 	opts     []Option
 	policies map[ServerID]Policy
 	failed   []ServerID
+	scale    []ScaleRequest
 }
 
 var propHW = []Hardware{
@@ -22,7 +25,19 @@ var propHW = []Hardware{
 	{CPUModel: "A", CPUMHz: 2000, MemoryMiB: 32768, Chipset: "c2", NICPorts: 4, HBAPorts: 2},
 }
 
-func randInstance(rng *rand.Rand) instance {
+// knobs bias randInstance.
+type knobs struct {
+	maxSpares, maxVictims, maxLent int
+	preempt                        int // in 1/4: a failure's policy has Preempt
+	scaleIn                        int // in 1/3: a victim workload tolerates scale-in
+	pairs                          int // in 1/5: a failed logical server has two nodes
+}
+
+var plainKnobs = knobs{maxSpares: 13, maxVictims: 6, maxLent: 4, preempt: 2, scaleIn: 1, pairs: 1}
+
+func randInstance(rng *rand.Rand) instance { return randInstanceWith(rng, plainKnobs) }
+
+func randInstanceWith(rng *rand.Rand, kn knobs) instance {
 	var in instance
 	in.policies = make(map[ServerID]Policy)
 	nextID := 0
@@ -55,7 +70,7 @@ func randInstance(rng *rand.Rand) instance {
 	}
 	addLogical := func(prefix string, st State, prio int, work string) []ServerID {
 		size := 1
-		if rng.IntN(5) == 0 {
+		if r := rng.IntN(5); r == 0 || (prefix == "f" && r < kn.pairs) {
 			size = 2
 		}
 		var ids []ServerID
@@ -85,7 +100,10 @@ func randInstance(rng *rand.Rand) instance {
 		p.AnyCPUModel = rng.IntN(2) == 0
 		p.AllowPartitionMismatch = rng.IntN(3) == 0
 		p.AnySwitch = rng.IntN(2) == 0
-		p.Preempt = rng.IntN(2) == 0
+		p.Preempt = rng.IntN(4) < kn.preempt
+		if rng.IntN(4) == 0 {
+			p.ScaleInMin = 1 + rng.IntN(2)
+		}
 		return p
 	}
 	nFail := 1 + rng.IntN(8)
@@ -102,7 +120,7 @@ func randInstance(rng *rand.Rand) instance {
 			in.opts = append(in.opts, WithPolicy(ids[0], p))
 		}
 	}
-	nSpare := rng.IntN(13)
+	nSpare := rng.IntN(kn.maxSpares)
 	var standalone []ServerID
 	for count := 0; count < nSpare; {
 		ids := addLogical("s", Standby, 0, "")
@@ -126,59 +144,121 @@ func randInstance(rng *rand.Rand) instance {
 		}
 		in.opts = append(in.opts, WithCombination(c...))
 	}
-	for range rng.IntN(6) {
+	var victims, lone []ServerID
+	for range rng.IntN(kn.maxVictims) {
 		prio := []int{5, 10, 20, 40}[rng.IntN(4)]
 		ids := addLogical("v", Active, prio, fmt.Sprintf("w%d", prio))
+		victims = append(victims, ids[0])
+		if len(ids) == 1 {
+			lone = append(lone, ids[0])
+		}
 		if rng.IntN(3) == 0 {
 			p := randPolicy()
 			in.policies[ids[0]] = p
 			in.opts = append(in.opts, WithPolicy(ids[0], p))
 		}
 	}
+	// Workloads that tolerate being scaled in.
+	for _, prio := range []int{5, 10, 20, 40} {
+		if rng.IntN(3) < kn.scaleIn {
+			in.opts = append(in.opts, WithWorkloadPolicy(fmt.Sprintf("w%d", prio), Policy{ScaleInMin: 1 + rng.IntN(2)}))
+		}
+	}
+	// Combinations that lend: a standby server and a victim, or two
+	// victims.
+	for range rng.IntN(kn.maxLent) {
+		if len(lone) == 0 {
+			break
+		}
+		pool := append(slices.Clone(standalone), lone...)
+		v := lone[rng.IntN(len(lone))]
+		o := pool[rng.IntN(len(pool))]
+		if o != v {
+			in.opts = append(in.opts, WithCombination(v, o))
+		}
+	}
 	for range rng.IntN(3) {
 		in.servers = append(in.servers, base(newID("m"), []State{Maintenance, Reserved}[rng.IntN(2)], 0, ""))
+	}
+	// Sometimes a scale request too.
+	if rng.IntN(4) == 0 {
+		var r ScaleRequest
+		switch k := rng.IntN(3); {
+		case k == 0 && len(victims) > 0:
+			r = ScaleRequest{Kind: ScaleOut, Like: victims[rng.IntN(len(victims))], Count: 1 + rng.IntN(2)}
+		case k == 1 && len(victims) > 0:
+			r = ScaleRequest{Kind: ScaleUp, Like: victims[rng.IntN(len(victims))], MinMemoryMiB: 65536 << rng.IntN(2)}
+		default:
+			t := base("", Active, 0, "")
+			r = ScaleRequest{Kind: ScaleOut, Template: []Server{t}, Priority: []int{15, 25, 45}[rng.IntN(3)], Workload: "new"}
+		}
+		if rng.IntN(2) == 0 {
+			p := randPolicy()
+			r.Policy = &p
+		}
+		in.scale = append(in.scale, r)
 	}
 	return in
 }
 
-// jointVec is the objective vector of a choice, as solveComponent defines it
-// (levels: every distinct priority among the requests, highest first).
-func jointVec(reqs []request, chosen []*option) vec {
-	return jointVecInto(nil, priorityLevels(reqs), reqs, chosen)
+// vec is a cost vector compared lexicographically.
+type vec []int64
+
+func (v vec) less(w vec) bool { return slices.Compare(v, w) < 0 }
+
+// jointVec is the objective vector of a choice (levels: FindJoint's
+// priority levels, failures first), with the interrupted victims counted
+// jointly: a workload's victims beyond its scale-in budget.
+func jointVec(inv *Inventory, reqs []request, chosen []*option) vec {
+	return jointVecInto(nil, inv, reqs, chosen)
 }
 
-func priorityLevels(reqs []request) []int {
-	var levels []int
+func levelCount(reqs []request) int {
+	n := 0
 	for _, r := range reqs {
-		levels = append(levels, r.prio)
+		n = max(n, r.level+1)
 	}
-	slices.Sort(levels)
-	levels = slices.Compact(levels)
-	slices.Reverse(levels)
-	return levels
+	return n
 }
 
-func jointVecInto(v vec, levels []int, reqs []request, chosen []*option) vec {
+func jointVecInto(v vec, inv *Inventory, reqs []request, chosen []*option) vec {
+	L := levelCount(reqs)
 	if v == nil {
-		v = make(vec, len(levels)+termCount)
+		v = make(vec, L+termCount)
 	}
 	clear(v)
+	var budget map[int32]int
+	if len(reqs) > 0 {
+		budget = inv.budgets(reqs[0].excluded)
+	}
+	victims := make(map[int32]int)
 	for k, r := range reqs {
 		if chosen[k] == nil {
-			v[slices.Index(levels, r.prio)]++
+			v[r.level]++
 			continue
 		}
 		t := terms(chosen[k])
+		t[3] = 0
 		for i := range t {
-			v[len(levels)+i] += t[i]
+			v[L+i] += t[i]
 		}
+		if chosen[k].stage == stgPreempt {
+			for _, li := range chosen[k].res {
+				if inv.ls[li].state == lsActive {
+					victims[inv.srvs[inv.members[inv.ls[li].first]].work]++
+				}
+			}
+		}
+	}
+	for w, c := range victims {
+		v[L+3] += int64(max(0, c-budget[w]))
 	}
 	return v
 }
 
 // bruteForce enumerates every choice of at most one option per request with
 // disjoint resources and returns the least objective vector.
-func bruteForce(t *testing.T, reqs []request, opts [][]option) vec {
+func bruteForce(t *testing.T, inv *Inventory, reqs []request, opts [][]option) vec {
 	bit := make(map[int32]uint)
 	for _, os := range opts {
 		for _, o := range os {
@@ -193,13 +273,12 @@ func bruteForce(t *testing.T, reqs []request, opts [][]option) vec {
 		t.Fatalf("too many resources for the brute force: %d", len(bit))
 	}
 	chosen := make([]*option, len(reqs))
-	levels := priorityLevels(reqs)
 	var best vec
-	cur := make(vec, len(levels)+termCount)
+	cur := make(vec, levelCount(reqs)+termCount)
 	var rec func(k int, used uint64)
 	rec = func(k int, used uint64) {
 		if k == len(reqs) {
-			jointVecInto(cur, levels, reqs, chosen)
+			jointVecInto(cur, inv, reqs, chosen)
 			if best == nil || cur.less(best) {
 				best = slices.Clone(cur)
 			}
@@ -250,25 +329,31 @@ func checkInstance(t *testing.T, in instance) {
 	if err != nil {
 		t.Fatalf("NewInventory: %v", err)
 	}
-	sol, err := inv.solveAll(in.failed)
+	sol, err := inv.solveJoint("test", in.failed, in.scale, true)
+	if errors.Is(err, ErrInvalid) && len(in.scale) > 0 {
+		// A scale-up that asks for nothing bigger: drop it.
+		in.scale = nil
+		sol, err = inv.solveJoint("test", in.failed, nil, true)
+	}
 	if err != nil {
-		t.Fatalf("solveAll: %v", err)
+		t.Fatalf("solveJoint: %v", err)
 	}
 	// The brute force over the untruncated options.
 	opts := make([][]option, len(sol.reqs))
 	for k := range sol.reqs {
-		opts[k] = inv.all(&sol.reqs[k], 0, nil)
+		opts[k] = inv.refOptions(&sol.reqs[k])
 	}
-	want := bruteForce(t, sol.reqs, opts)
-	got := jointVec(sol.reqs, sol.chosen)
+	want := bruteForce(t, inv, sol.reqs, opts)
+	got := jointVec(inv, sol.reqs, sol.chosen)
 	if !slices.Equal(got, want) {
 		t.Fatalf("objective %v, brute force %v\nfailed %v\nservers %+v", got, want, in.failed, in.servers)
 	}
 
-	plans, err := inv.FindAll(in.failed...)
+	jp, err := inv.FindJoint(in.failed, in.scale...)
 	if err != nil && !isNoSpare(err) {
-		t.Fatalf("FindAll: %v", err)
+		t.Fatalf("FindJoint: %v", err)
 	}
+	plans := jp.Failures
 	usedBy := make(map[ServerID]string)
 	use := func(id ServerID, what string) {
 		if prev, ok := usedBy[id]; ok {
@@ -308,8 +393,10 @@ func checkInstance(t *testing.T, in instance) {
 				t.Fatalf("%s: hard constraint broken: %+v -> %+v", p, fa, sp)
 			}
 			switch {
-			case p.Kind == Preempted && (sp.State != Active || sp.Priority >= fa.Priority):
-				t.Fatalf("%s: victim %+v not active lower priority", p, sp)
+			case p.Kind == Preempted && !(sp.State == Active && sp.Priority < fa.Priority) && !(p.Compose && sp.State == Standby):
+				t.Fatalf("%s: victim %+v not active lower priority (nor a standby member of a lent composition)", p, sp)
+			case p.Kind == Preempted && sp.State == Active && !slices.ContainsFunc(p.Preemptions, func(v Preemption) bool { return v.Victim == sp.ID }):
+				t.Fatalf("%s: %s taken but not listed as a victim", p, sp.ID)
 			case p.Kind != Preempted && sp.State != Standby:
 				t.Fatalf("%s: spare %+v not standby", p, sp)
 			case (p.Kind == Exact || p.Kind == Recomposed) && sp.Hardware != fa.Hardware:
@@ -317,6 +404,9 @@ func checkInstance(t *testing.T, in instance) {
 			}
 		}
 		for _, v := range p.Preemptions {
+			if v.ScaleIn && v.RelocateTo != "" {
+				t.Fatalf("%s: %s scaled in and relocated", p, v.Victim)
+			}
 			if v.RelocateTo == "" {
 				continue
 			}
@@ -325,6 +415,21 @@ func checkInstance(t *testing.T, in instance) {
 			rs, _ := inv.Server(v.RelocateTo)
 			if rs.State != Standby || !hardOKPublic(vs, rs, true) || vs.DiskArray != rs.DiskArray {
 				t.Fatalf("%s: bad relocation %+v -> %+v", p, vs, rs)
+			}
+		}
+	}
+	for _, ps := range jp.Scale {
+		for _, p := range ps {
+			for _, id := range p.Replacement {
+				use(id, "scale "+p.String())
+			}
+			for _, v := range p.Preemptions {
+				if v.RelocateTo != "" {
+					use(v.RelocateTo, "relocation of "+string(v.Victim))
+				}
+				if vs, _ := inv.Server(v.Victim); vs.State != Active {
+					t.Fatalf("%s: victim %+v not active", p, vs)
+				}
 			}
 		}
 	}
@@ -338,10 +443,10 @@ func checkInstance(t *testing.T, in instance) {
 	// Options of standalone-to-standalone stages match an independent check.
 	for k := range sol.reqs {
 		req := &sol.reqs[k]
-		if len(req.fm) != 1 {
+		if len(req.nodes) != 1 || req.kind != rkFailure {
 			continue
 		}
-		f := inv.server(req.fm[0])
+		f := inv.server(req.nodes[0].idx)
 		got := make(map[ServerID]bool)
 		for _, o := range opts[k] {
 			if len(o.repl) == 1 && o.stage <= stgRelaxedCompose && !o.isCompose() {
@@ -403,49 +508,112 @@ func TestFindAllMatchesBruteForce(t *testing.T) {
 	}
 }
 
+// TestLentAndScaleInMatchBruteForce: the same check on instances biased
+// toward lending and scale-in: few spares, more victims sharing
+// workloads that tolerate scale-in, more combinations that lend, and
+// failures whose policy preempts more often.
+func TestLentAndScaleInMatchBruteForce(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 2000
+	}
+	kn := knobs{maxSpares: 5, maxVictims: 9, maxLent: 7, preempt: 3, scaleIn: 2, pairs: 3}
+	rng := rand.New(rand.NewPCG(2026, 16))
+	var lent, scaledIn int
+	for i := range n {
+		in := randInstanceWith(rng, kn)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("instance %d panicked: %v\n%+v", i, r, in.servers)
+				}
+			}()
+			checkInstance(t, in)
+		}()
+		inv, _ := NewInventory(in.servers, in.opts...)
+		jp, _ := inv.FindJoint(in.failed, in.scale...)
+		for _, ps := range append([][]Plan{jp.Failures}, jp.Scale...) {
+			for _, p := range ps {
+				if p.Kind == Preempted && p.Compose {
+					lent++
+				}
+				for _, v := range p.Preemptions {
+					if v.ScaleIn {
+						scaledIn++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d instances: %d plans with lent servers, %d victims scaled in", n, lent, scaledIn)
+	if lent < n/40 || scaledIn < n/20 {
+		t.Fatalf("the biased generator no longer exercises lending (%d) and scale-in (%d)", lent, scaledIn)
+	}
+}
+
 // TestPropertyGeneratorCoversFeatures keeps the random instances honest:
 // they must exercise preemption, composition, partitions, node-count
 // mismatch and unplaced failures.
 func TestPropertyGeneratorCoversFeatures(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2026, 11))
-	var unplaced, pre, comp, part, mism, total, multi int
+	var unplaced, pre, comp, part, mism, total, multi, lent, scaledIn, scale, scalePlaced int
 	for range 2000 {
 		in := randInstance(rng)
 		inv, _ := NewInventory(in.servers, in.opts...)
-		sol, _ := inv.solveAll(in.failed)
+		sol, err := inv.solveJoint("test", in.failed, in.scale, true)
+		if err != nil {
+			sol, _ = inv.solveJoint("test", in.failed, nil, true)
+		}
 		for k, o := range sol.chosen {
 			total++
+			if sol.reqs[k].scale >= 0 {
+				scale++
+				if o != nil {
+					scalePlaced++
+				}
+			}
 			if o == nil {
 				unplaced++
 				continue
 			}
 			if o.stage == stgPreempt {
 				pre++
+				if o.isCompose() {
+					lent++
+				}
 			}
 			if o.isCompose() {
 				comp++
 			}
-			if len(sol.reqs[k].fm) > 1 {
+			if len(sol.reqs[k].nodes) > 1 {
 				part++
 			}
-			if len(o.repl) != len(sol.reqs[k].fm) {
+			if len(o.repl) != len(sol.reqs[k].nodes) {
 				mism++
+			}
+			for _, v := range sol.plans[k].Preemptions {
+				if v.ScaleIn {
+					scaledIn++
+				}
 			}
 		}
 		if len(sol.reqs) > 1 {
 			multi++
 		}
 	}
-	t.Logf("total %d unplaced %d preempt %d compose %d partition %d mismatch %d multi %d", total, unplaced, pre, comp, part, mism, multi)
-	if unplaced < 100 || pre < 50 || comp < 20 || part < 50 || mism < 20 || multi < 1000 {
+	t.Logf("total %d unplaced %d preempt %d (lent %d, victims scaled in %d) compose %d partition %d mismatch %d multi %d scale %d (placed %d)",
+		total, unplaced, pre, lent, scaledIn, comp, part, mism, multi, scale, scalePlaced)
+	if unplaced < 100 || pre < 50 || comp < 20 || part < 50 || mism < 20 || multi < 1000 ||
+		lent < 10 || scaledIn < 20 || scale < 200 || scalePlaced < 50 {
 		t.Fatal("the generator no longer covers every feature")
 	}
 }
 
-// TestTruncationKeepsObjective: on medium instances (hundreds of servers,
-// dozens of failures, too many for the brute force) the truncated option
-// lists give the same objective as the full ones.
-func TestTruncationKeepsObjective(t *testing.T) {
+// TestLazyOptionsKeepObjective: on medium instances (hundreds of servers,
+// dozens of failures, too many for the brute force) reading each
+// request's options only when a search needs them gives the same objective
+// as reading them all up front.
+func TestLazyOptionsKeepObjective(t *testing.T) {
 	n := 30
 	if testing.Short() {
 		n = 5
@@ -475,7 +643,7 @@ func TestTruncationKeepsObjective(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ga, gb := jointVec(a.reqs, a.chosen), jointVec(b.reqs, b.chosen); !slices.Equal(ga, gb) {
+		if ga, gb := jointVec(inv, a.reqs, a.chosen), jointVec(inv, b.reqs, b.chosen); !slices.Equal(ga, gb) {
 			t.Fatalf("seed %d: truncated %v, full %v", seed, ga, gb)
 		}
 	}

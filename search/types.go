@@ -88,8 +88,16 @@ type Policy struct {
 	// take over.
 	AllowPartitionMismatch bool
 	AnySwitch              bool
-	// Preempt may take servers running workloads of strictly lower priority.
+	// Preempt may take servers running workloads of strictly lower
+	// priority, whole logical servers or lent into an allowed combination.
 	Preempt bool
+	// ScaleInMin > 0 says that the server's workload tolerates losing
+	// logical servers to preemption down to ScaleInMin logical servers in
+	// service: such a victim is scaled in (its server taken, nothing
+	// relocated, its other servers untouched) instead of being relocated
+	// or stopped. A workload's minimum is the largest ScaleInMin among the
+	// policies of its logical servers; 0 everywhere means never scaled in.
+	ScaleInMin int
 }
 
 // Kind says which stage produced a plan.
@@ -129,14 +137,23 @@ type Assignment struct {
 	Failed, Spare ServerID
 }
 
-// Preemption stops Victim (running Workload at Priority) so that its server
-// can be used; RelocateTo is the standby server that takes over the victim's
-// boot disks, or "" when the victim is only stopped.
+// Preemption takes Victim (running Workload at Priority) so that its server
+// can be used. Exactly one of three things happens to the victim:
+//   - ScaleIn: its workload is scaled in (it tolerates the loss, see
+//     Policy.ScaleInMin): the server is fenced and its boot disks are
+//     parked, nothing is relocated, the workload's other servers go on;
+//   - RelocateTo != "": the standby server that takes over the victim's
+//     boot disks (a chained failover);
+//   - neither: the victim is only stopped (fenced, disks parked).
+//
+// ScaleIn is omitted from the JSON form when false, so plans journaled
+// before it existed read back unchanged.
 type Preemption struct {
 	Victim     ServerID
 	Workload   string
 	Priority   int
 	RelocateTo ServerID
+	ScaleIn    bool `json:",omitempty"`
 }
 
 // Plan is the answer for one failed (logical) server. An unplaced request has
@@ -156,11 +173,17 @@ type Plan struct {
 	Replacement []ServerID
 	// Reason explains, for an unplaced request, why no candidate was usable.
 	Reason string
+	// Scale is set for the answer to a ScaleRequest: ScaleOut plans have
+	// no Assignments (the Replacement is a new logical server), ScaleUp
+	// plans move the boot disks of the running logical server to the
+	// bigger one. Zero for a failover, and then omitted from the JSON form.
+	Scale ScaleKind `json:",omitempty"`
 }
 
 // String is a one-line human summary, for example
-// `exact: r1-02 -> r1-09` or
-// `preempted: db-1 -> batch-3 (victim batch-3 "batch" prio 10 relocated to s-11)`.
+// `exact: r1-02 -> r1-09`,
+// `preempted: db-1 -> batch-3 (victim batch-3 "batch" prio 10 relocated to s-11)`,
+// `scale-out exact: new r1-10` or `scale-up relaxed: web-1 -> big-3`.
 func (p Plan) String() string {
 	if p.Kind == 0 {
 		if p.Reason != "" {
@@ -169,6 +192,10 @@ func (p Plan) String() string {
 		return "none"
 	}
 	var b strings.Builder
+	if p.Scale != 0 {
+		b.WriteString(p.Scale.String())
+		b.WriteByte(' ')
+	}
 	b.WriteString(p.Kind.String())
 	if p.Compose {
 		b.WriteString(" (compose ")
@@ -181,6 +208,15 @@ func (p Plan) String() string {
 		b.WriteByte(')')
 	}
 	b.WriteString(": ")
+	if len(p.Assignments) == 0 {
+		b.WriteString("new ")
+		for i, id := range p.Replacement {
+			if i > 0 {
+				b.WriteByte('+')
+			}
+			b.WriteString(string(id))
+		}
+	}
 	for i, a := range p.Assignments {
 		if i > 0 {
 			b.WriteString(", ")
@@ -191,11 +227,81 @@ func (p Plan) String() string {
 	}
 	for _, v := range p.Preemptions {
 		fmt.Fprintf(&b, " (victim %s %q prio %d ", v.Victim, v.Workload, v.Priority)
-		if v.RelocateTo != "" {
+		switch {
+		case v.ScaleIn:
+			b.WriteString("scaled in)")
+		case v.RelocateTo != "":
 			fmt.Fprintf(&b, "relocated to %s)", v.RelocateTo)
-		} else {
+		default:
 			b.WriteString("stopped)")
 		}
 	}
 	return b.String()
+}
+
+// ScaleKind says what a ScaleRequest asks for.
+type ScaleKind int
+
+const (
+	// ScaleOut asks for more logical servers like a template.
+	ScaleOut ScaleKind = iota + 1
+	// ScaleUp asks for a bigger logical server to replace a running one.
+	ScaleUp
+)
+
+// String returns "scale-out", "scale-up", or "" for the zero ScaleKind.
+func (k ScaleKind) String() string {
+	switch k {
+	case ScaleOut:
+		return "scale-out"
+	case ScaleUp:
+		return "scale-up"
+	case 0:
+		return ""
+	}
+	return fmt.Sprintf("ScaleKind(%d)", int(k))
+}
+
+// ScaleRequest asks the standby pool for capacity rather than for a
+// failover (the patent's load-balancing use): the same stages, ranking,
+// explanations and joint planning as a failure, with failures served
+// first (see FindJoint).
+type ScaleRequest struct {
+	Kind ScaleKind
+	// Like names a running (Active) server. ScaleOut: each new logical
+	// server is like Like's logical server (hardware, switch, disk array,
+	// zone and VLANs of each member), for its workload at its priority.
+	// ScaleUp: Like's logical server is the one to replace by a bigger one
+	// (its boot disks move; Assignments say where).
+	Like ServerID
+	// Template describes, for a ScaleOut without Like, the members of one
+	// new logical server: Hardware, Switch, DiskArray, Zone and VLANs are
+	// used, the other fields are ignored. The hardware, switches and so on
+	// need not exist in the inventory.
+	Template []Server
+	// Workload and Priority of the new logical servers of a ScaleOut
+	// without Like. Preemption takes only strictly lower priorities.
+	Workload string
+	Priority int
+	// Count is the number of logical servers a ScaleOut asks for (0 means
+	// one).
+	Count int
+	// MinCPUMHz (every node) and MinMemoryMiB (the total) of the bigger
+	// logical server of a ScaleUp; 0 keeps the current value (the largest
+	// node's MHz, the total memory). At least one must exceed it.
+	MinCPUMHz, MinMemoryMiB int
+	// Policy for the search. nil: the policy of Like's logical server, or
+	// else of Workload (WithWorkloadPolicy), or the zero Policy. For a
+	// ScaleUp the minimums above replace the policy's.
+	Policy *Policy
+}
+
+// JointPlan is the answer of FindJoint.
+type JointPlan struct {
+	// Failures has one plan per failed server, as FindAll returns them.
+	Failures []Plan
+	// Scale has, per ScaleRequest, Count plans for a ScaleOut (one per
+	// new logical server) or one plan for a ScaleUp; unplaced entries
+	// have Kind 0 and a Reason.
+	Scale [][]Plan
 }

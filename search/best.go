@@ -1,0 +1,295 @@
+package search
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// skipSet reports logical servers a search must not use (nil: none).
+type skipSet func(li int32) bool
+
+func (s skipSet) has(li int32) bool { return s != nil && s(li) }
+
+// groupBest returns the member of standalone group g with the fewest
+// reconfigurations for node f, then the lowest ID, that skip allows: the
+// first of the zone's members in the group with f's VLAN set (0), else
+// the first member with f's zone or f's VLAN set (1), else the first
+// member (2). It reads the index; it walks past only servers that skip
+// excludes or that a lower level already offered.
+func (inv *Inventory) groupBest(g int32, f *fnode, skip skipSet) (int32, int64, bool) {
+	x := &inv.idx
+	gr := &x.groups[g]
+	if gr.small {
+		// Read whole: the fewest reconfigurations, then the lowest ID.
+		best, bestRe := int32(-1), int64(3)
+		for _, i := range inv.spanOf(gr.all) {
+			s := &inv.srvs[i]
+			if re := reconfigOf(f, s); re < bestRe && !skip.has(s.ls) {
+				best, bestRe = i, re
+				if re == 0 {
+					break
+				}
+			}
+		}
+		return best, bestRe, best >= 0
+	}
+	a := 0
+	if gr.key.sw < 0 {
+		a = 1
+	}
+	zBest, zRe := int32(-1), int64(3)
+	if _, shared := x.zones[f.zone]; shared {
+		if inv.bigZone(f.zone, gr.key.st) {
+			if sp, ok := x.bzv[bzvKey{g, f.zone, f.vlans}]; ok {
+				for _, i := range inv.spanOf(sp) {
+					if !skip.has(inv.srvs[i].ls) {
+						return i, 0, true
+					}
+				}
+			}
+			if sp, ok := x.bz[bzKey{g, f.zone}]; ok {
+				for _, i := range inv.spanOf(sp) {
+					if !skip.has(inv.srvs[i].ls) {
+						zBest, zRe = i, 1
+						break
+					}
+				}
+			}
+		} else {
+			zm, zg := inv.zoneGroups(f.zone, gr.key.st, a)
+			for k, i := range zm {
+				if zg[k] != g || skip.has(inv.srvs[i].ls) {
+					continue
+				}
+				if inv.srvs[i].vlans == f.vlans {
+					return i, 0, true
+				}
+				if zRe > 1 {
+					zBest, zRe = i, 1
+				}
+			}
+		}
+	}
+	for _, i := range inv.groupVL(g, f.vlans) {
+		s := &inv.srvs[i]
+		if s.zone == f.zone || skip.has(s.ls) {
+			continue
+		}
+		if zRe == 1 && zBest < i {
+			return zBest, 1, true
+		}
+		return i, 1, true
+	}
+	if zRe == 1 {
+		return zBest, 1, true
+	}
+	for _, i := range inv.spanOf(gr.all) {
+		s := &inv.srvs[i]
+		if s.zone == f.zone || s.vlans == f.vlans || skip.has(s.ls) {
+			continue
+		}
+		return i, 2, true
+	}
+	return -1, 0, false
+}
+
+// sigOf returns the signature of the request's nodes (with any switch if
+// anySw), or -1 when the inventory has no partition group with it.
+func (inv *Inventory) sigOf(req *request, anySw bool) int32 {
+	if len(req.nodes) < 2 {
+		return -1
+	}
+	if !anySw && req.kind != rkScaleUp && req.nodes[0].idx >= 0 {
+		// The failed (or running) logical server's own signature.
+		return inv.idx.lsSig[inv.srvs[req.nodes[0].idx].ls]
+	}
+	var buf []byte
+	eks := make([]ek, 0, len(req.nodes))
+	for k := range req.nodes {
+		f := &req.nodes[k]
+		if f.hw < 0 || f.arr < 0 || f.sw < 0 {
+			return -1
+		}
+		e := ek{f.hw, f.arr, f.sw}
+		if anySw {
+			e.sw = -1
+		}
+		eks = append(eks, e)
+	}
+	sortEKs(eks)
+	buf = appendSig(buf, eks)
+	sig, ok := inv.idx.sigIdx[string(buf)]
+	if !ok {
+		return -1
+	}
+	return sig
+}
+
+// slotAssignments returns, for a two-node request and signature sig, the
+// ways the request's nodes can fill the signature's slots under pol
+// (considering class, disk array and switch only): bit 0 = node 0 to slot
+// 0 and node 1 to slot 1, bit 1 = crossed.
+func (inv *Inventory) slotAssignments(req *request, sig int32, pol *Policy) uint8 {
+	eks := inv.idx.sigs[sig].eks
+	ok := func(f *fnode, e ek) bool {
+		r := srv{hw: e.hw, arr: e.arr, sw: e.sw, zone: -1, vlans: -1}
+		p := *pol
+		if e.sw < 0 {
+			p.AnySwitch = true
+		}
+		return inv.pairOK(f, &r, &p)
+	}
+	var out uint8
+	f0, f1 := &req.nodes[0], &req.nodes[1]
+	if ok(f0, eks[0]) && ok(f1, eks[1]) {
+		out |= 1
+	}
+	if ok(f1, eks[0]) && ok(f0, eks[1]) {
+		out |= 2
+	}
+	return out
+}
+
+// partBest returns the partition of two-node group g that ranks first for
+// req under pol (fewest reconfigurations, then IDs; the surpluses are the
+// same for the whole group), skip allowed. Partitions sharing a small
+// zone with a request node are read from the zone; the others level by
+// level from the group's patterns.
+func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8, skip skipSet, o *option) bool {
+	x := &inv.idx
+	if x.patOf[g] < 0 {
+		// A small group: every partition, costed.
+		best := int32(-1)
+		var bestRe int64
+		var tmp option
+		tmp.pairs = o.pairs
+		for _, li := range inv.pgroupLS(g) {
+			if skip.has(li) || !inv.eval(req, inv.lsMembers(li), pol, false, &tmp) {
+				continue
+			}
+			if best < 0 || tmp.reconfig < bestRe {
+				best, bestRe = li, tmp.reconfig
+			}
+		}
+		return best >= 0 && inv.eval(req, inv.lsMembers(best), pol, false, o)
+	}
+	st := x.pgroups[g].key.st
+	a := 0
+	if x.sigs[x.pgroups[g].key.sig].eks[0].sw < 0 {
+		a = 1
+	}
+	var near []int32 // partitions sharing a small zone with a request node
+	bestLS, bestRe := int32(-1), int64(1<<62)
+	var tmp option
+	tmp.pairs = o.pairs
+	for k := range req.nodes {
+		f := &req.nodes[k]
+		if _, shared := x.zones[f.zone]; !shared || inv.bigZone(f.zone, st) {
+			continue
+		}
+		zm, zg := inv.zoneGroups(f.zone, st, a)
+		for k, i := range zm {
+			if zg[k] != ^g {
+				continue
+			}
+			li := inv.srvs[i].ls
+			if skip.has(li) || slices.Contains(near, li) {
+				continue
+			}
+			near = append(near, li)
+			if inv.eval(req, inv.lsMembers(li), pol, false, &tmp) && (tmp.reconfig < bestRe || (tmp.reconfig == bestRe && li < bestLS)) {
+				bestLS, bestRe = li, tmp.reconfig
+			}
+		}
+	}
+	isNear := func(li int32) bool { return slices.Contains(near, li) }
+	if eks := x.sigs[x.pgroups[g].key.sig].eks; eks[0] == eks[1] && assign&1 != 0 {
+		// Both orientations of every partition are in the patterns: the
+		// straight assignment finds the crossed pairings too.
+		assign = 1
+	}
+	type feat struct{ z, v int32 }
+	var slots [2][2]feat // per assignment, per slot
+	for s := range 2 {
+		if assign&(1<<s) == 0 {
+			continue
+		}
+		for slot := range 2 {
+			f := &req.nodes[slot]
+			if s == 1 {
+				f = &req.nodes[1-slot]
+			}
+			z := int32(-1)
+			if inv.bigZone(f.zone, st) {
+				z = f.zone
+			}
+			slots[s][slot] = feat{z, f.vlans}
+		}
+	}
+	for level := int64(0); level <= 4 && level <= bestRe; level++ {
+		found := int32(-1)
+		if level == bestRe {
+			found = bestLS
+		}
+		for s := range 2 {
+			if assign&(1<<s) == 0 {
+				continue
+			}
+			fs := &slots[s]
+			for mask := 15; mask >= 0; mask-- {
+				if int64(4-bits.OnesCount(uint(mask))) != level {
+					continue
+				}
+				if (mask&1 != 0 && fs[0].z < 0) || (mask&4 != 0 && fs[1].z < 0) {
+					continue
+				}
+				var entries []uint32
+				var all []int32
+				if mask == 0 {
+					all = inv.pgroupLS(g)
+				} else {
+					k := patKey{g: g, z1: -1, v1: -1, z2: -1, v2: -1}
+					if mask&1 != 0 {
+						k.z1 = fs[0].z
+					}
+					if mask&2 != 0 {
+						k.v1 = fs[0].v
+					}
+					if mask&4 != 0 {
+						k.z2 = fs[1].z
+					}
+					if mask&8 != 0 {
+						k.v2 = fs[1].v
+					}
+					pg := x.patOf[g]
+					k.g = pg
+					sp, ok := x.pats.get(k, func(e uint32) bool { return inv.patMatch(pg, k, x.patm[e]) })
+					if !ok {
+						continue
+					}
+					entries = x.patm[sp.off : sp.off+sp.n]
+				}
+				for e := 0; e < len(entries)+len(all); e++ {
+					var li int32
+					if entries != nil {
+						li = int32(entries[e] &^ (1 << 31))
+					} else {
+						li = all[e]
+					}
+					if found >= 0 && li >= found {
+						break
+					}
+					if skip.has(li) || isNear(li) {
+						continue
+					}
+					found = li
+					break
+				}
+			}
+		}
+		if found >= 0 {
+			return inv.eval(req, inv.lsMembers(found), pol, false, o)
+		}
+	}
+	return false
+}

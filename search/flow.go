@@ -1,0 +1,452 @@
+package search
+
+import "slices"
+
+// The joint plan is a minimum-cost flow: each request sends one unit to
+// the sink, through one of its options (a pool, whose capacity is its
+// number of logical servers) or directly ("unplaced", which costs one
+// unit of its priority level). Costs are vectors compared
+// lexicographically: the unplaced requests per priority level, then the
+// option terms summed. A victim pool of a workload that tolerates scale-in
+// sends its units to the sink through the workload's budget node
+// (capacity: how many logical servers it may lose) at no cost, or directly
+// at the cost of one interrupted victim.
+//
+// Requests are added one at a time, in canonical order, each along a
+// shortest path in the residual graph (successive shortest paths), found
+// by Dijkstra over reduced costs (potentials kept as their distance
+// below the sink's). A request's options are materialized only when a
+// path could use them: its next option's cost, a lower bound of every
+// option not yet read, waits in the queue as a node of its own.
+
+// flow edge kinds, for the path.
+const (
+	eOpt     uint8 = iota // request -> pool (ref: option index)
+	eUnpl                 // request -> sink
+	eRev                  // pool -> request holding a unit (ref: request)
+	eInSink               // pool -> sink
+	eIn2Out               // pool -> its exit node
+	eOut2B                // exit -> budget
+	eOutSink              // exit -> sink (interrupted)
+	eOut2In               // exit -> pool (undo)
+	eB2Sink               // budget -> sink
+	eB2Out                // budget -> exit (undo; ref: pool)
+)
+
+type prevEdge struct {
+	from int32
+	kind uint8
+	ref  int32
+}
+
+type hentry struct {
+	key  int32 // offset in keys
+	node int32 // flow node, or -1 for the sink
+	lazy int32 // request whose next option this is, -1 otherwise
+	seq  int32
+	// rank breaks ties between equal keys: the sink, then pools with a free
+	// exit (they reach the sink at once), then a request's next options,
+	// then the rest (full pools fan out to their holders).
+	rank uint8
+}
+
+// dij is Dijkstra's reusable state.
+type dij struct {
+	rankOf  func(node int32) uint8
+	keys    []int64
+	h       []hentry
+	dist    []int64
+	seen    []int32
+	done    []int32
+	prev    []prevEdge
+	stamp   int32
+	seq     int32
+	settled []int32
+	sink    []int64
+	sinkSet bool
+	sinkP   prevEdge
+	tmp     []int64
+	tmp2    []int64
+	intr    []int64 // the cost of one interrupted victim
+}
+
+// vcmp compares two cost vectors of the same length lexicographically.
+func vcmp(a, b []int64) int {
+	b = b[:len(a)]
+	for i, x := range a {
+		if y := b[i]; x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func (d *dij) less(a, b hentry, K int) bool {
+	ka, kb := d.keys[a.key:a.key+int32(K)], d.keys[b.key:b.key+int32(K)]
+	if c := vcmp(ka, kb); c != 0 {
+		return c < 0
+	}
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	return a.seq < b.seq
+}
+
+func (d *dij) push(key []int64, node, lazy int32, K int) {
+	off := int32(len(d.keys))
+	d.keys = append(d.keys, key...)
+	d.seq++
+	e := hentry{off, node, lazy, d.seq, 3}
+	switch {
+	case lazy >= 0:
+		e.rank = 2
+	case node < 0:
+		e.rank = 0
+	default:
+		e.rank = d.rankOf(node)
+	}
+	d.h = append(d.h, e)
+	i := len(d.h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !d.less(d.h[i], d.h[p], K) {
+			break
+		}
+		d.h[i], d.h[p] = d.h[p], d.h[i]
+		i = p
+	}
+}
+
+func (d *dij) pop(K int) hentry {
+	top := d.h[0]
+	last := len(d.h) - 1
+	d.h[0] = d.h[last]
+	d.h = d.h[:last]
+	i := 0
+	for {
+		l, r := 2*i+1, 2*i+2
+		m := i
+		if l < len(d.h) && d.less(d.h[l], d.h[m], K) {
+			m = l
+		}
+		if r < len(d.h) && d.less(d.h[r], d.h[m], K) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		d.h[i], d.h[m] = d.h[m], d.h[i]
+		i = m
+	}
+	return top
+}
+
+func (s *solver) grow() {
+	d := &s.d
+	for len(d.seen) < len(s.nodes) {
+		d.seen = append(d.seen, 0)
+		d.done = append(d.done, 0)
+		d.prev = append(d.prev, prevEdge{})
+	}
+}
+
+// distOf is node v's distance in the current search (v must be seen).
+func (s *solver) distOf(v int32) []int64 {
+	K := int32(s.j.K)
+	o := s.nodes[v].xOff
+	return s.d.dist[o : o+K]
+}
+
+// see marks v seen in the current search and returns its distance slot.
+func (s *solver) see(v int32) []int64 {
+	d := &s.d
+	if d.seen[v] != d.stamp {
+		d.seen[v] = d.stamp
+		s.nodes[v].xOff = int32(len(d.dist))
+		d.dist = append(d.dist, s.zeroV...)
+	}
+	return s.distOf(v)
+}
+
+// deltaOf is node v's potential below the sink's (read only).
+func (s *solver) deltaOf(v int32) []int64 {
+	o := s.nodes[v].dOff
+	if o < 0 {
+		return s.zeroV
+	}
+	return s.delta[o : o+int32(s.j.K)]
+}
+
+// deltaW is deltaOf for writing.
+func (s *solver) deltaW(v int32) []int64 {
+	if s.nodes[v].dOff < 0 {
+		s.nodes[v].dOff = int32(len(s.delta))
+		s.delta = append(s.delta, s.zeroV...)
+	}
+	return s.deltaOf(v)
+}
+
+// relax offers node v the distance du + c - delta(u) + delta(v).
+func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
+	d := &s.d
+	if v >= 0 && d.done[v] == d.stamp {
+		return
+	}
+	t := d.tmp
+	du2 := s.deltaOf(u)
+	du, c, du2 = du[:len(t)], c[:len(t)], du2[:len(t)]
+	if v < 0 {
+		for i := range t {
+			t[i] = du[i] + c[i] - du2[i]
+		}
+		if d.sinkSet && vcmp(t, d.sink) >= 0 {
+			return
+		}
+		copy(d.sink, t)
+		d.sinkSet, d.sinkP = true, pe
+		d.push(t, -1, -1, s.j.K)
+		return
+	}
+	dv := s.deltaOf(v)[:len(t)]
+	for i := range t {
+		t[i] = du[i] + c[i] - du2[i] + dv[i]
+	}
+	if d.seen[v] == d.stamp && vcmp(t, s.distOf(v)) >= 0 {
+		return
+	}
+	copy(s.see(v), t)
+	d.prev[v] = pe
+	d.push(t, v, -1, s.j.K)
+}
+
+// augment adds request r (component index) along a shortest path.
+func (s *solver) augment(r int) {
+	d := &s.d
+	K := s.j.K
+	s.grow()
+	d.stamp++
+	d.keys, d.h, d.settled, d.dist = d.keys[:0], d.h[:0], d.settled[:0], d.dist[:0]
+	d.sinkSet = false
+	src := s.st[r].nodeID
+	s.cur = src
+	d.push(s.see(src), src, -1, K)
+	for len(d.h) > 0 {
+		e := d.pop(K)
+		key := d.keys[e.key : e.key+int32(K)]
+		if e.lazy >= 0 {
+			s.materialize(e.lazy, slices.Clone(key))
+			continue
+		}
+		if e.node < 0 {
+			break // the sink
+		}
+		u := e.node
+		if d.done[u] == d.stamp || vcmp(key, s.distOf(u)) > 0 {
+			continue
+		}
+		d.done[u] = d.stamp
+		d.settled = append(d.settled, u)
+		s.expandNode(u)
+		s.grow()
+	}
+	if !d.sinkSet {
+		panic("search: no path to the sink") // the unplaced edge always exists
+	}
+	if d.sinkP.kind == eUnpl {
+		// No free exit is reachable from any pool settled: they stay so
+		// (free capacity only shrinks while requests are added).
+		for _, v := range d.settled {
+			if s.nodes[v].kind == nIn {
+				s.pools[s.nodes[v].ref].dead = true
+			}
+		}
+		if d.sinkP.from == src {
+			// The request is unplaced: no flow moves, the potentials
+			// stay valid (nothing can reach it).
+			s.st[r].at = -1
+			return
+		}
+	}
+	// Potentials: a node settled before the sink moves up to it.
+	for _, v := range d.settled {
+		dv := s.distOf(v)
+		if vcmp(dv, d.sink) >= 0 {
+			continue
+		}
+		pv := s.deltaW(v)
+		for i := range pv {
+			pv[i] += d.sink[i] - dv[i]
+		}
+		if n := s.nodes[v]; n.kind == nReq {
+			l := s.st[n.ref].req.level
+			if m := s.levelMax[l]; m == nil || slices.Compare(pv, m) > 0 {
+				s.levelMax[l] = slices.Clone(pv)
+			}
+		}
+	}
+	s.apply()
+}
+
+// expandNode relaxes the residual edges out of node u.
+func (s *solver) expandNode(u int32) {
+	d := &s.d
+	du := s.distOf(u)
+	n := s.nodes[u]
+	zero := s.zeroV
+	switch n.kind {
+	case nReq:
+		r := n.ref
+		st := &s.st[r]
+		for oi := range st.opts {
+			if int32(oi) == st.at {
+				continue
+			}
+			o := &st.opts[oi]
+			s.relax(u, du, o.cost, s.pools[o.pool].in, prevEdge{u, eOpt, int32(oi)})
+		}
+		if st.at != -1 {
+			s.relax(u, du, st.unplV, -1, prevEdge{u, eUnpl, r})
+		}
+		s.pushLazy(r, du)
+	case nIn:
+		p := &s.pools[n.ref]
+		if p.dead {
+			// Only a swap with a request of the same priority level can
+			// go through it, and only to a holder j with d(j) < delta(j);
+			// d(j) >= d(pool).
+			m := s.levelMax[s.st[s.nodes[s.cur].ref].req.level]
+			if m == nil || vcmp(du, m) >= 0 {
+				return
+			}
+		}
+		if int32(len(p.holders)) < p.cap {
+			if p.out < 0 {
+				// A free pool without a scale-in budget: no path through
+				// its holders beats its exit (the flow has no negative
+				// cycle), so they are not read.
+				s.relax(u, du, zero, -1, prevEdge{u, eInSink, n.ref})
+				return
+			}
+			s.relax(u, du, zero, p.out, prevEdge{u, eIn2Out, n.ref})
+		}
+		for _, h := range p.holders {
+			st := &s.st[h]
+			c := d.tmp2
+			for i, v := range st.opts[st.at].cost {
+				c[i] = -v
+			}
+			s.relax(u, du, c, st.nodeID, prevEdge{u, eRev, h})
+		}
+	case nOut:
+		p := &s.pools[n.ref]
+		b := &s.bud[p.budget]
+		s.relax(u, du, zero, b.id, prevEdge{u, eOut2B, n.ref})
+		s.relax(u, du, d.intr, -1, prevEdge{u, eOutSink, n.ref})
+		if len(p.holders) > 0 {
+			s.relax(u, du, zero, p.in, prevEdge{u, eOut2In, n.ref})
+		}
+	case nBud:
+		b := &s.bud[n.ref]
+		if b.used < b.cap {
+			s.relax(u, du, zero, -1, prevEdge{u, eB2Sink, n.ref})
+		}
+		for _, pi := range b.pools {
+			if p := &s.pools[pi]; p.viaB > 0 {
+				s.relax(u, du, zero, p.out, prevEdge{u, eB2Out, pi})
+			}
+		}
+	}
+}
+
+// pushLazy queues request r's options not yet materialized, at the lowest
+// reduced distance they could have: from a lower bound of the next one's
+// cost that costs nothing to compute (its stream's position).
+func (s *solver) pushLazy(r int32, du []int64) {
+	st := &s.st[r]
+	lb, ok := st.str.lower()
+	if !ok {
+		return
+	}
+	s.pushLazyAt(r, du, lb)
+}
+
+func (s *solver) pushLazyAt(r int32, du, cost []int64) {
+	t := s.d.tmp
+	dr := s.deltaOf(s.st[r].nodeID)
+	for i := range t {
+		t[i] = du[i] + cost[i] - dr[i]
+	}
+	s.d.push(t, -1, r, s.j.K)
+}
+
+// materialize reads request r's next option and relaxes its edge, unless
+// its cost is above the bound it was queued at: then it is queued again at
+// its cost.
+func (s *solver) materialize(r int32, key []int64) {
+	st := &s.st[r]
+	o, ok := st.str.peek()
+	if !ok {
+		return
+	}
+	du := s.distOf(st.nodeID)
+	t := s.d.tmp
+	dr := s.deltaOf(st.nodeID)
+	for i := range t {
+		t[i] = du[i] + o.cost[i] - dr[i]
+	}
+	if vcmp(t, key) > 0 {
+		s.d.push(t, -1, r, s.j.K)
+		return
+	}
+	st.str.pop()
+	st.opts = append(st.opts, o)
+	s.grow()
+	u := st.nodeID
+	s.relax(u, du, o.cost, s.pools[o.pool].in, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
+	s.pushLazy(r, s.distOf(u))
+}
+
+// apply moves the flow along the path found.
+func (s *solver) apply() {
+	d := &s.d
+	var path []prevEdge
+	e := d.sinkP
+	for {
+		path = append(path, e)
+		if e.from == s.cur {
+			break
+		}
+		e = d.prev[e.from]
+	}
+	slices.Reverse(path)
+	for _, e := range path {
+		switch e.kind {
+		case eOpt:
+			r := s.nodes[e.from].ref
+			st := &s.st[r]
+			st.at = e.ref
+			p := &s.pools[st.opts[e.ref].pool]
+			p.holders = append(p.holders, r)
+		case eUnpl:
+			s.st[e.ref].at = -1
+		case eRev:
+			p := &s.pools[s.nodes[e.from].ref]
+			p.holders = slices.DeleteFunc(p.holders, func(h int32) bool { return h == e.ref })
+		case eOut2B:
+			p := &s.pools[e.ref]
+			b := &s.bud[p.budget]
+			p.viaB++
+			b.used++
+			if !slices.Contains(b.pools, e.ref) {
+				b.pools = append(b.pools, e.ref)
+			}
+		case eB2Out:
+			p := &s.pools[e.ref]
+			p.viaB--
+			s.bud[p.budget].used--
+		}
+	}
+}

@@ -1,0 +1,1007 @@
+package search
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+)
+
+// The index answers "the best candidate of this kind" without scanning the
+// candidates: the ranking's first terms are read from it.
+//
+// Standalone servers (logical servers of one) that are Standby or Active
+// are grouped by hardware class, disk array, switch (and again with any
+// switch), and for Active servers by priority and workload: every member of
+// a group satisfies the hard constraints and has the same CPU and memory
+// surplus for a given request, so within a group only the reconfigurations
+// (zone and VLAN set) and the IDs rank. Each group lists its members in ID
+// order, and again per VLAN set. Zones come from a second index: the
+// servers of every zone shared by several servers; a zone with few servers
+// of a state (smallZone) is read whole, a larger one has per-group lists.
+// So the best member of a group is: the first of the zone's members in the
+// group with the same VLAN set (0 reconfigurations), else the first member
+// with the same zone or the same VLAN set (1), else the first member (2).
+//
+// Partitions are grouped the same way by their members' multiset of
+// (class, disk array, switch), their signature; two-node partitions also
+// have per-pattern lists (the VLAN set, and the zone when it is large, of
+// one or both members), read level by level in the same way. Partitions of
+// three or more nodes are scanned within their group.
+
+// smallZone is the largest number of servers of one state in a zone that a
+// search reads whole instead of through per-group lists.
+const smallZone = 64
+
+type span struct{ off, n int32 }
+
+// gkey identifies a group of standalone servers: Standby ones by class,
+// disk array and switch, Active ones also by priority and workload.
+type gkey struct {
+	hw, arr, sw int32 // sw -1: any switch
+	work        int32 // -1 for Standby
+	prio        int   // 0 for Standby
+	st          uint8
+}
+
+type group struct {
+	key   gkey
+	all   span // members, server indexes in ID order (into gmem)
+	vl    span // per VLAN set (into vsp), sorted by set; none for a small group
+	small bool // read whole: no per-VLAN-set or per-zone lists
+}
+
+// smallGroup is the size up to which a standalone group is read whole.
+const smallGroup = 16
+
+// vspan lists the members of a group with one VLAN set.
+type vspan struct {
+	vlans int32
+	s     span
+}
+
+// ckey finds the groups of one class: for Active servers, every priority
+// and workload, sorted by priority then workload.
+type ckey struct {
+	hw, arr, sw int32
+	st          uint8
+}
+
+type zinfo struct {
+	off            int32 // into zmem: Standby members, then Active, then the others, each in ID order
+	nSt, nAct, all int32
+}
+
+// bzKey and bzvKey are the per-group lists of a large zone.
+type bzKey struct{ g, zone int32 }
+type bzvKey struct{ g, zone, vlans int32 }
+
+// pkey identifies a group of partitions (logical servers of two or more
+// nodes) that are all Standby or all Active.
+type pkey struct {
+	sig  int32
+	work int32
+	prio int
+	st   uint8
+}
+
+type pgroup struct {
+	key pkey
+	all span // logical servers in ID order (into pmem)
+}
+
+// ek is one member's place in a signature.
+type ek struct{ hw, arr, sw int32 }
+
+type sigInfo struct {
+	eks []ek // sorted
+	hk  []hardKey
+	mem int64 // total memory of a partition with this signature
+}
+
+// patKey is a pattern of a two-node partition group: per slot a zone (only
+// large zones) and a VLAN set, -1 where the pattern does not care. Entries
+// are logical servers with bit 31 set when the second member fills slot 1.
+type patKey struct {
+	g              int32
+	z1, v1, z2, v2 int32
+}
+
+// eclass lists, for explanations, the servers of one hard key, class and
+// state group (Standby or Active), standalone or not, in ID order.
+type eclass struct {
+	hw   int32
+	st   uint8
+	part bool // members of partitions (else standalone servers)
+	s    span // into emem
+}
+
+type index struct {
+	groups []group
+	gmem   []int32
+	vsp    []vspan
+	gidx   map[gkey]int32 // Standby groups only
+	cls    map[ckey]span  // into cgs
+	cgs    []int32
+	// srvG: per server, its group and its any-switch group (-1: none).
+	srvG [2][]int32
+
+	zones map[int32]zinfo
+	zmem  []int32
+	// zgrp: per zmem entry and switch form, the member's standalone group
+	// or ^its partition group (-1: none), to read zones sequentially.
+	zgrp [2][]int32
+	bz   map[bzKey]span  // into gmem
+	bzv  map[bzvKey]span // into gmem
+
+	sigs    []sigInfo
+	sigIdx  map[string]int32
+	pgroups []pgroup
+	pmem    []int32
+	pidx    map[pkey]int32
+	pcls    map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
+	// lsPG: per logical server, its partition group and its any-switch
+	// partition group (-1: none); lsSig: the signature of a partition in
+	// any state (-1: no group has it).
+	lsPG  [2][]int32
+	lsSig []int32
+	pats  patTable // into patm
+	patm  []uint32
+	// patOf: per partition group, the group whose patterns it reads (an
+	// any-switch group with one switch reads its switch's), or -1 when it
+	// has none (groups of up to smallPGroup partitions are read whole).
+	patOf []int32
+	hkSig map[hardKey][]int32 // signatures with a member of the hard key
+	hkCls map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
+
+	ecls map[hardKey][]eclass
+	emem []int32
+	// mixed: per hard key, the Standby or Active members of partitions
+	// whose members are not all in one state (in no group).
+	mixed map[hardKey][]int32
+
+	// combos by a member's hard key: usable (all standalone Standby) and
+	// lendable (all standalone, Standby or Active, at least one Active).
+	usableBy, lendBy map[hardKey][]int32
+
+	// wl: per workload, its Active logical servers and its scale-in
+	// minimum (see Policy.ScaleInMin).
+	wlActive map[int32]int32
+	wlMin    map[int32]int
+}
+
+// cg is a group under its class key, for the class lists.
+type cg struct {
+	k ckey
+	g int32
+}
+
+// appendSpans appends the groups of list (sorted by key) to cgs and
+// records each key's span in m.
+func appendSpans(m map[ckey]span, cgs []int32, list []cg) []int32 {
+	for k, c := range list {
+		if k == 0 || list[k-1].k != c.k {
+			m[c.k] = span{int32(len(cgs)), 0}
+		}
+		sp := m[c.k]
+		sp.n++
+		m[c.k] = sp
+		cgs = append(cgs, c.g)
+	}
+	return cgs
+}
+
+func stGroup(st uint8) (uint8, bool) {
+	switch st {
+	case stStandby:
+		return 0, true
+	case stActive:
+		return 1, true
+	}
+	return 2, false
+}
+
+func (inv *Inventory) gkeyOf(s *srv, anySw bool) gkey {
+	k := gkey{hw: s.hw, arr: s.arr, sw: s.sw, st: s.state, work: -1}
+	if anySw {
+		k.sw = -1
+	}
+	if s.state == stActive {
+		k.prio, k.work = s.prio, s.work
+	}
+	return k
+}
+
+func (inv *Inventory) buildIndexes() {
+	x := &inv.idx
+	n := len(inv.srvs)
+	*x = index{}
+
+	// Standalone groups: count, then fill in ID order.
+	gtmp := make(map[gkey]int32)
+	for a := range 2 {
+		x.srvG[a] = make([]int32, n)
+	}
+	var sizes []int32
+	for i := range inv.srvs {
+		s := &inv.srvs[i]
+		x.srvG[0][i], x.srvG[1][i] = -1, -1
+		if _, ok := stGroup(s.state); !ok || inv.grouped(s) {
+			continue
+		}
+		for a := range 2 {
+			k := inv.gkeyOf(s, a == 1)
+			g, ok := gtmp[k]
+			if !ok {
+				g = int32(len(x.groups))
+				gtmp[k] = g
+				x.groups = append(x.groups, group{key: k})
+				sizes = append(sizes, 0)
+			}
+			sizes[g]++
+			x.srvG[a][i] = g
+		}
+	}
+	x.gidx = make(map[gkey]int32)
+	for k, g := range gtmp {
+		if k.st == stStandby {
+			x.gidx[k] = g
+		}
+	}
+	// gmem: per group its members, then (large groups) per VLAN set.
+	off := int32(0)
+	for g := range x.groups {
+		x.groups[g].all = span{off, 0}
+		x.groups[g].small = int(sizes[g]) <= inv.smallG
+		off += sizes[g]
+		if !x.groups[g].small {
+			off += sizes[g]
+		}
+	}
+	x.gmem = make([]int32, off, off+off/8)
+	type gv struct{ g, vlans int32 }
+	vcount := make(map[gv]int32)
+	for i := range inv.srvs {
+		for a := range 2 {
+			if g := x.srvG[a][i]; g >= 0 {
+				gr := &x.groups[g]
+				x.gmem[gr.all.off+gr.all.n] = int32(i)
+				gr.all.n++
+				if !gr.small {
+					vcount[gv{g, inv.srvs[i].vlans}]++
+				}
+			}
+		}
+	}
+	vkeys := make([]gv, 0, len(vcount))
+	for k := range vcount {
+		vkeys = append(vkeys, k)
+	}
+	slices.SortFunc(vkeys, func(a, b gv) int { return cmp.Or(cmp.Compare(a.g, b.g), cmp.Compare(a.vlans, b.vlans)) })
+	x.vsp = make([]vspan, len(vkeys))
+	vat := make(map[gv]int32, len(vkeys))
+	for k, key := range vkeys {
+		gr := &x.groups[key.g]
+		if gr.vl.n == 0 {
+			gr.vl.off = int32(k)
+		}
+		gr.vl.n++
+		start := gr.all.off + gr.all.n
+		if k > 0 && vkeys[k-1].g == key.g {
+			p := x.vsp[k-1].s
+			start = p.off + vcount[vkeys[k-1]]
+		}
+		x.vsp[k] = vspan{key.vlans, span{start, 0}}
+		vat[key] = int32(k)
+	}
+	for g := range x.groups {
+		gr := &x.groups[g]
+		if gr.small {
+			continue
+		}
+		for _, i := range x.gmem[gr.all.off : gr.all.off+gr.all.n] {
+			v := &x.vsp[vat[gv{int32(g), inv.srvs[i].vlans}]]
+			x.gmem[v.s.off+v.s.n] = i
+			v.s.n++
+		}
+	}
+	// Class lists, groups sorted by priority then workload.
+	cgl := make([]cg, len(x.groups))
+	for g := range x.groups {
+		k := x.groups[g].key
+		cgl[g] = cg{ckey{k.hw, k.arr, k.sw, k.st}, int32(g)}
+	}
+	slices.SortFunc(cgl, func(a, b cg) int {
+		ka, kb := &x.groups[a.g].key, &x.groups[b.g].key
+		return cmp.Or(cmp.Compare(a.k.hw, b.k.hw), cmp.Compare(a.k.arr, b.k.arr), cmp.Compare(a.k.sw, b.k.sw),
+			cmp.Compare(a.k.st, b.k.st), cmp.Compare(ka.prio, kb.prio), cmp.Compare(ka.work, kb.work))
+	})
+	x.cls = make(map[ckey]span)
+	x.cgs = appendSpans(x.cls, make([]int32, 0, 2*len(cgl)), cgl)
+	// Switch -2: the switch-specific groups of a class on every switch,
+	// by priority, workload, switch.
+	var all []cg
+	for _, c := range cgl {
+		if c.k.sw >= 0 {
+			c.k.sw = -2
+			all = append(all, c)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b cg) int {
+		ka, kb := &x.groups[a.g].key, &x.groups[b.g].key
+		return cmp.Or(cmp.Compare(a.k.hw, b.k.hw), cmp.Compare(a.k.arr, b.k.arr), cmp.Compare(a.k.st, b.k.st),
+			cmp.Compare(ka.prio, kb.prio), cmp.Compare(ka.work, kb.work), cmp.Compare(ka.sw, kb.sw))
+	})
+	x.cgs = appendSpans(x.cls, x.cgs, all)
+
+	inv.buildZones()
+	inv.buildPartitions()
+	for a := range 2 {
+		x.zgrp[a] = make([]int32, len(x.zmem))
+		for k, i := range x.zmem {
+			switch g := x.lsPG[a][inv.srvs[i].ls]; {
+			case g >= 0:
+				x.zgrp[a][k] = ^g
+			default:
+				x.zgrp[a][k] = x.srvG[a][i]
+			}
+		}
+	}
+	inv.buildExplain()
+	inv.buildCombos()
+	inv.buildWorkloads()
+}
+
+func (inv *Inventory) buildZones() {
+	x := &inv.idx
+	count := make(map[int32]int32)
+	for i := range inv.srvs {
+		count[inv.srvs[i].zone]++
+	}
+	x.zones = make(map[int32]zinfo)
+	off := int32(0)
+	zkeys := make([]int32, 0)
+	for z, c := range count {
+		if c >= 2 {
+			zkeys = append(zkeys, z)
+		}
+	}
+	slices.Sort(zkeys)
+	for _, z := range zkeys {
+		x.zones[z] = zinfo{off: off}
+		off += count[z]
+	}
+	x.zmem = make([]int32, off)
+	// Fill in three passes so that each state group is in ID order.
+	for pass := uint8(0); pass < 3; pass++ {
+		for i := range inv.srvs {
+			s := &inv.srvs[i]
+			g, _ := stGroup(s.state)
+			if g != pass {
+				continue
+			}
+			zi, ok := x.zones[s.zone]
+			if !ok {
+				continue
+			}
+			x.zmem[zi.off+zi.all] = int32(i)
+			zi.all++
+			switch pass {
+			case 0:
+				zi.nSt++
+			case 1:
+				zi.nAct++
+			}
+			x.zones[s.zone] = zi
+		}
+	}
+	// Large zones: per-group lists (standalone groups, both switch forms).
+	x.bz = make(map[bzKey]span)
+	x.bzv = make(map[bzvKey]span)
+	var bzl []bzKey
+	var bzvl []bzvKey
+	bzm := make(map[bzKey][]int32)
+	bzvm := make(map[bzvKey][]int32)
+	for _, z := range zkeys {
+		zi := x.zones[z]
+		for pass, sub := range [][]int32{
+			x.zmem[zi.off : zi.off+zi.nSt],
+			x.zmem[zi.off+zi.nSt : zi.off+zi.nSt+zi.nAct],
+		} {
+			_ = pass
+			if len(sub) <= smallZone {
+				continue
+			}
+			for _, i := range sub {
+				for a := range 2 {
+					g := x.srvG[a][i]
+					if g < 0 || x.groups[g].small {
+						continue
+					}
+					k := bzKey{g, z}
+					if _, ok := bzm[k]; !ok {
+						bzl = append(bzl, k)
+					}
+					bzm[k] = append(bzm[k], i)
+					kv := bzvKey{g, z, inv.srvs[i].vlans}
+					if _, ok := bzvm[kv]; !ok {
+						bzvl = append(bzvl, kv)
+					}
+					bzvm[kv] = append(bzvm[kv], i)
+				}
+			}
+		}
+	}
+	for _, k := range bzl {
+		l := bzm[k]
+		x.bz[k] = span{int32(len(x.gmem)), int32(len(l))}
+		x.gmem = append(x.gmem, l...)
+	}
+	for _, k := range bzvl {
+		l := bzvm[k]
+		x.bzv[k] = span{int32(len(x.gmem)), int32(len(l))}
+		x.gmem = append(x.gmem, l...)
+	}
+}
+
+// bigZone reports whether zone z has more than smallZone servers in state
+// group st (0 Standby, 1 Active): its members are then read through
+// per-group lists.
+func (inv *Inventory) bigZone(z int32, st uint8) bool {
+	zi, ok := inv.idx.zones[z]
+	if !ok {
+		return false
+	}
+	if st == stStandby {
+		return zi.nSt > smallZone
+	}
+	return zi.nAct > smallZone
+}
+
+// zoneGroups returns zoneMembers(z, st) and, per member, its group in
+// switch form a (standalone group, or ^partition group; see zgrp).
+func (inv *Inventory) zoneGroups(z int32, st uint8, a int) ([]int32, []int32) {
+	zi, ok := inv.idx.zones[z]
+	if !ok {
+		return nil, nil
+	}
+	lo, hi := zi.off, zi.off+zi.nSt
+	if st != stStandby {
+		lo, hi = zi.off+zi.nSt, zi.off+zi.nSt+zi.nAct
+	}
+	return inv.idx.zmem[lo:hi], inv.idx.zgrp[a][lo:hi]
+}
+
+// zoneMembers returns the servers of zone z in state st (Standby or
+// Active), in ID order, or nil when the zone has a single server.
+func (inv *Inventory) zoneMembers(z int32, st uint8) []int32 {
+	zi, ok := inv.idx.zones[z]
+	if !ok {
+		return nil
+	}
+	if st == stStandby {
+		return inv.idx.zmem[zi.off : zi.off+zi.nSt]
+	}
+	return inv.idx.zmem[zi.off+zi.nSt : zi.off+zi.nSt+zi.nAct]
+}
+
+func (inv *Inventory) sigKey(li int32, anySw bool, buf []byte, eks []ek) ([]byte, []ek) {
+	eks = eks[:0]
+	for _, m := range inv.lsMembers(li) {
+		s := &inv.srvs[m]
+		e := ek{s.hw, s.arr, s.sw}
+		if anySw {
+			e.sw = -1
+		}
+		eks = append(eks, e)
+	}
+	sortEKs(eks)
+	return appendSig(buf[:0], eks), eks
+}
+
+func sortEKs(eks []ek) { slices.SortFunc(eks, cmpEK) }
+
+func appendSig(buf []byte, eks []ek) []byte {
+	for _, e := range eks {
+		buf = strconv.AppendInt(buf, int64(e.hw), 36)
+		buf = append(buf, '.')
+		buf = strconv.AppendInt(buf, int64(e.arr), 36)
+		buf = append(buf, '.')
+		buf = strconv.AppendInt(buf, int64(e.sw), 36)
+		buf = append(buf, ',')
+	}
+	return buf
+}
+
+func cmpEK(a, b ek) int {
+	return cmp.Or(cmp.Compare(a.hw, b.hw), cmp.Compare(a.arr, b.arr), cmp.Compare(a.sw, b.sw))
+}
+
+func (inv *Inventory) buildPartitions() {
+	x := &inv.idx
+	x.sigIdx = make(map[string]int32)
+	x.pidx = make(map[pkey]int32)
+	x.hkSig = make(map[hardKey][]int32)
+	for a := range 2 {
+		x.lsPG[a] = make([]int32, len(inv.ls))
+	}
+	var buf []byte
+	var eks []ek
+	var sizes []int32
+	x.lsSig = make([]int32, len(inv.ls))
+	for li := range inv.ls {
+		x.lsPG[0][li], x.lsPG[1][li] = -1, -1
+		x.lsSig[li] = -1
+		l := &inv.ls[li]
+		if l.n < 2 || l.state == lsOther {
+			continue
+		}
+		m0 := &inv.srvs[inv.members[l.first]]
+		for a := range 2 {
+			buf, eks = inv.sigKey(int32(li), a == 1, buf, eks)
+			sig, ok := x.sigIdx[string(buf)]
+			if !ok {
+				sig = int32(len(x.sigs))
+				x.sigIdx[string(buf)] = sig
+				si := sigInfo{eks: slices.Clone(eks)}
+				for _, e := range eks {
+					si.mem += int64(inv.hw[e.hw].MemoryMiB)
+				}
+				for _, m := range inv.lsMembers(int32(li)) {
+					if hk := inv.hardOf(&inv.srvs[m]); !slices.Contains(si.hk, hk) {
+						si.hk = append(si.hk, hk)
+					}
+				}
+				x.sigs = append(x.sigs, si)
+				for _, hk := range si.hk {
+					x.hkSig[hk] = append(x.hkSig[hk], sig)
+				}
+			}
+			k := pkey{sig: sig, work: -1, st: m0.state}
+			if m0.state == stActive {
+				k.prio, k.work = m0.prio, m0.work
+			}
+			g, ok := x.pidx[k]
+			if !ok {
+				g = int32(len(x.pgroups))
+				x.pidx[k] = g
+				x.pgroups = append(x.pgroups, pgroup{key: k})
+				sizes = append(sizes, 0)
+			}
+			sizes[g]++
+			x.lsPG[a][li] = g
+		}
+	}
+	for li := range inv.ls {
+		if inv.ls[li].n < 2 {
+			continue
+		}
+		buf, eks = inv.sigKey(int32(li), false, buf, eks)
+		if sig, ok := x.sigIdx[string(buf)]; ok {
+			x.lsSig[li] = sig
+		}
+	}
+	off := int32(0)
+	for g := range x.pgroups {
+		x.pgroups[g].all = span{off, 0}
+		off += sizes[g]
+	}
+	x.pmem = make([]int32, off)
+	for li := range inv.ls {
+		for a := range 2 {
+			if g := x.lsPG[a][li]; g >= 0 {
+				p := &x.pgroups[g]
+				x.pmem[p.all.off+p.all.n] = int32(li)
+				p.all.n++
+			}
+		}
+	}
+	// Class lists of partition groups, by priority then workload.
+	var cgl []cg
+	for g := range x.pgroups {
+		k := x.pgroups[g].key
+		cgl = append(cgl, cg{ckey{k.sig, -1, -1, k.st}, int32(g)})
+	}
+	slices.SortFunc(cgl, func(a, b cg) int {
+		ka, kb := &x.pgroups[a.g].key, &x.pgroups[b.g].key
+		return cmp.Or(cmp.Compare(a.k.hw, b.k.hw), cmp.Compare(a.k.st, b.k.st),
+			cmp.Compare(ka.prio, kb.prio), cmp.Compare(ka.work, kb.work))
+	})
+	x.pcls = make(map[ckey]span)
+	x.cgs = appendSpans(x.pcls, x.cgs, cgl)
+	inv.buildPatterns()
+}
+
+// patFeatures returns the zone (when large, else -1) and VLAN set of
+// server i, a member of a partition group of state st.
+func (inv *Inventory) patFeatures(i int32, st uint8) (z, v int32) {
+	s := &inv.srvs[i]
+	z = -1
+	if inv.bigZone(s.zone, st) {
+		z = s.zone
+	}
+	return z, s.vlans
+}
+
+// orientations returns the ways the two members of partition li fill the
+// two slots of its signature: false = members in ID order, true = swapped.
+func (inv *Inventory) orientations(li int32, eks []ek, anySw bool) (straight, swapped bool) {
+	m := inv.lsMembers(li)
+	e := func(i int32) ek {
+		s := &inv.srvs[i]
+		k := ek{s.hw, s.arr, s.sw}
+		if anySw {
+			k.sw = -1
+		}
+		return k
+	}
+	a, b := e(m[0]), e(m[1])
+	return a == eks[0] && b == eks[1], b == eks[0] && a == eks[1]
+}
+
+// smallPGroup is the size up to which a partition group is read whole
+// rather than through patterns.
+const smallPGroup = 16
+
+func (inv *Inventory) buildPatterns() {
+	x := &inv.idx
+	x.patOf = make([]int32, len(x.pgroups))
+	type rec struct {
+		k     patKey
+		entry uint32
+	}
+	var recs []rec
+	for g := range x.pgroups {
+		x.patOf[g] = -1
+		p := &x.pgroups[g]
+		si := &x.sigs[p.key.sig]
+		if len(si.eks) != 2 || int(p.all.n) <= inv.smallPG {
+			continue
+		}
+		anySw := si.eks[0].sw < 0
+		members := x.pmem[p.all.off : p.all.off+p.all.n]
+		if anySw {
+			// One switch: the same partitions as its switch's group.
+			g0 := x.lsPG[0][members[0]]
+			same := x.pgroups[g0].all.n == p.all.n
+			for _, li := range members {
+				same = same && x.lsPG[0][li] == g0
+			}
+			if same {
+				x.patOf[g] = g0
+				continue
+			}
+		}
+		x.patOf[g] = int32(g)
+		for _, li := range members {
+			m := inv.lsMembers(li)
+			straight, swapped := inv.orientations(li, si.eks, anySw)
+			for o := range 2 {
+				if (o == 0 && !straight) || (o == 1 && !swapped) {
+					continue
+				}
+				a, b := m[0], m[1]
+				if o == 1 {
+					a, b = b, a
+				}
+				za, va := inv.patFeatures(a, p.key.st)
+				zb, vb := inv.patFeatures(b, p.key.st)
+				entry := uint32(li)
+				if o == 1 {
+					entry |= 1 << 31
+				}
+				for mask := 1; mask < 16; mask++ {
+					k := patKey{g: int32(g), z1: -1, v1: -1, z2: -1, v2: -1}
+					if mask&1 != 0 {
+						if za < 0 {
+							continue
+						}
+						k.z1 = za
+					}
+					if mask&2 != 0 {
+						k.v1 = va
+					}
+					if mask&4 != 0 {
+						if zb < 0 {
+							continue
+						}
+						k.z2 = zb
+					}
+					if mask&8 != 0 {
+						k.v2 = vb
+					}
+					recs = append(recs, rec{k, entry})
+				}
+			}
+		}
+	}
+	slices.SortFunc(recs, func(a, b rec) int {
+		return cmp.Or(cmp.Compare(a.k.g, b.k.g), cmp.Compare(a.k.z1, b.k.z1), cmp.Compare(a.k.v1, b.k.v1),
+			cmp.Compare(a.k.z2, b.k.z2), cmp.Compare(a.k.v2, b.k.v2), cmp.Compare(a.entry&^(1<<31), b.entry&^(1<<31)))
+	})
+	x.patm = make([]uint32, 0, len(recs))
+	nkeys := 0
+	for k := range recs {
+		if k == 0 || recs[k].k != recs[k-1].k {
+			nkeys++
+		}
+	}
+	x.pats.init(nkeys)
+	for k := 0; k < len(recs); {
+		key := recs[k].k
+		off := int32(len(x.patm))
+		for ; k < len(recs) && recs[k].k == key; k++ {
+			// Both orientations of one partition may give the same key.
+			if n := len(x.patm); n > int(off) && x.patm[n-1]&^(1<<31) == recs[k].entry&^(1<<31) {
+				continue
+			}
+			x.patm = append(x.patm, recs[k].entry)
+		}
+		x.pats.put(key, span{off, int32(len(x.patm)) - off})
+	}
+}
+
+// patTable maps pattern keys to their lists: open addressing over slots
+// of 12 bytes (a tag of the key's hash and the list), a key checked on
+// its list's first entry, so that the keys themselves are not stored.
+type patTable struct {
+	slots []patSlot
+	mask  uint64
+}
+
+type patSlot struct {
+	tag uint32 // 0: empty
+	s   span
+}
+
+func (k patKey) hash() uint64 {
+	h := uint64(0x9e3779b97f4a7c15)
+	for _, v := range [...]int32{k.g, k.z1, k.v1, k.z2, k.v2} {
+		h ^= uint64(uint32(v))
+		h *= 0xff51afd7ed558ccd
+		h ^= h >> 29
+	}
+	return h
+}
+
+func tagOf(h uint64) uint32 { return uint32(h>>32) | 1 }
+
+func (t *patTable) init(keys int) {
+	n := 8
+	for n*3 < keys*4 {
+		n *= 2
+	}
+	t.slots = make([]patSlot, n)
+	t.mask = uint64(n - 1)
+}
+
+// put adds a key known to be new.
+func (t *patTable) put(k patKey, s span) {
+	h := k.hash()
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		if t.slots[i].tag == 0 {
+			t.slots[i] = patSlot{tagOf(h), s}
+			return
+		}
+	}
+}
+
+// get returns the list of key k; match checks a list's first entry.
+func (t *patTable) get(k patKey, match func(entry uint32) bool) (span, bool) {
+	if len(t.slots) == 0 {
+		return span{}, false
+	}
+	h := k.hash()
+	tag := tagOf(h)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		if sl.tag == 0 {
+			return span{}, false
+		}
+		if sl.tag == tag && match(uint32(sl.s.off)) {
+			return sl.s, true
+		}
+	}
+}
+
+// patMatch reports whether the partition of pattern list entry e (in
+// group g) has the features of key k.
+func (inv *Inventory) patMatch(g int32, k patKey, e uint32) bool {
+	x := &inv.idx
+	li := int32(e &^ (1 << 31))
+	pg := &x.pgroups[g]
+	a := 0
+	if x.sigs[pg.key.sig].eks[0].sw < 0 {
+		a = 1
+	}
+	if x.lsPG[a][li] != g {
+		return false
+	}
+	m := inv.lsMembers(li)
+	s0, s1 := m[0], m[1]
+	if e&(1<<31) != 0 {
+		s0, s1 = s1, s0
+	}
+	a0, a1 := &inv.srvs[s0], &inv.srvs[s1]
+	if (k.v1 >= 0 && k.v1 != a0.vlans) || (k.v2 >= 0 && k.v2 != a1.vlans) {
+		return false
+	}
+	if k.z1 >= 0 {
+		if z, _ := inv.patFeatures(s0, pg.key.st); z != k.z1 {
+			return false
+		}
+	}
+	if k.z2 >= 0 {
+		if z, _ := inv.patFeatures(s1, pg.key.st); z != k.z2 {
+			return false
+		}
+	}
+	return true
+}
+
+func (inv *Inventory) buildExplain() {
+	x := &inv.idx
+	type key struct {
+		hk   hardKey
+		hw   int32
+		st   uint8
+		part bool
+	}
+	count := make(map[key]int32)
+	var keys []key
+	x.hkCls = make(map[hardKey][]int32)
+	for i := range inv.srvs {
+		s := &inv.srvs[i]
+		if _, ok := stGroup(s.state); !ok {
+			continue
+		}
+		k := key{inv.hardOf(s), s.hw, s.state, inv.grouped(s)}
+		if count[k] == 0 {
+			keys = append(keys, k)
+		}
+		count[k]++
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.hw, b.hw), cmp.Compare(a.st, b.st), boolCmp(a.part, b.part))
+	})
+	x.ecls = make(map[hardKey][]eclass)
+	off := int32(0)
+	at := make(map[key]int, len(keys))
+	for _, k := range keys {
+		at[k] = len(x.ecls[k.hk])
+		x.ecls[k.hk] = append(x.ecls[k.hk], eclass{hw: k.hw, st: k.st, part: k.part, s: span{off, 0}})
+		off += count[k]
+		if l := x.hkCls[k.hk]; !k.part && (len(l) == 0 || l[len(l)-1] != k.hw) {
+			x.hkCls[k.hk] = append(l, k.hw)
+		}
+	}
+	x.emem = make([]int32, off)
+	x.mixed = make(map[hardKey][]int32)
+	for i := range inv.srvs {
+		s := &inv.srvs[i]
+		if _, ok := stGroup(s.state); !ok {
+			continue
+		}
+		if inv.grouped(s) && inv.ls[s.ls].state == lsOther {
+			hk := inv.hardOf(s)
+			x.mixed[hk] = append(x.mixed[hk], int32(i))
+		}
+		k := key{inv.hardOf(s), s.hw, s.state, inv.grouped(s)}
+		e := &x.ecls[k.hk][at[k]]
+		x.emem[e.s.off+e.s.n] = int32(i)
+		e.s.n++
+	}
+}
+
+func (inv *Inventory) buildCombos() {
+	x := &inv.idx
+	x.usableBy = make(map[hardKey][]int32)
+	x.lendBy = make(map[hardKey][]int32)
+	inv.usableCombos = inv.usableCombos[:0]
+	for ci, c := range inv.combos {
+		if len(c) < 2 {
+			continue
+		}
+		usable, lendable := true, true
+		active := 0
+		for _, m := range c {
+			s := &inv.srvs[m]
+			if inv.grouped(s) {
+				usable, lendable = false, false
+				break
+			}
+			switch s.state {
+			case stStandby:
+			case stActive:
+				usable = false
+				active++
+			default:
+				usable, lendable = false, false
+			}
+		}
+		if !usable && !(lendable && active > 0) {
+			continue
+		}
+		if usable {
+			inv.usableCombos = append(inv.usableCombos, int32(ci))
+		}
+		var hks []hardKey
+		for _, m := range c {
+			if hk := inv.hardOf(&inv.srvs[m]); !slices.Contains(hks, hk) {
+				hks = append(hks, hk)
+			}
+		}
+		for _, hk := range hks {
+			if usable {
+				x.usableBy[hk] = append(x.usableBy[hk], int32(ci))
+			} else {
+				x.lendBy[hk] = append(x.lendBy[hk], int32(ci))
+			}
+		}
+	}
+}
+
+func (inv *Inventory) buildWorkloads() {
+	x := &inv.idx
+	x.wlActive = make(map[int32]int32)
+	x.wlMin = make(map[int32]int)
+	for li := range inv.ls {
+		l := &inv.ls[li]
+		w := inv.srvs[inv.members[l.first]].work
+		if l.state == lsActive {
+			x.wlActive[w]++
+		}
+		if m := inv.policies[l.pol].ScaleInMin; m > 0 && m > x.wlMin[w] {
+			x.wlMin[w] = m
+		}
+	}
+}
+
+// groupVL returns the members of group g with VLAN set v.
+func (inv *Inventory) groupVL(g, v int32) []int32 {
+	x := &inv.idx
+	gr := &x.groups[g]
+	vl := x.vsp[gr.vl.off : gr.vl.off+gr.vl.n]
+	k, ok := slices.BinarySearchFunc(vl, v, func(e vspan, v int32) int { return cmp.Compare(e.vlans, v) })
+	if !ok {
+		return nil
+	}
+	s := vl[k].s
+	return x.gmem[s.off : s.off+s.n]
+}
+
+func (inv *Inventory) spanOf(s span) []int32 { return inv.idx.gmem[s.off : s.off+s.n] }
+
+// classGroups returns the groups of class (hw, arr, sw) in state st, by
+// priority then workload.
+func (inv *Inventory) classGroups(hw, arr, sw int32, st uint8) []int32 {
+	sp, ok := inv.idx.cls[ckey{hw, arr, sw, st}]
+	if !ok {
+		return nil
+	}
+	return inv.idx.cgs[sp.off : sp.off+sp.n]
+}
+
+// sigGroups returns the partition groups of signature sig in state st, by
+// priority then workload.
+func (inv *Inventory) sigGroups(sig int32, st uint8) []int32 {
+	sp, ok := inv.idx.pcls[ckey{sig, -1, -1, st}]
+	if !ok {
+		return nil
+	}
+	return inv.idx.cgs[sp.off : sp.off+sp.n]
+}
+
+func (inv *Inventory) pgroupLS(g int32) []int32 {
+	p := &inv.idx.pgroups[g]
+	return inv.idx.pmem[p.all.off : p.all.off+p.all.n]
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}

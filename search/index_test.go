@@ -1,0 +1,219 @@
+package search
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// refExplain is explain's definition: every server outside the request,
+// its first reason, one by one.
+func (inv *Inventory) refExplain(req *request, taken map[int32]bool) string {
+	f := &req.nodes[req.ref]
+	pol := &req.pol
+	hk := inv.hardOfNode(f)
+	reasons := make(map[reason]int)
+	total := 0
+	notStandby := reason{kind: rNotStandby}
+	if pol.Preempt {
+		notStandby.kind = rNotStandbyOrActive
+	}
+	for i := range inv.srvs {
+		if req.isMember(int32(i)) {
+			continue
+		}
+		total++
+		s := &inv.srvs[i]
+		if !(s.state == stStandby || (pol.Preempt && s.state == stActive)) {
+			reasons[notStandby]++
+			continue
+		}
+		if r, ok := hardReason(inv.hardOf(s), hk); ok {
+			reasons[r]++
+			continue
+		}
+		reasons[inv.attrReason(req, s, taken)]++
+	}
+	return formatReasons(0, total, reasons)
+}
+
+// zoneInstance is a random inventory of a few hundred servers whose zones
+// are shared by many servers (so that the index reads them through
+// per-group lists), with partitions of two and three nodes, several
+// switches and disk arrays, policies, combinations and scale-in minimums.
+func zoneInstance(rng *rand.Rand) ([]Server, []Option, []ServerID) {
+	var servers []Server
+	var opts []Option
+	var failed []ServerID
+	n := 150 + rng.IntN(500)
+	// Zone "" is large (most servers: read through per-group lists), the
+	// others small (read whole).
+	zones := []string{"", "", "", "", "za", "zb", fmt.Sprint("zr", rng.IntN(3))}
+	hws := propHW
+	id := 0
+	for id < n {
+		size := 1
+		switch r := rng.IntN(10); {
+		case r < 2:
+			size = 2
+		case r == 2:
+			size = 3
+		}
+		st := []State{Standby, Standby, Active, Active, Active, Failed, Maintenance}[rng.IntN(7)]
+		if size > 1 && rng.IntN(3) == 0 {
+			st = Standby
+		}
+		prio := 10 * (1 + rng.IntN(5))
+		part := PartitionID("")
+		if size > 1 {
+			part = PartitionID(fmt.Sprint("p", id))
+		}
+		for m := range size {
+			s := Server{
+				ID: ServerID(fmt.Sprintf("s%04d", id)), Hardware: hws[rng.IntN(len(hws))],
+				Switch: fmt.Sprint("sw", rng.IntN(2)), DiskArray: fmt.Sprint("a", rng.IntN(4)/3),
+				Zone: zones[rng.IntN(len(zones))], VLANs: [][]int{{10}, {20}, {10, 20}}[rng.IntN(3)],
+				State: st, Workload: fmt.Sprint("w", prio), Priority: prio, Partition: part,
+			}
+			if m > 0 && rng.IntN(6) == 0 && st != Failed {
+				s.State = Maintenance // a mixed partition
+			}
+			if st == Standby {
+				s.Workload, s.Priority = "", 0
+			}
+			if st == Failed && m == 0 {
+				failed = append(failed, s.ID)
+			}
+			servers = append(servers, s)
+			id++
+		}
+	}
+	for p := 10; p <= 50; p += 10 {
+		pol := Policy{}
+		if rng.IntN(2) == 0 {
+			pol = Policy{MinMemoryMiB: []int{32768, 65536}[rng.IntN(2)], AnyCPUModel: rng.IntN(2) == 0,
+				AnySwitch: rng.IntN(2) == 0, Preempt: rng.IntN(2) == 0, AllowPartitionMismatch: rng.IntN(4) == 0,
+				ScaleInMin: rng.IntN(3)}
+		}
+		opts = append(opts, WithWorkloadPolicy(fmt.Sprint("w", p), pol))
+	}
+	var single []ServerID
+	for _, s := range servers {
+		if s.Partition == "" && (s.State == Standby || s.State == Active) {
+			single = append(single, s.ID)
+		}
+	}
+	for range rng.IntN(6) {
+		if len(single) < 3 {
+			break
+		}
+		a, b := single[rng.IntN(len(single))], single[rng.IntN(len(single))]
+		if a != b {
+			opts = append(opts, WithCombination(a, b))
+		}
+	}
+	return servers, opts, failed
+}
+
+// TestFindMatchesReference: on random inventories with large shared
+// zones, partitions, switches, policies and combinations, Find chooses
+// what the scan-based reference ranks first, and explains a missing spare
+// exactly as the per-server definition does; FindAll's explanations of
+// unplaced failures too.
+func TestFindMatchesReference(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 60
+	}
+	rng := rand.New(rand.NewPCG(16, 1))
+	checked, explained := 0, 0
+	for it := range n {
+		servers, opts, failed := zoneInstance(rng)
+		// On odd instances every group is read through its lists.
+		if it%2 == 1 {
+			opts = append(opts, withSmallGroups(-1))
+		}
+		inv, err := NewInventory(servers, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range failed {
+			req, err := inv.failureRequest("find", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := inv.bestIn(&req, allStages, nil)
+			ref := inv.refOptions(&req)
+			if ok != (len(ref) > 0) {
+				t.Fatalf("instance %d, %s: Find found %v, reference %d options", it, id, ok, len(ref))
+			}
+			if !ok {
+				if g, w := inv.explain(&req, nil), inv.refExplain(&req, nil); g != w {
+					t.Fatalf("instance %d, %s: explanation\n%s\nwant\n%s", it, id, g, w)
+				}
+				explained++
+				continue
+			}
+			if inv.rankCmp(&got, &ref[0]) != 0 {
+				t.Fatalf("instance %d, %s: Find chose stage %d %v %v, reference stage %d %v %v", it, id,
+					got.stage, ids(inv, got.repl), terms(&got), ref[0].stage, ids(inv, ref[0].repl), terms(&ref[0]))
+			}
+			checked++
+		}
+		if len(failed) > 1 {
+			sol, err := inv.solveAll(failed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			used := make(map[int32]bool)
+			for _, o := range sol.chosen {
+				if o != nil {
+					for _, li := range o.res {
+						used[li] = true
+					}
+				}
+			}
+			for k := range sol.reqs {
+				if sol.chosen[k] != nil {
+					continue
+				}
+				// Relocations may take more standby servers: compare with
+				// the plans' own view of what is taken.
+				if g, w := sol.plans[k].Reason, inv.refExplain(&sol.reqs[k], usedByPlans(inv, sol)); g != w {
+					t.Fatalf("instance %d: FindAll explanation\n%s\nwant\n%s", it, g, w)
+				}
+				explained++
+			}
+		}
+	}
+	t.Logf("%d choices and %d explanations checked", checked, explained)
+	if checked < 200 || explained < 50 {
+		t.Fatalf("the generator no longer exercises both: %d choices, %d explanations", checked, explained)
+	}
+}
+
+// usedByPlans is every logical server a solution's plans use.
+func usedByPlans(inv *Inventory, sol *solution) map[int32]bool {
+	used := make(map[int32]bool)
+	for _, p := range sol.plans {
+		for _, id := range p.Replacement {
+			i, _ := inv.index(id)
+			used[inv.srvs[i].ls] = true
+		}
+		for _, v := range p.Preemptions {
+			if v.RelocateTo != "" {
+				i, _ := inv.index(v.RelocateTo)
+				used[inv.srvs[i].ls] = true
+			}
+		}
+	}
+	return used
+}
+
+func ids(inv *Inventory, l []int32) []ServerID {
+	var out []ServerID
+	for _, i := range l {
+		out = append(out, inv.srvs[i].id)
+	}
+	return out
+}

@@ -1,0 +1,351 @@
+package search
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Pools are what FindJoint assigns: sets of logical servers that every
+// request of the planning round sees alike (same cost, same feasibility),
+// so that only their number matters. A standalone pool is the part of a
+// standalone group (class, disk array, switch; priority and workload for
+// Active servers) whose zone is one of the requests' zones (or none of
+// them) and whose VLAN set is one of the requests' sets (or none of them).
+// A two-node partition pool is the part of a partition group whose members
+// have, in ID order, the same such zone and VLAN classes and the same
+// places in the signature. A partition of three or more nodes is a pool
+// of its own.
+
+type pool struct {
+	kind  uint8 // plStandalone, plPart2, plOne
+	g     int32 // standalone group, or partition group (-1 for plOne)
+	zc    int32 // standalone: zone class (-1: none of the requests' zones)
+	vc    int32 // standalone: VLAN class (-1: none of the requests' sets)
+	prof  [5]int32
+	rep   int32   // a logical server of the pool (costs are computed on it)
+	mem   []int32 // its logical servers, ID order (not plOne)
+	cap   int32
+	st    uint8
+	prio  int
+	work  int32
+	taken []int32 // logical servers removed (excluded, or in a fixed composition)
+	// cap0, taken0: before any composition was fixed.
+	cap0   int32
+	taken0 []int32
+
+	// flow state
+	dead    bool    // no free exit is reachable from it
+	holders []int32 // requests holding a unit, in arrival order
+	viaB    int32   // units scaled in (through the workload's budget)
+	budget  int32   // budget node, -1: none
+	in, out int32   // flow nodes (out: only with a budget)
+}
+
+const (
+	plStandalone uint8 = iota
+	plPart2
+	plOne
+)
+
+// gpools are the pools of one standalone group.
+type gpools struct {
+	all []int32
+	byZ map[int32][]int32
+	byV map[int32][]int32
+	at  map[[2]int32]int32
+}
+
+// ppools are the pools of one two-node partition group, with the pools
+// sharing a member zone or VLAN class.
+type ppools struct {
+	all []int32
+	at  map[[5]int32]int32
+	byF map[int32][]int32 // feature -> pools: zone class z as 2z, VLAN class v as 2v+1
+}
+
+// joint holds what FindJoint shares between the components of one round.
+type joint struct {
+	inv      *Inventory
+	reqs     []request
+	levels   int // priority levels
+	K        int
+	relZ     map[int32]bool
+	relV     map[int32]bool
+	zcls     []int32 // per interned string: its zone class (see zclass)
+	vcls     []int32 // per VLAN set: its class
+	excluded map[int32]bool
+	budget   map[int32]int
+	// caches of classesFor and victimsFor
+	clsCache map[reqSig][]classCosts
+	vicCache map[reqSig][]victimGroup
+}
+
+// solver is one component's flow problem.
+type solver struct {
+	j     *joint
+	reqs  []int // the component's requests, canonical order
+	pools []pool
+	gp    map[int32]*gpools
+	pp    map[int32]*ppools
+	one   map[int32]int32 // logical server -> plOne pool
+	bnode map[int32]int32 // workload -> budget node
+	bud   []bnode
+	st    []rstate // per component request
+	// flow graph
+	nodes []fnode2
+	delta []int64 // K per node
+	d     dij
+	cur   int32 // the request node being added
+	zeroV []int64
+	// levelMax: per priority level, a bound of its requests' potentials.
+	levelMax [][]int64
+}
+
+type bnode struct {
+	work      int32
+	cap, used int32
+	pools     []int32 // pools of the workload with a unit through it
+	id        int32
+}
+
+// rstate is one request in the flow problem.
+type rstate struct {
+	req    *request
+	opts   []sopt // materialized options, in stream order
+	str    stream
+	at     int32 // option held (index into opts), -1 unplaced, -2 not added, -3 fixed composition
+	comps  []option
+	fixed  int // index into comps when at == -3
+	unplV  []int64
+	nodeID int32
+}
+
+// sopt is one materialized option: a pool and its cost.
+type sopt struct {
+	pool int32
+	cost []int64
+}
+
+// fnode2 is a flow node. Its potential (delta) and its distance in the
+// current search live in slabs, allocated when first needed.
+type fnode2 struct {
+	kind uint8 // nReq, nIn, nOut, nBud
+	ref  int32
+	dOff int32 // into solver.delta, -1: zero
+	xOff int32 // into dij.dist, valid while seen == stamp
+}
+
+const (
+	nReq uint8 = iota
+	nIn
+	nOut
+	nBud
+)
+
+func (s *solver) newNode(kind uint8, ref int32) int32 {
+	id := int32(len(s.nodes))
+	s.nodes = append(s.nodes, fnode2{kind, ref, -1, -1})
+	return id
+}
+
+func (s *solver) addPool(p pool) int32 {
+	id := int32(len(s.pools))
+	p.taken = slices.Clip(p.taken)
+	p.cap0, p.taken0 = p.cap, p.taken
+	p.in = s.newNode(nIn, id)
+	p.out, p.budget = -1, -1
+	if p.st == stActive {
+		if b, ok := s.j.budget[p.work]; ok && b > 0 {
+			bi, ok := s.bnode[p.work]
+			if !ok {
+				bi = int32(len(s.bud))
+				s.bnode[p.work] = bi
+				s.bud = append(s.bud, bnode{work: p.work, cap: int32(b)})
+				s.bud[bi].id = s.newNode(nBud, bi)
+			}
+			p.budget = bi
+			p.out = s.newNode(nOut, id)
+		}
+	}
+	s.pools = append(s.pools, p)
+	return id
+}
+
+// zclass and vclass are a server's zone and VLAN classes: its zone when
+// it is a request's and shared, its VLAN set when it is a request's, else
+// -1.
+func (j *joint) zclass(i int32) int32 { return j.zcls[j.inv.srvs[i].zone] }
+
+func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
+
+// groupPools builds the pools of standalone group g on first use: its
+// members (but the excluded ones) by zone and VLAN classes.
+func (s *solver) groupPools(g int32) *gpools {
+	if gp, ok := s.gp[g]; ok {
+		return gp
+	}
+	j, inv := s.j, s.j.inv
+	gr := &inv.idx.groups[g]
+	type zv [2]int32
+	mem := make(map[zv][]int32)
+	var keys []zv
+	for _, i := range inv.spanOf(gr.all) {
+		li := inv.srvs[i].ls
+		if j.excluded[li] {
+			continue
+		}
+		k := zv{j.zclass(i), j.vclass(i)}
+		if _, ok := mem[k]; !ok {
+			keys = append(keys, k)
+		}
+		mem[k] = append(mem[k], li)
+	}
+	slices.SortFunc(keys, func(a, b zv) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	gp := &gpools{byZ: make(map[int32][]int32), byV: make(map[int32][]int32), at: make(map[[2]int32]int32)}
+	for _, k := range keys {
+		id := s.addPool(pool{kind: plStandalone, g: g, zc: k[0], vc: k[1], cap: int32(len(mem[k])), st: gr.key.st,
+			prio: gr.key.prio, work: gr.key.work, rep: mem[k][0], mem: mem[k]})
+		gp.all = append(gp.all, id)
+		gp.at[k] = id
+		if k[0] >= 0 {
+			gp.byZ[k[0]] = append(gp.byZ[k[0]], id)
+		}
+		if k[1] >= 0 {
+			gp.byV[k[1]] = append(gp.byV[k[1]], id)
+		}
+	}
+	s.gp[g] = gp
+	return gp
+}
+
+// poolOfServer returns the pool holding standalone server i (building its
+// group's pools), or -1.
+func (s *solver) poolOfServer(i int32) int32 {
+	g := s.j.inv.idx.srvG[0][i]
+	if g < 0 {
+		return -1
+	}
+	gp := s.groupPools(g)
+	id, ok := gp.at[[2]int32{s.j.zclass(i), s.j.vclass(i)}]
+	if !ok {
+		return -1
+	}
+	return id
+}
+
+// partProfile is the pool key of two-node partition li: per member in ID
+// order its zone and VLAN classes, and whether the members are in the
+// signature's order.
+func (s *solver) partProfile(li int32, eks []ek) [5]int32 {
+	j := s.j
+	m := j.inv.lsMembers(li)
+	straight, _ := j.inv.orientations(li, eks, false)
+	o := int32(0)
+	if !straight {
+		o = 1
+	}
+	return [5]int32{j.zclass(m[0]), j.vclass(m[0]), j.zclass(m[1]), j.vclass(m[1]), o}
+}
+
+// partPools builds the pools of two-node partition group g on first use.
+func (s *solver) partPools(g int32) *ppools {
+	if pp, ok := s.pp[g]; ok {
+		return pp
+	}
+	j, inv := s.j, s.j.inv
+	pg := &inv.idx.pgroups[g]
+	eks := inv.idx.sigs[pg.key.sig].eks
+	pp := &ppools{byF: make(map[int32][]int32), at: make(map[[5]int32]int32)}
+	at := pp.at
+	var order [][5]int32
+	mem := make(map[[5]int32][]int32)
+	for _, li := range inv.pgroupLS(g) {
+		if j.excluded[li] {
+			continue
+		}
+		k := s.partProfile(li, eks)
+		if _, ok := mem[k]; !ok {
+			order = append(order, k)
+		}
+		mem[k] = append(mem[k], li)
+	}
+	slices.SortFunc(order, func(a, b [5]int32) int { return slices.Compare(a[:], b[:]) })
+	for _, k := range order {
+		id := s.addPool(pool{kind: plPart2, g: g, prof: k, cap: int32(len(mem[k])), st: pg.key.st, prio: pg.key.prio,
+			work: pg.key.work, rep: mem[k][0], mem: mem[k], zc: -1, vc: -1})
+		at[k] = id
+		pp.all = append(pp.all, id)
+		for _, f := range []int32{zFeat(k[0]), vFeat(k[1]), zFeat(k[2]), vFeat(k[3])} {
+			if f >= 0 && !slices.Contains(pp.byF[f], id) {
+				pp.byF[f] = append(pp.byF[f], id)
+			}
+		}
+	}
+	s.pp[g] = pp
+	return pp
+}
+
+// onePool returns the pool of logical server li alone.
+func (s *solver) onePool(li int32) int32 {
+	if id, ok := s.one[li]; ok {
+		return id
+	}
+	inv := s.j.inv
+	m0 := &inv.srvs[inv.members[inv.ls[li].first]]
+	st, prio, work := m0.state, 0, int32(-1)
+	if st == stActive {
+		prio, work = m0.prio, m0.work
+	}
+	id := s.addPool(pool{kind: plOne, g: -1, rep: li, cap: 1, st: st, prio: prio, work: work, zc: -1, vc: -1})
+	s.one[li] = id
+	return id
+}
+
+// members returns up to need logical servers of pool p, lowest IDs first,
+// skipping the pool's taken ones and those in skip.
+func (s *solver) members(p *pool, need int, skip map[int32]bool) []int32 {
+	j := s.j
+	var out []int32
+	ok := func(li int32) bool { return !skip[li] && !slices.Contains(p.taken, li) && !j.excluded[li] }
+	switch p.kind {
+	case plOne:
+		if ok(p.rep) {
+			out = append(out, p.rep)
+		}
+	case plPart2:
+		for _, li := range p.mem {
+			if len(out) == need {
+				break
+			}
+			if ok(li) {
+				out = append(out, li)
+			}
+		}
+	case plStandalone:
+		for _, li := range p.mem {
+			if len(out) == need {
+				break
+			}
+			if ok(li) {
+				out = append(out, li)
+			}
+		}
+	}
+	return out
+}
+
+// zFeat and vFeat are the keys of a zone class and a VLAN class in
+// ppools.byF (-1: none).
+func zFeat(z int32) int32 {
+	if z < 0 {
+		return -1
+	}
+	return 2 * z
+}
+
+func vFeat(v int32) int32 {
+	if v < 0 {
+		return -1
+	}
+	return 2*v + 1
+}

@@ -1,0 +1,329 @@
+package search
+
+// Best-first search of one stage over the index: what Find, relocations
+// and Coverage use.
+
+// picker keeps the best option offered.
+type picker struct {
+	inv   *Inventory
+	best  option
+	found bool
+	pairs []int32
+}
+
+func (p *picker) offer(o *option) {
+	if p.found && p.inv.rankCmp(o, &p.best) >= 0 {
+		return
+	}
+	p.best = *o
+	if o.pairs != nil {
+		p.pairs = append(p.pairs[:0], o.pairs...)
+		p.best.pairs = p.pairs
+	}
+	p.found = true
+}
+
+// result returns the best option with slices of its own.
+func (p *picker) result() option {
+	o := p.best
+	if o.pairs != nil {
+		o.pairs = append([]int32(nil), o.pairs...)
+	}
+	return o
+}
+
+// anySw is the switch a group key uses under pol: the request node's, or
+// -1 (any) when the policy has AnySwitch.
+func anySw(f *fnode, pol *Policy) int32 {
+	if pol.AnySwitch {
+		return -1
+	}
+	if f.sw < 0 {
+		return noSwitch
+	}
+	return f.sw
+}
+
+// stageBest offers p the best option of req in stage; skip names logical
+// servers that cannot be used.
+func (inv *Inventory) stageBest(req *request, stage uint8, skip skipSet, p *picker) {
+	zero := Policy{}
+	pol := &req.pol
+	switch stage {
+	case stgExact:
+		inv.lsBest(req, stage, &zero, false, stStandby, skip, p)
+	case stgRecompose:
+		inv.comboBest(req, stage, &zero, false, skip, p)
+	case stgRelaxed:
+		inv.lsBest(req, stage, pol, pol.AllowPartitionMismatch, stStandby, skip, p)
+	case stgRelaxedCompose:
+		inv.comboBest(req, stage, pol, pol.AllowPartitionMismatch, skip, p)
+	case stgPreempt:
+		if !pol.Preempt {
+			return
+		}
+		inv.lsBest(req, stage, pol, pol.AllowPartitionMismatch, stActive, skip, p)
+		inv.comboBest(req, stage, pol, pol.AllowPartitionMismatch, skip, p)
+	}
+}
+
+// victimOK reports whether Active logical servers of priority prio may be
+// taken by req.
+func (req *request) victimOK(prio int) bool { return prio < req.prio }
+
+// lsBest offers the best logical server of each group of state st that can
+// serve req under pol (mm: of another node count too): standby candidates,
+// or victims of a strictly lower priority.
+func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st uint8, skip skipSet, p *picker) {
+	x := &inv.idx
+	n := len(req.nodes)
+	f0 := &req.nodes[0]
+	hk := inv.hardOfNode(f0)
+	var o option
+	o.combo = -1
+	o.stage = stage
+	sw := anySw(f0, pol)
+	capped := func(prio int) bool {
+		// Victims of a higher priority than the best found rank after it.
+		return st == stActive && (!req.victimOK(prio) || (p.found && p.best.stage == stage && prio > p.best.vprio))
+	}
+	// offer offers o (res set), with its victim terms.
+	offer := func() {
+		if st == stActive {
+			inv.victimTerms(&o, req.budgets(inv))
+		}
+		p.offer(&o)
+	}
+	// offerLS costs logical server li and offers it when it fits.
+	offerLS := func(li int32, mismatch bool) {
+		if !skip.has(li) && inv.eval(req, inv.lsMembers(li), pol, mismatch, &o) {
+			o.res = inv.lsSelf(li)
+			offer()
+		}
+	}
+	if n == 1 {
+		if stage == stgExact {
+			if f0.hw >= 0 {
+				if g, ok := x.gidx[exactKey(f0)]; ok {
+					if i, re, ok := inv.groupBest(g, f0, skip); ok {
+						li := inv.srvs[i].ls
+						o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
+						o.reconfig, o.surMHz, o.surMem = re, 0, 0
+						p.offer(&o)
+					}
+				}
+			}
+		} else {
+			for _, hw := range x.hkCls[hk] {
+				mhz, mem, ok := inv.classCost(req, hw, pol)
+				if !ok {
+					continue
+				}
+				for _, g := range inv.classGroups(hw, f0.arr, sw, st) {
+					prio := x.groups[g].key.prio
+					if capped(prio) {
+						if st == stActive {
+							break
+						}
+						continue
+					}
+					i, re, ok := inv.groupBest(g, f0, skip)
+					if !ok {
+						continue
+					}
+					li := inv.srvs[i].ls
+					o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
+					o.reconfig, o.surMHz, o.surMem = re, mhz, mem
+					offer()
+				}
+			}
+		}
+	}
+	if n >= 2 {
+		// Partitions of the same node count.
+		sigs := x.hkSig[hk]
+		if stage == stgExact {
+			if sig := inv.sigOf(req, false); sig >= 0 {
+				sigs = []int32{sig}
+			} else {
+				sigs = nil
+			}
+		}
+		for _, sig := range sigs {
+			si := &x.sigs[sig]
+			if len(si.eks) != n || (si.eks[0].sw < 0) != (sw < 0) || si.mem < int64(pol.MinMemoryMiB) {
+				continue
+			}
+			var assign uint8
+			if n == 2 {
+				if assign = inv.slotAssignments(req, sig, pol); assign == 0 {
+					continue
+				}
+			}
+			for _, g := range inv.sigGroups(sig, st) {
+				if capped(x.pgroups[g].key.prio) {
+					if st == stActive {
+						break
+					}
+					continue
+				}
+				if n == 2 {
+					if inv.partBest(g, req, pol, assign, skip, &o) {
+						o.res = inv.lsSelf(inv.srvs[o.repl[0]].ls)
+						offer()
+					}
+					continue
+				}
+				for _, li := range inv.pgroupLS(g) {
+					offerLS(li, false)
+				}
+			}
+		}
+	}
+	if !mm {
+		return
+	}
+	// Another node count: read every candidate of the hard key.
+	if n >= 2 {
+		for _, hw := range x.hkCls[hk] {
+			for _, g := range inv.classGroups(hw, f0.arr, sw, st) {
+				if capped(x.groups[g].key.prio) {
+					if st == stActive {
+						break
+					}
+					continue
+				}
+				for _, i := range inv.spanOf(x.groups[g].all) {
+					offerLS(inv.srvs[i].ls, true)
+				}
+			}
+		}
+	}
+	for _, sig := range x.hkSig[hk] {
+		si := &x.sigs[sig]
+		if len(si.eks) == n || (si.eks[0].sw < 0) != (sw < 0) || si.mem < int64(pol.MinMemoryMiB) {
+			continue
+		}
+		for _, g := range inv.sigGroups(sig, st) {
+			if capped(x.pgroups[g].key.prio) {
+				if st == stActive {
+					break
+				}
+				continue
+			}
+			for _, li := range inv.pgroupLS(g) {
+				offerLS(li, true)
+			}
+		}
+	}
+}
+
+// comboBest offers the best allowed combination: in the composition
+// stages of Standby servers only, in the preemption stage lent ones (some
+// members Active with a strictly lower priority).
+func (inv *Inventory) comboBest(req *request, stage uint8, pol *Policy, mm bool, skip skipSet, p *picker) {
+	x := &inv.idx
+	n := len(req.nodes)
+	hk := inv.hardOfNode(&req.nodes[0])
+	list := x.usableBy[hk]
+	if stage == stgPreempt {
+		list = x.lendBy[hk]
+	}
+	var o option
+	for _, ci := range list {
+		c := inv.combos[ci]
+		if len(c) != n && !mm {
+			continue
+		}
+		if !inv.comboFree(req, ci, skip) {
+			continue
+		}
+		o = option{stage: stage, combo: ci}
+		if !inv.eval(req, c, pol, mm, &o) {
+			continue
+		}
+		o.res = inv.comboRes(ci)
+		if stage == stgPreempt {
+			inv.victimTerms(&o, req.budgets(inv))
+		}
+		p.offer(&o)
+	}
+}
+
+// comboFree reports whether every member of combination ci may be used by
+// req: not skipped, not another request's, and Active members of a
+// strictly lower priority.
+func (inv *Inventory) comboFree(req *request, ci int32, skip skipSet) bool {
+	for _, m := range inv.combos[ci] {
+		s := &inv.srvs[m]
+		if skip.has(s.ls) || req.excluded[s.ls] {
+			return false
+		}
+		if s.state == stActive && !req.victimOK(s.prio) {
+			return false
+		}
+	}
+	return true
+}
+
+// budgets returns the request's scale-in budgets, computing them once.
+func (req *request) budgets(inv *Inventory) map[int32]int {
+	if req.budget == nil && len(inv.idx.wlMin) > 0 {
+		ex := req.excluded
+		if ex == nil && req.ls >= 0 {
+			ex = map[int32]bool{req.ls: true}
+		}
+		req.budget = inv.budgets(ex)
+		if req.budget == nil {
+			req.budget = map[int32]int{}
+		}
+	}
+	return req.budget
+}
+
+func (inv *Inventory) lsSelf(li int32) []int32 { return inv.lsIdx[li : li+1 : li+1] }
+
+// srvSelf returns a one-element slice holding server i, without
+// allocating (the members of a standalone server's logical server).
+func (inv *Inventory) srvSelf(i int32) []int32 { return inv.ident[i : i+1 : i+1] }
+
+func (inv *Inventory) comboRes(ci int32) []int32 {
+	c := inv.combos[ci]
+	out := make([]int32, len(c))
+	for k, s := range c {
+		out[k] = inv.srvs[s].ls
+	}
+	return out
+}
+
+// bestIn returns the best option over stages in order: the first stage
+// with a candidate wins. used marks unavailable logical servers.
+func (inv *Inventory) bestIn(req *request, stages []uint8, used map[int32]bool) (option, bool) {
+	var skip skipSet
+	if len(used) > 0 || len(req.excluded) > 0 {
+		skip = func(li int32) bool { return used[li] || req.excluded[li] }
+	}
+	p := picker{inv: inv}
+	for _, st := range stages {
+		inv.stageBest(req, st, skip, &p)
+		if p.found {
+			return p.result(), true
+		}
+	}
+	return option{}, false
+}
+
+// noSwitch is a switch no group has: the switch of a template node the
+// inventory does not know (-1 and -2 mean any switch in the index).
+const noSwitch = -3
+
+// exactKey is the key of the group of Standby servers exactly like node f
+// (on its switch); it matches nothing when f's class, disk array or switch
+// is unknown.
+func exactKey(f *fnode) gkey {
+	k := gkey{hw: f.hw, arr: f.arr, sw: f.sw, work: -1, st: stStandby}
+	if f.hw < 0 || f.arr < 0 || f.sw < 0 {
+		k.hw = -1
+	}
+	return k
+}

@@ -1,0 +1,796 @@
+package search
+
+import (
+	"cmp"
+	"container/heap"
+	"slices"
+)
+
+// A stream yields a request's pool options in ranking order (the joint
+// objective's terms), lazily: the solver asks for the next one only when
+// its cost could still matter. A one-node request reads its classes level
+// by level (zone and VLAN matches, as Find does); a partition request
+// merges, per partition group, the pools sharing a zone or VLAN class
+// with it (costed and sorted) and then the group's other pools; candidates
+// of another node count (AllowPartitionMismatch) and partitions of three
+// or more nodes are costed one by one.
+
+type stream struct {
+	s    *solver
+	req  *request
+	head sopt
+	has  bool
+	done bool
+
+	// one-node structured enumeration
+	phase  int // next block: 0 exact, 1 relaxed, 2 victims, 3 done
+	loaded bool
+	t      int   // level
+	ci     int   // victim block position
+	segs   []seg // the block's groups
+	si     int
+	cur    []int32 // pools of the current segment, and position
+	cp     int
+	cost   []int64
+	g0     int32 // the exact group, skipped when relaxed
+
+	// merged sources (partitions, other node counts)
+	src srcHeap
+}
+
+// seg is a group read at one level: every pool of it at that level has
+// the same cost for the request.
+type seg struct {
+	g    int32
+	cost []int64
+}
+
+// source is a sorted run of options: explicit ones (pools with costs),
+// then scans, each of pools at one cost (a partition group's pools with a
+// given number of reconfigurations for the request).
+type source struct {
+	lb    []int64 // lower bound before expansion
+	exp   bool
+	build func(*source)
+	list  []sopt
+	pos   int
+	scans []scan
+	si    int
+	seen  map[int32]bool // pools offered already
+	ok    func(pool int32, level int) bool
+	ord   int
+}
+
+// scan reads pools, offering those the source's ok accepts at level.
+type scan struct {
+	pools []int32
+	pos   int
+	level int
+	cost  []int64
+}
+
+func (x *source) headCost() []int64 {
+	if !x.exp {
+		return x.lb
+	}
+	if x.pos < len(x.list) {
+		return x.list[x.pos].cost
+	}
+	if x.si < len(x.scans) {
+		return x.scans[x.si].cost
+	}
+	return x.lb
+}
+
+type srcHeap []*source
+
+func (h srcHeap) Len() int { return len(h) }
+func (h srcHeap) Less(a, b int) bool {
+	if c := slices.Compare(h[a].headCost(), h[b].headCost()); c != 0 {
+		return c < 0
+	}
+	return h[a].ord < h[b].ord
+}
+func (h srcHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
+func (h *srcHeap) Push(x any)   { *h = append(*h, x.(*source)) }
+func (h *srcHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (s *solver) costVec(o *option) []int64 {
+	v := make([]int64, s.j.K)
+	t := terms(o)
+	copy(v[s.j.levels:], t[:])
+	return v
+}
+
+// peek returns the next option without consuming it.
+func (st *stream) peek() (sopt, bool) {
+	if !st.has && !st.done {
+		st.head, st.has = st.advance()
+		st.done = !st.has
+	}
+	return st.head, st.has
+}
+
+func (st *stream) pop() (sopt, bool) {
+	o, ok := st.peek()
+	st.has = false
+	return o, ok
+}
+
+// advance produces the next option of the merged stream: the structured
+// one-node enumeration and the sources.
+func (st *stream) advance() (sopt, bool) {
+	a, okA := st.peekStructured()
+	b, okB := st.peekSources()
+	switch {
+	case okA && (!okB || slices.Compare(a.cost, b.cost) <= 0):
+		st.cp++
+		return a, true
+	case okB:
+		st.popSource()
+		return b, true
+	}
+	return sopt{}, false
+}
+
+func (st *stream) peekSources() (sopt, bool) {
+	for len(st.src) > 0 {
+		x := st.src[0]
+		if !x.exp {
+			x.exp = true
+			x.build(x)
+			heap.Fix(&st.src, 0)
+			continue
+		}
+		if x.pos < len(x.list) {
+			return x.list[x.pos], true
+		}
+		for x.si < len(x.scans) {
+			sc := &x.scans[x.si]
+			for sc.pos < len(sc.pools) {
+				id := sc.pools[sc.pos]
+				if !x.seen[id] && st.s.pools[id].cap0 > 0 && x.ok(id, sc.level) {
+					return sopt{pool: id, cost: sc.cost}, true
+				}
+				sc.pos++
+			}
+			x.si++
+			if x.si < len(x.scans) {
+				heap.Fix(&st.src, 0)
+				return st.peekSources()
+			}
+		}
+		heap.Pop(&st.src)
+	}
+	return sopt{}, false
+}
+
+func (st *stream) popSource() {
+	x := st.src[0]
+	if x.pos < len(x.list) {
+		x.pos++
+	} else {
+		sc := &x.scans[x.si]
+		if x.seen == nil {
+			x.seen = make(map[int32]bool)
+		}
+		x.seen[sc.pools[sc.pos]] = true
+		sc.pos++
+	}
+	heap.Fix(&st.src, 0)
+}
+
+// peekStructured returns the next pool of the one-node enumeration.
+func (st *stream) peekStructured() (sopt, bool) {
+	if st.phase == 3 && !st.loaded && st.cp >= len(st.cur) {
+		return sopt{}, false
+	}
+	for {
+		if st.cp < len(st.cur) {
+			id := st.cur[st.cp]
+			if st.s.pools[id].cap0 > 0 {
+				return sopt{pool: id, cost: st.cost}, true
+			}
+			st.cp++
+			continue
+		}
+		if !st.nextSeg() {
+			return sopt{}, false
+		}
+	}
+}
+
+// newStream prepares the request's stream.
+func (s *solver) newStream(req *request) stream {
+	st := stream{s: s, req: req, g0: -1, phase: 3}
+	n := len(req.nodes)
+	if n == 1 {
+		st.phase = 0
+	}
+	if n == 2 {
+		s.partSources(&st)
+	}
+	if req.pol.AllowPartitionMismatch || n >= 3 {
+		s.otherSources(&st)
+	}
+	heap.Init(&st.src)
+	return st
+}
+
+// nextSeg moves the one-node enumeration to its next non-empty segment:
+// within a block (the exact group; the relaxed classes; the victim groups
+// of one priority and scale-in outcome) level by level, each level's
+// groups in ranking order.
+func (st *stream) nextSeg() bool {
+	f := &st.req.nodes[0]
+	for {
+		if !st.loaded {
+			if !st.loadBlock() {
+				return false
+			}
+			st.loaded, st.t, st.si = true, 0, 0
+		}
+		if st.si < len(st.segs) {
+			sg := st.segs[st.si]
+			st.si++
+			if pools := st.s.levelPools(sg.g, f, st.t); len(pools) > 0 {
+				st.cur, st.cp = pools, 0
+				st.cost = slices.Clone(sg.cost)
+				st.cost[st.s.j.levels+5] = int64(st.t)
+				return true
+			}
+			continue
+		}
+		if st.t < 2 {
+			st.t++
+			st.si = 0
+			continue
+		}
+		st.loaded = false
+	}
+}
+
+// loadBlock loads the next block's segments; false when the enumeration is
+// over.
+func (st *stream) loadBlock() bool {
+	s, req := st.s, st.req
+	inv := s.j.inv
+	f := &req.nodes[0]
+	st.segs = st.segs[:0]
+	switch st.phase {
+	case 0:
+		st.phase = 1
+		if f.hw >= 0 {
+			if g, ok := inv.idx.gidx[exactKey(f)]; ok {
+				st.g0 = g
+				o := option{stage: stgExact}
+				st.segs = append(st.segs, seg{g, s.costVec(&o)})
+			}
+		}
+		return true
+	case 1:
+		st.phase = 2
+		for _, c := range s.j.classesFor(req) {
+			for _, g := range s.j.swGroups(c.hw, f, &req.pol, stStandby) {
+				if g == st.g0 {
+					continue
+				}
+				o := option{stage: stgRelaxed, surMHz: c.mhz, surMem: c.mem}
+				st.segs = append(st.segs, seg{g, s.costVec(&o)})
+			}
+		}
+		return true
+	case 2:
+		if !req.pol.Preempt {
+			st.phase = 3
+			return false
+		}
+		vs := s.j.victimsFor(req)
+		if st.ci >= len(vs) {
+			st.phase = 3
+			return false
+		}
+		b := vs[st.ci]
+		k := st.ci
+		for k < len(vs) && vs[k].prio == b.prio && vs[k].intr == b.intr {
+			v := vs[k]
+			o := option{stage: stgPreempt, vprio: v.prio, interrupted: v.intr, victims: 1, surMHz: v.mhz, surMem: v.mem}
+			st.segs = append(st.segs, seg{v.g, s.costVec(&o)})
+			k++
+		}
+		st.ci = k
+		return true
+	}
+	return false
+}
+
+// levelPools returns the pools of standalone group g at level t for node
+// f: 0 = same zone and VLAN set, 1 = one of them, 2 = neither.
+func (s *solver) levelPools(g int32, f *fnode, t int) []int32 {
+	gp := s.groupPools(g)
+	z, v := f.zone, f.vlans
+	switch t {
+	case 0:
+		if id, ok := gp.at[[2]int32{z, v}]; ok && z >= 0 {
+			return []int32{id}
+		}
+		return nil
+	case 1:
+		var out []int32
+		if z >= 0 {
+			for _, id := range gp.byZ[z] {
+				if s.pools[id].vc != v {
+					out = append(out, id)
+				}
+			}
+		}
+		for _, id := range gp.byV[v] {
+			if s.pools[id].zc != z || z < 0 {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	var out []int32
+	for _, id := range gp.all {
+		p := &s.pools[id]
+		if (p.zc != z || z < 0) && p.vc != v {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// classCosts is a compatible class and its surpluses.
+type classCosts struct {
+	hw       int32
+	mhz, mem int64
+}
+
+// reqSig is what classesFor and victimsFor depend on.
+type reqSig struct {
+	hw, arr, sw int32
+	h           Hardware
+	pol         Policy
+	prio        int
+}
+
+func sigOfReq(req *request, prio bool) reqSig {
+	f := &req.nodes[0]
+	k := reqSig{hw: f.hw, arr: f.arr, sw: f.sw, pol: req.pol}
+	if f.hw < 0 {
+		k.h = f.h.Hardware
+	}
+	if prio {
+		k.prio = req.prio
+	}
+	return k
+}
+
+// classesFor returns the classes of the request's hard key that its policy
+// accepts, by MHz surplus, memory surplus, class.
+func (j *joint) classesFor(req *request) []classCosts {
+	k := sigOfReq(req, false)
+	if c, ok := j.clsCache[k]; ok {
+		return c
+	}
+	f := &req.nodes[0]
+	var out []classCosts
+	for _, hw := range j.inv.idx.hkCls[j.inv.hardOfNode(f)] {
+		if mhz, mem, ok := j.inv.classCost(req, hw, &req.pol); ok {
+			out = append(out, classCosts{hw, mhz, mem})
+		}
+	}
+	slices.SortFunc(out, func(a, b classCosts) int {
+		return cmp.Or(cmp.Compare(a.mhz, b.mhz), cmp.Compare(a.mem, b.mem), cmp.Compare(a.hw, b.hw))
+	})
+	j.clsCache[k] = out
+	return out
+}
+
+// swGroups returns the switch-specific groups of class hw on f's disk
+// array in state st: on f's switch, or on every switch under AnySwitch.
+func (j *joint) swGroups(hw int32, f *fnode, pol *Policy, st uint8) []int32 {
+	sw := f.sw
+	if sw < 0 {
+		sw = noSwitch
+	}
+	if pol.AnySwitch {
+		sw = -2
+	}
+	return j.inv.classGroups(hw, f.arr, sw, st)
+}
+
+type victimGroup struct {
+	g        int32
+	prio     int
+	intr     int32
+	mhz, mem int64
+	hw       int32
+}
+
+// victimsFor returns the Active standalone groups a one-node request may
+// take, in ranking order: priority, scale-in, surpluses, class, group.
+func (j *joint) victimsFor(req *request) []victimGroup {
+	k := sigOfReq(req, true)
+	if v, ok := j.vicCache[k]; ok {
+		return v
+	}
+	f := &req.nodes[0]
+	var out []victimGroup
+	for _, c := range j.classesFor(req) {
+		for _, g := range j.swGroups(c.hw, f, &req.pol, stActive) {
+			k := &j.inv.idx.groups[g].key
+			if !req.victimOK(k.prio) {
+				continue
+			}
+			intr := int32(1)
+			if j.budget[k.work] > 0 {
+				intr = 0
+			}
+			out = append(out, victimGroup{g, k.prio, intr, c.mhz, c.mem, c.hw})
+		}
+	}
+	slices.SortFunc(out, func(a, b victimGroup) int {
+		return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz),
+			cmp.Compare(a.mem, b.mem), cmp.Compare(a.hw, b.hw), cmp.Compare(a.g, b.g))
+	})
+	j.vicCache[k] = out
+	return out
+}
+
+// partSources adds, for a request of two or more nodes, one source per
+// partition group of its node count that can serve it, by stage.
+func (s *solver) partSources(st *stream) {
+	j, inv, req := s.j, s.j.inv, st.req
+	x := &inv.idx
+	n := len(req.nodes)
+	zero := Policy{}
+	exactSig := inv.sigOf(req, false)
+	var g0 int32 = -1
+	add := func(stage uint8, g int32, pol *Policy) {
+		pg := &x.pgroups[g]
+		var lb option
+		lb.stage = stage
+		if pg.key.st == stActive {
+			if !req.victimOK(pg.key.prio) {
+				return
+			}
+			lb.vprio, lb.victims = pg.key.prio, int32(n)
+			if j.budget[pg.key.work] <= 0 {
+				lb.interrupted = 1
+			}
+		}
+		src := &source{lb: s.costVec(&lb), ord: len(st.src)}
+		if n == 2 {
+			// The surpluses do not depend on the pairing: take them from
+			// any partition of the group.
+			var o option
+			var ok bool
+			for _, li := range inv.pgroupLS(g) {
+				if ok = inv.eval(req, inv.lsMembers(li), pol, false, &o); ok {
+					break
+				}
+			}
+			if !ok {
+				return
+			}
+			lb.surMHz, lb.surMem = o.surMHz, o.surMem
+			src.lb = s.costVec(&lb)
+			assign := inv.slotAssignments(req, pg.key.sig, pol)
+			src.build = func(x *source) { s.buildPart2(x, req, g, assign, lb) }
+		} else {
+			p := *pol
+			src.build = func(x *source) { s.buildOnes(x, req, inv.pgroupLS(g), stage, &p, false) }
+		}
+		st.src = append(st.src, src)
+	}
+	if exactSig >= 0 {
+		for _, g := range inv.sigGroups(exactSig, stStandby) {
+			g0 = g
+			add(stgExact, g, &zero)
+		}
+	}
+	hk := inv.hardOfNode(&req.nodes[0])
+	for _, stage := range []uint8{stgRelaxed, stgPreempt} {
+		if stage == stgPreempt && !req.pol.Preempt {
+			continue
+		}
+		sgst := stStandby
+		if stage == stgPreempt {
+			sgst = stActive
+		}
+		for _, sig := range x.hkSig[hk] {
+			si := &x.sigs[sig]
+			if len(si.eks) != n || si.eks[0].sw < 0 || si.mem < int64(req.pol.MinMemoryMiB) {
+				continue
+			}
+			if n == 2 && inv.slotAssignments(req, sig, &req.pol) == 0 {
+				continue
+			}
+			for _, g := range inv.sigGroups(sig, sgst) {
+				if g == g0 {
+					continue
+				}
+				add(stage, g, &req.pol)
+			}
+		}
+	}
+}
+
+// buildPart2 reads the pools of two-node group g in tiers, as the
+// one-node levels: the pools sharing a zone with the request, costed and
+// sorted; then, the zones differing, those matching both VLAN sets, one,
+// none, each tier scanned lazily (the surpluses are the group's, in lb).
+// assign: the slot assignments the stage's policy allows.
+func (s *solver) buildPart2(x *source, req *request, g int32, assign uint8, lb option) {
+	pp := s.partPools(g)
+	x.seen = make(map[int32]bool)
+	for k := range req.nodes {
+		if ft := zFeat(req.nodes[k].zone); ft >= 0 {
+			for _, id := range pp.byF[ft] {
+				x.seen[id] = true
+			}
+		}
+	}
+	ids := make([]int32, 0, len(x.seen))
+	for id := range x.seen {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var byLevel [5][]int32
+	for _, id := range ids {
+		re := s.profileReconfig(req, &s.pools[id].prof, assign)
+		byLevel[re] = append(byLevel[re], id)
+	}
+	cost := func(re int) []int64 {
+		o := lb
+		o.reconfig = int64(re)
+		return s.costVec(&o)
+	}
+	for re := range 5 {
+		if len(byLevel[re]) == 0 {
+			continue
+		}
+		c := cost(re)
+		for _, id := range byLevel[re] {
+			x.list = append(x.list, sopt{pool: id, cost: c})
+		}
+	}
+	x.ok = func(id int32, level int) bool { return s.profileReconfig(req, &s.pools[id].prof, assign) == level }
+	v0, v1 := vFeat(req.nodes[0].vlans), vFeat(req.nodes[1].vlans)
+	if v0 >= 0 {
+		x.scans = append(x.scans, scan{pools: pp.byF[v0], level: 2, cost: cost(2)})
+	}
+	for _, v := range []int32{v0, v1} {
+		if v >= 0 {
+			x.scans = append(x.scans, scan{pools: pp.byF[v], level: 3, cost: cost(3)})
+		}
+	}
+	x.scans = append(x.scans, scan{pools: pp.all, level: 4, cost: cost(4)})
+}
+
+// profileReconfig is the fewest reconfigurations of a two-node request on a
+// partition of profile prof, over the slot assignments allowed.
+func (s *solver) profileReconfig(req *request, prof *[5]int32, assign uint8) int {
+	// The pool's members in signature slot order.
+	z := [2]int32{prof[0], prof[2]}
+	v := [2]int32{prof[1], prof[3]}
+	if prof[4] == 1 {
+		z[0], z[1], v[0], v[1] = z[1], z[0], v[1], v[0]
+	}
+	best := 4
+	for a := range 2 {
+		if assign&(1<<a) == 0 {
+			continue
+		}
+		re := 0
+		for slot := range 2 {
+			f := &req.nodes[slot]
+			if a == 1 {
+				f = &req.nodes[1-slot]
+			}
+			if z[slot] < 0 || f.zone != z[slot] {
+				re++
+			}
+			if v[slot] < 0 || f.vlans != v[slot] {
+				re++
+			}
+		}
+		best = min(best, re)
+	}
+	return best
+}
+
+// victimOpt sets an option's victim terms from its pool.
+func (s *solver) victimOpt(o *option, p *pool, n int) {
+	if p.st != stActive {
+		o.vprio, o.victims, o.interrupted = 0, 0, 0
+		return
+	}
+	o.vprio, o.victims = p.prio, int32(n)
+	o.interrupted = 0
+	if s.j.budget[p.work] <= 0 {
+		o.interrupted = 1
+	}
+}
+
+// buildOnes costs logical servers one by one (each its own pool, or its
+// two-node pool) and sorts them.
+func (s *solver) buildOnes(x *source, req *request, lss []int32, stage uint8, pol *Policy, mm bool) {
+	inv := s.j.inv
+	seen := make(map[int32]bool)
+	var o option
+	for _, li := range lss {
+		if s.j.excluded[li] || li == req.ls {
+			continue
+		}
+		var id int32
+		switch {
+		case inv.ls[li].n == 1:
+			id = s.poolOfServer(inv.members[inv.ls[li].first])
+		case inv.ls[li].n == 2:
+			g := inv.idx.lsPG[0][li]
+			eks := inv.idx.sigs[inv.idx.pgroups[g].key.sig].eks
+			var ok bool
+			if id, ok = s.partPools(g).at[s.partProfile(li, eks)]; !ok {
+				id = -1
+			}
+		default:
+			id = s.onePool(li)
+		}
+		if id < 0 || seen[id] {
+			continue
+		}
+		seen[id] = true
+		p := &s.pools[id]
+		if !inv.eval(req, inv.lsMembers(li), pol, mm, &o) {
+			continue
+		}
+		o.stage = stage
+		n := int(inv.ls[li].n)
+		s.victimOpt(&o, p, n)
+		x.list = append(x.list, sopt{pool: id, cost: s.costVec(&o)})
+	}
+	slices.SortStableFunc(x.list, func(a, b sopt) int { return slices.Compare(a.cost, b.cost) })
+}
+
+// otherSources adds the candidates of another node count (under
+// AllowPartitionMismatch) and, for partitions of three or more nodes,
+// those of the same count, costed one by one.
+func (s *solver) otherSources(st *stream) {
+	inv, req := s.j.inv, st.req
+	x := &inv.idx
+	n := len(req.nodes)
+	mm := req.pol.AllowPartitionMismatch
+	f0 := &req.nodes[0]
+	hk := inv.hardOfNode(f0)
+	zero := Policy{}
+	type batch struct {
+		stage uint8
+		st    uint8
+		pol   *Policy
+		mm    bool
+	}
+	batches := []batch{}
+	if n >= 3 {
+		batches = append(batches, batch{stgExact, stStandby, &zero, false})
+	}
+	batches = append(batches, batch{stgRelaxed, stStandby, &req.pol, mm})
+	if req.pol.Preempt {
+		batches = append(batches, batch{stgPreempt, stActive, &req.pol, mm})
+	}
+	for _, b := range batches {
+		var lss []int32
+		if n >= 2 && mm {
+			for _, hw := range x.hkCls[hk] {
+				for _, g := range inv.classGroups(hw, f0.arr, -2, b.st) {
+					if b.st == stActive && !req.victimOK(x.groups[g].key.prio) {
+						continue
+					}
+					for _, i := range inv.spanOf(x.groups[g].all) {
+						lss = append(lss, inv.srvs[i].ls)
+					}
+				}
+			}
+		}
+		for _, sig := range x.hkSig[hk] {
+			si := &x.sigs[sig]
+			if si.eks[0].sw < 0 || si.mem < int64(b.pol.MinMemoryMiB) {
+				continue
+			}
+			if len(si.eks) == n && n <= 2 {
+				continue // the same node count has its own enumeration
+			}
+			if len(si.eks) != n && !b.mm {
+				continue
+			}
+			for _, g := range inv.sigGroups(sig, b.st) {
+				if b.st == stActive && !req.victimOK(x.pgroups[g].key.prio) {
+					continue
+				}
+				lss = append(lss, inv.pgroupLS(g)...)
+			}
+		}
+		if len(lss) == 0 {
+			continue
+		}
+		b := b
+		lb := option{stage: b.stage}
+		src := &source{lb: s.costVec(&lb), ord: len(st.src)}
+		src.build = func(x *source) { s.buildOnes(x, req, lss, b.stage, b.pol, b.mm) }
+		st.src = append(st.src, src)
+	}
+}
+
+// lower returns a lower bound of the next option's cost without reading
+// anything new (false: the stream is over): the head when it is known,
+// else the position of the enumeration and of the sources.
+func (st *stream) lower() ([]int64, bool) {
+	if st.has {
+		return st.head.cost, true
+	}
+	if st.done {
+		return nil, false
+	}
+	var best []int64
+	if lb := st.structuredLower(); lb != nil {
+		best = lb
+	}
+	if len(st.src) > 0 {
+		if c := st.src[0].headCost(); best == nil || slices.Compare(c, best) < 0 {
+			best = c
+		}
+	}
+	if best == nil {
+		// Nothing cheap to say: read the next option.
+		o, ok := st.peek()
+		return o.cost, ok
+	}
+	return best, true
+}
+
+// structuredLower is a lower bound of the one-node enumeration's next
+// option, or nil when it is over.
+func (st *stream) structuredLower() []int64 {
+	j := st.s.j
+	if st.cp < len(st.cur) {
+		return st.cost
+	}
+	if st.loaded {
+		if st.si < len(st.segs) {
+			c := slices.Clone(st.segs[st.si].cost)
+			c[j.levels+5] = int64(st.t)
+			return c
+		}
+		if st.t < 2 && len(st.segs) > 0 {
+			c := slices.Clone(st.segs[0].cost)
+			c[j.levels+5] = int64(st.t + 1)
+			return c
+		}
+	}
+	var o option
+	switch st.phase {
+	case 0:
+		o.stage = stgExact
+	case 1:
+		o.stage = stgRelaxed
+	case 2:
+		if !st.req.pol.Preempt {
+			return nil
+		}
+		vs := j.victimsFor(st.req)
+		if st.ci >= len(vs) {
+			return nil
+		}
+		o.stage, o.vprio, o.interrupted = stgPreempt, vs[st.ci].prio, vs[st.ci].intr
+	default:
+		return nil
+	}
+	return st.s.costVec(&o)
+}
