@@ -76,13 +76,25 @@ func (e *Elector) RunTerm(ctx context.Context, lead func(ctx context.Context, st
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("etcdstore: term: %w", err)
 	}
-	// The session outlives ctx so that Close can revoke its lease: a
-	// daemon that stops hands over at once, not after the TTL.
-	sess, err := concurrency.NewSession(e.st.cli, concurrency.WithTTL(e.ttl), concurrency.WithContext(context.WithoutCancel(ctx)))
+	// The session's context ends with ctx only while the lease is being
+	// granted; after that it outlives ctx until the session is closed,
+	// so that Close can revoke the lease (RunLeader resigns first: the
+	// next instance is elected at once either way).
+	sctx, scancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer scancel()
+	detach := context.AfterFunc(ctx, scancel)
+	sess, err := concurrency.NewSession(e.st.cli, concurrency.WithTTL(e.ttl), concurrency.WithContext(sctx))
+	detached := detach()
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("etcdstore: term: new session: %w", ctx.Err())
+		}
 		return fmt.Errorf("etcdstore: term: new session: %v: %w", err, failover.ErrTransient)
 	}
 	defer sess.Close()
+	if !detached {
+		return fmt.Errorf("etcdstore: term: %w", ctx.Err())
+	}
 	return RunLeader(ctx, sess, e.st, e.name, func(lctx context.Context, leader *Store) error {
 		return lead(lctx, leader)
 	})
