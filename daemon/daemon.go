@@ -160,12 +160,12 @@ type generation struct {
 
 // term is one term of leadership.
 type term struct {
-	ctx      context.Context
-	store    failover.Store // fenced, when elected
-	gen      *generation
-	watcher  *bmc.Watcher
-	wcancel  context.CancelFunc
-	wdone    chan struct{}
+	ctx       context.Context
+	store     failover.Store // fenced, when elected
+	gen       *generation
+	watcher   *bmc.Watcher
+	wcancel   context.CancelFunc
+	wdone     chan struct{}
 	recovered chan struct{} // closed once the first Recover returned
 }
 

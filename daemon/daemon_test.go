@@ -132,4 +132,3 @@ func TestFaultsFromTheAPIAndTheWatcherEndInDoneFailovers(t *testing.T) {
 		t.Errorf("%d fault lines for 2 failovers", faults)
 	}
 }
-
