@@ -197,21 +197,34 @@ func criticalFaultOf(sensorType uint8) FaultType {
 	}
 }
 
-// Classify is the default Classifier. IPMI records (SensorType or
-// EventType set) are classified by sensor type and offset (IPMI 2.0 table
-// 42-3; thresholds and severities by table 42-2): deassertions are not
-// faults, critical thresholds are faults of the sensor's kind,
-// non-critical ones and correctable errors are FaultCorrectable. Redfish
-// records are classified by MessageId (the message key of Base,
-// ResourceEvent, OpenBMC and vendor registries), then by the LogEntry's
-// sensor type and severity, then by the resource they concern. Records it
-// cannot place are FaultOther; only records it knows to be informational
-// are not faults.
+// Classify is the default Classifier. It decides by exact codes and
+// severities, never by words inside a name:
+//
+//   - A record whose Severity is OK is never a fault.
+//   - IPMI records (EventType set) are classified by sensor type and
+//     offset (IPMI 2.0 table 42-3; thresholds and severities by table
+//     42-2): deassertions are not faults, critical thresholds are faults of
+//     the sensor's kind, non-critical ones and correctable errors are
+//     FaultCorrectable, codes it does not know are FaultOther.
+//   - Redfish records are classified by MessageId, parsed as
+//     Registry.Major.Minor[.Errata].Key: the registry and the key are
+//     looked up exactly, whatever the version, in the DMTF Base,
+//     ResourceEvent, Platform, Power, Environmental, SensorEvent,
+//     StorageDevice, TaskEvent and LogService registries, OpenBMC's, and
+//     HPE iLOEvents' hardware messages. A record without a Severity takes
+//     the registry's. A Critical record gets the key's fault type; a
+//     Warning record is FaultCorrectable when its key names a failure (the
+//     BMC says the server still works, as with a redundant power supply).
+//     Keys that describe a resource rather than the failure
+//     (ResourceErrorsDetected, sensor thresholds) take the type of the
+//     LogEntry's SensorType or of the OriginOfCondition's collection
+//     (Processors, Memory, PowerSupplies, Power, Thermal, ...).
+//   - A Warning or Critical record that none of this places (an unknown
+//     registry or key, a key that is not a hardware failure, a malformed
+//     MessageId) is FaultOther: never dropped.
 func Classify(e Event) (FaultType, bool) {
-	if e.MessageID != "" {
-		if t, ok, known := classifyMessageID(e); known {
-			return t, ok
-		}
+	if e.Severity == SeverityOK {
+		return none, false
 	}
 	if (e.SensorType != 0 || e.EventType != 0) && !e.Asserted {
 		return none, false // a condition ended
@@ -220,10 +233,10 @@ func Classify(e Event) (FaultType, bool) {
 		t, _ := classifyIPMI(e) // unknown codes are FaultOther
 		return t, t != none
 	}
-	if e.MessageID != "" || e.SensorType != 0 {
-		return classifyBySeverity(e)
+	if e.MessageID != "" {
+		return classifyMessageID(e)
 	}
-	return FaultOther, true
+	return weigh(e.Severity, subjectOf(e))
 }
 
 func classifyIPMI(e Event) (FaultType, bool) {
@@ -261,102 +274,135 @@ func classifyIPMI(e Event) (FaultType, bool) {
 	return FaultOther, false
 }
 
-// classifyBySeverity places a record by its sensor type (from a Redfish
-// LogEntry) or the resource it concerns, weighted by severity.
-func classifyBySeverity(e Event) (FaultType, bool) {
-	switch e.Severity {
-	case SeverityOK:
+// classifyMessageID classifies a Redfish record by its MessageId.
+func classifyMessageID(e Event) (FaultType, bool) {
+	c, known := lookupMessage(e.MessageID)
+	sev := e.Severity
+	if sev == "" && known {
+		sev = c.severity
+	}
+	if sev == SeverityOK {
 		return none, false
-	case SeverityWarning:
+	}
+	if !known {
+		return weigh(sev, subjectOf(e))
+	}
+	switch c.fault {
+	case none: // known, but not a hardware failure (a request's outcome, a login)
+		return FaultOther, true
+	case fromSubject:
+		return weigh(sev, subjectOf(e))
+	}
+	return weigh(sev, c.fault)
+}
+
+// weigh turns the type of what a record is about into its fault by the
+// record's severity: OK is no fault; Warning makes a failure
+// FaultCorrectable (the server still works); Critical, or no severity at
+// all, keeps it. An unknown subject is FaultOther.
+func weigh(sev Severity, t FaultType) (FaultType, bool) {
+	switch {
+	case sev == SeverityOK:
+		return none, false
+	case t == none:
+		return FaultOther, true
+	case sev == SeverityWarning && t != FaultOther:
 		return FaultCorrectable, true
 	}
+	return t, true
+}
+
+// subjectOf is the type of the component a Redfish record concerns: the
+// LogEntry's SensorType when it has one (for a critical condition of that
+// sensor), else the collection of the OriginOfCondition's resource path.
+// none when neither says.
+func subjectOf(e Event) FaultType {
 	if e.SensorType != 0 {
-		return criticalFaultOf(e.SensorType), true
+		if t := criticalFaultOf(e.SensorType); t != FaultOther {
+			return t
+		}
 	}
-	if t := faultOfResource(e.SensorName); t != none {
-		return t, true
-	}
-	return FaultOther, true
+	return faultOfResourcePath(e.SensorName)
 }
 
-// faultOfResource guesses the fault type from a Redfish resource path or a
-// sensor name.
-func faultOfResource(s string) FaultType {
-	l := strings.ToLower(s)
-	switch {
-	case l == "":
+// resourceCollections maps the Redfish collection and resource names
+// (DSP0268) under which a component's resource lives to the fault of that
+// component.
+var resourceCollections = map[string]FaultType{
+	"Processors":       FaultProcessor,
+	"Memory":           FaultMemory,
+	"PowerSupplies":    FaultPowerSupply,
+	"PowerSubsystem":   FaultPowerSupply,
+	"Power":            FaultPowerSupply,
+	"Thermal":          FaultTemperature,
+	"ThermalSubsystem": FaultTemperature,
+}
+
+// faultOfResourcePath finds the component in a Redfish resource path
+// ("/redfish/v1/Systems/1/Processors/CPU1" is a processor): the last path
+// segment that names a collection in resourceCollections, matched
+// exactly. Anything that is not a Redfish path is none.
+func faultOfResourcePath(p string) FaultType {
+	const root = "/redfish/v1/"
+	if len(p) <= len(root) || p[:len(root)] != root {
 		return none
-	case strings.Contains(l, "processor") || strings.Contains(l, "cpu"):
-		return FaultProcessor
-	case strings.Contains(l, "memory") || strings.Contains(l, "dimm"):
-		return FaultMemory
-	case strings.Contains(l, "powersuppl") || strings.Contains(l, "psu"):
-		return FaultPowerSupply
-	case strings.Contains(l, "thermal") || strings.Contains(l, "temperature"):
-		return FaultTemperature
 	}
-	return none
-}
-
-// messageKey returns the message key of a MessageId ("Registry.1.0.Key" ->
-// "key", lower case).
-func messageKey(id string) string {
-	if i := strings.LastIndexByte(id, '.'); i >= 0 {
-		id = id[i+1:]
-	}
-	return strings.ToLower(id)
-}
-
-func hasAny(s string, subs ...string) bool {
-	for _, x := range subs {
-		if strings.Contains(s, x) {
-			return true
+	t := none
+	for rest := p[len(root):]; rest != ""; {
+		seg := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if ft, ok := resourceCollections[seg]; ok {
+			t = ft
 		}
 	}
-	return false
+	return t
 }
 
-// classifyMessageID classifies by Redfish MessageId. known is false when
-// the key says nothing the classifier understands.
-func classifyMessageID(e Event) (t FaultType, fault, known bool) {
-	k := messageKey(e.MessageID)
-	resource := faultOfResource(e.SensorName)
-	switch {
-	// Endings of a condition, and routine resource events.
-	case hasAny(k, "deasserted", "cleared", "restored", "recovered", "resolved", "changedok", "returnedtonormal", "normal") ||
-		hasAny(k, "resourcecreated", "resourceremoved", "resourcechanged", "resourceadded", "success", "testmessage"):
-		return none, false, true
-	case hasAny(k, "correctable") && !hasAny(k, "uncorrectable"):
-		return FaultCorrectable, true, true
-	case hasAny(k, "predictive", "warning", "throttl", "threshold") && !hasAny(k, "critical", "fatal", "nonrecoverable"):
-		return FaultCorrectable, true, true
-	case hasAny(k, "watchdog"):
-		return FaultWatchdog, true, true
-	case hasAny(k, "oscritical", "osstop", "bugcheck", "kernelpanic", "panic", "criticalstop"):
-		return FaultOSStop, true, true
-	case hasAny(k, "systempowerlost", "powerlost", "acpowerlost", "unexpectedpower", "powerfailure") && !hasAny(k, "powersupply", "psu"):
-		return FaultPowerLost, true, true
-	case hasAny(k, "powersupply", "psu"):
-		return FaultPowerSupply, true, true
-	case hasAny(k, "memory", "dimm", "ecc", "parity"):
-		return FaultMemory, true, true
-	case hasAny(k, "cpu", "processor", "ierr", "machinecheck", "thermaltrip"):
-		return FaultProcessor, true, true
-	case hasAny(k, "temp", "thermal", "toohot", "overheat"):
-		return FaultTemperature, true, true
-	case hasAny(k, "errorsdetected", "statuschangedcritical", "failed", "failure", "fault", "error"):
-		// ResourceEvent registry: the resource says what failed.
-		if resource != none {
-			return resource, true, true
-		}
-		if e.SensorType != 0 {
-			return criticalFaultOf(e.SensorType), true, true
-		}
-		return FaultOther, true, true
-	case hasAny(k, "statuschangedwarning"):
-		return FaultCorrectable, true, true
+// ParseMessageID splits a Redfish MessageId of the form
+// Registry.Major.Minor[.Errata].Key (DSP0266, "Message identifiers") into
+// its registry prefix and message key. The version, which does not change
+// a message's meaning, may be absent ("iLOEvents.ServerPoweredOff");
+// anything else (empty parts, a version that is not numbers, a bare key)
+// is malformed: ok is false.
+func ParseMessageID(id string) (registry, key string, ok bool) {
+	i := strings.IndexByte(id, '.')
+	j := strings.LastIndexByte(id, '.')
+	if i <= 0 || j == len(id)-1 {
+		return "", "", false
 	}
-	return none, false, false
+	if i < j {
+		// The version: one to three numbers separated by single dots.
+		v := id[i+1 : j]
+		n, digits := 1, 0
+		for k := 0; k < len(v); k++ {
+			switch c := v[k]; {
+			case c >= '0' && c <= '9':
+				digits++
+			case c == '.' && digits > 0:
+				n, digits = n+1, 0
+			default:
+				return "", "", false
+			}
+		}
+		if digits == 0 || n > 3 {
+			return "", "", false
+		}
+	}
+	return id[:i], id[j+1:], true
+}
+
+// lookupMessage finds a MessageId in the registry table.
+func lookupMessage(id string) (messageClass, bool) {
+	reg, key, ok := ParseMessageID(id)
+	if !ok {
+		return messageClass{}, false
+	}
+	c, ok := messageRegistries[reg][key]
+	return c, ok
 }
 
 // SeverityOf derives a record's severity from its classification, for

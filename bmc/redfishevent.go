@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,12 +95,17 @@ type redfishLogEntry struct {
 	SensorType      string          `json:"SensorType"`
 	EntryCode       string          `json:"EntryCode"`
 	Links           json.RawMessage `json:"Links"`
+	// OriginOfCondition belongs in Links; gofish (and so bmclib's raw
+	// event log) puts it at the top level as a string.
+	OriginOfCondition json.RawMessage `json:"OriginOfCondition"`
 }
 
 // EventFromLogEntry parses one Redfish LogEntry resource (DSP0268
 // LogEntry, as in a manager's or system's LogServices) into an Event. The
 // entry's OriginOfCondition becomes SensorName; an EntryCode of "Deassert"
-// makes it a deassertion.
+// makes it a deassertion, and a threshold EntryCode ("Upper Critical -
+// going high", ...) gives the IPMI threshold event type and offset, so
+// that a SEL entry is classified as its IPMI record would be.
 func EventFromLogEntry(raw []byte) (Event, error) {
 	var le redfishLogEntry
 	if err := json.Unmarshal(raw, &le); err != nil {
@@ -114,11 +120,14 @@ func EventFromLogEntry(raw []byte) (Event, error) {
 	if len(le.Links) > 0 {
 		_ = json.Unmarshal(le.Links, &links)
 	}
+	if len(links.OriginOfCondition) == 0 {
+		links.OriginOfCondition = le.OriginOfCondition
+	}
 	sev := redfishSeverity(le.MessageSeverity)
 	if sev == "" {
 		sev = redfishSeverity(le.Severity)
 	}
-	return Event{
+	e := Event{
 		ID:         le.ID,
 		Time:       redfishTime(le.EventTimestamp, le.Created),
 		SensorType: redfishSensorType(le.SensorType),
@@ -128,7 +137,29 @@ func EventFromLogEntry(raw []byte) (Event, error) {
 		MessageID:  le.MessageID,
 		Severity:   sev,
 		Raw:        compactJSON(raw),
-	}, nil
+	}
+	if off, ok := thresholdEntryCodes[le.EntryCode]; ok {
+		e.EventType, e.Offset = ipmiThreshold, off
+	}
+	return e, nil
+}
+
+// thresholdEntryCodes maps the LogEntry EntryCode values of threshold
+// events (DSP0268 LogEntry.LogEntryCode, which lists them in the order of
+// IPMI 2.0 table 42-2) to their IPMI threshold offsets.
+var thresholdEntryCodes = map[string]uint8{
+	"Lower Non-critical - going low":     0x00,
+	"Lower Non-critical - going high":    0x01,
+	"Lower Critical - going low":         0x02,
+	"Lower Critical - going high":        0x03,
+	"Lower Non-recoverable - going low":  0x04,
+	"Lower Non-recoverable - going high": 0x05,
+	"Upper Non-critical - going low":     0x06,
+	"Upper Non-critical - going high":    0x07,
+	"Upper Critical - going low":         0x08,
+	"Upper Critical - going high":        0x09,
+	"Upper Non-recoverable - going low":  0x0a,
+	"Upper Non-recoverable - going high": 0x0b,
 }
 
 func compactJSON(raw []byte) string {
@@ -190,8 +221,9 @@ const DefaultMaxEventBytes = 256 << 10
 
 // EventHandler is an http.Handler that receives Redfish EventService
 // pushes (DMTF Event payloads, POSTed to the subscription's Destination),
-// authenticates the sender, classifies each event record and delivers the
-// faults, each once, to a callback: the Orchestrator's fault entry point.
+// authenticates the sender, classifies each event record and queues the
+// faults, each once; Run delivers them from the queue to a callback, the
+// Orchestrator's fault entry point.
 //
 // Subscribe each BMC with its server's ID as the subscription Context
 // (the BMC echoes it in every Event), and with the shared secret in
@@ -209,12 +241,38 @@ const DefaultMaxEventBytes = 256 << 10
 // example by comparing r.TLS.VerifiedChains[0][0] (mTLS) or a per-server
 // secret header with the Context.
 //
-// Answers: 204 when the events were taken (including duplicates and
-// records that are not faults), 401 without valid authentication, 405 for
-// methods other than POST, 413 for bodies over the limit, 415 for other
-// content types than JSON, 400 for malformed payloads, 422 when the server
-// cannot be told. Payloads may also be a single LogEntry, which some BMCs
-// push; that is an extension, not DMTF's format.
+// ServeHTTP answers as soon as a push's faults are in the queue: a BMC
+// posts with a short timeout (often well under a second) and posts again
+// when it gets no answer, while a failover takes minutes. Answers: 202
+// when the events were accepted (including duplicates and records that
+// are not faults), 503 with Retry-After when the queue has no room for
+// the push's new faults or the handler is closed (nothing of the push is
+// kept: the BMC's retry brings it again), 401 without valid
+// authentication, 405 for methods other than POST, 413 for bodies over
+// the limit, 415 for other content types than JSON, 400 for malformed
+// payloads, 422 when the server cannot be told. Payloads may also be a
+// single LogEntry, which some BMCs push; that is an extension, not DMTF's
+// format.
+//
+// Run delivers the queued faults, on up to WithEventWorkers goroutines,
+// never two at once for one server and in the order they arrived for each
+// server; Close stops taking pushes and waits, bounded, for the queue to
+// drain, and returns what was not delivered.
+//
+// Serve it with an http.Server whose timeouts are set: the zero values
+// mean no limit, and a sender that trickles its request would hold a
+// connection and a goroutine for ever. Set ReadHeaderTimeout and
+// ReadTimeout (a few seconds: the body is at most WithMaxEventBytes),
+// WriteTimeout (the answer is immediate) and IdleTimeout, for example
+//
+//	srv := &http.Server{Addr: ":8443", Handler: h,
+//		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+//		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+//	go h.Run(ctx)
+//	err := srv.ListenAndServeTLS(certFile, keyFile)
+//	...
+//	_ = srv.Shutdown(shutdownCtx)     // no more pushes
+//	left, err := h.Close(shutdownCtx) // deliver what was accepted, or get it back
 type EventHandler struct {
 	deliver      func(context.Context, Fault)
 	secretHeader string
@@ -226,10 +284,20 @@ type EventHandler struct {
 	log          *slog.Logger
 	now          func() time.Time
 
+	queueMax   int
+	workers    int
+	retryAfter time.Duration
+
 	mu      sync.Mutex
-	seen    map[string]bool
-	order   []string
+	seen    map[string]bool // records queued already (BMCs retry deliveries)
+	order   []string        // seen's keys, oldest first
 	maxSeen int
+	queue   []Fault         // accepted, not yet taken by a worker
+	busy    map[string]bool // servers with a delivery in flight
+	changed chan struct{}   // closed and replaced when queue, busy or closed change
+	closed  bool            // Close was called: no more pushes
+	running bool            // Run is delivering
+	stopped bool            // a Run returned
 }
 
 var _ http.Handler = (*EventHandler)(nil)
@@ -328,13 +396,18 @@ func NewEventHandler(deliver func(context.Context, Fault), opts ...EventHandlerO
 		return nil, fmt.Errorf("bmc: event handler: nil deliver function: %w", ErrInvalid)
 	}
 	h := &EventHandler{
-		deliver:  deliver,
-		maxBytes: DefaultMaxEventBytes,
-		classify: Classify,
-		log:      slog.New(slog.DiscardHandler),
-		now:      time.Now,
-		seen:     map[string]bool{},
-		maxSeen:  4096,
+		deliver:    deliver,
+		maxBytes:   DefaultMaxEventBytes,
+		classify:   Classify,
+		log:        slog.New(slog.DiscardHandler),
+		now:        time.Now,
+		seen:       map[string]bool{},
+		maxSeen:    4096,
+		queueMax:   DefaultEventQueue,
+		workers:    DefaultEventWorkers,
+		retryAfter: DefaultEventRetryAfter,
+		busy:       map[string]bool{},
+		changed:    make(chan struct{}),
 		resolve: func(_ *http.Request, c string) (string, error) {
 			if c == "" {
 				return "", errors.New("the event has no Context: subscribe with the server's ID as Context")
@@ -407,36 +480,34 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, http.StatusUnprocessableEntity)
 		return
 	}
-	// Delivery outlives the BMC's request: a BMC that hangs up must not
-	// cancel a failover.
-	ctx := context.WithoutCancel(r.Context())
+	now := h.now()
+	var faults []Fault
+	var keys []string
 	for _, e := range events {
-		f, ok := FaultFromEvent(server, e, h.classify, h.now())
-		if !ok || !h.firstTime(server, e) {
+		f, ok := FaultFromEvent(server, e, h.classify, now)
+		if !ok {
 			continue
 		}
-		h.log.InfoContext(ctx, "fault from Redfish event", "server", server, "fault", f.Type, "event", e.ID)
-		h.deliver(ctx, f)
+		faults = append(faults, f)
+		keys = append(keys, recordKey(server, e))
 	}
-	w.WriteHeader(http.StatusNoContent)
+	queued, err := h.enqueue(faults, keys)
+	if err != nil {
+		h.log.WarnContext(r.Context(), "Redfish event push refused", "server", server, "faults", len(faults), "reason", err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(int((h.retryAfter+time.Second-1)/time.Second)))
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	for _, f := range queued {
+		h.log.InfoContext(r.Context(), "fault from Redfish event", "server", server, "fault", f.Type, "event", f.Event.ID)
+	}
+	w.WriteHeader(http.StatusAccepted)
 }
 
-// firstTime records a pushed record and reports whether it is new: BMCs
-// retry deliveries they think failed.
-func (h *EventHandler) firstTime(server string, e Event) bool {
-	key := server + "\x00" + e.ID + "\x00" + e.MessageID + "\x00" + e.Time.String() + "\x00" + e.Message
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.seen[key] {
-		return false
-	}
-	h.seen[key] = true
-	h.order = append(h.order, key)
-	if len(h.order) > h.maxSeen {
-		delete(h.seen, h.order[0])
-		h.order = h.order[1:]
-	}
-	return true
+// recordKey identifies a pushed record: BMCs retry deliveries they think
+// failed.
+func recordKey(server string, e Event) string {
+	return server + "\x00" + e.ID + "\x00" + e.MessageID + "\x00" + e.Time.String() + "\x00" + e.Message
 }
 
 // parsePush decodes a Redfish Event payload (or a single LogEntry) into

@@ -18,6 +18,8 @@ func ExampleNewEventHandler() {
 		fmt.Println(err)
 		return
 	}
+	// Run delivers the accepted faults; an http.Server serves h.
+	go h.Run(context.Background())
 	// What a BMC subscribed with Context "r12-07" pushes.
 	body := `{"@odata.type": "#Event.v1_7_0.Event", "Id": "1", "Name": "Event", "Context": "r12-07",
 	  "Events": [{"EventId": "41", "EventTimestamp": "2026-11-26T04:00:00Z", "Severity": "Critical",
@@ -28,8 +30,12 @@ func ExampleNewEventHandler() {
 	r.Header.Set("X-Event-Secret", "a-long-shared-secret-0123")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	fmt.Println("answer:", w.Code)
+	fmt.Println("answer:", w.Code) // at once, before the fault is delivered
+	// At shutdown: no more pushes, and every accepted fault delivered.
+	left, err := h.Close(context.Background())
+	fmt.Println("left:", len(left), err)
 	// Output:
+	// answer: 202
 	// fault: r12-07 memory at 04:00:00
-	// answer: 204
+	// left: 0 <nil>
 }

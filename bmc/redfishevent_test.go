@@ -14,8 +14,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,14 +21,14 @@ import (
 	"time"
 
 	"github.com/coldstandby/coldstandby/bmc"
-	"github.com/coldstandby/coldstandby/internal/redfishbmc"
+	"github.com/coldstandby/coldstandby/internal/mockups"
 )
 
 const testSecret = "0123456789abcdef-event-secret"
 
 func readMockup(t *testing.T, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(redfishbmc.MockupDir(t), filepath.FromSlash(rel)))
+	b, err := mockups.ReadFile(rel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +107,30 @@ func (c *collector) got() []bmc.Fault {
 	return append([]bmc.Fault(nil), c.faults...)
 }
 
+// run delivers h's queue until the test ends.
+func run(t testing.TB, h *bmc.EventHandler) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// drained closes h, which returns once every accepted fault was
+// delivered, and returns what the collector got.
+func (c *collector) drained(t *testing.T, h *bmc.EventHandler) []bmc.Fault {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if left, err := h.Close(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("Close = %d faults left, %v; want all delivered", len(left), err)
+	}
+	return c.got()
+}
+
 func post(t *testing.T, h http.Handler, body []byte, hdr map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/redfish-events", bytes.NewReader(body))
@@ -127,16 +149,29 @@ func TestEventHandlerDeliversEachFaultOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	run(t, h)
 	auth := map[string]string{"X-Event-Secret": testSecret}
 	body := eventPayload(t, "r12-07")
 	for i := range 2 { // the BMC retries: the second delivery is absorbed
-		if w := post(t, h, body, auth); w.Code != http.StatusNoContent {
+		if w := post(t, h, body, auth); w.Code != http.StatusAccepted {
 			t.Fatalf("push #%d: %d %s", i+1, w.Code, w.Body)
 		}
 	}
-	got := c.got()
-	if len(got) != 1 {
-		t.Fatalf("delivered %d faults, want 1: %+v", len(got), got)
+	// A LogEntry pushed as is (an extension some BMCs use).
+	le := readMockup(t, "DSP2046-examples/LogEntry-v1-example.json")
+	var m map[string]any
+	_ = json.Unmarshal(le, &m)
+	m["Context"] = "r12-08"
+	le, _ = json.Marshal(m)
+	if w := post(t, h, le, auth); w.Code != http.StatusAccepted {
+		t.Fatalf("LogEntry push: %d %s", w.Code, w.Body)
+	}
+	got := c.drained(t, h)
+	if len(got) != 2 {
+		t.Fatalf("delivered %d faults, want 2 (the Event once, the LogEntry): %+v", len(got), got)
+	}
+	if got[1].Server != "r12-08" || got[1].Type != bmc.FaultTemperature {
+		t.Fatalf("fault of the LogEntry push: %+v", got[1])
 	}
 	f := got[0]
 	if f.Server != "r12-07" || f.Event == nil || f.Event.MessageID != "Event.1.0.FanWayTooSlow" ||
@@ -148,18 +183,6 @@ func TestEventHandlerDeliversEachFaultOnce(t *testing.T) {
 		t.Errorf("fault type %q, want temperature", f.Type)
 	}
 
-	// A LogEntry pushed as is (an extension some BMCs use).
-	le := readMockup(t, "DSP2046-examples/LogEntry-v1-example.json")
-	var m map[string]any
-	_ = json.Unmarshal(le, &m)
-	m["Context"] = "r12-08"
-	le, _ = json.Marshal(m)
-	if w := post(t, h, le, auth); w.Code != http.StatusNoContent {
-		t.Fatalf("LogEntry push: %d %s", w.Code, w.Body)
-	}
-	if got := c.got(); len(got) != 2 || got[1].Server != "r12-08" || got[1].Type != bmc.FaultTemperature {
-		t.Fatalf("after the LogEntry push: %+v", got)
-	}
 }
 
 func TestEventHandlerRejects(t *testing.T) {
@@ -168,6 +191,7 @@ func TestEventHandlerRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	run(t, h)
 	good := eventPayload(t, "r1")
 	auth := map[string]string{"X-Event-Secret": testSecret}
 	huge := append([]byte(`{"Context":"r1","Events":[{"EventId":"1","Message":"`), bytes.Repeat([]byte("x"), 5000)...)
@@ -204,7 +228,7 @@ func TestEventHandlerRejects(t *testing.T) {
 			}
 		})
 	}
-	if got := c.got(); len(got) != 0 {
+	if got := c.drained(t, h); len(got) != 0 {
 		t.Errorf("rejected pushes delivered %d faults", len(got))
 	}
 }
@@ -273,6 +297,7 @@ func TestEventHandlerMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	run(t, h)
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}
 	srv.StartTLS()
@@ -295,13 +320,13 @@ func TestEventHandlerMutualTLS(t *testing.T) {
 	if code, err := push(nil); err != nil || code != http.StatusUnauthorized {
 		t.Errorf("without a client certificate: %d, %v; want 401", code, err)
 	}
-	if code, err := push(&impostor); err == nil && code == http.StatusNoContent {
+	if code, err := push(&impostor); err == nil && code == http.StatusAccepted {
 		t.Errorf("a self-signed client certificate was accepted")
 	}
-	if code, err := push(&client); err != nil || code != http.StatusNoContent {
-		t.Fatalf("with the CA-signed certificate: %d, %v; want 204", code, err)
+	if code, err := push(&client); err != nil || code != http.StatusAccepted {
+		t.Fatalf("with the CA-signed certificate: %d, %v; want 202", code, err)
 	}
-	if got := c.got(); len(got) != 1 || got[0].Server != "r12-07" {
+	if got := c.drained(t, h); len(got) != 1 || got[0].Server != "r12-07" {
 		t.Fatalf("faults %+v", got)
 	}
 }
@@ -311,6 +336,7 @@ func BenchmarkEventHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	run(b, h)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		body, _ := json.Marshal(map[string]any{"Context": "r1", "Events": []any{map[string]any{
@@ -320,8 +346,8 @@ func BenchmarkEventHandler(b *testing.B) {
 		r.Header.Set("X-Event-Secret", testSecret)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		if w.Code != http.StatusNoContent {
-			b.Fatal(w.Code)
+		if w.Code != http.StatusAccepted {
+			b.Fatal(w.Code, w.Body)
 		}
 	}
 }

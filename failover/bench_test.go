@@ -11,6 +11,7 @@ import (
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
 	"github.com/coldstandby/coldstandby/failover/failovertest"
+	"github.com/coldstandby/coldstandby/failover/storetest"
 	"github.com/coldstandby/coldstandby/storage"
 )
 
@@ -143,4 +144,24 @@ func criticalPath(ops []fake.Op) int {
 	// NIC i of srv01 (eth1/1, eth1/2) pairs with NIC i of srv02 (eth1/3, eth1/4).
 	vlan := max(n["vlan eth1/1"]+n["vlan eth1/3"], n["vlan eth1/2"]+n["vlan eth1/4"])
 	return n["bmc srv01"] + max(n["storage"], n["zoner"], vlan) + n["bmc srv02"]
+}
+
+// BenchmarkMassFailure is the rack-scale restore of issue 17 on MemStore:
+// 1,000 failures spread over 10 fabrics and arrays and 50 switches, or
+// all on one, every driver call taking 5 ms, delivered as one HandleFaults
+// call or as concurrent HandleFault calls; and 5,000 on zero-latency
+// fakes.
+func BenchmarkMassFailure(b *testing.B) {
+	mem := func(*testing.B) failover.Store { return failover.NewMemStore() }
+	for _, s := range []storetest.MassShape{
+		{Failures: 1000, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond},
+		{Failures: 1000, Fabrics: 1, Switches: 1, Latency: 5 * time.Millisecond},
+		{Failures: 200, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond},
+		{Failures: 200, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond, Concurrent: true},
+		{Failures: 10, Fabrics: 10, Switches: 50},
+		{Failures: 1000, Fabrics: 10, Switches: 50},
+		{Failures: 5000, Fabrics: 10, Switches: 50},
+	} {
+		b.Run(s.String(), func(b *testing.B) { storetest.BenchmarkMassFailure(b, mem, s) })
+	}
 }

@@ -27,7 +27,8 @@
 //
 // # Safety invariants
 //
-// These hold whatever fails (DESIGN.md in the repository explains each):
+// These hold whatever fails (DESIGN.md, "Safety invariants", explains
+// each and where it is enforced):
 //
 //   - I1 Fence first. No server gets another server's disks until that
 //     server is confirmed off through its BMC, and it is confirmed off

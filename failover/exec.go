@@ -14,148 +14,6 @@ import (
 	"github.com/coldstandby/coldstandby/search"
 )
 
-// inventory builds the search snapshot from records: a reserved record is
-// search.Reserved, and aside lists servers to hide (Maintenance).
-func (o *Orchestrator) inventory(all []Record, aside map[search.ServerID]bool) (*search.Inventory, error) {
-	srv := make([]search.Server, len(all))
-	for i, r := range all {
-		s := r.Server
-		if r.Reservation != "" && r.State != search.Failed {
-			s.State = search.Reserved // a failed server's claim is its own failover's
-		}
-		if aside[s.ID] {
-			s.State = search.Maintenance
-		}
-		srv[i] = s
-	}
-	inv, err := search.NewInventory(srv, o.cfg.searchOpts...)
-	if err != nil {
-		return nil, searchErr("inventory", err)
-	}
-	return inv, nil
-}
-
-// reservedSet lists every server a plan uses, sorted.
-func reservedSet(p search.Plan) []search.ServerID {
-	seen := map[search.ServerID]bool{}
-	var out []search.ServerID
-	add := func(id search.ServerID) {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	for _, a := range p.Assignments {
-		add(a.Spare)
-	}
-	for _, id := range p.Replacement {
-		add(id)
-	}
-	for _, v := range p.Preemptions {
-		add(v.Victim)
-		add(v.RelocateTo)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// planAndReserve searches (unless fixed) and reserves the plan's servers
-// in one compare-and-set (I4), re-planning when another failover won a
-// race for a server.
-func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[search.ServerID]bool) (search.Plan, error) {
-	o := r.o
-	// A failback's plan is the operator's: it is never replaced by a
-	// search (which could move the workload to a server nobody named).
-	mandatory := r.h.Plan != nil
-	var lastErr error
-	for try := 0; try < 16; try++ {
-		if r.stopped() {
-			return search.Plan{}, r.deadErr()
-		}
-		var all []Record
-		var plan search.Plan
-		if fixed != nil {
-			// A given plan: read only the servers it uses.
-			plan = *fixed
-			if !mandatory {
-				fixed = nil
-			}
-			for _, id := range reservedSet(plan) {
-				x, err := o.store.Get(ctx, id)
-				if err != nil {
-					return plan, r.storeErr(fmt.Errorf("plan: %w", err))
-				}
-				all = append(all, x)
-			}
-		} else {
-			var err error
-			if all, err = o.store.List(ctx); err != nil {
-				return search.Plan{}, r.storeErr(fmt.Errorf("plan: %w", err))
-			}
-			inv, err := o.inventory(all, aside)
-			if err != nil {
-				return search.Plan{}, err
-			}
-			plan, err = inv.Find(r.h.Server)
-			if err != nil {
-				return plan, searchErr("plan", err)
-			}
-		}
-		byID := make(map[search.ServerID]Record, len(all))
-		for _, x := range all {
-			byID[x.ID] = x
-		}
-		set := reservedSet(plan)
-		rec := stepRec{Plan: &plan}
-		var recs []Record
-		for _, id := range set {
-			x, ok := byID[id]
-			if !ok {
-				return plan, fmt.Errorf("plan uses unknown server %s: %w", id, ErrNotFound)
-			}
-			if x.Reservation != "" && x.Reservation != r.id {
-				lastErr = fmt.Errorf("%s is reserved by %s: %w", id, x.Reservation, ErrConflict)
-				recs = nil
-				break
-			}
-			rec.Reserved = append(rec.Reserved, reservation{ID: id, Prev: x.State})
-			x.Reservation = r.id
-			if x.State == search.Standby {
-				x.State = search.Reserved
-			}
-			recs = append(recs, x)
-		}
-		if recs == nil {
-			if mandatory {
-				return plan, lastErr
-			}
-			continue
-		}
-		err := r.step(ctx, "reserve", joinIDs(set), "store", &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
-			a.Attempts++
-			_, err := o.put(ctx, recs...)
-			return r.storeErr(err)
-		})
-		if err == nil {
-			r.announce(plan)
-			return plan, nil
-		}
-		if !errors.Is(err, ErrConflict) || r.stopped() {
-			return plan, err
-		}
-		lastErr = err
-	}
-	return search.Plan{}, fmt.Errorf("could not reserve a plan: %w", lastErr)
-}
-
-func joinIDs(xs []search.ServerID) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = string(x)
-	}
-	return strings.Join(s, ",")
-}
-
 // execute runs the plan-reserve-act-commit loop over candidates and ends
 // the failover. first, when set, is the plan to try first: a failback's
 // fixed plan, or one that joint planning already reserved (r.next).
@@ -178,7 +36,7 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 	interrupted := func() Result {
 		err := r.deadErr()
 		if !r.stopped() {
-			err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+			err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctxErr(ctx))
 		}
 		return r.finish(ctx, res, OutcomeInterrupted, err)
 	}
@@ -188,10 +46,27 @@ func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) 
 		}
 		var plan search.Plan
 		var err error
-		if r.next != nil {
+		switch {
+		case r.next != nil:
 			plan, r.next = *r.next, nil
-		} else {
+		case fixed != nil:
 			plan, err = r.planAndReserve(ctx, fixed, aside)
+		default:
+			// Through the planner, with every other failover of this
+			// instance that needs a plan now.
+			var a map[search.ServerID]bool
+			if len(aside) > 0 {
+				a = aside
+			}
+			var plans []search.Plan
+			if plans, err = o.planFor(ctx, []*run{r}, a); err == nil && plans[0].Kind == 0 && !r.stopped() {
+				err = fmt.Errorf("%s: %w", plans[0].Reason, ErrNoSpare)
+			}
+			if err == nil {
+				plan, r.next = *r.next, nil
+			} else if len(plans) == 1 {
+				plan = plans[0]
+			}
 		}
 		fixed = nil
 		if err != nil {
@@ -469,9 +344,9 @@ func (r *run) records(ctx context.Context, plan search.Plan) (map[search.ServerI
 		if _, ok := out[id]; ok {
 			continue
 		}
-		x, err := r.o.store.Get(ctx, id)
+		x, err := r.rec(ctx, id)
 		if err != nil {
-			return nil, r.storeErr(fmt.Errorf("failover: %s: read %s: %w", r.h.Server, id, err))
+			return nil, fmt.Errorf("read %s: %w", id, err)
 		}
 		out[id] = x
 	}
@@ -494,93 +369,3 @@ func homeOf(x Record) search.ServerID {
 	}
 	return x.ID
 }
-
-// commit makes the plan the truth in the store: the spares run the
-// workloads, the failed servers stay failed (a failback's source becomes
-// standby), victims say where their work went; reservations are cleared.
-// A held server whose record keeps a fault reported meanwhile (by this
-// instance or another) fails the commit, and is blamed.
-func (r *run) commit(ctx context.Context, plan search.Plan) ([]search.ServerID, error) {
-	o := r.o
-	var rec stepRec
-	var blame []search.ServerID
-	err := r.step(ctx, "commit", joinIDs(reservedSet(plan)), "store", nil, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
-		a.Attempts++
-		recs, err := r.records(ctx, plan)
-		if err != nil {
-			return err
-		}
-		for _, id := range reservedSet(plan) {
-			if f := recs[id].PendingFaults; len(f) > 0 {
-				blame = append(blame, id)
-				return fmt.Errorf("%s %w (%s)", id, errBroken, describe(f[0]))
-			}
-		}
-		final, err := r.finalRecords(plan, recs)
-		if err != nil {
-			return err
-		}
-		rec = stepRec{Kind: "commit", Records: final, Plan: &plan}
-		seq, err := r.journal(ctx, PhaseIntent, "commit", joinIDs(reservedSet(plan)), rec, nil)
-		if err != nil {
-			return err
-		}
-		r.push(seq, rec)
-		// From here the failover only goes forward, as Recover would
-		// take it: the write may have been applied even when it reports
-		// an error (a lost answer), and a rollback under a journaled
-		// commit would leave records saying the spare runs the workload
-		// while it is off without its disks (or, after a crash during
-		// that rollback, Recover would roll the commit forward onto an
-		// undone world). applyCommit is idempotent: retry it, whatever
-		// the caller's ctx; if it still fails, stop and leave the
-		// journal open for Recover.
-		cctx := context.WithoutCancel(ctx)
-		for i := 0; i < o.cfg.attempts; i++ {
-			if err = o.applyCommit(cctx, r, r.id, final); err == nil || r.stopped() {
-				break
-			}
-		}
-		if err != nil {
-			r.kill(fmt.Errorf("failover %s: commit journaled but not written (Recover rolls it forward): %w", r.id, err))
-		}
-		return err
-	})
-	if err != nil {
-		return blame, err
-	}
-	_, err = r.journal(context.WithoutCancel(ctx), PhaseDone, "commit", joinIDs(reservedSet(plan)), nil, nil)
-	return nil, err
-}
-
-// applyCommit writes the final records of failover id, unless that was
-// already done (no record holds its reservation any more).
-func (o *Orchestrator) applyCommit(ctx context.Context, r *run, id string, final []Record) error {
-	var idList []search.ServerID
-	for _, x := range final {
-		idList = append(idList, x.ID)
-	}
-	err := o.update(ctx, r, idList, func(m map[search.ServerID]*Record) error {
-		held := false
-		for _, x := range m {
-			if x.Reservation == id {
-				held = true
-			}
-		}
-		if !held {
-			return errAlreadyCommitted
-		}
-		for _, x := range final {
-			rev := m[x.ID].Revision
-			*m[x.ID] = x
-			m[x.ID].Revision = rev
-		}
-		return nil
-	})
-	if errors.Is(err, errAlreadyCommitted) {
-		return nil
-	}
-	return err
-}
-
-var errAlreadyCommitted = errors.New("already committed")

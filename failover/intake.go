@@ -3,14 +3,159 @@ package failover
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/internal/opid"
 	"github.com/coldstandby/coldstandby/search"
 )
+
+// HandleFaults handles several faults that arrived together (a chassis or
+// a rack died). Faults whose action is ActNow are fenced concurrently,
+// planned jointly with search's FindAll (no server given to two failures,
+// the highest priorities served first) and reserved together in one
+// compare-and-set: the joint plan is kept as planned, or, when another
+// failover took one of its servers meanwhile, the whole set is planned
+// again. A failure the joint plan leaves without a spare ends as
+// OutcomeNoSpare with FindAll's explanation, the same on every run. The
+// reserved plans are then carried out concurrently (a plan whose spare
+// fails tries the next candidate on its own). The other faults go through
+// HandleFault, concurrently too. Results are in the order of faults; the
+// error combines theirs.
+func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([]Result, error) {
+	results := make([]Result, len(faults))
+	var wg, others sync.WaitGroup
+	type joint struct {
+		i  int
+		r  *run
+		fl *flight
+	}
+	var mu sync.Mutex
+	var prepared []joint
+	for i, f := range faults {
+		if o.rule(f.Type).Action != ActNow || f.Server == "" {
+			others.Add(1)
+			go func() {
+				defer others.Done()
+				results[i], _ = o.HandleFault(ctx, f)
+			}()
+			continue
+		}
+		// Claimed in the order of the faults (two faults for members of
+		// one logical server: the first handles it, whatever the
+		// scheduling), prepared concurrently.
+		res := Result{Server: search.ServerID(f.Server), Fault: f, Action: ActNow}
+		rec, err := o.store.Get(ctx, res.Server)
+		var mem []Record
+		if err == nil {
+			mem, err = o.membersOf(ctx, rec)
+		}
+		if err != nil {
+			res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+			results[i] = res
+			continue
+		}
+		fl := &flight{}
+		if !o.claim(ids(mem), fl) {
+			res.Outcome = OutcomeAbsorbed
+			o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: "already being handled"})
+			results[i] = res
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, res, ok := o.prepare(ctx, res)
+			results[i] = res
+			if !ok {
+				o.release(fl)
+				return
+			}
+			mu.Lock()
+			prepared = append(prepared, joint{i: i, r: r, fl: fl})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait() // every jointly handled server is fenced (or done with)
+	// Plan in the order of the faults, not of the goroutines.
+	slices.SortFunc(prepared, func(a, b joint) int { return a.i - b.i })
+	runs := make([]*run, len(prepared))
+	for k, j := range prepared {
+		runs[k] = j.r
+	}
+	plans, err := o.planFor(ctx, runs, nil)
+	var ewg sync.WaitGroup
+	for k, j := range prepared {
+		ewg.Add(1)
+		go func() {
+			defer ewg.Done()
+			defer o.release(j.fl)
+			res := results[j.i]
+			switch {
+			case err != nil:
+				results[j.i] = j.r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: joint plan: %w", j.r.h.Server, err))
+			case plans[k].Kind == 0:
+				res.Plan = plans[k]
+				results[j.i] = j.r.finish(ctx, res, OutcomeNoSpare, fmt.Errorf("failover: %s: %s: %w", j.r.h.Server, plans[k].Reason, ErrNoSpare))
+			default:
+				results[j.i] = o.execute(ctx, j.r, &plans[k])
+			}
+		}()
+	}
+	ewg.Wait()
+	others.Wait()
+	var touched []search.ServerID
+	for _, j := range prepared {
+		touched = append(touched, j.r.drainable(results[j.i])...)
+	}
+	slices.Sort(touched)
+	o.drainPending(ctx, slices.Compact(touched))
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// unfinishedOf returns the ID of an unfinished failover, not run by this
+// instance, whose failed servers include server ("" when there is none).
+// The failovers this instance runs are skipped: they hold their servers'
+// claims, which the callers take or check.
+func (o *Orchestrator) unfinishedOf(ctx context.Context, server search.ServerID) (string, error) {
+	ids, err := o.store.Unfinished(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, id := range ids {
+		if o.liveRun(id) != nil {
+			continue
+		}
+		j, err := o.store.Journal(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // closed and removed meanwhile
+		}
+		if err != nil {
+			return "", err
+		}
+		if len(j) == 0 {
+			continue
+		}
+		var h header
+		if err := json.Unmarshal(j[0].Data, &h); err != nil {
+			return id, nil // unreadable: assume it may touch the server
+		}
+		if h.Server == server || slices.Contains(h.Members, server) {
+			return id, nil
+		}
+	}
+	return "", nil
+}
 
 // eligible decides what to do with a fault on rec, a server no failover
 // holds: "" to fail it over, or the outcome when there is nothing to
@@ -30,7 +175,7 @@ func eligible(rec Record) (Outcome, string) {
 // journal, claims the failed logical server and fences it. ok is false
 // when the fault ends here (res says how).
 func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, bool) {
-	all, err := o.store.List(ctx)
+	all, err := o.list(ctx)
 	if err != nil {
 		res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
 		return nil, res, false
@@ -46,7 +191,7 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, b
 	if rec.Reservation != "" {
 		return nil, o.held(ctx, res, rec), false
 	}
-	if err := o.checkRecords(all); err != nil {
+	if err := o.checkSite(all); err != nil {
 		res.Outcome = OutcomeRefused
 		res.Err = fmt.Errorf("failover: %s: fault refused, nothing done: %w", res.Server, err)
 		o.emit(Event{Kind: EventFaultRefused, Server: res.Server, Err: err})
@@ -80,8 +225,10 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, b
 	mem := members(all, rec)
 	// A failover of these servers that a crash (or a deposed leader)
 	// left unfinished before it claimed them may hold part of their
-	// disks: its journal holds the fault; Recover carries it out.
-	for _, m := range mem {
+	// disks: its journal holds the fault; Recover carries it out. (With a
+	// Batcher a journal is never opened without its claim, which the
+	// check of rec above sees.)
+	for _, m := range o.unbatched(mem) {
 		id, err := o.unfinishedOf(ctx, m.ID)
 		if err != nil {
 			res.Err = fmt.Errorf("failover: %s: %w", res.Server, err)
@@ -95,78 +242,117 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, b
 		}
 	}
 	h := header{Kind: kindFailover, Server: res.Server, Members: ids(mem), Fault: res.Fault}
-	r, err := o.begin(ctx, h)
-	if err != nil {
-		res.Outcome, res.Err = OutcomeInterrupted, err
-		return nil, res, false
-	}
-	res.ID = r.id
-	o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: describe(res.Fault)})
-	o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
-	return r.claimAndFence(ctx, res)
+	return o.newRun(h).claimAndFence(ctx, res, mem)
 }
 
-// claimAndFence claims the failed logical server for this failover (a
-// compare-and-set on every member's record, so that a second instance on
-// the same store absorbs the fault instead of failing the server over
-// again) and fences it. Recover calls it again on a failover it restarts:
-// its own claim is accepted, fencing is idempotent.
-func (r *run) claimAndFence(ctx context.Context, res Result) (*run, Result, bool) {
+// newRun makes the run of a new failover under a fresh ID, live in this
+// instance (so that a concurrent Recover never takes it for a crashed
+// one) but not journaled yet: claimAndFence opens its journal.
+func (o *Orchestrator) newRun(h header) *run {
+	for {
+		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h}
+		if o.adopt(r) {
+			return r
+		}
+	}
+}
+
+// opened reports whether the run's journal has been written.
+func (r *run) opened() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq > 0
+}
+
+// claimAndFence claims the failed logical server for this failover and
+// fences it. The claim (each member's record marked Failed and reserved
+// by this failover) is a compare-and-set, written together with the
+// journal's first entry when the run is new (one write with a Batcher),
+// so that a second instance on the same store absorbs the fault instead
+// of failing the server over again, and a crash never leaves a journal
+// without its claim (nor a claim without its journal, given a Batcher).
+// mem are the members' records as read (nil: read them). Recover calls it
+// again on a failover it restarts: its own claim is accepted, fencing is
+// idempotent.
+func (r *run) claimAndFence(ctx context.Context, res Result, mem []Record) (*run, Result, bool) {
 	o := r.o
 	ctx = opid.With(ctx, r.id)
-	var other string
-	var holderFails bool
-	var done Outcome
-	var why string
-	err := o.update(ctx, r, r.h.Members, func(m map[search.ServerID]*Record) error {
-		other, done = "", ""
-		for _, x := range m {
+	for try := 0; ; try++ {
+		if mem == nil {
+			for _, id := range r.h.Members {
+				x, err := o.store.Get(ctx, id)
+				if err != nil {
+					return nil, r.ended(ctx, res, OutcomeInterrupted, r.storeErr(fmt.Errorf("failover: %s: %w", res.Server, err))), false
+				}
+				mem = append(mem, x)
+			}
+		}
+		other, holderFails := "", false
+		var done Outcome
+		var why string
+		for _, x := range mem {
 			if x.Reservation != "" && x.Reservation != r.id {
 				other, holderFails = x.Reservation, x.State == search.Failed
-				return errNoChange
+			}
+			// Replaced (or taken out of service) since the fault was
+			// read: another instance sharing the store got there first.
+			if x.ID == r.h.Server && x.Reservation != r.id {
+				done, why = eligible(x)
 			}
 		}
-		// Replaced (or taken out of service) since the fault was read:
-		// another instance sharing the store got there first.
-		if x := m[r.h.Server]; x != nil && x.Reservation != r.id {
-			if done, why = eligible(*x); done != "" {
-				return errNoChange
+		switch {
+		case other != "" && holderFails:
+			o.emit(Event{Kind: EventFaultAbsorbed, Failover: r.id, Server: res.Server, Detail: "being failed over by " + other})
+			return nil, r.ended(ctx, res, OutcomeAbsorbed, nil), false
+		case other != "":
+			// A member was taken by another failover since it was read:
+			// that failover gets the fault.
+			for _, id := range r.h.Members {
+				if _, _, err := o.deferFault(ctx, id, res.Fault); err != nil {
+					return nil, r.ended(ctx, res, OutcomeInterrupted, err), false
+				}
 			}
+			o.emit(Event{Kind: EventFaultDeferred, Failover: r.id, Server: res.Server, Detail: "held by failover " + other})
+			return nil, r.ended(ctx, res, OutcomeDeferred, nil), false
+		case done != "":
+			kind := EventFaultReported
+			if done == OutcomeAbsorbed {
+				kind = EventFaultAbsorbed
+			}
+			o.emit(Event{Kind: kind, Failover: r.id, Server: res.Server, Detail: why})
+			return nil, r.ended(ctx, res, done, nil), false
 		}
-		for _, x := range m {
+		puts := make([]Record, len(mem))
+		for i, x := range mem {
+			x = x.clone()
 			if x.State == search.Active {
 				x.State = search.Failed
 				x.Note = "fault " + describe(r.h.Fault)
 			}
 			x.Reservation = r.id
+			puts[i] = x
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
-	}
-	if done != "" {
-		kind := EventFaultReported
-		if done == OutcomeAbsorbed {
-			kind = EventFaultAbsorbed
-		}
-		o.emit(Event{Kind: kind, Failover: r.id, Server: res.Server, Detail: why})
-		return nil, r.finish(ctx, res, done, nil), false
-	}
-	if other != "" {
-		if holderFails {
-			o.emit(Event{Kind: EventFaultAbsorbed, Failover: r.id, Server: res.Server, Detail: "being failed over by " + other})
-			return nil, r.finish(ctx, res, OutcomeAbsorbed, nil), false
-		}
-		// A member was taken by another failover since it was read: that
-		// failover gets the fault.
-		for _, id := range r.h.Members {
-			if _, _, err := o.deferFault(ctx, id, res.Fault); err != nil {
-				return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
+		var begin *Entry
+		if !r.opened() {
+			e, err := r.entry(PhaseBegin, "begin", string(r.h.Server), r.h, nil)
+			if err != nil {
+				return nil, r.ended(ctx, res, OutcomeInterrupted, err), false
 			}
+			begin = &e
 		}
-		o.emit(Event{Kind: EventFaultDeferred, Failover: r.id, Server: res.Server, Detail: "held by failover " + other})
-		return nil, r.finish(ctx, res, OutcomeDeferred, nil), false
+		_, stored, err := r.flush(ctx, begin, puts)
+		if err == nil {
+			r.know(stored...)
+			if begin != nil {
+				o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: describe(res.Fault)})
+				o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
+			}
+			break
+		}
+		if !errors.Is(err, ErrConflict) || r.stopped() || try >= 16 {
+			return nil, r.ended(ctx, res, OutcomeInterrupted, err), false
+		}
+		mem = nil // changed under us: read again
 	}
 	var fences []func() error
 	for _, id := range r.h.Members {
@@ -177,9 +363,23 @@ func (r *run) claimAndFence(ctx context.Context, res Result) (*run, Result, bool
 			return nil, r.finish(ctx, res, OutcomeInterrupted, err), false
 		}
 		o.emit(Event{Kind: EventFencingFailed, Failover: r.id, Server: res.Server, Err: err})
-		return nil, r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("%w: %w", ErrFencingFailed, err)), false
+		return nil, r.finish(ctx, res, OutcomeFencingFailed, fmt.Errorf("failover: %s: %w: %w", res.Server, ErrFencingFailed, err)), false
 	}
 	return r, res, true
+}
+
+// ended ends a run that may not have opened its journal: finish when it
+// did, otherwise only the result (nothing was written).
+func (r *run) ended(ctx context.Context, res Result, out Outcome, err error) Result {
+	if r.opened() {
+		return r.finish(ctx, res, out, err)
+	}
+	r.o.disown(r)
+	res.ID, res.Outcome, res.Err = "", out, err
+	if out == OutcomeInterrupted && err == nil {
+		res.Err = r.deadErr()
+	}
+	return res
 }
 
 // fenceFailed fences failed member id, and makes it stay off when mains
@@ -189,9 +389,9 @@ func (r *run) claimAndFence(ctx context.Context, res Result) (*run, Result, bool
 // server is re-confirmed off before its disks move and before the spare
 // boots.
 func (r *run) fenceFailed(ctx context.Context, id search.ServerID) error {
-	x, err := r.o.store.Get(ctx, id)
+	x, err := r.rec(ctx, id)
 	if err != nil {
-		return r.storeErr(err)
+		return err
 	}
 	if err := r.fence(ctx, x, false); err != nil {
 		return err
@@ -221,7 +421,7 @@ func (r *run) keepOff(ctx context.Context, x Record) error {
 		if p == bmc.RestoreAlwaysOff {
 			return nil
 		}
-		if err := r.o.update(ctx, r, []search.ServerID{x.ID}, func(m map[search.ServerID]*Record) error {
+		if err := r.modify(ctx, []search.ServerID{x.ID}, nil, func(m map[search.ServerID]*Record) error {
 			if m[x.ID].RestorePolicy != "" {
 				return errNoChange // kept by an earlier fencing: that one is the server's own
 			}
@@ -329,4 +529,183 @@ func (o *Orchestrator) drainOne(ctx context.Context, id search.ServerID) []Resul
 		return nil
 	})
 	return out
+}
+
+// Recovered tells the Orchestrator that server is healthy again: a
+// failover waiting for a delayed fault action is cancelled. It reports
+// whether one was waiting. A failover already under way is not stopped,
+// nor one whose wait a fault that acts now has ended.
+func (o *Orchestrator) Recovered(server search.ServerID) bool {
+	o.mu.Lock()
+	var cancel context.CancelFunc
+	if fl := o.inflight[server]; fl != nil && fl.now == nil {
+		cancel = fl.cancel
+	}
+	o.mu.Unlock()
+	if cancel == nil {
+		return false
+	}
+	cancel()
+	return true
+}
+
+// actNow ends the delayed wait of the flight that holds server, if any,
+// so that it acts on f at once. It reports whether one was waiting.
+func (o *Orchestrator) actNow(server search.ServerID, f bmc.Fault) bool {
+	o.mu.Lock()
+	fl := o.inflight[server]
+	if fl == nil || fl.cancel == nil || fl.now != nil {
+		o.mu.Unlock()
+		return false
+	}
+	fl.now = &f
+	cancel := fl.cancel
+	o.mu.Unlock()
+	cancel()
+	return true
+}
+
+// HandleFault is the fault entry point: it applies the fault-action table
+// and, when the table says so, fails the server over and returns when the
+// failover has ended.
+//
+// Before it changes anything it checks the whole site (see Check): a bad
+// record anywhere, or a record whose driver is missing, refuses the fault
+// (OutcomeRefused, an error wrapping ErrInvalid) with the server
+// untouched.
+//
+// A fault is never dropped: a repeated fault for a server already being
+// failed over (by this instance or, through the record's claim, another
+// one) is absorbed; a fault whose rule says act now ends the wait of a
+// delayed one for the same server, which then acts on it; a fault for a
+// server another failover holds as its spare, victim or relocation
+// target is kept in the server's record (OutcomeDeferred): that failover
+// treats the server as broken, and when it ends the fault is handled. A
+// fault for a server named by an unfinished failover that this instance
+// is not running (a crash, a deposed leader) starts nothing: it ends as
+// OutcomeInterrupted with an error wrapping ErrConflict, since that
+// failover's journal already holds a fault and Recover carries it out.
+//
+// When ctx ends during the failover, it stops at its next step and stays
+// open in the journal (OutcomeInterrupted, the error wrapping ctx's):
+// Recover finishes it.
+//
+// The error is nil for reported, absorbed, deferred and cancelled faults
+// and for a completed failover; otherwise it wraps ErrFencingFailed,
+// ErrNoSpare, ErrInvalid, ErrNotLeader, ErrConflict, a ctx error or the
+// failed steps' errors, and Result.Err holds the same error.
+func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, error) {
+	res := Result{Server: search.ServerID(f.Server), Fault: f}
+	if f.Server == "" {
+		res.Err = fmt.Errorf("failover: fault without a server: %w", ErrInvalid)
+		return res, res.Err
+	}
+	r := o.rule(f.Type)
+	res.Action = r.Action
+	if r.Action == ActReport {
+		res.Outcome = OutcomeReported
+		o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: describe(f)})
+		return res, nil
+	}
+	rec, err := o.store.Get(ctx, res.Server)
+	if err != nil {
+		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+		return res, res.Err
+	}
+	if rec.Reservation != "" {
+		res = o.held(ctx, res, rec)
+		return res, res.Err
+	}
+	mem, err := o.membersOf(ctx, rec)
+	if err != nil {
+		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
+		return res, res.Err
+	}
+	fl := &flight{}
+	if !o.claim(ids(mem), fl) {
+		res.Outcome = OutcomeAbsorbed
+		detail := "already being handled"
+		if r.Action == ActNow && o.actNow(res.Server, f) {
+			detail = "ends the wait of a delayed fault, which acts on it now"
+		}
+		o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: detail})
+		return res, nil
+	}
+	defer o.release(fl)
+
+	if r.Action == ActAfterDelay {
+		dctx, cancel := context.WithCancel(ctx)
+		o.mu.Lock()
+		fl.cancel = cancel
+		o.mu.Unlock()
+		err := o.cfg.clock.Sleep(dctx, r.Delay)
+		cancel()
+		o.mu.Lock()
+		fl.cancel = nil
+		now := fl.now
+		o.mu.Unlock()
+		switch {
+		case now != nil:
+			res.Fault, res.Action = *now, ActNow
+		case err != nil && ctx.Err() != nil:
+			res.Err = fmt.Errorf("failover: fault on %s: waiting %v: %w", f.Server, r.Delay, ctx.Err())
+			return res, res.Err
+		case err != nil:
+			res.Outcome = OutcomeCancelled
+			o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovered during the delay"})
+			return res, nil
+		case o.cfg.recovery != nil:
+			if ok, err := o.cfg.recovery(ctx, rec, f); err == nil && ok {
+				res.Outcome = OutcomeCancelled
+				o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovery check passed"})
+				return res, nil
+			}
+		}
+	}
+	fo, res, ok := o.prepare(ctx, res)
+	if !ok {
+		return res, res.Err
+	}
+	res = o.execute(ctx, fo, nil)
+	o.release(fl)
+	o.drainPending(ctx, fo.drainable(res))
+	return res, res.Err
+}
+
+// held handles a fault for a server whose record another failover holds
+// (rec.Reservation). A failed server claimed by its own failover absorbs
+// it; any other holder gets it as a pending fault.
+func (o *Orchestrator) held(ctx context.Context, res Result, rec Record) Result {
+	holder, absorbed, err := o.deferFault(ctx, rec.ID, res.Fault)
+	switch {
+	case err != nil:
+		res.Err = fmt.Errorf("failover: fault on %s: %w", rec.ID, err)
+	case absorbed:
+		res.Outcome = OutcomeAbsorbed
+		o.emit(Event{Kind: EventFaultAbsorbed, Failover: holder, Server: res.Server, Detail: "being failed over by " + holder})
+	case holder == "":
+		// The holder ended meanwhile: handle the fault now.
+		res, _ = o.HandleFault(ctx, res.Fault)
+	default:
+		res.Outcome = OutcomeDeferred
+		o.emit(Event{Kind: EventFaultDeferred, Failover: holder, Server: res.Server, Detail: describe(res.Fault) + "; kept until failover " + holder + " ends"})
+	}
+	return res
+}
+
+// describe formats a fault as "type: detail", or the type alone.
+func describe(f bmc.Fault) string {
+	if f.Detail == "" {
+		return string(f.Type)
+	}
+	return string(f.Type) + ": " + f.Detail
+}
+
+// unbatched returns mem when the store is not a Batcher (its journals
+// may have been opened without their claims), nil otherwise.
+func (o *Orchestrator) unbatched(mem []Record) []Record {
+	if _, ok := o.store.(Batcher); ok {
+		return nil
+	}
+	return mem
 }

@@ -174,6 +174,7 @@ type config struct {
 	swap         bool
 	searchOpts   []search.Option
 	unmanaged    Unmanaged
+	planWindow   time.Duration
 }
 
 func defaultConfig() config {
@@ -336,6 +337,21 @@ func WithInitiatorSwap(on bool) Option {
 func WithSearchOptions(opts ...search.Option) Option {
 	return func(c *config) error {
 		c.searchOpts = append(c.searchOpts, opts...)
+		return nil
+	}
+}
+
+// WithPlanWindow makes each planning round wait d (on the Orchestrator's
+// clock) before it takes the failovers that wait for a plan, so that more
+// of a burst of faults is planned together. The default, 0, plans at once
+// what has arrived: faults that arrive while a round runs are planned
+// together in the next one, whatever the window.
+func WithPlanWindow(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("failover: WithPlanWindow(%v): negative: %w", d, ErrInvalid)
+		}
+		c.planWindow = d
 		return nil
 	}
 }

@@ -128,7 +128,17 @@ type Orchestrator struct {
 	live     map[string]*run             // the failovers this instance is running (Recover leaves them alone)
 	zoneMu   map[any]*sync.Mutex         // per FCZoner instance: one zoning transaction at a time
 	draining map[search.ServerID]bool    // servers whose kept faults are being handled
-	seq      atomic.Int64
+	pl       planner                     // plans and reserves, one round at a time
+	ls       lister                      // coalesced reads of every record
+	checked  struct {                    // the last site check (checkSite)
+		sync.Mutex
+		key   uint64
+		n     int
+		err   error
+		valid bool
+		first *Record // the snapshot last checked (lister shares them)
+	}
+	seq atomic.Int64
 }
 
 // flight is a fault being handled for a server (and its partition).
@@ -256,40 +266,6 @@ func (o *Orchestrator) liveRun(id string) *run {
 	return o.live[id]
 }
 
-// Recovered tells the Orchestrator that server is healthy again: a
-// failover waiting for a delayed fault action is cancelled. It reports
-// whether one was waiting. A failover already under way is not stopped,
-// nor one whose wait a fault that acts now has ended.
-func (o *Orchestrator) Recovered(server search.ServerID) bool {
-	o.mu.Lock()
-	var cancel context.CancelFunc
-	if fl := o.inflight[server]; fl != nil && fl.now == nil {
-		cancel = fl.cancel
-	}
-	o.mu.Unlock()
-	if cancel == nil {
-		return false
-	}
-	cancel()
-	return true
-}
-
-// actNow ends the delayed wait of the flight that holds server, if any,
-// so that it acts on f at once. It reports whether one was waiting.
-func (o *Orchestrator) actNow(server search.ServerID, f bmc.Fault) bool {
-	o.mu.Lock()
-	fl := o.inflight[server]
-	if fl == nil || fl.cancel == nil || fl.now != nil {
-		o.mu.Unlock()
-		return false
-	}
-	fl.now = &f
-	cancel := fl.cancel
-	o.mu.Unlock()
-	cancel()
-	return true
-}
-
 // members returns the records of the logical server rec belongs to,
 // sorted by ID.
 func members(all []Record, rec Record) []Record {
@@ -325,142 +301,6 @@ func ids(recs []Record) []search.ServerID {
 		out[i] = r.ID
 	}
 	return out
-}
-
-// HandleFault is the fault entry point: it applies the fault-action table
-// and, when the table says so, fails the server over and returns when the
-// failover has ended.
-//
-// Before it changes anything it checks the whole site (see Check): a bad
-// record anywhere, or a record whose driver is missing, refuses the fault
-// (OutcomeRefused, an error wrapping ErrInvalid) with the server
-// untouched.
-//
-// A fault is never dropped: a repeated fault for a server already being
-// failed over (by this instance or, through the record's claim, another
-// one) is absorbed; a fault whose rule says act now ends the wait of a
-// delayed one for the same server, which then acts on it; a fault for a
-// server another failover holds as its spare, victim or relocation
-// target is kept in the server's record (OutcomeDeferred): that failover
-// treats the server as broken, and when it ends the fault is handled. A
-// fault for a server named by an unfinished failover that this instance
-// is not running (a crash, a deposed leader) starts nothing: it ends as
-// OutcomeInterrupted with an error wrapping ErrConflict, since that
-// failover's journal already holds a fault and Recover carries it out.
-//
-// When ctx ends during the failover, it stops at its next step and stays
-// open in the journal (OutcomeInterrupted, the error wrapping ctx's):
-// Recover finishes it.
-//
-// The error is nil for reported, absorbed, deferred and cancelled faults
-// and for a completed failover; otherwise it wraps ErrFencingFailed,
-// ErrNoSpare, ErrInvalid, ErrNotLeader, ErrConflict, a ctx error or the
-// failed steps' errors, and Result.Err holds the same error.
-func (o *Orchestrator) HandleFault(ctx context.Context, f bmc.Fault) (Result, error) {
-	res := Result{Server: search.ServerID(f.Server), Fault: f}
-	if f.Server == "" {
-		res.Err = fmt.Errorf("failover: fault without a server: %w", ErrInvalid)
-		return res, res.Err
-	}
-	r := o.rule(f.Type)
-	res.Action = r.Action
-	if r.Action == ActReport {
-		res.Outcome = OutcomeReported
-		o.emit(Event{Kind: EventFaultReported, Server: res.Server, Detail: describe(f)})
-		return res, nil
-	}
-	rec, err := o.store.Get(ctx, res.Server)
-	if err != nil {
-		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
-		return res, res.Err
-	}
-	if rec.Reservation != "" {
-		res = o.held(ctx, res, rec)
-		return res, res.Err
-	}
-	mem, err := o.membersOf(ctx, rec)
-	if err != nil {
-		res.Err = fmt.Errorf("failover: fault on %s: %w", f.Server, err)
-		return res, res.Err
-	}
-	fl := &flight{}
-	if !o.claim(ids(mem), fl) {
-		res.Outcome = OutcomeAbsorbed
-		detail := "already being handled"
-		if r.Action == ActNow && o.actNow(res.Server, f) {
-			detail = "ends the wait of a delayed fault, which acts on it now"
-		}
-		o.emit(Event{Kind: EventFaultAbsorbed, Server: res.Server, Detail: detail})
-		return res, nil
-	}
-	defer o.release(fl)
-
-	if r.Action == ActAfterDelay {
-		dctx, cancel := context.WithCancel(ctx)
-		o.mu.Lock()
-		fl.cancel = cancel
-		o.mu.Unlock()
-		err := o.cfg.clock.Sleep(dctx, r.Delay)
-		cancel()
-		o.mu.Lock()
-		fl.cancel = nil
-		now := fl.now
-		o.mu.Unlock()
-		switch {
-		case now != nil:
-			res.Fault, res.Action = *now, ActNow
-		case err != nil && ctx.Err() != nil:
-			res.Err = fmt.Errorf("failover: fault on %s: waiting %v: %w", f.Server, r.Delay, ctx.Err())
-			return res, res.Err
-		case err != nil:
-			res.Outcome = OutcomeCancelled
-			o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovered during the delay"})
-			return res, nil
-		case o.cfg.recovery != nil:
-			if ok, err := o.cfg.recovery(ctx, rec, f); err == nil && ok {
-				res.Outcome = OutcomeCancelled
-				o.emit(Event{Kind: EventFaultCancelled, Server: res.Server, Detail: "recovery check passed"})
-				return res, nil
-			}
-		}
-	}
-	fo, res, ok := o.prepare(ctx, res)
-	if !ok {
-		return res, res.Err
-	}
-	res = o.execute(ctx, fo, nil)
-	o.release(fl)
-	o.drainPending(ctx, fo.touched())
-	return res, res.Err
-}
-
-// held handles a fault for a server whose record another failover holds
-// (rec.Reservation). A failed server claimed by its own failover absorbs
-// it; any other holder gets it as a pending fault.
-func (o *Orchestrator) held(ctx context.Context, res Result, rec Record) Result {
-	holder, absorbed, err := o.deferFault(ctx, rec.ID, res.Fault)
-	switch {
-	case err != nil:
-		res.Err = fmt.Errorf("failover: fault on %s: %w", rec.ID, err)
-	case absorbed:
-		res.Outcome = OutcomeAbsorbed
-		o.emit(Event{Kind: EventFaultAbsorbed, Failover: holder, Server: res.Server, Detail: "being failed over by " + holder})
-	case holder == "":
-		// The holder ended meanwhile: handle the fault now.
-		res, _ = o.HandleFault(ctx, res.Fault)
-	default:
-		res.Outcome = OutcomeDeferred
-		o.emit(Event{Kind: EventFaultDeferred, Failover: holder, Server: res.Server, Detail: describe(res.Fault) + "; kept until failover " + holder + " ends"})
-	}
-	return res
-}
-
-// describe formats a fault as "type: detail", or the type alone.
-func describe(f bmc.Fault) string {
-	if f.Detail == "" {
-		return string(f.Type)
-	}
-	return string(f.Type) + ": " + f.Detail
 }
 
 // newID makes a failover ID.

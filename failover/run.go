@@ -3,7 +3,6 @@ package failover
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,80 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-multierror"
-
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/internal/opid"
 	"github.com/coldstandby/coldstandby/search"
 	"github.com/coldstandby/coldstandby/storage"
 )
-
-// Kinds of failover, in the journal header.
-const (
-	kindFailover = "failover"
-	kindFailback = "failback"
-)
-
-// header is the Data of a journal's PhaseBegin entry.
-type header struct {
-	Kind    string            `json:"kind"`
-	Server  search.ServerID   `json:"server"`
-	Members []search.ServerID `json:"members"`
-	Fault   bmc.Fault         `json:"fault"`
-	// Plan is fixed for a failback (no search).
-	Plan *search.Plan `json:"plan,omitempty"`
-}
-
-// stepRec is the Data of a step's journal entries: everything needed to
-// undo the step after a crash, from the journal alone.
-type stepRec struct {
-	Kind string `json:"kind"`
-	// Of is, for undo entries, the Seq of the intent being undone.
-	Of int64 `json:"of,omitempty"`
-
-	Server search.ServerID `json:"server,omitempty"` // fenced, booted, or the source of a move
-	Spare  search.ServerID `json:"spare,omitempty"`  // the destination of a move
-	Victim bool            `json:"victim,omitempty"` // fence of a preemption victim
-	WasOn  bool            `json:"was_on,omitempty"`
-
-	Array  string              `json:"array,omitempty"`
-	From   []storage.Initiator `json:"from,omitempty"`
-	To     []storage.Initiator `json:"to,omitempty"`
-	Swap   bool                `json:"swap,omitempty"`
-	Maps   []storage.Mapping   `json:"maps,omitempty"`
-	Volume storage.VolumeID    `json:"volume,omitempty"`
-	LUN    int                 `json:"lun,omitempty"`
-	Park   bool                `json:"park,omitempty"`
-
-	Fabric      string            `json:"fabric,omitempty"`
-	FailedWWPN  storage.Initiator `json:"failed_wwpn,omitempty"`
-	SpareWWPN   storage.Initiator `json:"spare_wwpn,omitempty"`
-	FailedZones []string          `json:"failed_zones,omitempty"`
-	SpareZones  []string          `json:"spare_zones,omitempty"`
-
-	Switch string           `json:"switch,omitempty"`
-	Port   string           `json:"port,omitempty"`
-	Set    *fabric.PortVLAN `json:"set,omitempty"`
-	Prev   *fabric.PortVLAN `json:"prev,omitempty"`
-
-	Partition string   `json:"partition,omitempty"`
-	Members   []string `json:"members,omitempty"`
-
-	Reserved []reservation `json:"reserved,omitempty"`
-	Records  []Record      `json:"records,omitempty"`
-	Plan     *search.Plan  `json:"plan,omitempty"`
-}
-
-type reservation struct {
-	ID   search.ServerID `json:"id"`
-	Prev search.State    `json:"prev"`
-}
-
-type pending struct {
-	seq int64
-	rec stepRec
-}
 
 // run is one failover in progress.
 type run struct {
@@ -94,8 +25,10 @@ type run struct {
 	h  header
 
 	mu    sync.Mutex
-	seq   int64
-	stack []pending // step intents not yet undone, in journal order
+	wmu   sync.Mutex // held while the journal is written (flush, note)
+	seq   int64      // the last Seq written
+	buf   []Entry    // entries numbered but not written yet (note)
+	stack []pending  // step intents not yet undone, in journal order
 	audit []AuditEntry
 	dead  atomic.Bool
 	why   error // why dead
@@ -122,6 +55,10 @@ type run struct {
 	// next is a plan already reserved for the next attempt (joint
 	// planning), nil when the attempt plans for itself.
 	next *search.Plan
+	// recs is the run's view of the records it read or wrote (know).
+	recs map[search.ServerID]Record
+	// closed: the journal's end was written with the commit.
+	closed bool
 }
 
 // volKey names the volumes of one server on one disk array.
@@ -158,15 +95,6 @@ func (r *run) brokenIn(servers []search.ServerID) (search.ServerID, error) {
 	return "", nil
 }
 
-// push adds a journaled intent to the rollback stack and remembers what
-// it tells later attempts.
-func (r *run) push(seq int64, rec stepRec) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stack = append(r.stack, pending{seq: seq, rec: rec})
-	r.remember(rec)
-}
-
 // reserved notes that plan's servers are reserved for this run: the next
 // attempt carries it out without planning again (a joint plan), and the
 // plan is announced.
@@ -188,6 +116,20 @@ func (r *run) announce(plan search.Plan) {
 		}
 		o.emit(Event{Kind: EventPreemption, Failover: r.id, Server: v.Victim, Spare: v.RelocateTo, Detail: fmt.Sprintf("workload %q prio %d %s", v.Workload, v.Priority, d)})
 	}
+}
+
+// drainable returns the servers where faults may have been kept while
+// the run held them: touched, less those of a committed plan (the commit
+// is a compare-and-set that fails when one of them keeps a fault).
+func (r *run) drainable(res Result) []search.ServerID {
+	out := r.touched()
+	if res.Outcome != OutcomeDone {
+		return out
+	}
+	done := reservedSet(res.Plan)
+	return slices.DeleteFunc(out, func(id search.ServerID) bool {
+		return slices.Contains(done, id) || slices.Contains(r.h.Members, id)
+	})
 }
 
 // touched returns the servers this run claimed or reserved, sorted: where
@@ -239,55 +181,6 @@ func (r *run) mayAct() error {
 		return r.deadErr()
 	}
 	return nil
-}
-
-// journal appends an entry. A journal that cannot be written means the
-// Orchestrator must stop acting: the run dies.
-func (r *run) journal(ctx context.Context, phase Phase, step, target string, data any, stepErr error) (int64, error) {
-	if r.stopped() {
-		return 0, r.deadErr()
-	}
-	var raw json.RawMessage
-	if data != nil {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return 0, fmt.Errorf("failover: %s: journal %s: %w", r.id, step, err)
-		}
-		raw = b
-	}
-	e := Entry{Time: r.o.cfg.clock.Now(), Phase: phase, Step: step, Target: target, Data: raw}
-	if stepErr != nil {
-		e.Error = stepErr.Error()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e.Seq = r.seq + 1
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Step)
-	defer cancel()
-	var err error
-	for i := 0; i < r.o.cfg.attempts; i++ {
-		err = r.o.store.Append(wctx, r.id, e)
-		if errors.Is(err, ErrOutcomeUnknown) {
-			// The answer was lost: read the journal back before acting
-			// again. Never assume the append failed.
-			var again bool
-			if again, err = r.o.appended(wctx, r.id, e, err); again {
-				continue
-			}
-		}
-		if err == nil || !errors.Is(err, ErrTransient) {
-			break
-		}
-	}
-	if err != nil {
-		if r.why == nil {
-			r.why = fmt.Errorf("failover: %s: journal: %w", r.id, err)
-		}
-		r.dead.Store(true)
-		return 0, r.why
-	}
-	r.seq = e.Seq
-	return e.Seq, nil
 }
 
 // storeErr checks an error from the store: ErrNotLeader kills the run.
@@ -350,91 +243,6 @@ func (r *run) step(ctx context.Context, kind, target, driver string, rec *stepRe
 	return err
 }
 
-// retryable reports whether a driver error may go away on retry.
-func retryable(err error) bool {
-	return errors.Is(err, ErrTransient) || errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// call runs fn with the per-call timeout, retrying transient and
-// outcome-unknown errors with backoff. After ErrOutcomeUnknown it calls
-// verify (when given) to re-read the device: true means the change is in
-// place and the call succeeded.
-func (r *run) call(ctx context.Context, a *AuditEntry, attempts int, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
-	return r.callAfter(ctx, a, attempts, nil, fn, verify)
-}
-
-// callAfter is call with pre run before each attempt, under ctx (not the
-// per-call timeout): an error from pre ends the call with that error.
-// Storage moves use it to re-confirm the source off before every request,
-// retries included (ensureOff).
-func (r *run) callAfter(ctx context.Context, a *AuditEntry, attempts int, pre func(context.Context) error, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
-	t := r.o.cfg.timeouts
-	backoff := t.RetryBase
-	var err error
-	for i := 0; i < attempts; i++ {
-		if derr := r.mayAct(); derr != nil {
-			return derr
-		}
-		if pre != nil {
-			if err := pre(ctx); err != nil {
-				return err
-			}
-		}
-		if a != nil {
-			a.Attempts++
-		}
-		cctx, cancel := context.WithTimeout(ctx, t.Step)
-		err = fn(cctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, ErrOutcomeUnknown) && verify != nil {
-			if derr := r.mayAct(); derr != nil {
-				return derr
-			}
-			vctx, cancel := context.WithTimeout(ctx, t.Step)
-			ok, verr := verify(vctx)
-			cancel()
-			if verr == nil && ok {
-				return nil
-			}
-		}
-		if !retryable(err) || ctx.Err() != nil || i == attempts-1 {
-			break
-		}
-		if serr := r.o.cfg.clock.Sleep(ctx, backoff); serr != nil {
-			break
-		}
-		backoff = min(backoff*2, t.RetryLimit)
-	}
-	return err
-}
-
-// parallel runs fns concurrently and combines their errors.
-func parallel(fns ...func() error) error {
-	if len(fns) == 1 {
-		return fns[0]()
-	}
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn()
-		}()
-	}
-	wg.Wait()
-	var me *multierror.Error
-	for _, e := range errs {
-		if e != nil {
-			me = multierror.Append(me, e)
-		}
-	}
-	return me.ErrorOrNil()
-}
-
 // begin opens a new failover's journal under a fresh ID (IDs of other
 // Orchestrator instances on the same store are skipped).
 func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
@@ -454,153 +262,6 @@ func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
 		}
 	}
 	return nil, err
-}
-
-// errNoChange makes update write nothing and succeed.
-var errNoChange = errors.New("no change")
-
-// update applies fn to the records ids in one compare-and-set, re-reading
-// and retrying on conflict.
-func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.ServerID, fn func(map[search.ServerID]*Record) error) error {
-	var err error
-	for i := 0; i < 16; i++ {
-		if r != nil && r.stopped() {
-			return r.deadErr()
-		}
-		m := make(map[search.ServerID]*Record, len(idList))
-		recs := make([]Record, 0, len(idList))
-		for _, id := range idList {
-			rec, gerr := o.store.Get(ctx, id)
-			if gerr != nil {
-				if r != nil {
-					r.storeErr(gerr)
-				}
-				return gerr
-			}
-			recs = append(recs, rec)
-		}
-		for i := range recs {
-			m[recs[i].ID] = &recs[i]
-		}
-		if err = fn(m); err != nil {
-			if errors.Is(err, errNoChange) {
-				return nil
-			}
-			return err
-		}
-		_, err = o.put(ctx, recs...)
-		if err == nil || !(errors.Is(err, ErrConflict) || retryable(err)) {
-			if r != nil {
-				r.storeErr(err)
-			}
-			return err
-		}
-		if retryable(err) {
-			// Nothing written, or a lost answer that could not be read
-			// back: read everything again and apply fn again (it is
-			// idempotent), after a pause.
-			if i >= o.cfg.attempts || o.cfg.clock.Sleep(ctx, o.cfg.timeouts.RetryBase) != nil {
-				return err
-			}
-		}
-	}
-	return err
-}
-
-// appended resolves an Append of e to journal id that returned
-// ErrOutcomeUnknown (cause) by reading the journal back: nil when e is
-// there (the append took effect), again when the journal still ends just
-// before e (it did not: append again), otherwise an error (cause, or the
-// read's error; ErrConflict when another entry took e's place).
-func (o *Orchestrator) appended(ctx context.Context, id string, e Entry, cause error) (again bool, err error) {
-	j, err := o.store.Journal(ctx, id)
-	switch {
-	case errors.Is(err, ErrNotFound) && e.Seq == 1:
-		return true, cause
-	case err != nil:
-		return false, fmt.Errorf("%w (reading the journal back: %w)", cause, err)
-	case int64(len(j)) == e.Seq-1:
-		return true, cause
-	case int64(len(j)) >= e.Seq && sameEntry(j[e.Seq-1], e):
-		return false, nil
-	}
-	return false, fmt.Errorf("failover: journal %s: entry %d is not ours after a lost answer: %w (%w)", id, e.Seq, ErrConflict, cause)
-}
-
-func sameEntry(a, b Entry) bool {
-	return a.Seq == b.Seq && a.Phase == b.Phase && a.Step == b.Step && a.Target == b.Target &&
-		a.Time.Equal(b.Time) && a.Error == b.Error && jsonEqual(a.Data, b.Data)
-}
-
-// jsonEqual compares two JSON documents by value (a store may re-encode).
-func jsonEqual(a, b json.RawMessage) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return string(xa) == string(ya)
-}
-
-// put is Store.Put that resolves ErrOutcomeUnknown (a write whose answer
-// was lost) by reading the records back: when every record holds what
-// was written, the write took effect; when every record still has the
-// Revision it was read at, it did not, and is tried again; otherwise
-// another writer changed them and put returns ErrConflict, so that the
-// caller re-reads as after a lost compare-and-set. It never assumes the
-// write failed.
-func (o *Orchestrator) put(ctx context.Context, recs ...Record) ([]Record, error) {
-	var err error
-	for i := 0; i < o.cfg.attempts; i++ {
-		var out []Record
-		out, err = o.store.Put(ctx, recs...)
-		if !errors.Is(err, ErrOutcomeUnknown) {
-			return out, err
-		}
-		cause := err
-		untouched, written := true, true
-		out = make([]Record, len(recs))
-		for k, want := range recs {
-			got, gerr := o.store.Get(ctx, want.ID)
-			if errors.Is(gerr, ErrNotFound) {
-				written = false
-				continue // untouched when it was new (Revision 0)
-			}
-			if gerr != nil {
-				return nil, fmt.Errorf("%w (reading back %s: %w)", cause, want.ID, gerr)
-			}
-			if got.Revision != want.Revision {
-				untouched = false
-			}
-			w := want.clone()
-			w.Revision = got.Revision
-			if !recordEqual(got, w) {
-				written = false
-			}
-			out[k] = got
-		}
-		switch {
-		case written && !untouched:
-			return out, nil
-		case untouched:
-			err = cause
-			continue
-		}
-		return nil, fmt.Errorf("failover: store put: changed by another writer after a lost answer: %w (%w)", ErrConflict, cause)
-	}
-	return nil, err
-}
-
-// recordEqual compares records by their JSON form (what a durable store
-// keeps).
-func recordEqual(a, b Record) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 // finish ends the run with outcome and fills res. A run that must stop
@@ -624,12 +285,12 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 		case ctx.Err() != nil:
 			res.Outcome = OutcomeInterrupted
 			if res.Err == nil || !errors.Is(res.Err, ctx.Err()) {
-				res.Err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctx.Err())
+				res.Err = fmt.Errorf("failover %s: stopped, Recover finishes it: %w", r.id, ctxErr(ctx))
 			}
 		}
 	}
 	if res.Outcome == OutcomeInterrupted && ctx.Err() != nil && !errors.Is(res.Err, ctx.Err()) {
-		res.Err = fmt.Errorf("%w (%w)", res.Err, ctx.Err())
+		res.Err = fmt.Errorf("%w (%w)", res.Err, ctxErr(ctx))
 	}
 	if res.Outcome != OutcomeInterrupted && res.Outcome != OutcomeDone {
 		// Every volume this failover read must be back with its owner
@@ -640,30 +301,45 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 			res.Err = errors.Join(res.Err, verr)
 		}
 	}
-	if res.Outcome != OutcomeInterrupted {
-		wctx := context.WithoutCancel(ctx)
-		if cerr := r.o.update(wctx, r, r.h.Members, func(m map[search.ServerID]*Record) error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if res.Outcome != OutcomeInterrupted && !closed {
+		// Release the claim and close the journal: together with a
+		// Batcher, else in that order.
+		data := map[string]string{"outcome": string(res.Outcome)}
+		if res.Err != nil {
+			data["error"] = res.Err.Error()
+		}
+		end, eerr := r.entry(PhaseEnd, "end", string(res.Outcome), data, res.Err)
+		release := func(m map[search.ServerID]*Record) error {
+			n := 0
 			for _, x := range m {
 				if x.Reservation == r.id {
 					x.Reservation = ""
+					n++
 				}
 			}
+			if n == 0 {
+				return errNoChange
+			}
 			return nil
-		}); cerr != nil {
+		}
+		wctx := context.WithoutCancel(ctx)
+		var cerr error
+		switch {
+		case eerr != nil:
+			cerr = eerr
+		case r.o.unbatchedStore():
+			if cerr = r.modify(wctx, r.h.Members, nil, release); cerr == nil {
+				_, _, cerr = r.flush(wctx, &end, nil)
+			}
+		default:
+			cerr = r.modify(wctx, r.h.Members, &end, release)
+		}
+		if cerr != nil {
 			res.Outcome = OutcomeInterrupted
 			res.Err = errors.Join(res.Err, cerr)
-		}
-	}
-	if res.Outcome != OutcomeInterrupted {
-		end := map[string]string{"outcome": string(res.Outcome)}
-		if res.Err != nil {
-			end["error"] = res.Err.Error()
-		}
-		if _, jerr := r.journal(ctx, PhaseEnd, "end", string(res.Outcome), end, res.Err); jerr != nil {
-			res.Outcome = OutcomeInterrupted
-			if res.Err == nil {
-				res.Err = jerr
-			}
 		}
 	}
 	r.mu.Lock()
@@ -744,4 +420,19 @@ func stepRank(step string) int {
 		return undo + i
 	}
 	return undo + len(stepOrder)
+}
+
+func (r *run) skipped(step, target, why string, server, spare search.ServerID) {
+	r.addAudit(AuditEntry{Step: step, Target: target, Err: "skipped: " + why, Start: r.o.cfg.clock.Now()})
+	r.o.emit(Event{Kind: EventStepSkipped, Failover: r.id, Server: server, Spare: spare, Step: step, Target: target, Detail: why})
+}
+
+// ctxErr is ctx's error with its cause (a leader's context ends with
+// ErrNotLeader as its cause): errors.Is finds both.
+func ctxErr(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || cause == err {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }

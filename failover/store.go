@@ -266,3 +266,39 @@ type Store interface {
 type Deleter interface {
 	Delete(ctx context.Context, recs ...Record) error
 }
+
+// Batch is one atomic write of a Batcher: entries appended to journals,
+// and records written with compare-and-set.
+type Batch struct {
+	// Appends are journal entries, per failover, each appended as
+	// Store.Append would (Seq rules, PhaseBegin first, none after
+	// PhaseEnd), in order.
+	Appends []Append
+	// Puts are records written as Store.Put writes them.
+	Puts []Record
+}
+
+// Append is the entries of one failover's journal in a Batch.
+type Append struct {
+	ID      string
+	Entries []Entry
+}
+
+// Batcher is an optional capability of a Store: one atomic, durable write
+// of journal entries and records together (one round trip to a remote
+// store, one transaction of an embedded one). The Orchestrator uses it to
+// journal a step's intent together with the results of the steps before
+// it, to open a failover's journal together with its claim on the failed
+// server, and to reserve a joint plan together with each failover's
+// intent: it takes a failover from about 35 store round trips to about
+// 10. Without it the Orchestrator writes the same things one by one, in
+// an order that stays safe after a crash.
+//
+// Errors: those of Put and Append. ErrConflict when a Revision is stale,
+// a Seq is not the next one, a journal is closed or a new journal does not
+// start with PhaseBegin: nothing was written; ErrInvalid as Put and Append
+// say; ErrOutcomeUnknown when the answer was lost (all or nothing may
+// have been written: re-read).
+type Batcher interface {
+	Write(ctx context.Context, b Batch) ([]Record, error)
+}

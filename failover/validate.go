@@ -2,8 +2,10 @@ package failover
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -278,3 +280,46 @@ func checkDelete(recs []Record) error {
 // ValidateDelete is the check every Store that implements Deleter runs
 // before it deletes anything: every record has an ID, none comes twice.
 func ValidateDelete(recs []Record) error { return checkDelete(recs) }
+
+// checkSite is checkRecords, remembered for the set of records it last
+// checked (their IDs and revisions): a fault re-checks the site only when
+// a record changed since.
+func (o *Orchestrator) checkSite(all []Record) error {
+	if len(all) > 0 {
+		// The same shared snapshot (lister) is checked once.
+		o.checked.Lock()
+		same := o.checked.valid && o.checked.first == &all[0] && o.checked.n == len(all)
+		err := o.checked.err
+		o.checked.Unlock()
+		if same {
+			return err
+		}
+	}
+	h := fnv.New64a()
+	var b [8]byte
+	for _, r := range all {
+		h.Write([]byte(r.ID))
+		binary.LittleEndian.PutUint64(b[:], uint64(r.Revision))
+		h.Write(b[:])
+	}
+	key := h.Sum64()
+	o.checked.Lock()
+	if o.checked.valid && o.checked.key == key && o.checked.n == len(all) {
+		err := o.checked.err
+		if len(all) > 0 {
+			o.checked.first = &all[0]
+		}
+		o.checked.Unlock()
+		return err
+	}
+	o.checked.Unlock()
+	err := o.checkRecords(all)
+	o.checked.Lock()
+	o.checked.key, o.checked.n, o.checked.err, o.checked.valid = key, len(all), err, true
+	o.checked.first = nil
+	if len(all) > 0 {
+		o.checked.first = &all[0]
+	}
+	o.checked.Unlock()
+	return err
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("SetBootDevice", s.testSetBootDevice)
 	t.Run("Events", s.testEvents)
 	t.Run("DumpInProgress", s.testDumpInProgress)
+	t.Run("PowerRestorePolicy", s.testPowerRestorePolicy)
 	t.Run("TransientFailure", s.testTransient)
 	t.Run("Context", s.testContext)
 	t.Run("Concurrency", s.testConcurrency)
@@ -533,6 +534,30 @@ func (s *suite) testContext(t *testing.T) {
 						return err
 					})
 				}
+				if pr, ok := d.(bmc.PowerRestorer); ok {
+					conformance.CheckDone(t, "PowerRestorePolicy", dc.want, func() error {
+						_, err := pr.PowerRestorePolicy(dc.ctx)
+						return err
+					})
+				}
+			})
+			t.Run("SetPowerRestorePolicy_changes_nothing", func(t *testing.T) {
+				pr, ok := d.(bmc.PowerRestorer)
+				if !ok {
+					t.Skip("driver does not implement the optional bmc.PowerRestorer")
+				}
+				before := restorePolicy(t, pr)
+				for _, p := range restorePolicies {
+					if p == before {
+						continue
+					}
+					if conformance.CheckDone(t, "SetPowerRestorePolicy", dc.want, func() error {
+						return pr.SetPowerRestorePolicy(dc.ctx, p)
+					}) {
+						return // the outcome is unknown: nothing to compare
+					}
+					wantRestorePolicy(t, h, pr, before, "a SetPowerRestorePolicy with a done context")
+				}
 			})
 			t.Run("PowerOn_changes_nothing", func(t *testing.T) {
 				setPower(t, h, bmc.PowerOff)
@@ -620,4 +645,97 @@ func parallel(t *testing.T, what string, call func(i int) error) {
 			t.Errorf("%s from %d goroutines: goroutine %d: %v", what, workers, i, err)
 		}
 	}
+}
+
+// restorePolicies are the policies the suite sets.
+var restorePolicies = []bmc.RestorePolicy{bmc.RestoreAlwaysOff, bmc.RestoreAlwaysOn, bmc.RestorePrevious}
+
+func powerRestorer(t *testing.T, d bmc.BMC) bmc.PowerRestorer {
+	t.Helper()
+	pr, ok := d.(bmc.PowerRestorer)
+	if !ok {
+		t.Skip("driver does not implement the optional bmc.PowerRestorer")
+	}
+	return pr
+}
+
+// restorePolicy reads the policy through the driver.
+func restorePolicy(t *testing.T, pr bmc.PowerRestorer) bmc.RestorePolicy {
+	t.Helper()
+	p, err := pr.PowerRestorePolicy(t.Context())
+	if err != nil {
+		t.Fatalf("PowerRestorePolicy: %v", err)
+	}
+	if p == "" {
+		t.Fatal(`PowerRestorePolicy = "", want the policy the BMC reports`)
+	}
+	return p
+}
+
+// wantRestorePolicy checks the policy the driver reports and, with a
+// RestorePolicyReader, the one the BMC holds.
+func wantRestorePolicy(t *testing.T, h Harness, pr bmc.PowerRestorer, want bmc.RestorePolicy, after string) {
+	t.Helper()
+	if got := restorePolicy(t, pr); got != want {
+		t.Errorf("after %s PowerRestorePolicy = %q, want %q", after, got, want)
+	}
+	if r, ok := h.(RestorePolicyReader); ok {
+		got, err := r.RestorePolicy(t.Context())
+		if err != nil {
+			t.Fatalf("harness: RestorePolicy: %v", err)
+		}
+		if got != want {
+			t.Errorf("after %s the BMC's policy is %q, want %q", after, got, want)
+		}
+	}
+}
+
+func (s *suite) testPowerRestorePolicy(t *testing.T) {
+	// One server for the group: each subtest starts from the policy the
+	// one before left.
+	h, d := s.setup(t, bmc.PowerOff)
+	pr := powerRestorer(t, d)
+	t.Run("reads_what_the_BMC_holds", func(t *testing.T) {
+		p := restorePolicy(t, pr)
+		wantRestorePolicy(t, h, pr, p, "reading it")
+	})
+	t.Run("setting_the_current_policy_returns_nil", func(t *testing.T) {
+		p := restorePolicy(t, pr)
+		for i := range 2 {
+			if err := pr.SetPowerRestorePolicy(t.Context(), p); err != nil {
+				t.Fatalf("SetPowerRestorePolicy(%q) #%d, the current policy: %v, want nil", p, i+1, err)
+			}
+		}
+		wantRestorePolicy(t, h, pr, p, "setting the current policy")
+	})
+	t.Run("sets_each_policy_twice_is_once", func(t *testing.T) {
+		accepted := 0
+		for _, p := range restorePolicies {
+			before := restorePolicy(t, pr)
+			err := pr.SetPowerRestorePolicy(t.Context(), p)
+			switch {
+			case err == nil:
+				accepted++
+				if err := pr.SetPowerRestorePolicy(t.Context(), p); err != nil {
+					t.Errorf("SetPowerRestorePolicy(%q) again: %v, want nil", p, err)
+				}
+				wantRestorePolicy(t, h, pr, p, fmt.Sprintf("SetPowerRestorePolicy(%q)", p))
+			case errors.Is(err, bmc.ErrUnsupported):
+				t.Logf("the BMC refuses %q: %v", p, err)
+				wantRestorePolicy(t, h, pr, before, fmt.Sprintf("a refused SetPowerRestorePolicy(%q)", p))
+			default:
+				t.Errorf("SetPowerRestorePolicy(%q): %v, want nil or ErrUnsupported", p, err)
+			}
+		}
+		t.Logf("%d of %d policies accepted", accepted, len(restorePolicies))
+	})
+	t.Run("unknown_policy_is_invalid", func(t *testing.T) {
+		before := restorePolicy(t, pr)
+		for _, p := range []bmc.RestorePolicy{"", "AlwaysOff", "off", "always-off ", "last-state"} {
+			if err := pr.SetPowerRestorePolicy(t.Context(), p); !errors.Is(err, bmc.ErrInvalid) {
+				t.Errorf("SetPowerRestorePolicy(%q): %v, want ErrInvalid", p, err)
+			}
+		}
+		wantRestorePolicy(t, h, pr, before, "invalid SetPowerRestorePolicy calls")
+	})
 }

@@ -22,6 +22,7 @@ type server struct {
 	persistent     bool
 	events         []bmc.Event
 	nextID         int
+	restore        bmc.RestorePolicy
 	conformance.Faults
 	racy int // touched without the lock by the "racy" variant
 }
@@ -30,12 +31,14 @@ type server struct {
 type refBMC struct {
 	s       *server
 	variant string
-	mine    bmc.PowerState // the "memory-only" variant's idea of the power
+	mine    bmc.PowerState    // the "memory-only" variant's idea of the power
+	policy  bmc.RestorePolicy // the "restore-memory-only" variant's idea of the policy
 }
 
 var (
-	_ bmc.BMC          = (*refBMC)(nil)
-	_ bmc.DumpReporter = (*refBMC)(nil)
+	_ bmc.BMC           = (*refBMC)(nil)
+	_ bmc.DumpReporter  = (*refBMC)(nil)
+	_ bmc.PowerRestorer = (*refBMC)(nil)
 )
 
 // begin checks ctx and the injected failure, then takes the lock.
@@ -188,6 +191,46 @@ func (b *refBMC) DumpInProgress(ctx context.Context) (bool, error) {
 	return b.variant == "always-dumping", nil
 }
 
+func (b *refBMC) PowerRestorePolicy(ctx context.Context) (bmc.RestorePolicy, error) {
+	if err := b.begin(ctx, "power restore policy"); err != nil {
+		return "", err
+	}
+	defer b.s.mu.Unlock()
+	if b.variant == "restore-memory-only" && b.policy != "" {
+		return b.policy, nil
+	}
+	return b.s.restore, nil
+}
+
+func (b *refBMC) SetPowerRestorePolicy(ctx context.Context, p bmc.RestorePolicy) error {
+	if !p.Valid() {
+		switch b.variant {
+		case "restore-accepts-anything":
+		case "restore-wrong-kind":
+			return fmt.Errorf("ref: power restore policy %q: %w", p, bmc.ErrUnsupported)
+		default:
+			return fmt.Errorf("ref: power restore policy %q: %w", p, bmc.ErrInvalid)
+		}
+	}
+	if err := b.begin(ctx, "set power restore policy"); err != nil {
+		return err
+	}
+	defer b.s.mu.Unlock()
+	switch {
+	case b.variant == "restore-refuses-on" && p == bmc.RestoreAlwaysOn && b.s.restore != p:
+		return fmt.Errorf("ref: power restore policy %q: refused by the BMC: %w", p, bmc.ErrUnsupported)
+	case b.variant == "restore-not-idempotent" && b.s.restore == p:
+		return fmt.Errorf("ref: power restore policy already %q: %w", p, bmc.ErrConflict)
+	case b.variant == "restore-memory-only":
+		b.policy = p
+	case b.variant == "restore-refuses-silently" && p == bmc.RestoreAlwaysOn:
+		// Says yes, changes nothing.
+	default:
+		b.s.restore = p
+	}
+	return nil
+}
+
 // harness is the reference harness, with every optional capability.
 type harness struct {
 	s       *server
@@ -244,6 +287,12 @@ func (h *harness) ClearEvents(context.Context) error {
 	return nil
 }
 
+func (h *harness) RestorePolicy(context.Context) (bmc.RestorePolicy, error) {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	return h.s.restore, nil
+}
+
 func (h *harness) StallNext(_ context.Context, d time.Duration) error {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
@@ -260,7 +309,7 @@ func (h *harness) FailNext(context.Context) error {
 
 func newHarness(variant string) func(t *testing.T) bmctest.Harness {
 	return func(t *testing.T) bmctest.Harness {
-		return &harness{s: &server{power: bmc.PowerOff, bootDev: bmc.BootPXE}, variant: variant}
+		return &harness{s: &server{power: bmc.PowerOff, bootDev: bmc.BootPXE, restore: bmc.RestorePrevious}, variant: variant}
 	}
 }
 
@@ -279,6 +328,12 @@ func (m minimal) Power(ctx context.Context) (bmc.PowerState, error) { return m.h
 
 func TestReference(t *testing.T) {
 	bmctest.Run(t, newHarness(""))
+}
+
+// A BMC that refuses one policy (ipmi_sim refuses every change) passes:
+// the contract allows ErrUnsupported for it.
+func TestReferenceRefusingAPolicy(t *testing.T) {
+	bmctest.Run(t, newHarness("restore-refuses-on"))
 }
 
 func TestReferenceWithoutOptionalCapabilities(t *testing.T) {
@@ -307,6 +362,13 @@ func TestBrokenDriversFail(t *testing.T) {
 		{Variant: "shutdown-waits", Want: "Shutdown/ignored_by_OS_then_PowerOff"},
 		{Variant: "ignores-cursor", Want: "Events/new_records_oldest_first"},
 		{Variant: "always-dumping", Want: "DumpInProgress/fresh_server_is_not_dumping"},
+		{Variant: "restore-not-idempotent", Want: "PowerRestorePolicy/setting_the_current_policy_returns_nil"},
+		{Variant: "restore-not-idempotent", Want: "PowerRestorePolicy/sets_each_policy_twice_is_once"},
+		{Variant: "restore-memory-only", Want: "PowerRestorePolicy/sets_each_policy_twice_is_once"},
+		{Variant: "restore-refuses-silently", Want: "PowerRestorePolicy/sets_each_policy_twice_is_once"},
+		{Variant: "restore-accepts-anything", Want: "PowerRestorePolicy/unknown_policy_is_invalid"},
+		{Variant: "restore-wrong-kind", Want: "PowerRestorePolicy/unknown_policy_is_invalid"},
+		{Variant: "ignores-ctx", Want: "Context/cancelled/SetPowerRestorePolicy_changes_nothing"},
 		{Variant: "transient-wrong-kind", Want: "TransientFailure/failed_request_changes_nothing_and_retry_succeeds"},
 		{Variant: "ignores-ctx", Want: "Context/cancelled/PowerOn_changes_nothing"},
 		{Variant: "ignores-ctx", Want: "Context/deadline_exceeded/reads"},

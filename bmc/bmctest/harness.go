@@ -96,3 +96,13 @@ type TransientFailer interface {
 type Staller interface {
 	StallNext(ctx context.Context, d time.Duration) error
 }
+
+// RestorePolicyReader is an optional Harness capability: read the
+// server's power-restore policy directly from the BMC, without the driver
+// (for example from "ipmitool chassis status"). With it the suite checks
+// that SetPowerRestorePolicy really changed the setting and that
+// PowerRestorePolicy reports what the BMC holds; without it, only that
+// the driver reads back what it set.
+type RestorePolicyReader interface {
+	RestorePolicy(ctx context.Context) (bmc.RestorePolicy, error)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,14 +167,37 @@ func (h *ipmiHarness) ClearEvents(ctx context.Context) error {
 	return err
 }
 
+// RestorePolicy reads "Power Restore Policy" from ipmitool chassis status.
+func (h *ipmiHarness) RestorePolicy(ctx context.Context) (bmc.RestorePolicy, error) {
+	out, err := h.sim.Ipmitool(ctx, "chassis", "status")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if name, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "Power Restore Policy" {
+			switch v = strings.TrimSpace(v); v {
+			case "always-off":
+				return bmc.RestoreAlwaysOff, nil
+			case "always-on":
+				return bmc.RestoreAlwaysOn, nil
+			case "previous":
+				return bmc.RestorePrevious, nil
+			}
+			return "", fmt.Errorf("chassis status: policy %q", v)
+		}
+	}
+	return "", fmt.Errorf("chassis status without a policy: %q", out)
+}
+
 func (h *ipmiHarness) FailNext(context.Context) error {
 	return os.WriteFile(h.failFile, nil, 0o644)
 }
 
 var (
-	_ bmctest.ShutdownIgnorer = (*ipmiHarness)(nil)
-	_ bmctest.EventLogger     = (*ipmiHarness)(nil)
-	_ bmctest.TransientFailer = (*ipmiHarness)(nil)
+	_ bmctest.ShutdownIgnorer     = (*ipmiHarness)(nil)
+	_ bmctest.EventLogger         = (*ipmiHarness)(nil)
+	_ bmctest.TransientFailer     = (*ipmiHarness)(nil)
+	_ bmctest.RestorePolicyReader = (*ipmiHarness)(nil)
 )
 
 func TestConformanceIPMISim(t *testing.T) {

@@ -79,16 +79,26 @@ func (h *redfishHarness) ClearEvents(context.Context) error {
 	return nil
 }
 
+func (h *redfishHarness) RestorePolicy(context.Context) (bmc.RestorePolicy, error) {
+	policies := map[string]bmc.RestorePolicy{"AlwaysOff": bmc.RestoreAlwaysOff, "AlwaysOn": bmc.RestoreAlwaysOn, "LastState": bmc.RestorePrevious}
+	p, ok := policies[h.srv.RestorePolicy()]
+	if !ok {
+		return "", fmt.Errorf("unknown PowerRestorePolicy %q", h.srv.RestorePolicy())
+	}
+	return p, nil
+}
+
 func (h *redfishHarness) FailNext(context.Context) error {
 	h.srv.FailNext()
 	return nil
 }
 
 var (
-	_ bmctest.ShutdownIgnorer  = (*redfishHarness)(nil)
-	_ bmctest.BootDeviceReader = (*redfishHarness)(nil)
-	_ bmctest.EventLogger      = (*redfishHarness)(nil)
-	_ bmctest.TransientFailer  = (*redfishHarness)(nil)
+	_ bmctest.ShutdownIgnorer     = (*redfishHarness)(nil)
+	_ bmctest.BootDeviceReader    = (*redfishHarness)(nil)
+	_ bmctest.EventLogger         = (*redfishHarness)(nil)
+	_ bmctest.TransientFailer     = (*redfishHarness)(nil)
+	_ bmctest.RestorePolicyReader = (*redfishHarness)(nil)
 )
 
 func TestConformanceRedfish(t *testing.T) {
@@ -300,12 +310,23 @@ func TestRedfishUnconfirmedPowerOffIsOutcomeUnknown(t *testing.T) {
 		t.Errorf("took %v with a 500ms confirm timeout", took)
 	}
 
-	// Cancelled while confirming: ctx's error and outcome unknown.
+	// Cancelled while confirming: ctx's error and outcome unknown. The
+	// cancel waits for the BMC to have the request (a fixed delay could
+	// fire before the request went out on a loaded machine, and then the
+	// outcome is known: nothing was sent).
 	s2 := redfishbmc.Start(t)
 	s2.SetTransition(-1)
 	d2 := redfishDriver(t, s2)
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(300*time.Millisecond, cancel)
+	go func() {
+		defer cancel()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if s2.PowerState() == "PoweringOn" {
+				time.Sleep(50 * time.Millisecond) // the driver is confirming now
+				return
+			}
+		}
+	}()
 	err = d2.PowerOn(ctx)
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, bmc.ErrOutcomeUnknown) {
 		t.Fatalf("PowerOn cancelled while confirming: %v, want context.Canceled and ErrOutcomeUnknown", err)

@@ -51,6 +51,9 @@ func (h *bmcHarness) AddEvent(context.Context) error {
 	return h.w.InjectEvent(h.id, bmc.Event{SensorType: 0x07, SensorName: "CPU0 Status", EventType: 0x6f, Message: "Processor IERR", Asserted: true, Severity: bmc.SeverityCritical})
 }
 func (h *bmcHarness) ClearEvents(context.Context) error { return h.w.ClearEventLog(h.id) }
+func (h *bmcHarness) RestorePolicy(context.Context) (bmc.RestorePolicy, error) {
+	return h.w.RestorePolicyOf(h.id), nil
+}
 func (h *bmcHarness) FailNext(context.Context) error {
 	_, err := h.w.FailCalls(fake.DriverBMC, "", h.id, bmc.ErrTransient, 1)
 	return err

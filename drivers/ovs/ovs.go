@@ -10,8 +10,10 @@
 // so the returned previous setting is exactly what was replaced even when
 // another client (ovs-vsctl) writes at the same time; it then waits, like
 // ovs-vsctl, until ovs-vswitchd reports that it applied the change
-// (Open_vSwitch next_cfg / cur_cfg), so the new VLANs carry traffic when
-// it returns.
+// (Open_vSwitch next_cfg / cur_cfg), and then, through ovs-vswitchd's
+// control socket, until the data path's cached flows follow it (see
+// SetPortVLAN), so that the port carries the new VLANs, and no longer the
+// old ones, when it returns.
 //
 // # Mapping to fabric.PortVLAN
 //
@@ -61,6 +63,7 @@ type Switch struct {
 	network, address string
 	db               string
 	applyWait        time.Duration
+	vswitchdCtl      string // WithVswitchdControl
 	log              *slog.Logger
 	dial             func(ctx context.Context, network, address string) (net.Conn, error)
 	customDial       bool
@@ -95,14 +98,31 @@ func WithDatabase(name string) Option {
 }
 
 // WithApplyWait sets how long SetPortVLAN waits for ovs-vswitchd to apply
-// a committed change (default 10 s). 0 disables the wait (ovs-vsctl
-// --no-wait), for a database without a running ovs-vswitchd.
+// a committed change and for the data path to follow (default 10 s). 0
+// disables both waits (ovs-vsctl --no-wait), for a database without a
+// running ovs-vswitchd.
 func WithApplyWait(d time.Duration) Option {
 	return func(s *Switch) error {
 		if d < 0 {
 			return fmt.Errorf("negative apply wait %v", d)
 		}
 		s.applyWait = d
+		return nil
+	}
+}
+
+// WithVswitchdControl names ovs-vswitchd's control socket (what
+// ovs-appctl -t talks to, e.g. "/run/openvswitch/ovs-vswitchd.1234.ctl"),
+// through which SetPortVLAN waits until the data path forwards by the new
+// VLANs (see SetPortVLAN). By default it is found beside a unix database
+// socket, as ovs-appctl finds it; for a database reached over TCP or TLS
+// it can only be named, and only on the switch itself.
+func WithVswitchdControl(path string) Option {
+	return func(s *Switch) error {
+		if path == "" {
+			return errors.New("empty ovs-vswitchd control socket path")
+		}
+		s.vswitchdCtl = path
 		return nil
 	}
 }
@@ -376,10 +396,22 @@ const maxAttempts = 5
 // replaced, then waits for ovs-vswitchd to apply it (WithApplyWait).
 // When the port already has v it writes nothing.
 //
+// ovs-vswitchd reports a change applied before its revalidators have
+// replaced the flows cached in the data path, which forward by the old
+// setting meanwhile (tens of milliseconds on a loaded host). When
+// SetPortVLAN can reach ovs-vswitchd's control socket (WithVswitchdControl;
+// found by default beside a unix database socket), it also waits until a
+// full revalidation pass has started and ended after the change, so no
+// frame sent after it returns is forwarded by the old setting. That costs
+// up to two revalidation periods (other_config:max-revalidator, 500 ms by
+// default). Without the socket (a remote database) it returns once the
+// change is applied, and cached flows may follow a little later.
+//
 // Errors: ErrInvalid; ErrNotFound; ErrUnsupported when the current setting
 // has no equivalent in the model (see the package doc); ErrConflict when
 // other clients kept changing the port; ErrTransient; ErrOutcomeUnknown
-// (also when ovs-vswitchd did not confirm in time: the database holds v,
+// (also when ovs-vswitchd, or the data path through a control socket named
+// by WithVswitchdControl, did not confirm in time: the database holds v,
 // re-read); ctx errors.
 func (s *Switch) SetPortVLAN(ctx context.Context, port string, v fabric.PortVLAN) (fabric.PortVLAN, error) {
 	if err := checkPort(port); err != nil {
@@ -454,14 +486,17 @@ func (s *Switch) setOnce(ctx context.Context, port string, v fabric.PortVLAN) (f
 	if s.applyWait == 0 {
 		return prev, nil
 	}
-	var next []int64
-	if len(res[4].Rows) == 1 {
-		next, _ = decodeSet[int64](res[4].Rows[0]["next_cfg"])
+	next, err := readNextCfg(res[4])
+	if err != nil {
+		return fabric.PortVLAN{}, fmt.Errorf("committed, but %v: %w", err, fabric.ErrOutcomeUnknown)
 	}
-	if len(next) != 1 {
-		return fabric.PortVLAN{}, fmt.Errorf("committed, but next_cfg unreadable: %w", fabric.ErrOutcomeUnknown)
+	// One deadline for both confirmations.
+	wctx, cancel := context.WithTimeout(ctx, s.applyWait)
+	defer cancel()
+	if err := s.waitApplied(wctx, next); err != nil {
+		return fabric.PortVLAN{}, fmt.Errorf("committed, %w", err)
 	}
-	if err := s.waitApplied(ctx, next[0]); err != nil {
+	if err := s.waitDatapath(wctx); err != nil {
 		return fabric.PortVLAN{}, fmt.Errorf("committed, %w", err)
 	}
 	s.log.Debug("ovs: applied", "driver", "ovs", "port", port, "took", time.Since(start))
@@ -469,10 +504,9 @@ func (s *Switch) setOnce(ctx context.Context, port string, v fabric.PortVLAN) (f
 }
 
 // waitApplied polls Open_vSwitch.cur_cfg until ovs-vswitchd has caught up
-// with next (what ovs-vsctl does without --no-wait).
+// with next (what ovs-vsctl does without --no-wait) or ctx, which carries
+// the apply deadline, ends.
 func (s *Switch) waitApplied(ctx context.Context, next int64) error {
-	ctx, cancel := context.WithTimeout(ctx, s.applyWait)
-	defer cancel()
 	delay := time.Millisecond
 	for {
 		res, err := s.transact(ctx, false, map[string]any{

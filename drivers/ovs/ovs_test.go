@@ -359,6 +359,9 @@ func TestNew(t *testing.T) {
 	if _, err := ovs.New("tcp:127.0.0.1:6640", ovs.WithApplyWait(-1)); !errors.Is(err, fabric.ErrInvalid) {
 		t.Errorf("negative apply wait: %v", err)
 	}
+	if _, err := ovs.New("tcp:127.0.0.1:6640", ovs.WithVswitchdControl("")); !errors.Is(err, fabric.ErrInvalid) {
+		t.Errorf("empty control socket path: %v", err)
+	}
 }
 
 // TestIsolation proves the effect on real traffic: two hosts on the same

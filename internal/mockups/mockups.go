@@ -1,6 +1,13 @@
-// Package mockups finds the shared Redfish mockup payloads
-// (shared/redfish-mockups, kept next to the repository and never copied
-// into it) for test servers and tests.
+// Package mockups holds the DMTF Redfish mockup payloads that the test
+// servers serve and the tests parse: real-world Redfish JSON that nobody
+// on this project wrote, embedded in the package from its testdata
+// directory, so every test finds them in a plain clone.
+//
+// The files are a subset, unmodified, of the mockups the DMTF publishes in
+// DMTF/Redfish-Publications (testdata/README.md names the commit and how
+// the subset was chosen), under the BSD 3-Clause licence in
+// testdata/LICENSE.md. A test that needs another file copies it there from
+// the same publication.
 //
 // Import it from a test or a test server that serves or reads those
 // payloads (drivers/redfish/redfishtest, internal/redfishbmc); nothing
@@ -8,52 +15,38 @@
 package mockups
 
 import (
-	"os"
-	"path/filepath"
-	"testing"
-
-	"github.com/coldstandby/coldstandby/internal/testpeer"
+	"embed"
+	"io/fs"
 )
 
-// Rel is the mockup directory's path relative to the directory that holds
-// it, a sibling of the repository.
-var Rel = filepath.Join("shared", "redfish-mockups")
+// Mockup directory names (under FS's root).
+const (
+	// BladedPartitions: blades composed into multi-blade partitions.
+	BladedPartitions = "public-bladed-partitions"
+	// Composability: Redfish composition of resource blocks.
+	Composability = "public-composability"
+	// Rackmount1: a rack server's BMC (Systems, Managers, LogServices).
+	Rackmount1 = "public-rackmount1"
+	// DSP2046Examples: one example payload per schema.
+	DSP2046Examples = "DSP2046-examples"
+)
 
-// Find walks up from start, the directory itself first, to the first
-// directory that holds Rel, and returns Rel's path there; ok is false when
-// no ancestor holds it.
-func Find(start string) (dir string, ok bool) {
-	d, err := filepath.Abs(start)
+//go:embed testdata
+var files embed.FS
+
+// FS returns the mockups: a directory per mockup (Rackmount1, ...), each
+// laid out as the service's URIs below /redfish/v1 with an index.json
+// per resource, and DSP2046Examples.
+func FS() fs.FS {
+	sub, err := fs.Sub(files, "testdata")
 	if err != nil {
-		return "", false
+		panic(err) // "testdata" is a valid path: cannot happen
 	}
-	for {
-		p := filepath.Join(d, Rel)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p, true
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", false
-		}
-		d = parent
-	}
+	return sub
 }
 
-// Dir returns the shared redfish-mockups directory, found by walking up
-// from the working directory (the test's package directory). Without it
-// the test stops through testpeer.Unavailable: skipped on a developer's
-// machine, failed in CI.
-func Dir(t testing.TB) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("mockups: working directory: %v", err)
-	}
-	p, ok := Find(wd)
-	if !ok {
-		testpeer.Unavailable(t, "shared/redfish-mockups not found above "+wd+" (clone the repository next to shared/)")
-		return ""
-	}
-	return p
+// ReadFile returns the file at name (slash-separated, below FS's root,
+// e.g. "public-rackmount1/Systems/index.json").
+func ReadFile(name string) ([]byte, error) {
+	return fs.ReadFile(FS(), name)
 }

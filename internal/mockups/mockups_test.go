@@ -1,52 +1,81 @@
 package mockups_test
 
 import (
-	"os"
-	"path/filepath"
+	"encoding/json"
+	"io/fs"
+	"path"
+	"strings"
 	"testing"
 
 	"github.com/coldstandby/coldstandby/internal/mockups"
 )
 
-func TestFindWalksUp(t *testing.T) {
-	root := t.TempDir()
-	want := filepath.Join(root, "shared", "redfish-mockups")
-	deep := filepath.Join(root, "repo", "drivers", "redfish", "redfishtest")
-	for _, d := range []string{want, deep} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
+// TestEveryFileIsJSON: each embedded payload parses, and the licence
+// travels with them.
+func TestEveryFileIsJSON(t *testing.T) {
+	n := 0
+	err := fs.WalkDir(mockups.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
 		}
+		n++
+		b, err := mockups.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, start := range []string{deep, filepath.Join(root, "repo"), root} {
-		got, ok := mockups.Find(start)
-		if !ok || got != want {
-			t.Errorf("Find(%s) = %q, %v; want %q", start, got, ok, want)
-		}
+	if n == 0 {
+		t.Fatal("no mockup files embedded")
+	}
+	if b, err := mockups.ReadFile("LICENSE.md"); err != nil || !strings.Contains(string(b), "Distributed Management Task") {
+		t.Errorf("LICENSE.md: %v", err)
 	}
 }
 
-func TestFindNeedsADirectory(t *testing.T) {
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "shared"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// A file of that name is not the mockup directory.
-	if err := os.WriteFile(filepath.Join(root, "shared", "redfish-mockups"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if got, ok := mockups.Find(root); ok {
-		// An ancestor of the temp dir could hold a real one; it must not
-		// be the file.
-		if got == filepath.Join(root, "shared", "redfish-mockups") {
-			t.Fatalf("Find took the file %s for the directory", got)
-		}
-	}
-}
-
-// In this repository the shared mockups sit next to the clone.
-func TestDir(t *testing.T) {
-	d := mockups.Dir(t)
-	if _, err := os.Stat(filepath.Join(d, "public-rackmount1")); err != nil {
-		t.Fatalf("Dir() = %s, which lacks public-rackmount1: %v", d, err)
+// TestCollectionsAreWhole: every member of a copied collection is copied
+// too, so the servers never serve a collection whose members are missing.
+func TestCollectionsAreWhole(t *testing.T) {
+	for _, tc := range []struct{ mockup, collection string }{
+		{mockups.BladedPartitions, "CompositionService/ResourceBlocks"},
+		{mockups.BladedPartitions, "CompositionService/ResourceZones"},
+		{mockups.BladedPartitions, "Systems"},
+		{mockups.Composability, "CompositionService/ResourceBlocks"},
+		{mockups.Composability, "CompositionService/ResourceZones"},
+		{mockups.Composability, "Systems"},
+		{mockups.Rackmount1, "Systems"},
+		{mockups.Rackmount1, "Managers"},
+		{mockups.Rackmount1, "Managers/BMC/LogServices"},
+	} {
+		t.Run(tc.mockup+"/"+tc.collection, func(t *testing.T) {
+			b, err := mockups.ReadFile(path.Join(tc.mockup, tc.collection, "index.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var coll struct {
+				Members []struct {
+					ID string `json:"@odata.id"`
+				}
+			}
+			if err := json.Unmarshal(b, &coll); err != nil {
+				t.Fatal(err)
+			}
+			if len(coll.Members) == 0 {
+				t.Fatal("no members")
+			}
+			for _, m := range coll.Members {
+				rel := strings.TrimPrefix(m.ID, "/redfish/v1/")
+				if _, err := mockups.ReadFile(path.Join(tc.mockup, rel, "index.json")); err != nil {
+					t.Errorf("member %s: %v", m.ID, err)
+				}
+			}
+		})
 	}
 }

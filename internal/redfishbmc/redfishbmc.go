@@ -1,13 +1,15 @@
 // Package redfishbmc is a Redfish BMC for tests: an httptest TLS server
-// that serves the DMTF public-rackmount1 mockup (read at test time from
-// ../shared/redfish-mockups, never copied) and implements, statefully,
-// what a BMC driver needs: sessions (SessionService), ComputerSystem.Reset
-// (On, ForceOff, GracefulShutdown, Nmi, ...), boot override PATCH, and
-// LogEntries that a test can add.
+// that serves the DMTF public-rackmount1 mockup (embedded by
+// internal/mockups, under the DMTF's BSD 3-Clause licence) and implements,
+// statefully, what a BMC driver needs: sessions (SessionService),
+// ComputerSystem.Reset (On, ForceOff, GracefulShutdown, Nmi, ...), boot
+// override and PowerRestorePolicy PATCH, and LogEntries that a test can
+// add.
 //
 // Only tests import it. Behaviour follows DSP0266 (Redfish specification:
 // sessions, X-Auth-Token, PATCH, error responses) and DSP0268
-// (ComputerSystem.Reset ResetType values, Boot properties).
+// (ComputerSystem.Reset ResetType values, Boot properties,
+// PowerRestorePolicyTypes).
 package redfishbmc
 
 import (
@@ -19,8 +21,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,14 +43,6 @@ const SystemPath = "/redfish/v1/Systems/437XR1138R2"
 // LogEntriesPath is the manager log the drivers read.
 const LogEntriesPath = "/redfish/v1/Managers/BMC/LogServices/Log/Entries"
 
-// MockupDir finds ../shared/redfish-mockups by walking up from the current
-// directory, or stops the test with testpeer.Unavailable.
-// It is mockups.Dir.
-func MockupDir(t testing.TB) string {
-	t.Helper()
-	return mockups.Dir(t)
-}
-
 // Server is one simulated Redfish BMC.
 type Server struct {
 	*httptest.Server
@@ -57,30 +50,30 @@ type Server struct {
 	Port  int            // HTTPS port
 	Roots *x509.CertPool // trusts the server's certificate
 
-	root string // the mockup directory (public-rackmount1)
-
-	mu             sync.Mutex
-	power          string // "On" or "Off"
-	boot           map[string]any
-	ignoreShutdown bool
-	refuseNMI      bool
-	nmis           int
-	failNext       int
-	sessions       map[string]bool
-	nextSession    int
-	entries        []map[string]any
-	resets         []string
-	transition     time.Duration // how long PoweringOn/PoweringOff last; <0: forever
-	target         string        // the power state a transition ends in
-	until          time.Time     // when it ends
+	mu              sync.Mutex
+	power           string   // "On" or "Off"
+	restorePolicy   string   // PowerRestorePolicy
+	restorePolicies []string // the values PATCH accepts; nil: all three
+	boot            map[string]any
+	ignoreShutdown  bool
+	refuseNMI       bool
+	nmis            int
+	failNext        int
+	sessions        map[string]bool
+	nextSession     int
+	entries         []map[string]any
+	resets          []string
+	patches         int
+	transition      time.Duration // how long PoweringOn/PoweringOff last; <0: forever
+	target          string        // the power state a transition ends in
+	until           time.Time     // when it ends
 }
 
 // Start serves the mockup on 127.0.0.1 over TLS and registers its
 // shutdown with t.Cleanup. The system starts powered off.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	root := filepath.Join(MockupDir(t), "public-rackmount1")
-	s := &Server{root: root, power: "Off", sessions: map[string]bool{}}
+	s := &Server{power: "Off", restorePolicy: "AlwaysOn", sessions: map[string]bool{}}
 	sys, err := s.file(SystemPath)
 	if err != nil {
 		t.Fatalf("redfishbmc: %v", err)
@@ -100,7 +93,7 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) file(p string) (map[string]any, error) {
 	rel := strings.TrimPrefix(strings.TrimSuffix(p, "/"), "/redfish/v1")
-	b, err := os.ReadFile(filepath.Join(s.root, filepath.FromSlash(rel), "index.json"))
+	b, err := mockups.ReadFile(path.Join(mockups.Rackmount1, rel, "index.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +239,10 @@ func (s *Server) get(w http.ResponseWriter, p string) {
 	switch p {
 	case SystemPath:
 		m["PowerState"] = s.powerLocked()
+		m["PowerRestorePolicy"] = s.restorePolicy
+		if s.restorePolicies != nil {
+			m["PowerRestorePolicy@Redfish.AllowableValues"] = s.restorePolicies
+		}
 		m["Boot"] = s.boot
 	case LogEntriesPath:
 		members, _ := m["Members"].([]any)
@@ -302,10 +299,19 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// patchSystem implements the boot override PATCH.
+// powerRestorePolicies are the PowerRestorePolicy values of DSP0268
+// ComputerSystem (PowerRestorePolicyTypes, ComputerSystem v1_6_0 and
+// later).
+var powerRestorePolicies = []string{"AlwaysOn", "AlwaysOff", "LastState"}
+
+// patchSystem implements PATCH of the boot override and of
+// PowerRestorePolicy. As DSP0266 asks, a property value of the wrong type
+// or outside its enumeration fails the whole request with 400 and the
+// Base message saying why, and nothing is changed.
 func (s *Server) patchSystem(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Boot map[string]any
+		Boot               map[string]any
+		PowerRestorePolicy json.RawMessage
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		redfishError(w, http.StatusBadRequest, "MalformedJSON", "malformed JSON")
@@ -344,8 +350,54 @@ func (s *Server) patchSystem(w http.ResponseWriter, r *http.Request) {
 		}
 		next[k] = v
 	}
+	policy := s.restorePolicy
+	if req.PowerRestorePolicy != nil {
+		var v string
+		if err := json.Unmarshal(req.PowerRestorePolicy, &v); err != nil {
+			redfishError(w, http.StatusBadRequest, "PropertyValueTypeError", fmt.Sprintf("PowerRestorePolicy %s is not a string", req.PowerRestorePolicy))
+			return
+		}
+		allowed := powerRestorePolicies
+		if s.restorePolicies != nil {
+			allowed = s.restorePolicies
+		}
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == v
+		}
+		if !ok {
+			redfishError(w, http.StatusBadRequest, "PropertyValueNotInList", fmt.Sprintf("PowerRestorePolicy %q not allowed", v))
+			return
+		}
+		policy = v
+	}
 	s.boot = next
+	s.restorePolicy = policy
+	s.patches++
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// RestorePolicy returns the system's PowerRestorePolicy.
+func (s *Server) RestorePolicy() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restorePolicy
+}
+
+// LimitRestorePolicies makes PATCH accept only the given
+// PowerRestorePolicy values (and report them as its AllowableValues), as
+// a BMC without LastState does.
+func (s *Server) LimitRestorePolicies(values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.restorePolicies = values
+}
+
+// Patches counts the PATCH requests to the system that changed it.
+func (s *Server) Patches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.patches
 }
 
 // PowerState is the system's power state ("On", "Off", "PoweringOn" or

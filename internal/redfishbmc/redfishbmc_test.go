@@ -64,6 +64,23 @@ func TestServerEnforcesTheProtocol(t *testing.T) {
 	if target, enabled := s.Boot(); target != "Hdd" || enabled != "Continuous" {
 		t.Errorf("boot = %s %s, want Hdd Continuous", target, enabled)
 	}
+	for _, c := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`{"PowerRestorePolicy":"AlwaysOff"}`, 204, "AlwaysOff"},
+		{`{"PowerRestorePolicy":"LastState"}`, 204, "LastState"},
+		{`{"PowerRestorePolicy":"always-off"}`, 400, "LastState"},
+		{`{"PowerRestorePolicy":"BootOrder"}`, 400, "LastState"},
+		{`{"PowerRestorePolicy":1}`, 400, "LastState"},
+		{`{"PowerRestorePolicy":"AlwaysOn","Boot":{"BootSourceOverrideTarget":"Floppy"}}`, 400, "LastState"},
+		{`{"PowerRestorePolicy":"AlwaysOn"}`, 204, "AlwaysOn"},
+	} {
+		if r := do("PATCH", redfishbmc.SystemPath, tok, c.body); r.StatusCode != c.code || s.RestorePolicy() != c.want {
+			t.Errorf("PATCH %s: %d, policy %s; want %d, %s", c.body, r.StatusCode, s.RestorePolicy(), c.code, c.want)
+		}
+	}
 	s.AddLogEntry(map[string]any{"MessageId": "X.1.0.Y"})
 	req, _ := http.NewRequest("GET", s.URL+redfishbmc.LogEntriesPath, nil)
 	req.Header.Set("X-Auth-Token", tok)

@@ -213,7 +213,6 @@ type Step struct {
 	Err      string        `json:"error,omitempty"`
 }
 
-
 // Timeline orders a result's audit by start, reads folded into the step
 // they prepare.
 func Timeline(res failover.Result) []Step {

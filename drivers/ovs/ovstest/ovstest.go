@@ -144,8 +144,11 @@ func Start(t testing.TB, opts ...Option) *Switch {
 	s.daemon("ovsdb-server", paths[0], args...)
 	s.waitSocket(filepath.Join(dir, "db.sock"))
 	s.vsctlRun("--no-wait", "init")
+	// The pid file and the control socket (ovs-vswitchd.<pid>.ctl in
+	// OVS_RUNDIR) lie where a packaged ovs-vswitchd keeps them, beside
+	// the database socket, so that clients find them as on a real host.
 	s.daemon("ovs-vswitchd", s.ipPath, "netns", "exec", s.Netns, paths[1], s.DB,
-		"--unixctl="+filepath.Join(dir, "ovs-vswitchd.ctl"),
+		"--pidfile="+filepath.Join(dir, "ovs-vswitchd.pid"),
 		"--log-file="+filepath.Join(dir, "ovs-vswitchd.log"))
 	s.vsctlRun("add-br", s.Bridge, "--", "set", "bridge", s.Bridge, "datapath_type=netdev")
 	if o.ssl {
@@ -332,10 +335,13 @@ func (s *Switch) run(what, path string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = s.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// Only stdout is the answer: OVS tools log warnings to stderr (an
+	// "Unreasonably long poll interval" on a loaded machine), which must
+	// not end up in what a test compares.
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		s.t.Fatalf("ovstest: %s: %s %s: %v\n%s%s", what, path, strings.Join(args, " "), err, out.String(), s.logs())
+		s.t.Fatalf("ovstest: %s: %s %s: %v\n%s%s%s", what, path, strings.Join(args, " "), err, out.String(), errOut.String(), s.logs())
 	}
 	return out.String()
 }
@@ -458,7 +464,24 @@ func (s *Switch) Ping(from Host, to string, tries int) bool {
 // change is applied any more).
 func (s *Switch) StopVswitchd() {
 	s.t.Helper()
-	s.run("stop ovs-vswitchd", s.appctl, "-t", filepath.Join(s.dir, "ovs-vswitchd.ctl"), "exit")
+	s.run("stop ovs-vswitchd", s.appctl, "-t", s.VswitchdControl(), "exit")
+}
+
+// VswitchdControl returns the path of ovs-vswitchd's control socket
+// (ovs-appctl -t), waiting for ovs-vswitchd to write its pid file.
+func (s *Switch) VswitchdControl() string {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(s.dir, "ovs-vswitchd.pid"))
+		if pid := strings.TrimSpace(string(b)); err == nil && pid != "" {
+			return filepath.Join(s.dir, "ovs-vswitchd."+pid+".ctl")
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("ovstest: ovs-vswitchd wrote no pid file: %v%s", err, s.logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Stop stops ovsdb-server early (to test an unreachable database); the

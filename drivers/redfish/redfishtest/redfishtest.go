@@ -1,6 +1,6 @@
 // Package redfishtest is a Redfish composition service for tests: an
-// httptest server that serves a DMTF mockup (read at test time from the
-// shared redfish-mockups directory, never copied) and implements
+// httptest server that serves a DMTF mockup (embedded by
+// internal/mockups, under the DMTF's BSD 3-Clause licence) and implements
 // composition statefully: POST to the Systems collection (DSP0268
 // ComputerSystemCollection, "Composition" use case), optionally the
 // CompositionService.Compose manifest action, DELETE of composed systems,
@@ -19,9 +19,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,10 +30,10 @@ import (
 	"github.com/coldstandby/coldstandby/internal/mockups"
 )
 
-// Mockup directory names under shared/redfish-mockups.
+// Mockups that Start serves.
 const (
-	BladedPartitions = "public-bladed-partitions"
-	Composability    = "public-composability"
+	BladedPartitions = mockups.BladedPartitions
+	Composability    = mockups.Composability
 )
 
 const (
@@ -46,16 +44,6 @@ const (
 	actionURI  = "/redfish/v1/CompositionService/Actions/CompositionService.Compose"
 	monitorURI = "/redfish/v1/TaskService/TaskMonitors/"
 )
-
-// FindMockups returns the shared redfish-mockups directory, found by
-// walking up from the working directory (the test's package directory)
-// to a directory that holds shared/redfish-mockups. Without it the test
-// stops through testpeer.Unavailable.
-// It is mockups.Dir.
-func FindMockups(t testing.TB) string {
-	t.Helper()
-	return mockups.Dir(t)
-}
 
 // Server is a running Redfish service.
 type Server struct {
@@ -121,24 +109,19 @@ func WithBasicAuth(user, pass string) Option { return func(s *Server) { s.user, 
 // ends.
 func Start(t testing.TB, mockup string, opts ...Option) *Server {
 	t.Helper()
-	root := FindMockups(t)
-	if root == "" {
-		return nil
-	}
 	s := &Server{res: map[string]map[string]any{}, tasks: map[string]*task{}}
 	for _, o := range opts {
 		o(s)
 	}
-	dir := filepath.Join(root, mockup)
-	loaded, err := load(dir)
+	loaded, err := load(mockup)
 	if err != nil {
-		t.Fatalf("redfishtest: load mockup %s: %v", dir, err)
+		t.Fatalf("redfishtest: load mockup %s: %v", mockup, err)
 	}
 	for uri, obj := range loaded {
 		s.res[uri] = deepCopy(obj).(map[string]any)
 	}
 	if s.res[csURI] == nil || s.res[systemsURI] == nil {
-		t.Fatalf("redfishtest: mockup %s has no CompositionService or Systems", dir)
+		t.Fatalf("redfishtest: mockup %s has no CompositionService or Systems", mockup)
 	}
 	if s.composeAction {
 		s.res[csURI]["Actions"] = map[string]any{
@@ -153,24 +136,27 @@ func Start(t testing.TB, mockup string, opts ...Option) *Server {
 
 // cache holds each mockup as parsed once per process; servers get deep
 // copies, so the cache is never written after loading.
-var cache sync.Map // dir -> map[string]map[string]any
+var cache sync.Map // mockup name -> map[string]map[string]any
 
 // load reads every index.json of a mockup, keyed by its URI.
-func load(dir string) (map[string]map[string]any, error) {
-	if m, ok := cache.Load(dir); ok {
+func load(mockup string) (map[string]map[string]any, error) {
+	if m, ok := cache.Load(mockup); ok {
 		return m.(map[string]map[string]any), nil
 	}
+	fsys, err := fs.Sub(mockups.FS(), mockup)
+	if err != nil {
+		return nil, err
+	}
 	res := map[string]map[string]any{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != "index.json" {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, filepath.Dir(p))
 		uri := "/redfish/v1"
-		if rel != "." {
-			uri += "/" + filepath.ToSlash(rel)
+		if dir := path.Dir(p); dir != "." {
+			uri += "/" + dir
 		}
-		data, err := os.ReadFile(p)
+		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
@@ -184,7 +170,10 @@ func load(dir string) (map[string]map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, _ := cache.LoadOrStore(dir, res)
+	if len(res) == 0 {
+		return nil, fmt.Errorf("no such mockup %q", mockup)
+	}
+	m, _ := cache.LoadOrStore(mockup, res)
 	return m.(map[string]map[string]any), nil
 }
 

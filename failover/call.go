@@ -1,0 +1,94 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// retryable reports whether a driver error may go away on retry.
+func retryable(err error) bool {
+	return errors.Is(err, ErrTransient) || errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// call runs fn with the per-call timeout, retrying transient and
+// outcome-unknown errors with backoff. After ErrOutcomeUnknown it calls
+// verify (when given) to re-read the device: true means the change is in
+// place and the call succeeded.
+func (r *run) call(ctx context.Context, a *AuditEntry, attempts int, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
+	return r.callAfter(ctx, a, attempts, nil, fn, verify)
+}
+
+// callAfter is call with pre run before each attempt, under ctx (not the
+// per-call timeout): an error from pre ends the call with that error.
+// Storage moves use it to re-confirm the source off before every request,
+// retries included (ensureOff).
+func (r *run) callAfter(ctx context.Context, a *AuditEntry, attempts int, pre func(context.Context) error, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
+	t := r.o.cfg.timeouts
+	backoff := t.RetryBase
+	var err error
+	for i := 0; i < attempts; i++ {
+		if derr := r.mayAct(); derr != nil {
+			return derr
+		}
+		if pre != nil {
+			if err := pre(ctx); err != nil {
+				return err
+			}
+		}
+		if a != nil {
+			a.Attempts++
+		}
+		cctx, cancel := context.WithTimeout(ctx, t.Step)
+		err = fn(cctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrOutcomeUnknown) && verify != nil {
+			if derr := r.mayAct(); derr != nil {
+				return derr
+			}
+			vctx, cancel := context.WithTimeout(ctx, t.Step)
+			ok, verr := verify(vctx)
+			cancel()
+			if verr == nil && ok {
+				return nil
+			}
+		}
+		if !retryable(err) || ctx.Err() != nil || i == attempts-1 {
+			break
+		}
+		if serr := r.o.cfg.clock.Sleep(ctx, backoff); serr != nil {
+			break
+		}
+		backoff = min(backoff*2, t.RetryLimit)
+	}
+	return err
+}
+
+// parallel runs fns concurrently and combines their errors.
+func parallel(fns ...func() error) error {
+	if len(fns) == 1 {
+		return fns[0]()
+	}
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	var me *multierror.Error
+	for _, e := range errs {
+		if e != nil {
+			me = multierror.Append(me, e)
+		}
+	}
+	return me.ErrorOrNil()
+}
