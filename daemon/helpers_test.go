@@ -380,3 +380,11 @@ func listen(t *testing.T) net.Listener {
 	must(t, err)
 	return ln
 }
+
+// httpServe serves h until the test ends and returns its base URL.
+func httpServe(t *testing.T, h http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}
