@@ -4,6 +4,8 @@ go 1.26.0
 
 require (
 	github.com/bmc-toolbox/bmclib/v2 v2.3.5
+	github.com/chromedp/cdproto v0.160.5
+	github.com/chromedp/chromedp v0.23.1
 	github.com/hashicorp/go-multierror v1.1.1
 	github.com/jacobweinstock/registrar v0.4.7
 	github.com/openconfig/gnmi v0.14.1
@@ -28,6 +30,7 @@ require (
 	github.com/coreos/go-semver v0.3.1 // indirect
 	github.com/coreos/go-systemd/v22 v22.5.0 // indirect
 	github.com/ghodss/yaml v1.0.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
