@@ -153,4 +153,3 @@ func hostname() string {
 	h, _ := os.Hostname()
 	return cmp.Or(h, "coldstandby")
 }
-
