@@ -445,13 +445,34 @@ func (d *Daemon) getFailovers(w http.ResponseWriter, r *http.Request) {
 		d.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"failovers": list})
+	out := make([]Failover, len(list))
+	for i, f := range list {
+		out[i] = view(f)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"failovers": out})
 }
 
-// FailoverDetail is GET /v1/failovers/{id}: the summary and the journal.
+// Failover is a failover as the API shows it: what its journal says
+// (failover.FailoverInfo) and its plan in words.
+type Failover struct {
+	failover.FailoverInfo
+	// PlanText is the plan as search writes it ("exact: srv01 -> srv02";
+	// "none" before one was reserved).
+	PlanText string `json:"planText"`
+}
+
+func view(info failover.FailoverInfo) Failover {
+	f := Failover{FailoverInfo: info, PlanText: "none"}
+	if info.Plan != nil {
+		f.PlanText = info.Plan.String()
+	}
+	return f
+}
+
+// FailoverDetail is GET /v1/failovers/{id}: the failover and its journal.
 type FailoverDetail struct {
-	Failover failover.FailoverInfo `json:"failover"`
-	Journal  []failover.Entry      `json:"journal"`
+	Failover Failover         `json:"failover"`
+	Journal  []failover.Entry `json:"journal"`
 }
 
 func (d *Daemon) getFailover(w http.ResponseWriter, r *http.Request) {
@@ -466,7 +487,7 @@ func (d *Daemon) getFailover(w http.ResponseWriter, r *http.Request) {
 		d.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, FailoverDetail{Failover: info, Journal: j})
+	writeJSON(w, http.StatusOK, FailoverDetail{Failover: view(info), Journal: j})
 }
 
 // Coverage is GET /v1/coverage.

@@ -59,10 +59,12 @@ func TestFaultsFromTheAPIAndTheWatcherEndInDoneFailovers(t *testing.T) {
 	}
 
 	// The API's tables.
-	var list struct{ Failovers []failover.FailoverInfo }
+	var list struct{ Failovers []daemon.Failover }
 	call(t, base, "GET", "/v1/failovers", nil, &list)
 	if len(list.Failovers) != 2 || list.Failovers[0].ID != wf.Failover || list.Failovers[1].ID != f.Failover {
 		t.Errorf("GET /v1/failovers: %d failovers, want the two newest first", len(list.Failovers))
+	} else if list.Failovers[1].PlanText != "exact: srv01 -> srv02" || len(list.Failovers[1].Steps) == 0 {
+		t.Errorf("GET /v1/failovers: srv01's plan %q, %d steps", list.Failovers[1].PlanText, len(list.Failovers[1].Steps))
 	}
 	var servers struct{ Servers []daemon.Server }
 	call(t, base, "GET", "/v1/servers", nil, &servers)
@@ -130,5 +132,41 @@ func TestFaultsFromTheAPIAndTheWatcherEndInDoneFailovers(t *testing.T) {
 	}
 	if faults != 2 {
 		t.Errorf("%d fault lines for 2 failovers", faults)
+	}
+}
+
+// After a failover, the repaired server goes back to the pool and its
+// workload comes home, both through the API.
+func TestMarkStandbyAndFailbackThroughTheAPI(t *testing.T) {
+	path := writeSite(t)
+	sm := newSim(t, path)
+	st, _ := openStore(t, path, sm.reg)
+	log := &logBuffer{}
+	r := start(t, config(path, sm.reg, st, log), log)
+	base := r.srv.URL
+	waitLeading(t, base)
+	_, f := postFault(t, base, map[string]any{"server": "srv01", "type": "processor"})
+	if info := waitOutcome(t, base, f.Failover); info.Outcome != failover.OutcomeDone {
+		t.Fatalf("failover: %s", info.Outcome)
+	}
+	must(t, sm.world.RepairServer("srv01"))
+	var ms map[string]string
+	if code := call(t, base, "POST", "/v1/servers/srv01/mark-standby", nil, &ms, auth...); code != http.StatusOK || ms["state"] != "standby" {
+		t.Fatalf("mark-standby: %d %v", code, ms)
+	}
+	var fb daemon.FailbackAnswer
+	if code := call(t, base, "POST", "/v1/failbacks", map[string]string{"server": "srv01"}, &fb, auth...); code != http.StatusAccepted || fb.Failover == "" {
+		t.Fatalf("POST /v1/failbacks: %d %+v", code, fb)
+	}
+	info := waitOutcome(t, base, fb.Failover)
+	if info.Outcome != failover.OutcomeDone || info.Kind != failover.KindFailback {
+		t.Fatalf("failback: %s %s %s", info.Kind, info.Outcome, info.Err)
+	}
+	s := servers(t, base)
+	if s["srv01"].State != "active" || s["srv01"].RunsOn != "srv01" || s["srv02"].State != "standby" {
+		t.Errorf("after the failback: srv01 %+v, srv02 %+v", s["srv01"], s["srv02"])
+	}
+	if err := sm.world.CheckInvariants(nil); err != nil {
+		t.Errorf("invariants: %v", err)
 	}
 }

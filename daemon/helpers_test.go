@@ -303,7 +303,7 @@ func failoverOf(t *testing.T, base, id string) failover.FailoverInfo {
 	if code := call(t, base, "GET", "/v1/failovers/"+id, nil, &fd); code != http.StatusOK {
 		t.Fatalf("GET /v1/failovers/%s: %d", id, code)
 	}
-	return fd.Failover
+	return fd.Failover.FailoverInfo
 }
 
 // waitOutcome waits for failover id to end and returns it.

@@ -64,6 +64,11 @@ func TestSIGTERMMidFailoverThenANewDaemonFinishesIt(t *testing.T) {
 		t.Fatal("the failover never moved srv01's disks")
 	}
 
+	var open struct{ Failovers []daemon.Failover }
+	call(t, base, "GET", "/v1/failovers?unfinished=true", nil, &open)
+	if len(open.Failovers) != 1 || open.Failovers[0].ID != f.Failover || !open.Failovers[0].Unfinished() {
+		t.Errorf("GET /v1/failovers?unfinished=true mid-failover: %+v", open.Failovers)
+	}
 	sig <- syscall.SIGTERM
 	eventually(t, "the daemon to stop taking faults", func() bool { return d1.Draining() })
 	if code, _ := postFault(t, base, map[string]any{"server": "srv05", "type": "processor"}); code != http.StatusServiceUnavailable {

@@ -101,7 +101,7 @@
       if (isNaN(t1) || e > t1) t1 = e;
     }
     const span = Math.max(1, (t1 || t0) - t0);
-    const plan = f.plan ? describePlan(f.plan) : "no plan";
+    const plan = f.planText || "no plan";
     const items = f.steps.map((s) => {
       const a = Date.parse(s.start);
       const b = s.end && !s.end.startsWith("0001-") ? Date.parse(s.end) : a;
@@ -121,12 +121,6 @@
         (f.ended && !f.ended.startsWith("0001-") ? " · took " + took(t1 - t0) : "")),
       f.error ? el("p", { class: "problem" }, f.error) : null,
       el("ol", { class: "timeline" }, ...items));
-  }
-
-  function describePlan(p) {
-    const kinds = { 1: "exact", 2: "recomposed", 3: "relaxed", 4: "preempted" };
-    const moves = (p.Assignments || []).map((a) => a.Failed + " → " + a.Spare).join(", ");
-    return (kinds[p.Kind] || "plan") + (moves ? ": " + moves : "");
   }
 
   function renderFailovers(list) {
