@@ -92,3 +92,25 @@ func parallel(fns ...func() error) error {
 	}
 	return me.ErrorOrNil()
 }
+
+// parallelN runs fn(0..n-1) with at most workers at once and combines
+// their errors.
+func parallelN(workers, n int, fn func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	errs := make([]error, n)
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -19,7 +19,7 @@ func TestCancelledFailoverIsInterruptedAndRecoverFinishesIt(t *testing.T) {
 		driver, method string
 		after          int
 	}{
-		{fake.DriverBMC, "Shutdown", 0},     // fencing
+		{fake.DriverBMC, "PowerOff", 0},     // fencing
 		{fake.DriverBMC, "PowerState", 3},   // fencing, confirming
 		{fake.DriverStorage, "Mappings", 0}, // the storage read
 		{fake.DriverStorage, "SwapInitiators", 0},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/fake"
@@ -111,5 +112,53 @@ func TestFencingKeepsTheServerOffWhenPowerReturns(t *testing.T) {
 	}
 	if r := s.rec("srv01"); r.RestorePolicy != "" || r.State != search.Standby {
 		t.Errorf("record after repair: %s, restore policy %q", r.State, r.RestorePolicy)
+	}
+}
+
+// A fault that means a hung operating system is fenced without waiting
+// for a graceful shutdown that will never come: with the default
+// timeouts, a processor IERR's spare is on within the dump wait plus 10 s
+// (virtual time), where a graceful fencing would first wait out the
+// 2-minute shutdown timeout.
+func TestHungOSIsFencedWithoutTheGracefulWait(t *testing.T) {
+	for _, tc := range []struct {
+		fault bmc.FaultType
+		max   time.Duration
+	}{
+		{bmc.FaultProcessor, failover.DefaultTimeouts().Dump + 10*time.Second},
+		{bmc.FaultOSStop, failover.DefaultTimeouts().Dump + 10*time.Second},
+	} {
+		t.Run(string(tc.fault), func(t *testing.T) {
+			clk := fake.NewClock(t0)
+			w, l := fake.PatentExample(fake.WithClock(clk))
+			s := newSite(t, w, l, clk, failover.WithTimeouts(failover.DefaultTimeouts()))
+			_ = s.w.RefuseShutdown("srv01", true)
+			start := clk.Now()
+			res := s.fail("srv01", tc.fault)
+			if res.Outcome != failover.OutcomeDone {
+				t.Fatalf("%s: %v", res.Outcome, res.Err)
+			}
+			var on time.Time
+			for _, a := range res.Audit {
+				if a.Step == "boot" {
+					on = a.Start.Add(a.Duration)
+				}
+			}
+			if d := on.Sub(start); d > tc.max {
+				t.Errorf("the spare was on %v after the fault, want at most %v", d, tc.max)
+			}
+			if n := s.w.Calls(fake.DriverBMC, "Shutdown"); n != 0 {
+				t.Errorf("%d graceful shutdowns asked of a hung OS", n)
+			}
+			s.checkWorld()
+		})
+	}
+	// A fault whose OS may still listen is shut down gracefully first.
+	s2 := patentSite(t, failover.WithFaultActions(map[bmc.FaultType]failover.Rule{bmc.FaultTemperature: {Action: failover.ActNow}}, failover.Rule{Action: failover.ActNow}))
+	if res := s2.fail("srv01", bmc.FaultTemperature); res.Outcome != failover.OutcomeDone {
+		t.Fatalf("temperature: %s %v", res.Outcome, res.Err)
+	}
+	if n := s2.w.Calls(fake.DriverBMC, "Shutdown"); n == 0 {
+		t.Error("no graceful shutdown asked for a temperature fault")
 	}
 }

@@ -109,7 +109,9 @@ func TestDeposedStoreStopsDriverCallsBetweenStoreWrites(t *testing.T) {
 				}
 				return b, nil
 			}
-			o, err := failover.New(ls, d, s.opts...)
+			// A graceful fencing, so that the shutdown is asked for.
+			graceful := failover.WithFaultActions(map[bmc.FaultType]failover.Rule{bmc.FaultProcessor: {Action: failover.ActNow}}, failover.Rule{Action: failover.ActNow})
+			o, err := failover.New(ls, d, append(s.opts, graceful)...)
 			if err != nil {
 				t.Fatal(err)
 			}

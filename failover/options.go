@@ -72,22 +72,56 @@ func (a Action) String() string {
 type Rule struct {
 	Action Action
 	Delay  time.Duration // for ActAfterDelay
+	// Fence says how to fence the failed server (FenceGraceful, the zero
+	// value, or FenceForce).
+	Fence Fencing
+}
+
+// Fencing is how a failed server is fenced.
+type Fencing int
+
+const (
+	// FenceGraceful asks the operating system to shut down first and
+	// waits for it (Timeouts.Shutdown) before it forces the power off:
+	// for faults that leave the OS running (a temperature alarm, a BMC
+	// that stopped answering).
+	FenceGraceful Fencing = iota
+	// FenceForce skips the graceful shutdown: the OS is known to be hung
+	// or crashed (a processor IERR, an uncorrectable memory error, a
+	// watchdog, an OS critical stop) and will never shut down, so
+	// waiting would only delay the takeover. A memory dump in progress is
+	// still waited for (Timeouts.Dump), and an NMI sent first when
+	// WithNMI says so; then the power is forced off and confirmed.
+	FenceForce
+)
+
+func (f Fencing) String() string {
+	switch f {
+	case FenceGraceful:
+		return "graceful"
+	case FenceForce:
+		return "force"
+	}
+	return fmt.Sprintf("Fencing(%d)", int(f))
 }
 
 // DefaultFaultActions returns the default fault-action table: hardware
 // failures and OS stops fail over at once, temperature and a BMC that
 // stopped answering after a delay (they often recover), correctable errors
-// are only reported. Types not in the table take the default rule given
-// to WithFaultActions (ActNow unless set).
+// are only reported. Faults that mean a hung or crashed operating system
+// (processor, memory, watchdog, OS stop, fatal bus error) are fenced
+// without waiting for a graceful shutdown (FenceForce); a lost power
+// supply or power leaves the server off already. Types not in the table
+// take the default rule given to WithFaultActions (ActNow unless set).
 func DefaultFaultActions() map[bmc.FaultType]Rule {
 	return map[bmc.FaultType]Rule{
-		bmc.FaultProcessor:      {Action: ActNow},
-		bmc.FaultMemory:         {Action: ActNow},
+		bmc.FaultProcessor:      {Action: ActNow, Fence: FenceForce},
+		bmc.FaultMemory:         {Action: ActNow, Fence: FenceForce},
 		bmc.FaultPowerSupply:    {Action: ActNow},
-		bmc.FaultWatchdog:       {Action: ActNow},
-		bmc.FaultOSStop:         {Action: ActNow},
+		bmc.FaultWatchdog:       {Action: ActNow, Fence: FenceForce},
+		bmc.FaultOSStop:         {Action: ActNow, Fence: FenceForce},
 		bmc.FaultPowerLost:      {Action: ActNow},
-		bmc.FaultBus:            {Action: ActNow},
+		bmc.FaultBus:            {Action: ActNow, Fence: FenceForce},
 		bmc.FaultBMCUnreachable: {Action: ActAfterDelay, Delay: 30 * time.Second},
 		bmc.FaultTemperature:    {Action: ActAfterDelay, Delay: 60 * time.Second},
 		bmc.FaultCorrectable:    {Action: ActReport},
@@ -110,7 +144,21 @@ type Timeouts struct {
 	RetryLimit time.Duration // largest backoff
 }
 
-// DefaultTimeouts returns the defaults.
+// DefaultTimeouts returns the defaults:
+//
+//   - Step 30 s: one driver call; a BMC or array that has not answered by
+//     then is retried (RetryBase, doubling to RetryLimit) or the step fails.
+//   - Shutdown 2 min: a graceful shutdown (FenceGraceful faults) is given
+//     this long before the power is forced off.
+//   - Dump 10 min: a memory dump the BMC reports in progress is waited for
+//     this long at most before the power is forced off.
+//   - PowerOff 1 min: a forced power-off must be confirmed within this.
+//   - Boot 5 min: a spare's power-on must be confirmed within this.
+//   - Health 10 min: the health check (WithHealthCheck) after boot.
+//   - Rollback 5 min: the whole rollback of one attempt.
+//   - Poll 1 s: between power-state and dump-state reads.
+//   - RetryBase 200 ms, RetryLimit 5 s: the backoff after a transient
+//     error or a lost answer.
 func DefaultTimeouts() Timeouts {
 	return Timeouts{
 		Step:       30 * time.Second,
@@ -278,6 +326,8 @@ func WithFaultActions(table map[bmc.FaultType]Rule, def Rule) Option {
 				return fmt.Errorf("failover: fault action for %q: unknown action %d: %w", t, r.Action, ErrInvalid)
 			case r.Action == ActAfterDelay && r.Delay <= 0:
 				return fmt.Errorf("failover: fault action for %q: after-delay needs a positive delay: %w", t, ErrInvalid)
+			case r.Fence != FenceGraceful && r.Fence != FenceForce:
+				return fmt.Errorf("failover: fault action for %q: unknown fencing %d: %w", t, r.Fence, ErrInvalid)
 			}
 			return nil
 		}

@@ -126,7 +126,7 @@ type Orchestrator struct {
 	mu       sync.Mutex
 	inflight map[search.ServerID]*flight // servers whose fault is being handled
 	live     map[string]*run             // the failovers this instance is running (Recover leaves them alone)
-	zoneMu   map[any]*sync.Mutex         // per FCZoner instance: one zoning transaction at a time
+	zoneQ    map[any]*zoneQueue          // per FCZoner instance: one zoning transaction at a time
 	draining map[search.ServerID]bool    // servers whose kept faults are being handled
 	pl       planner                     // plans and reserves, one round at a time
 	ls       lister                      // coalesced reads of every record
@@ -178,7 +178,7 @@ func New(store Store, drivers Drivers, opts ...Option) (*Orchestrator, error) {
 		cfg:      cfg,
 		inflight: map[search.ServerID]*flight{},
 		live:     map[string]*run{},
-		zoneMu:   map[any]*sync.Mutex{},
+		zoneQ:    map[any]*zoneQueue{},
 		draining: map[search.ServerID]bool{},
 	}
 	// Refuse a site the Orchestrator could not act on, before any fault

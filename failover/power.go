@@ -68,7 +68,7 @@ func (r *run) fence(ctx context.Context, x Record, victim bool) error {
 		if err != nil {
 			return err
 		}
-		return r.fenceBMC(ctx, a, b)
+		return r.fenceBMC(ctx, a, b, r.fencing(victim))
 	})
 	if err == nil {
 		r.o.emit(Event{Kind: EventFenced, Failover: r.id, Server: x.ID})
@@ -76,7 +76,17 @@ func (r *run) fence(ctx context.Context, x Record, victim bool) error {
 	return err
 }
 
-func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC) error {
+// fencing is how this run fences: its fault's rule for the failed
+// server, always gracefully for a preemption victim or a failback's
+// source (their operating systems run well).
+func (r *run) fencing(victim bool) Fencing {
+	if victim || r.h.Kind != kindFailover {
+		return FenceGraceful
+	}
+	return r.o.rule(r.h.Fault.Type).Fence
+}
+
+func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC, how Fencing) error {
 	cfg := r.o.cfg
 	clk := cfg.clock
 	t := cfg.timeouts
@@ -105,8 +115,8 @@ func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC) error {
 			}
 		}
 	}
-	// Graceful shutdown, when the BMC answers.
-	if err == nil {
+	// Graceful shutdown, when the BMC answers and the OS may listen.
+	if err == nil && how == FenceGraceful {
 		if serr := r.call(ctx, a, cfg.attempts, b.Shutdown, nil); serr == nil {
 			if _, werr := r.waitPower(ctx, a, b, bmc.PowerOff, t.Shutdown); werr == nil {
 				return nil
@@ -167,7 +177,7 @@ func (r *run) ensureOff(ctx context.Context, a *AuditEntry, x Record) error {
 		}
 		r.o.emit(Event{Kind: EventServerOn, Failover: r.id, Server: x.ID, Err: err,
 			Detail: fmt.Sprintf("%s is %s after it was fenced: fencing it again", x.ID, st)})
-		if ferr := r.fenceBMC(ctx, a, b); ferr != nil {
+		if ferr := r.fenceBMC(ctx, a, b, FenceForce); ferr != nil {
 			if r.stopped() || ctx.Err() != nil {
 				return ferr
 			}

@@ -277,10 +277,7 @@ func (r *run) undo(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		if !ok {
 			return fmt.Errorf("no FCZoner for fabric %q: %w", rec.Fabric, ErrNotFound)
 		}
-		lk := o.zoneLock(z, rec.Fabric)
-		lk.Lock()
-		defer lk.Unlock()
-		return r.applyZones(ctx, a, z, n, undoZoneEdits(rec.FailedWWPN, rec.SpareWWPN, rec.FailedZones, rec.SpareZones), true)
+		return r.applyZones(ctx, a, z, rec.Fabric, n, undoZoneEdits(rec.FailedWWPN, rec.SpareWWPN, rec.FailedZones, rec.SpareZones), true)
 	case "vlan":
 		s, ok := o.drv.VLANSwitches[rec.Switch]
 		if !ok {

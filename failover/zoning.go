@@ -12,24 +12,23 @@ import (
 	"github.com/coldstandby/coldstandby/storage"
 )
 
-// zoneLock returns the lock that serialises zoning transactions on FCZoner
-// z: one per zoner instance, whatever fabric names it is registered
-// under, since a zoner's pending edits are shared by every caller of
-// that instance (a failed commit aborts them all). A zoner of a
-// non-comparable type is locked per fabric name instead.
-func (o *Orchestrator) zoneLock(z fabric.FCZoner, fab string) *sync.Mutex {
+// zoneQueueOf returns the queue of FCZoner z: one per zoner instance,
+// whatever fabric names it is registered under, since a zoner's pending
+// edits are shared by every caller of that instance. A zoner of a
+// non-comparable type has one queue per fabric name instead.
+func (o *Orchestrator) zoneQueueOf(z fabric.FCZoner, fab string) *zoneQueue {
 	var key any = fabricName(fab)
 	if v := reflect.ValueOf(z); v.IsValid() && v.Comparable() {
 		key = z
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := o.zoneMu[key]
-	if m == nil {
-		m = &sync.Mutex{}
-		o.zoneMu[key] = m
+	q := o.zoneQ[key]
+	if q == nil {
+		q = &zoneQueue{}
+		o.zoneQ[key] = q
 	}
-	return m
+	return q
 }
 
 // fabricName keys zoneMu for zoners that cannot be keys themselves.
@@ -68,9 +67,7 @@ func (r *run) moveZones(ctx context.Context, src, dst Record) error {
 
 func (r *run) zoneOne(ctx context.Context, z fabric.FCZoner, fab, target string, src, dst Record, fw, sw storage.Initiator) error {
 	o := r.o
-	lk := o.zoneLock(z, fab)
-	lk.Lock()
-	defer lk.Unlock()
+	// Read outside any transaction: no other failover edits these WWPNs.
 	var fz, sz []string
 	if err := r.step(ctx, "zone.read", target, "zoner", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 		var err error
@@ -87,7 +84,7 @@ func (r *run) zoneOne(ctx context.Context, z fabric.FCZoner, fab, target string,
 	}
 	rec := &stepRec{Server: src.ID, Spare: dst.ID, Fabric: fab, FailedWWPN: fw, SpareWWPN: sw, FailedZones: fz, SpareZones: sz}
 	return r.step(ctx, "zone", target, "zoner", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
-		return r.applyZones(ctx, a, z, o.cfg.attempts, forwardZoneEdits(fw, sw, fz, sz), false)
+		return r.applyZones(ctx, a, z, fab, o.cfg.attempts, forwardZoneEdits(fw, sw, fz, sz), false)
 	})
 }
 
@@ -145,93 +142,201 @@ func undoZoneEdits(fw, sw storage.Initiator, fz, sz []string) []zoneEdit {
 	return e
 }
 
-// applyZones makes edits in one committed transaction, verifies them by
-// reading back (another session's aborted commit may have dropped them)
-// and retries the whole transaction: the switch aborts a failed commit.
+// applyZones makes edits in a committed transaction on z and verifies
+// them by reading back (another session's aborted commit may have
+// dropped them), retrying (a switch aborts a failed commit). The edits of
+// every failover zoning z at the same moment go into one transaction
+// (zoneTx), so a burst of failovers on one fabric commits a few times, not
+// once each.
 //
 // With precheck (rollback), edits already in place are not sent again:
 // an undo must not depend on a device that refuses edits it does not need.
-func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, attempts int, edits []zoneEdit, precheck bool) error {
-	check := func(ctx context.Context) (bool, error) {
-		got := map[storage.Initiator][]string{}
-		for _, e := range edits {
-			zs, ok := got[e.wwpn]
-			if !ok {
-				var err error
-				if zs, err = z.Zones(ctx, e.wwpn); err != nil {
-					return false, err
-				}
-				got[e.wwpn] = zs
-			}
-			if slices.Contains(zs, e.zone) != e.add {
-				return false, nil
-			}
-		}
-		return true, nil
-	}
-	// abandon drops the edits of an attempt that did not reach a
-	// successful Commit, so that they are not activated by whoever commits
-	// next; not after leadership is lost (no driver call then).
-	abandon := func(ctx context.Context) {
-		ab, ok := z.(fabric.Aborter)
-		if !ok || r.mayAct() != nil {
-			return
-		}
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.timeouts.Step)
-		defer cancel()
-		a.Attempts++
-		_ = ab.Abort(actx) // best effort: the switch's session timeout ends it otherwise
-	}
-	apply := func(ctx context.Context) (err error) {
-		edited := false
-		defer func() {
-			if err != nil && edited {
-				abandon(ctx)
-			}
-		}()
-		if precheck {
-			if done, err := check(ctx); err == nil && done {
-				if derr := r.mayAct(); derr != nil {
-					return derr
-				}
-				return z.Commit(ctx) // in place already: make sure it is active
-			}
-		}
-		for _, e := range edits {
-			if derr := r.mayAct(); derr != nil {
-				return derr
-			}
-			edited = true
-			if e.add {
-				err = z.AddMember(ctx, e.zone, e.wwpn)
-			} else {
-				err = z.RemoveMember(ctx, e.zone, e.wwpn)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if derr := r.mayAct(); derr != nil {
-			return derr
-		}
-		if err := z.Commit(ctx); err != nil {
-			return err
-		}
-		done, err := check(ctx)
-		if err != nil {
-			return err
-		}
-		if !done {
-			return fmt.Errorf("zone edits lost after commit: %w", ErrTransient)
-		}
-		return nil
-	}
+func (r *run) applyZones(ctx context.Context, a *AuditEntry, z fabric.FCZoner, fab string, attempts int, edits []zoneEdit, precheck bool) error {
+	check := func(ctx context.Context) (bool, error) { return zonesInPlace(ctx, z, edits) }
 	return r.call(ctx, a, attempts, func(ctx context.Context) error {
-		err := apply(ctx)
+		err := r.o.zoneTx(ctx, r, a, z, fab, edits, precheck)
 		if errors.Is(err, ErrConflict) {
 			// A zoning transaction held by another session: retry.
 			return fmt.Errorf("%w (%w)", err, ErrTransient)
 		}
 		return err
 	}, check)
+}
+
+// zonesInPlace reports whether every edit is in place (a WWPN in, or out
+// of, its zone).
+func zonesInPlace(ctx context.Context, z fabric.FCZoner, edits []zoneEdit) (bool, error) {
+	got := map[storage.Initiator][]string{}
+	for _, e := range edits {
+		zs, ok := got[e.wwpn]
+		if !ok {
+			var err error
+			if zs, err = z.Zones(ctx, e.wwpn); err != nil {
+				return false, err
+			}
+			got[e.wwpn] = zs
+		}
+		if slices.Contains(zs, e.zone) != e.add {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// zoneQueue merges the zoning edits that failovers want on one FCZoner
+// at the same moment into one transaction: a request waits for the next
+// transaction that starts after it arrived; the first to find none
+// running runs them until none waits. One transaction at a time per
+// FCZoner instance (an FCZoner's pending edits are shared by all its
+// callers, and a failed commit aborts them all).
+type zoneQueue struct {
+	mu      sync.Mutex
+	waiting []*zoneReq
+	running bool
+}
+
+type zoneReq struct {
+	r        *run
+	a        *AuditEntry
+	edits    []zoneEdit
+	precheck bool
+	err      error
+	done     chan struct{}
+}
+
+// zoneTx runs edits (of run r) in the next zoning transaction on z.
+func (o *Orchestrator) zoneTx(ctx context.Context, r *run, a *AuditEntry, z fabric.FCZoner, fab string, edits []zoneEdit, precheck bool) error {
+	q := o.zoneQueueOf(z, fab)
+	req := &zoneReq{r: r, a: a, edits: edits, precheck: precheck, done: make(chan struct{})}
+	q.mu.Lock()
+	q.waiting = append(q.waiting, req)
+	run := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if run {
+		tctx := context.WithoutCancel(ctx)
+		for {
+			q.mu.Lock()
+			batch := q.waiting
+			q.waiting = nil
+			if len(batch) == 0 {
+				q.running = false
+				q.mu.Unlock()
+				break
+			}
+			q.mu.Unlock()
+			o.zoneRound(tctx, z, batch)
+		}
+	}
+	select {
+	case <-req.done:
+		return req.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// zoneRound is one transaction: every request's edits (less those already
+// in place for a precheck request), made concurrently, one Commit, then
+// each request's edits verified by reading back. A request whose run may
+// no longer act is answered without its edits.
+func (o *Orchestrator) zoneRound(ctx context.Context, z fabric.FCZoner, batch []*zoneReq) {
+	t := o.cfg.timeouts
+	var edits []zoneEdit
+	seen := map[zoneEdit]bool{}
+	var live []*zoneReq
+	for _, q := range batch {
+		if err := q.r.mayAct(); err != nil {
+			q.err = err
+			close(q.done)
+			continue
+		}
+		want := q.edits
+		if q.precheck {
+			cctx, cancel := context.WithTimeout(ctx, t.Step)
+			var pending []zoneEdit
+			for _, e := range want {
+				if ok, err := zonesInPlace(cctx, z, []zoneEdit{e}); err != nil || !ok {
+					pending = append(pending, e)
+				}
+			}
+			cancel()
+			want = pending
+		}
+		for _, e := range want {
+			if !seen[e] {
+				seen[e] = true
+				edits = append(edits, e)
+			}
+		}
+		q.a.Attempts++
+		live = append(live, q)
+	}
+	if len(live) == 0 {
+		return
+	}
+	fail := func(err error) {
+		for _, q := range live {
+			q.err = err
+			close(q.done)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, t.Step)
+	defer cancel()
+	edited := len(edits) > 0
+	if err := parallelN(zoneEditWorkers, len(edits), func(i int) error {
+		e := edits[i]
+		if e.add {
+			return z.AddMember(cctx, e.zone, e.wwpn)
+		}
+		return z.RemoveMember(cctx, e.zone, e.wwpn)
+	}); err != nil {
+		o.abortZones(ctx, z, edited)
+		fail(err)
+		return
+	}
+	// No commit after this instance lost leadership (its runs share it).
+	if err := live[0].r.mayAct(); err != nil {
+		fail(err)
+		return
+	}
+	if err := z.Commit(cctx); err != nil {
+		o.abortZones(ctx, z, edited)
+		fail(err)
+		return
+	}
+	_ = parallelN(zoneReadWorkers, len(live), func(i int) error {
+		q := live[i]
+		ok, err := zonesInPlace(cctx, z, q.edits)
+		switch {
+		case err != nil:
+			q.err = err
+		case !ok:
+			q.err = fmt.Errorf("zone edits lost after commit: %w", ErrTransient)
+		}
+		close(q.done)
+		return nil
+	})
+}
+
+// zoneEditWorkers and zoneReadWorkers bound the zoning requests of one
+// transaction that run at once (FCZoners are safe for concurrent use; a
+// driver that talks to its switch one request at a time serialises them
+// itself).
+const (
+	zoneEditWorkers = 16
+	zoneReadWorkers = 32
+)
+
+// abortZones drops the edits of a transaction that did not reach a
+// successful Commit, so that whoever commits next does not activate them
+// (best effort: the switch's session timeout ends it otherwise).
+func (o *Orchestrator) abortZones(ctx context.Context, z fabric.FCZoner, edited bool) {
+	ab, ok := z.(fabric.Aborter)
+	if !ok || !edited {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.timeouts.Step)
+	defer cancel()
+	_ = ab.Abort(actx)
 }

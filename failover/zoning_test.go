@@ -14,58 +14,67 @@ import (
 	"github.com/coldstandby/coldstandby/storage"
 )
 
-// overlapZoner wraps one switch's FCZoner. The first zoning session to
-// read it is held (up to hold, real time); any other call arriving
-// meanwhile is an overlapping session on the same zoner.
+// overlapZoner wraps one switch's FCZoner and counts calls that break
+// the transaction discipline: an edit made while a Commit is under way
+// (it would fall into that commit, or be dropped when it fails), or a
+// Commit started while edits are under way. Commits are held (hold, real
+// time) so that a concurrent session has the chance to break in.
 type overlapZoner struct {
 	fabric.FCZoner
 	hold time.Duration
 
-	mu       sync.Mutex
-	held     bool
-	inside   bool
-	overlaps int
+	mu         sync.Mutex
+	editing    int
+	committing bool
+	overlaps   int
+	commits    int
 }
 
-func (z *overlapZoner) enter() {
+func (z *overlapZoner) edit(fn func() error) error {
 	z.mu.Lock()
-	if z.inside {
+	if z.committing {
 		z.overlaps++
 	}
-	first := !z.held
-	z.held = true
+	z.editing++
 	z.mu.Unlock()
-	if first {
+	defer func() {
 		z.mu.Lock()
-		z.inside = true
+		z.editing--
 		z.mu.Unlock()
-		time.Sleep(z.hold) // give a concurrent session the chance to come in
-		z.mu.Lock()
-		z.inside = false
-		z.mu.Unlock()
-	}
-}
-
-func (z *overlapZoner) Zones(ctx context.Context, w storage.Initiator) ([]string, error) {
-	z.enter()
-	return z.FCZoner.Zones(ctx, w)
+	}()
+	return fn()
 }
 
 func (z *overlapZoner) AddMember(ctx context.Context, zone string, w storage.Initiator) error {
-	z.enter()
-	return z.FCZoner.AddMember(ctx, zone, w)
+	return z.edit(func() error { return z.FCZoner.AddMember(ctx, zone, w) })
 }
 
 func (z *overlapZoner) RemoveMember(ctx context.Context, zone string, w storage.Initiator) error {
-	z.enter()
-	return z.FCZoner.RemoveMember(ctx, zone, w)
+	return z.edit(func() error { return z.FCZoner.RemoveMember(ctx, zone, w) })
+}
+
+func (z *overlapZoner) Commit(ctx context.Context) error {
+	z.mu.Lock()
+	if z.editing > 0 || z.committing {
+		z.overlaps++
+	}
+	z.committing = true
+	z.commits++
+	z.mu.Unlock()
+	time.Sleep(z.hold)
+	err := z.FCZoner.Commit(ctx)
+	z.mu.Lock()
+	z.committing = false
+	z.mu.Unlock()
+	return err
 }
 
 // TestZoningIsSerialisedPerFCZonerInstance gives two concurrent
 // failovers different fabric names that map to the same FCZoner (one
-// switch reached under two names): their zoning sessions must not
-// overlap, since a failed commit of one session could silently drop the
-// other's pending edits.
+// switch reached under two names): their edits go into transactions on
+// that zoner one at a time (an edit must never fall into, or be dropped
+// with, a commit it was not verified for), and when they arrive together
+// into the same one.
 func TestZoningIsSerialisedPerFCZonerInstance(t *testing.T) {
 	clk := fake.NewClock(t0)
 	w, l := fake.PatentExample(fake.WithClock(clk))
@@ -92,7 +101,7 @@ func TestZoningIsSerialisedPerFCZonerInstance(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	z := &overlapZoner{FCZoner: w.Zoner(real), hold: 300 * time.Millisecond}
+	z := &overlapZoner{FCZoner: w.Zoner(real), hold: 100 * time.Millisecond}
 	d := failovertest.Drivers(w)
 	d.FCZoners["name-a"], d.FCZoners["name-b"] = z, z
 	o, err := failover.New(s.store, d, s.opts...)
@@ -112,7 +121,10 @@ func TestZoningIsSerialisedPerFCZonerInstance(t *testing.T) {
 		}
 	}
 	if z.overlaps > 0 {
-		t.Errorf("%d zoner call(s) of another session while one was open on the same FCZoner", z.overlaps)
+		t.Errorf("%d zoner call(s) broke a transaction on the same FCZoner", z.overlaps)
+	}
+	if z.commits > 2 {
+		t.Errorf("%d commits for two failovers' zoning", z.commits)
 	}
 	s.checkWorld()
 }

@@ -39,6 +39,6 @@ func Example() {
 	fmt.Println(res.Outcome, "-", res.Plan, "in", res.Duration)
 	fmt.Println("invariants:", world.CheckInvariants(nil))
 	// Output:
-	// done - exact: srv01 -> srv02 in 2m0s
+	// done - exact: srv01 -> srv02 in 0s
 	// invariants: <nil>
 }

@@ -206,7 +206,13 @@ func (s *Site) Options() []failover.Option {
 		table := failover.DefaultFaultActions()
 		def := failover.Rule{Action: failover.ActNow}
 		for k, r := range f.FaultActions {
-			rule := failover.Rule{Action: actions[r.Action], Delay: time.Duration(r.Delay)}
+			rule := failover.Rule{Action: actions[r.Action], Delay: time.Duration(r.Delay), Fence: table[bmc.FaultType(k)].Fence}
+			switch r.Fence {
+			case "graceful":
+				rule.Fence = failover.FenceGraceful
+			case "force":
+				rule.Fence = failover.FenceForce
+			}
 			if k == "default" {
 				def = rule
 				continue

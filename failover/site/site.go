@@ -317,6 +317,11 @@ type FaultRule struct {
 	Action string `json:"action"`
 	// Delay is for after-delay ("30s", "2m").
 	Delay Duration `json:"delay,omitempty"`
+	// Fence is how the failed server is fenced: "graceful" (a shutdown
+	// first, then forced off) or "force" (the OS is hung: straight to the
+	// dump wait and forced off). Empty keeps the default of the fault
+	// type (failover.DefaultFaultActions).
+	Fence string `json:"fence,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s",

@@ -511,6 +511,9 @@ func (c *checker) failover() {
 		default:
 			c.add(p+".action", "%q: want now, after-delay or report", r.Action)
 		}
+		if r.Fence != "" && r.Fence != "graceful" && r.Fence != "force" {
+			c.add(p+".fence", "%q: want graceful or force", r.Fence)
+		}
 	}
 	t := f.Timeouts
 	for name, d := range map[string]Duration{"step": t.Step, "shutdown": t.Shutdown, "dump": t.Dump, "powerOff": t.PowerOff, "boot": t.Boot,

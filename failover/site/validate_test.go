@@ -171,6 +171,9 @@ func TestValidateReportsEachRuleAtItsPath(t *testing.T) {
 		{"unknown action", "failover.faultActions.memory.action", "want now", func(s *site.Site) {
 			s.Failover.FaultActions = map[string]site.FaultRule{"memory": {Action: "panic"}}
 		}},
+		{"unknown fencing", "failover.faultActions.memory.fence", "want graceful or force", func(s *site.Site) {
+			s.Failover.FaultActions = map[string]site.FaultRule{"memory": {Action: "now", Fence: "gently"}}
+		}},
 		{"after-delay without delay", "failover.faultActions.temperature.delay", "positive", func(s *site.Site) {
 			s.Failover.FaultActions = map[string]site.FaultRule{"temperature": {Action: "after-delay"}}
 		}},
