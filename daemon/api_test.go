@@ -11,13 +11,8 @@ import (
 
 // Every class of bad input gets its 4xx, with a JSON body that says why.
 func TestAPIInputsGetTheir4xx(t *testing.T) {
-	path := writeSite(t)
-	sm := newSim(t, path)
-	st, _ := openStore(t, path, sm.reg)
-	log := &logBuffer{}
-	r := start(t, config(path, sm.reg, st, log), log)
+	_, r := demo(t)
 	base := r.srv.URL
-	waitLeading(t, base)
 
 	noAuth := []string{"Authorization", ""}
 	wrong := []string{"Authorization", "Bearer not-the-token-at-all"}

@@ -14,13 +14,8 @@ import (
 // log both end in a done failover that the API and the metrics show;
 // the same fault posted again gets the first answer.
 func TestFaultsFromTheAPIAndTheWatcherEndInDoneFailovers(t *testing.T) {
-	path := writeSite(t)
-	sm := newSim(t, path)
-	st, _ := openStore(t, path, sm.reg)
-	log := &logBuffer{}
-	r := start(t, config(path, sm.reg, st, log), log)
-	base := r.srv.URL
-	waitLeading(t, base)
+	sm, r := demo(t)
+	base, log := r.srv.URL, r.log
 
 	// Through the API (an outside detector saw srv01 fail).
 	code, f := postFault(t, base, map[string]any{"server": "srv01", "type": "processor", "detail": "IERR", "id": "ticket-1"})
@@ -138,13 +133,8 @@ func TestFaultsFromTheAPIAndTheWatcherEndInDoneFailovers(t *testing.T) {
 // After a failover, the repaired server goes back to the pool and its
 // workload comes home, both through the API.
 func TestMarkStandbyAndFailbackThroughTheAPI(t *testing.T) {
-	path := writeSite(t)
-	sm := newSim(t, path)
-	st, _ := openStore(t, path, sm.reg)
-	log := &logBuffer{}
-	r := start(t, config(path, sm.reg, st, log), log)
+	sm, r := demo(t)
 	base := r.srv.URL
-	waitLeading(t, base)
 	_, f := postFault(t, base, map[string]any{"server": "srv01", "type": "processor"})
 	if info := waitOutcome(t, base, f.Failover); info.Outcome != failover.OutcomeDone {
 		t.Fatalf("failover: %s", info.Outcome)

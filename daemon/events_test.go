@@ -38,15 +38,9 @@ func pushEvent(t *testing.T, base, server, secret string) int {
 // failover; a push without the secret is refused, and a stopping daemon
 // answers 503 so that the BMC pushes again.
 func TestRedfishEventPushEndsInADoneFailover(t *testing.T) {
-	path := writeSite(t)
-	sm := newSim(t, path)
-	st, _ := openStore(t, path, sm.reg)
-	log := &logBuffer{}
-	cfg := config(path, sm.reg, st, log)
-	cfg.EventSecret = eventSecret
-	r := start(t, cfg, log)
+	_, r := demo(t, func(c *daemon.Config) { c.EventSecret = eventSecret })
 	base := r.srv.URL
-	if s := waitLeading(t, base); !s.Events {
+	if s := status(t, base); !s.Events {
 		t.Fatal("status says the event receiver is off")
 	}
 	if code := pushEvent(t, base, "srv01", "wrong-secret-0123456789"); code != http.StatusUnauthorized {

@@ -27,6 +27,7 @@ import (
 	"github.com/coldstandby/coldstandby/fabric"
 	"github.com/coldstandby/coldstandby/failover"
 	"github.com/coldstandby/coldstandby/failover/site"
+	"github.com/coldstandby/coldstandby/internal/promtest"
 	"github.com/coldstandby/coldstandby/partition"
 	"github.com/coldstandby/coldstandby/storage"
 )
@@ -150,6 +151,7 @@ func (l *logBuffer) String() string {
 // rig is a daemon served by an httptest server, running in the
 // background.
 type rig struct {
+	path   string // the site file
 	d      *daemon.Daemon
 	srv    *httptest.Server
 	log    *logBuffer
@@ -317,40 +319,10 @@ func waitOutcome(t *testing.T, base, id string) failover.FailoverInfo {
 	return info
 }
 
-// metric reads one sample from a registry (0 when absent): a counter's
-// or gauge's value, a histogram's count.
+// metric reads one sample from a registry (see promtest.Value).
 func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				got[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if got[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return 0
+	return promtest.Value(t, reg, name, labels...)
 }
 
 // scrape returns the /metrics text.
@@ -387,4 +359,23 @@ func httpServe(t *testing.T, h http.Handler) string {
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	return s.URL
+}
+
+// demo runs a daemon (changed by change) on a copy of the demo site with
+// its own simulated data centre, and waits until it leads and watches
+// every BMC.
+func demo(t *testing.T, change ...func(*daemon.Config)) (*sim, *rig) {
+	t.Helper()
+	path := writeSite(t)
+	sm := newSim(t, path)
+	st, _ := openStore(t, path, sm.reg)
+	log := &logBuffer{}
+	cfg := config(path, sm.reg, st, log)
+	for _, c := range change {
+		c(&cfg)
+	}
+	r := start(t, cfg, log)
+	r.path = path
+	waitLeading(t, r.srv.URL)
+	return sm, r
 }

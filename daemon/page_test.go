@@ -109,15 +109,8 @@ func shot(t *testing.T, ctx context.Context, name string, viewport bool) {
 // test triggers through the API and one the watcher finds, refreshes
 // itself, and fits a phone's width.
 func TestStatusPageInChromium(t *testing.T) {
-	path := writeSite(t)
-	sm := newSim(t, path)
-	st, _ := openStore(t, path, sm.reg)
-	logs := &logBuffer{}
-	cfg := config(path, sm.reg, st, logs)
-	cfg.PageRefresh = 200 * time.Millisecond
-	r := start(t, cfg, logs)
+	sm, r := demo(t, func(c *daemon.Config) { c.PageRefresh = 200 * time.Millisecond })
 	base := r.srv.URL
-	waitLeading(t, base)
 	ctx, problems := browser(t, base)
 	run := func(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -29,13 +29,8 @@ func servers(t *testing.T, base string) map[string]daemon.Server {
 // the file's problems with their lines), the records, the drivers and
 // the fault-action table stay, and faults are still handled.
 func TestReloadWithABrokenFileChangesNothing(t *testing.T) {
-	path := writeSite(t)
-	sm := newSim(t, path)
-	st, _ := openStore(t, path, sm.reg)
-	log := &logBuffer{}
-	r := start(t, config(path, sm.reg, st, log), log)
-	base := r.srv.URL
-	waitLeading(t, base)
+	sm, r := demo(t)
+	base, path, log := r.srv.URL, r.path, r.log
 	before := servers(t, base)
 	good, err := os.ReadFile(path)
 	must(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/coldstandby/coldstandby/failover"
 	"github.com/coldstandby/coldstandby/failover/failovertest"
 	"github.com/coldstandby/coldstandby/failover/metrics"
+	"github.com/coldstandby/coldstandby/internal/promtest"
 	"github.com/coldstandby/coldstandby/search"
 )
 
@@ -60,40 +61,14 @@ func (r *rig) fault(t *testing.T, server string, ft bmc.FaultType) failover.Resu
 	return res
 }
 
-// value reads one sample of a metric family from the registry (0 when
-// the labelled series does not exist).
+// value reads one sample (see promtest.Value); labels as a map.
 func value(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	var pairs []string
+	for k, v := range labels {
+		pairs = append(pairs, k, v)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				got[lp.GetName()] = lp.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return 0
+	return promtest.Value(t, reg, name, pairs...)
 }
 
 func TestDoneFailoverIsCountedByOutcomePlanKindAndSteps(t *testing.T) {
