@@ -13,9 +13,18 @@ import (
 // sample count; 0 when there is none.
 func Value(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := g.Gather()
+	v, err := Get(g, name, labels...)
 	if err != nil {
 		t.Fatalf("gather: %v", err)
+	}
+	return v
+}
+
+// Get is Value without a test: the error is the registry's.
+func Get(g prometheus.Gatherer, name string, labels ...string) (float64, error) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0, err
 	}
 	for _, mf := range mfs {
 		if mf.GetName() != name {
@@ -34,13 +43,13 @@ func Value(t testing.TB, g prometheus.Gatherer, name string, labels ...string) f
 			}
 			switch {
 			case m.Counter != nil:
-				return m.Counter.GetValue()
+				return m.Counter.GetValue(), nil
 			case m.Gauge != nil:
-				return m.Gauge.GetValue()
+				return m.Gauge.GetValue(), nil
 			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
+				return float64(m.Histogram.GetSampleCount()), nil
 			}
 		}
 	}
-	return 0
+	return 0, nil
 }
