@@ -34,7 +34,7 @@ type Target struct {
 const (
 	DefaultWatchInterval    = 30 * time.Second
 	DefaultWatchJitter      = 0.2
-	DefaultWatchParallelism = 8
+	DefaultWatchParallelism = 32
 	DefaultUnreachableAfter = 3
 	DefaultMaxBackoff       = 5 * time.Minute
 	DefaultPollTimeout      = 30 * time.Second
@@ -116,7 +116,12 @@ func WithWatchJitter(frac float64) WatchOption {
 	}
 }
 
-// WithWatchParallelism bounds the polls that run at once (default 8).
+// WithWatchParallelism bounds the polls (and deliveries) that run at once
+// (default 32). A poll of an IPMI BMC takes about a second, so a site of
+// n servers polled every interval needs about n/interval of them; a
+// delivery that blocks (failover.Orchestrator.HandleFault, which returns
+// when the failover has ended) holds its slot for minutes, which is why
+// failover.Intake.Deliver returns as soon as the fault is taken.
 func WithWatchParallelism(n int) WatchOption {
 	return func(w *Watcher) error {
 		if n < 1 {

@@ -158,6 +158,7 @@ func BenchmarkMassFailure(b *testing.B) {
 		{Failures: 1000, Fabrics: 1, Switches: 1, Latency: 5 * time.Millisecond},
 		{Failures: 200, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond},
 		{Failures: 200, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond, Concurrent: true},
+		{Failures: 200, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond, Watcher: true},
 		{Failures: 10, Fabrics: 10, Switches: 50},
 		{Failures: 1000, Fabrics: 10, Switches: 50},
 		{Failures: 5000, Fabrics: 10, Switches: 50},

@@ -281,9 +281,12 @@ func checkDelete(recs []Record) error {
 // before it deletes anything: every record has an ID, none comes twice.
 func ValidateDelete(recs []Record) error { return checkDelete(recs) }
 
-// checkSite is checkRecords, remembered for the set of records it last
-// checked (their IDs and revisions): a fault re-checks the site only when
-// a record changed since.
+// checkSite is checkRecords, with the checks that span records
+// remembered: every record is validated each time (cheap), but the
+// checks across records (shared initiators, the search inventory, the
+// drivers) run again only when a field they read changed, not when a
+// failover claimed or reserved a server, so a burst of faults does not
+// re-check the whole site once per fault.
 func (o *Orchestrator) checkSite(all []Record) error {
 	if len(all) > 0 {
 		// The same shared snapshot (lister) is checked once.
@@ -295,25 +298,23 @@ func (o *Orchestrator) checkSite(all []Record) error {
 			return err
 		}
 	}
-	h := fnv.New64a()
-	var b [8]byte
+	var errs []error
 	for _, r := range all {
-		h.Write([]byte(r.ID))
-		binary.LittleEndian.PutUint64(b[:], uint64(r.Revision))
-		h.Write(b[:])
-	}
-	key := h.Sum64()
-	o.checked.Lock()
-	if o.checked.valid && o.checked.key == key && o.checked.n == len(all) {
-		err := o.checked.err
-		if len(all) > 0 {
-			o.checked.first = &all[0]
+		if err := r.Validate(); err != nil {
+			errs = append(errs, err)
 		}
-		o.checked.Unlock()
-		return err
 	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	key := shapeKey(all)
+	o.checked.Lock()
+	cached := o.checked.valid && o.checked.key == key && o.checked.n == len(all)
+	err := o.checked.err
 	o.checked.Unlock()
-	err := o.checkRecords(all)
+	if !cached {
+		err = o.checkRecords(all)
+	}
 	o.checked.Lock()
 	o.checked.key, o.checked.n, o.checked.err, o.checked.valid = key, len(all), err, true
 	o.checked.first = nil
@@ -322,4 +323,52 @@ func (o *Orchestrator) checkSite(all []Record) error {
 	}
 	o.checked.Unlock()
 	return err
+}
+
+// shapeKey hashes the fields of records that the checks across records
+// read: identity, hardware, wiring, workload, priority, partition and
+// VLANs (not the state, reservation, notes and other runtime fields,
+// which Validate checks record by record).
+func shapeKey(all []Record) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	num := func(n int64) {
+		binary.LittleEndian.PutUint64(b[:], uint64(n))
+		h.Write(b[:])
+	}
+	str := func(s string) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, r := range all {
+		str(string(r.ID))
+		hw := r.Hardware
+		str(hw.CPUModel)
+		str(hw.Chipset)
+		num(int64(hw.CPUMHz))
+		num(int64(hw.MemoryMiB))
+		num(int64(hw.NICPorts))
+		num(int64(hw.HBAPorts))
+		str(r.Switch)
+		str(r.DiskArray)
+		str(r.Zone)
+		str(r.Workload)
+		num(int64(r.Priority))
+		str(string(r.Partition))
+		for _, v := range r.VLANs {
+			num(int64(v))
+		}
+		num(-1)
+		for _, x := range r.HBAs {
+			str(x.Initiator.String())
+			str(x.Fabric)
+		}
+		num(-2)
+		for _, n := range r.NICs {
+			str(n.Switch)
+			str(n.Port)
+		}
+		num(-3)
+	}
+	return h.Sum64()
 }

@@ -163,6 +163,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
+	// Group commit (Store.batch): a lone writer waits at most this long
+	// for company before its transaction commits.
+	db.MaxBatchDelay = batchDelay
 	if db.NoSync {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: NoSync is set (BBOLT_NO_SYNC?); refusing to run without fsync: %w", path, failover.ErrInvalid)
@@ -366,6 +369,81 @@ func (s *Store) update(ctx context.Context, op string, fn func(tx *bolt.Tx) erro
 	return nil
 }
 
+// batchDelay is how long a write waits for others to share its fsync:
+// short next to an fsync, so a lone failover barely notices it.
+const batchDelay = time.Millisecond
+
+// batch is update through bbolt's Batch: concurrent writers share one
+// transaction and one fsync (a group commit). fn may run more than once
+// (bbolt reruns the functions of a failed batch one by one): it must
+// decide from tx alone, and its compare-and-set stays exact.
+func (s *Store) batch(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return appErr{fmt.Errorf("boltstore: %s: %w", op, err)}
+		}
+		return nil
+	})
+	var ae appErr
+	if errors.As(err, &ae) {
+		return ae.err
+	}
+	if err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+var _ failover.Batcher = (*Store)(nil)
+
+// Write implements failover.Batcher: every append and put in one
+// transaction, shared with concurrent writers (batch).
+func (s *Store) Write(ctx context.Context, b failover.Batch) ([]failover.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: write: %w", err)
+	}
+	if err := failover.ValidatePut(b.Puts); err != nil {
+		return nil, fmt.Errorf("boltstore: write: %w", err)
+	}
+	type enc struct {
+		id, op string
+		e      failover.Entry
+		v      []byte
+	}
+	var entries []enc
+	for _, a := range b.Appends {
+		if a.ID == "" {
+			return nil, fmt.Errorf("boltstore: write: empty failover ID: %w", failover.ErrInvalid)
+		}
+		for _, e := range a.Entries {
+			v, err := json.Marshal(e)
+			if err != nil {
+				return nil, fmt.Errorf("boltstore: write %s: %v: %w", a.ID, err, failover.ErrInvalid)
+			}
+			entries = append(entries, enc{a.ID, "journal " + a.ID + ": append", e, v})
+		}
+	}
+	out := make([]failover.Record, len(b.Puts))
+	err := s.batch(ctx, "write", func(tx *bolt.Tx) error {
+		for _, x := range entries {
+			if err := s.appendTx(tx, x.op, x.id, x.e, x.v); err != nil {
+				return err
+			}
+		}
+		if len(b.Puts) == 0 {
+			return nil
+		}
+		return s.putTx(tx, b.Puts, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func decode(b []byte) (failover.Record, error) {
 	var r failover.Record
 	err := json.Unmarshal(b, &r)
@@ -428,48 +506,7 @@ func (s *Store) Put(ctx context.Context, recs ...failover.Record) ([]failover.Re
 		return []failover.Record{}, nil
 	}
 	out := make([]failover.Record, len(recs))
-	err := s.update(ctx, "put", func(tx *bolt.Tx) error {
-		b := tx.Bucket(bRecords)
-		var added []search.ServerID
-		for _, r := range recs {
-			var cur int64
-			v := b.Get([]byte(r.ID))
-			if v == nil {
-				added = append(added, r.ID)
-			} else {
-				old, err := decode(v)
-				if err != nil {
-					return s.corrupt("put", "record", []byte(r.ID), err)
-				}
-				cur = old.Revision
-			}
-			if cur != r.Revision {
-				return appErr{fmt.Errorf("boltstore: put %s: revision %d, stored %d: %w", r.ID, r.Revision, cur, failover.ErrConflict)}
-			}
-		}
-		for i, r := range recs {
-			rev, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			r.Revision = int64(rev)
-			v, err := json.Marshal(r)
-			if err != nil {
-				return appErr{fmt.Errorf("boltstore: put %s: %v: %w", r.ID, err, failover.ErrInvalid)}
-			}
-			if err := b.Put([]byte(r.ID), v); err != nil {
-				return err
-			}
-			if out[i], err = decode(v); err != nil {
-				return err
-			}
-		}
-		return updateIndex(tx, func(ix *index) {
-			for _, id := range added {
-				ix.records.add([]byte(id))
-			}
-		})
-	})
+	err := s.batch(ctx, "put", func(tx *bolt.Tx) error { return s.putTx(tx, recs, out) })
 	if err != nil {
 		return nil, err
 	}
@@ -510,7 +547,56 @@ func (s *Store) Delete(ctx context.Context, recs ...failover.Record) error {
 				return err
 			}
 		}
-		return nil
+		return updateIndex(tx, func(ix *index) {
+			for _, r := range recs {
+				ix.records.remove([]byte(r.ID))
+			}
+		})
+	})
+}
+
+// putTx writes recs in tx, each a compare-and-set, filling out with the
+// records as stored.
+func (s *Store) putTx(tx *bolt.Tx, recs, out []failover.Record) error {
+	b := tx.Bucket(bRecords)
+	var added []search.ServerID
+	for _, r := range recs {
+		var cur int64
+		v := b.Get([]byte(r.ID))
+		if v == nil {
+			added = append(added, r.ID)
+		} else {
+			old, err := decode(v)
+			if err != nil {
+				return s.corrupt("put", "record", []byte(r.ID), err)
+			}
+			cur = old.Revision
+		}
+		if cur != r.Revision {
+			return appErr{fmt.Errorf("boltstore: put %s: revision %d, stored %d: %w", r.ID, r.Revision, cur, failover.ErrConflict)}
+		}
+	}
+	for i, r := range recs {
+		rev, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		r.Revision = int64(rev)
+		v, err := json.Marshal(r)
+		if err != nil {
+			return appErr{fmt.Errorf("boltstore: put %s: %v: %w", r.ID, err, failover.ErrInvalid)}
+		}
+		if err := b.Put([]byte(r.ID), v); err != nil {
+			return err
+		}
+		if out[i], err = decode(v); err != nil {
+			return err
+		}
+	}
+	return updateIndex(tx, func(ix *index) {
+		for _, id := range added {
+			ix.records.add([]byte(id))
+		}
 	})
 }
 
@@ -527,52 +613,55 @@ func (s *Store) Append(ctx context.Context, id string, e failover.Entry) error {
 	if err != nil {
 		return fmt.Errorf("boltstore: %s: %v: %w", op, err, failover.ErrInvalid)
 	}
-	return s.update(ctx, op, func(tx *bolt.Tx) error {
-		js := tx.Bucket(bJournals)
-		open := tx.Bucket(bOpen)
-		j := js.Bucket([]byte(id))
-		var last int64
-		if j != nil {
-			if k, _ := j.Cursor().Last(); k != nil {
-				var err error
-				if last, err = s.seqOf(op, id, k); err != nil {
-					return err
-				}
-			}
-		}
-		switch {
-		case e.Seq != last+1:
-			return appErr{fmt.Errorf("boltstore: %s seq %d, last is %d: %w", op, e.Seq, last, failover.ErrConflict)}
-		case last == 0 && e.Phase != failover.PhaseBegin:
-			return appErr{fmt.Errorf("boltstore: %s: first entry is %q, want %q: %w", op, e.Phase, failover.PhaseBegin, failover.ErrConflict)}
-		case last > 0 && open.Get([]byte(id)) == nil:
-			return appErr{fmt.Errorf("boltstore: %s: journal closed: %w", op, failover.ErrConflict)}
-		}
-		if err := updateIndex(tx, func(ix *index) {
-			if j == nil {
-				ix.journals.add([]byte(id))
-			}
-			ix.entries++
-		}); err != nil {
-			return err
-		}
-		if j == nil {
+	return s.batch(ctx, op, func(tx *bolt.Tx) error { return s.appendTx(tx, op, id, e, v) })
+}
+
+// appendTx appends e (encoded as v) to journal id in tx.
+func (s *Store) appendTx(tx *bolt.Tx, op, id string, e failover.Entry, v []byte) error {
+	js := tx.Bucket(bJournals)
+	open := tx.Bucket(bOpen)
+	j := js.Bucket([]byte(id))
+	var last int64
+	if j != nil {
+		if k, _ := j.Cursor().Last(); k != nil {
 			var err error
-			if j, err = js.CreateBucket([]byte(id)); err != nil {
+			if last, err = s.seqOf(op, id, k); err != nil {
 				return err
 			}
 		}
-		if err := j.Put(seqKey(e.Seq), v); err != nil {
+	}
+	switch {
+	case e.Seq != last+1:
+		return appErr{fmt.Errorf("boltstore: %s seq %d, last is %d: %w", op, e.Seq, last, failover.ErrConflict)}
+	case last == 0 && e.Phase != failover.PhaseBegin:
+		return appErr{fmt.Errorf("boltstore: %s: first entry is %q, want %q: %w", op, e.Phase, failover.PhaseBegin, failover.ErrConflict)}
+	case last > 0 && open.Get([]byte(id)) == nil:
+		return appErr{fmt.Errorf("boltstore: %s: journal closed: %w", op, failover.ErrConflict)}
+	}
+	if err := updateIndex(tx, func(ix *index) {
+		if j == nil {
+			ix.journals.add([]byte(id))
+		}
+		ix.entries++
+	}); err != nil {
+		return err
+	}
+	if j == nil {
+		var err error
+		if j, err = js.CreateBucket([]byte(id)); err != nil {
 			return err
 		}
-		if e.Phase == failover.PhaseEnd {
-			return open.Delete([]byte(id))
-		}
-		if last == 0 {
-			return open.Put([]byte(id), []byte{})
-		}
-		return nil
-	})
+	}
+	if err := j.Put(seqKey(e.Seq), v); err != nil {
+		return err
+	}
+	if e.Phase == failover.PhaseEnd {
+		return open.Delete([]byte(id))
+	}
+	if last == 0 {
+		return open.Put([]byte(id), []byte{})
+	}
+	return nil
 }
 
 // Journal implements failover.Store.

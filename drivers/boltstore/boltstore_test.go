@@ -226,3 +226,18 @@ func openB(b *testing.B, path string) *boltstore.Store {
 	b.Cleanup(func() { _ = st.Close() })
 	return st
 }
+
+// BenchmarkMassFailure is issue 17's mass failure on a bolt file: 1,000
+// failures spread over 10 fabrics and 50 switches, every driver call
+// taking 5 ms, and 200 of them, joint or concurrent.
+func BenchmarkMassFailure(b *testing.B) {
+	newStore := func(b *testing.B) failover.Store { return openB(b, filepath.Join(b.TempDir(), "state.db")) }
+	for _, s := range []storetest.MassShape{
+		{Failures: 1000, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond},
+		{Failures: 200, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond},
+		{Failures: 200, Fabrics: 10, Switches: 50, Latency: 5 * time.Millisecond, Concurrent: true},
+		{Failures: 10, Fabrics: 10, Switches: 50},
+	} {
+		b.Run(s.String(), func(b *testing.B) { storetest.BenchmarkMassFailure(b, newStore, s) })
+	}
+}

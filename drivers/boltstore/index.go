@@ -26,6 +26,13 @@ func (k *keySet) add(key []byte) {
 	k.digest ^= h.Sum64()
 }
 
+func (k *keySet) remove(key []byte) {
+	h := fnv.New64a()
+	h.Write(key)
+	k.n--
+	k.digest ^= h.Sum64()
+}
+
 func (k keySet) bytes() []byte {
 	b := make([]byte, 16)
 	binary.BigEndian.PutUint64(b, k.n)

@@ -20,16 +20,21 @@ import (
 // Fabrics FC fabrics (an array per fabric, Arrays of them) and Switches
 // Ethernet switches; every driver call takes Latency (real time).
 // Concurrent delivers the faults as that many concurrent HandleFault
-// calls instead of one HandleFaults call.
+// calls instead of one HandleFaults call; Watcher has a bmc.Watcher find
+// them in the BMCs' event logs (8 polls at a time) and deliver them
+// through a failover.Intake.
 type MassShape struct {
 	Failures, Fabrics, Switches int
 	Latency                     time.Duration
-	Concurrent                  bool
+	Concurrent, Watcher         bool
 }
 
 func (s MassShape) String() string {
 	how := "joint"
-	if s.Concurrent {
+	switch {
+	case s.Watcher:
+		how = "watcher"
+	case s.Concurrent:
 		how = "concurrent"
 	}
 	return fmt.Sprintf("n=%d/fabrics=%d/switches=%d/lat=%v/%s", s.Failures, s.Fabrics, s.Switches, s.Latency, how)
@@ -107,7 +112,9 @@ func BenchmarkMassFailure(b *testing.B, newStore func(b *testing.B) failover.Sto
 		b.StartTimer()
 		start := time.Now()
 		results := make([]failover.Result, len(faults))
-		if s.Concurrent {
+		if s.Watcher {
+			results = WatchAndDeliver(b, w, o, faults)
+		} else if s.Concurrent {
 			var wg sync.WaitGroup
 			for i, f := range faults {
 				wg.Add(1)
@@ -141,4 +148,35 @@ func BenchmarkMassFailure(b *testing.B, newStore func(b *testing.B) failover.Sto
 	}
 	b.ReportMetric(float64(total)/float64(runs*s.Failures), "roundtrips/failover")
 	b.ReportMetric(secs/float64(runs), "s/run")
+}
+
+// WatchAndDeliver has a bmc.Watcher poll the BMCs of the failed servers
+// once (8 at a time, the default) and deliver what it classifies as
+// faults through an Intake, then waits for every failover. It returns
+// their results in the order of faults.
+func WatchAndDeliver(tb testing.TB, w *fake.World, o *failover.Orchestrator, faults []bmc.Fault) []failover.Result {
+	tb.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	got := map[string]failover.Result{}
+	in := o.NewIntake(ctx, func(r failover.Result) {
+		mu.Lock()
+		got[string(r.Server)] = r
+		mu.Unlock()
+	})
+	targets := make([]bmc.Target, len(faults))
+	for i, f := range faults {
+		targets[i] = bmc.Target{Server: f.Server, BMC: w.BMC(f.Server)}
+	}
+	wt, err := bmc.NewWatcher(targets, in.Deliver, bmc.WithWatchJitter(0), bmc.WithReplay())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wt.PollDue(ctx)
+	in.Wait()
+	out := make([]failover.Result, len(faults))
+	for i, f := range faults {
+		out[i] = got[f.Server]
+	}
+	return out
 }

@@ -72,6 +72,7 @@ func RunHarness(t *testing.T, h Harness) {
 	t.Run("Context", s.testContext)
 	t.Run("Delete", s.testDelete)
 	t.Run("Failovers", s.testFailovers)
+	t.Run("Batch", s.testBatch)
 	if h.Reopen != nil {
 		t.Run("Durable", s.testDurable)
 	}
@@ -845,6 +846,15 @@ func (s *suite) testDelete(t *testing.T) {
 	}
 	if _, err := st.Put(ctx, rec("a")); err != nil {
 		t.Fatalf("Put of a deleted ID as new: %v", err)
+	}
+	if s.h.Reopen != nil {
+		st = s.h.Reopen(t, st)
+		if _, err := st.Get(ctx, "b"); !errors.Is(err, failover.ErrNotFound) {
+			t.Fatalf("Get b after Delete and reopen: %v, want ErrNotFound", err)
+		}
+		if all, err := st.List(ctx); err != nil || len(all) != 2 {
+			t.Fatalf("List after Delete and reopen: %v %v, want a and c", all, err)
+		}
 	}
 }
 
