@@ -302,9 +302,18 @@ func (w *Watcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, w.parallelism)
-	finished := make(chan struct{}, len(w.targets)+1)
+	// finished wakes the loop when a slot is free; a wake-up already
+	// pending is enough, so a poll that ends never waits for the loop
+	// (which, once ctx ended, waits for the polls).
+	finished := make(chan struct{}, 1)
+	wake := func() {
+		select {
+		case finished <- struct{}{}:
+		default:
+		}
+	}
 	for {
-		w.launch(ctx, sem, &wg, func() { finished <- struct{}{} }, false)
+		w.launch(ctx, sem, &wg, wake, false)
 		wait := w.untilNextDue()
 		select {
 		case <-ctx.Done():

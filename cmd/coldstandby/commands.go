@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -25,6 +26,8 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	reg            *site.Registry
+	// signals, when set, replaces the process's signals for serve.
+	signals func() (<-chan os.Signal, func())
 }
 
 // app holds the global flags.
@@ -120,7 +123,7 @@ Exit codes: 0 success, 1 failure, 2 usage, 3 invalid site or records,
 	// Cobra reports usage errors itself; ours keep SilenceUsage.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &codeError{exitUsage, err} })
 	root.AddCommand(a.validate(), a.diff(), a.apply(), a.status(), a.plan(), a.coverage(), a.failover(),
-		a.failback(), a.markStandby(), a.recover(), a.journal(), a.schema())
+		a.failback(), a.markStandby(), a.recover(), a.journal(), a.schema(), a.serve())
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}

@@ -16,6 +16,7 @@
 //	coldstandby recover                  finish or roll back unfinished failovers
 //	coldstandby journal [ID]             unfinished failovers, or one failover's journal
 //	coldstandby schema                   the site file's JSON Schema
+//	coldstandby serve                    run the daemon: API, metrics, status page (package daemon)
 //
 // The site file is --site, else $COLDSTANDBY_SITE, else ./site.yaml. The
 // store is the site's (a bbolt file relative to the site file by default,

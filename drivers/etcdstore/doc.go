@@ -26,6 +26,11 @@
 //		sess.Close()
 //	}
 //
+// Elector wraps this loop's body for a daemon: each RunTerm opens a
+// session, campaigns, runs one term through RunLeader and closes the
+// session; Leader names the instance that leads now (coldstandby serve
+// uses both).
+//
 // What the leader does: when elected, it builds its Orchestrator on the
 // fenced store RunLeader hands it, runs Recover first (finishing or
 // rolling back every failover a previous leader left unfinished), then
