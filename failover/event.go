@@ -1,7 +1,9 @@
 package failover
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/coldstandby/coldstandby/search"
@@ -73,4 +75,62 @@ func (e Event) String() string {
 		s += " err=" + e.Err.Error()
 	}
 	return s
+}
+
+// LevelOf is the log level of an event of kind k (WithLogger): errors
+// for a failover that failed or a server that could not be fenced;
+// warnings for what an operator should look at (a step that failed, a
+// rollback, no spare, a refused fault, a fenced server found on, a spare
+// set aside); info for a failover's milestones and fault decisions;
+// debug for each step's start, skip and success.
+func LevelOf(e Event) slog.Level {
+	switch e.Kind {
+	case EventFailoverFailed, EventFencingFailed:
+		return slog.LevelError
+	case EventRollback, EventNoSpare, EventFaultRefused, EventServerOn, EventSpareSetAside:
+		return slog.LevelWarn
+	case EventStepFinished:
+		if e.Err != nil {
+			return slog.LevelWarn
+		}
+		return slog.LevelDebug
+	case EventStepStarted, EventStepSkipped:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// logEvent writes e to l as one record (WithLogger).
+func logEvent(l *slog.Logger, e Event) {
+	level := LevelOf(e)
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 12)
+	str := func(k, v string) {
+		if v != "" {
+			attrs = append(attrs, slog.String(k, v))
+		}
+	}
+	str("failover", e.Failover)
+	str("server", string(e.Server))
+	str("spare", string(e.Spare))
+	str("step", e.Step)
+	str("target", e.Target)
+	str("driver", e.Driver)
+	if e.Attempts > 0 {
+		attrs = append(attrs, slog.Int("attempts", e.Attempts))
+	}
+	if e.Duration > 0 {
+		attrs = append(attrs, slog.Duration("duration", e.Duration))
+	}
+	if e.Plan != nil && e.Plan.Kind != 0 {
+		attrs = append(attrs, slog.String("plan", e.Plan.String()))
+	}
+	str("detail", e.Detail)
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("err", e.Err.Error()))
+	}
+	l.LogAttrs(ctx, level, string(e.Kind), attrs...)
 }

@@ -346,7 +346,6 @@ func (r *run) claimAndFence(ctx context.Context, res Result, mem []Record) (*run
 			if begin != nil {
 				taken(ctx) // durable: the journal holds the fault, the record the claim
 				o.emit(Event{Kind: EventFailoverStarted, Failover: r.id, Server: res.Server, Detail: describe(res.Fault)})
-				o.cfg.log.Info("failover started", "failover", r.id, "server", res.Server, "fault", res.Fault.Type)
 			}
 			break
 		}

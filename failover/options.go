@@ -3,7 +3,6 @@ package failover
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -227,7 +226,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		log:          slog.New(slog.DiscardHandler),
 		clock:        realClock{},
 		timeouts:     DefaultTimeouts(),
 		attempts:     4,
@@ -239,8 +238,11 @@ func defaultConfig() config {
 	}
 }
 
-// WithLogger sends the Orchestrator's log to l (keys: server, spare,
-// step, driver, failover). The default discards it.
+// WithLogger sends the Orchestrator's log to l: every Event, as one
+// record at the level its kind says (LevelOf), with the failover ID and
+// the event's other fields as attributes (keys: failover, server, spare,
+// step, target, driver, attempts, duration, plan, detail, err). The
+// default discards it.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {

@@ -199,6 +199,7 @@ func (o *Orchestrator) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = o.cfg.clock.Now()
 	}
+	logEvent(o.cfg.log, e)
 	for _, fn := range o.cfg.observers {
 		fn(e)
 	}

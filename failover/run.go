@@ -217,7 +217,6 @@ func (r *run) step(ctx context.Context, kind, target, driver string, rec *stepRe
 		r.push(seq, *rec)
 	}
 	r.o.emit(Event{Kind: EventStepStarted, Failover: r.id, Server: server, Spare: spare, Step: kind, Target: target, Driver: driver})
-	r.o.cfg.log.Debug("step started", "failover", r.id, "step", kind, "target", target, "driver", driver, "server", server, "spare", spare)
 	err := fn(ctx, &a)
 	if err != nil && !errors.Is(err, errStopped) && !errors.Is(err, ErrNotLeader) {
 		err = fmt.Errorf("%s %s: %w", kind, target, err)
@@ -351,12 +350,10 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 	switch res.Outcome {
 	case OutcomeDone:
 		r.o.emit(Event{Kind: EventFailoverDone, Failover: r.id, Server: res.Server, Plan: &res.Plan, Duration: res.Duration})
-		r.o.cfg.log.Info("failover done", "failover", r.id, "server", res.Server, "plan", res.Plan.String())
 	case OutcomeNoSpare:
 		r.o.emit(Event{Kind: EventNoSpare, Failover: r.id, Server: res.Server, Err: res.Err})
 	case OutcomeFailed, OutcomeInterrupted, OutcomeFencingFailed:
 		r.o.emit(Event{Kind: EventFailoverFailed, Failover: r.id, Server: res.Server, Err: res.Err, Detail: string(res.Outcome)})
-		r.o.cfg.log.Warn("failover ended", "failover", r.id, "server", res.Server, "outcome", res.Outcome, "err", res.Err)
 	}
 	return res
 }
