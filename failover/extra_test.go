@@ -243,7 +243,7 @@ func TestLoggerGetsFixedKeys(t *testing.T) {
 	var buf bytes.Buffer
 	s := patentSite(t, failover.WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	s.fail("srv01", bmc.FaultPowerLost)
-	for _, want := range []string{"msg=\"failover started\"", "server=srv01", "step=storage", "driver=zoner", "spare=srv02", "msg=\"failover done\""} {
+	for _, want := range []string{"msg=failover-started", "server=srv01", "step=storage", "driver=zoner", "spare=srv02", "msg=failover-done"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, buf.String())
 		}
