@@ -282,7 +282,7 @@ type EventHandler struct {
 	maxBytes     int64
 	classify     Classifier
 	log          *slog.Logger
-	now          func() time.Time
+	clock        Clock
 
 	queueMax   int
 	workers    int
@@ -378,13 +378,13 @@ func WithEventLogger(l *slog.Logger) EventHandlerOption {
 }
 
 // WithEventClock sets the clock that stamps faults whose record has no
-// time (default time.Now).
-func WithEventClock(now func() time.Time) EventHandlerOption {
+// time (default SystemClock).
+func WithEventClock(c Clock) EventHandlerOption {
 	return func(h *EventHandler) error {
-		if now == nil {
+		if c == nil {
 			return fmt.Errorf("bmc: event handler: nil clock: %w", ErrInvalid)
 		}
-		h.now = now
+		h.clock = c
 		return nil
 	}
 }
@@ -400,7 +400,7 @@ func NewEventHandler(deliver func(context.Context, Fault), opts ...EventHandlerO
 		maxBytes:   DefaultMaxEventBytes,
 		classify:   Classify,
 		log:        slog.New(slog.DiscardHandler),
-		now:        time.Now,
+		clock:      SystemClock(),
 		seen:       map[string]bool{},
 		maxSeen:    4096,
 		queueMax:   DefaultEventQueue,
@@ -480,7 +480,7 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, http.StatusUnprocessableEntity)
 		return
 	}
-	now := h.now()
+	now := h.clock.Now()
 	var faults []Fault
 	var keys []string
 	for _, e := range events {

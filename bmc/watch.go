@@ -11,19 +11,6 @@ import (
 	"time"
 )
 
-// Clock is the time source of a Watcher. The default is the system clock;
-// tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Target is one server whose BMC a Watcher polls.
 type Target struct {
 	Server string // the server's ID as the Orchestrator knows it
@@ -243,7 +230,7 @@ func NewWatcher(targets []Target, deliver func(context.Context, Fault), opts ...
 		unreachable: DefaultUnreachableAfter,
 		maxBackoff:  DefaultMaxBackoff,
 		pollTimeout: DefaultPollTimeout,
-		clock:       systemClock{},
+		clock:       SystemClock(),
 		classify:    Classify,
 		log:         slog.New(slog.DiscardHandler),
 	}

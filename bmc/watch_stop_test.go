@@ -12,7 +12,7 @@ import (
 // firedClock is the system clock whose timers have always fired: the
 // Watcher's loop wakes on its timer as often as on the end of a poll,
 // so end-of-poll signals pile up unread.
-type firedClock struct{}
+type firedClock struct{ bmc.Clock }
 
 func (firedClock) Now() time.Time { return time.Now() }
 
@@ -31,7 +31,7 @@ func TestRunReturnsAfterManyPollsEnded(t *testing.T) {
 		targets = append(targets, bmc.Target{Server: fmt.Sprintf("s%d", i), BMC: &logBMC{}})
 	}
 	w, err := bmc.NewWatcher(targets, func(context.Context, bmc.Fault) {},
-		bmc.WithWatchClock(firedClock{}), bmc.WithWatchInterval(time.Nanosecond), bmc.WithWatchJitter(0))
+		bmc.WithWatchClock(firedClock{bmc.SystemClock()}), bmc.WithWatchInterval(time.Nanosecond), bmc.WithWatchJitter(0))
 	if err != nil {
 		t.Fatal(err)
 	}

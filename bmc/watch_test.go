@@ -31,6 +31,14 @@ func (c *fakeClock) Now() time.Time {
 
 func (c *fakeClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
 
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Advance(d)
+	return nil
+}
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

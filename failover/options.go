@@ -11,34 +11,12 @@ import (
 )
 
 // Clock is the Orchestrator's time source: Now for durations and
-// deadlines, Sleep for waits (backoff, polling, delayed fault actions).
-// Sleep returns ctx's error when ctx ends first. drivers/fake.Clock
-// satisfies it, which makes whole failovers run in virtual time.
-type Clock interface {
-	Now() time.Time
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// deadlines, Sleep for waits (backoff, polling, delayed fault actions),
+// After for timers. It is bmc.Clock, the one clock the Orchestrator, the
+// bmc.Watcher and the bmc.EventHandler share: drivers/fake.Clock
+// satisfies it, which makes whole failovers, detection included, run in
+// virtual time.
+type Clock = bmc.Clock
 
 // Action is what the Orchestrator does about a fault type.
 type Action int
@@ -227,7 +205,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		log:          slog.New(slog.DiscardHandler),
-		clock:        realClock{},
+		clock:        bmc.SystemClock(),
 		timeouts:     DefaultTimeouts(),
 		attempts:     4,
 		undoAttempts: 8,

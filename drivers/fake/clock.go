@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/coldstandby/coldstandby/bmc"
 )
 
 // Option configures a World.
@@ -88,14 +90,24 @@ func realSleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Clock is a virtual clock for simulations. Sleep advances it instead of
-// waiting, so simulated seconds cost nothing. It is safe for concurrent
-// use; concurrent sleepers each advance it, so virtual time runs at least
-// as fast as the longest chain of sleeps.
+// Clock is a virtual clock for simulations (a bmc.Clock, and so a
+// failover.Clock). Sleep advances it instead of waiting, so simulated
+// seconds cost nothing; After's channel receives when the clock has been
+// advanced (by Advance or by anyone's Sleep) to its time. It is safe for
+// concurrent use; concurrent sleepers each advance it, so virtual time
+// runs at least as fast as the longest chain of sleeps.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	timers []clockTimer
 }
+
+type clockTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+var _ bmc.Clock = (*Clock)(nil)
 
 // NewClock returns a virtual clock that reads start.
 func NewClock(start time.Time) *Clock { return &Clock{now: start} }
@@ -107,14 +119,25 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward by d (a negative d is ignored).
+// Advance moves the clock forward by d (a negative d is ignored) and
+// fires the timers (After) that are due.
 func (c *Clock) Advance(d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-	c.mu.Unlock()
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		if t.at.After(c.now) {
+			keep = append(keep, t)
+			continue
+		}
+		t.ch <- c.now // buffered, and sent once
+	}
+	clear(c.timers[len(keep):])
+	c.timers = keep
 }
 
 // Sleep advances the clock by d and returns at once, or returns ctx.Err()
@@ -125,6 +148,29 @@ func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 	c.Advance(d)
 	return nil
+}
+
+// After returns a channel that receives the clock's time once the clock
+// has been advanced by d from now (at once for d <= 0). Nothing advances
+// a virtual clock by itself: a simulation advances it (Advance, Sleep).
+func (c *Clock) After(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.timers = append(c.timers, clockTimer{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+// Waiters returns how many After channels have not fired yet: a test
+// advances the clock once the goroutine it drives is waiting.
+func (c *Clock) Waiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
 }
 
 // newRand returns the deterministic random source for a seed.
