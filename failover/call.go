@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/hashicorp/go-multierror"
@@ -26,11 +27,20 @@ func (r *run) call(ctx context.Context, a *AuditEntry, attempts int, fn func(con
 // Storage moves use it to re-confirm the source off before every request,
 // retries included (ensureOff).
 func (r *run) callAfter(ctx context.Context, a *AuditEntry, attempts int, pre func(context.Context) error, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
-	t := r.o.cfg.timeouts
+	return r.o.guarded(ctx, r.mayAct, a, attempts, pre, fn, verify)
+}
+
+// guarded is the one path of every driver call: before each attempt the
+// may-act check (the run alive, this instance still the leader) and pre;
+// the per-call timeout; retries of transient and outcome-unknown errors
+// with backoff; after ErrOutcomeUnknown, verify (when given) re-reads the
+// device; every attempt counted in a (when given).
+func (o *Orchestrator) guarded(ctx context.Context, mayAct func() error, a *AuditEntry, attempts int, pre func(context.Context) error, fn func(context.Context) error, verify func(context.Context) (bool, error)) error {
+	t := o.cfg.timeouts
 	backoff := t.RetryBase
 	var err error
 	for i := 0; i < attempts; i++ {
-		if derr := r.mayAct(); derr != nil {
+		if derr := mayAct(); derr != nil {
 			return derr
 		}
 		if pre != nil {
@@ -48,7 +58,7 @@ func (r *run) callAfter(ctx context.Context, a *AuditEntry, attempts int, pre fu
 			return nil
 		}
 		if errors.Is(err, ErrOutcomeUnknown) && verify != nil {
-			if derr := r.mayAct(); derr != nil {
+			if derr := mayAct(); derr != nil {
 				return derr
 			}
 			vctx, cancel := context.WithTimeout(ctx, t.Step)
@@ -61,12 +71,34 @@ func (r *run) callAfter(ctx context.Context, a *AuditEntry, attempts int, pre fu
 		if !retryable(err) || ctx.Err() != nil || i == attempts-1 {
 			break
 		}
-		if serr := r.o.cfg.clock.Sleep(ctx, backoff); serr != nil {
+		if serr := o.cfg.clock.Sleep(ctx, backoff); serr != nil {
 			break
 		}
 		backoff = min(backoff*2, t.RetryLimit)
 	}
 	return err
+}
+
+// leading is the may-act check of calls made outside a failover
+// (MarkStandby): this instance must still be the leader.
+func (o *Orchestrator) leading() error {
+	if lc := o.leader; lc != nil && lc.Deposed() {
+		return fmt.Errorf("failover: the store reports this instance deposed: %w", ErrNotLeader)
+	}
+	return nil
+}
+
+// read asks a yes-or-no question of a driver through the guarded path
+// (call): one attempt, the leader check, the per-call timeout and the
+// audit. A failed read says no with its error.
+func (r *run) read(ctx context.Context, a *AuditEntry, fn func(context.Context) (bool, error)) (bool, error) {
+	var yes bool
+	err := r.call(ctx, a, 1, func(ctx context.Context) error {
+		var err error
+		yes, err = fn(ctx)
+		return err
+	}, nil)
+	return yes && err == nil, err
 }
 
 // parallel runs fns concurrently and combines their errors.

@@ -29,7 +29,7 @@ func (r *run) commit(ctx context.Context, plan search.Plan) ([]search.ServerID, 
 func (r *run) commitBatched(ctx context.Context, plan search.Plan) ([]search.ServerID, error) {
 	target := joinIDs(reservedSet(plan))
 	var blame []search.ServerID
-	err := r.step(ctx, "commit", target, "store", nil, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+	err := r.check(ctx, "commit", target, "store", r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 		for try := 0; try < 16; try++ {
 			a.Attempts++
 			recs, err := r.records(ctx, plan)
@@ -46,7 +46,7 @@ func (r *run) commitBatched(ctx context.Context, plan search.Plan) ([]search.Ser
 			if err != nil {
 				return err
 			}
-			rec := stepRec{Kind: "commit", Records: final, Plan: &plan}
+			rec := stepRec{Kind: kindCommit, Records: final, Plan: &plan}
 			intent, err := r.entry(PhaseIntent, "commit", target, rec, nil)
 			if err != nil {
 				return err
@@ -88,7 +88,7 @@ func (r *run) commitUnbatched(ctx context.Context, plan search.Plan) ([]search.S
 	o := r.o
 	var rec stepRec
 	var blame []search.ServerID
-	err := r.step(ctx, "commit", joinIDs(reservedSet(plan)), "store", nil, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+	err := r.check(ctx, "commit", joinIDs(reservedSet(plan)), "store", r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 		a.Attempts++
 		recs, err := r.records(ctx, plan)
 		if err != nil {
@@ -104,7 +104,7 @@ func (r *run) commitUnbatched(ctx context.Context, plan search.Plan) ([]search.S
 		if err != nil {
 			return err
 		}
-		rec = stepRec{Kind: "commit", Records: final, Plan: &plan}
+		rec = stepRec{Kind: kindCommit, Records: final, Plan: &plan}
 		seq, err := r.journal(ctx, PhaseIntent, "commit", joinIDs(reservedSet(plan)), rec, nil)
 		if err != nil {
 			return err

@@ -34,7 +34,7 @@ func (r *run) compose(ctx context.Context, plan search.Plan) error {
 		members[i] = string(m)
 	}
 	rec := &stepRec{Partition: id, Members: members}
-	err = r.step(ctx, "compose", id, "partition", rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+	err = r.step(ctx, kindCompose, id, rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 		return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
 			return pm.Compose(ctx, id, members)
 		}, nil)

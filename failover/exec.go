@@ -159,7 +159,7 @@ func (r *run) mustUndo() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range r.stack {
-		if p.rec.Kind != "fence" || p.rec.Victim {
+		if p.rec.Kind != kindFence || p.rec.Victim {
 			return true
 		}
 	}
@@ -237,7 +237,7 @@ func (r *run) attempt(ctx context.Context, plan search.Plan) ([]search.ServerID,
 			if err := r.verifyStorage(ctx, victim, target); err != nil {
 				return err
 			}
-			if err := r.step(ctx, "fenced", string(victim.ID), "bmc", nil, victim.ID, target.ID, func(ctx context.Context, a *AuditEntry) error {
+			if err := r.check(ctx, "fenced", string(victim.ID), "bmc", victim.ID, target.ID, func(ctx context.Context, a *AuditEntry) error {
 				return r.ensureOff(ctx, a, victim)
 			}); err != nil {
 				return b.on(v.Victim, err)
@@ -290,7 +290,7 @@ func (r *run) attempt(ctx context.Context, plan search.Plan) ([]search.ServerID,
 	if err := parallel(checks...); err != nil {
 		return b.ids, err
 	}
-	if err := r.step(ctx, "fenced", joinIDs(r.h.Members), "bmc", nil, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+	if err := r.check(ctx, "fenced", joinIDs(r.h.Members), "bmc", r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 		for _, as := range plan.Assignments {
 			if err := r.ensureOff(ctx, a, recs[as.Failed]); err != nil {
 				return err

@@ -70,7 +70,7 @@ func (o *Orchestrator) Failback(ctx context.Context, home search.ServerID) (Resu
 	// above. (Home keeps its state: the plan's reserve step marks it.)
 	src := cur.ID
 	rsv := &stepRec{Reserved: []reservation{{ID: home, Prev: h.State}, {ID: src, Prev: cur.State}}}
-	if err := r.step(ctx, "reserve", string(src)+","+string(home), "store", rsv, src, home, func(ctx context.Context, a *AuditEntry) error {
+	if err := r.step(ctx, kindReserve, string(src)+","+string(home), rsv, src, home, func(ctx context.Context, a *AuditEntry) error {
 		a.Attempts++
 		return o.update(ctx, r, []search.ServerID{src, home}, func(m map[search.ServerID]*Record) error {
 			for _, x := range m {

@@ -140,3 +140,25 @@ func TestFailbackReturnsTheFormerSparesPortsToTheirSetting(t *testing.T) {
 	}
 	s.checkWorld()
 }
+
+// MarkStandby's driver calls go through the guarded path: a BMC or an
+// array that answers "try again" a few times is retried, as in a
+// failover, not reported as a failure.
+func TestMarkStandbyRetriesTransientDriverErrors(t *testing.T) {
+	s := patentSite(t)
+	if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+		t.Fatal(res.Err)
+	}
+	_ = s.w.RepairServer("srv01")
+	for _, f := range []struct{ driver, method string }{{fake.DriverBMC, "PowerState"}, {fake.DriverStorage, "Mappings"}} {
+		if _, err := s.w.FailCalls(f.driver, f.method, "", bmc.ErrTransient, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.o.MarkStandby(context.Background(), "srv01"); err != nil {
+		t.Fatalf("MarkStandby after two transient errors of each driver: %v", err)
+	}
+	if n := s.w.Calls(fake.DriverBMC, "PowerState"); n < 3 {
+		t.Fatalf("PowerState called %d times, want the two failures and a retry", n)
+	}
+}

@@ -409,7 +409,7 @@ func (r *run) keepOff(ctx context.Context, x Record) error {
 	if !ok {
 		return nil
 	}
-	return r.step(ctx, "keep-off", string(x.ID), "bmc", nil, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
+	return r.check(ctx, "keep-off", string(x.ID), "bmc", x.ID, "", func(ctx context.Context, a *AuditEntry) error {
 		var p bmc.RestorePolicy
 		if err := r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error {
 			var err error

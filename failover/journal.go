@@ -45,7 +45,7 @@ func (r *run) load(j []Entry) error {
 // the servers reserved.
 func (r *run) remember(rec stepRec) {
 	switch rec.Kind {
-	case "volumes":
+	case kindVolumes:
 		k := volKey{rec.Server, rec.Array}
 		if r.vols == nil {
 			r.vols = map[volKey][]storage.Mapping{}
@@ -53,9 +53,9 @@ func (r *run) remember(rec stepRec) {
 		if _, ok := r.vols[k]; !ok {
 			r.vols[k] = slices.Clone(rec.Maps)
 		}
-	case "storage", "park":
+	case kindStorage, kindPark:
 		r.moves = append(r.moves, rec)
-	case "reserve":
+	case kindReserve:
 		if r.used == nil {
 			r.used = map[search.ServerID]bool{}
 		}
@@ -84,7 +84,7 @@ type header struct {
 // stepRec is the Data of a step's journal entries: everything needed to
 // undo the step after a crash, from the journal alone.
 type stepRec struct {
-	Kind string `json:"kind"`
+	Kind stepKind `json:"kind"`
 	// Of is, for undo entries, the Seq of the intent being undone.
 	Of int64 `json:"of,omitempty"`
 

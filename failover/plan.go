@@ -129,7 +129,7 @@ func (r *run) planAndReserve(ctx context.Context, fixed *search.Plan, aside map[
 			}
 			continue
 		}
-		err := r.step(ctx, "reserve", joinIDs(set), "store", &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
+		err := r.step(ctx, kindReserve, joinIDs(set), &rec, r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 			a.Attempts++
 			_, err := o.put(ctx, recs...)
 			return r.storeErr(err)
@@ -316,7 +316,7 @@ func (o *Orchestrator) reserveJointly(ctx context.Context, runs []*run, aside ma
 			if plans[k].Kind == 0 {
 				continue
 			}
-			st := &stepRec{Kind: "reserve", Plan: &plans[k]}
+			st := &stepRec{Kind: kindReserve, Plan: &plans[k]}
 			for _, id := range reservedSet(plans[k]) {
 				x, ok := byID[id]
 				if !ok {

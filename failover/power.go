@@ -63,7 +63,7 @@ func (r *run) waitPower(ctx context.Context, a *AuditEntry, b bmc.BMC, want bmc.
 // confirmed off. A victim's fence is undone by powering it on again.
 func (r *run) fence(ctx context.Context, x Record, victim bool) error {
 	rec := &stepRec{Server: x.ID, Victim: victim}
-	err := r.step(ctx, "fence", string(x.ID), "bmc", rec, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
+	err := r.step(ctx, kindFence, string(x.ID), rec, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
 		b, err := r.o.bmcOf(x)
 		if err != nil {
 			return err
@@ -98,15 +98,19 @@ func (r *run) fenceBMC(ctx context.Context, a *AuditEntry, b bmc.BMC, how Fencin
 		return derr
 	}
 	if cfg.nmi && st == bmc.PowerOn {
-		a.Attempts++
-		_ = b.NMI(ctx) // best effort: unsupported or refused NMIs do not stop fencing
+		// Best effort: unsupported or refused NMIs do not stop fencing.
+		_ = r.call(ctx, a, 1, b.NMI, nil)
 	}
 	// A server writing a memory dump is given time to finish it.
 	if dr, ok := b.(bmc.DumpReporter); ok && err == nil && st != bmc.PowerOff {
 		deadline := clk.Now().Add(t.Dump)
-		for clk.Now().Before(deadline) && r.mayAct() == nil {
-			a.Attempts++
-			dumping, derr := dr.DumpInProgress(ctx)
+		for clk.Now().Before(deadline) {
+			var dumping bool
+			derr := r.call(ctx, a, 1, func(ctx context.Context) error {
+				var err error
+				dumping, err = dr.DumpInProgress(ctx)
+				return err
+			}, nil)
 			if derr != nil || !dumping {
 				break
 			}
@@ -222,7 +226,7 @@ func (r *run) boot(ctx context.Context, x Record) error {
 		return fmt.Errorf("failover: boot %s: it would not boot from the disks: %w", x.ID, err)
 	}
 	rec := &stepRec{Server: x.ID}
-	return r.step(ctx, "boot", string(x.ID), "bmc", rec, "", x.ID, func(ctx context.Context, a *AuditEntry) error {
+	return r.step(ctx, kindBoot, string(x.ID), rec, "", x.ID, func(ctx context.Context, a *AuditEntry) error {
 		cfg := r.o.cfg
 		b, err := r.o.bmcOf(x)
 		if err != nil {

@@ -106,7 +106,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 func (o *Orchestrator) resume(ctx context.Context, r *run, res Result) (Result, error) {
 	id, h := r.id, r.h
 	for _, p := range r.stack {
-		if p.rec.Kind == "commit" {
+		if p.rec.Kind == kindCommit {
 			if err := o.applyCommit(ctx, r, id, p.rec.Records); err != nil {
 				res = r.finish(ctx, res, OutcomeInterrupted, fmt.Errorf("failover: recover %s: commit: %w", id, err))
 				return res, res.Err

@@ -197,9 +197,27 @@ func (r *run) addAudit(a AuditEntry) {
 	r.mu.Unlock()
 }
 
-// step runs one journaled step: intent (with rec, which the rollback
-// undoes), fn, then done or failed. A nil rec runs fn unjournaled (reads).
-func (r *run) step(ctx context.Context, kind, target, driver string, rec *stepRec, server, spare search.ServerID, fn func(ctx context.Context, a *AuditEntry) error) error {
+// step runs one journaled step of kind k: intent (with rec, which the
+// rollback undoes through k's undo), fn, then done or failed. Its driver
+// is k's.
+func (r *run) step(ctx context.Context, k stepKind, target string, rec *stepRec, server, spare search.ServerID, fn func(ctx context.Context, a *AuditEntry) error) error {
+	spec, ok := kinds[k]
+	if !ok {
+		return fmt.Errorf("unknown step kind %q: %w", k, ErrInvalid)
+	}
+	rec.Kind = k
+	return r.run(ctx, string(k), target, spec.driver, rec, server, spare, fn)
+}
+
+// check runs fn as an unjournaled step named name (a read, a check, a
+// commit that journals itself): audited and reported, never undone.
+func (r *run) check(ctx context.Context, name, target, driver string, server, spare search.ServerID, fn func(ctx context.Context, a *AuditEntry) error) error {
+	return r.run(ctx, name, target, driver, nil, server, spare, fn)
+}
+
+// run is step and check: the intent when rec is set, fn with its audit
+// entry and events, then done or failed when rec is set.
+func (r *run) run(ctx context.Context, kind, target, driver string, rec *stepRec, server, spare search.ServerID, fn func(ctx context.Context, a *AuditEntry) error) error {
 	if r.stopped() {
 		return r.deadErr()
 	}
@@ -209,7 +227,6 @@ func (r *run) step(ctx context.Context, kind, target, driver string, rec *stepRe
 	ctx = opid.With(ctx, r.id)
 	a := AuditEntry{Step: kind, Target: target, Driver: driver, Start: r.o.cfg.clock.Now()}
 	if rec != nil {
-		rec.Kind = kind
 		seq, err := r.journal(ctx, PhaseIntent, kind, target, rec, nil)
 		if err != nil {
 			return err
@@ -383,7 +400,7 @@ func (r *run) settleVolumes(ctx context.Context) error {
 		if src.DiskArray != k.array {
 			continue
 		}
-		err = r.step(ctx, "storage.check", k.array+": "+string(k.server), "storage", nil, k.server, "", func(ctx context.Context, a *AuditEntry) error {
+		err = r.check(ctx, "storage.check", k.array+": "+string(k.server), "storage", k.server, "", func(ctx context.Context, a *AuditEntry) error {
 			return r.reconcile(ctx, a, dm, src, want, "")
 		})
 		if err != nil {

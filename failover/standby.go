@@ -6,6 +6,7 @@ import (
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/search"
+	"github.com/coldstandby/coldstandby/storage"
 )
 
 // MarkStandby returns a repaired server (Failed, or set aside in
@@ -44,7 +45,13 @@ func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) 
 	if err != nil {
 		return fmt.Errorf("failover: mark standby %s: %w", server, err)
 	}
-	st, err := b.PowerState(ctx)
+	n := o.cfg.attempts
+	var st bmc.PowerState
+	err = o.guarded(ctx, o.leading, nil, n, nil, func(ctx context.Context) error {
+		var err error
+		st, err = b.PowerState(ctx)
+		return err
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("failover: mark standby %s: %w", server, err)
 	}
@@ -52,7 +59,12 @@ func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) 
 		return fmt.Errorf("failover: mark standby %s: power is %s, want off: %w", server, st, ErrConflict)
 	}
 	if dm, ok := o.drv.DiskMappers[rec.DiskArray]; ok && len(initiators(rec)) > 0 {
-		maps, err := dm.Mappings(ctx, initiators(rec))
+		var maps []storage.Mapping
+		err := o.guarded(ctx, o.leading, nil, n, nil, func(ctx context.Context) error {
+			var err error
+			maps, err = dm.Mappings(ctx, initiators(rec))
+			return err
+		}, nil)
 		if err != nil {
 			return fmt.Errorf("failover: mark standby %s: %w", server, err)
 		}
@@ -66,7 +78,11 @@ func (o *Orchestrator) MarkStandby(ctx context.Context, server search.ServerID) 
 		if !ok {
 			return fmt.Errorf("failover: mark standby %s: its BMC cannot set the power-restore policy back to %s: %w", server, p, ErrUnsupported)
 		}
-		if err := pr.SetPowerRestorePolicy(ctx, p); err != nil {
+		err := o.guarded(ctx, o.leading, nil, n, nil, func(ctx context.Context) error { return pr.SetPowerRestorePolicy(ctx, p) }, func(ctx context.Context) (bool, error) {
+			got, err := pr.PowerRestorePolicy(ctx)
+			return got == p, err
+		})
+		if err != nil {
 			return fmt.Errorf("failover: mark standby %s: power-restore policy back to %s: %w", server, p, err)
 		}
 	}

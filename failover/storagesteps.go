@@ -54,7 +54,7 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	}
 	// Read the source's masking (dst must be off and see none of it).
 	var maps []storage.Mapping
-	err = r.step(ctx, "storage.read", target, "storage", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+	err = r.check(ctx, "storage.read", target, "storage", src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 		if err := r.confirmOff(ctx, a, dst); err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	}
 	if sw, ok := dm.(storage.InitiatorSwapper); ok && o.cfg.swap {
 		rec := &stepRec{Server: src.ID, Spare: dst.ID, Array: src.DiskArray, From: from, To: to, Swap: true, Maps: want}
-		err := r.step(ctx, "storage", target, "storage", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+		err := r.step(ctx, kindStorage, target, rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 			return r.callAfter(ctx, a, o.cfg.attempts, offFirst(a), func(ctx context.Context) error {
 				return sw.SwapInitiators(ctx, from, to)
 			}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, to, want) })
@@ -101,7 +101,7 @@ func (r *run) moveStorage(ctx context.Context, src, dst Record) error {
 	for _, m := range want {
 		rec := &stepRec{Server: src.ID, Spare: dst.ID, Array: src.DiskArray, From: from, To: to, Volume: m.Volume, LUN: m.LUN}
 		vt := fmt.Sprintf("%s/%s lun %d: %s -> %s", src.DiskArray, m.Volume, m.LUN, src.ID, dst.ID)
-		err := r.step(ctx, "storage", vt, "storage", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+		err := r.step(ctx, kindStorage, vt, rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 			if err := r.callAfter(ctx, a, o.cfg.attempts, offFirst(a), func(ctx context.Context) error {
 				return dm.Unmap(ctx, m.Volume, from)
 			}, func(ctx context.Context) (bool, error) { return notSees(ctx, dm, from, m.Volume) }); err != nil {
@@ -139,7 +139,7 @@ func (r *run) expectVolumes(ctx context.Context, src Record, dm storage.DiskMapp
 	r.mu.Lock()
 	want, known := r.vols[k]
 	onStack := slices.ContainsFunc(r.stack, func(p pending) bool {
-		return p.rec.Kind == "volumes" && p.rec.Server == src.ID && p.rec.Array == src.DiskArray
+		return p.rec.Kind == kindVolumes && p.rec.Server == src.ID && p.rec.Array == src.DiskArray
 	})
 	r.mu.Unlock()
 	if !known {
@@ -150,14 +150,14 @@ func (r *run) expectVolumes(ctx context.Context, src Record, dm storage.DiskMapp
 		// Journaled on every attempt (with the first read's list), so
 		// that the attempt's rollback ends by checking src has them all.
 		rec := &stepRec{Server: src.ID, Array: src.DiskArray, From: initiators(src), Maps: want}
-		if err := r.step(ctx, "volumes", target, "storage", rec, src.ID, dst, func(context.Context, *AuditEntry) error { return nil }); err != nil {
+		if err := r.step(ctx, kindVolumes, target, rec, src.ID, dst, func(context.Context, *AuditEntry) error { return nil }); err != nil {
 			return nil, err
 		}
 	}
 	if !known {
 		return want, nil
 	}
-	err := r.step(ctx, "storage.check", target, "storage", nil, src.ID, dst, func(ctx context.Context, a *AuditEntry) error {
+	err := r.check(ctx, "storage.check", target, "storage", src.ID, dst, func(ctx context.Context, a *AuditEntry) error {
 		return r.reconcile(ctx, a, dm, src, want, dst)
 	})
 	return want, err
@@ -296,7 +296,7 @@ func (r *run) verifyStorage(ctx context.Context, src, dst Record) error {
 		return err
 	}
 	target := src.DiskArray + ": " + string(src.ID) + " -> " + string(dst.ID)
-	return r.step(ctx, "storage.verify", target, "storage", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+	return r.check(ctx, "storage.verify", target, "storage", src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 		have, err := r.readMappings(ctx, a, dm, initiators(dst))
 		if err != nil {
 			return err
@@ -363,7 +363,7 @@ func (r *run) park(ctx context.Context, v Record) error {
 	}
 	from := initiators(v)
 	var maps []storage.Mapping
-	if err := r.step(ctx, "storage.read", v.DiskArray+": "+string(v.ID), "storage", nil, v.ID, "", func(ctx context.Context, a *AuditEntry) error {
+	if err := r.check(ctx, "storage.read", v.DiskArray+": "+string(v.ID), "storage", v.ID, "", func(ctx context.Context, a *AuditEntry) error {
 		var err error
 		maps, err = r.readMappings(ctx, a, dm, from)
 		return err
@@ -380,7 +380,7 @@ func (r *run) park(ctx context.Context, v Record) error {
 	for _, m := range want {
 		rec := &stepRec{Server: v.ID, Array: v.DiskArray, From: from, Volume: m.Volume, LUN: m.LUN, Park: true}
 		vt := fmt.Sprintf("%s/%s lun %d: %s parked", v.DiskArray, m.Volume, m.LUN, v.ID)
-		if err := r.step(ctx, "park", vt, "storage", rec, v.ID, "", func(ctx context.Context, a *AuditEntry) error {
+		if err := r.step(ctx, kindPark, vt, rec, v.ID, "", func(ctx context.Context, a *AuditEntry) error {
 			return r.callAfter(ctx, a, o.cfg.attempts, func(ctx context.Context) error { return r.ensureOff(ctx, a, v) }, func(ctx context.Context) error {
 				return dm.Unmap(ctx, m.Volume, from)
 			}, func(ctx context.Context) (bool, error) { return notSees(ctx, dm, from, m.Volume) })

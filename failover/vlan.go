@@ -30,7 +30,7 @@ func (r *run) moveVLANs(ctx context.Context, src, dst Record) error {
 		}
 		fns = append(fns, func() error {
 			var want, prev fabric.PortVLAN
-			if err := r.step(ctx, "vlan.read", target, "vlan", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+			if err := r.check(ctx, "vlan.read", target, "vlan", src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 				if err := r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
 					var err error
 					want, err = fs.PortVLAN(ctx, fn.Port)
@@ -51,7 +51,7 @@ func (r *run) moveVLANs(ctx context.Context, src, dst Record) error {
 				return nil
 			}
 			rec := &stepRec{Server: src.ID, Spare: dst.ID, Switch: sn.Switch, Port: sn.Port, Set: &want, Prev: &prev}
-			return r.step(ctx, "vlan", target, "vlan", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+			return r.step(ctx, kindVLAN, target, rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 				return r.call(ctx, a, o.cfg.attempts, func(ctx context.Context) error {
 					_, err := ss.SetPortVLAN(ctx, sn.Port, want)
 					return err
@@ -117,7 +117,7 @@ func (r *run) restorePorts(ctx context.Context, x Record) error {
 		}
 		fns = append(fns, func() error {
 			var prev fabric.PortVLAN
-			if err := r.step(ctx, "vlan.read", target, "vlan", nil, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
+			if err := r.check(ctx, "vlan.read", target, "vlan", x.ID, "", func(ctx context.Context, a *AuditEntry) error {
 				return r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error {
 					var err error
 					prev, err = sw.PortVLAN(ctx, n.Port)
@@ -130,7 +130,7 @@ func (r *run) restorePorts(ctx context.Context, x Record) error {
 				return nil
 			}
 			rec := &stepRec{Server: x.ID, Switch: n.Switch, Port: n.Port, Set: &want, Prev: &prev}
-			return r.step(ctx, "vlan", target, "vlan", rec, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
+			return r.step(ctx, kindVLAN, target, rec, x.ID, "", func(ctx context.Context, a *AuditEntry) error {
 				return r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error {
 					_, err := sw.SetPortVLAN(ctx, n.Port, want)
 					return err

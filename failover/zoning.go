@@ -69,7 +69,7 @@ func (r *run) zoneOne(ctx context.Context, z fabric.FCZoner, fab, target string,
 	o := r.o
 	// Read outside any transaction: no other failover edits these WWPNs.
 	var fz, sz []string
-	if err := r.step(ctx, "zone.read", target, "zoner", nil, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+	if err := r.check(ctx, "zone.read", target, "zoner", src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 		var err error
 		if fz, err = r.zones(ctx, a, z, fw); err != nil {
 			return err
@@ -83,7 +83,7 @@ func (r *run) zoneOne(ctx context.Context, z fabric.FCZoner, fab, target string,
 		return nil
 	}
 	rec := &stepRec{Server: src.ID, Spare: dst.ID, Fabric: fab, FailedWWPN: fw, SpareWWPN: sw, FailedZones: fz, SpareZones: sz}
-	return r.step(ctx, "zone", target, "zoner", rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
+	return r.step(ctx, kindZone, target, rec, src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
 		return r.applyZones(ctx, a, z, fab, o.cfg.attempts, forwardZoneEdits(fw, sw, fz, sz), false)
 	})
 }
