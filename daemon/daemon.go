@@ -591,7 +591,7 @@ func (d *Daemon) watched() (servers, primed int) {
 
 // observe is every acting Orchestrator's observer.
 func (d *Daemon) observe(e failover.Event) {
-	if e.Kind == failover.EventFailoverStarted || e.Kind == failover.EventStepStarted {
+	if e.Kind == failover.EventFailoverStarted || e.Kind == failover.EventFailbackStarted || e.Kind == failover.EventStepStarted {
 		d.history.note(e.Failover)
 	}
 	d.metrics.Observe(e)

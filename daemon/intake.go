@@ -274,7 +274,7 @@ func (in *intake) observe(e failover.Event) {
 		}
 		r.v.Failover, r.v.State = e.Failover, FaultFailingOver
 		close(r.started)
-	case e.Kind == failover.EventStepStarted && e.Step == "reserve" && e.Failover != "":
+	case e.Kind == failover.EventFailbackStarted:
 		in.mu.Lock()
 		defer in.mu.Unlock()
 		if ch := in.failbacks[e.Spare]; ch != nil {

@@ -34,6 +34,9 @@ func logEvent(l *slog.Logger, e failover.Event) {
 	case failover.EventFailoverStarted:
 		msg = "fault"
 		add(slog.String("outcome", "failing-over"), slog.String("fault", e.Detail))
+	case failover.EventFailbackStarted:
+		msg = "failback"
+		add(slog.String("detail", e.Detail))
 	case failover.EventFaultReported:
 		fault(failover.OutcomeReported)
 	case failover.EventFaultAbsorbed:

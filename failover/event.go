@@ -21,6 +21,7 @@ const (
 	EventFaultDeferred   EventKind = "fault-deferred"   // the server is held by another failover, which gets the fault
 	EventServerOn        EventKind = "server-on"        // a fenced server was found on again: it is fenced again
 	EventFailoverStarted EventKind = "failover-started" // a failover began (journal opened)
+	EventFailbackStarted EventKind = "failback-started" // a failback began (journal opened): Server is the source, Spare home
 	EventFenced          EventKind = "fenced"           // a server was confirmed off
 	EventFencingFailed   EventKind = "fencing-failed"   // a server could not be confirmed off: the failover stops (I1)
 	EventPlanChosen      EventKind = "plan-chosen"      // a plan was found and its servers reserved

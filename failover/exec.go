@@ -26,7 +26,7 @@ import (
 // the attempt is rolled back (the disks go back to it).
 func (o *Orchestrator) execute(ctx context.Context, r *run, first *search.Plan) Result {
 	ctx = opid.With(ctx, r.id)
-	res := Result{ID: r.id, Server: r.h.Server, Fault: r.h.Fault, Action: o.rule(r.h.Fault.Type).Action}
+	res := Result{ID: r.id, Server: r.h.Server, Fault: r.h.Fault, Action: r.h.action(o)}
 	var errs []error
 	aside := map[search.ServerID]bool{}
 	fixed := r.h.Plan

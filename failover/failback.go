@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/search"
 )
 
@@ -55,13 +54,14 @@ func (o *Orchestrator) Failback(ctx context.Context, home search.ServerID) (Resu
 	}
 	defer o.release(fl)
 	plan := search.Plan{Kind: search.Exact, Assignments: []search.Assignment{{Failed: cur.ID, Spare: home}}, Replacement: []search.ServerID{home}}
-	hd := header{Kind: kindFailback, Server: cur.ID, Members: []search.ServerID{cur.ID}, Fault: bmc.Fault{Server: string(cur.ID), Type: "failback", Detail: "failback to " + string(home)}, Plan: &plan}
+	hd := header{Kind: kindFailback, Server: cur.ID, Members: []search.ServerID{cur.ID}, Home: home, Plan: &plan}
 	r, err := o.begin(ctx, hd)
 	if err != nil {
 		res.Outcome, res.Err = OutcomeInterrupted, err
 		return res, err
 	}
 	res.ID = r.id
+	o.emit(Event{Kind: EventFailbackStarted, Failover: r.id, Server: cur.ID, Spare: home, Detail: "failback to " + string(home)})
 	// Hold the source like a victim, and home (I4), before touching any
 	// hardware: a failover that wants the source (preemption,
 	// relocation) must not move its disks while this one does, and one

@@ -162,3 +162,44 @@ func TestMarkStandbyRetriesTransientDriverErrors(t *testing.T) {
 		t.Fatalf("PowerState called %d times, want the two failures and a retry", n)
 	}
 }
+
+// A failback is its own kind of run: its journal names where the
+// workload goes and answers no fault (none is made up), it says when it
+// starts, and it runs the failover's executor.
+func TestFailbackIsItsOwnRunKind(t *testing.T) {
+	var started []failover.Event
+	s := patentSite(t, failover.WithObserver(func(e failover.Event) {
+		if e.Kind == failover.EventFailoverStarted || e.Kind == failover.EventFailbackStarted {
+			started = append(started, e)
+		}
+	}))
+	if res := s.fail("srv01", bmc.FaultProcessor); res.Outcome != failover.OutcomeDone {
+		t.Fatal(res.Err)
+	}
+	ctx := context.Background()
+	_ = s.w.RepairServer("srv01")
+	if err := s.o.MarkStandby(ctx, "srv01"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.o.Failback(ctx, "srv01")
+	if err != nil || res.Outcome != failover.OutcomeDone {
+		t.Fatalf("failback: %s %v", res.Outcome, err)
+	}
+	if res.Fault != (bmc.Fault{}) || res.Action != failover.ActNow {
+		t.Errorf("failback result answers fault %+v with %s; want no fault, acted on now", res.Fault, res.Action)
+	}
+	j, err := s.store.Journal(ctx, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := failover.ReadJournal(res.ID, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Kind != failover.KindFailback || info.Home != "srv01" || info.Server != "srv02" || info.Fault != (bmc.Fault{}) {
+		t.Errorf("failback journal: kind %s home %s server %s fault %+v", info.Kind, info.Home, info.Server, info.Fault)
+	}
+	if len(started) != 2 || started[1].Kind != failover.EventFailbackStarted || started[1].Failover != res.ID || started[1].Spare != "srv01" {
+		t.Errorf("started events %v; want the failover's and the failback's (to srv01)", started)
+	}
+}

@@ -71,12 +71,24 @@ const (
 	kindFailback = "failback"
 )
 
+// action is what the run answers its fault with: a failback, which
+// answers none, acts now.
+func (h header) action(o *Orchestrator) Action {
+	if h.Kind == kindFailback {
+		return ActNow
+	}
+	return o.rule(h.Fault.Type).Action
+}
+
 // header is the Data of a journal's PhaseBegin entry.
 type header struct {
 	Kind    string            `json:"kind"`
 	Server  search.ServerID   `json:"server"`
 	Members []search.ServerID `json:"members"`
-	Fault   bmc.Fault         `json:"fault"`
+	// Fault is what a failover answers; a failback answers none.
+	Fault bmc.Fault `json:"fault,omitzero"`
+	// Home is where a failback moves the workload back to.
+	Home search.ServerID `json:"home,omitempty"`
 	// Plan is fixed for a failback (no search).
 	Plan *search.Plan `json:"plan,omitempty"`
 }

@@ -20,10 +20,11 @@ const (
 // pages, command-line tools and audits. ReadJournal builds it.
 type FailoverInfo struct {
 	ID      string            `json:"id"`
-	Kind    string            `json:"kind"`    // KindFailover or KindFailback
-	Server  search.ServerID   `json:"server"`  // the failed server (a failback's source)
-	Members []search.ServerID `json:"members"` // the failed logical server's members
-	Fault   bmc.Fault         `json:"fault"`
+	Kind    string            `json:"kind"`           // KindFailover or KindFailback
+	Server  search.ServerID   `json:"server"`         // the failed server (a failback's source)
+	Members []search.ServerID `json:"members"`        // the failed logical server's members
+	Fault   bmc.Fault         `json:"fault,omitzero"` // none for a failback
+	Home    search.ServerID   `json:"home,omitempty"` // a failback's destination
 	// Plan is the last plan this failover reserved (nil if it reserved
 	// none).
 	Plan *search.Plan `json:"plan,omitempty"`
@@ -64,7 +65,7 @@ func ReadJournal(id string, j []Entry) (FailoverInfo, error) {
 	if err := json.Unmarshal(j[0].Data, &h); err != nil {
 		return info, fmt.Errorf("failover: journal %s: bad header: %v: %w", id, err, ErrInvalid)
 	}
-	info.Kind, info.Server, info.Members, info.Fault, info.Plan = h.Kind, h.Server, h.Members, h.Fault, h.Plan
+	info.Kind, info.Server, info.Members, info.Fault, info.Home, info.Plan = h.Kind, h.Server, h.Members, h.Fault, h.Home, h.Plan
 	info.Started = j[0].Time
 	open := map[string]int{} // step+target -> index of its running intent
 	key := func(e Entry) string { return e.Step + "\x00" + e.Target }

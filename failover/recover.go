@@ -82,7 +82,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, id string) (Result, error
 		return Result{ID: id}, fmt.Errorf("failover: recover %s: %w", id, err)
 	}
 	h := r.h
-	res := Result{ID: id, Server: h.Server, Fault: h.Fault, Action: o.rule(h.Fault.Type).Action}
+	res := Result{ID: id, Server: h.Server, Fault: h.Fault, Action: h.action(o)}
 	fl := &flight{}
 	if !o.claim(h.Members, fl) {
 		// Another failover of this instance is acting on these servers

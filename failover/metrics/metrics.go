@@ -331,7 +331,7 @@ func (c *Collector) ObserveResult(res failover.Result) {
 // It is quick and safe for concurrent use.
 func (c *Collector) Observe(e failover.Event) {
 	switch e.Kind {
-	case failover.EventFailoverStarted:
+	case failover.EventFailoverStarted, failover.EventFailbackStarted:
 		c.mu.Lock()
 		c.running[e.Failover] = &flight{started: e.Time}
 		c.mu.Unlock()
