@@ -56,7 +56,7 @@ func (o *Orchestrator) DryRun(ctx context.Context, server search.ServerID) (DryR
 	plan, err := inv.Find(server)
 	out.Plan = plan
 	if err != nil {
-		return out, fmt.Errorf("failover: dry run %s: %w", server, err)
+		return out, searchErr("failover: dry run "+string(server), err)
 	}
 	add := func(step, target, driver, skipped string) {
 		out.Steps = append(out.Steps, PlannedStep{Step: step, Target: target, Driver: driver, Skipped: skipped})

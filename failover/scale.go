@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coldstandby/coldstandby/search"
@@ -35,11 +34,8 @@ func (o *Orchestrator) PlanScale(ctx context.Context, failed []search.ServerID, 
 		return search.JointPlan{}, err
 	}
 	jp, err := inv.FindJoint(failed, reqs...)
-	switch {
-	case err == nil:
-		return jp, nil
-	case errors.Is(err, search.ErrInvalid):
-		return jp, fmt.Errorf("failover: plan scale: %w: %w", ErrInvalid, err)
+	if err != nil {
+		return jp, searchErr("failover: plan scale", err)
 	}
-	return jp, fmt.Errorf("failover: plan scale: %w", err)
+	return jp, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coldstandby/coldstandby/failover"
@@ -76,6 +77,11 @@ func TestPlanScale(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
 			if tc.err == failover.ErrInvalid {
+				// Translated at the boundary: the shared kind, the
+				// search package's too, and its text said once.
+				if !errors.Is(err, search.ErrInvalid) || strings.Count(err.Error(), "invalid argument") != 1 {
+					t.Fatalf("err = %v, want failover.ErrInvalid and search.ErrInvalid, said once", err)
+				}
 				return
 			}
 			var got []string
