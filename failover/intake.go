@@ -250,7 +250,8 @@ func (o *Orchestrator) prepare(ctx context.Context, res Result) (*run, Result, b
 // one) but not journaled yet: claimAndFence opens its journal.
 func (o *Orchestrator) newRun(h header) *run {
 	for {
-		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h}
+		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h,
+			stack: make([]pending, 0, 16), audit: make([]AuditEntry, 0, 24)} // a failover's usual size
 		if o.adopt(r) {
 			return r
 		}

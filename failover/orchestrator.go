@@ -136,7 +136,9 @@ type Orchestrator struct {
 		n     int
 		err   error
 		valid bool
-		first *Record // the snapshot last checked (lister shares them)
+		// snap is the check of the snapshot last checked (lister shares
+		// them): callers with the same snapshot wait for its result.
+		snap *snapCheck
 	}
 	seq atomic.Int64
 }

@@ -264,7 +264,8 @@ func (r *run) run(ctx context.Context, kind, target, driver string, rec *stepRec
 func (o *Orchestrator) begin(ctx context.Context, h header) (*run, error) {
 	var err error
 	for i := 0; i < 64; i++ {
-		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h}
+		r := &run{o: o, id: o.newID(h.Server), start: o.cfg.clock.Now(), h: h,
+			stack: make([]pending, 0, 16), audit: make([]AuditEntry, 0, 24)} // a failover's usual size
 		// Live before its journal is visible, so that a concurrent
 		// Recover never takes it for a crashed one; finish releases it.
 		o.adopt(r)

@@ -288,16 +288,36 @@ func ValidateDelete(recs []Record) error { return checkDelete(recs) }
 // failover claimed or reserved a server, so a burst of faults does not
 // re-check the whole site once per fault.
 func (o *Orchestrator) checkSite(all []Record) error {
-	if len(all) > 0 {
-		// The same shared snapshot (lister) is checked once.
-		o.checked.Lock()
-		same := o.checked.valid && o.checked.first == &all[0] && o.checked.n == len(all)
-		err := o.checked.err
-		o.checked.Unlock()
-		if same {
-			return err
-		}
+	if len(all) == 0 {
+		return o.checkShape(all)
 	}
+	// The same shared snapshot (lister) is checked once, however many
+	// faults that arrived together ask at once.
+	o.checked.Lock()
+	if c := o.checked.snap; c != nil && c.first == &all[0] && c.n == len(all) {
+		o.checked.Unlock()
+		<-c.done
+		return c.err
+	}
+	c := &snapCheck{first: &all[0], n: len(all), done: make(chan struct{})}
+	o.checked.snap = c
+	o.checked.Unlock()
+	c.err = o.checkShape(all)
+	close(c.done)
+	return c.err
+}
+
+// snapCheck is the check of one snapshot of the store.
+type snapCheck struct {
+	first *Record
+	n     int
+	done  chan struct{} // closed when err is set
+	err   error
+}
+
+// checkShape validates every record, and checks across records when a
+// field those checks read changed since the last check.
+func (o *Orchestrator) checkShape(all []Record) error {
 	var errs []error
 	for _, r := range all {
 		if err := r.Validate(); err != nil {
@@ -317,10 +337,6 @@ func (o *Orchestrator) checkSite(all []Record) error {
 	}
 	o.checked.Lock()
 	o.checked.key, o.checked.n, o.checked.err, o.checked.valid = key, len(all), err, true
-	o.checked.first = nil
-	if len(all) > 0 {
-		o.checked.first = &all[0]
-	}
 	o.checked.Unlock()
 	return err
 }

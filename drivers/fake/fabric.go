@@ -11,43 +11,66 @@ import (
 	"github.com/coldstandby/coldstandby/storage"
 )
 
-// zoneSet is a zoning configuration: zone name -> members.
-type zoneSet map[string]map[storage.Initiator]bool
-
-func (z zoneSet) ensure(name string) map[storage.Initiator]bool {
-	m := z[name]
-	if m == nil {
-		m = map[storage.Initiator]bool{}
-		z[name] = m
-	}
-	return m
+// zoneSet is a zoning configuration: zone name -> members, with the
+// zones of each member indexed (Zones answers in time proportional to
+// the member's zones, not the fabric's).
+type zoneSet struct {
+	zones map[string]map[storage.Initiator]bool
+	of    map[storage.Initiator]map[string]bool
 }
 
-func (z zoneSet) add(name string, in storage.Initiator) { z.ensure(name)[in] = true }
+func newZoneSet() *zoneSet {
+	return &zoneSet{zones: map[string]map[storage.Initiator]bool{}, of: map[storage.Initiator]map[string]bool{}}
+}
 
-func (z zoneSet) clone() zoneSet {
-	out := make(zoneSet, len(z))
-	for name, m := range z {
-		out[name] = maps.Clone(m)
+func (z *zoneSet) ensure(name string) {
+	if z.zones[name] == nil {
+		z.zones[name] = map[storage.Initiator]bool{}
+	}
+}
+
+func (z *zoneSet) has(name string) bool { return z.zones[name] != nil }
+
+func (z *zoneSet) member(name string, in storage.Initiator) bool { return z.zones[name][in] }
+
+func (z *zoneSet) add(name string, in storage.Initiator) {
+	z.ensure(name)
+	z.zones[name][in] = true
+	if z.of[in] == nil {
+		z.of[in] = map[string]bool{}
+	}
+	z.of[in][name] = true
+}
+
+func (z *zoneSet) remove(name string, in storage.Initiator) {
+	delete(z.zones[name], in)
+	delete(z.of[in], name)
+	if len(z.of[in]) == 0 {
+		delete(z.of, in)
+	}
+}
+
+func (z *zoneSet) clone() *zoneSet {
+	out := &zoneSet{zones: make(map[string]map[storage.Initiator]bool, len(z.zones)), of: make(map[storage.Initiator]map[string]bool, len(z.of))}
+	for name, m := range z.zones {
+		out.zones[name] = maps.Clone(m)
+	}
+	for in, m := range z.of {
+		out.of[in] = maps.Clone(m)
 	}
 	return out
 }
 
-func (z zoneSet) zonesOf(in storage.Initiator) []string {
-	var out []string
-	for name, m := range z {
-		if m[in] {
-			out = append(out, name)
-		}
-	}
+func (z *zoneSet) zonesOf(in storage.Initiator) []string {
+	out := slices.Collect(maps.Keys(z.of[in]))
 	slices.Sort(out)
 	return out
 }
 
 // fabricState is one FC fabric: the defined (pending) and active zoning.
 type fabricState struct {
-	defined zoneSet
-	active  zoneSet
+	defined *zoneSet
+	active  *zoneSet
 	pending bool
 	locked  int // other sessions holding the zoning transaction
 }
@@ -153,20 +176,19 @@ func (z *Zoner) edit(ctx context.Context, method, zone string, wwpn storage.Init
 		if err != nil {
 			return err
 		}
-		m, ok := f.defined[zone]
-		if !ok {
+		if !f.defined.has(zone) {
 			return errorf(errs.NotFound, "%s: no such zone", op)
 		}
 		if f.locked > 0 {
 			return errorf(errs.Conflict, "%s: another session holds the zoning transaction", op)
 		}
-		if m[wwpn] == add {
+		if f.defined.member(zone, wwpn) == add {
 			return nil
 		}
 		if add {
-			m[wwpn] = true
+			f.defined.add(zone, wwpn)
 		} else {
-			delete(m, wwpn)
+			f.defined.remove(zone, wwpn)
 		}
 		f.pending = true
 		return nil
@@ -241,9 +263,9 @@ func (w *World) HoldZoningLock(fabricName string) (release func(), err error) {
 	}, nil
 }
 
-func zonesOf(z zoneSet) []Zone {
-	out := make([]Zone, 0, len(z))
-	for name, m := range z {
+func zonesOf(z *zoneSet) []Zone {
+	out := make([]Zone, 0, len(z.zones))
+	for name, m := range z.zones {
 		ms := slices.Collect(maps.Keys(m))
 		slices.SortFunc(ms, compareInitiators)
 		out = append(out, Zone{Name: name, Members: ms})

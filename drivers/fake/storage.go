@@ -313,17 +313,21 @@ func (m *DiskMapper) swapLocked(op string, from, to []storage.Initiator) error {
 	if err != nil {
 		return err
 	}
-	host := ""
-	for h, ins := range a.hosts {
-		if slices.Equal(ins, from) {
-			host = h
+	// The host whose initiators are exactly these (through the index of
+	// each initiator's host: time independent of the array's size).
+	hostWith := func(ins []storage.Initiator) string {
+		if len(ins) == 0 {
+			return ""
 		}
+		if h, ok := a.hostOf[ins[0]]; ok && slices.Equal(a.hosts[h], ins) {
+			return h
+		}
+		return ""
 	}
+	host := hostWith(from)
 	if host == "" {
-		for _, ins := range a.hosts {
-			if slices.Equal(ins, to) {
-				return nil // done already
-			}
+		if hostWith(to) != "" {
+			return nil // done already
 		}
 		return errorf(errs.NotFound, "%s: no host object has exactly those initiators", op)
 	}

@@ -456,7 +456,7 @@ func (w *World) array(name string) *array {
 func (w *World) fabric(name string) *fabricState {
 	f := w.fabrics[name]
 	if f == nil {
-		f = &fabricState{defined: zoneSet{}, active: zoneSet{}}
+		f = &fabricState{defined: newZoneSet(), active: newZoneSet()}
 		w.fabrics[name] = f
 	}
 	return f
