@@ -58,6 +58,7 @@ type Kill struct {
 	RecoveredAs                    string
 	l                              *Lab
 	done                           chan error
+	stop                           context.CancelFunc
 }
 
 // armKill makes the leader's shim hold its first call at kp, and SIGKILLs
@@ -67,13 +68,15 @@ func (l *Lab) armKill(ctx context.Context, w io.Writer, kp *KillPoint) (*Kill, e
 	if err != nil {
 		return nil, err
 	}
-	k := &Kill{Point: *kp, Victim: leader, l: l, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(ctx)
+	k := &Kill{Point: *kp, Victim: leader, l: l, done: make(chan error, 1), stop: cancel}
 	for _, d := range l.Daemons {
 		if d != leader {
 			k.Heir = d
 		}
 	}
 	if err := l.shims.hold(leader.Name, kp.Name, kp.Pattern); err != nil {
+		cancel()
 		return nil, err
 	}
 	fmt.Fprintf(w, "kill point %s armed: %s dies just before its first call with %q (%s)\n", kp.Name, leader.Name, strings.TrimSpace(kp.Pattern), kp.Doc)

@@ -31,8 +31,9 @@ var siteFile []byte
 
 // Config says how to run a lab.
 type Config struct {
-	// Dir holds every peer's files and logs (default: a new directory
-	// under os.TempDir, removed by Close unless Keep).
+	// Dir, an empty or new directory, holds every peer's files and logs,
+	// and is kept (default: a new directory under os.TempDir, removed by
+	// Close unless Keep).
 	Dir  string
 	Keep bool
 	// Coldstandby is the coldstandby command to run as the daemons
@@ -102,7 +103,14 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		cfg.LeaseTTL = 2
 	}
 	l := &Lab{cfg: cfg, Dir: cfg.Dir, Peers: map[int]host{}}
-	if l.Dir == "" {
+	if l.Dir != "" {
+		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+			return nil, err
+		}
+		if ents, err := os.ReadDir(l.Dir); err != nil || len(ents) > 0 {
+			return nil, fmt.Errorf("lab directory %s: want an empty or new one (%d entries, %v)", l.Dir, len(ents), err)
+		}
+	} else {
 		if l.Dir, err = os.MkdirTemp("", "coldstandby-lab-"); err != nil {
 			return nil, err
 		}

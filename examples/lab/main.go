@@ -38,8 +38,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,7 +52,7 @@ func main() {
 	var cfg Config
 	var kill string
 	var preempt bool
-	flag.StringVar(&cfg.Dir, "dir", "", "directory for the peers' files and logs (default: a new temporary one, removed at the end)")
+	flag.StringVar(&cfg.Dir, "dir", "", "an empty or new directory for the peers' files and logs, kept (default: a new temporary one, removed at the end)")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the default directory at the end (logs, site file)")
 	flag.StringVar(&cfg.Coldstandby, "coldstandby", "", "the coldstandby command to run as the daemons (default: go build ./cmd/coldstandby)")
 	flag.DurationVar(&cfg.WatchInterval, "watch-interval", 500*time.Millisecond, "how often the daemons read each BMC's event log")
@@ -156,6 +158,7 @@ func (l *Lab) RunAct(ctx context.Context, w io.Writer, rep *Report, e Expect, kp
 	}
 	act, err := l.Fail(ctx, w, e.Failed)
 	if k != nil {
+		k.stop() // the failover ended: a kill point not reached by now never will be
 		if kerr := k.wait(); err == nil {
 			err = kerr
 		}
@@ -205,8 +208,8 @@ func (l *Lab) Describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%-10s tgtd, iSCSI at %s, control port %d (driver tgt; LUN masking by initiator name)\n", "SAN", l.TGT.Portal(), l.TGT.Control)
 	fmt.Fprintf(w, "%-10s Open vSwitch (user-space data path) %s, bridge %s (driver ovs)", "network", l.Net.db, l.Net.bridge)
-	for v, p := range l.Peers {
-		fmt.Fprintf(w, "; a host at %s on VLAN %d", p.Addr, v)
+	for _, v := range slices.Sorted(maps.Keys(l.Peers)) {
+		fmt.Fprintf(w, "; a host at %s on VLAN %d", l.Peers[v].Addr, v)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-10s not managed: no FC switch runs here (the SAN is iSCSI; fabric fc-lab is declared unmanaged: true)\n", "zoning")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -232,8 +233,8 @@ func (l *Lab) Prove(ctx context.Context, act *Act, before Before, e Expect) Proo
 	tag, err := l.Net.portTag(ctx, e.Taker.NIC.Port)
 	ps.add("network/taker-vlan", err == nil && tag == strconv.Itoa(e.VLAN), "ovs-vsctl get port %s tag: %s (want %d) %v", e.Taker.NIC.Port, tag, e.VLAN, errOrNil(err))
 	ps.add("network/taker-reaches", ping(ctx, e.Taker.NIC.NS, peer.Addr, 3), "%s's namespace pings %s on VLAN %d", e.Taker.ID, peer.Addr, e.VLAN)
-	for v, other := range l.Peers {
-		if v != e.VLAN {
+	for _, v := range slices.Sorted(maps.Keys(l.Peers)) {
+		if other := l.Peers[v]; v != e.VLAN {
 			ps.add("network/isolated", !ping(ctx, e.Taker.NIC.NS, other.Addr, 1), "%s's namespace does not reach %s on VLAN %d", e.Taker.ID, other.Addr, v)
 		}
 	}
