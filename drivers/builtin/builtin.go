@@ -12,6 +12,9 @@
 // coldstandby command does); add your own driver types to the Registry it
 // returns.
 //
+// A BMC endpoint is host[:port]; the port defaults to the protocol's
+// (623 for IPMI, 443 for Redfish).
+//
 // Driver options (Device.Options): ontap "svm" (required); tgt
 // "controlPort", "tgtadm"; brocade "vfid"; openconfig "origin",
 // "target"; redfish partitions "block.<server>" (the resource block of a
@@ -31,6 +34,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -336,8 +340,35 @@ func bmcFactory(provider string) site.BMCFactory {
 		if err != nil {
 			return nil, fmt.Errorf("server %s: %w", r.ID, err)
 		}
-		return bmclib.New(r.BMC.Endpoint, user, pass, bmclib.WithProviders(provider))
+		host, port, err := splitBMCEndpoint(r.BMC.Endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("server %s: %w", r.ID, err)
+		}
+		opts := []bmclib.Option{bmclib.WithProviders(provider)}
+		if port != 0 {
+			if provider == bmclib.ProviderIPMI {
+				opts = append(opts, bmclib.WithIPMIPort(port))
+			} else {
+				opts = append(opts, bmclib.WithRedfishPort(port))
+			}
+		}
+		return bmclib.New(host, user, pass, opts...)
 	}
+}
+
+// splitBMCEndpoint splits a site's BMC endpoint, host[:port] (an IPv6
+// address with a port in brackets), into the host and the port (0: the
+// protocol's default, 623 for IPMI, 443 for Redfish).
+func splitBMCEndpoint(ep string) (string, int, error) {
+	host, p, err := net.SplitHostPort(ep)
+	if err != nil {
+		return ep, 0, nil // no port: a name, an IPv4 or a bare IPv6 address
+	}
+	port, perr := strconv.Atoi(p)
+	if host == "" || perr != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("BMC endpoint %q: want host or host:port with a port in 1..65535: %w", ep, failover.ErrInvalid)
+	}
+	return host, port, nil
 }
 
 // tlsConfig builds a TLS client configuration; certificates are verified

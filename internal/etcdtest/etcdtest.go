@@ -42,20 +42,33 @@ type Server struct {
 // when etcd does not become healthy within 20 seconds.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := testpeer.LookPath(t, "etcd-server", "etcd")[0]
-	dir := t.TempDir()
+	testpeer.LookPath(t, "etcd-server", "etcd")
+	s, err := Launch(t.TempDir())
+	if err != nil {
+		t.Fatalf("etcdtest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Launch is Start for programs (a lab): it starts etcd with its data in
+// dir, which must exist, and returns once etcd is healthy. The caller
+// stops it with Stop.
+func Launch(dir string) (*Server, error) {
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		return nil, fmt.Errorf("etcd not found (Debian package etcd-server): %w", err)
+	}
 	var lastErr error
 	// A port picked free can be taken before etcd binds it: try again.
 	for attempt := 0; attempt < 3; attempt++ {
 		s, err := start(bin, dir, attempt)
 		if err == nil {
-			t.Cleanup(s.stop)
-			return s
+			return s, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("etcdtest: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
 func start(bin, dir string, attempt int) (*Server, error) {
@@ -103,7 +116,7 @@ func start(bin, dir string, attempt int) (*Server, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.stop()
+	s.Stop()
 	return nil, fmt.Errorf("etcd not healthy after 20s:\n%s", log.String())
 }
 
@@ -127,8 +140,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// stop terminates etcd (SIGTERM, then SIGKILL after 5 s) and waits.
-func (s *Server) stop() {
+// Stop terminates etcd (SIGTERM, then SIGKILL after 5 s) and waits.
+// Idempotent; Start registers it with t.Cleanup.
+func (s *Server) Stop() {
 	select {
 	case <-s.done:
 		return

@@ -10,7 +10,9 @@
 // The chassis_control script keeps the simulated server's state in files
 // in the temp dir: "power" (0 or 1), "boot" (the last boot device set),
 // "ignore-shutdown" (present: soft off is ignored, like an OS that hangs)
-// and "calls" (one line per script call, for assertions).
+// and "calls" (one line per script call, for assertions). WithPowerHook
+// makes the chassis do more when its power changes (a lab takes a
+// server's network links down with its power).
 package ipmisim
 
 import (
@@ -57,10 +59,21 @@ type Option func(*config)
 
 type config struct {
 	poweredOn bool
+	hook      []string
 }
 
 // WithPoweredOn starts the simulated server powered on (default off).
 func WithPoweredOn() Option { return func(c *config) { c.poweredOn = true } }
+
+// WithPowerHook runs the program argv[0] with the arguments argv[1:] and
+// then the new power state, "0" or "1", each time a chassis command
+// through IPMI sets the power (power on, off, cycle, or a soft off the
+// OS honours), before the new state is recorded. When it fails, the
+// power does not change and the IPMI command fails. SetPower and
+// WritePower, which act behind the BMC's back, do not run it.
+func WithPowerHook(argv ...string) Option {
+	return func(c *config) { c.hook = append([]string(nil), argv...) }
+}
 
 // chassisScript is called by ipmi_sim as `SCRIPT get power`, `SCRIPT set
 // power 1`, `SCRIPT set shutdown 1`, `SCRIPT set reset 1`, `SCRIPT get
@@ -69,10 +82,11 @@ func WithPoweredOn() Option { return func(c *config) { c.poweredOn = true } }
 const chassisScript = `#!/bin/sh
 D=%s
 echo "$*" >> "$D/calls"
+power() { if [ -x "$D/power-hook" ]; then "$D/power-hook" "$1" || exit 1; fi; echo "$1" > "$D/power"; }
 case "$1 $2" in
 "get power") printf 'power:%%s\n' "$(cat "$D/power" 2>/dev/null || echo 0)" ;;
-"set power") echo "$3" > "$D/power" ;;
-"set shutdown") [ -e "$D/ignore-shutdown" ] || echo 0 > "$D/power" ;;
+"set power") power "$3" ;;
+"set shutdown") [ -e "$D/ignore-shutdown" ] || power 0 ;;
 "set reset") ;;
 "get boot") printf 'boot:%%s\n' "$(cat "$D/boot" 2>/dev/null || echo default)" ;;
 "set boot") echo "$3" > "$D/boot" ;;
@@ -173,6 +187,16 @@ func start(dir, ipmiSim, ipmitool string, cfg config) (*Server, error) {
 	script := filepath.Join(dir, "chassis_control.sh")
 	if err := os.WriteFile(script, []byte(fmt.Sprintf(chassisScript, shellQuote(dir))), 0o755); err != nil {
 		return nil, err
+	}
+	if len(cfg.hook) > 0 {
+		quoted := make([]string, len(cfg.hook))
+		for i, a := range cfg.hook {
+			quoted[i] = shellQuote(a)
+		}
+		hook := "#!/bin/sh\nexec " + strings.Join(quoted, " ") + ` "$@"` + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "power-hook"), []byte(hook), 0o755); err != nil {
+			return nil, err
+		}
 	}
 	power := "0\n"
 	if cfg.poweredOn {

@@ -2,6 +2,8 @@ package ipmisim_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +80,43 @@ func TestTwoServersAreIndependent(t *testing.T) {
 	defer cancel()
 	if _, err := b.Ipmitool(ctx, "chassis", "power", "status"); err != nil {
 		t.Fatalf("stopping one server broke the other: %v", err)
+	}
+}
+
+// TestPowerHookRunsWithEachPowerChange: the hook sees every power change
+// made through IPMI, before it is recorded, and a failing hook leaves the
+// power as it was and fails the command.
+func TestPowerHookRunsWithEachPowerChange(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "hook.log")
+	hook := filepath.Join(dir, "hook")
+	script := "#!/bin/sh\n[ -e " + filepath.Join(dir, "refuse") + " ] && exit 3\necho \"$1 $2\" >> " + log + "\n"
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := ipmisim.Start(t, ipmisim.WithPowerHook(hook, "eth0"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, args := range [][]string{{"chassis", "power", "on"}, {"chassis", "power", "soft"}, {"chassis", "power", "on"}, {"chassis", "power", "off"}} {
+		if _, err := s.Ipmitool(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := os.ReadFile(log)
+	if want := "eth0 1\neth0 0\neth0 1\neth0 0\n"; string(got) != want {
+		t.Fatalf("hook calls:\n%s\nwant:\n%s", got, want)
+	}
+	s.SetPower(t, false) // behind the BMC's back: no hook
+	if got2, _ := os.ReadFile(log); string(got2) != string(got) {
+		t.Fatalf("SetPower ran the hook: %q", got2)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "refuse"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ipmitool(ctx, "chassis", "power", "on"); err == nil {
+		t.Error("power on succeeded although the hook failed")
+	}
+	if s.PoweredOn() {
+		t.Error("the power changed although the hook failed")
 	}
 }

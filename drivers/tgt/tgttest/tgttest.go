@@ -1,6 +1,6 @@
 // Package tgttest starts a private tgtd (the Linux SCSI target daemon) for
 // a test, with file-backed LUNs in a temporary directory, and tears it
-// down afterwards.
+// down afterwards. Programs (examples/lab) use Launch and Close instead.
 //
 // Import it from tests that need a real iSCSI target: the tgt driver's own
 // tests, the storage conformance suite run against tgt, and end-to-end
@@ -59,22 +59,38 @@ type Daemon struct {
 // 10 s).
 func Start(t testing.TB) *Daemon {
 	t.Helper()
-	paths := testpeer.LookPath(t, "tgt", "tgtd", "tgtadm")
-	if paths == nil {
+	if testpeer.LookPath(t, "tgt", "tgtd", "tgtadm") == nil {
 		return nil
 	}
-	dir := t.TempDir()
+	d, err := Launch(t.TempDir())
+	if err != nil {
+		t.Fatalf("tgttest: start tgtd: %v", err)
+	}
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+// Launch is Start for programs (a lab): it starts a tgtd with its log
+// and LUN files in dir, which must exist, and returns once it answers.
+// The caller stops it with Close.
+func Launch(dir string) (*Daemon, error) {
+	tgtd, err := exec.LookPath("tgtd")
+	if err != nil {
+		return nil, fmt.Errorf("tgtd not found (Debian package tgt): %w", err)
+	}
+	tgtadm, err := exec.LookPath("tgtadm")
+	if err != nil {
+		return nil, fmt.Errorf("tgtadm not found (Debian package tgt): %w", err)
+	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		d, err := start(paths[0], paths[1], dir, attempt)
+		d, err := start(tgtd, tgtadm, dir, attempt)
 		if err == nil {
-			t.Cleanup(func() { d.stop(t) })
-			return d
+			return d, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("tgttest: start tgtd: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
 func start(tgtd, tgtadm, dir string, attempt int) (*Daemon, error) {
@@ -176,6 +192,15 @@ func (d *Daemon) URL(targetName string, lun int) string {
 // returns the tgt driver's VolumeID for it ("TARGET/LUN").
 func (d *Daemon) AddVolume(t testing.TB, targetName string, lun int, size int64) storage.VolumeID {
 	t.Helper()
+	v, err := d.CreateVolume(context.Background(), targetName, lun, size)
+	if err != nil {
+		t.Fatalf("tgttest: %v", err)
+	}
+	return v
+}
+
+// CreateVolume is AddVolume for programs: it returns the error.
+func (d *Daemon) CreateVolume(ctx context.Context, targetName string, lun int, size int64) (storage.VolumeID, error) {
 	d.mu.Lock()
 	tid, ok := d.tids[targetName]
 	if !ok {
@@ -184,27 +209,29 @@ func (d *Daemon) AddVolume(t testing.TB, targetName string, lun int, size int64)
 		d.tids[targetName] = tid
 	}
 	d.mu.Unlock()
-	ctx := context.Background()
 	if !ok {
 		if _, err := d.run(ctx, "--lld", "iscsi", "--mode", "target", "--op", "new",
 			"--tid", strconv.Itoa(tid), "--targetname", targetName); err != nil {
-			t.Fatalf("tgttest: new target %s: %v", targetName, err)
+			return "", fmt.Errorf("new target %s: %w", targetName, err)
 		}
 	}
 	file := filepath.Join(d.Dir, fmt.Sprintf("t%d-lun%d.img", tid, lun))
 	f, err := os.Create(file)
 	if err != nil {
-		t.Fatalf("tgttest: %v", err)
+		return "", err
 	}
-	if err := f.Truncate(size); err != nil {
-		t.Fatalf("tgttest: %v", err)
+	err = f.Truncate(size)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	f.Close()
+	if err != nil {
+		return "", err
+	}
 	if _, err := d.run(ctx, "--lld", "iscsi", "--mode", "logicalunit", "--op", "new",
 		"--tid", strconv.Itoa(tid), "--lun", strconv.Itoa(lun), "--backing-store", file); err != nil {
-		t.Fatalf("tgttest: new LUN %d of %s: %v", lun, targetName, err)
+		return "", fmt.Errorf("new LUN %d of %s: %w", lun, targetName, err)
 	}
-	return storage.VolumeID(fmt.Sprintf("%s/%d", targetName, lun))
+	return storage.VolumeID(fmt.Sprintf("%s/%d", targetName, lun)), nil
 }
 
 // DeleteTarget deletes the target named targetName (with --force, so
@@ -246,6 +273,21 @@ func (d *Daemon) Tgtadm(t testing.TB, args ...string) string {
 	return out
 }
 
+// Run is Tgtadm for programs: it returns the error, which quotes
+// tgtadm's message.
+func (d *Daemon) Run(ctx context.Context, args ...string) (string, error) {
+	return d.run(ctx, args...)
+}
+
+// Close is Stop for programs: it deletes every target, stops the daemon
+// (killed after 10 s) and returns what went wrong, with the last lines
+// of tgtd's log when it had to be killed. Later calls do nothing.
+func (d *Daemon) Close() error {
+	var errs []error
+	d.shutdown(func(err error) { errs = append(errs, err) })
+	return errors.Join(errs...)
+}
+
 // Stop stops the daemon now (targets deleted, then the daemon), as the
 // cleanup would; later calls and the cleanup do nothing. Tests use it to
 // check how the driver reports a tgtd that is not running.
@@ -265,6 +307,22 @@ func (d *Daemon) run(ctx context.Context, args ...string) (string, error) {
 }
 
 func (d *Daemon) stop(t testing.TB) {
+	d.shutdown(func(err error) {
+		if strings.Contains(err.Error(), "did not exit") {
+			t.Errorf("tgttest: %v", err)
+		} else {
+			t.Logf("tgttest: teardown: %v", err)
+		}
+	})
+	if t.Failed() {
+		log, _ := os.ReadFile(d.logf)
+		t.Logf("tgtd log (last lines):\n%s", lastLines(log))
+	}
+}
+
+// shutdown deletes every target, tells tgtd to exit and waits for it
+// (killing it after 10 s), reporting each problem to report.
+func (d *Daemon) shutdown(report func(error)) {
 	select {
 	case <-d.exited:
 		return
@@ -280,25 +338,22 @@ func (d *Daemon) stop(t testing.TB) {
 			}
 			id, _, _ := strings.Cut(rest, ":")
 			if _, err := d.run(ctx, "--lld", "iscsi", "--mode", "target", "--op", "delete", "--force", "--tid", strings.TrimSpace(id)); err != nil {
-				t.Logf("tgttest: teardown: %v", err)
+				report(err)
 			}
 		}
 	}
 	if _, err := d.run(ctx, "--op", "delete", "--mode", "system"); err != nil {
-		t.Logf("tgttest: teardown: %v", err)
+		report(err)
 	}
 	select {
 	case <-d.exited:
 	case <-time.After(10 * time.Second):
-		t.Errorf("tgttest: tgtd -C %d did not exit within 10s after delete system; killing it", d.Control)
 		d.kill()
+		log, _ := os.ReadFile(d.logf)
+		report(fmt.Errorf("tgtd -C %d did not exit within 10s after delete system; killed it; its log:\n%s", d.Control, lastLines(log)))
 	}
 	os.Remove(fmt.Sprintf("/var/run/tgtd/socket.%d", d.Control))
 	os.Remove(fmt.Sprintf("/var/run/tgtd/socket.%d.lock", d.Control))
-	if t.Failed() {
-		log, _ := os.ReadFile(d.logf)
-		t.Logf("tgtd log (last lines):\n%s", lastLines(log))
-	}
 }
 
 func (d *Daemon) kill() {
