@@ -28,14 +28,22 @@ import (
 // error combines theirs.
 func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([]Result, error) {
 	results := make([]Result, len(faults))
-	var wg, others sync.WaitGroup
+	// Each jointly handled fault has one goroutine that prepares it,
+	// waits for the joint plan and carries its part out: one goroutine
+	// (and one stack grown once) per failover, not one per phase.
+	var prepared, done, others sync.WaitGroup
 	type joint struct {
-		i  int
-		r  *run
-		fl *flight
+		i, k int
+		r    *run
+		fl   *flight
 	}
-	var mu sync.Mutex
-	var prepared []joint
+	var (
+		mu      sync.Mutex
+		joints  []*joint
+		plans   []search.Plan
+		planErr error
+		planned = make(chan struct{})
+	)
 	for i, f := range faults {
 		if o.rule(f.Type).Action != ActNow || f.Server == "" {
 			others.Add(1)
@@ -66,50 +74,49 @@ func (o *Orchestrator) HandleFaults(ctx context.Context, faults ...bmc.Fault) ([
 			results[i] = res
 			continue
 		}
-		wg.Add(1)
+		prepared.Add(1)
+		done.Add(1)
 		go func() {
-			defer wg.Done()
+			defer done.Done()
 			r, res, ok := o.prepare(ctx, res)
 			results[i] = res
 			if !ok {
 				o.release(fl)
+				prepared.Done()
 				return
 			}
+			j := &joint{i: i, r: r, fl: fl}
 			mu.Lock()
-			prepared = append(prepared, joint{i: i, r: r, fl: fl})
+			joints = append(joints, j)
 			mu.Unlock()
-		}()
-	}
-	wg.Wait() // every jointly handled server is fenced (or done with)
-	// Plan in the order of the faults, not of the goroutines.
-	slices.SortFunc(prepared, func(a, b joint) int { return a.i - b.i })
-	runs := make([]*run, len(prepared))
-	for k, j := range prepared {
-		runs[k] = j.r
-	}
-	plans, err := o.planFor(ctx, runs, nil)
-	var ewg sync.WaitGroup
-	for k, j := range prepared {
-		ewg.Add(1)
-		go func() {
-			defer ewg.Done()
-			defer o.release(j.fl)
-			res := results[j.i]
+			prepared.Done()
+			<-planned
+			defer o.release(fl)
 			switch {
-			case err != nil:
-				results[j.i] = j.r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: joint plan: %w", j.r.h.Server, err))
-			case plans[k].Kind == 0:
-				res.Plan = plans[k]
-				results[j.i] = j.r.finish(ctx, res, OutcomeNoSpare, fmt.Errorf("failover: %s: %s: %w", j.r.h.Server, plans[k].Reason, ErrNoSpare))
+			case planErr != nil:
+				results[i] = r.finish(ctx, res, OutcomeFailed, fmt.Errorf("failover: %s: joint plan: %w", r.h.Server, planErr))
+			case plans[j.k].Kind == 0:
+				res.Plan = plans[j.k]
+				results[i] = r.finish(ctx, res, OutcomeNoSpare, fmt.Errorf("failover: %s: %s: %w", r.h.Server, plans[j.k].Reason, ErrNoSpare))
 			default:
-				results[j.i] = o.execute(ctx, j.r, &plans[k])
+				results[i] = o.execute(ctx, r, &plans[j.k])
 			}
 		}()
 	}
-	ewg.Wait()
+	prepared.Wait() // every jointly handled server is fenced (or done with)
+	// Plan in the order of the faults, not of the goroutines.
+	slices.SortFunc(joints, func(a, b *joint) int { return a.i - b.i })
+	runs := make([]*run, len(joints))
+	for k, j := range joints {
+		runs[k] = j.r
+		j.k = k
+	}
+	plans, planErr = o.planFor(ctx, runs, nil)
+	close(planned)
+	done.Wait()
 	others.Wait()
 	var touched []search.ServerID
-	for _, j := range prepared {
+	for _, j := range joints {
 		touched = append(touched, j.r.drainable(results[j.i])...)
 	}
 	slices.Sort(touched)
