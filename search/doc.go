@@ -117,7 +117,9 @@
 // by successive shortest paths over pools: sets of logical servers that
 // every request of the round sees alike (same group, same zone class and
 // VLAN class with respect to the requests), so that thousands of
-// equivalent spares are one node. Compositions (several logical servers
+// equivalent spares are one node, reached through hubs (the pools of a
+// group sharing a request's zone, its VLAN set, or none of them) so that
+// a request has a few edges per group. Compositions (several logical servers
 // in one option) are enumerated around the flow; with more than 64
 // compatible subsets among the requests sharing hard keys, the best of
 // the first 64 is used.

@@ -240,10 +240,11 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 	for v := range j.relV {
 		j.vcls[v] = v
 	}
+	// Every request zone is a class: a zone of one server is a class of
+	// at most one candidate (none for a failure's own zone; a scale-out
+	// template may name another server's zone).
 	for z := range j.relZ {
-		if _, shared := inv.idx.zones[z]; shared {
-			j.zcls[z] = z
-		}
+		j.zcls[z] = z
 	}
 
 	// Components: requests linked by a hard key (every candidate node
@@ -308,13 +309,12 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 
 func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 	s := &solver{j: j, reqs: reqs, gp: make(map[int32]*gpools), pp: make(map[int32]*ppools),
-		one: make(map[int32]int32), bnode: make(map[int32]int32), zeroV: make([]int64, j.K)}
+		one: make(map[int32]int32), bnode: make(map[int32]int32), zeroV: make([]int64, j.K),
+		hubAt: make(map[hubKey]int32)}
 	s.d.tmp, s.d.tmp2 = make([]int64, j.K), make([]int64, j.K)
 	s.d.rankOf = func(v int32) uint8 {
-		if n := s.nodes[v]; n.kind == nIn {
-			if p := &s.pools[n.ref]; p.out < 0 && int32(len(p.holders)) < p.cap {
-				return 1
-			}
+		if s.freeExit(v) {
+			return 1
 		}
 		return 3
 	}
@@ -502,6 +502,7 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 			cost[j.levels+i] += t[i]
 		}
 	}
+	s.resetHubs()
 	for k := range s.st {
 		if s.st[k].at == -2 {
 			s.augment(k)
@@ -630,12 +631,15 @@ func (s *solver) expand(sol *solution, used map[int32]bool, victims []victimRef)
 			if !inv.eval(req, inv.lsMembers(u.li), pol, mm, &o) {
 				panic("search: a pool's logical server does not fit")
 			}
+			if o.reconfig != so.cost[s.j.levels+5] {
+				panic("search: a pool's logical server costs other reconfigurations than its option")
+			}
 			if o.pairs != nil {
 				o.pairs = slices.Clone(o.pairs)
 			}
 			o.res = inv.lsSelf(u.li)
 			if stage == stgPreempt {
-				p := &s.pools[so.pool]
+				p := &s.pools[st.pool]
 				o.vprio, o.victims = p.prio, inv.ls[u.li].n
 				if !u.scaleIn {
 					o.interrupted = 1

@@ -12,6 +12,9 @@ import "slices"
 // (capacity: how many logical servers it may lose) at no cost, or directly
 // at the cost of one interrupted victim.
 //
+// A request reaches the pools of a group through hubs (see hubs.go), a
+// few edges per group whatever the number of pools.
+//
 // Requests are added one at a time, in canonical order, each along a
 // shortest path in the residual graph (successive shortest paths), found
 // by Dijkstra over reduced costs (potentials kept as their distance
@@ -21,7 +24,7 @@ import "slices"
 
 // flow edge kinds, for the path.
 const (
-	eOpt     uint8 = iota // request -> pool (ref: option index)
+	eOpt     uint8 = iota // request -> pool or hub (ref: option index)
 	eUnpl                 // request -> sink
 	eRev                  // pool -> request holding a unit (ref: request)
 	eInSink               // pool -> sink
@@ -31,6 +34,7 @@ const (
 	eOut2In               // exit -> pool (undo)
 	eB2Sink               // budget -> sink
 	eB2Out                // budget -> exit (undo; ref: pool)
+	eHub                  // hub -> pool (ref: pool)
 )
 
 type prevEdge struct {
@@ -259,8 +263,11 @@ func (s *solver) augment(r int) {
 		// No free exit is reachable from any pool settled: they stay so
 		// (free capacity only shrinks while requests are added).
 		for _, v := range d.settled {
-			if s.nodes[v].kind == nIn {
-				s.pools[s.nodes[v].ref].dead = true
+			switch n := s.nodes[v]; n.kind {
+			case nIn:
+				s.pools[n.ref].dead = true
+			case nHub:
+				s.hubs[n.ref].dead = true
 			}
 		}
 		if d.sinkP.from == src {
@@ -300,12 +307,16 @@ func (s *solver) expandNode(u int32) {
 	case nReq:
 		r := n.ref
 		st := &s.st[r]
+		own := int32(-1)
+		if st.at >= 0 {
+			own = s.pools[st.pool].in
+		}
 		for oi := range st.opts {
-			if int32(oi) == st.at {
+			o := &st.opts[oi]
+			if o.node == own {
 				continue
 			}
-			o := &st.opts[oi]
-			s.relax(u, du, o.cost, s.pools[o.pool].in, prevEdge{u, eOpt, int32(oi)})
+			s.relax(u, du, o.cost, o.node, prevEdge{u, eOpt, int32(oi)})
 		}
 		if st.at != -1 {
 			s.relax(u, du, st.unplV, -1, prevEdge{u, eUnpl, r})
@@ -313,14 +324,11 @@ func (s *solver) expandNode(u int32) {
 		s.pushLazy(r, du)
 	case nIn:
 		p := &s.pools[n.ref]
-		if p.dead {
+		if p.dead && !s.swapBelow(du) {
 			// Only a swap with a request of the same priority level can
 			// go through it, and only to a holder j with d(j) < delta(j);
 			// d(j) >= d(pool).
-			m := s.levelMax[s.st[s.nodes[s.cur].ref].req.level]
-			if m == nil || vcmp(du, m) >= 0 {
-				return
-			}
+			return
 		}
 		if int32(len(p.holders)) < p.cap {
 			if p.out < 0 {
@@ -348,6 +356,8 @@ func (s *solver) expandNode(u int32) {
 		if len(p.holders) > 0 {
 			s.relax(u, du, zero, p.in, prevEdge{u, eOut2In, n.ref})
 		}
+	case nHub:
+		s.expandHub(u, du)
 	case nBud:
 		b := &s.bud[n.ref]
 		if b.used < b.cap {
@@ -387,26 +397,35 @@ func (s *solver) pushLazyAt(r int32, du, cost []int64) {
 // its cost.
 func (s *solver) materialize(r int32, key []int64) {
 	st := &s.st[r]
-	o, ok := st.str.peek()
-	if !ok {
-		return
-	}
-	du := s.distOf(st.nodeID)
-	t := s.d.tmp
-	dr := s.deltaOf(st.nodeID)
-	for i := range t {
-		t[i] = du[i] + o.cost[i] - dr[i]
-	}
-	if vcmp(t, key) > 0 {
-		s.d.push(t, -1, r, s.j.K)
-		return
-	}
-	st.str.pop()
-	st.opts = append(st.opts, o)
-	s.grow()
 	u := st.nodeID
-	s.relax(u, du, o.cost, s.pools[o.pool].in, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
-	s.pushLazy(r, s.distOf(u))
+	du := s.distOf(u)
+	dr := s.deltaOf(u)
+	t := s.d.tmp
+	for {
+		o, ok := st.str.peek()
+		if !ok {
+			return
+		}
+		for i := range t {
+			t[i] = du[i] + o.cost[i] - dr[i]
+		}
+		if vcmp(t, key) > 0 {
+			s.d.push(t, -1, r, s.j.K)
+			return
+		}
+		// The options of the key's cost are read at once: each would be
+		// the next entry of the queue.
+		st.str.pop()
+		st.opts = append(st.opts, o)
+		s.grow()
+		s.relax(u, du, o.cost, o.node, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
+		du = s.distOf(u)
+		if s.freeExit(o.node) {
+			// A free pool: the rest waits behind it.
+			s.pushLazy(r, du)
+			return
+		}
+	}
 }
 
 // apply moves the flow along the path found.
@@ -422,19 +441,24 @@ func (s *solver) apply() {
 		e = d.prev[e.from]
 	}
 	slices.Reverse(path)
+	entering := int32(-1) // the request whose unit goes through a hub
 	for _, e := range path {
 		switch e.kind {
 		case eOpt:
 			r := s.nodes[e.from].ref
 			st := &s.st[r]
 			st.at = e.ref
-			p := &s.pools[st.opts[e.ref].pool]
-			p.holders = append(p.holders, r)
+			if v := st.opts[e.ref].node; s.nodes[v].kind == nIn {
+				s.hold(r, s.nodes[v].ref)
+			} else {
+				entering = r
+			}
+		case eHub:
+			s.hold(entering, e.ref)
 		case eUnpl:
 			s.st[e.ref].at = -1
 		case eRev:
-			p := &s.pools[s.nodes[e.from].ref]
-			p.holders = slices.DeleteFunc(p.holders, func(h int32) bool { return h == e.ref })
+			s.unhold(e.ref, s.nodes[e.from].ref)
 		case eOut2B:
 			p := &s.pools[e.ref]
 			b := &s.bud[p.budget]

@@ -39,6 +39,7 @@ type pool struct {
 	viaB    int32   // units scaled in (through the workload's budget)
 	budget  int32   // budget node, -1: none
 	in, out int32   // flow nodes (out: only with a budget)
+	hubs    []int32 // the hubs it is in
 }
 
 const (
@@ -61,6 +62,10 @@ type ppools struct {
 	all []int32
 	at  map[[5]int32]int32
 	byF map[int32][]int32 // feature -> pools: zone class z as 2z, VLAN class v as 2v+1
+	// bySlot: (slot, VLAN class) -> the pools whose member in that slot of
+	// the signature has it; byPair: (VLAN class in slot 0, in slot 1).
+	bySlot map[[2]int32][]int32
+	byPair map[[2]int32][]int32
 }
 
 // joint holds what FindJoint shares between the components of one round.
@@ -99,6 +104,8 @@ type solver struct {
 	zeroV []int64
 	// levelMax: per priority level, a bound of its requests' potentials.
 	levelMax [][]int64
+	hubs     []hub
+	hubAt    map[hubKey]int32
 }
 
 type bnode struct {
@@ -114,22 +121,24 @@ type rstate struct {
 	opts   []sopt // materialized options, in stream order
 	str    stream
 	at     int32 // option held (index into opts), -1 unplaced, -2 not added, -3 fixed composition
+	pool   int32 // the pool holding its unit when at >= 0
 	comps  []option
 	fixed  int // index into comps when at == -3
 	unplV  []int64
 	nodeID int32
 }
 
-// sopt is one materialized option: a pool and its cost.
+// sopt is one materialized option: a flow node (a pool's entry or a
+// hub) and its cost.
 type sopt struct {
-	pool int32
+	node int32
 	cost []int64
 }
 
 // fnode2 is a flow node. Its potential (delta) and its distance in the
 // current search live in slabs, allocated when first needed.
 type fnode2 struct {
-	kind uint8 // nReq, nIn, nOut, nBud
+	kind uint8 // nReq, nIn, nOut, nBud, nHub
 	ref  int32
 	dOff int32 // into solver.delta, -1: zero
 	xOff int32 // into dij.dist, valid while seen == stamp
@@ -140,6 +149,7 @@ const (
 	nIn
 	nOut
 	nBud
+	nHub
 )
 
 func (s *solver) newNode(kind uint8, ref int32) int32 {
@@ -172,8 +182,7 @@ func (s *solver) addPool(p pool) int32 {
 }
 
 // zclass and vclass are a server's zone and VLAN classes: its zone when
-// it is a request's and shared, its VLAN set when it is a request's, else
-// -1.
+// it is a request's, its VLAN set when it is a request's, else -1.
 func (j *joint) zclass(i int32) int32 { return j.zcls[j.inv.srvs[i].zone] }
 
 func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
@@ -255,7 +264,8 @@ func (s *solver) partPools(g int32) *ppools {
 	j, inv := s.j, s.j.inv
 	pg := &inv.idx.pgroups[g]
 	eks := inv.idx.sigs[pg.key.sig].eks
-	pp := &ppools{byF: make(map[int32][]int32), at: make(map[[5]int32]int32)}
+	pp := &ppools{byF: make(map[int32][]int32), at: make(map[[5]int32]int32),
+		bySlot: make(map[[2]int32][]int32), byPair: make(map[[2]int32][]int32)}
 	at := pp.at
 	var order [][5]int32
 	mem := make(map[[5]int32][]int32)
@@ -280,9 +290,28 @@ func (s *solver) partPools(g int32) *ppools {
 				pp.byF[f] = append(pp.byF[f], id)
 			}
 		}
+		sv := slotVLANs(&k)
+		for slot, v := range sv {
+			if v >= 0 {
+				sk := [2]int32{int32(slot), v}
+				pp.bySlot[sk] = append(pp.bySlot[sk], id)
+			}
+		}
+		if sv[0] >= 0 && sv[1] >= 0 {
+			pp.byPair[sv] = append(pp.byPair[sv], id)
+		}
 	}
 	s.pp[g] = pp
 	return pp
+}
+
+// slotVLANs returns the VLAN classes of a two-node profile's members in
+// signature slot order.
+func slotVLANs(prof *[5]int32) [2]int32 {
+	if prof[4] == 1 {
+		return [2]int32{prof[3], prof[1]}
+	}
+	return [2]int32{prof[1], prof[3]}
 }
 
 // onePool returns the pool of logical server li alone.

@@ -45,39 +45,19 @@ type seg struct {
 	cost []int64
 }
 
-// source is a sorted run of options: explicit ones (pools with costs),
-// then scans, each of pools at one cost (a partition group's pools with a
-// given number of reconfigurations for the request).
+// source is a sorted run of options, built when first needed.
 type source struct {
 	lb    []int64 // lower bound before expansion
 	exp   bool
 	build func(*source)
 	list  []sopt
 	pos   int
-	scans []scan
-	si    int
-	seen  map[int32]bool // pools offered already
-	ok    func(pool int32, level int) bool
 	ord   int
 }
 
-// scan reads pools, offering those the source's ok accepts at level.
-type scan struct {
-	pools []int32
-	pos   int
-	level int
-	cost  []int64
-}
-
 func (x *source) headCost() []int64 {
-	if !x.exp {
-		return x.lb
-	}
-	if x.pos < len(x.list) {
+	if x.exp && x.pos < len(x.list) {
 		return x.list[x.pos].cost
-	}
-	if x.si < len(x.scans) {
-		return x.scans[x.si].cost
 	}
 	return x.lb
 }
@@ -150,38 +130,13 @@ func (st *stream) peekSources() (sopt, bool) {
 		if x.pos < len(x.list) {
 			return x.list[x.pos], true
 		}
-		for x.si < len(x.scans) {
-			sc := &x.scans[x.si]
-			for sc.pos < len(sc.pools) {
-				id := sc.pools[sc.pos]
-				if !x.seen[id] && st.s.pools[id].cap0 > 0 && x.ok(id, sc.level) {
-					return sopt{pool: id, cost: sc.cost}, true
-				}
-				sc.pos++
-			}
-			x.si++
-			if x.si < len(x.scans) {
-				heap.Fix(&st.src, 0)
-				return st.peekSources()
-			}
-		}
 		heap.Pop(&st.src)
 	}
 	return sopt{}, false
 }
 
 func (st *stream) popSource() {
-	x := st.src[0]
-	if x.pos < len(x.list) {
-		x.pos++
-	} else {
-		sc := &x.scans[x.si]
-		if x.seen == nil {
-			x.seen = make(map[int32]bool)
-		}
-		x.seen[sc.pools[sc.pos]] = true
-		sc.pos++
-	}
+	st.src[0].pos++
 	heap.Fix(&st.src, 0)
 }
 
@@ -192,12 +147,7 @@ func (st *stream) peekStructured() (sopt, bool) {
 	}
 	for {
 		if st.cp < len(st.cur) {
-			id := st.cur[st.cp]
-			if st.s.pools[id].cap0 > 0 {
-				return sopt{pool: id, cost: st.cost}, true
-			}
-			st.cp++
-			continue
+			return sopt{node: st.cur[st.cp], cost: st.cost}, true
 		}
 		if !st.nextSeg() {
 			return sopt{}, false
@@ -238,8 +188,8 @@ func (st *stream) nextSeg() bool {
 		if st.si < len(st.segs) {
 			sg := st.segs[st.si]
 			st.si++
-			if pools := st.s.levelPools(sg.g, f, st.t); len(pools) > 0 {
-				st.cur, st.cp = pools, 0
+			if tg := st.s.levelTargets(sg.g, f, st.t, st.cur[:0]); len(tg) > 0 {
+				st.cur, st.cp = tg, 0
 				st.cost = slices.Clone(sg.cost)
 				st.cost[st.s.j.levels+5] = int64(st.t)
 				return true
@@ -309,38 +259,56 @@ func (st *stream) loadBlock() bool {
 	return false
 }
 
-// levelPools returns the pools of standalone group g at level t for node
-// f: 0 = same zone and VLAN set, 1 = one of them, 2 = neither.
-func (s *solver) levelPools(g int32, f *fnode, t int) []int32 {
+// hubMin is the number of pools up to which a group's pools are offered
+// one by one rather than through hubs.
+const hubMin = 3
+
+// levelTargets appends to out the flow nodes through which node f reaches
+// the pools of standalone group g with t reconfigurations: 0 = the pool
+// of f's zone and VLAN set, 1 = the hubs of f's zone and of f's VLAN set,
+// 2 = the hub of all the group's pools.
+func (s *solver) levelTargets(g int32, f *fnode, t int, out []int32) []int32 {
 	gp := s.groupPools(g)
 	z, v := f.zone, f.vlans
-	switch t {
-	case 0:
-		if id, ok := gp.at[[2]int32{z, v}]; ok && z >= 0 {
-			return []int32{id}
+	add := func(n int32) {
+		if n >= 0 {
+			out = append(out, n)
 		}
-		return nil
-	case 1:
-		var out []int32
-		if z >= 0 {
-			for _, id := range gp.byZ[z] {
-				if s.pools[id].vc != v {
-					out = append(out, id)
-				}
+	}
+	if len(gp.all) <= hubMin {
+		// Few pools: each at its own level.
+		for _, id := range gp.all {
+			p := &s.pools[id]
+			re := 0
+			if z < 0 || p.zc != z {
+				re++
 			}
-		}
-		for _, id := range gp.byV[v] {
-			if s.pools[id].zc != z || z < 0 {
-				out = append(out, id)
+			if v < 0 || p.vc != v {
+				re++
+			}
+			if re == t && p.cap0 > 0 {
+				add(p.in)
 			}
 		}
 		return out
 	}
-	var out []int32
-	for _, id := range gp.all {
-		p := &s.pools[id]
-		if (p.zc != z || z < 0) && p.vc != v {
-			out = append(out, id)
+	switch t {
+	case 0:
+		// (-1 is no class: a template's zone or VLAN set that no server
+		// has never matches.)
+		if id, ok := gp.at[[2]int32{z, v}]; ok && z >= 0 && v >= 0 && s.pools[id].cap0 > 0 {
+			add(s.pools[id].in)
+		}
+	case 1:
+		if z >= 0 && len(gp.byZ[z]) > 0 {
+			add(s.hubOf(hubKey{hkZone, g, z, -1}, gp.byZ[z]))
+		}
+		if v >= 0 && len(gp.byV[v]) > 0 {
+			add(s.hubOf(hubKey{hkVLAN, g, v, -1}, gp.byV[v]))
+		}
+	default:
+		if len(gp.all) > 0 {
+			add(s.hubOf(hubKey{hkAll, g, -1, -1}, gp.all))
 		}
 	}
 	return out
@@ -523,56 +491,78 @@ func (s *solver) partSources(st *stream) {
 	}
 }
 
-// buildPart2 reads the pools of two-node group g in tiers, as the
-// one-node levels: the pools sharing a zone with the request, costed and
-// sorted; then, the zones differing, those matching both VLAN sets, one,
-// none, each tier scanned lazily (the surpluses are the group's, in lb).
-// assign: the slot assignments the stage's policy allows.
+// buildPart2 lists the options of two-node group g: the pools sharing a
+// zone with the request, each at its cost; then, the zones differing,
+// the hubs of the pools matching both VLAN sets (two reconfigurations),
+// one of them (three), and all pools (four), for each slot assignment
+// the stage's policy allows (the surpluses are the group's, in lb).
 func (s *solver) buildPart2(x *source, req *request, g int32, assign uint8, lb option) {
 	pp := s.partPools(g)
-	x.seen = make(map[int32]bool)
+	costs := make([][]int64, 5)
+	cost := func(re int) []int64 {
+		if costs[re] == nil {
+			o := lb
+			o.reconfig = int64(re)
+			costs[re] = s.costVec(&o)
+		}
+		return costs[re]
+	}
+	if len(pp.all) <= hubMin {
+		// Few pools: each at its own cost.
+		for _, id := range pp.all {
+			if p := &s.pools[id]; p.cap0 > 0 {
+				x.list = append(x.list, sopt{node: p.in, cost: cost(s.profileReconfig(req, &p.prof, assign))})
+			}
+		}
+		slices.SortStableFunc(x.list, func(a, b sopt) int { return slices.Compare(a.cost, b.cost) })
+		return
+	}
+	var near []int32
 	for k := range req.nodes {
 		if ft := zFeat(req.nodes[k].zone); ft >= 0 {
 			for _, id := range pp.byF[ft] {
-				x.seen[id] = true
+				if !slices.Contains(near, id) {
+					near = append(near, id)
+				}
 			}
 		}
 	}
-	ids := make([]int32, 0, len(x.seen))
-	for id := range x.seen {
-		ids = append(ids, id)
+	slices.Sort(near)
+	for _, id := range near {
+		if s.pools[id].cap0 > 0 {
+			re := s.profileReconfig(req, &s.pools[id].prof, assign)
+			x.list = append(x.list, sopt{node: s.pools[id].in, cost: cost(re)})
+		}
 	}
-	slices.Sort(ids)
-	var byLevel [5][]int32
-	for _, id := range ids {
-		re := s.profileReconfig(req, &s.pools[id].prof, assign)
-		byLevel[re] = append(byLevel[re], id)
+	var hubs []int32
+	add := func(n int32, re int) {
+		if n >= 0 && !slices.Contains(hubs, n) {
+			hubs = append(hubs, n)
+			x.list = append(x.list, sopt{node: n, cost: cost(re)})
+		}
 	}
-	cost := func(re int) []int64 {
-		o := lb
-		o.reconfig = int64(re)
-		return s.costVec(&o)
-	}
-	for re := range 5 {
-		if len(byLevel[re]) == 0 {
+	for a := range 2 {
+		if assign&(1<<a) == 0 {
 			continue
 		}
-		c := cost(re)
-		for _, id := range byLevel[re] {
-			x.list = append(x.list, sopt{pool: id, cost: c})
+		// The request's node in each slot.
+		v := [2]int32{req.nodes[0].vlans, req.nodes[1].vlans}
+		if a == 1 {
+			v[0], v[1] = v[1], v[0]
+		}
+		if ps := pp.byPair[v]; v[0] >= 0 && v[1] >= 0 && len(ps) > 0 {
+			add(s.hubOf(hubKey{hkPair, g, v[0], v[1]}, ps), 2)
+		}
+		for slot := range 2 {
+			if ps := pp.bySlot[[2]int32{int32(slot), v[slot]}]; v[slot] >= 0 && len(ps) > 0 {
+				add(s.hubOf(hubKey{hkSlot, g, int32(slot), v[slot]}, ps), 3)
+			}
 		}
 	}
-	x.ok = func(id int32, level int) bool { return s.profileReconfig(req, &s.pools[id].prof, assign) == level }
-	v0, v1 := vFeat(req.nodes[0].vlans), vFeat(req.nodes[1].vlans)
-	if v0 >= 0 {
-		x.scans = append(x.scans, scan{pools: pp.byF[v0], level: 2, cost: cost(2)})
+	if len(pp.all) > 0 {
+		add(s.hubOf(hubKey{hkPAll, g, -1, -1}, pp.all), 4)
 	}
-	for _, v := range []int32{v0, v1} {
-		if v >= 0 {
-			x.scans = append(x.scans, scan{pools: pp.byF[v], level: 3, cost: cost(3)})
-		}
-	}
-	x.scans = append(x.scans, scan{pools: pp.all, level: 4, cost: cost(4)})
+	slices.SortStableFunc(x.list, func(a, b sopt) int { return slices.Compare(a.cost, b.cost) })
 }
 
 // profileReconfig is the fewest reconfigurations of a two-node request on a
@@ -655,7 +645,7 @@ func (s *solver) buildOnes(x *source, req *request, lss []int32, stage uint8, po
 		o.stage = stage
 		n := int(inv.ls[li].n)
 		s.victimOpt(&o, p, n)
-		x.list = append(x.list, sopt{pool: id, cost: s.costVec(&o)})
+		x.list = append(x.list, sopt{node: p.in, cost: s.costVec(&o)})
 	}
 	slices.SortStableFunc(x.list, func(a, b sopt) int { return slices.Compare(a.cost, b.cost) })
 }
