@@ -96,7 +96,9 @@ func (l *Lab) armKill(ctx context.Context, w io.Writer, kp *KillPoint) (*Kill, e
 }
 
 // wait waits for the kill, then reads from the heir's log when it took
-// the lead and what its Recover did.
+// the lead and what its Recover did. The failover's journal closes
+// before the heir logs that its Recover ended, so the log is read again
+// until that line is there (or a while has passed).
 func (k *Kill) wait() error {
 	if err := <-k.done; err != nil {
 		return err
@@ -104,6 +106,19 @@ func (k *Kill) wait() error {
 	if !k.Victim.killed() {
 		return fmt.Errorf("%s was not killed by SIGKILL: %v", k.Victim.Name, k.Victim.cmd.ProcessState)
 	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := k.readHeirLog(); err != nil {
+			return err
+		}
+		if !k.Recovered.IsZero() || time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (k *Kill) readHeirLog() error {
 	f, err := os.Open(k.Heir.Log)
 	if err != nil {
 		return err
