@@ -350,23 +350,7 @@ func (s *Store) view(op string, fn func(tx *bolt.Tx) error) error {
 // update runs fn in a write transaction and commits (fsync) unless fn
 // fails or ctx ended meanwhile.
 func (s *Store) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return appErr{fmt.Errorf("boltstore: %s: %w", op, err)}
-		}
-		return nil
-	})
-	var ae appErr
-	if errors.As(err, &ae) {
-		return ae.err
-	}
-	if err != nil {
-		return wrap(op, err)
-	}
-	return nil
+	return s.write(ctx, op, s.db.Update, fn)
 }
 
 // batchDelay is how long a write waits for others to share its fsync:
@@ -378,7 +362,13 @@ const batchDelay = time.Millisecond
 // (bbolt reruns the functions of a failed batch one by one): it must
 // decide from tx alone, and its compare-and-set stays exact.
 func (s *Store) batch(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	return s.write(ctx, op, s.db.Batch, fn)
+}
+
+// write runs fn through commit (db.Update or db.Batch), refusing to
+// commit once ctx ended, and gives fn's own errors back unwrapped.
+func (s *Store) write(ctx context.Context, op string, commit func(func(*bolt.Tx) error) error, fn func(tx *bolt.Tx) error) error {
+	err := commit(func(tx *bolt.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
