@@ -32,17 +32,7 @@ func (r *run) commitBatched(ctx context.Context, plan search.Plan) ([]search.Ser
 	err := r.check(ctx, "commit", target, "store", r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 		for try := 0; try < 16; try++ {
 			a.Attempts++
-			recs, err := r.records(ctx, plan)
-			if err != nil {
-				return err
-			}
-			for _, id := range reservedSet(plan) {
-				if f := recs[id].PendingFaults; len(f) > 0 {
-					blame = append(blame, id)
-					return fmt.Errorf("%s %w (%s)", id, errBroken, describe(f[0]))
-				}
-			}
-			final, err := r.finalRecords(plan, recs)
+			final, err := r.commitRecords(ctx, plan, &blame)
 			if err != nil {
 				return err
 			}
@@ -81,6 +71,23 @@ func (r *run) commitBatched(ctx context.Context, plan search.Plan) ([]search.Ser
 	return blame, err
 }
 
+// commitRecords reads the plan's records and returns the records the
+// commit writes, or errBroken (adding the server to blame) when a held
+// server now keeps a fault.
+func (r *run) commitRecords(ctx context.Context, plan search.Plan, blame *[]search.ServerID) ([]Record, error) {
+	recs, err := r.records(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range reservedSet(plan) {
+		if f := recs[id].PendingFaults; len(f) > 0 {
+			*blame = append(*blame, id)
+			return nil, fmt.Errorf("%s %w (%s)", id, errBroken, describe(f[0]))
+		}
+	}
+	return r.finalRecords(plan, recs)
+}
+
 // commitUnbatched journals the commit, then writes the final records:
 // from the intent on, the failover only goes forward (Recover rolls a
 // journaled commit forward).
@@ -90,17 +97,7 @@ func (r *run) commitUnbatched(ctx context.Context, plan search.Plan) ([]search.S
 	var blame []search.ServerID
 	err := r.check(ctx, "commit", joinIDs(reservedSet(plan)), "store", r.h.Server, "", func(ctx context.Context, a *AuditEntry) error {
 		a.Attempts++
-		recs, err := r.records(ctx, plan)
-		if err != nil {
-			return err
-		}
-		for _, id := range reservedSet(plan) {
-			if f := recs[id].PendingFaults; len(f) > 0 {
-				blame = append(blame, id)
-				return fmt.Errorf("%s %w (%s)", id, errBroken, describe(f[0]))
-			}
-		}
-		final, err := r.finalRecords(plan, recs)
+		final, err := r.commitRecords(ctx, plan, &blame)
 		if err != nil {
 			return err
 		}
