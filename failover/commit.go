@@ -15,6 +15,20 @@ import (
 // A held server whose record keeps a fault reported meanwhile (by this
 // instance or another) fails the commit, and is blamed.
 func (r *run) commit(ctx context.Context, plan search.Plan) ([]search.ServerID, error) {
+	// The volumes of servers this failover read but no longer moves (a
+	// victim it dropped, an earlier attempt's) must be back with their
+	// owners: a write to them that landed late, after they were given
+	// back, is found here, before the failover ends (I3).
+	moved := map[search.ServerID]bool{}
+	for _, a := range plan.Assignments {
+		moved[a.Failed] = true
+	}
+	for _, v := range plan.Preemptions {
+		moved[v.Victim] = true
+	}
+	if err := r.settleVolumes(ctx, func(id search.ServerID) bool { return !moved[id] }); err != nil {
+		return nil, err
+	}
 	if !r.o.unbatchedStore() {
 		return r.commitBatched(ctx, plan)
 	}

@@ -313,7 +313,7 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 		// Every volume this failover read must be back with its owner
 		// (a write that landed after the rollback checked may have moved
 		// one again: I3); otherwise it stays open for Recover.
-		if verr := r.settleVolumes(context.WithoutCancel(ctx)); verr != nil {
+		if verr := r.settleVolumes(context.WithoutCancel(ctx), func(search.ServerID) bool { return true }); verr != nil {
 			res.Outcome = OutcomeInterrupted
 			res.Err = errors.Join(res.Err, verr)
 		}
@@ -376,13 +376,17 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 	return res
 }
 
-// settleVolumes checks, for a failover that ends without a commit, that
-// every server whose volumes it read has them all back (reconcile).
-func (r *run) settleVolumes(ctx context.Context) error {
+// settleVolumes checks that every server whose volumes this failover
+// read, and that owns them at its end (all of them for a failover that
+// ends without a commit, those owns says for one that commits), has them
+// all back (reconcile).
+func (r *run) settleVolumes(ctx context.Context, owns func(search.ServerID) bool) error {
 	r.mu.Lock()
 	keys := make([]volKey, 0, len(r.vols))
 	for k := range r.vols {
-		keys = append(keys, k)
+		if owns(k.server) {
+			keys = append(keys, k)
+		}
 	}
 	r.mu.Unlock()
 	slices.SortFunc(keys, func(a, b volKey) int { return cmp.Or(cmp.Compare(a.server, b.server), cmp.Compare(a.array, b.array)) })

@@ -297,15 +297,6 @@ func (r *run) verifyStorage(ctx context.Context, src, dst Record) error {
 	}
 	target := src.DiskArray + ": " + string(src.ID) + " -> " + string(dst.ID)
 	return r.check(ctx, "storage.verify", target, "storage", src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
-		have, err := r.readMappings(ctx, a, dm, initiators(dst))
-		if err != nil {
-			return err
-		}
-		for _, m := range want {
-			if !slices.Contains(have, m) {
-				return fmt.Errorf("%s does not see %s at LUN %d: %w", dst.ID, m.Volume, m.LUN, ErrConflict)
-			}
-		}
 		missing, stray, err := r.misplaced(ctx, a, dm, src, want, dst.ID)
 		if err != nil {
 			return err
@@ -315,6 +306,18 @@ func (r *run) verifyStorage(ctx context.Context, src, dst Record) error {
 		}
 		if len(stray) > 0 {
 			return fmt.Errorf("%s is also seen by a server an earlier attempt used: %w", stray[0].Volume, ErrConflict)
+		}
+		// dst is read last, nearest its boot: a write of this failover
+		// that lands late and takes a volume from dst must land before
+		// this read to matter, and then this read sees it.
+		have, err := r.readMappings(ctx, a, dm, initiators(dst))
+		if err != nil {
+			return err
+		}
+		for _, m := range want {
+			if !slices.Contains(have, m) {
+				return fmt.Errorf("%s does not see %s at LUN %d: %w", dst.ID, m.Volume, m.LUN, ErrConflict)
+			}
 		}
 		return nil
 	})
