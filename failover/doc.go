@@ -49,8 +49,10 @@
 //     one server, at its original LUN; the volumes of a stopped victim
 //     are listed in its record (Record.Parked). The first read is
 //     journaled, every later attempt reconciles the array with it, the
-//     spare must see every volume at its LUN before it boots, and a
-//     failover that ends without a commit checks they are all home.
+//     spare must see every volume at its LUN before it boots (its
+//     mappings read last), a failover that commits checks that the
+//     servers it read but no longer moves have theirs, and one that ends
+//     without a commit checks they are all home.
 //   - I4 No double allocation. A spare serves at most one failed server:
 //     its reservation, and the failed server's claim, are compare-and-set
 //     writes in the Store; HandleFaults reserves a joint plan in one.
