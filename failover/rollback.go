@@ -247,8 +247,18 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 	if home, err := r.read(ctx, a, func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, []storage.Mapping{m}) }); err == nil && home {
 		return nil
 	}
-	return r.callAfter(ctx, a, n, off, func(ctx context.Context) error { return dm.Map(ctx, rec.Volume, rec.From, rec.LUN) },
-		func(ctx context.Context) (bool, error) { return sees(ctx, dm, rec.From, []storage.Mapping{m}) })
+	// Back to the server it came from (held by this failover), taking
+	// off it first another server's volume that holds its LUN (a stray:
+	// another failover's write that landed late).
+	host, err := o.store.Get(ctx, rec.Server)
+	if err != nil {
+		return r.storeErr(err)
+	}
+	host.DiskArray, host.HBAs = rec.Array, nil
+	for _, in := range rec.From {
+		host.HBAs = append(host.HBAs, HBA{Initiator: in})
+	}
+	return r.mapBack(ctx, a, n, dm, host, m, off)
 }
 
 func (r *run) undoZone(ctx context.Context, a *AuditEntry, rec stepRec) error {

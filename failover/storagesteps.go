@@ -168,17 +168,30 @@ func (r *run) expectVolumes(ctx context.Context, src Record, dm storage.DiskMapp
 // expectVolumes); dst is the server about to take them ("" in a
 // rollback).
 func (r *run) reconcile(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, src Record, want []storage.Mapping, dst search.ServerID) error {
-	for pass := 0; ; pass++ {
-		missing, stray, err := r.misplaced(ctx, a, dm, src, want, dst)
+	for pass, cleared := 0, 0; ; {
+		missing, stray, extra, err := r.misplaced(ctx, a, dm, src, want, dst)
 		if err != nil {
 			return err
 		}
+		if len(extra) > 0 && cleared < 2 {
+			// Another server's volume where only src's belong: taken
+			// off first (it may sit at a LUN one of src's needs).
+			cleared++
+			if err := r.clearStrays(ctx, a, dm, src, extra); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(missing) == 0 && len(stray) == 0 {
+			if len(extra) > 0 {
+				return fmt.Errorf("%s still sees %s/%s at LUN %d, which is not one of its volumes: %w", src.ID, src.DiskArray, extra[0].Volume, extra[0].LUN, ErrConflict)
+			}
 			return nil
 		}
 		if pass == 1 {
 			return r.restoreMissing(ctx, a, dm, src, initiators(src), missing, stray)
 		}
+		pass++
 		// Undo again what earlier attempts did with them.
 		r.mu.Lock()
 		moves := slices.Clone(r.moves)
@@ -195,14 +208,135 @@ func (r *run) reconcile(ctx context.Context, a *AuditEntry, dm storage.DiskMappe
 	}
 }
 
+// foreign returns the mappings of have whose volume is none of keep's.
+func foreign(have, keep []storage.Mapping) []storage.Mapping {
+	var out []storage.Mapping
+	for _, h := range have {
+		if !slices.ContainsFunc(keep, func(k storage.Mapping) bool { return k.Volume == h.Volume }) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// clearStrays takes off host, a server this failover holds, the volumes
+// of extra, which host sees but which are not its own: a stray, such as
+// another failover's Map that landed late, after that failover had
+// checked host. Booting host with it would make two writers of that
+// volume (I2), and it may sit at a LUN host's own volumes need. A stray
+// that another server of the site also sees (its owner), or that this
+// failover read as another server's (a victim's it parked: the journal
+// knows where it goes), is unmapped from host (taking a volume away
+// never makes a second writer, so host need not be confirmed off, as a
+// failed server whose BMC answers nothing cannot be); any other may be the only path to its data and is left
+// where it is, with an error that says where it is (ErrConflict). A host this failover does
+// not hold is never changed.
+func (r *run) clearStrays(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, host Record, extra []storage.Mapping) error {
+	m := extra[0]
+	if !slices.Contains(r.touched(), host.ID) {
+		return fmt.Errorf("%s sees %s/%s at LUN %d, which is not one of its volumes: %w", host.ID, host.DiskArray, m.Volume, m.LUN, ErrConflict)
+	}
+	all, err := r.o.store.List(ctx)
+	if err != nil {
+		return r.storeErr(err)
+	}
+	hostInits := initiators(host)
+	for _, m := range extra {
+		// A volume of a server this failover read (a victim's, parked
+		// by it) is journaled with its LUN, and its own undo or the
+		// victim's record puts it where it belongs: no other copy is
+		// needed to take it off host.
+		owner := r.volumeOf(host.DiskArray, m.Volume, host.ID)
+		for _, x := range all {
+			if owner != "" {
+				break
+			}
+			if x.ID == host.ID || x.DiskArray != host.DiskArray || len(x.HBAs) == 0 {
+				continue
+			}
+			got, err := r.readMappings(ctx, a, dm, initiators(x))
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == m.Volume }) {
+				owner = x.ID
+				break
+			}
+		}
+		if owner == "" {
+			return fmt.Errorf("%s/%s (LUN %d) is masked to %s, which is not its owner, and to no other server: left there: %w", host.DiskArray, m.Volume, m.LUN, host.ID, ErrConflict)
+		}
+		if err := r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error { return dm.Unmap(ctx, m.Volume, hostInits) },
+			func(ctx context.Context) (bool, error) { return notSees(ctx, dm, hostInits, m.Volume) }); err != nil {
+			return fmt.Errorf("taking the stray %s (seen by %s) off %s: %w", m.Volume, owner, host.ID, err)
+		}
+		r.o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: host.ID, Step: "storage.stray",
+			Target: fmt.Sprintf("%s/%s lun %d -x %s", host.DiskArray, m.Volume, m.LUN, host.ID),
+			Detail: "another server's volume (seen by " + string(owner) + ") on a server this failover holds: unmapped"})
+	}
+	return nil
+}
+
+// volumeOf returns the server, not except, whose volumes this failover
+// read include vol on array, or "".
+func (r *run) volumeOf(array string, vol storage.VolumeID, except search.ServerID) search.ServerID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var owner search.ServerID
+	for k, maps := range r.vols {
+		if k.array == array && k.server != except && (owner == "" || k.server < owner) &&
+			slices.ContainsFunc(maps, func(m storage.Mapping) bool { return m.Volume == vol }) {
+			owner = k.server
+		}
+	}
+	return owner
+}
+
+// mapBack maps m back to host (a server this failover holds) after pre,
+// taking strays off host first when they hold its LUN (clearStrays).
+func (r *run) mapBack(ctx context.Context, a *AuditEntry, attempts int, dm storage.DiskMapper, host Record, m storage.Mapping, pre func(context.Context) error) error {
+	inits := initiators(host)
+	do := func() error {
+		return r.callAfter(ctx, a, attempts, pre, func(ctx context.Context) error { return dm.Map(ctx, m.Volume, inits, m.LUN) },
+			func(ctx context.Context) (bool, error) { return sees(ctx, dm, inits, []storage.Mapping{m}) })
+	}
+	err := do()
+	if !errors.Is(err, ErrConflict) || r.stopped() {
+		return err
+	}
+	have, rerr := r.readMappings(ctx, a, dm, inits)
+	if rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	r.mu.Lock()
+	keep := slices.Clone(r.vols[volKey{host.ID, host.DiskArray}])
+	r.mu.Unlock()
+	keep = append(keep, m)
+	var taken []storage.Mapping
+	for _, h := range foreign(have, keep) {
+		if h.LUN == m.LUN {
+			taken = append(taken, h)
+		}
+	}
+	if len(taken) == 0 {
+		return err
+	}
+	if cerr := r.clearStrays(ctx, a, dm, host, taken); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return do()
+}
+
 // misplaced compares the volumes src must have (want) with the array:
 // missing are those src does not see at their LUN; stray are those seen
-// by an earlier destination of this failover (not dst).
-func (r *run) misplaced(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, src Record, want []storage.Mapping, dst search.ServerID) (missing, stray []storage.Mapping, err error) {
+// by an earlier destination of this failover (not dst); extra are those
+// src sees that are not its own (foreign).
+func (r *run) misplaced(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, src Record, want []storage.Mapping, dst search.ServerID) (missing, stray, extra []storage.Mapping, err error) {
 	have, err := r.readMappings(ctx, a, dm, initiators(src))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	extra = foreign(have, want)
 	for _, m := range want {
 		if !slices.Contains(have, m) {
 			missing = append(missing, m)
@@ -223,7 +357,7 @@ func (r *run) misplaced(ctx context.Context, a *AuditEntry, dm storage.DiskMappe
 		seen[key] = true
 		got, err := r.readMappings(ctx, a, dm, m.To)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, w := range want {
 			if slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == w.Volume }) {
@@ -231,7 +365,7 @@ func (r *run) misplaced(ctx context.Context, a *AuditEntry, dm storage.DiskMappe
 			}
 		}
 	}
-	return missing, stray, nil
+	return missing, stray, extra, nil
 }
 
 // restoreMissing maps back to src the volumes that no server of the site
@@ -270,9 +404,7 @@ func (r *run) restoreMissing(ctx context.Context, a *AuditEntry, dm storage.Disk
 		}
 		r.o.emit(Event{Kind: EventStepFinished, Failover: r.id, Server: src.ID, Step: "storage.restore", Target: fmt.Sprintf("%s/%s lun %d -> %s", src.DiskArray, m.Volume, m.LUN, src.ID),
 			Detail: "masked to no server (a write that landed late): mapped back"})
-		if err := r.call(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error {
-			return dm.Map(ctx, m.Volume, from, m.LUN)
-		}, func(ctx context.Context) (bool, error) { return sees(ctx, dm, from, []storage.Mapping{m}) }); err != nil {
+		if err := r.mapBack(ctx, a, r.o.cfg.attempts, dm, src, m, nil); err != nil {
 			return fmt.Errorf("mapping %s back to %s: %w", m.Volume, src.ID, err)
 		}
 	}
@@ -297,7 +429,7 @@ func (r *run) verifyStorage(ctx context.Context, src, dst Record) error {
 	}
 	target := src.DiskArray + ": " + string(src.ID) + " -> " + string(dst.ID)
 	return r.check(ctx, "storage.verify", target, "storage", src.ID, dst.ID, func(ctx context.Context, a *AuditEntry) error {
-		missing, stray, err := r.misplaced(ctx, a, dm, src, want, dst.ID)
+		missing, stray, _, err := r.misplaced(ctx, a, dm, src, want, dst.ID)
 		if err != nil {
 			return err
 		}
@@ -309,10 +441,26 @@ func (r *run) verifyStorage(ctx context.Context, src, dst Record) error {
 		}
 		// dst is read last, nearest its boot: a write of this failover
 		// that lands late and takes a volume from dst must land before
-		// this read to matter, and then this read sees it.
+		// this read to matter, and then this read sees it. dst must see
+		// its volumes and nothing else: a stray (another server's
+		// volume) would have two writers once dst boots (I2), so it is
+		// taken off, and dst read again.
 		have, err := r.readMappings(ctx, a, dm, initiators(dst))
+		for try := 0; err == nil && try < 2; try++ {
+			extra := foreign(have, want)
+			if len(extra) == 0 {
+				break
+			}
+			if err := r.clearStrays(ctx, a, dm, dst, extra); err != nil {
+				return err
+			}
+			have, err = r.readMappings(ctx, a, dm, initiators(dst))
+		}
 		if err != nil {
 			return err
+		}
+		if extra := foreign(have, want); len(extra) > 0 {
+			return fmt.Errorf("%s still sees %s/%s at LUN %d, not one of %s's volumes: %w", dst.ID, src.DiskArray, extra[0].Volume, extra[0].LUN, src.ID, ErrConflict)
 		}
 		for _, m := range want {
 			if !slices.Contains(have, m) {
