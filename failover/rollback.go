@@ -183,14 +183,21 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 	// change hands (I1), even when something else powered it on (a
 	// victim's power-restore policy, an operator): it is this
 	// failover's spare or relocation target, so it is fenced again
-	// if needed, before each request.
+	// if needed, before each request. A spare an earlier attempt
+	// released (undone again because a write landed on it late) may
+	// run another failover's workload by now: it is never fenced by
+	// this one; the volumes are only taken off it (which makes no
+	// second writer) and mapped back.
 	var off func(context.Context) error
+	held := true
 	if rec.Spare != "" {
 		x, err := o.store.Get(ctx, rec.Spare)
 		if err != nil {
 			return r.storeErr(err)
 		}
-		off = func(ctx context.Context) error { return r.ensureOff(ctx, a, x) }
+		if held = r.holds(x); held {
+			off = func(ctx context.Context) error { return r.ensureOff(ctx, a, x) }
+		}
 	}
 	if rec.Swap {
 		var back bool
@@ -203,6 +210,26 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 		}
 		if back {
 			return nil // never swapped, or swapped back already
+		}
+		if !held {
+			// Swapping back moves every mapping of To's host: only
+			// when it has all these volumes and nothing else.
+			var have []storage.Mapping
+			if err := r.call(ctx, a, n, func(ctx context.Context) error {
+				var err error
+				have, err = dm.Mappings(ctx, rec.To)
+				return err
+			}, nil); err != nil {
+				return err
+			}
+			if extra := foreign(have, rec.Maps); len(extra) > 0 {
+				return fmt.Errorf("%s, released by this failover, sees %s besides %s's volumes: not swapped back: %w", rec.Spare, extra[0].Volume, rec.Server, ErrConflict)
+			}
+			for _, m := range rec.Maps {
+				if !slices.Contains(have, m) {
+					return fmt.Errorf("%s, released by this failover, does not see %s at LUN %d: not swapped back: %w", rec.Spare, m.Volume, m.LUN, ErrConflict)
+				}
+			}
 		}
 		sw, ok := dm.(storage.InitiatorSwapper)
 		if !ok {

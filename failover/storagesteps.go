@@ -233,7 +233,11 @@ func foreign(have, keep []storage.Mapping) []storage.Mapping {
 // not hold is never changed.
 func (r *run) clearStrays(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, host Record, extra []storage.Mapping) error {
 	m := extra[0]
-	if !slices.Contains(r.touched(), host.ID) {
+	x, err := r.o.store.Get(ctx, host.ID)
+	if err != nil {
+		return r.storeErr(err)
+	}
+	if !r.holds(x) {
 		return fmt.Errorf("%s sees %s/%s at LUN %d, which is not one of its volumes: %w", host.ID, host.DiskArray, m.Volume, m.LUN, ErrConflict)
 	}
 	all, err := r.o.store.List(ctx)
@@ -275,6 +279,13 @@ func (r *run) clearStrays(ctx context.Context, a *AuditEntry, dm storage.DiskMap
 			Detail: "another server's volume (seen by " + string(owner) + ") on a server this failover holds: unmapped"})
 	}
 	return nil
+}
+
+// holds reports whether this failover holds x now: one of its failed
+// servers, or reserved by it (a spare, a victim). A server an earlier
+// attempt released is not held.
+func (r *run) holds(x Record) bool {
+	return x.Reservation == r.id || slices.Contains(r.h.Members, x.ID)
 }
 
 // volumeOf returns the server, not except, whose volumes this failover
@@ -394,9 +405,15 @@ func (r *run) restoreMissing(ctx context.Context, a *AuditEntry, dm storage.Disk
 			if !slices.Contains(mine, x.ID) {
 				return fmt.Errorf("%s/%s (LUN %d) of %s is masked to %s; left there: %w", src.DiskArray, m.Volume, m.LUN, src.ID, x.ID, ErrConflict)
 			}
-			// A server this failover holds (off, fenced by it): take the
-			// volume back from it.
-			if err := r.callAfter(ctx, a, r.o.cfg.attempts, func(ctx context.Context) error { return r.ensureOff(ctx, a, x) },
+			// A server this failover holds (off, fenced by it) or held
+			// in an earlier attempt: take the volume back from it. One
+			// it released is not fenced again (someone may run it by
+			// now): taking a volume away makes no second writer.
+			var pre func(context.Context) error
+			if r.holds(x) {
+				pre = func(ctx context.Context) error { return r.ensureOff(ctx, a, x) }
+			}
+			if err := r.callAfter(ctx, a, r.o.cfg.attempts, pre,
 				func(ctx context.Context) error { return dm.Unmap(ctx, m.Volume, initiators(x)) },
 				func(ctx context.Context) (bool, error) { return notSees(ctx, dm, initiators(x), m.Volume) }); err != nil {
 				return fmt.Errorf("taking %s back from %s: %w", m.Volume, x.ID, err)

@@ -132,3 +132,46 @@ func TestASpareThatHoldsAnotherServersOnlyCopyDoesNotBoot(t *testing.T) {
 		t.Errorf("boot-srv05 held by %v, want left on srv02", h)
 	}
 }
+
+// A server an earlier attempt released is not this failover's to fence:
+// when a write of that attempt turns up on it late, the volume is taken
+// off it, and the server (which someone may run by now) keeps its power.
+func TestAReleasedSpareIsNeverFencedAgain(t *testing.T) {
+	s := patentSite(t, failover.WithInitiatorSwap(false))
+	// srv02 does not boot: the failover rolls back and releases it.
+	if _, err := s.w.Inject(fake.Fault{Driver: fake.DriverBMC, Method: "PowerOn", Target: "srv02", Err: bmc.ErrUnsupported}); err != nil {
+		t.Fatal(err)
+	}
+	// Once srv02 is released, someone runs it, and boot-srv01 turns up
+	// on it, as a late Map of the failover would leave it.
+	released := 0
+	if _, err := s.w.Inject(fake.Fault{Driver: fake.DriverStorage, Method: "Mappings",
+		Then: func() {
+			r, err := s.store.Get(context.Background(), "srv02")
+			if err != nil || r.Reservation != "" || released > 0 {
+				return
+			}
+			released = len(s.w.Ops())
+			if err := s.w.SetPower("srv02", bmc.PowerOn); err != nil {
+				t.Error(err)
+			}
+			strayOnto(t, s, "boot-srv01", "srv02", 0)()
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	res := s.fail("srv01", bmc.FaultProcessor)
+	if released == 0 {
+		t.Fatalf("srv02 was never released (%s %v: %v)", res.Outcome, res.Plan, res.Err)
+	}
+	for _, op := range s.w.Ops()[released:] {
+		if op.Driver == fake.DriverBMC && op.Target == "srv02" && op.Method != "PowerState" {
+			t.Errorf("srv02 acted on after its release: %v", op)
+		}
+	}
+	if h := s.holders("array-1", "boot-srv01"); !slices.Equal(h, []string{"srv01"}) {
+		t.Errorf("boot-srv01 held by %v", h)
+	}
+	if st, _ := s.w.Server("srv02"); st.Power != bmc.PowerOn {
+		t.Errorf("srv02 is %s", st.Power)
+	}
+}
