@@ -42,7 +42,14 @@
 //     one back.
 //   - I2 One writer. A boot volume is never masked to the initiators of
 //     two servers at once (an initiator swap removes the old initiators
-//     before it adds the new ones; a remap unmaps before it maps).
+//     before it adds the new ones; a remap unmaps before it maps). A
+//     server boots, or gets its volumes back, only seeing nothing but its
+//     own: another server's volume found on it (a stray, such as another
+//     failover's write that landed late) is taken off first when its
+//     owner still sees it or this failover parked it, and otherwise the
+//     boot is refused with the volume named (it may be the only copy).
+//     A failover never fences a server it no longer holds; a volume it
+//     finds on one is only taken off.
 //   - I3 Nothing lost. When a failover ends (done, rolled back, or
 //     crashed and recovered) every volume the failed server (or a
 //     victim) had when the failover first read them is masked to exactly
