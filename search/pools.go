@@ -87,15 +87,18 @@ type joint struct {
 
 // solver is one component's flow problem.
 type solver struct {
-	j     *joint
-	reqs  []int // the component's requests, canonical order
-	pools []pool
-	gp    map[int32]*gpools
-	pp    map[int32]*ppools
-	one   map[int32]int32 // logical server -> plOne pool
-	bnode map[int32]int32 // workload -> budget node
-	bud   []bnode
-	st    []rstate // per component request
+	j *joint
+	// slabs the streams' sources and cost vectors are carved from
+	srcSlab  []source
+	vecArena []int64
+	reqs     []int // the component's requests, canonical order
+	pools    []pool
+	gp       map[int32]*gpools
+	pp       map[int32]*ppools
+	one      map[int32]int32 // logical server -> plOne pool
+	bnode    map[int32]int32 // workload -> budget node
+	bud      []bnode
+	st       []rstate // per component request
 	// flow graph
 	nodes []fnode2
 	delta []int64 // K per node

@@ -49,10 +49,37 @@ type seg struct {
 type source struct {
 	lb    []int64 // lower bound before expansion
 	exp   bool
-	build func(*source)
+	build func(*source) // nil for a two-node group (part2)
 	list  []sopt
 	pos   int
 	ord   int
+	// part2: the two-node group and its slot assignments (buildPart2)
+	g      int32
+	assign uint8
+}
+
+// newSource returns a zeroed source from the solver's slab (one
+// allocation per srcChunk sources: a two-node request has one source per
+// compatible group, hundreds in a site of many classes).
+func (s *solver) newSource() *source {
+	if len(s.srcSlab) == cap(s.srcSlab) {
+		s.srcSlab = make([]source, 0, srcChunk)
+	}
+	s.srcSlab = s.srcSlab[:len(s.srcSlab)+1]
+	return &s.srcSlab[len(s.srcSlab)-1]
+}
+
+const srcChunk = 256
+
+// vec returns a zeroed cost vector from the solver's arena.
+func (s *solver) vec() []int64 {
+	K := s.j.K
+	if len(s.vecArena)+K > cap(s.vecArena) {
+		s.vecArena = make([]int64, 0, max(64*K, 4096))
+	}
+	v := s.vecArena[len(s.vecArena) : len(s.vecArena)+K : len(s.vecArena)+K]
+	s.vecArena = s.vecArena[:len(s.vecArena)+K]
+	return v
 }
 
 func (x *source) headCost() []int64 {
@@ -81,7 +108,7 @@ func (h *srcHeap) Pop() any {
 }
 
 func (s *solver) costVec(o *option) []int64 {
-	v := make([]int64, s.j.K)
+	v := s.vec()
 	t := terms(o)
 	copy(v[s.j.levels:], t[:])
 	return v
@@ -123,7 +150,11 @@ func (st *stream) peekSources() (sopt, bool) {
 		x := st.src[0]
 		if !x.exp {
 			x.exp = true
-			x.build(x)
+			if x.build != nil {
+				x.build(x)
+			} else {
+				st.s.buildPart2(x, st.req)
+			}
 			heap.Fix(&st.src, 0)
 			continue
 		}
@@ -421,7 +452,23 @@ func (s *solver) partSources(st *stream) {
 	zero := Policy{}
 	exactSig := inv.sigOf(req, false)
 	var g0 int32 = -1
-	add := func(stage uint8, g int32, pol *Policy) {
+	// sigOK is what every group of one signature shares under one
+	// policy: whether a pairing fits, how, and the surpluses.
+	type sigOK struct {
+		mhz, mem int64
+		assign   uint8
+	}
+	check := func(sig int32, pol *Policy) (sigOK, bool) {
+		if n != 2 {
+			return sigOK{}, true
+		}
+		mhz, mem, ok := inv.sigSurplus(req, sig, pol)
+		if !ok {
+			return sigOK{}, false
+		}
+		return sigOK{mhz, mem, inv.slotAssignments(req, sig, pol)}, true
+	}
+	add := func(stage uint8, g int32, pol *Policy, so sigOK) {
 		pg := &x.pgroups[g]
 		var lb option
 		lb.stage = stage
@@ -434,24 +481,11 @@ func (s *solver) partSources(st *stream) {
 				lb.interrupted = 1
 			}
 		}
-		src := &source{lb: s.costVec(&lb), ord: len(st.src)}
+		lb.surMHz, lb.surMem = so.mhz, so.mem
+		src := s.newSource()
+		src.lb, src.ord = s.costVec(&lb), len(st.src)
 		if n == 2 {
-			// The surpluses do not depend on the pairing: take them from
-			// any partition of the group.
-			var o option
-			var ok bool
-			for _, li := range inv.pgroupLS(g) {
-				if ok = inv.eval(req, inv.lsMembers(li), pol, false, &o); ok {
-					break
-				}
-			}
-			if !ok {
-				return
-			}
-			lb.surMHz, lb.surMem = o.surMHz, o.surMem
-			src.lb = s.costVec(&lb)
-			assign := inv.slotAssignments(req, pg.key.sig, pol)
-			src.build = func(x *source) { s.buildPart2(x, req, g, assign, lb) }
+			src.g, src.assign = g, so.assign
 		} else {
 			p := *pol
 			src.build = func(x *source) { s.buildOnes(x, req, inv.pgroupLS(g), stage, &p, false) }
@@ -459,9 +493,15 @@ func (s *solver) partSources(st *stream) {
 		st.src = append(st.src, src)
 	}
 	if exactSig >= 0 {
-		for _, g := range inv.sigGroups(exactSig, stStandby) {
-			g0 = g
-			add(stgExact, g, &zero)
+		if so, ok := check(exactSig, &zero); ok {
+			for _, g := range inv.sigGroups(exactSig, stStandby) {
+				g0 = g
+				add(stgExact, g, &zero, so)
+			}
+		} else {
+			for _, g := range inv.sigGroups(exactSig, stStandby) {
+				g0 = g
+			}
 		}
 	}
 	hk := inv.hardOfNode(&req.nodes[0])
@@ -478,14 +518,19 @@ func (s *solver) partSources(st *stream) {
 			if len(si.eks) != n || si.eks[0].sw < 0 || si.mem < int64(req.pol.MinMemoryMiB) {
 				continue
 			}
-			if n == 2 && inv.slotAssignments(req, sig, &req.pol) == 0 {
+			gs := inv.sigGroups(sig, sgst)
+			if len(gs) == 0 || (len(gs) == 1 && gs[0] == g0) {
 				continue
 			}
-			for _, g := range inv.sigGroups(sig, sgst) {
+			so, ok := check(sig, &req.pol)
+			if !ok {
+				continue
+			}
+			for _, g := range gs {
 				if g == g0 {
 					continue
 				}
-				add(stage, g, &req.pol)
+				add(stage, g, &req.pol, so)
 			}
 		}
 	}
@@ -496,14 +541,16 @@ func (s *solver) partSources(st *stream) {
 // the hubs of the pools matching both VLAN sets (two reconfigurations),
 // one of them (three), and all pools (four), for each slot assignment
 // the stage's policy allows (the surpluses are the group's, in lb).
-func (s *solver) buildPart2(x *source, req *request, g int32, assign uint8, lb option) {
+func (s *solver) buildPart2(x *source, req *request) {
+	g, assign := x.g, x.assign
 	pp := s.partPools(g)
-	costs := make([][]int64, 5)
+	var costs [5][]int64
 	cost := func(re int) []int64 {
 		if costs[re] == nil {
-			o := lb
-			o.reconfig = int64(re)
-			costs[re] = s.costVec(&o)
+			v := s.vec()
+			copy(v, x.lb)
+			v[s.j.levels+5] = int64(re)
+			costs[re] = v
 		}
 		return costs[re]
 	}
