@@ -21,8 +21,8 @@ var (
 // service.
 func (inv *Inventory) Find(failed ServerID) (Plan, error) {
 	var req request
-	var one [1]fnode
-	if err := inv.failureRequestInto("find", failed, &req, one[:]); err != nil {
+	var buf [2]fnode // a standalone server or a two-node partition: no allocation
+	if err := inv.failureRequestInto("find", failed, &req, buf[:0]); err != nil {
 		return Plan{}, err
 	}
 	p, _, ok := inv.findOne(&req)

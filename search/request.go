@@ -66,8 +66,8 @@ func (inv *Inventory) failureRequest(op string, id ServerID) (request, error) {
 	return r, err
 }
 
-// failureRequestInto is failureRequest writing into r; the node of a
-// standalone server goes into one when it is not nil (no allocation).
+// failureRequestInto is failureRequest writing into r; the nodes go into
+// one's backing array when it has the capacity (no allocation).
 func (inv *Inventory) failureRequestInto(op string, id ServerID, r *request, one []fnode) error {
 	i, ok := inv.index(id)
 	if !ok {
@@ -80,15 +80,20 @@ func (inv *Inventory) failureRequestInto(op string, id ServerID, r *request, one
 	*r = request{kind: rkFailure, self: i, ls: s.ls, pol: inv.policies[s.pol], prio: s.prio, scale: -1}
 	if s.part < 0 {
 		// A standalone server: its logical server is itself.
-		if one == nil {
+		if cap(one) < 1 {
 			one = make([]fnode, 1)
 		}
+		one = one[:1]
 		one[0] = inv.nodeOf(i)
-		r.nodes = one[:1]
+		r.nodes = one
 		return nil
 	}
 	m := inv.lsMembers(s.ls)
-	r.nodes = make([]fnode, len(m))
+	if len(m) <= cap(one) {
+		r.nodes = one[:len(m)]
+	} else {
+		r.nodes = make([]fnode, len(m))
+	}
 	for k, mi := range m {
 		r.nodes[k] = inv.nodeOf(mi)
 		if mi == i {
