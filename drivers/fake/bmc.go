@@ -318,12 +318,22 @@ func (w *World) powerOnLocked(s *server) {
 				break
 			}
 		}
-		if s.bootVolume != "" {
-			// Booting from a volume another running server holds: two writers.
-			for _, h := range w.holdersLocked(a, s.bootVolume) {
-				if o := w.servers[h]; h != s.spec.ID && o != nil && o.power != bmc.PowerOff {
-					w.violate("I2", a.name, s.bootVolume, fmt.Sprintf("server %s booted from %s/%s while %s holds it and is %s", s.spec.ID, a.name, s.bootVolume, h, o.power))
+		// Booting while seeing a volume another server holds too: two
+		// writers once that one runs (or now, if it does).
+		var seen []storage.VolumeID
+		for _, in := range s.spec.Initiators {
+			for _, v := range a.masks[in] {
+				seen = append(seen, v)
+			}
+		}
+		slices.Sort(seen)
+		for _, v := range slices.Compact(seen) {
+			for _, h := range w.holdersLocked(a, v) {
+				o := w.servers[h]
+				if h == s.spec.ID || o == nil {
+					continue
 				}
+				w.violate("I2", a.name, v, fmt.Sprintf("server %s powered on seeing %s/%s, which %s (%s) holds too", s.spec.ID, a.name, v, h, o.power))
 			}
 		}
 	}
