@@ -50,7 +50,10 @@
 // CheckInvariants (with a Snapshot taken before) reports every violation
 // of the safety invariants I1 (fence first), I2 (one writer) and I3
 // (nothing lost) in the current state and in every state the world went
-// through since it was built.
+// through since it was built. The states checked as they happen are every
+// masking change (a volume masked to two servers; a volume given to a
+// server while its previous holder is not off) and every power-on (a
+// server that powers on seeing a volume another server holds too).
 //
 // Every method of World and of the drivers is safe for concurrent use.
 // Given a seed and a virtual clock, a sequence of calls made from one
