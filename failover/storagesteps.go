@@ -226,11 +226,12 @@ func foreign(have, keep []storage.Mapping) []storage.Mapping {
 // volume (I2), and it may sit at a LUN host's own volumes need. A stray
 // that another server of the site also sees (its owner), or that this
 // failover read as another server's (a victim's it parked: the journal
-// knows where it goes), is unmapped from host (taking a volume away
-// never makes a second writer, so host need not be confirmed off, as a
-// failed server whose BMC answers nothing cannot be); any other may be the only path to its data and is left
-// where it is, with an error that says where it is (ErrConflict). A host this failover does
-// not hold is never changed.
+// knows where it goes), is unmapped from host. Taking a volume away never
+// makes a second writer, so host need not be confirmed off (a failed
+// server whose BMC answers nothing cannot be). Any other stray may be the
+// only path to its data: it is left where it is, with an error that says
+// where it is (ErrConflict). A host this failover does not hold is never
+// changed.
 func (r *run) clearStrays(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, host Record, extra []storage.Mapping) error {
 	m := extra[0]
 	x, err := r.o.store.Get(ctx, host.ID)
@@ -240,31 +241,22 @@ func (r *run) clearStrays(ctx context.Context, a *AuditEntry, dm storage.DiskMap
 	if !r.holds(x) {
 		return fmt.Errorf("%s sees %s/%s at LUN %d, which is not one of its volumes: %w", host.ID, host.DiskArray, m.Volume, m.LUN, ErrConflict)
 	}
-	all, err := r.o.store.List(ctx)
-	if err != nil {
-		return r.storeErr(err)
-	}
 	hostInits := initiators(host)
+	var others [][]Record // the other servers of the array, read lazily
 	for _, m := range extra {
 		// A volume of a server this failover read (a victim's, parked
 		// by it) is journaled with its LUN, and its own undo or the
 		// victim's record puts it where it belongs: no other copy is
 		// needed to take it off host.
 		owner := r.volumeOf(host.DiskArray, m.Volume, host.ID)
-		for _, x := range all {
-			if owner != "" {
-				break
+		if owner == "" {
+			if others == nil {
+				if others, err = r.othersOn(ctx, host); err != nil {
+					return err
+				}
 			}
-			if x.ID == host.ID || x.DiskArray != host.DiskArray || len(x.HBAs) == 0 {
-				continue
-			}
-			got, err := r.readMappings(ctx, a, dm, initiators(x))
-			if err != nil {
+			if owner, err = r.whoSees(ctx, a, dm, others, m.Volume); err != nil {
 				return err
-			}
-			if slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == m.Volume }) {
-				owner = x.ID
-				break
 			}
 		}
 		if owner == "" {
@@ -279,6 +271,77 @@ func (r *run) clearStrays(ctx context.Context, a *AuditEntry, dm storage.DiskMap
 			Detail: "another server's volume (seen by " + string(owner) + ") on a server this failover holds: unmapped"})
 	}
 	return nil
+}
+
+// strayChunk is how many servers' initiators whoSees reads at once.
+const strayChunk = 32
+
+// othersOn returns the servers on host's disk array other than host, in
+// chunks of strayChunk.
+func (r *run) othersOn(ctx context.Context, host Record) ([][]Record, error) {
+	all, err := r.o.store.List(ctx)
+	if err != nil {
+		return nil, r.storeErr(err)
+	}
+	out := [][]Record{}
+	var cur []Record
+	for _, x := range all {
+		if x.ID == host.ID || x.DiskArray != host.DiskArray || len(x.HBAs) == 0 {
+			continue
+		}
+		if cur = append(cur, x); len(cur) == strayChunk {
+			out, cur = append(out, cur), nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out, nil
+}
+
+// whoSees returns the first server of others that sees vol, or "".
+func (r *run) whoSees(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, others [][]Record, vol storage.VolumeID) (search.ServerID, error) {
+	h, err := r.holdersOf(ctx, a, dm, others, vol, true)
+	if err != nil || len(h) == 0 {
+		return "", err
+	}
+	return h[0].ID, nil
+}
+
+// holdersOf returns the servers of others that see vol (the first only,
+// when first): one read per chunk (Mappings answers for any of the
+// initiators), then one per server of a chunk that has it.
+func (r *run) holdersOf(ctx context.Context, a *AuditEntry, dm storage.DiskMapper, others [][]Record, vol storage.VolumeID, first bool) ([]Record, error) {
+	has := func(inits []storage.Initiator) (bool, error) {
+		got, err := r.readMappings(ctx, a, dm, inits)
+		return slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == vol }), err
+	}
+	var out []Record
+	for _, chunk := range others {
+		var inits []storage.Initiator
+		for _, x := range chunk {
+			inits = append(inits, initiators(x)...)
+		}
+		ok, err := has(inits)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		for _, x := range chunk {
+			ok, err := has(initiators(x))
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				if out = append(out, x); first {
+					return out, nil
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // holds reports whether this failover holds x now: one of its failed
@@ -385,23 +448,17 @@ func (r *run) restoreMissing(ctx context.Context, a *AuditEntry, dm storage.Disk
 	if len(stray) > 0 {
 		return fmt.Errorf("%s/%s (LUN %d) of %s is still seen by a server an earlier attempt gave it to: %w", src.DiskArray, stray[0].Volume, stray[0].LUN, src.ID, ErrConflict)
 	}
-	all, err := r.o.store.List(ctx)
+	others, err := r.othersOn(ctx, src)
 	if err != nil {
-		return r.storeErr(err)
+		return err
 	}
 	mine := r.touched()
 	for _, m := range missing {
-		for _, x := range all {
-			if x.ID == src.ID || x.DiskArray != src.DiskArray || len(x.HBAs) == 0 {
-				continue
-			}
-			got, err := r.readMappings(ctx, a, dm, initiators(x))
-			if err != nil {
-				return err
-			}
-			if !slices.ContainsFunc(got, func(g storage.Mapping) bool { return g.Volume == m.Volume }) {
-				continue
-			}
+		holders, err := r.holdersOf(ctx, a, dm, others, m.Volume, false)
+		if err != nil {
+			return err
+		}
+		for _, x := range holders {
 			if !slices.Contains(mine, x.ID) {
 				return fmt.Errorf("%s/%s (LUN %d) of %s is masked to %s; left there: %w", src.DiskArray, m.Volume, m.LUN, src.ID, x.ID, ErrConflict)
 			}
