@@ -63,9 +63,9 @@ type Mapping struct {
 // volumes it first read, reconciles the array with them on every attempt,
 // before a spare boots, before it commits and before it gives up, so a
 // write that lands late during a failover is found and undone (no volume
-// is left masked to nobody, no spare boots without its disk); it cannot
-// keep such a write from masking a volume to a second, powered-off,
-// server for a moment.
+// is left masked to nobody, no spare boots without its disk, none boots
+// seeing another server's volume); it cannot keep such a write from
+// masking a volume to a second, powered-off, server for a moment.
 type DiskMapper interface {
 	// Mappings returns the volumes visible to any of the initiators, with
 	// their host LUN numbers, sorted by LUN then volume. Initiators the
