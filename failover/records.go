@@ -41,7 +41,11 @@ func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.Serve
 			}
 			return err
 		}
-		_, err = o.put(ctx, recs...)
+		var stored []Record
+		stored, err = o.put(ctx, recs...)
+		if err == nil && r != nil {
+			r.know(stored...)
+		}
 		if err == nil || !(errors.Is(err, ErrConflict) || retryable(err)) {
 			if r != nil {
 				r.storeErr(err)

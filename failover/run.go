@@ -379,7 +379,8 @@ func (r *run) finish(ctx context.Context, res Result, out Outcome, err error) Re
 // settleVolumes checks that every server whose volumes this failover
 // read, and that owns them at its end (all of them for a failover that
 // ends without a commit, those owns says for one that commits), has them
-// all back (reconcile).
+// all back (reconcile). A server an earlier attempt released is checked
+// only while its record is as this failover left it.
 func (r *run) settleVolumes(ctx context.Context, owns func(search.ServerID) bool) error {
 	r.mu.Lock()
 	keys := make([]volKey, 0, len(r.vols))
@@ -404,6 +405,18 @@ func (r *run) settleVolumes(ctx context.Context, owns func(search.ServerID) bool
 		}
 		if src.DiskArray != k.array {
 			continue
+		}
+		if !r.holds(src) {
+			// Released by an earlier attempt: checked while nobody has
+			// changed it since (a write of this failover that landed
+			// late is found), not once another failover took it (its
+			// volumes are that one's to move, park and check).
+			r.mu.Lock()
+			known, ok := r.recs[src.ID]
+			r.mu.Unlock()
+			if !ok || known.Revision != src.Revision {
+				continue
+			}
 		}
 		err = r.check(ctx, "storage.check", k.array+": "+string(k.server), "storage", k.server, "", func(ctx context.Context, a *AuditEntry) error {
 			return r.reconcile(ctx, a, dm, src, want, "")
