@@ -222,13 +222,29 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			}, nil); err != nil {
 				return err
 			}
-			if extra := foreign(have, rec.Maps); len(extra) > 0 {
-				return fmt.Errorf("%s, released by this failover, sees %s besides %s's volumes: not swapped back: %w", rec.Spare, extra[0].Volume, rec.Server, ErrConflict)
-			}
 			for _, m := range rec.Maps {
 				if !slices.Contains(have, m) {
 					return fmt.Errorf("%s, released by this failover, does not see %s at LUN %d: not swapped back: %w", rec.Spare, m.Volume, m.LUN, ErrConflict)
 				}
+			}
+			if extra := foreign(have, rec.Maps); len(extra) > 0 {
+				// It has volumes of its own too (the swap landed after
+				// it was released and got its disks back): the volumes
+				// go back one by one.
+				for _, m := range rec.Maps {
+					if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, m.Volume, rec.To) },
+						func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, m.Volume) }); err != nil {
+						return err
+					}
+					host, err := r.hostOf(ctx, rec)
+					if err != nil {
+						return err
+					}
+					if err := r.mapBack(ctx, a, n, dm, host, m, nil); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
 		}
 		sw, ok := dm.(storage.InitiatorSwapper)
@@ -277,15 +293,25 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 	// Back to the server it came from (held by this failover), taking
 	// off it first another server's volume that holds its LUN (a stray:
 	// another failover's write that landed late).
-	host, err := o.store.Get(ctx, rec.Server)
+	host, err := r.hostOf(ctx, rec)
 	if err != nil {
-		return r.storeErr(err)
+		return err
+	}
+	return r.mapBack(ctx, a, n, dm, host, m, off)
+}
+
+// hostOf is the server a storage step moved volumes from, with the
+// initiators it had then.
+func (r *run) hostOf(ctx context.Context, rec stepRec) (Record, error) {
+	host, err := r.o.store.Get(ctx, rec.Server)
+	if err != nil {
+		return Record{}, r.storeErr(err)
 	}
 	host.DiskArray, host.HBAs = rec.Array, nil
 	for _, in := range rec.From {
 		host.HBAs = append(host.HBAs, HBA{Initiator: in})
 	}
-	return r.mapBack(ctx, a, n, dm, host, m, off)
+	return host, nil
 }
 
 func (r *run) undoZone(ctx context.Context, a *AuditEntry, rec stepRec) error {
