@@ -185,6 +185,21 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		// A small group: every partition, costed.
 		best := int32(-1)
 		var bestRe int64
+		if len(req.nodes) == 2 && len(x.sigs[x.pgroups[g].key.sig].eks) == 2 {
+			// From the group's features (no member row read): every
+			// partition of the group has the same hardware, so assign
+			// says which pairings fit; only the best is evaluated.
+			p := &x.pgroups[g]
+			for k, li := range x.pmem[p.all.off : p.all.off+p.all.n] {
+				if skip.has(li) {
+					continue
+				}
+				if re := x.pfeat[p.all.off+int32(k)].reconfig(req, assign); re >= 0 && (best < 0 || re < bestRe) {
+					best, bestRe = li, re
+				}
+			}
+			return best >= 0 && inv.eval(req, inv.lsMembers(best), pol, false, o)
+		}
 		var tmp option
 		tmp.pairs = o.pairs
 		for _, li := range inv.pgroupLS(g) {

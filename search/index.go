@@ -137,6 +137,11 @@ type index struct {
 	sigIdx  map[string]int32
 	pgroups []pgroup
 	pmem    []int32
+	// pfeat: per pmem entry of a two-node partition, its members' zones
+	// and VLAN sets in member order, and how the members lie against the
+	// group's signature (bit 0: in its order, bit 1: the other way), so
+	// that a small group is ranked without reading the members' rows.
+	pfeat []partFeat
 	pidx    map[pkey]int32
 	pcls    map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
 	// lsPG: per logical server, its partition group and its any-switch
@@ -586,12 +591,27 @@ func (inv *Inventory) buildPartitions() {
 		off += sizes[g]
 	}
 	x.pmem = make([]int32, off)
+	x.pfeat = make([]partFeat, off)
 	for li := range inv.ls {
 		for a := range 2 {
 			if g := x.lsPG[a][li]; g >= 0 {
 				p := &x.pgroups[g]
-				x.pmem[p.all.off+p.all.n] = int32(li)
+				k := p.all.off + p.all.n
+				x.pmem[k] = int32(li)
 				p.all.n++
+				if eks := x.sigs[p.key.sig].eks; inv.ls[li].n == 2 && len(eks) == 2 {
+					m := inv.lsMembers(int32(li))
+					s0, s1 := &inv.srvs[m[0]], &inv.srvs[m[1]]
+					st, sw := inv.orientations(int32(li), eks, a == 1)
+					f := partFeat{z0: s0.zone, v0: s0.vlans, z1: s1.zone, v1: s1.vlans}
+					if st {
+						f.orient |= 1
+					}
+					if sw {
+						f.orient |= 2
+					}
+					x.pfeat[k] = f
+				}
 			}
 		}
 	}
@@ -636,6 +656,40 @@ func (inv *Inventory) orientations(li int32, eks []ek, anySw bool) (straight, sw
 	}
 	a, b := e(m[0]), e(m[1])
 	return a == eks[0] && b == eks[1], b == eks[0] && a == eks[1]
+}
+
+// partFeat is what ranking a two-node partition for a request reads:
+// its members' zones and VLAN sets (member order), and its orientation
+// against its group's signature.
+type partFeat struct {
+	z0, v0, z1, v1 int32
+	orient         uint8
+}
+
+// reconfig is the fewest reconfigurations of req's two nodes on the
+// partition, over the pairings assign (slot assignments against the
+// signature, see slotAssignments) allows, or -1 when none does.
+func (f *partFeat) reconfig(req *request, assign uint8) int64 {
+	f0, f1 := &req.nodes[0], &req.nodes[1]
+	ne := func(a, b int32) int64 {
+		if a != b {
+			return 1
+		}
+		return 0
+	}
+	st, sw := f.orient&1 != 0, f.orient&2 != 0
+	b0, b1 := assign&1 != 0, assign&2 != 0
+	best := int64(-1)
+	// Member order: m0 serves f0 (straight) or f1 (crossed).
+	if (st && b0) || (sw && b1) {
+		best = ne(f0.zone, f.z0) + ne(f0.vlans, f.v0) + ne(f1.zone, f.z1) + ne(f1.vlans, f.v1)
+	}
+	if (st && b1) || (sw && b0) {
+		if re := ne(f1.zone, f.z0) + ne(f1.vlans, f.v0) + ne(f0.zone, f.z1) + ne(f0.vlans, f.v1); best < 0 || re < best {
+			best = re
+		}
+	}
+	return best
 }
 
 // smallPGroup is the size up to which a partition group is read whole
