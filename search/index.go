@@ -142,8 +142,8 @@ type index struct {
 	// group's signature (bit 0: in its order, bit 1: the other way), so
 	// that a small group is ranked without reading the members' rows.
 	pfeat []partFeat
-	pidx    map[pkey]int32
-	pcls    map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
+	pidx  map[pkey]int32
+	pcls  map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
 	// lsPG: per logical server, its partition group and its any-switch
 	// partition group (-1: none); lsSig: the signature of a partition in
 	// any state (-1: no group has it).
