@@ -153,25 +153,26 @@ func (inv *Inventory) slotAssignments(req *request, sig int32, pol *Policy) uint
 // sigSurplus is eval for a two-node request over any partition of
 // signature sig (every such partition has the same hardware, arrays and
 // switches, the only things eval's answer and surpluses depend on): ok
-// when a pairing fits pol, and the MHz and memory surpluses, which do not
+// when a pairing fits pol, the slot assignments that fit
+// (slotAssignments), and the MHz and memory surpluses, which do not
 // depend on the pairing.
-func (inv *Inventory) sigSurplus(req *request, sig int32, pol *Policy) (surMHz, surMem int64, ok bool) {
+func (inv *Inventory) sigSurplus(req *request, sig int32, pol *Policy) (surMHz, surMem int64, assign uint8, ok bool) {
 	si := &inv.idx.sigs[sig]
 	if len(si.eks) != 2 || len(req.nodes) != 2 || si.eks[0].sw < 0 || si.eks[1].sw < 0 {
 		panic("search: sigSurplus needs a two-node signature with its switches")
 	}
-	if inv.slotAssignments(req, sig, pol) == 0 {
-		return 0, 0, false
-	}
 	if pol.MinMemoryMiB > 0 {
 		if si.mem < int64(pol.MinMemoryMiB) {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		surMem = si.mem - int64(pol.MinMemoryMiB)
 	}
+	if assign = inv.slotAssignments(req, sig, pol); assign == 0 {
+		return 0, 0, 0, false
+	}
 	surMHz = int64(inv.hw[si.eks[0].hw].CPUMHz) + int64(inv.hw[si.eks[1].hw].CPUMHz) -
 		reqMHz(&req.nodes[0], pol) - reqMHz(&req.nodes[1], pol)
-	return surMHz, surMem, true
+	return surMHz, surMem, assign, true
 }
 
 // partBest returns the partition of two-node group g that ranks first for

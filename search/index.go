@@ -144,6 +144,7 @@ type index struct {
 	pfeat []partFeat
 	pidx  map[pkey]int32
 	pcls  map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
+	sigCG []span        // pcls of Active (2*sig) and Standby (2*sig+1)
 	// lsPG: per logical server, its partition group and its any-switch
 	// partition group (-1: none); lsSig: the signature of a partition in
 	// any state (-1: no group has it).
@@ -628,6 +629,14 @@ func (inv *Inventory) buildPartitions() {
 	})
 	x.pcls = make(map[ckey]span)
 	x.cgs = appendSpans(x.pcls, x.cgs, cgl)
+	// The same spans by signature and state, read without hashing (a
+	// two-node request of FindAll reads every signature of its hard key).
+	x.sigCG = make([]span, len(x.sigs)*2)
+	for k, sp := range x.pcls {
+		if k.st <= stStandby && k.arr == -1 && k.sw == -1 {
+			x.sigCG[int(k.hw)*2+int(k.st)] = sp
+		}
+	}
 	inv.buildPatterns()
 }
 
@@ -1038,9 +1047,14 @@ func (inv *Inventory) classGroups(hw, arr, sw int32, st uint8) []int32 {
 // sigGroups returns the partition groups of signature sig in state st, by
 // priority then workload.
 func (inv *Inventory) sigGroups(sig int32, st uint8) []int32 {
-	sp, ok := inv.idx.pcls[ckey{sig, -1, -1, st}]
-	if !ok {
-		return nil
+	var sp span
+	if st <= stStandby {
+		sp = inv.idx.sigCG[int(sig)*2+int(st)]
+	} else {
+		var ok bool
+		if sp, ok = inv.idx.pcls[ckey{sig, -1, -1, st}]; !ok {
+			return nil
+		}
 	}
 	return inv.idx.cgs[sp.off : sp.off+sp.n]
 }

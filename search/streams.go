@@ -462,11 +462,8 @@ func (s *solver) partSources(st *stream) {
 		if n != 2 {
 			return sigOK{}, true
 		}
-		mhz, mem, ok := inv.sigSurplus(req, sig, pol)
-		if !ok {
-			return sigOK{}, false
-		}
-		return sigOK{mhz, mem, inv.slotAssignments(req, sig, pol)}, true
+		mhz, mem, assign, ok := inv.sigSurplus(req, sig, pol)
+		return sigOK{mhz, mem, assign}, ok
 	}
 	add := func(stage uint8, g int32, pol *Policy, so sigOK) {
 		pg := &x.pgroups[g]
