@@ -116,7 +116,7 @@ type hwInfo struct {
 // all methods are safe for concurrent use.
 type Inventory struct {
 	srvs      []srv // sorted by ID
-	byID      map[ServerID]int32
+	byID      idTable
 	hw        []hwInfo
 	strs      []string // interned switch, disk array, zone, workload, chipset names
 	vlanSets  [][]int
@@ -287,10 +287,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		}
 	}
 
-	inv.byID = make(map[ServerID]int32, len(inv.srvs))
-	for i := range inv.srvs {
-		inv.byID[inv.srvs[i].id] = int32(i)
-	}
+	inv.byID = newIDTable(inv.srvs)
 
 	// Logical servers: standalone servers, then partitions, in order of
 	// their first member's ID.
@@ -507,8 +504,7 @@ func (inv *Inventory) countStates() {
 
 // index returns the position of id in srvs.
 func (inv *Inventory) index(id ServerID) (int32, bool) {
-	i, ok := inv.byID[id]
-	return i, ok
+	return inv.byID.lookup(inv.srvs, id)
 }
 
 // Len returns the number of servers in the inventory.
