@@ -38,7 +38,7 @@ func (inv *Inventory) groupBest(g int32, f *fnode, skip skipSet) (int32, int64, 
 		a = 1
 	}
 	zBest, zRe := int32(-1), int64(3)
-	if _, shared := x.zones[f.zone]; shared {
+	if inv.sharedZone(f.zone) {
 		if inv.bigZone(f.zone, gr.key.st) {
 			if sp, ok := x.bzv[bzvKey{g, f.zone, f.vlans}]; ok {
 				for _, i := range inv.spanOf(sp) {
@@ -224,7 +224,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	tmp.pairs = o.pairs
 	for k := range req.nodes {
 		f := &req.nodes[k]
-		if _, shared := x.zones[f.zone]; !shared || inv.bigZone(f.zone, st) {
+		if !inv.sharedZone(f.zone) || inv.bigZone(f.zone, st) {
 			continue
 		}
 		zm, zg := inv.zoneGroups(f.zone, st, a)

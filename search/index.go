@@ -126,6 +126,9 @@ type index struct {
 	srvG [2][]int32
 
 	zones map[int32]zinfo
+	// zbits: per zone (string ID), bit 0 shared (in zones), bit 1 big
+	// for Standby, bit 2 big for Active: read without hashing.
+	zbits []uint8
 	zmem  []int32
 	// zgrp: per zmem entry and switch form, the member's standalone group
 	// or ^its partition group (-1: none), to read zones sequentially.
@@ -400,6 +403,17 @@ func (inv *Inventory) buildZones() {
 			x.zones[s.zone] = zi
 		}
 	}
+	x.zbits = make([]uint8, len(inv.strs))
+	for z, zi := range x.zones {
+		b := uint8(1)
+		if zi.nSt > smallZone {
+			b |= 2
+		}
+		if zi.nAct > smallZone {
+			b |= 4
+		}
+		x.zbits[z] = b
+	}
 	// Large zones: per-group lists (standalone groups, both switch forms).
 	x.bz = make(map[bzKey]span)
 	x.bzv = make(map[bzvKey]span)
@@ -453,14 +467,18 @@ func (inv *Inventory) buildZones() {
 // group st (0 Standby, 1 Active): its members are then read through
 // per-group lists.
 func (inv *Inventory) bigZone(z int32, st uint8) bool {
-	zi, ok := inv.idx.zones[z]
-	if !ok {
+	if z < 0 || int(z) >= len(inv.idx.zbits) {
 		return false
 	}
 	if st == stStandby {
-		return zi.nSt > smallZone
+		return inv.idx.zbits[z]&2 != 0
 	}
-	return zi.nAct > smallZone
+	return inv.idx.zbits[z]&4 != 0
+}
+
+// sharedZone reports whether zone z has two servers or more.
+func (inv *Inventory) sharedZone(z int32) bool {
+	return z >= 0 && int(z) < len(inv.idx.zbits) && inv.idx.zbits[z]&1 != 0
 }
 
 // zoneGroups returns zoneMembers(z, st) and, per member, its group in
