@@ -83,6 +83,7 @@ type joint struct {
 	// caches of classesFor and victimsFor
 	clsCache map[reqSig][]classCosts
 	vicCache map[reqSig][]victimGroup
+	gens     map[genKey][]genEntry // see genList
 }
 
 // solver is one component's flow problem.

@@ -52,11 +52,23 @@ type source struct {
 	build func(*source) // nil for a two-node group (part2)
 	list  []sopt
 	pos   int
-	ord   int
+	ord   int64
 	// part2: the two-node group and its slot assignments (buildPart2)
 	g      int32
 	assign uint8
+	// gen, when set, makes this source a generator of part2 sources
+	// (see genState): its lb and ord are those of the next one.
+	gen *genState
 }
+
+// Source order blocks: a two-node request's exact groups, its relaxed
+// and preemption groups (ord = block | signature position << 20 | group
+// position, the order they were listed in), then the other sources.
+const (
+	ordRelaxed int64 = 1 << 40
+	ordPreempt int64 = 2 << 40
+	ordOther   int64 = 3 << 40
+)
 
 // newSource returns a zeroed source from the solver's slab (one
 // allocation per srcChunk sources: a two-node request has one source per
@@ -148,6 +160,10 @@ func (st *stream) advance() (sopt, bool) {
 func (st *stream) peekSources() (sopt, bool) {
 	for len(st.src) > 0 {
 		x := st.src[0]
+		if x.gen != nil {
+			st.s.emit(st, x)
+			continue
+		}
 		if !x.exp {
 			x.exp = true
 			if x.build != nil {
@@ -446,91 +462,214 @@ func (j *joint) victimsFor(req *request) []victimGroup {
 // partSources adds, for a request of two or more nodes, one source per
 // partition group of its node count that can serve it, by stage.
 func (s *solver) partSources(st *stream) {
-	j, inv, req := s.j, s.j.inv, st.req
+	inv, req := s.j.inv, st.req
 	x := &inv.idx
-	n := len(req.nodes)
 	zero := Policy{}
 	exactSig := inv.sigOf(req, false)
-	var g0 int32 = -1
-	// sigOK is what every group of one signature shares under one
-	// policy: whether a pairing fits, how, and the surpluses.
-	type sigOK struct {
-		mhz, mem int64
-		assign   uint8
-	}
-	check := func(sig int32, pol *Policy) (sigOK, bool) {
-		if n != 2 {
-			return sigOK{}, true
-		}
-		mhz, mem, assign, ok := inv.sigSurplus(req, sig, pol)
-		return sigOK{mhz, mem, assign}, ok
-	}
-	add := func(stage uint8, g int32, pol *Policy, so sigOK) {
-		pg := &x.pgroups[g]
-		var lb option
-		lb.stage = stage
-		if pg.key.st == stActive {
-			if !req.victimOK(pg.key.prio) {
-				return
-			}
-			lb.vprio, lb.victims = pg.key.prio, int32(n)
-			if j.budget[pg.key.work] <= 0 {
-				lb.interrupted = 1
-			}
-		}
-		lb.surMHz, lb.surMem = so.mhz, so.mem
-		src := s.newSource()
-		src.lb, src.ord = s.costVec(&lb), len(st.src)
-		if n == 2 {
-			src.g, src.assign = g, so.assign
-		} else {
-			p := *pol
-			src.build = func(x *source) { s.buildOnes(x, req, inv.pgroupLS(g), stage, &p, false) }
-		}
-		st.src = append(st.src, src)
-	}
+	st.g0 = -1
 	if exactSig >= 0 {
-		if so, ok := check(exactSig, &zero); ok {
-			for _, g := range inv.sigGroups(exactSig, stStandby) {
-				g0 = g
-				add(stgExact, g, &zero, so)
-			}
-		} else {
-			for _, g := range inv.sigGroups(exactSig, stStandby) {
-				g0 = g
+		so, ok := s.sigCheck(req, exactSig, &zero)
+		for _, g := range inv.sigGroups(exactSig, stStandby) {
+			st.g0 = g
+			if ok {
+				s.pushPart2(st, stgExact, g, so, int64(len(st.src)))
 			}
 		}
 	}
+	// The relaxed and preemption groups of the hard key, generated in
+	// the order of their lower bounds (genList): a request reads only
+	// the groups a path could use, not the hundreds a site of many
+	// hardware classes has.
 	hk := inv.hardOfNode(&req.nodes[0])
+	// Without AnyCPUModel a node takes only its own CPU model (cpuOK):
+	// when both nodes have one model, a signature of another fits in no
+	// slot assignment, and the list leaves it out.
+	var cpu string
+	if m := req.nodes[0].h.CPUModel; !req.pol.AnyCPUModel && m == req.nodes[1].h.CPUModel {
+		cpu = m
+	}
 	for _, stage := range []uint8{stgRelaxed, stgPreempt} {
 		if stage == stgPreempt && !req.pol.Preempt {
 			continue
 		}
-		sgst := stStandby
-		if stage == stgPreempt {
-			sgst = stActive
-		}
-		for _, sig := range x.hkSig[hk] {
-			si := &x.sigs[sig]
-			if len(si.eks) != n || si.eks[0].sw < 0 || si.mem < int64(req.pol.MinMemoryMiB) {
-				continue
-			}
-			gs := inv.sigGroups(sig, sgst)
-			if len(gs) == 0 || (len(gs) == 1 && gs[0] == g0) {
-				continue
-			}
-			so, ok := check(sig, &req.pol)
-			if !ok {
-				continue
-			}
-			for _, g := range gs {
-				if g == g0 {
-					continue
-				}
-				add(stage, g, &req.pol, so)
-			}
+		g := &genState{list: s.genList(genKey{hk, stage, req.pol.MinMemoryMiB > 0, cpu}), stage: stage, nsig: len(x.hkSig[hk])}
+		src := s.newSource()
+		src.gen = g
+		if s.genNext(st, src) {
+			st.src = append(st.src, src)
 		}
 	}
+}
+
+// pushPart2 adds the source of two-node group g at stage for st's
+// request, whose signature check gave so.
+func (s *solver) pushPart2(st *stream, stage uint8, g int32, so sigOK, ord int64) {
+	src := s.newSource()
+	src.lb, src.ord = s.part2LB(st.req, stage, g, so), ord
+	src.g, src.assign = g, so.assign
+	heap.Push(&st.src, src)
+}
+
+// part2LB is the lower bound of every option of two-node group g.
+func (s *solver) part2LB(req *request, stage uint8, g int32, so sigOK) []int64 {
+	pg := &s.j.inv.idx.pgroups[g]
+	var lb option
+	lb.stage = stage
+	if pg.key.st == stActive {
+		lb.vprio, lb.victims = pg.key.prio, int32(len(req.nodes))
+		if s.j.budget[pg.key.work] <= 0 {
+			lb.interrupted = 1
+		}
+	}
+	lb.surMHz, lb.surMem = so.mhz, so.mem
+	return s.costVec(&lb)
+}
+
+// sigOK is what every group of one signature shares for a two-node
+// request under one policy: the slot assignments that fit, and the
+// surpluses.
+type sigOK struct {
+	mhz, mem int64
+	assign   uint8
+}
+
+func (s *solver) sigCheck(req *request, sig int32, pol *Policy) (sigOK, bool) {
+	mhz, mem, assign, ok := s.j.inv.sigSurplus(req, sig, pol)
+	return sigOK{mhz, mem, assign}, ok
+}
+
+// genEntry is a relaxed or preemption group of a hard key, with what its
+// lower bound for a two-node request depends on besides the request.
+type genEntry struct {
+	sig, g   int32
+	sp       int32 // the signature's position in its hard key's list
+	prio     int
+	intr     bool  // no scale-in budget: a victim is interrupted
+	mhz, mem int64 // the signature's totals
+	ord      int64
+}
+
+type genKey struct {
+	hk    hardKey
+	stage uint8
+	byMem bool   // the policy asks for memory: the memory surplus ranks
+	cpu   string // when set, only signatures of this CPU model (see partSources)
+}
+
+// genList returns the relaxed (Standby) or preemption (Active) two-node
+// groups of hard key hk in the order of their lower bounds for any
+// two-node request of that hard key: the bound's terms that vary between
+// groups are the victims' priority and interruption, then the MHz and
+// memory surpluses, which are the signature's totals less what the
+// request asks (the same for every group); equal bounds keep the order
+// the groups are listed in (ord). Built once per FindAll.
+func (s *solver) genList(k genKey) []genEntry {
+	j := s.j
+	if l, ok := j.gens[k]; ok {
+		return l
+	}
+	hk, stage, byMem := k.hk, k.stage, k.byMem
+	inv := j.inv
+	x := &inv.idx
+	st, base := stStandby, ordRelaxed
+	if stage == stgPreempt {
+		st, base = stActive, ordPreempt
+	}
+	var l []genEntry
+	for sp, sig := range x.hkSig[hk] {
+		si := &x.sigs[sig]
+		if len(si.eks) != 2 || si.eks[0].sw < 0 || si.eks[1].sw < 0 {
+			continue
+		}
+		if k.cpu != "" && (inv.hw[si.eks[0].hw].CPUModel != k.cpu || inv.hw[si.eks[1].hw].CPUModel != k.cpu) {
+			continue
+		}
+		var mhz int64
+		for _, e := range si.eks {
+			mhz += int64(inv.hw[e.hw].CPUMHz)
+		}
+		for gp, g := range inv.sigGroups(sig, st) {
+			pg := &x.pgroups[g]
+			e := genEntry{sig: sig, g: g, sp: int32(sp), mhz: mhz, mem: si.mem, ord: base | int64(sp)<<20 | int64(gp)}
+			if st == stActive {
+				e.prio, e.intr = pg.key.prio, j.budget[pg.key.work] <= 0
+			}
+			l = append(l, e)
+		}
+	}
+	slices.SortFunc(l, func(a, b genEntry) int {
+		c := cmp.Or(cmp.Compare(a.prio, b.prio), boolCmp(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz))
+		if c == 0 && byMem {
+			c = cmp.Compare(a.mem, b.mem)
+		}
+		return cmp.Or(c, cmp.Compare(a.ord, b.ord))
+	})
+	if j.gens == nil {
+		j.gens = make(map[genKey][]genEntry)
+	}
+	j.gens[k] = l
+	return l
+}
+
+// genState is a request's position in a genList, with the checks of the
+// signatures it read.
+type genState struct {
+	list  []genEntry
+	pos   int
+	stage uint8
+	nsig  int     // signatures of the hard key
+	fits  []int8  // per signature position: 1 fits, -1 does not
+	so    []sigOK // per signature position, when it fits
+}
+
+// genNext moves generator src to the next group its request may use and
+// sets src's lb and ord to that group's; false when there is none.
+func (s *solver) genNext(st *stream, src *source) bool {
+	g, req := src.gen, st.req
+	x := &s.j.inv.idx
+	for ; g.pos < len(g.list); g.pos++ {
+		e := &g.list[g.pos]
+		if e.g == st.g0 || (g.stage == stgPreempt && !req.victimOK(e.prio)) || x.sigs[e.sig].mem < int64(req.pol.MinMemoryMiB) {
+			continue
+		}
+		if g.fits == nil {
+			g.fits, g.so = make([]int8, g.nsig), make([]sigOK, g.nsig)
+		}
+		ok := g.fits[e.sp]
+		if ok == 0 {
+			so, fits := s.sigCheck(req, e.sig, &req.pol)
+			ok = -1
+			if fits {
+				ok = 1
+				g.so[e.sp] = so
+			}
+			g.fits[e.sp] = ok
+		}
+		if ok < 0 {
+			continue
+		}
+		src.lb, src.ord = s.part2LB(req, g.stage, e.g, g.so[e.sp]), e.ord
+		return true
+	}
+	return false
+}
+
+// emit turns generator src, at the top of st's heap, into the source of
+// its group, and moves it on to the next.
+func (s *solver) emit(st *stream, src *source) {
+	g := src.gen
+	e := &g.list[g.pos]
+	lb, ord := src.lb, src.ord
+	g.pos++
+	if s.genNext(st, src) {
+		heap.Fix(&st.src, 0)
+	} else {
+		heap.Pop(&st.src)
+	}
+	out := s.newSource()
+	out.lb, out.ord = lb, ord
+	out.g, out.assign = e.g, g.so[e.sp].assign
+	heap.Push(&st.src, out)
 }
 
 // buildPart2 lists the options of two-node group g: the pools sharing a
@@ -756,7 +895,7 @@ func (s *solver) otherSources(st *stream) {
 		}
 		b := b
 		lb := option{stage: b.stage}
-		src := &source{lb: s.costVec(&lb), ord: len(st.src)}
+		src := &source{lb: s.costVec(&lb), ord: ordOther + int64(len(st.src))}
 		src.build = func(x *source) { s.buildOnes(x, req, lss, b.stage, b.pol, b.mm) }
 		st.src = append(st.src, src)
 	}
