@@ -330,7 +330,7 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 	f := &req.nodes[req.ref]
 	pol := &req.pol
 	hk := inv.hardOfNode(f)
-	reasons := make(map[reason]int)
+	reasons := &reasonBag{}
 	own := 0
 	for k := range req.nodes {
 		if req.nodes[k].idx >= 0 {
@@ -352,10 +352,10 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 		cChip := int(inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}])
 		cNic := int(inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}])
 		cHba := int(inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}])
-		reasons[reason{kind: rOtherArray}] += gt - cArr
-		reasons[reason{kind: rOtherChipset}] += cArr - cChip
-		reasons[reason{kind: rOtherNIC}] += cChip - cNic
-		reasons[reason{kind: rOtherHBA}] += cNic - cHba
+		reasons.add(reason{kind: rOtherArray}, gt - cArr)
+		reasons.add(reason{kind: rOtherChipset}, cArr - cChip)
+		reasons.add(reason{kind: rOtherNIC}, cChip - cNic)
+		reasons.add(reason{kind: rOtherHBA}, cNic - cHba)
 		inGroups += gt
 	}
 	counted := func(s *srv) bool { return s.state == stStandby || (pol.Preempt && s.state == stActive) }
@@ -369,14 +369,14 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 		}
 		inGroups--
 		if r, ok := hardReason(inv.hardOf(m), hk); ok {
-			reasons[r]--
+			reasons.add(r, -1)
 		}
 	}
 	notStandby := reason{kind: rNotStandby}
 	if pol.Preempt {
 		notStandby.kind = rNotStandbyOrActive
 	}
-	reasons[notStandby] = total - inGroups
+	reasons.set(notStandby, total-inGroups)
 	// Servers of a class that passes are counted per group (every member
 	// of a group has the same reason), then the few that differ are
 	// moved: taken or excluded ones, members of combinations, of mixed
@@ -396,14 +396,14 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 					}
 				}
 			}
-			reasons[cr] += n
+			reasons.add(cr, n)
 			continue
 		}
 		if !e.part {
 			for _, g := range inv.classGroups(e.hw, hk.arr, -2, e.st) {
 				gr := &x.groups[g]
 				rep := &inv.srvs[x.gmem[gr.all.off]]
-				reasons[inv.groupReason(req, rep)] += int(gr.all.n)
+				reasons.add(inv.groupReason(req, rep), int(gr.all.n))
 			}
 		}
 	}
@@ -414,7 +414,7 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 			continue
 		}
 		if _, rejected := inv.classReason(req, s.hw, true); !rejected {
-			reasons[inv.attrReason(req, s, taken)]++
+			reasons.add(inv.attrReason(req, s, taken), 1)
 		}
 	}
 	// Partition groups: per member of a class that passes.
@@ -448,7 +448,7 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 					n += int(x.pgroups[g].all.n)
 				}
 			}
-			reasons[reason{rMemBelow, int(si.mem), pol.MinMemoryMiB}] += n * slots
+			reasons.add(reason{rMemBelow, int(si.mem), pol.MinMemoryMiB}, n * slots)
 			continue
 		}
 		for _, st := range []uint8{stStandby, stActive} {
@@ -462,7 +462,7 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 						continue
 					}
 					if _, rejected := inv.classReason(req, s.hw, true); !rejected {
-						reasons[inv.groupReason(req, s)] += int(x.pgroups[g].all.n)
+						reasons.add(inv.groupReason(req, s), int(x.pgroups[g].all.n))
 					}
 				}
 			}
@@ -480,12 +480,12 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 			}
 			g := inv.groupReason(req, s)
 			if isOwn(i) {
-				reasons[g]--
+				reasons.add(g, -1)
 				continue
 			}
 			if r := inv.attrReason(req, s, taken); r != g {
-				reasons[g]--
-				reasons[r]++
+				reasons.add(g, -1)
+				reasons.add(r, 1)
 			}
 		}
 	}
@@ -518,14 +518,54 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 	return formatReasons(0, total, reasons)
 }
 
-func formatReasons(ok, total int, reasons map[reason]int) string {
+// reasonBag counts reasons: a list searched from its end (the reasons of
+// one explanation are few, and repeat), indexed by a map past
+// bagLinear of them. A map from the start cost the worst case (every
+// stage, 500 hardware classes) a third of its time in hashing.
+type reasonBag struct {
+	keys []reason
+	vals []int
+	m    map[reason]int
+}
+
+const bagLinear = 64
+
+func (b *reasonBag) idx(r reason) int {
+	if b.m != nil {
+		if i, ok := b.m[r]; ok {
+			return i
+		}
+	} else {
+		for i := len(b.keys) - 1; i >= 0; i-- {
+			if b.keys[i] == r {
+				return i
+			}
+		}
+	}
+	b.keys, b.vals = append(b.keys, r), append(b.vals, 0)
+	i := len(b.keys) - 1
+	if b.m != nil {
+		b.m[r] = i
+	} else if len(b.keys) > bagLinear {
+		b.m = make(map[reason]int, 2*len(b.keys))
+		for k, key := range b.keys {
+			b.m[key] = k
+		}
+	}
+	return i
+}
+
+func (b *reasonBag) add(r reason, n int) { b.vals[b.idx(r)] += n }
+func (b *reasonBag) set(r reason, n int) { b.vals[b.idx(r)] = n }
+
+func formatReasons(ok, total int, reasons *reasonBag) string {
 	type kv struct {
 		k string
 		v int
 	}
 	var list []kv
-	for k, v := range reasons {
-		if v != 0 {
+	for i, k := range reasons.keys {
+		if v := reasons.vals[i]; v != 0 {
 			list = append(list, kv{k.String(), v})
 		}
 	}

@@ -12,7 +12,7 @@ func (inv *Inventory) refExplain(req *request, taken map[int32]bool) string {
 	f := &req.nodes[req.ref]
 	pol := &req.pol
 	hk := inv.hardOfNode(f)
-	reasons := make(map[reason]int)
+	reasons := &reasonBag{}
 	total := 0
 	notStandby := reason{kind: rNotStandby}
 	if pol.Preempt {
@@ -25,14 +25,14 @@ func (inv *Inventory) refExplain(req *request, taken map[int32]bool) string {
 		total++
 		s := &inv.srvs[i]
 		if !(s.state == stStandby || (pol.Preempt && s.state == stActive)) {
-			reasons[notStandby]++
+			reasons.add(notStandby, 1)
 			continue
 		}
 		if r, ok := hardReason(inv.hardOf(s), hk); ok {
-			reasons[r]++
+			reasons.add(r, 1)
 			continue
 		}
-		reasons[inv.attrReason(req, s, taken)]++
+		reasons.add(inv.attrReason(req, s, taken), 1)
 	}
 	return formatReasons(0, total, reasons)
 }
@@ -216,4 +216,30 @@ func ids(inv *Inventory, l []int32) []ServerID {
 		out = append(out, inv.srvs[i].id)
 	}
 	return out
+}
+
+// reasonBag counts as a map does, below and above its linear limit.
+func TestReasonBagCountsAsAMap(t *testing.T) {
+	for _, distinct := range []int{1, 5, bagLinear, bagLinear + 1, 300} {
+		b := &reasonBag{}
+		want := map[reason]int{}
+		for i := range 5000 {
+			r := reason{kind: rMHzBelow, a: (i * 7) % distinct, b: 1}
+			n := i%3 - 1
+			b.add(r, n)
+			want[r] += n
+			if i%97 == 0 {
+				b.set(r, 42)
+				want[r] = 42
+			}
+		}
+		if len(b.keys) != len(want) {
+			t.Fatalf("%d distinct: %d keys, want %d", distinct, len(b.keys), len(want))
+		}
+		for i, k := range b.keys {
+			if b.vals[i] != want[k] {
+				t.Errorf("%d distinct: %v = %d, want %d", distinct, k, b.vals[i], want[k])
+			}
+		}
+	}
 }
