@@ -352,10 +352,10 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 		cChip := int(inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}])
 		cNic := int(inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, -1}])
 		cHba := int(inv.counts[countKey{g, hk.arr, hk.chip, hk.nic, hk.hba}])
-		reasons.add(reason{kind: rOtherArray}, gt - cArr)
-		reasons.add(reason{kind: rOtherChipset}, cArr - cChip)
-		reasons.add(reason{kind: rOtherNIC}, cChip - cNic)
-		reasons.add(reason{kind: rOtherHBA}, cNic - cHba)
+		reasons.add(reason{kind: rOtherArray}, gt-cArr)
+		reasons.add(reason{kind: rOtherChipset}, cArr-cChip)
+		reasons.add(reason{kind: rOtherNIC}, cChip-cNic)
+		reasons.add(reason{kind: rOtherHBA}, cNic-cHba)
 		inGroups += gt
 	}
 	counted := func(s *srv) bool { return s.state == stStandby || (pol.Preempt && s.state == stActive) }
@@ -448,7 +448,7 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 					n += int(x.pgroups[g].all.n)
 				}
 			}
-			reasons.add(reason{rMemBelow, int(si.mem), pol.MinMemoryMiB}, n * slots)
+			reasons.add(reason{rMemBelow, int(si.mem), pol.MinMemoryMiB}, n*slots)
 			continue
 		}
 		for _, st := range []uint8{stStandby, stActive} {
