@@ -15,10 +15,17 @@ var errNoChange = errors.New("no change")
 // update applies fn to the records ids in one compare-and-set, re-reading
 // and retrying on conflict.
 func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.ServerID, fn func(map[search.ServerID]*Record) error) error {
+	_, err := o.updateStored(ctx, r, idList, fn)
+	return err
+}
+
+// updateStored is update that also returns the records as stored (nil
+// when fn changed nothing).
+func (o *Orchestrator) updateStored(ctx context.Context, r *run, idList []search.ServerID, fn func(map[search.ServerID]*Record) error) ([]Record, error) {
 	var err error
 	for i := 0; i < 16; i++ {
 		if r != nil && r.stopped() {
-			return r.deadErr()
+			return nil, r.deadErr()
 		}
 		m := make(map[search.ServerID]*Record, len(idList))
 		recs := make([]Record, 0, len(idList))
@@ -28,7 +35,7 @@ func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.Serve
 				if r != nil {
 					r.storeErr(gerr)
 				}
-				return gerr
+				return nil, gerr
 			}
 			recs = append(recs, rec)
 		}
@@ -37,31 +44,28 @@ func (o *Orchestrator) update(ctx context.Context, r *run, idList []search.Serve
 		}
 		if err = fn(m); err != nil {
 			if errors.Is(err, errNoChange) {
-				return nil
+				return nil, nil
 			}
-			return err
+			return nil, err
 		}
 		var stored []Record
 		stored, err = o.put(ctx, recs...)
-		if err == nil && r != nil {
-			r.know(stored...)
-		}
 		if err == nil || !(errors.Is(err, ErrConflict) || retryable(err)) {
 			if r != nil {
 				r.storeErr(err)
 			}
-			return err
+			return stored, err
 		}
 		if retryable(err) {
 			// Nothing written, or a lost answer that could not be read
 			// back: read everything again and apply fn again (it is
 			// idempotent), after a pause.
 			if i >= o.cfg.attempts || o.cfg.clock.Sleep(ctx, o.cfg.timeouts.RetryBase) != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return err
+	return nil, err
 }
 
 // put is Store.Put that resolves ErrOutcomeUnknown (a write whose answer

@@ -378,7 +378,7 @@ func (r *run) undoReserve(ctx context.Context, a *AuditEntry, rec stepRec) error
 		prev[x.ID] = x.Prev
 	}
 	a.Attempts++
-	return o.update(ctx, r, idList, func(m map[search.ServerID]*Record) error {
+	stored, err := o.updateStored(ctx, r, idList, func(m map[search.ServerID]*Record) error {
 		for id, x := range m {
 			if x.Reservation != r.id {
 				continue
@@ -390,4 +390,15 @@ func (r *run) undoReserve(ctx context.Context, a *AuditEntry, rec stepRec) error
 		}
 		return nil
 	})
+	// The revisions it released them at: settleVolumes checks a
+	// released server only while nobody has changed it since.
+	r.mu.Lock()
+	if r.released == nil {
+		r.released = map[search.ServerID]int64{}
+	}
+	for _, x := range stored {
+		r.released[x.ID] = x.Revision
+	}
+	r.mu.Unlock()
+	return err
 }

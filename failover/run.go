@@ -52,6 +52,9 @@ type run struct {
 	portPrev map[search.ServerID][]fabric.PortVLAN
 	// used are the servers this run's plans reserved.
 	used map[search.ServerID]bool
+	// released: servers an undone reservation gave back, at the
+	// revision it wrote (see settleVolumes).
+	released map[search.ServerID]int64
 	// next is a plan already reserved for the next attempt (joint
 	// planning), nil when the attempt plans for itself.
 	next *search.Plan
@@ -412,9 +415,9 @@ func (r *run) settleVolumes(ctx context.Context, owns func(search.ServerID) bool
 			// late is found), not once another failover took it (its
 			// volumes are that one's to move, park and check).
 			r.mu.Lock()
-			known, ok := r.recs[src.ID]
+			rev, ok := r.released[src.ID]
 			r.mu.Unlock()
-			if !ok || known.Revision != src.Revision {
+			if !ok || rev != src.Revision {
 				continue
 			}
 		}
