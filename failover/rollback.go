@@ -212,8 +212,10 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			return nil // never swapped, or swapped back already
 		}
 		if !held {
-			// Swapping back moves every mapping of To's host: only
-			// when it has all these volumes and nothing else.
+			// A released server may hold volumes of its own by now:
+			// swapping back would move those too. The volumes of this
+			// failover it sees go back one by one; one it does not see
+			// is not there to take (reconcile finds where it is).
 			var have []storage.Mapping
 			if err := r.call(ctx, a, n, func(ctx context.Context) error {
 				var err error
@@ -223,29 +225,22 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 				return err
 			}
 			for _, m := range rec.Maps {
-				if !slices.Contains(have, m) {
-					return fmt.Errorf("%s, released by this failover, does not see %s at LUN %d: not swapped back: %w", rec.Spare, m.Volume, m.LUN, ErrConflict)
+				if !slices.ContainsFunc(have, func(h storage.Mapping) bool { return h.Volume == m.Volume }) {
+					continue
+				}
+				if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, m.Volume, rec.To) },
+					func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, m.Volume) }); err != nil {
+					return err
+				}
+				host, err := r.hostOf(ctx, rec)
+				if err != nil {
+					return err
+				}
+				if err := r.mapBack(ctx, a, n, dm, host, m, nil); err != nil {
+					return err
 				}
 			}
-			if extra := foreign(have, rec.Maps); len(extra) > 0 {
-				// It has volumes of its own too (the swap landed after
-				// it was released and got its disks back): the volumes
-				// go back one by one.
-				for _, m := range rec.Maps {
-					if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, m.Volume, rec.To) },
-						func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, m.Volume) }); err != nil {
-						return err
-					}
-					host, err := r.hostOf(ctx, rec)
-					if err != nil {
-						return err
-					}
-					if err := r.mapBack(ctx, a, n, dm, host, m, nil); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
+			return nil
 		}
 		sw, ok := dm.(storage.InitiatorSwapper)
 		if !ok {
