@@ -62,6 +62,14 @@ func TestInvariantCheckersCatchBrokenWorlds(t *testing.T) {
 			must(t, w.DiskMapper("arr").Unmap(ctx, "boot-a", a))
 			must(t, w.DiskMapper("arr").Map(ctx, "boot-a", b, 0))
 		}, []string{"I1: after map: volume arr/boot-a given to b while its previous holder a is on", "I1: server a is on but its volume arr/boot-a moved to b"}},
+		{"off when it lost the volume, on before the next holder got it (I1 only at the end)", func(t *testing.T, w *World) {
+			// No write of a can be in flight: the live check is quiet;
+			// the end state still has a running a whose disk moved.
+			must(t, w.BMC("a").PowerOff(ctx))
+			must(t, w.DiskMapper("arr").Unmap(ctx, "boot-a", a))
+			must(t, w.BMC("a").PowerOn(ctx))
+			must(t, w.DiskMapper("arr").Map(ctx, "boot-a", b, 0))
+		}, []string{"I1: server a is on but its volume arr/boot-a moved to b"}},
 		{"fenced server powered back on (I1)", func(t *testing.T, w *World) {
 			must(t, w.BMC("a").PowerOff(ctx))
 			must(t, w.DiskMapper("arr").(storage.InitiatorSwapper).SwapInitiators(ctx, a, b))
@@ -154,5 +162,35 @@ func BenchmarkSnapshot1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = w.Snapshot()
+	}
+}
+
+// A holder that was off when it lost a volume cannot have had a write in
+// flight: powering it on later does not make the next holder's mapping a
+// violation of I1 (only the end state, a running server whose disk moved,
+// is one). One that was on when it lost it still is.
+func TestI1JudgesAPreviousHolderByItsPowerWhenItLostTheVolume(t *testing.T) {
+	ctx := context.Background()
+	for _, offFirst := range []bool{true, false} {
+		w := twoServers(t)
+		base := w.Snapshot()
+		a, b := []storage.Initiator{wwpn(1), wwpn(2)}, []storage.Initiator{wwpn(3), wwpn(4)}
+		if offFirst {
+			must(t, w.BMC("a").PowerOff(ctx))
+		}
+		must(t, w.DiskMapper("arr").Unmap(ctx, "boot-a", a))
+		if offFirst {
+			must(t, w.BMC("a").PowerOn(ctx))
+		}
+		must(t, w.DiskMapper("arr").Map(ctx, "boot-a", b, 0))
+		live := false
+		for _, v := range violations(t, w.CheckInvariants(base)) {
+			if strings.Contains(v.String(), "after map") {
+				live = true
+			}
+		}
+		if live == offFirst {
+			t.Errorf("off when it lost the volume %v: live I1 violation %v", offFirst, live)
+		}
 	}
 }

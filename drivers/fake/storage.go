@@ -28,17 +28,22 @@ type array struct {
 	// prev remembers, per volume, who held it when it was last held, to
 	// check at each new holder that the previous one was fenced (I1).
 	prev map[storage.VolumeID][]string
+	// offAtLoss: per volume, the previous holders that were off when
+	// they lost it (they cannot have had a write in flight, whatever
+	// their power later).
+	offAtLoss map[storage.VolumeID]map[string]bool
 }
 
 func newArray(name string) *array {
 	return &array{
-		name:    name,
-		volumes: map[storage.VolumeID]int64{},
-		masks:   map[storage.Initiator]map[int]storage.VolumeID{},
-		hosts:   map[string][]storage.Initiator{},
-		hostOf:  map[storage.Initiator]string{},
-		byVol:   map[storage.VolumeID]map[storage.Initiator]int{},
-		prev:    map[storage.VolumeID][]string{},
+		name:      name,
+		volumes:   map[storage.VolumeID]int64{},
+		masks:     map[storage.Initiator]map[int]storage.VolumeID{},
+		hosts:     map[string][]storage.Initiator{},
+		hostOf:    map[storage.Initiator]string{},
+		byVol:     map[storage.VolumeID]map[storage.Initiator]int{},
+		prev:      map[storage.VolumeID][]string{},
+		offAtLoss: map[storage.VolumeID]map[string]bool{},
 	}
 }
 
@@ -385,6 +390,18 @@ func (w *World) afterMaskChange(a *array, v storage.VolumeID, how string) {
 	if len(holders) > 1 {
 		w.violate("I2", a.name, v, fmt.Sprintf("after %s: volume %s/%s masked to %s at once", how, a.name, v, strings.Join(holders, " and ")))
 	}
+	// Previous holders that lose it now: were they off?
+	for _, p := range a.prev[v] {
+		if s := w.servers[p]; s != nil && !slices.Contains(holders, p) {
+			if _, seen := a.offAtLoss[v][p]; !seen {
+				s.settle(w, now)
+				if a.offAtLoss[v] == nil {
+					a.offAtLoss[v] = map[string]bool{}
+				}
+				a.offAtLoss[v][p] = s.power == bmc.PowerOff
+			}
+		}
+	}
 	if len(holders) == 0 {
 		return // keep prev: the next holder is checked against it
 	}
@@ -394,7 +411,7 @@ func (w *World) afterMaskChange(a *array, v storage.VolumeID, how string) {
 		}
 		for _, p := range a.prev[v] {
 			s := w.servers[p]
-			if s == nil || slices.Contains(holders, p) {
+			if s == nil || slices.Contains(holders, p) || a.offAtLoss[v][p] {
 				continue
 			}
 			s.settle(w, now)
@@ -404,6 +421,7 @@ func (w *World) afterMaskChange(a *array, v storage.VolumeID, how string) {
 		}
 	}
 	a.prev[v] = holders
+	delete(a.offAtLoss, v)
 }
 
 // holdersLocked returns the distinct holders (servers, else host objects,
