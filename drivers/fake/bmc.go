@@ -318,8 +318,9 @@ func (w *World) powerOnLocked(s *server) {
 				break
 			}
 		}
-		// Booting while seeing a volume another server holds too: two
-		// writers once that one runs (or now, if it does).
+		// Powering on while seeing a volume a running server holds too:
+		// two writers (when the other powers on later, its own power-on
+		// is the one flagged).
 		var seen []storage.VolumeID
 		for _, in := range s.spec.Initiators {
 			for _, v := range a.masks[in] {
@@ -331,6 +332,9 @@ func (w *World) powerOnLocked(s *server) {
 			for _, h := range w.holdersLocked(a, v) {
 				o := w.servers[h]
 				if h == s.spec.ID || o == nil {
+					continue
+				}
+				if o.settle(w, w.cfg.now()); o.power == bmc.PowerOff {
 					continue
 				}
 				w.violate("I2", a.name, v, fmt.Sprintf("server %s powered on seeing %s/%s, which %s (%s) holds too", s.spec.ID, a.name, v, h, o.power))

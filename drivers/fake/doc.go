@@ -53,7 +53,7 @@
 // through since it was built. The states checked as they happen are every
 // masking change (a volume masked to two servers; a volume given to a
 // server while its previous holder is not off) and every power-on (a
-// server that powers on seeing a volume another server holds too).
+// server that powers on seeing a volume a running server holds too).
 //
 // Every method of World and of the drivers is safe for concurrent use.
 // Given a seed and a virtual clock, a sequence of calls made from one

@@ -88,11 +88,16 @@ func TestInvariantCheckersCatchBrokenWorlds(t *testing.T) {
 			must(t, w.DiskMapper("arr").Map(ctx, "boot-a", b, 0))
 			must(t, w.BMC("b").PowerOn(ctx))
 		}, []string{"I2: server b powered on seeing arr/boot-a, which a (on) holds too"}},
-		{"powered on seeing a data volume an off server holds (I2)", func(t *testing.T, w *World) {
+		{"powered on seeing a data volume a running server holds (I2)", func(t *testing.T, w *World) {
+			must(t, w.DiskMapper("arr").Map(ctx, "data-a", b, 5))
+			must(t, w.BMC("b").PowerOn(ctx))
+		}, []string{"I2: server b powered on seeing arr/data-a, which a (on) holds too"}},
+		{"the second of two holders powers on (I2)", func(t *testing.T, w *World) {
 			must(t, w.BMC("a").PowerOff(ctx))
 			must(t, w.DiskMapper("arr").Map(ctx, "data-a", b, 5))
 			must(t, w.BMC("b").PowerOn(ctx))
-		}, []string{"I2: server b powered on seeing arr/data-a, which a (off) holds too"}},
+			must(t, w.BMC("a").PowerOn(ctx))
+		}, []string{"I2: server a powered on seeing arr/data-a, which b (on) holds too"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := twoServers(t)
