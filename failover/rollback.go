@@ -224,16 +224,16 @@ func (r *run) undoMove(ctx context.Context, a *AuditEntry, rec stepRec) error {
 			}, nil); err != nil {
 				return err
 			}
+			host, err := r.hostOf(ctx, rec)
+			if err != nil {
+				return err
+			}
 			for _, m := range rec.Maps {
 				if !slices.ContainsFunc(have, func(h storage.Mapping) bool { return h.Volume == m.Volume }) {
 					continue
 				}
 				if err := r.call(ctx, a, n, func(ctx context.Context) error { return dm.Unmap(ctx, m.Volume, rec.To) },
 					func(ctx context.Context) (bool, error) { return notSees(ctx, dm, rec.To, m.Volume) }); err != nil {
-					return err
-				}
-				host, err := r.hostOf(ctx, rec)
-				if err != nil {
 					return err
 				}
 				if err := r.mapBack(ctx, a, n, dm, host, m, nil); err != nil {
