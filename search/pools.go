@@ -246,6 +246,16 @@ func (s *solver) poolOfServer(i int32) int32 {
 	return id
 }
 
+// featProfile is partProfile from a partition's index features (pfeat of
+// its switch-specific group).
+func (j *joint) featProfile(f *partFeat) [5]int32 {
+	o := int32(1)
+	if f.orient&1 != 0 {
+		o = 0
+	}
+	return [5]int32{j.zcls[f.z0], j.vcls[f.v0], j.zcls[f.z1], j.vcls[f.v1], o}
+}
+
 // partProfile is the pool key of two-node partition li: per member in ID
 // order its zone and VLAN classes, and whether the members are in the
 // signature's order.
@@ -267,17 +277,22 @@ func (s *solver) partPools(g int32) *ppools {
 	}
 	j, inv := s.j, s.j.inv
 	pg := &inv.idx.pgroups[g]
-	eks := inv.idx.sigs[pg.key.sig].eks
+	if inv.idx.sigs[pg.key.sig].eks[0].sw < 0 {
+		panic("search: partPools needs a switch-specific group")
+	}
 	pp := &ppools{byF: make(map[int32][]int32), at: make(map[[5]int32]int32),
 		bySlot: make(map[[2]int32][]int32), byPair: make(map[[2]int32][]int32)}
 	at := pp.at
 	var order [][5]int32
 	mem := make(map[[5]int32][]int32)
-	for _, li := range inv.pgroupLS(g) {
+	// The profiles come from the index's per-entry features: no member
+	// row is read (a group of Active partitions may hold thousands).
+	feats := inv.idx.pfeat[pg.all.off : pg.all.off+pg.all.n]
+	for e, li := range inv.pgroupLS(g) {
 		if j.excluded[li] {
 			continue
 		}
-		k := s.partProfile(li, eks)
+		k := j.featProfile(&feats[e])
 		if _, ok := mem[k]; !ok {
 			order = append(order, k)
 		}
