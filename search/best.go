@@ -175,6 +175,17 @@ func (inv *Inventory) sigSurplus(req *request, sig int32, pol *Policy) (surMHz, 
 	return surMHz, surMem, assign, true
 }
 
+// levelMasks lists, per number of reconfigurations, the pattern masks
+// (1 zone of slot 0, 2 its VLAN set, 4 zone of slot 1, 8 its VLAN set)
+// that leave that many features unmatched, highest first.
+var levelMasks = func() (out [5][]int) {
+	for mask := 15; mask >= 0; mask-- {
+		l := 4 - bits.OnesCount(uint(mask))
+		out[l] = append(out[l], mask)
+	}
+	return out
+}()
+
 // partBest returns the partition of two-node group g that ranks first for
 // req under pol (fewest reconfigurations, then IDs; the surpluses are the
 // same for the whole group), skip allowed. Partitions sharing a small
@@ -276,10 +287,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 				continue
 			}
 			fs := &slots[s]
-			for mask := 15; mask >= 0; mask-- {
-				if int64(4-bits.OnesCount(uint(mask))) != level {
-					continue
-				}
+			for _, mask := range levelMasks[level] {
 				if (mask&1 != 0 && fs[0].z < 0) || (mask&4 != 0 && fs[1].z < 0) {
 					continue
 				}
@@ -288,7 +296,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 				if mask == 0 {
 					all = inv.pgroupLS(g)
 				} else {
-					k := patKey{g: g, z1: -1, v1: -1, z2: -1, v2: -1}
+					k := patKey{g: g, z1: -1, v1: -1, z2: -1, v2: -1, mask: uint8(mask)}
 					if mask&1 != 0 {
 						k.z1 = fs[0].z
 					}
@@ -312,7 +320,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 				for e := 0; e < len(entries)+len(all); e++ {
 					var li int32
 					if entries != nil {
-						li = int32(entries[e] &^ (1 << 31))
+						li = x.pfeat[entries[e]&^(1<<31)].li
 					} else {
 						li = all[e]
 					}

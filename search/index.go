@@ -99,11 +99,13 @@ type sigInfo struct {
 }
 
 // patKey is a pattern of a two-node partition group: per slot a zone (only
-// large zones) and a VLAN set, -1 where the pattern does not care. Entries
-// are logical servers with bit 31 set when the second member fills slot 1.
+// large zones) and a VLAN set, -1 where the pattern does not care (mask
+// says which are set). Entries are positions in pmem (so in pfeat) with
+// bit 31 set when the second member fills slot 0.
 type patKey struct {
 	g              int32
 	z1, v1, z2, v2 int32
+	mask           uint8 // the fields set: 1 z1, 2 v1, 4 z2, 8 v2
 }
 
 // eclass lists, for explanations, the servers of one hard key, class and
@@ -125,10 +127,11 @@ type index struct {
 	// srvG: per server, its group and its any-switch group (-1: none).
 	srvG [2][]int32
 
-	zones map[int32]zinfo
-	// zbits: per zone (string ID), bit 0 shared (in zones), bit 1 big
-	// for Standby, bit 2 big for Active: read without hashing.
-	zbits []uint8
+	// zbits: per zone (string ID), bit 0 shared (by two servers or
+	// more), bit 1 big for Standby, bit 2 big for Active, and from bit 3
+	// a shared zone's place in zlist: read without hashing.
+	zbits []uint32
+	zlist []zinfo
 	zmem  []int32
 	// zgrp: per zmem entry and switch form, the member's standalone group
 	// or ^its partition group (-1: none), to read zones sequentially.
@@ -366,7 +369,6 @@ func (inv *Inventory) buildZones() {
 	for i := range inv.srvs {
 		count[inv.srvs[i].zone]++
 	}
-	x.zones = make(map[int32]zinfo)
 	off := int32(0)
 	zkeys := make([]int32, 0)
 	for z, c := range count {
@@ -375,8 +377,11 @@ func (inv *Inventory) buildZones() {
 		}
 	}
 	slices.Sort(zkeys)
-	for _, z := range zkeys {
-		x.zones[z] = zinfo{off: off}
+	x.zbits = make([]uint32, len(inv.strs))
+	x.zlist = make([]zinfo, len(zkeys))
+	for k, z := range zkeys {
+		x.zlist[k] = zinfo{off: off}
+		x.zbits[z] = uint32(k)<<3 | 1
 		off += count[z]
 	}
 	x.zmem = make([]int32, off)
@@ -388,7 +393,7 @@ func (inv *Inventory) buildZones() {
 			if g != pass {
 				continue
 			}
-			zi, ok := x.zones[s.zone]
+			zi, ok := inv.zoneInfo(s.zone)
 			if !ok {
 				continue
 			}
@@ -400,19 +405,16 @@ func (inv *Inventory) buildZones() {
 			case 1:
 				zi.nAct++
 			}
-			x.zones[s.zone] = zi
 		}
 	}
-	x.zbits = make([]uint8, len(inv.strs))
-	for z, zi := range x.zones {
-		b := uint8(1)
+	for _, z := range zkeys {
+		zi, _ := inv.zoneInfo(z)
 		if zi.nSt > smallZone {
-			b |= 2
+			x.zbits[z] |= 2
 		}
 		if zi.nAct > smallZone {
-			b |= 4
+			x.zbits[z] |= 4
 		}
-		x.zbits[z] = b
 	}
 	// Large zones: per-group lists (standalone groups, both switch forms).
 	x.bz = make(map[bzKey]span)
@@ -422,7 +424,7 @@ func (inv *Inventory) buildZones() {
 	bzm := make(map[bzKey][]int32)
 	bzvm := make(map[bzvKey][]int32)
 	for _, z := range zkeys {
-		zi := x.zones[z]
+		zi, _ := inv.zoneInfo(z)
 		for pass, sub := range [][]int32{
 			x.zmem[zi.off : zi.off+zi.nSt],
 			x.zmem[zi.off+zi.nSt : zi.off+zi.nSt+zi.nAct],
@@ -481,10 +483,19 @@ func (inv *Inventory) sharedZone(z int32) bool {
 	return z >= 0 && int(z) < len(inv.idx.zbits) && inv.idx.zbits[z]&1 != 0
 }
 
+// zoneInfo returns shared zone z's entry (false: z is no shared zone).
+func (inv *Inventory) zoneInfo(z int32) (*zinfo, bool) {
+	x := &inv.idx
+	if z < 0 || int(z) >= len(x.zbits) || x.zbits[z]&1 == 0 {
+		return nil, false
+	}
+	return &x.zlist[x.zbits[z]>>3], true
+}
+
 // zoneGroups returns zoneMembers(z, st) and, per member, its group in
 // switch form a (standalone group, or ^partition group; see zgrp).
 func (inv *Inventory) zoneGroups(z int32, st uint8, a int) ([]int32, []int32) {
-	zi, ok := inv.idx.zones[z]
+	zi, ok := inv.zoneInfo(z)
 	if !ok {
 		return nil, nil
 	}
@@ -498,7 +509,7 @@ func (inv *Inventory) zoneGroups(z int32, st uint8, a int) ([]int32, []int32) {
 // zoneMembers returns the servers of zone z in state st (Standby or
 // Active), in ID order, or nil when the zone has a single server.
 func (inv *Inventory) zoneMembers(z int32, st uint8) []int32 {
-	zi, ok := inv.idx.zones[z]
+	zi, ok := inv.zoneInfo(z)
 	if !ok {
 		return nil
 	}
@@ -622,7 +633,7 @@ func (inv *Inventory) buildPartitions() {
 					m := inv.lsMembers(int32(li))
 					s0, s1 := &inv.srvs[m[0]], &inv.srvs[m[1]]
 					st, sw := inv.orientations(int32(li), eks, a == 1)
-					f := partFeat{z0: s0.zone, v0: s0.vlans, z1: s1.zone, v1: s1.vlans}
+					f := partFeat{li: int32(li), z0: s0.zone, v0: s0.vlans, z1: s1.zone, v1: s1.vlans}
 					if st {
 						f.orient |= 1
 					}
@@ -689,6 +700,7 @@ func (inv *Inventory) orientations(li int32, eks []ek, anySw bool) (straight, sw
 // its members' zones and VLAN sets (member order), and its orientation
 // against its group's signature.
 type partFeat struct {
+	li             int32
 	z0, v0, z1, v1 int32
 	orient         uint8
 }
@@ -753,7 +765,7 @@ func (inv *Inventory) buildPatterns() {
 			}
 		}
 		x.patOf[g] = int32(g)
-		for _, li := range members {
+		for k, li := range members {
 			m := inv.lsMembers(li)
 			straight, swapped := inv.orientations(li, si.eks, anySw)
 			for o := range 2 {
@@ -766,12 +778,12 @@ func (inv *Inventory) buildPatterns() {
 				}
 				za, va := inv.patFeatures(a, p.key.st)
 				zb, vb := inv.patFeatures(b, p.key.st)
-				entry := uint32(li)
+				entry := uint32(p.all.off + int32(k))
 				if o == 1 {
 					entry |= 1 << 31
 				}
 				for mask := 1; mask < 16; mask++ {
-					k := patKey{g: int32(g), z1: -1, v1: -1, z2: -1, v2: -1}
+					k := patKey{g: int32(g), z1: -1, v1: -1, z2: -1, v2: -1, mask: uint8(mask)}
 					if mask&1 != 0 {
 						if za < 0 {
 							continue
@@ -796,7 +808,7 @@ func (inv *Inventory) buildPatterns() {
 		}
 	}
 	slices.SortFunc(recs, func(a, b rec) int {
-		return cmp.Or(cmp.Compare(a.k.g, b.k.g), cmp.Compare(a.k.z1, b.k.z1), cmp.Compare(a.k.v1, b.k.v1),
+		return cmp.Or(cmp.Compare(a.k.g, b.k.g), cmp.Compare(a.k.mask, b.k.mask), cmp.Compare(a.k.z1, b.k.z1), cmp.Compare(a.k.v1, b.k.v1),
 			cmp.Compare(a.k.z2, b.k.z2), cmp.Compare(a.k.v2, b.k.v2), cmp.Compare(a.entry&^(1<<31), b.entry&^(1<<31)))
 	})
 	x.patm = make([]uint32, 0, len(recs))
@@ -822,8 +834,11 @@ func (inv *Inventory) buildPatterns() {
 }
 
 // patTable maps pattern keys to their lists: open addressing over slots
-// of 12 bytes (a tag of the key's hash and the list), a key checked on
-// its list's first entry, so that the keys themselves are not stored.
+// of 12 bytes (a tag of the key's hash and mask, and the list), a key
+// checked on its list's first entry, so that the keys themselves are not
+// stored. The check is exact: the tag holds the key's mask, and the first
+// entry's group and features (read from pfeat, not from the members'
+// rows) give every field the mask sets.
 type patTable struct {
 	slots []patSlot
 	mask  uint64
@@ -836,7 +851,7 @@ type patSlot struct {
 
 func (k patKey) hash() uint64 {
 	h := uint64(0x9e3779b97f4a7c15)
-	for _, v := range [...]int32{k.g, k.z1, k.v1, k.z2, k.v2} {
+	for _, v := range [...]int32{k.g, k.z1, k.v1, k.z2, k.v2, int32(k.mask)} {
 		h ^= uint64(uint32(v))
 		h *= 0xff51afd7ed558ccd
 		h ^= h >> 29
@@ -844,7 +859,9 @@ func (k patKey) hash() uint64 {
 	return h
 }
 
-func tagOf(h uint64) uint32 { return uint32(h>>32) | 1 }
+// tagOf is a slot's tag: bits 1-4 the key's mask, bit 0 set (0 is an
+// empty slot), the rest from the hash.
+func tagOf(h uint64, mask uint8) uint32 { return uint32(h>>32)&^0x1f | uint32(mask&15)<<1 | 1 }
 
 func (t *patTable) init(keys int) {
 	n := 8
@@ -860,7 +877,7 @@ func (t *patTable) put(k patKey, s span) {
 	h := k.hash()
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		if t.slots[i].tag == 0 {
-			t.slots[i] = patSlot{tagOf(h), s}
+			t.slots[i] = patSlot{tagOf(h, k.mask), s}
 			return
 		}
 	}
@@ -872,7 +889,7 @@ func (t *patTable) get(k patKey, match func(entry uint32) bool) (span, bool) {
 		return span{}, false
 	}
 	h := k.hash()
-	tag := tagOf(h)
+	tag := tagOf(h, k.mask)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		sl := &t.slots[i]
 		if sl.tag == 0 {
@@ -884,39 +901,23 @@ func (t *patTable) get(k patKey, match func(entry uint32) bool) (span, bool) {
 	}
 }
 
-// patMatch reports whether the partition of pattern list entry e (in
-// group g) has the features of key k.
+// patMatch reports whether pattern list entry e (a pmem position, with
+// its orientation bit) belongs to group g and has the features key k
+// sets. With the mask checked by the slot's tag, that makes the key's
+// every field equal: the lookup is exact.
 func (inv *Inventory) patMatch(g int32, k patKey, e uint32) bool {
 	x := &inv.idx
-	li := int32(e &^ (1 << 31))
-	pg := &x.pgroups[g]
-	a := 0
-	if x.sigs[pg.key.sig].eks[0].sw < 0 {
-		a = 1
-	}
-	if x.lsPG[a][li] != g {
+	pos := int32(e &^ (1 << 31))
+	if all := x.pgroups[g].all; pos < all.off || pos >= all.off+all.n {
 		return false
 	}
-	m := inv.lsMembers(li)
-	s0, s1 := m[0], m[1]
+	f := &x.pfeat[pos]
+	z0, v0, z1, v1 := f.z0, f.v0, f.z1, f.v1
 	if e&(1<<31) != 0 {
-		s0, s1 = s1, s0
+		z0, v0, z1, v1 = z1, v1, z0, v0
 	}
-	a0, a1 := &inv.srvs[s0], &inv.srvs[s1]
-	if (k.v1 >= 0 && k.v1 != a0.vlans) || (k.v2 >= 0 && k.v2 != a1.vlans) {
-		return false
-	}
-	if k.z1 >= 0 {
-		if z, _ := inv.patFeatures(s0, pg.key.st); z != k.z1 {
-			return false
-		}
-	}
-	if k.z2 >= 0 {
-		if z, _ := inv.patFeatures(s1, pg.key.st); z != k.z2 {
-			return false
-		}
-	}
-	return true
+	return (k.mask&1 == 0 || k.z1 == z0) && (k.mask&2 == 0 || k.v1 == v0) &&
+		(k.mask&4 == 0 || k.z2 == z1) && (k.mask&8 == 0 || k.v2 == v1)
 }
 
 func (inv *Inventory) buildExplain() {
