@@ -38,8 +38,8 @@ func (inv *Inventory) groupBest(g int32, f *fnode, skip skipSet) (int32, int64, 
 		a = 1
 	}
 	zBest, zRe := int32(-1), int64(3)
-	if inv.sharedZone(f.zone) {
-		if inv.bigZone(f.zone, gr.key.st) {
+	if f.sharedZone() {
+		if f.bigZone(gr.key.st) {
 			if sp, ok := x.bzv[bzvKey{g, f.zone, f.vlans}]; ok {
 				for _, i := range inv.spanOf(sp) {
 					if !skip.has(inv.srvs[i].ls) {
@@ -235,7 +235,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	tmp.pairs = o.pairs
 	for k := range req.nodes {
 		f := &req.nodes[k]
-		if !inv.sharedZone(f.zone) || inv.bigZone(f.zone, st) {
+		if !f.sharedZone() || f.bigZone(st) {
 			continue
 		}
 		zm, zg := inv.zoneGroups(f.zone, st, a)
@@ -271,7 +271,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 				f = &req.nodes[1-slot]
 			}
 			z := int32(-1)
-			if inv.bigZone(f.zone, st) {
+			if f.bigZone(st) {
 				z = f.zone
 			}
 			slots[s][slot] = feat{z, f.vlans}

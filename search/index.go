@@ -416,6 +416,10 @@ func (inv *Inventory) buildZones() {
 			x.zbits[z] |= 4
 		}
 	}
+	for i := range inv.srvs {
+		s := &inv.srvs[i]
+		s.zflags = uint8(x.zbits[s.zone] & 7)
+	}
 	// Large zones: per-group lists (standalone groups, both switch forms).
 	x.bz = make(map[bzKey]span)
 	x.bzv = make(map[bzvKey]span)
@@ -463,24 +467,6 @@ func (inv *Inventory) buildZones() {
 		x.bzv[k] = span{int32(len(x.gmem)), int32(len(l))}
 		x.gmem = append(x.gmem, l...)
 	}
-}
-
-// bigZone reports whether zone z has more than smallZone servers in state
-// group st (0 Standby, 1 Active): its members are then read through
-// per-group lists.
-func (inv *Inventory) bigZone(z int32, st uint8) bool {
-	if z < 0 || int(z) >= len(inv.idx.zbits) {
-		return false
-	}
-	if st == stStandby {
-		return inv.idx.zbits[z]&2 != 0
-	}
-	return inv.idx.zbits[z]&4 != 0
-}
-
-// sharedZone reports whether zone z has two servers or more.
-func (inv *Inventory) sharedZone(z int32) bool {
-	return z >= 0 && int(z) < len(inv.idx.zbits) && inv.idx.zbits[z]&1 != 0
 }
 
 // zoneInfo returns shared zone z's entry (false: z is no shared zone).
@@ -674,7 +660,7 @@ func (inv *Inventory) buildPartitions() {
 func (inv *Inventory) patFeatures(i int32, st uint8) (z, v int32) {
 	s := &inv.srvs[i]
 	z = -1
-	if inv.bigZone(s.zone, st) {
+	if s.bigZone(st) {
 		z = s.zone
 	}
 	return z, s.vlans

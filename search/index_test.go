@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // refExplain is explain's definition: every server outside the request,
@@ -241,5 +242,13 @@ func TestReasonBagCountsAsAMap(t *testing.T) {
 				t.Errorf("%d distinct: %v = %d, want %d", distinct, k, b.vals[i], want[k])
 			}
 		}
+	}
+}
+
+// A server's row is one cache line: Find reads the failed server's and
+// the spare's, each one miss at 100,000 servers.
+func TestServerRowIsOneCacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(srv{}); n != 64 {
+		t.Fatalf("srv is %d bytes, want 64", n)
 	}
 }

@@ -88,7 +88,24 @@ type srv struct {
 	vlans, work, ls   int32
 	part              int32 // index into Inventory.partNames, -1 = standalone
 	state             uint8
-	pol               int32 // its logical server's policy (a copy of lserver.pol)
+	// zflags: its zone's bits 0-2 of index.zbits (shared, big for
+	// Standby, big for Active), so that a request node's zone is judged
+	// from the row Find reads anyway.
+	zflags uint8
+	pol    int32 // its logical server's policy (a copy of lserver.pol)
+}
+
+// sharedZone reports whether s's zone has two servers or more.
+func (s *srv) sharedZone() bool { return s.zflags&1 != 0 }
+
+// bigZone reports whether s's zone has more than smallZone servers in
+// state st (Standby, else Active): its members are then read through
+// per-group lists.
+func (s *srv) bigZone(st uint8) bool {
+	if st == stStandby {
+		return s.zflags&2 != 0
+	}
+	return s.zflags&4 != 0
 }
 
 // logical-server states.

@@ -165,6 +165,9 @@ func (inv *Inventory) templateNode(t *Server) (fnode, error) {
 		f.h = &hwInfo{Hardware: h, chip: id(h.Chipset)}
 	}
 	f.sw, f.arr, f.zone = id(t.Switch), id(t.DiskArray), id(t.Zone)
+	if f.zone >= 0 {
+		f.zflags = uint8(inv.idx.zbits[f.zone] & 7)
+	}
 	vl := slices.Clone(t.VLANs)
 	slices.Sort(vl)
 	vl = slices.Compact(vl)
