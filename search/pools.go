@@ -83,7 +83,8 @@ type joint struct {
 	// caches of classesFor and victimsFor
 	clsCache map[reqSig][]classCosts
 	vicCache map[reqSig][]victimGroup
-	gens     map[genKey][]genEntry // see genList
+	gens     map[genKey][]genEntry     // see genList
+	sigFits  map[sigFitsKey]sigFitsVal // see sigFitsFor
 }
 
 // solver is one component's flow problem.

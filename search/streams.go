@@ -622,6 +622,38 @@ type genState struct {
 	so    []sigOK // per signature position, when it fits
 }
 
+// sigFitsKey is what a two-node request's signature checks depend on:
+// its nodes' classes, disk arrays and switches, and its policy.
+type sigFitsKey struct {
+	e0, e1 ek
+	pol    Policy
+}
+
+// sigFitsFor returns the per-signature check slots (see genState) for
+// req: shared by the requests of a round that have the same sigFitsKey
+// (and so the same hard key), each signature checked once for them all.
+func (j *joint) sigFitsFor(req *request, nsig int) ([]int8, []sigOK) {
+	f0, f1 := &req.nodes[0], &req.nodes[1]
+	if f0.hw < 0 || f1.hw < 0 {
+		return make([]int8, nsig), make([]sigOK, nsig)
+	}
+	k := sigFitsKey{ek{f0.hw, f0.arr, f0.sw}, ek{f1.hw, f1.arr, f1.sw}, req.pol}
+	if c, ok := j.sigFits[k]; ok {
+		return c.fits, c.so
+	}
+	if j.sigFits == nil {
+		j.sigFits = make(map[sigFitsKey]sigFitsVal)
+	}
+	c := sigFitsVal{make([]int8, nsig), make([]sigOK, nsig)}
+	j.sigFits[k] = c
+	return c.fits, c.so
+}
+
+type sigFitsVal struct {
+	fits []int8
+	so   []sigOK
+}
+
 // genNext moves generator src to the next group its request may use and
 // sets src's lb and ord to that group's; false when there is none.
 func (s *solver) genNext(st *stream, src *source) bool {
@@ -633,7 +665,7 @@ func (s *solver) genNext(st *stream, src *source) bool {
 			continue
 		}
 		if g.fits == nil {
-			g.fits, g.so = make([]int8, g.nsig), make([]sigOK, g.nsig)
+			g.fits, g.so = s.j.sigFitsFor(req, g.nsig)
 		}
 		ok := g.fits[e.sp]
 		if ok == 0 {
