@@ -20,9 +20,9 @@ var (
 // error wrapping ErrInvalid for an unknown server or one that is not in
 // service.
 func (inv *Inventory) Find(failed ServerID) (Plan, error) {
-	var req request
 	var buf [2]fnode // a standalone server or a two-node partition: no allocation
-	if err := inv.failureRequestInto("find", failed, &req, buf[:0]); err != nil {
+	req, err := inv.failureRequestIn("find", failed, buf[:0])
+	if err != nil {
 		return Plan{}, err
 	}
 	p, _, ok := inv.findOne(&req)
@@ -90,6 +90,12 @@ type victimRef struct {
 	scaleIn bool
 }
 
+// smallPlan holds the lists of a plan of up to two nodes.
+type smallPlan struct {
+	a [2]Assignment
+	r [2]ServerID
+}
+
 // basePlan is a Plan without relocations: the victims are stopped.
 func (inv *Inventory) basePlan(req *request, o *option) Plan {
 	p := Plan{Kind: kindOf(o.stage), Compose: o.isCompose()}
@@ -99,13 +105,23 @@ func (inv *Inventory) basePlan(req *request, o *option) Plan {
 	case rkScaleUp:
 		p.Scale = ScaleUp
 	}
+	if req.kind != rkScaleOut && len(req.nodes) <= 2 && len(o.repl) <= 2 {
+		// The plan of a server or a two-node partition: both lists in
+		// one allocation (each capped, so appending to one copies it).
+		b := new(smallPlan)
+		p.Assignments = b.a[:len(req.nodes):len(req.nodes)]
+		p.Replacement = b.r[:len(o.repl):len(o.repl)]
+	} else {
+		if req.kind != rkScaleOut {
+			p.Assignments = make([]Assignment, len(req.nodes))
+		}
+		p.Replacement = make([]ServerID, len(o.repl))
+	}
 	if req.kind != rkScaleOut {
-		p.Assignments = make([]Assignment, len(req.nodes))
 		for k := range req.nodes {
 			p.Assignments[k] = Assignment{Failed: req.nodes[k].id, Spare: inv.srvs[o.spareOf(k)].id}
 		}
 	}
-	p.Replacement = make([]ServerID, len(o.repl))
 	for k, r := range o.repl {
 		p.Replacement[k] = inv.srvs[r].id
 	}

@@ -61,23 +61,23 @@ func (inv *Inventory) hardOfNode(f *fnode) hardKey {
 
 // failureRequest builds the request for the logical server of id.
 func (inv *Inventory) failureRequest(op string, id ServerID) (request, error) {
-	var r request
-	err := inv.failureRequestInto(op, id, &r, nil)
-	return r, err
+	return inv.failureRequestIn(op, id, nil)
 }
 
-// failureRequestInto is failureRequest writing into r; the nodes go into
-// one's backing array when it has the capacity (no allocation).
-func (inv *Inventory) failureRequestInto(op string, id ServerID, r *request, one []fnode) error {
+// failureRequestIn is failureRequest with the nodes in one's backing
+// array when it has the capacity. It returns the request by value (not
+// through a pointer parameter, a store the compiler treats as an escape)
+// so that Find keeps one on its stack: Find does not allocate the request.
+func (inv *Inventory) failureRequestIn(op string, id ServerID, one []fnode) (request, error) {
 	i, ok := inv.index(id)
 	if !ok {
-		return fmt.Errorf("search: %s %s: unknown server: %w", op, id, ErrInvalid)
+		return request{}, fmt.Errorf("search: %s %s: unknown server: %w", op, id, ErrInvalid)
 	}
 	s := &inv.srvs[i]
 	if s.state != stActive && s.state != stFailed {
-		return fmt.Errorf("search: %s %s: server is %s, not active or failed: %w", op, id, stateNames[s.state], ErrInvalid)
+		return request{}, fmt.Errorf("search: %s %s: server is %s, not active or failed: %w", op, id, stateNames[s.state], ErrInvalid)
 	}
-	*r = request{kind: rkFailure, self: i, ls: s.ls, pol: inv.policies[s.pol], prio: s.prio, scale: -1}
+	r := request{kind: rkFailure, self: i, ls: s.ls, pol: inv.policies[s.pol], prio: s.prio, scale: -1}
 	if s.part < 0 {
 		// A standalone server: its logical server is itself.
 		if cap(one) < 1 {
@@ -86,7 +86,7 @@ func (inv *Inventory) failureRequestInto(op string, id ServerID, r *request, one
 		one = one[:1]
 		one[0] = inv.nodeOf(i)
 		r.nodes = one
-		return nil
+		return r, nil
 	}
 	m := inv.lsMembers(s.ls)
 	if len(m) <= cap(one) {
@@ -100,7 +100,7 @@ func (inv *Inventory) failureRequestInto(op string, id ServerID, r *request, one
 			r.ref = k
 		}
 	}
-	return nil
+	return r, nil
 }
 
 // isMember reports whether server i is one of the request's nodes.

@@ -11,26 +11,22 @@ type picker struct {
 	pairs []int32
 }
 
+// offer keeps o when it ranks before the best so far. It takes o's pairs
+// buffer (o's evaluations would overwrite it) and leaves o the picker's
+// spare one, so that keeping an option copies and allocates nothing.
 func (p *picker) offer(o *option) {
 	if p.found && p.inv.rankCmp(o, &p.best) >= 0 {
 		return
 	}
+	spare := p.pairs
 	p.best = *o
-	if o.pairs != nil {
-		p.pairs = append(p.pairs[:0], o.pairs...)
-		p.best.pairs = p.pairs
-	}
+	p.pairs = o.pairs
+	o.pairs = spare[:0]
 	p.found = true
 }
 
-// result returns the best option with slices of its own.
-func (p *picker) result() option {
-	o := p.best
-	if o.pairs != nil {
-		o.pairs = append([]int32(nil), o.pairs...)
-	}
-	return o
-}
+// result returns the best option; the picker must not be used after.
+func (p *picker) result() option { return p.best }
 
 // anySw is the switch a group key uses under pol: the request node's, or
 // -1 (any) when the policy has AnySwitch.
