@@ -2,6 +2,7 @@ package search
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"strconv"
 )
@@ -836,13 +837,17 @@ type patSlot struct {
 }
 
 func (k patKey) hash() uint64 {
-	h := uint64(0x9e3779b97f4a7c15)
-	for _, v := range [...]int32{k.g, k.z1, k.v1, k.z2, k.v2, int32(k.mask)} {
-		h ^= uint64(uint32(v))
-		h *= 0xff51afd7ed558ccd
-		h ^= h >> 29
-	}
-	return h
+	// The key in three words, folded with wyhash's mix (the high and low
+	// halves of a 128-bit product, xored).
+	a := uint64(uint32(k.g))<<32 | uint64(uint32(k.v1))
+	b := uint64(uint32(k.v2))<<32 | uint64(uint32(k.z1))
+	c := uint64(uint32(k.z2))<<8 | uint64(k.mask)
+	return wymix(wymix(a^0xa0761d6478bd642f, b^0xe7037ed1a0b428db)^c, 0x8ebc6af09c88c6e3)
+}
+
+func wymix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 // tagOf is a slot's tag: bits 1-4 the key's mask, bit 0 set (0 is an
