@@ -93,10 +93,12 @@ func vcmp(a, b []int64) int {
 }
 
 func (d *dij) less(a, b hentry, K int) bool {
-	from := int32(min(a.nz, b.nz))
-	ka, kb := d.keys[a.key+from:a.key+int32(K)], d.keys[b.key+from:b.key+int32(K)]
-	if c := vcmp(ka, kb); c != 0 {
-		return c < 0
+	if a.key != b.key {
+		from := int32(min(a.nz, b.nz))
+		ka, kb := d.keys[a.key+from:a.key+int32(K)], d.keys[b.key+from:b.key+int32(K)]
+		if c := vcmp(ka, kb); c != 0 {
+			return c < 0
+		}
 	}
 	if a.rank != b.rank {
 		return a.rank < b.rank
@@ -105,8 +107,14 @@ func (d *dij) less(a, b hentry, K int) bool {
 }
 
 func (d *dij) push(key []int64, node, lazy int32, K int) {
-	off := int32(len(d.keys))
-	d.keys = append(d.keys, key...)
+	off := int32(len(d.keys)) - int32(K)
+	if off < 0 || vcmp(key, d.keys[off:]) != 0 {
+		// A new key. One equal to the last pushed shares its slot (a
+		// node's edges often lead to equal distances), and less finds
+		// the tie without reading the terms.
+		off = int32(len(d.keys))
+		d.keys = append(d.keys, key...)
+	}
 	d.seq++
 	nz := 0
 	for nz < K && key[nz] == 0 {
