@@ -216,7 +216,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 	}
 
 	j := &joint{inv: inv, reqs: sol.reqs, levels: len(levels), excluded: excluded,
-		relZ: make(map[int32]bool), relV: make(map[int32]bool), clsCache: make(map[reqSig][]classCosts), vicCache: make(map[reqSig][]victimGroup)}
+		relZ: make(map[int32]bool), relV: make(map[int32]bool), clsCache: make(map[classKey][]classCosts), vicCache: make(map[victimKey][]victimGroup)}
 	j.K = j.levels + termCount
 	j.budget = inv.budgets(excluded)
 	for k := range sol.reqs {

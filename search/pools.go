@@ -81,8 +81,8 @@ type joint struct {
 	excluded map[int32]bool
 	budget   map[int32]int
 	// caches of classesFor and victimsFor
-	clsCache map[reqSig][]classCosts
-	vicCache map[reqSig][]victimGroup
+	clsCache map[classKey][]classCosts
+	vicCache map[victimKey][]victimGroup
 	gens     map[genKey][]genEntry     // see genList
 	sigFits  map[sigFitsKey]sigFitsVal // see sigFitsFor
 }

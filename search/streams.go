@@ -367,30 +367,46 @@ type classCosts struct {
 	mhz, mem int64
 }
 
-// reqSig is what classesFor and victimsFor depend on.
-type reqSig struct {
-	hw, arr, sw int32
-	h           Hardware
-	pol         Policy
-	prio        int
+// classKey is what classesFor depends on: the request node's hard key,
+// its attributes the policy does not relax, and the policy (not the node's
+// class: requests of many classes share a list when their policy relaxes
+// what tells the classes apart).
+type classKey struct {
+	hk    hardKey
+	model string // the CPU model, "" under AnyCPUModel
+	mhz   int    // the CPU MHz, -1 when the policy sets a minimum
+	mem   int    // the memory, -1 when the policy sets a minimum
+	pol   Policy
 }
 
-func sigOfReq(req *request, prio bool) reqSig {
+func (j *joint) classKeyOf(req *request) classKey {
 	f := &req.nodes[0]
-	k := reqSig{hw: f.hw, arr: f.arr, sw: f.sw, pol: req.pol}
-	if f.hw < 0 {
-		k.h = f.h.Hardware
+	k := classKey{hk: j.inv.hardOfNode(f), mhz: -1, mem: -1, pol: req.pol}
+	if !req.pol.AnyCPUModel {
+		k.model = f.h.CPUModel
 	}
-	if prio {
-		k.prio = req.prio
+	if req.pol.MinCPUMHz == 0 {
+		k.mhz = f.h.CPUMHz
+	}
+	if req.pol.MinMemoryMiB == 0 {
+		k.mem = f.h.MemoryMiB
 	}
 	return k
 }
 
+// victimKey is what victimsFor's list depends on: classKey and the
+// switch the request's groups are on (-2: any).
+type victimKey struct {
+	classKey
+	sw int32
+}
+
 // classesFor returns the classes of the request's hard key that its policy
-// accepts, by MHz surplus, memory surplus, class.
+// accepts, by MHz surplus, memory surplus, class. (classCost reads the
+// node's hardware only through classKey's fields: a node's own class
+// passes the same checks as another class with its attributes.)
 func (j *joint) classesFor(req *request) []classCosts {
-	k := sigOfReq(req, false)
+	k := j.classKeyOf(req)
 	if c, ok := j.clsCache[k]; ok {
 		return c
 	}
@@ -431,32 +447,37 @@ type victimGroup struct {
 
 // victimsFor returns the Active standalone groups a one-node request may
 // take, in ranking order: priority, scale-in, surpluses, class, group.
+// The list of all priorities is shared by the requests of a victimKey;
+// each reads the prefix below its own priority.
 func (j *joint) victimsFor(req *request) []victimGroup {
-	k := sigOfReq(req, true)
-	if v, ok := j.vicCache[k]; ok {
-		return v
-	}
 	f := &req.nodes[0]
-	var out []victimGroup
-	for _, c := range j.classesFor(req) {
-		for _, g := range j.swGroups(c.hw, f, &req.pol, stActive) {
-			k := &j.inv.idx.groups[g].key
-			if !req.victimOK(k.prio) {
-				continue
-			}
-			intr := int32(1)
-			if j.budget[k.work] > 0 {
-				intr = 0
-			}
-			out = append(out, victimGroup{g, k.prio, intr, c.mhz, c.mem, c.hw})
-		}
+	k := victimKey{j.classKeyOf(req), f.sw}
+	if f.sw < 0 {
+		k.sw = noSwitch
 	}
-	slices.SortFunc(out, func(a, b victimGroup) int {
-		return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz),
-			cmp.Compare(a.mem, b.mem), cmp.Compare(a.hw, b.hw), cmp.Compare(a.g, b.g))
-	})
-	j.vicCache[k] = out
-	return out
+	if req.pol.AnySwitch {
+		k.sw = -2
+	}
+	out, ok := j.vicCache[k]
+	if !ok {
+		for _, c := range j.classesFor(req) {
+			for _, g := range j.swGroups(c.hw, f, &req.pol, stActive) {
+				gk := &j.inv.idx.groups[g].key
+				intr := int32(1)
+				if j.budget[gk.work] > 0 {
+					intr = 0
+				}
+				out = append(out, victimGroup{g, gk.prio, intr, c.mhz, c.mem, c.hw})
+			}
+		}
+		slices.SortFunc(out, func(a, b victimGroup) int {
+			return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz),
+				cmp.Compare(a.mem, b.mem), cmp.Compare(a.hw, b.hw), cmp.Compare(a.g, b.g))
+		})
+		j.vicCache[k] = out
+	}
+	n, _ := slices.BinarySearchFunc(out, req.prio, func(v victimGroup, p int) int { return cmp.Compare(v.prio, p) })
+	return out[:n] // victimOK: a strictly lower priority
 }
 
 // partSources adds, for a request of two or more nodes, one source per
