@@ -412,7 +412,17 @@ func (j *joint) classesFor(req *request) []classCosts {
 	}
 	f := &req.nodes[0]
 	var out []classCosts
-	for _, hw := range j.inv.idx.hkCls[j.inv.hardOfNode(f)] {
+	cand := j.inv.idx.hkCls[k.hk]
+	if !req.pol.AnyCPUModel && k.mhz >= 0 && k.mem >= 0 {
+		// The policy pins every attribute: only the node's own class
+		// (the one with all of them) can pass, none for a template
+		// of a class the inventory does not have.
+		cand = nil
+		if f.hw >= 0 {
+			cand = []int32{f.hw}
+		}
+	}
+	for _, hw := range cand {
 		if mhz, mem, ok := j.inv.classCost(req, hw, &req.pol); ok {
 			out = append(out, classCosts{hw, mhz, mem})
 		}
