@@ -46,10 +46,16 @@ type gkey struct {
 
 type group struct {
 	key   gkey
-	all   span // members, server indexes in ID order (into gmem)
-	vl    span // per VLAN set (into vsp), sorted by set; none for a small group
-	small bool // read whole: no per-VLAN-set or per-zone lists
+	all   span  // members, server indexes in ID order (into gmem)
+	vl    span  // per VLAN set (into vsp), sorted by set; none for a small group
+	small bool  // read whole: no per-VLAN-set or per-zone lists
+	feat  int32 // its members' features: gfeat[feat : feat+all.n]
 }
+
+// memberFeat is what FindAll's pools read of a standalone group's member
+// (its zone, VLAN set and logical server), kept beside the group so that
+// building the pools of a group does not read its members' rows.
+type memberFeat struct{ zone, vlans, ls int32 }
 
 // smallGroup is the size up to which a standalone group is read whole.
 const smallGroup = 16
@@ -127,6 +133,8 @@ type index struct {
 	cgs    []int32
 	// srvG: per server, its group and its any-switch group (-1: none).
 	srvG [2][]int32
+	// gfeat: per group, its members' features in ID order (group.feat).
+	gfeat []memberFeat
 
 	// zbits: per zone (string ID), bit 0 shared (by two servers or
 	// more), bit 1 big for Standby, bit 2 big for Active, and from bit 3
@@ -315,6 +323,19 @@ func (inv *Inventory) buildIndexes() {
 			v := &x.vsp[vat[gv{int32(g), inv.srvs[i].vlans}]]
 			x.gmem[v.s.off+v.s.n] = i
 			v.s.n++
+		}
+	}
+	total := 0
+	for g := range x.groups {
+		total += int(x.groups[g].all.n)
+	}
+	x.gfeat = make([]memberFeat, 0, total)
+	for g := range x.groups {
+		gr := &x.groups[g]
+		gr.feat = int32(len(x.gfeat))
+		for _, i := range x.gmem[gr.all.off : gr.all.off+gr.all.n] {
+			s := &inv.srvs[i]
+			x.gfeat = append(x.gfeat, memberFeat{s.zone, s.vlans, s.ls})
 		}
 	}
 	// Class lists, groups sorted by priority then workload.

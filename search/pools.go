@@ -48,12 +48,28 @@ const (
 	plOne
 )
 
-// gpools are the pools of one standalone group.
+// gpools are the pools of one standalone group. The lookups by class are
+// built only for a group of more than hubMin pools (levelTargets reads a
+// smaller one whole).
 type gpools struct {
 	all []int32
 	byZ map[int32][]int32
 	byV map[int32][]int32
 	at  map[[2]int32]int32
+}
+
+// find returns the pool of zone class z and VLAN class v.
+func (gp *gpools) find(s *solver, z, v int32) (int32, bool) {
+	if gp.at != nil {
+		id, ok := gp.at[[2]int32{z, v}]
+		return id, ok
+	}
+	for _, id := range gp.all {
+		if p := &s.pools[id]; p.zc == z && p.vc == v {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // ppools are the pools of one two-node partition group, with the pools
@@ -193,39 +209,52 @@ func (j *joint) zclass(i int32) int32 { return j.zcls[j.inv.srvs[i].zone] }
 func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
 
 // groupPools builds the pools of standalone group g on first use: its
-// members (but the excluded ones) by zone and VLAN classes.
+// members (but the excluded ones) by zone and VLAN classes, read from the
+// index's member features (no row), with one allocation for their lists.
 func (s *solver) groupPools(g int32) *gpools {
 	if gp, ok := s.gp[g]; ok {
 		return gp
 	}
 	j, inv := s.j, s.j.inv
 	gr := &inv.idx.groups[g]
-	type zv [2]int32
-	mem := make(map[zv][]int32)
-	var keys []zv
-	for _, i := range inv.spanOf(gr.all) {
-		li := inv.srvs[i].ls
-		if j.excluded[li] {
+	type ent struct{ zc, vc, li int32 }
+	feats := inv.idx.gfeat[gr.feat : gr.feat+gr.all.n]
+	ents := make([]ent, 0, len(feats))
+	for _, f := range feats {
+		if j.excluded[f.ls] {
 			continue
 		}
-		k := zv{j.zclass(i), j.vclass(i)}
-		if _, ok := mem[k]; !ok {
-			keys = append(keys, k)
-		}
-		mem[k] = append(mem[k], li)
+		ents = append(ents, ent{j.zcls[f.zone], j.vcls[f.vlans], f.ls})
 	}
-	slices.SortFunc(keys, func(a, b zv) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-	gp := &gpools{byZ: make(map[int32][]int32), byV: make(map[int32][]int32), at: make(map[[2]int32]int32)}
-	for _, k := range keys {
-		id := s.addPool(pool{kind: plStandalone, g: g, zc: k[0], vc: k[1], cap: int32(len(mem[k])), st: gr.key.st,
-			prio: gr.key.prio, work: gr.key.work, rep: mem[k][0], mem: mem[k]})
-		gp.all = append(gp.all, id)
-		gp.at[k] = id
-		if k[0] >= 0 {
-			gp.byZ[k[0]] = append(gp.byZ[k[0]], id)
+	// By class, each class's members in ID order (a stable sort of the ID
+	// ordered list).
+	slices.SortStableFunc(ents, func(a, b ent) int { return cmp.Or(cmp.Compare(a.zc, b.zc), cmp.Compare(a.vc, b.vc)) })
+	lis := make([]int32, len(ents))
+	for k := range ents {
+		lis[k] = ents[k].li
+	}
+	gp := &gpools{}
+	for a := 0; a < len(ents); {
+		b := a + 1
+		for b < len(ents) && ents[b].zc == ents[a].zc && ents[b].vc == ents[a].vc {
+			b++
 		}
-		if k[1] >= 0 {
-			gp.byV[k[1]] = append(gp.byV[k[1]], id)
+		id := s.addPool(pool{kind: plStandalone, g: g, zc: ents[a].zc, vc: ents[a].vc, cap: int32(b - a), st: gr.key.st,
+			prio: gr.key.prio, work: gr.key.work, rep: lis[a], mem: lis[a:b:b]})
+		gp.all = append(gp.all, id)
+		a = b
+	}
+	if len(gp.all) > hubMin {
+		gp.byZ, gp.byV, gp.at = make(map[int32][]int32), make(map[int32][]int32), make(map[[2]int32]int32, len(gp.all))
+		for _, id := range gp.all {
+			p := &s.pools[id]
+			gp.at[[2]int32{p.zc, p.vc}] = id
+			if p.zc >= 0 {
+				gp.byZ[p.zc] = append(gp.byZ[p.zc], id)
+			}
+			if p.vc >= 0 {
+				gp.byV[p.vc] = append(gp.byV[p.vc], id)
+			}
 		}
 	}
 	s.gp[g] = gp
@@ -240,7 +269,7 @@ func (s *solver) poolOfServer(i int32) int32 {
 		return -1
 	}
 	gp := s.groupPools(g)
-	id, ok := gp.at[[2]int32{s.j.zclass(i), s.j.vclass(i)}]
+	id, ok := gp.find(s, s.j.zclass(i), s.j.vclass(i))
 	if !ok {
 		return -1
 	}

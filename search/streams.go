@@ -343,7 +343,7 @@ func (s *solver) levelTargets(g int32, f *fnode, t int, out []int32) []int32 {
 	case 0:
 		// (-1 is no class: a template's zone or VLAN set that no server
 		// has never matches.)
-		if id, ok := gp.at[[2]int32{z, v}]; ok && z >= 0 && v >= 0 && s.pools[id].cap0 > 0 {
+		if id, ok := gp.find(s, z, v); ok && z >= 0 && v >= 0 && s.pools[id].cap0 > 0 {
 			add(s.pools[id].in)
 		}
 	case 1:
