@@ -217,32 +217,83 @@ func (s *solver) groupPools(g int32) *gpools {
 	}
 	j, inv := s.j, s.j.inv
 	gr := &inv.idx.groups[g]
-	type ent struct{ zc, vc, li int32 }
+	// A counting sort by class: the classes are few (the requests' zones
+	// and VLAN sets, and none), the members many.
+	type zv struct{ zc, vc int32 }
+	type cls struct {
+		k      zv
+		n, off int32
+	}
 	feats := inv.idx.gfeat[gr.feat : gr.feat+gr.all.n]
-	ents := make([]ent, 0, len(feats))
-	for _, f := range feats {
+	var classes []cls
+	var at map[zv]int32 // past a few classes
+	kOf := make([]int32, len(feats))
+	n := 0
+	for e, f := range feats {
+		kOf[e] = -1
 		if j.excluded[f.ls] {
 			continue
 		}
-		ents = append(ents, ent{j.zcls[f.zone], j.vcls[f.vlans], f.ls})
+		k := zv{j.zcls[f.zone], j.vcls[f.vlans]}
+		c := int32(-1)
+		if at != nil {
+			if v, ok := at[k]; ok {
+				c = v
+			}
+		} else {
+			for ci := range classes {
+				if classes[ci].k == k {
+					c = int32(ci)
+					break
+				}
+			}
+		}
+		if c < 0 {
+			c = int32(len(classes))
+			classes = append(classes, cls{k: k})
+			if at != nil {
+				at[k] = c
+			} else if len(classes) > 8 {
+				at = make(map[zv]int32, 2*len(classes))
+				for ci := range classes {
+					at[classes[ci].k] = int32(ci)
+				}
+			}
+		}
+		classes[c].n++
+		kOf[e] = c
+		n++
 	}
-	// By class, each class's members in ID order (a stable sort of the ID
-	// ordered list).
-	slices.SortStableFunc(ents, func(a, b ent) int { return cmp.Or(cmp.Compare(a.zc, b.zc), cmp.Compare(a.vc, b.vc)) })
-	lis := make([]int32, len(ents))
-	for k := range ents {
-		lis[k] = ents[k].li
+	// Classes in (zone class, VLAN class) order, each class's members in
+	// ID order (the order of feats).
+	order := make([]int32, len(classes))
+	for ci := range order {
+		order[ci] = int32(ci)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		ka, kb := classes[a].k, classes[b].k
+		return cmp.Or(cmp.Compare(ka.zc, kb.zc), cmp.Compare(ka.vc, kb.vc))
+	})
+	off := int32(0)
+	for _, ci := range order {
+		classes[ci].off = off
+		off += classes[ci].n
+	}
+	lis := make([]int32, n)
+	fill := make([]int32, len(classes))
+	for e, f := range feats {
+		if c := kOf[e]; c >= 0 {
+			lis[classes[c].off+fill[c]] = f.ls
+			fill[c]++
+		}
 	}
 	gp := &gpools{}
-	for a := 0; a < len(ents); {
-		b := a + 1
-		for b < len(ents) && ents[b].zc == ents[a].zc && ents[b].vc == ents[a].vc {
-			b++
-		}
-		id := s.addPool(pool{kind: plStandalone, g: g, zc: ents[a].zc, vc: ents[a].vc, cap: int32(b - a), st: gr.key.st,
+	for _, ci := range order {
+		c := &classes[ci]
+		a, b := c.off, c.off+c.n
+		id := s.addPool(pool{kind: plStandalone, g: g, zc: c.k.zc, vc: c.k.vc, cap: c.n, st: gr.key.st,
 			prio: gr.key.prio, work: gr.key.work, rep: lis[a], mem: lis[a:b:b]})
 		gp.all = append(gp.all, id)
-		a = b
 	}
 	if len(gp.all) > hubMin {
 		gp.byZ, gp.byV, gp.at = make(map[int32][]int32), make(map[int32][]int32), make(map[[2]int32]int32, len(gp.all))
