@@ -465,8 +465,8 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 			s.poolOfLS(li)
 		}
 	}
-	for k := range s.pools {
-		p := &s.pools[k]
+	for k := range int32(s.pools.n) {
+		p := s.pools.at(k)
 		p.cap, p.taken = p.cap0, p.taken0
 		p.holders, p.viaB, p.dead = p.holders[:0], 0, false
 	}
@@ -490,7 +490,7 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 		o := &st.comps[f[1]]
 		for _, li := range o.res {
 			if pi := s.poolOfLS(li); pi >= 0 {
-				p := &s.pools[pi]
+				p := s.pools.at(pi)
 				p.cap--
 				p.taken = append(slices.Clip(p.taken), li)
 			}
@@ -519,8 +519,8 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 			}
 		}
 	}
-	for k := range s.pools {
-		p := &s.pools[k]
+	for k := range int32(s.pools.n) {
+		p := s.pools.at(k)
 		if p.budget >= 0 {
 			cost[j.levels+3] += int64(len(p.holders)) - int64(p.viaB)
 		}
@@ -577,8 +577,8 @@ func (s *solver) expand(sol *solution, used map[int32]bool, victims []victimRef)
 		scaleIn bool
 	}
 	got := make(map[int]unit)
-	for pi := range s.pools {
-		p := &s.pools[pi]
+	for pi := range int32(s.pools.n) {
+		p := s.pools.at(pi)
 		if len(p.holders) == 0 {
 			continue
 		}
@@ -639,7 +639,7 @@ func (s *solver) expand(sol *solution, used map[int32]bool, victims []victimRef)
 			}
 			o.res = inv.lsSelf(u.li)
 			if stage == stgPreempt {
-				p := &s.pools[st.pool]
+				p := s.pools.at(st.pool)
 				o.vprio, o.victims = p.prio, inv.ls[u.li].n
 				if !u.scaleIn {
 					o.interrupted = 1

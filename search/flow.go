@@ -298,7 +298,7 @@ func (s *solver) augment(r int) {
 		for _, v := range d.settled {
 			switch n := s.nodes[v]; n.kind {
 			case nIn:
-				s.pools[n.ref].dead = true
+				s.pools.at(n.ref).dead = true
 			case nHub:
 				s.hubs[n.ref].dead = true
 			}
@@ -342,7 +342,7 @@ func (s *solver) expandNode(u int32) {
 		st := &s.st[r]
 		own := int32(-1)
 		if st.at >= 0 {
-			own = s.pools[st.pool].in
+			own = s.pools.at(st.pool).in
 		}
 		for oi := range st.opts {
 			o := &st.opts[oi]
@@ -356,7 +356,7 @@ func (s *solver) expandNode(u int32) {
 		}
 		s.pushLazy(r, du)
 	case nIn:
-		p := &s.pools[n.ref]
+		p := s.pools.at(n.ref)
 		if p.dead && !s.swapBelow(du) {
 			// Only a swap with a request of the same priority level can
 			// go through it, and only to a holder j with d(j) < delta(j);
@@ -382,7 +382,7 @@ func (s *solver) expandNode(u int32) {
 			s.relax(u, du, c, st.nodeID, prevEdge{u, eRev, h})
 		}
 	case nOut:
-		p := &s.pools[n.ref]
+		p := s.pools.at(n.ref)
 		b := &s.bud[p.budget]
 		s.relax(u, du, zero, b.id, prevEdge{u, eOut2B, n.ref})
 		s.relax(u, du, d.intr, -1, prevEdge{u, eOutSink, n.ref})
@@ -397,7 +397,7 @@ func (s *solver) expandNode(u int32) {
 			s.relax(u, du, zero, -1, prevEdge{u, eB2Sink, n.ref})
 		}
 		for _, pi := range b.pools {
-			if p := &s.pools[pi]; p.viaB > 0 {
+			if p := s.pools.at(pi); p.viaB > 0 {
 				s.relax(u, du, zero, p.out, prevEdge{u, eB2Out, pi})
 			}
 		}
@@ -493,7 +493,7 @@ func (s *solver) apply() {
 		case eRev:
 			s.unhold(e.ref, s.nodes[e.from].ref)
 		case eOut2B:
-			p := &s.pools[e.ref]
+			p := s.pools.at(e.ref)
 			b := &s.bud[p.budget]
 			p.viaB++
 			b.used++
@@ -501,7 +501,7 @@ func (s *solver) apply() {
 				b.pools = append(b.pools, e.ref)
 			}
 		case eB2Out:
-			p := &s.pools[e.ref]
+			p := s.pools.at(e.ref)
 			p.viaB--
 			s.bud[p.budget].used--
 		}

@@ -52,7 +52,7 @@ func (s *solver) hubOf(k hubKey, pools []int32) int32 {
 	id := int32(len(s.hubs))
 	h := hub{pools: pools, node: -1}
 	for _, pi := range pools {
-		p := &s.pools[pi]
+		p := s.pools.at(pi)
 		h.cap0 += p.cap0
 		if int32(len(p.holders)) < p.cap {
 			h.free++
@@ -62,7 +62,7 @@ func (s *solver) hubOf(k hubKey, pools []int32) int32 {
 	if h.cap0 > 0 {
 		h.node = s.newNode(nHub, id)
 		for _, pi := range pools {
-			s.pools[pi].hubs = append(s.pools[pi].hubs, id)
+			s.pools.at(pi).hubs = append(s.pools.at(pi).hubs, id)
 		}
 	}
 	s.hubAt[k] = id
@@ -73,7 +73,7 @@ func (s *solver) hubOf(k hubKey, pools []int32) int32 {
 // hold puts request r's unit in pool pi; unhold takes it out. They keep
 // the hubs' counts of free pools.
 func (s *solver) hold(r, pi int32) {
-	p := &s.pools[pi]
+	p := s.pools.at(pi)
 	p.holders = append(p.holders, r)
 	s.st[r].pool = pi
 	if int32(len(p.holders)) == p.cap {
@@ -84,7 +84,7 @@ func (s *solver) hold(r, pi int32) {
 }
 
 func (s *solver) unhold(r, pi int32) {
-	p := &s.pools[pi]
+	p := s.pools.at(pi)
 	full := int32(len(p.holders)) == p.cap
 	for k, h := range p.holders {
 		if h == r {
@@ -105,7 +105,7 @@ func (s *solver) resetHubs() {
 		h := &s.hubs[k]
 		h.free, h.dead = 0, false
 		for _, pi := range h.pools {
-			if p := &s.pools[pi]; int32(len(p.holders)) < p.cap {
+			if p := s.pools.at(pi); int32(len(p.holders)) < p.cap {
 				h.free++
 			}
 		}
@@ -118,7 +118,7 @@ func (s *solver) freeExit(v int32) bool {
 	n := &s.nodes[v]
 	switch n.kind {
 	case nIn:
-		p := &s.pools[n.ref]
+		p := s.pools.at(n.ref)
 		return p.out < 0 && int32(len(p.holders)) < p.cap
 	case nHub:
 		h := &s.hubs[n.ref]
@@ -139,7 +139,7 @@ func (s *solver) expandHub(u int32, du []int64) {
 	zero := s.zeroV
 	if h.free > 0 && !h.budget {
 		for _, pi := range h.pools {
-			if p := &s.pools[pi]; int32(len(p.holders)) < p.cap {
+			if p := s.pools.at(pi); int32(len(p.holders)) < p.cap {
 				s.relax(u, du, zero, p.in, prevEdge{u, eHub, pi})
 				return
 			}
@@ -147,7 +147,7 @@ func (s *solver) expandHub(u int32, du []int64) {
 		panic("search: a hub counts a free pool it does not have")
 	}
 	for _, pi := range h.pools {
-		p := &s.pools[pi]
+		p := s.pools.at(pi)
 		if p.cap == 0 && len(p.holders) == 0 {
 			continue
 		}

@@ -65,7 +65,7 @@ func (gp *gpools) find(s *solver, z, v int32) (int32, bool) {
 		return id, ok
 	}
 	for _, id := range gp.all {
-		if p := &s.pools[id]; p.zc == z && p.vc == v {
+		if p := s.pools.at(id); p.zc == z && p.vc == v {
 			return id, true
 		}
 	}
@@ -110,7 +110,7 @@ type solver struct {
 	srcSlab  []source
 	vecArena []int64
 	reqs     []int // the component's requests, canonical order
-	pools    []pool
+	pools    poolStore
 	gp       map[int32]*gpools
 	pp       map[int32]*ppools
 	one      map[int32]int32 // logical server -> plOne pool
@@ -179,8 +179,28 @@ func (s *solver) newNode(kind uint8, ref int32) int32 {
 	return id
 }
 
+// poolStore holds a solver's pools in chunks: adding one never copies the
+// others (a pool is a couple of hundred bytes, and a round may make tens
+// of thousands), and a pointer to one stays valid.
+type poolStore struct {
+	chunks []*[poolChunk]pool
+	n      int
+}
+
+const poolChunk = 512
+
+func (ps *poolStore) at(id int32) *pool { return &ps.chunks[id/poolChunk][id%poolChunk] }
+
+func (ps *poolStore) add(p pool) {
+	if ps.n == len(ps.chunks)*poolChunk {
+		ps.chunks = append(ps.chunks, new([poolChunk]pool))
+	}
+	ps.chunks[ps.n/poolChunk][ps.n%poolChunk] = p
+	ps.n++
+}
+
 func (s *solver) addPool(p pool) int32 {
-	id := int32(len(s.pools))
+	id := int32(s.pools.n)
 	p.taken = slices.Clip(p.taken)
 	p.cap0, p.taken0 = p.cap, p.taken
 	p.in = s.newNode(nIn, id)
@@ -198,7 +218,7 @@ func (s *solver) addPool(p pool) int32 {
 			p.out = s.newNode(nOut, id)
 		}
 	}
-	s.pools = append(s.pools, p)
+	s.pools.add(p)
 	return id
 }
 
@@ -298,7 +318,7 @@ func (s *solver) groupPools(g int32) *gpools {
 	if len(gp.all) > hubMin {
 		gp.byZ, gp.byV, gp.at = make(map[int32][]int32), make(map[int32][]int32), make(map[[2]int32]int32, len(gp.all))
 		for _, id := range gp.all {
-			p := &s.pools[id]
+			p := s.pools.at(id)
 			gp.at[[2]int32{p.zc, p.vc}] = id
 			if p.zc >= 0 {
 				gp.byZ[p.zc] = append(gp.byZ[p.zc], id)

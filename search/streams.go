@@ -325,7 +325,7 @@ func (s *solver) levelTargets(g int32, f *fnode, t int, out []int32) []int32 {
 	if len(gp.all) <= hubMin {
 		// Few pools: each at its own level.
 		for _, id := range gp.all {
-			p := &s.pools[id]
+			p := s.pools.at(id)
 			re := 0
 			if z < 0 || p.zc != z {
 				re++
@@ -343,8 +343,8 @@ func (s *solver) levelTargets(g int32, f *fnode, t int, out []int32) []int32 {
 	case 0:
 		// (-1 is no class: a template's zone or VLAN set that no server
 		// has never matches.)
-		if id, ok := gp.find(s, z, v); ok && z >= 0 && v >= 0 && s.pools[id].cap0 > 0 {
-			add(s.pools[id].in)
+		if id, ok := gp.find(s, z, v); ok && z >= 0 && v >= 0 && s.pools.at(id).cap0 > 0 {
+			add(s.pools.at(id).in)
 		}
 	case 1:
 		if z >= 0 && len(gp.byZ[z]) > 0 {
@@ -756,7 +756,7 @@ func (s *solver) buildPart2(x *source, req *request) {
 	if len(pp.all) <= hubMin {
 		// Few pools: each at its own cost.
 		for _, id := range pp.all {
-			if p := &s.pools[id]; p.cap0 > 0 {
+			if p := s.pools.at(id); p.cap0 > 0 {
 				x.list = append(x.list, sopt{node: p.in, cost: cost(s.profileReconfig(req, &p.prof, assign))})
 			}
 		}
@@ -775,9 +775,9 @@ func (s *solver) buildPart2(x *source, req *request) {
 	}
 	slices.Sort(near)
 	for _, id := range near {
-		if s.pools[id].cap0 > 0 {
-			re := s.profileReconfig(req, &s.pools[id].prof, assign)
-			x.list = append(x.list, sopt{node: s.pools[id].in, cost: cost(re)})
+		if s.pools.at(id).cap0 > 0 {
+			re := s.profileReconfig(req, &s.pools.at(id).prof, assign)
+			x.list = append(x.list, sopt{node: s.pools.at(id).in, cost: cost(re)})
 		}
 	}
 	var hubs []int32
@@ -884,7 +884,7 @@ func (s *solver) buildOnes(x *source, req *request, lss []int32, stage uint8, po
 			continue
 		}
 		seen[id] = true
-		p := &s.pools[id]
+		p := s.pools.at(id)
 		if !inv.eval(req, inv.lsMembers(li), pol, mm, &o) {
 			continue
 		}
