@@ -48,28 +48,42 @@ const (
 	plOne
 )
 
-// gpools are the pools of one standalone group. The lookups by class are
-// built only for a group of more than hubMin pools (levelTargets reads a
-// smaller one whole).
+// gpools are the pools of one standalone group, in (zone class, VLAN
+// class) order, and for a group of more than hubMin pools again in (VLAN
+// class, zone class) order: the pools of a zone class, or of a VLAN
+// class, are a run of one of them (levelTargets reads a smaller group
+// whole).
 type gpools struct {
-	all []int32
-	byZ map[int32][]int32
-	byV map[int32][]int32
-	at  map[[2]int32]int32
+	all  []int32
+	byVC []int32
+}
+
+func (s *solver) zvCmp(id int32, z, v int32) int {
+	p := s.pools.at(id)
+	return cmp.Or(cmp.Compare(p.zc, z), cmp.Compare(p.vc, v))
 }
 
 // find returns the pool of zone class z and VLAN class v.
 func (gp *gpools) find(s *solver, z, v int32) (int32, bool) {
-	if gp.at != nil {
-		id, ok := gp.at[[2]int32{z, v}]
-		return id, ok
+	k, ok := slices.BinarySearchFunc(gp.all, [2]int32{z, v}, func(id int32, t [2]int32) int { return s.zvCmp(id, t[0], t[1]) })
+	if !ok {
+		return 0, false
 	}
-	for _, id := range gp.all {
-		if p := s.pools.at(id); p.zc == z && p.vc == v {
-			return id, true
-		}
-	}
-	return 0, false
+	return gp.all[k], true
+}
+
+// withZone returns the pools of zone class z, withVLAN those of VLAN
+// class v (groups of more than hubMin pools).
+func (gp *gpools) withZone(s *solver, z int32) []int32 {
+	lo, _ := slices.BinarySearchFunc(gp.all, z, func(id int32, z int32) int { return cmp.Compare(s.pools.at(id).zc, z) })
+	hi, _ := slices.BinarySearchFunc(gp.all, z+1, func(id int32, z int32) int { return cmp.Compare(s.pools.at(id).zc, z) })
+	return gp.all[lo:hi:hi]
+}
+
+func (gp *gpools) withVLAN(s *solver, v int32) []int32 {
+	lo, _ := slices.BinarySearchFunc(gp.byVC, v, func(id int32, v int32) int { return cmp.Compare(s.pools.at(id).vc, v) })
+	hi, _ := slices.BinarySearchFunc(gp.byVC, v+1, func(id int32, v int32) int { return cmp.Compare(s.pools.at(id).vc, v) })
+	return gp.byVC[lo:hi:hi]
 }
 
 // ppools are the pools of one two-node partition group, with the pools
@@ -237,96 +251,40 @@ func (s *solver) groupPools(g int32) *gpools {
 	}
 	j, inv := s.j, s.j.inv
 	gr := &inv.idx.groups[g]
-	// A counting sort by class: the classes are few (the requests' zones
-	// and VLAN sets, and none), the members many.
-	type zv struct{ zc, vc int32 }
-	type cls struct {
-		k      zv
-		n, off int32
-	}
+	// Members by class, each class's members in ID order (the order of
+	// feats, kept by the position in the sort key).
+	type ent struct{ zc, vc, pos int32 }
 	feats := inv.idx.gfeat[gr.feat : gr.feat+gr.all.n]
-	var classes []cls
-	var at map[zv]int32 // past a few classes
-	kOf := make([]int32, len(feats))
-	n := 0
+	ents := make([]ent, 0, len(feats))
 	for e, f := range feats {
-		kOf[e] = -1
-		if j.excluded[f.ls] {
-			continue
+		if !j.excluded[f.ls] {
+			ents = append(ents, ent{j.zcls[f.zone], j.vcls[f.vlans], int32(e)})
 		}
-		k := zv{j.zcls[f.zone], j.vcls[f.vlans]}
-		c := int32(-1)
-		if at != nil {
-			if v, ok := at[k]; ok {
-				c = v
-			}
-		} else {
-			for ci := range classes {
-				if classes[ci].k == k {
-					c = int32(ci)
-					break
-				}
-			}
-		}
-		if c < 0 {
-			c = int32(len(classes))
-			classes = append(classes, cls{k: k})
-			if at != nil {
-				at[k] = c
-			} else if len(classes) > 8 {
-				at = make(map[zv]int32, 2*len(classes))
-				for ci := range classes {
-					at[classes[ci].k] = int32(ci)
-				}
-			}
-		}
-		classes[c].n++
-		kOf[e] = c
-		n++
 	}
-	// Classes in (zone class, VLAN class) order, each class's members in
-	// ID order (the order of feats).
-	order := make([]int32, len(classes))
-	for ci := range order {
-		order[ci] = int32(ci)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		ka, kb := classes[a].k, classes[b].k
-		return cmp.Or(cmp.Compare(ka.zc, kb.zc), cmp.Compare(ka.vc, kb.vc))
+	slices.SortFunc(ents, func(a, b ent) int {
+		return cmp.Or(cmp.Compare(a.zc, b.zc), cmp.Compare(a.vc, b.vc), cmp.Compare(a.pos, b.pos))
 	})
-	off := int32(0)
-	for _, ci := range order {
-		classes[ci].off = off
-		off += classes[ci].n
-	}
-	lis := make([]int32, n)
-	fill := make([]int32, len(classes))
-	for e, f := range feats {
-		if c := kOf[e]; c >= 0 {
-			lis[classes[c].off+fill[c]] = f.ls
-			fill[c]++
-		}
+	lis := make([]int32, len(ents))
+	for k := range ents {
+		lis[k] = feats[ents[k].pos].ls
 	}
 	gp := &gpools{}
-	for _, ci := range order {
-		c := &classes[ci]
-		a, b := c.off, c.off+c.n
-		id := s.addPool(pool{kind: plStandalone, g: g, zc: c.k.zc, vc: c.k.vc, cap: c.n, st: gr.key.st,
+	for a := 0; a < len(ents); {
+		b := a + 1
+		for b < len(ents) && ents[b].zc == ents[a].zc && ents[b].vc == ents[a].vc {
+			b++
+		}
+		id := s.addPool(pool{kind: plStandalone, g: g, zc: ents[a].zc, vc: ents[a].vc, cap: int32(b - a), st: gr.key.st,
 			prio: gr.key.prio, work: gr.key.work, rep: lis[a], mem: lis[a:b:b]})
 		gp.all = append(gp.all, id)
+		a = b
 	}
 	if len(gp.all) > hubMin {
-		gp.byZ, gp.byV, gp.at = make(map[int32][]int32), make(map[int32][]int32), make(map[[2]int32]int32, len(gp.all))
-		for _, id := range gp.all {
-			p := s.pools.at(id)
-			gp.at[[2]int32{p.zc, p.vc}] = id
-			if p.zc >= 0 {
-				gp.byZ[p.zc] = append(gp.byZ[p.zc], id)
-			}
-			if p.vc >= 0 {
-				gp.byV[p.vc] = append(gp.byV[p.vc], id)
-			}
-		}
+		gp.byVC = slices.Clone(gp.all)
+		slices.SortFunc(gp.byVC, func(a, b int32) int {
+			pa, pb := s.pools.at(a), s.pools.at(b)
+			return cmp.Or(cmp.Compare(pa.vc, pb.vc), cmp.Compare(pa.zc, pb.zc))
+		})
 	}
 	s.gp[g] = gp
 	return gp

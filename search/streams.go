@@ -347,11 +347,15 @@ func (s *solver) levelTargets(g int32, f *fnode, t int, out []int32) []int32 {
 			add(s.pools.at(id).in)
 		}
 	case 1:
-		if z >= 0 && len(gp.byZ[z]) > 0 {
-			add(s.hubOf(hubKey{hkZone, g, z, -1}, gp.byZ[z]))
+		if z >= 0 {
+			if ps := gp.withZone(s, z); len(ps) > 0 {
+				add(s.hubOf(hubKey{hkZone, g, z, -1}, ps))
+			}
 		}
-		if v >= 0 && len(gp.byV[v]) > 0 {
-			add(s.hubOf(hubKey{hkVLAN, g, v, -1}, gp.byV[v]))
+		if v >= 0 {
+			if ps := gp.withVLAN(s, v); len(ps) > 0 {
+				add(s.hubOf(hubKey{hkVLAN, g, v, -1}, ps))
+			}
 		}
 	default:
 		if len(gp.all) > 0 {
