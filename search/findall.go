@@ -559,7 +559,7 @@ func (s *solver) poolOfLS(li int32) int32 {
 			return -1
 		}
 		eks := inv.idx.sigs[inv.idx.pgroups[g].key.sig].eks
-		if id, ok := s.partPools(g).at[s.partProfile(li, eks)]; ok {
+		if id, ok := s.partPools(g).find(s, s.partProfile(li, eks)); ok {
 			return id
 		}
 		return -1

@@ -86,8 +86,10 @@ func (gp *gpools) withVLAN(s *solver, v int32) []int32 {
 	return gp.byVC[lo:hi:hi]
 }
 
-// ppools are the pools of one two-node partition group, with the pools
-// sharing a member zone or VLAN class.
+// ppools are the pools of one two-node partition group, in profile
+// order, and for a group of more than hubMin pools the lookups of the
+// pools sharing a member zone or VLAN class (buildPart2 reads a smaller
+// group whole).
 type ppools struct {
 	all []int32
 	at  map[[5]int32]int32
@@ -339,48 +341,78 @@ func (s *solver) partPools(g int32) *ppools {
 	if inv.idx.sigs[pg.key.sig].eks[0].sw < 0 {
 		panic("search: partPools needs a switch-specific group")
 	}
-	pp := &ppools{byF: make(map[int32][]int32), at: make(map[[5]int32]int32),
-		bySlot: make(map[[2]int32][]int32), byPair: make(map[[2]int32][]int32)}
-	at := pp.at
-	var order [][5]int32
-	mem := make(map[[5]int32][]int32)
 	// The profiles come from the index's per-entry features: no member
-	// row is read (a group of Active partitions may hold thousands).
-	feats := inv.idx.pfeat[pg.all.off : pg.all.off+pg.all.n]
-	for e, li := range inv.pgroupLS(g) {
-		if j.excluded[li] {
-			continue
-		}
-		k := j.featProfile(&feats[e])
-		if _, ok := mem[k]; !ok {
-			order = append(order, k)
-		}
-		mem[k] = append(mem[k], li)
+	// row is read (a group of Active partitions may hold thousands). The
+	// members are sorted by profile, each profile's in ID order (the
+	// position in the group breaks ties).
+	type ent struct {
+		k   [5]int32
+		pos int32
 	}
-	slices.SortFunc(order, func(a, b [5]int32) int { return slices.Compare(a[:], b[:]) })
-	for _, k := range order {
-		id := s.addPool(pool{kind: plPart2, g: g, prof: k, cap: int32(len(mem[k])), st: pg.key.st, prio: pg.key.prio,
-			work: pg.key.work, rep: mem[k][0], mem: mem[k], zc: -1, vc: -1})
-		at[k] = id
+	feats := inv.idx.pfeat[pg.all.off : pg.all.off+pg.all.n]
+	lss := inv.pgroupLS(g)
+	ents := make([]ent, 0, len(lss))
+	for e, li := range lss {
+		if !j.excluded[li] {
+			ents = append(ents, ent{j.featProfile(&feats[e]), int32(e)})
+		}
+	}
+	slices.SortFunc(ents, func(a, b ent) int { return cmp.Or(slices.Compare(a.k[:], b.k[:]), cmp.Compare(a.pos, b.pos)) })
+	lis := make([]int32, len(ents))
+	for k := range ents {
+		lis[k] = lss[ents[k].pos]
+	}
+	pp := &ppools{}
+	for a := 0; a < len(ents); {
+		b := a + 1
+		for b < len(ents) && ents[b].k == ents[a].k {
+			b++
+		}
+		id := s.addPool(pool{kind: plPart2, g: g, prof: ents[a].k, cap: int32(b - a), st: pg.key.st, prio: pg.key.prio,
+			work: pg.key.work, rep: lis[a], mem: lis[a:b:b], zc: -1, vc: -1})
 		pp.all = append(pp.all, id)
-		for _, f := range []int32{zFeat(k[0]), vFeat(k[1]), zFeat(k[2]), vFeat(k[3])} {
-			if f >= 0 && !slices.Contains(pp.byF[f], id) {
-				pp.byF[f] = append(pp.byF[f], id)
+		a = b
+	}
+	if len(pp.all) > hubMin {
+		// buildPart2 reads a smaller group whole.
+		pp.byF, pp.at = make(map[int32][]int32), make(map[[5]int32]int32, len(pp.all))
+		pp.bySlot, pp.byPair = make(map[[2]int32][]int32), make(map[[2]int32][]int32)
+		for _, id := range pp.all {
+			k := s.pools.at(id).prof
+			pp.at[k] = id
+			for _, f := range []int32{zFeat(k[0]), vFeat(k[1]), zFeat(k[2]), vFeat(k[3])} {
+				if f >= 0 && !slices.Contains(pp.byF[f], id) {
+					pp.byF[f] = append(pp.byF[f], id)
+				}
 			}
-		}
-		sv := slotVLANs(&k)
-		for slot, v := range sv {
-			if v >= 0 {
-				sk := [2]int32{int32(slot), v}
-				pp.bySlot[sk] = append(pp.bySlot[sk], id)
+			sv := slotVLANs(&k)
+			for slot, v := range sv {
+				if v >= 0 {
+					sk := [2]int32{int32(slot), v}
+					pp.bySlot[sk] = append(pp.bySlot[sk], id)
+				}
 			}
-		}
-		if sv[0] >= 0 && sv[1] >= 0 {
-			pp.byPair[sv] = append(pp.byPair[sv], id)
+			if sv[0] >= 0 && sv[1] >= 0 {
+				pp.byPair[sv] = append(pp.byPair[sv], id)
+			}
 		}
 	}
 	s.pp[g] = pp
 	return pp
+}
+
+// find returns the pool of profile k.
+func (pp *ppools) find(s *solver, k [5]int32) (int32, bool) {
+	if pp.at != nil {
+		id, ok := pp.at[k]
+		return id, ok
+	}
+	for _, id := range pp.all {
+		if s.pools.at(id).prof == k {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // slotVLANs returns the VLAN classes of a two-node profile's members in

@@ -878,7 +878,7 @@ func (s *solver) buildOnes(x *source, req *request, lss []int32, stage uint8, po
 			g := inv.idx.lsPG[0][li]
 			eks := inv.idx.sigs[inv.idx.pgroups[g].key.sig].eks
 			var ok bool
-			if id, ok = s.partPools(g).at[s.partProfile(li, eks)]; !ok {
+			if id, ok = s.partPools(g).find(s, s.partProfile(li, eks)); !ok {
 				id = -1
 			}
 		default:
