@@ -379,6 +379,7 @@ func keptBytes(build func() any) float64 {
 //
 //	go test ./search -run XXX -bench Matrix -search.matrix=S100/C20/zone-unique/V7/standalone
 //	go test ./search -run XXX -bench 'Matrix//Find$' -search.matrix=all   # exact Find on every cell
+//	go test ./search -run XXX -bench 'Matrix//coldFind$' -search.matrix=C4/zone-unique/V1/2-node
 func BenchmarkMatrix(b *testing.B) {
 	if *matrixFlag == "" {
 		b.Skip("name cells with -search.matrix")
@@ -423,6 +424,15 @@ func BenchmarkMatrix(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		})
+		// Over 50,000 distinct failures the working set does not fit in
+		// the caches (Find above reuses 1,000, which partly stay cached):
+		// this shows the cache misses a Find costs.
+		cold := exactIDs(inv, 50000, 2)
+		b.Run(name+"/coldFind", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				inv.Find(cold[i%len(cold)])
+			}
 		})
 		b.Run(name+"/worst", func(b *testing.B) {
 			cpu := threadCPU(func() {
