@@ -127,7 +127,7 @@ func TestFindMatchesReference(t *testing.T) {
 		n = 60
 	}
 	rng := rand.New(rand.NewPCG(16, 1))
-	checked, explained := 0, 0
+	checked, explained, templates := 0, 0, 0
 	for it := range n {
 		servers, opts, failed := zoneInstance(rng)
 		// On odd instances every group is read through its lists.
@@ -161,6 +161,35 @@ func TestFindMatchesReference(t *testing.T) {
 			}
 			checked++
 		}
+		// A scale-out template of one or two nodes in a zone that is large,
+		// small or no server's, its VLAN set sometimes one no server has
+		// (the request then holds set -1): the same comparison.
+		tmpl := make([]Server, 1+rng.IntN(2))
+		for k := range tmpl {
+			tmpl[k] = Server{ID: ServerID(fmt.Sprint("t", k)), Hardware: propHW[rng.IntN(len(propHW))],
+				Switch: fmt.Sprint("sw", rng.IntN(2)), DiskArray: "a0", Zone: []string{"", "za", "zb", "znew"}[rng.IntN(4)],
+				VLANs: [][]int{{10}, {20}, {10, 20}, {99}}[rng.IntN(4)]}
+		}
+		sr := ScaleRequest{Kind: ScaleOut, Template: tmpl, Count: 1, Priority: 10 * (1 + rng.IntN(5)), Workload: fmt.Sprint("w", 10*(1+rng.IntN(5)))}
+		units, err := inv.scaleRequests("find", 0, &sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range units {
+			req := &units[k]
+			got, ok := inv.bestIn(req, allStages, nil)
+			ref := inv.refOptions(req)
+			if ok != (len(ref) > 0) {
+				t.Fatalf("instance %d, template %v: found %v, reference %d options", it, tmpl, ok, len(ref))
+			}
+			if ok && inv.rankCmp(&got, &ref[0]) != 0 {
+				t.Fatalf("instance %d, template %v: chose stage %d %v %v, reference stage %d %v %v", it, tmpl,
+					got.stage, ids(inv, got.repl), terms(&got), ref[0].stage, ids(inv, ref[0].repl), terms(&ref[0]))
+			}
+			if ok {
+				templates++
+			}
+		}
 		if len(failed) > 1 {
 			sol, err := inv.solveAll(failed)
 			if err != nil {
@@ -187,8 +216,8 @@ func TestFindMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d choices and %d explanations checked", checked, explained)
-	if checked < 200 || explained < 50 {
+	t.Logf("%d choices, %d template choices and %d explanations checked", checked, templates, explained)
+	if checked < 200 || explained < 50 || templates < n/4 {
 		t.Fatalf("the generator no longer exercises both: %d choices, %d explanations", checked, explained)
 	}
 }
@@ -250,5 +279,45 @@ func TestReasonBagCountsAsAMap(t *testing.T) {
 func TestServerRowIsOneCacheLine(t *testing.T) {
 	if n := unsafe.Sizeof(srv{}); n != 64 {
 		t.Fatalf("srv is %d bytes, want 64", n)
+	}
+}
+
+// A pattern lookup is exact. A key that asks slot 0 for VLAN set -1 (what
+// a template's unknown set becomes) must find nothing, though the key
+// that leaves slot 0 out finds the partitions with slot 1's set; before,
+// the two keys were one, and a lookup counted an unmatched VLAN set as
+// matched.
+func TestPatternLookupIsExact(t *testing.T) {
+	hw := Hardware{CPUModel: "c", CPUMHz: 2000, MemoryMiB: 32768, Chipset: "cs", NICPorts: 2, HBAPorts: 2}
+	var servers []Server
+	for p := range 40 {
+		for m := range 2 {
+			servers = append(servers, Server{
+				ID: ServerID(fmt.Sprintf("s%03d-%d", p, m)), Hardware: hw, Switch: "sw", DiskArray: "a",
+				Zone: "z", VLANs: []int{100 + (p+m)%3}, State: Standby, Partition: PartitionID(fmt.Sprintf("p%03d", p)),
+			})
+		}
+	}
+	inv, err := NewInventory(servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &inv.idx
+	g := x.lsPG[0][0]
+	pg := x.patOf[g]
+	if pg < 0 {
+		t.Fatal("the group has no patterns: the test needs more partitions")
+	}
+	get := func(k patKey) bool {
+		k.g = pg
+		_, ok := x.pats.get(k, func(e uint32) bool { return inv.patMatch(pg, k, x.patm[e]) })
+		return ok
+	}
+	v := inv.srvs[inv.members[inv.ls[0].first+1]].vlans
+	if !get(patKey{z1: -1, v1: -1, z2: -1, v2: v, mask: 8}) {
+		t.Fatal("slot 1's VLAN set is not found")
+	}
+	if get(patKey{z1: -1, v1: -1, z2: -1, v2: v, mask: 10}) {
+		t.Fatal("a key asking slot 0 for VLAN set -1 found a list")
 	}
 }
