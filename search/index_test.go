@@ -321,3 +321,27 @@ func TestPatternLookupIsExact(t *testing.T) {
 		t.Fatal("a key asking slot 0 for VLAN set -1 found a list")
 	}
 }
+
+// poolStore's chunks double: every id has one place, and ids fill each
+// chunk in order.
+func TestPoolStoreChunks(t *testing.T) {
+	var ps poolStore
+	for id := range 5000 {
+		ps.add(pool{cap: int32(id)})
+		k, i := chunkOf(id)
+		if i < 0 || i >= poolChunk0<<k {
+			t.Fatalf("id %d: chunk %d place %d out of the chunk", id, k, i)
+		}
+		if id > 0 {
+			pk, pi := chunkOf(id - 1)
+			if !(k == pk && i == pi+1) && !(k == pk+1 && i == 0 && pi == poolChunk0<<pk-1) {
+				t.Fatalf("id %d at (%d, %d) does not follow id %d at (%d, %d)", id, k, i, id-1, pk, pi)
+			}
+		}
+	}
+	for id := range int32(5000) {
+		if got := ps.at(id).cap; got != id {
+			t.Fatalf("pool %d holds %d", id, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package search
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 )
 
@@ -195,23 +196,35 @@ func (s *solver) newNode(kind uint8, ref int32) int32 {
 	return id
 }
 
-// poolStore holds a solver's pools in chunks: adding one never copies the
-// others (a pool is a couple of hundred bytes, and a round may make tens
-// of thousands), and a pointer to one stays valid.
+// poolStore holds a solver's pools in chunks that double in size (16,
+// 32, 64, ...): adding one never copies the others (a pool is a couple of
+// hundred bytes, and a round may make tens of thousands), a pointer to one
+// stays valid, and a small round allocates little.
 type poolStore struct {
-	chunks []*[poolChunk]pool
+	chunks [][]pool
 	n      int
 }
 
-const poolChunk = 512
+const poolChunk0 = 16
 
-func (ps *poolStore) at(id int32) *pool { return &ps.chunks[id/poolChunk][id%poolChunk] }
+// chunkOf returns the chunk holding pool id and its place in it: chunk k
+// holds ids poolChunk0*(2^k-1) up to poolChunk0*(2^(k+1)-1).
+func chunkOf(id int) (int, int) {
+	k := bits.Len(uint(id/poolChunk0+1)) - 1
+	return k, id - poolChunk0*(1<<k-1)
+}
+
+func (ps *poolStore) at(id int32) *pool {
+	k, i := chunkOf(int(id))
+	return &ps.chunks[k][i]
+}
 
 func (ps *poolStore) add(p pool) {
-	if ps.n == len(ps.chunks)*poolChunk {
-		ps.chunks = append(ps.chunks, new([poolChunk]pool))
+	k, i := chunkOf(ps.n)
+	if k == len(ps.chunks) {
+		ps.chunks = append(ps.chunks, make([]pool, poolChunk0<<k))
 	}
-	ps.chunks[ps.n/poolChunk][ps.n%poolChunk] = p
+	ps.chunks[k][i] = p
 	ps.n++
 }
 
