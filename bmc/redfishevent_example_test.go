@@ -18,9 +18,8 @@ func ExampleNewEventHandler() {
 		fmt.Println(err)
 		return
 	}
-	// Run delivers the accepted faults; an http.Server serves h.
-	go h.Run(context.Background())
-	// What a BMC subscribed with Context "r12-07" pushes.
+	// What a BMC subscribed with Context "r12-07" pushes (an http.Server
+	// serves h).
 	body := `{"@odata.type": "#Event.v1_7_0.Event", "Id": "1", "Name": "Event", "Context": "r12-07",
 	  "Events": [{"EventId": "41", "EventTimestamp": "2026-11-26T04:00:00Z", "Severity": "Critical",
 	    "MessageId": "OpenBMC.0.1.MemoryECCUncorrectable", "Message": "DIMM A1: uncorrectable ECC",
@@ -30,7 +29,12 @@ func ExampleNewEventHandler() {
 	r.Header.Set("X-Event-Secret", "a-long-shared-secret-0123")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	fmt.Println("answer:", w.Code) // at once, before the fault is delivered
+	// The answer comes as soon as the fault is queued: nothing delivers
+	// yet.
+	fmt.Println("answer:", w.Code)
+	// Run delivers the accepted faults (here started late, so that the
+	// output's order does not depend on when its goroutine runs).
+	go h.Run(context.Background())
 	// At shutdown: no more pushes, and every accepted fault delivered.
 	left, err := h.Close(context.Background())
 	fmt.Println("left:", len(left), err)
