@@ -259,7 +259,7 @@ func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
 
 // groupPools builds the pools of standalone group g on first use: its
 // members (but the excluded ones) by zone and VLAN classes, read from the
-// index's member features (no row), with one allocation for their lists.
+// index's member features (no row); its pools share one member list.
 func (s *solver) groupPools(g int32) *gpools {
 	if gp, ok := s.gp[g]; ok {
 		return gp
