@@ -159,6 +159,7 @@ type Inventory struct {
 	counts    map[countKey]int32 // for explanations
 	nStandby  int
 	nActive   int
+	minPrio   int // the lowest priority of an Active server (0: none)
 
 	opts []Option // kept for With
 }
@@ -497,7 +498,7 @@ func (inv *Inventory) hardOf(s *srv) hardKey {
 // explanations.
 func (inv *Inventory) countStates() {
 	inv.counts = make(map[countKey]int32)
-	inv.nStandby, inv.nActive = 0, 0
+	inv.nStandby, inv.nActive, inv.minPrio = 0, 0, 0
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
 		var g uint8
@@ -507,6 +508,9 @@ func (inv *Inventory) countStates() {
 			inv.nStandby++
 		case stActive:
 			g = 1
+			if inv.nActive == 0 || s.prio < inv.minPrio {
+				inv.minPrio = s.prio
+			}
 			inv.nActive++
 		default:
 			continue

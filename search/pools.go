@@ -89,16 +89,37 @@ func (gp *gpools) withVLAN(s *solver, v int32) []int32 {
 
 // ppools are the pools of one two-node partition group, in profile
 // order, and for a group of more than hubMin pools the lookups of the
-// pools sharing a member zone or VLAN class (buildPart2 reads a smaller
-// group whole).
+// pools sharing a member zone class, a VLAN class in a signature slot, or
+// a pair of VLAN classes (buildPart2 reads a smaller group whole).
 type ppools struct {
 	all []int32
-	at  map[[5]int32]int32
-	byF map[int32][]int32 // feature -> pools: zone class z as 2z, VLAN class v as 2v+1
-	// bySlot: (slot, VLAN class) -> the pools whose member in that slot of
-	// the signature has it; byPair: (VLAN class in slot 0, in slot 1).
-	bySlot map[[2]int32][]int32
-	byPair map[[2]int32][]int32
+	// keys and ids, sorted by key then pool: the lookups' entries
+	keys []uint64
+	ids  []int32
+}
+
+// ppKey is a lookup of ppools: ppZone (a: zone class), ppSlot (a: slot,
+// b: the VLAN class of the member in that slot of the signature) or
+// ppPair (a, b: the VLAN classes in slots 0 and 1); a and b are not
+// negative.
+func ppKey(kind uint8, a, b int32) uint64 {
+	return uint64(kind)<<62 | uint64(a)<<31 | uint64(b)
+}
+
+const (
+	ppZone uint8 = iota
+	ppSlot
+	ppPair
+)
+
+// look returns the pools of key k, in pool order (nil when none).
+func (pp *ppools) look(k uint64) []int32 {
+	lo, _ := slices.BinarySearch(pp.keys, k)
+	hi := lo
+	for hi < len(pp.keys) && pp.keys[hi] == k {
+		hi++
+	}
+	return pp.ids[lo:hi:hi]
 }
 
 // joint holds what FindJoint shares between the components of one round.
@@ -387,45 +408,51 @@ func (s *solver) partPools(g int32) *ppools {
 		a = b
 	}
 	if len(pp.all) > hubMin {
-		// buildPart2 reads a smaller group whole.
-		pp.byF, pp.at = make(map[int32][]int32), make(map[[5]int32]int32, len(pp.all))
-		pp.bySlot, pp.byPair = make(map[[2]int32][]int32), make(map[[2]int32][]int32)
+		// buildPart2 reads a smaller group whole. Sorting a few entries
+		// per pool costs less than maps of lists.
+		type look struct {
+			k  uint64
+			id int32
+		}
+		ls := make([]look, 0, 5*len(pp.all))
 		for _, id := range pp.all {
 			k := s.pools.at(id).prof
-			pp.at[k] = id
-			for _, f := range []int32{zFeat(k[0]), vFeat(k[1]), zFeat(k[2]), vFeat(k[3])} {
-				if f >= 0 && !slices.Contains(pp.byF[f], id) {
-					pp.byF[f] = append(pp.byF[f], id)
-				}
+			if k[0] >= 0 {
+				ls = append(ls, look{ppKey(ppZone, k[0], 0), id})
+			}
+			if k[2] >= 0 && k[2] != k[0] {
+				ls = append(ls, look{ppKey(ppZone, k[2], 0), id})
 			}
 			sv := slotVLANs(&k)
 			for slot, v := range sv {
 				if v >= 0 {
-					sk := [2]int32{int32(slot), v}
-					pp.bySlot[sk] = append(pp.bySlot[sk], id)
+					ls = append(ls, look{ppKey(ppSlot, int32(slot), v), id})
 				}
 			}
 			if sv[0] >= 0 && sv[1] >= 0 {
-				pp.byPair[sv] = append(pp.byPair[sv], id)
+				ls = append(ls, look{ppKey(ppPair, sv[0], sv[1]), id})
 			}
+		}
+		slices.SortFunc(ls, func(a, b look) int { return cmp.Or(cmp.Compare(a.k, b.k), cmp.Compare(a.id, b.id)) })
+		pp.keys, pp.ids = make([]uint64, len(ls)), make([]int32, len(ls))
+		for k, l := range ls {
+			pp.keys[k], pp.ids[k] = l.k, l.id
 		}
 	}
 	s.pp[g] = pp
 	return pp
 }
 
-// find returns the pool of profile k.
+// find returns the pool of profile k (pp.all is in profile order).
 func (pp *ppools) find(s *solver, k [5]int32) (int32, bool) {
-	if pp.at != nil {
-		id, ok := pp.at[k]
-		return id, ok
+	i, ok := slices.BinarySearchFunc(pp.all, k, func(id int32, k [5]int32) int {
+		p := &s.pools.at(id).prof
+		return slices.Compare(p[:], k[:])
+	})
+	if !ok {
+		return 0, false
 	}
-	for _, id := range pp.all {
-		if s.pools.at(id).prof == k {
-			return id, true
-		}
-	}
-	return 0, false
+	return pp.all[i], true
 }
 
 // slotVLANs returns the VLAN classes of a two-node profile's members in
@@ -484,20 +511,4 @@ func (s *solver) members(p *pool, need int, skip map[int32]bool) []int32 {
 		}
 	}
 	return out
-}
-
-// zFeat and vFeat are the keys of a zone class and a VLAN class in
-// ppools.byF (-1: none).
-func zFeat(z int32) int32 {
-	if z < 0 {
-		return -1
-	}
-	return 2 * z
-}
-
-func vFeat(v int32) int32 {
-	if v < 0 {
-		return -1
-	}
-	return 2*v + 1
 }

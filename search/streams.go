@@ -160,6 +160,10 @@ func (st *stream) advance() (sopt, bool) {
 func (st *stream) peekSources() (sopt, bool) {
 	for len(st.src) > 0 {
 		x := st.src[0]
+		if x.gen != nil && !x.gen.started {
+			st.topReady()
+			continue
+		}
 		if x.gen != nil {
 			st.s.emit(st, x)
 			continue
@@ -527,11 +531,47 @@ func (s *solver) partSources(st *stream) {
 		if stage == stgPreempt && !req.pol.Preempt {
 			continue
 		}
-		g := &genState{list: s.genList(genKey{hk, stage, req.pol.MinMemoryMiB > 0, cpu}), stage: stage, nsig: len(x.hkSig[hk])}
+		// The generator starts unread (see startGen): most requests
+		// are served by their exact groups and never read it.
 		src := s.newSource()
-		src.gen = g
-		if s.genNext(st, src) {
-			st.src = append(st.src, src)
+		src.gen = &genState{key: genKey{hk, stage, req.pol.MinMemoryMiB > 0, cpu}, stage: stage, nsig: len(x.hkSig[hk])}
+		lb := option{stage: stage}
+		src.ord = ordRelaxed
+		if stage == stgPreempt {
+			lb.vprio, src.ord = inv.minPrio, ordPreempt
+		}
+		src.lb = s.costVec(&lb)
+		st.src = append(st.src, src)
+	}
+}
+
+// startGen reads the first group of generator src, which was queued at
+// a lower bound of every group of its stage (the stage alone, and the
+// first position of the stage's order block): its lb and ord become
+// that group's, which are no lower. False when the generator has no
+// group for the request.
+func (s *solver) startGen(st *stream, src *source) bool {
+	g := src.gen
+	g.started = true
+	g.list = s.genList(g.key)
+	return s.genNext(st, src)
+}
+
+// topReady makes the head of st's sources a started one (starting, and
+// dropping when empty, the generators that reach the head unread), so
+// that its cost is exact or a built source's lower bound, as if every
+// generator had been started up front: a bound below the true one never
+// reorders the merge, it only defers the reading.
+func (st *stream) topReady() {
+	for len(st.src) > 0 {
+		x := st.src[0]
+		if x.gen == nil || x.gen.started {
+			return
+		}
+		if st.s.startGen(st, x) {
+			heap.Fix(&st.src, 0)
+		} else {
+			heap.Pop(&st.src)
 		}
 	}
 }
@@ -649,12 +689,14 @@ func (s *solver) genList(k genKey) []genEntry {
 // genState is a request's position in a genList, with the checks of the
 // signatures it read.
 type genState struct {
-	list  []genEntry
-	pos   int
-	stage uint8
-	nsig  int     // signatures of the hard key
-	fits  []int8  // per signature position: 1 fits, -1 does not
-	so    []sigOK // per signature position, when it fits
+	key     genKey
+	started bool // list and pos are read (see startGen)
+	list    []genEntry
+	pos     int
+	stage   uint8
+	nsig    int     // signatures of the hard key
+	fits    []int8  // per signature position: 1 fits, -1 does not
+	so      []sigOK // per signature position, when it fits
 }
 
 // sigFitsKey is what a two-node request's signature checks depend on:
@@ -769,8 +811,8 @@ func (s *solver) buildPart2(x *source, req *request) {
 	}
 	var near []int32
 	for k := range req.nodes {
-		if ft := zFeat(req.nodes[k].zone); ft >= 0 {
-			for _, id := range pp.byF[ft] {
+		if z := req.nodes[k].zone; z >= 0 {
+			for _, id := range pp.look(ppKey(ppZone, z, 0)) {
 				if !slices.Contains(near, id) {
 					near = append(near, id)
 				}
@@ -800,11 +842,16 @@ func (s *solver) buildPart2(x *source, req *request) {
 		if a == 1 {
 			v[0], v[1] = v[1], v[0]
 		}
-		if ps := pp.byPair[v]; v[0] >= 0 && v[1] >= 0 && len(ps) > 0 {
-			add(s.hubOf(hubKey{hkPair, g, v[0], v[1]}, ps), 2)
+		if v[0] >= 0 && v[1] >= 0 {
+			if ps := pp.look(ppKey(ppPair, v[0], v[1])); len(ps) > 0 {
+				add(s.hubOf(hubKey{hkPair, g, v[0], v[1]}, ps), 2)
+			}
 		}
 		for slot := range 2 {
-			if ps := pp.bySlot[[2]int32{int32(slot), v[slot]}]; v[slot] >= 0 && len(ps) > 0 {
+			if v[slot] < 0 {
+				continue
+			}
+			if ps := pp.look(ppKey(ppSlot, int32(slot), v[slot])); len(ps) > 0 {
 				add(s.hubOf(hubKey{hkSlot, g, int32(slot), v[slot]}, ps), 3)
 			}
 		}
@@ -962,6 +1009,9 @@ func (s *solver) otherSources(st *stream) {
 		}
 		b := b
 		lb := option{stage: b.stage}
+		if b.stage == stgPreempt {
+			lb.vprio = inv.minPrio // victims' priorities may be negative
+		}
 		src := &source{lb: s.costVec(&lb), ord: ordOther + int64(len(st.src))}
 		src.build = func(x *source) { s.buildOnes(x, req, lss, b.stage, b.pol, b.mm) }
 		st.src = append(st.src, src)
@@ -982,6 +1032,7 @@ func (st *stream) lower() ([]int64, bool) {
 	if lb := st.structuredLower(); lb != nil {
 		best = lb
 	}
+	st.topReady()
 	if len(st.src) > 0 {
 		if c := st.src[0].headCost(); best == nil || slices.Compare(c, best) < 0 {
 			best = c
