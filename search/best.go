@@ -202,15 +202,16 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 			// partition of the group has the same hardware, so assign
 			// says which pairings fit; only the best is evaluated.
 			p := &x.pgroups[g]
+			bestF := int32(-1)
 			for k, li := range x.pmem[p.all.off : p.all.off+p.all.n] {
 				if skip.has(li) {
 					continue
 				}
 				if re := x.pfeat[p.all.off+int32(k)].reconfig(req, assign); re >= 0 && (best < 0 || re < bestRe) {
-					best, bestRe = li, re
+					best, bestRe, bestF = li, re, p.all.off+int32(k)
 				}
 			}
-			return best >= 0 && inv.eval(req, inv.lsMembers(best), pol, false, o)
+			return best >= 0 && inv.evalFeat(req, &x.pfeat[bestF], pol, o)
 		}
 		var tmp option
 		tmp.pairs = o.pairs
@@ -278,7 +279,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		}
 	}
 	for level := int64(0); level <= 4 && level <= bestRe; level++ {
-		found := int32(-1)
+		found, foundF := int32(-1), int32(-1) // foundF: its index entry, -1 for a near one
 		if level == bestRe {
 			found = bestLS
 		}
@@ -318,11 +319,12 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 					entries = x.patm[sp.off : sp.off+sp.n]
 				}
 				for e := 0; e < len(entries)+len(all); e++ {
-					var li int32
+					var li, fe int32
 					if entries != nil {
-						li = x.pfeat[entries[e]&^(1<<31)].li
+						fe = int32(entries[e] &^ (1 << 31))
+						li = x.pfeat[fe].li
 					} else {
-						li = all[e]
+						fe, li = -1, all[e]
 					}
 					if found >= 0 && li >= found {
 						break
@@ -330,10 +332,13 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 					if skip.has(li) || isNear(li) {
 						continue
 					}
-					found = li
+					found, foundF = li, fe
 					break
 				}
 			}
+		}
+		if foundF >= 0 && len(req.nodes) == 2 {
+			return inv.evalFeat(req, &x.pfeat[foundF], pol, o)
 		}
 		if found >= 0 {
 			return inv.eval(req, inv.lsMembers(found), pol, false, o)

@@ -165,8 +165,12 @@ type index struct {
 	// any state (-1: no group has it).
 	lsPG  [2][]int32
 	lsSig []int32
-	pats  patTable // into patm
-	patm  []uint32
+	// lsXG: per logical server, the Standby group of its signature, the
+	// exact stage's only group (-1: none; -2: several, read sigGroups),
+	// so that Find does not read the signature's group list.
+	lsXG []int32
+	pats patTable // into patm
+	patm []uint32
 	// patOf: per partition group, the group whose patterns it reads (an
 	// any-switch group with one switch reads its switch's), or -1 when it
 	// has none (groups of up to smallPGroup partitions are read whole).
@@ -641,7 +645,7 @@ func (inv *Inventory) buildPartitions() {
 					m := inv.lsMembers(int32(li))
 					s0, s1 := &inv.srvs[m[0]], &inv.srvs[m[1]]
 					st, sw := inv.orientations(int32(li), eks, a == 1)
-					f := partFeat{li: int32(li), z0: s0.zone, v0: s0.vlans, z1: s1.zone, v1: s1.vlans}
+					f := partFeat{li: int32(li), z0: s0.zone, v0: s0.vlans, z1: s1.zone, v1: s1.vlans, m0: m[0], first: inv.ls[li].first}
 					if st {
 						f.orient |= 1
 					}
@@ -672,6 +676,19 @@ func (inv *Inventory) buildPartitions() {
 	for k, sp := range x.pcls {
 		if k.st <= stStandby && k.arr == -1 && k.sw == -1 {
 			x.sigCG[int(k.hw)*2+int(k.st)] = sp
+		}
+	}
+	x.lsXG = make([]int32, len(inv.ls))
+	for li, sig := range x.lsSig {
+		x.lsXG[li] = -1
+		if sig >= 0 {
+			switch gs := inv.sigGroups(sig, stStandby); len(gs) {
+			case 0:
+			case 1:
+				x.lsXG[li] = gs[0]
+			default:
+				x.lsXG[li] = -2
+			}
 		}
 	}
 	inv.buildPatterns()
@@ -710,7 +727,10 @@ func (inv *Inventory) orientations(li int32, eks []ek, anySw bool) (straight, sw
 type partFeat struct {
 	li             int32
 	z0, v0, z1, v1 int32
-	orient         uint8
+	// m0 is the first member, first the members' offset in
+	// Inventory.members (see evalFeat).
+	m0, first int32
+	orient    uint8
 }
 
 // reconfig is the fewest reconfigurations of req's two nodes on the

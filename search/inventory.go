@@ -3,6 +3,7 @@ package search
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -92,7 +93,26 @@ type srv struct {
 	// Standby, big for Active), so that a request node's zone is judged
 	// from the row Find reads anyway.
 	zflags uint8
-	pol    int32 // its logical server's policy (a copy of lserver.pol)
+	// mate: for a member of a two-server logical server, the other
+	// member's index less this one's, when it fits (0 otherwise: read
+	// Inventory.members), so that Find reads both rows without reading
+	// the logical server's member list.
+	mate int16
+	pol  int32 // its logical server's policy (a copy of lserver.pol)
+}
+
+// pair returns the members of i's two-server logical server in member
+// order (index order), read from the rows' mate; false when i's row does
+// not have it.
+func (inv *Inventory) pair(i int32) ([2]int32, bool) {
+	d := int32(inv.srvs[i].mate)
+	switch {
+	case d > 0:
+		return [2]int32{i, i + d}, true
+	case d < 0:
+		return [2]int32{i + d, i}, true
+	}
+	return [2]int32{}, false
 }
 
 // sharedZone reports whether s's zone has two servers or more.
@@ -345,6 +365,14 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		}
 		inv.members[l.first+fill[s.part]] = int32(i)
 		fill[s.part]++
+	}
+	for li := range inv.ls {
+		if l := &inv.ls[li]; l.n == 2 {
+			m0, m1 := inv.members[l.first], inv.members[l.first+1]
+			if d := m1 - m0; d <= math.MaxInt16 {
+				inv.srvs[m0].mate, inv.srvs[m1].mate = int16(d), int16(-d)
+			}
+		}
 	}
 	// Policies: index 0 is the zero policy.
 	inv.policies = []Policy{{}}

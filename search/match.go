@@ -173,7 +173,7 @@ func (inv *Inventory) eval(req *request, repl []int32, pol *Policy, mismatch boo
 			return true
 		}
 		if n == 2 {
-			return inv.pairTwo(req, repl, pol, o)
+			return inv.pairTwo(req, repl[0], repl[1], pol, o)
 		}
 		return inv.bestPairing(req, repl, pol, o)
 	}
@@ -206,12 +206,34 @@ func (inv *Inventory) eval(req *request, repl []int32, pol *Policy, mismatch boo
 	return true
 }
 
+// evalFeat is eval, without another node count, of the two-node
+// partition of index entry f for a two-node request: the members' rows
+// are found from f's first member and its row's mate, so the partition's
+// member list is not read.
+func (inv *Inventory) evalFeat(req *request, f *partFeat, pol *Policy, o *option) bool {
+	m, ok := inv.pair(f.m0)
+	if !ok || len(req.nodes) != 2 || inv.srvs[f.m0].ls != f.li {
+		return inv.eval(req, inv.lsMembers(f.li), pol, false, o)
+	}
+	if pol.MinMemoryMiB > 0 {
+		tot := int64(inv.hw[inv.srvs[m[0]].hw].MemoryMiB) + int64(inv.hw[inv.srvs[m[1]].hw].MemoryMiB)
+		if tot < int64(pol.MinMemoryMiB) {
+			return false
+		}
+		o.surMem = tot - int64(pol.MinMemoryMiB)
+	} else {
+		o.surMem = 0
+	}
+	o.repl = inv.members[f.first : f.first+2 : f.first+2]
+	return inv.pairTwo(req, m[0], m[1], pol, o)
+}
+
 // pairTwo is bestPairing for two nodes: the straight or the crossed
 // pairing, fewer reconfigurations first, then less MHz surplus, then
 // straight.
-func (inv *Inventory) pairTwo(req *request, repl []int32, pol *Policy, o *option) bool {
+func (inv *Inventory) pairTwo(req *request, m0, m1 int32, pol *Policy, o *option) bool {
 	f0, f1 := &req.nodes[0], &req.nodes[1]
-	r0, r1 := &inv.srvs[repl[0]], &inv.srvs[repl[1]]
+	r0, r1 := &inv.srvs[m0], &inv.srvs[m1]
 	best := -1
 	var bRe, bMHz int64
 	for p := range 2 {
@@ -236,9 +258,9 @@ func (inv *Inventory) pairTwo(req *request, repl []int32, pol *Policy, o *option
 	}
 	o.pairs = o.pairs[:2]
 	if best == 0 {
-		o.pairs[0], o.pairs[1] = repl[0], repl[1]
+		o.pairs[0], o.pairs[1] = m0, m1
 	} else {
-		o.pairs[0], o.pairs[1] = repl[1], repl[0]
+		o.pairs[0], o.pairs[1] = m1, m0
 	}
 	o.reconfig, o.surMHz = bRe, bMHz
 	return true

@@ -88,6 +88,15 @@ func (inv *Inventory) failureRequestIn(op string, id ServerID, one []fnode) (req
 		r.nodes = one
 		return r, nil
 	}
+	if m, ok := inv.pair(i); ok && cap(one) >= 2 {
+		// Both rows from the mate: the member list is not read.
+		r.nodes = one[:2]
+		r.nodes[0], r.nodes[1] = inv.nodeOf(m[0]), inv.nodeOf(m[1])
+		if m[1] == i {
+			r.ref = 1
+		}
+		return r, nil
+	}
 	m := inv.lsMembers(s.ls)
 	if len(m) <= cap(one) {
 		r.nodes = one[:len(m)]
