@@ -165,11 +165,9 @@ type index struct {
 	// any state (-1: no group has it).
 	lsPG  [2][]int32
 	lsSig []int32
-	// lsXG: per logical server, the exact stage's only group: a
-	// standalone server's Standby group of its class, disk array and
-	// switch; a partition's Standby group of its signature (-1: none;
-	// -2: several, read sigGroups). Find reads it instead of a map or
-	// the signature's group list.
+	// lsXG: per logical server, the Standby group of its signature, the
+	// exact stage's only group (-1: none; -2: several, read sigGroups),
+	// so that Find does not read the signature's group list.
 	lsXG []int32
 	pats patTable // into patm
 	patm []uint32
@@ -683,13 +681,6 @@ func (inv *Inventory) buildPartitions() {
 	x.lsXG = make([]int32, len(inv.ls))
 	for li, sig := range x.lsSig {
 		x.lsXG[li] = -1
-		if l := &inv.ls[li]; l.n == 1 {
-			f := inv.nodeOf(inv.members[l.first])
-			if g, ok := x.gidx[exactKey(&f)]; ok {
-				x.lsXG[li] = g
-			}
-			continue
-		}
 		if sig >= 0 {
 			switch gs := inv.sigGroups(sig, stStandby); len(gs) {
 			case 0:

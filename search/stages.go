@@ -99,21 +99,14 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	}
 	if n == 1 {
 		if stage == stgExact {
-			g, ok := int32(-1), false
-			switch {
-			case req.kind == rkFailure && f0.idx >= 0:
-				// The failed server's own group, kept per logical server.
-				g = x.lsXG[f0.ls]
-				ok = g >= 0
-			case f0.hw >= 0:
-				g, ok = x.gidx[exactKey(f0)]
-			}
-			if ok {
-				if i, re, ok := inv.groupBest(g, f0, skip); ok {
-					li := inv.srvs[i].ls
-					o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
-					o.reconfig, o.surMHz, o.surMem = re, 0, 0
-					p.offer(&o)
+			if f0.hw >= 0 {
+				if g, ok := x.gidx[exactKey(f0)]; ok {
+					if i, re, ok := inv.groupBest(g, f0, skip); ok {
+						li := inv.srvs[i].ls
+						o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
+						o.reconfig, o.surMHz, o.surMem = re, 0, 0
+						p.offer(&o)
+					}
 				}
 			}
 		} else {
