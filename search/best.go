@@ -94,14 +94,20 @@ func (inv *Inventory) groupBest(g int32, f *fnode, skip skipSet) (int32, int64, 
 }
 
 // sigOf returns the signature of the request's nodes (with any switch if
-// anySw), or -1 when the inventory has no partition group with it.
+// anySw), or -1 when the inventory has no partition group with it. For
+// an inventory's logical server without anySw, it is -1 also when no
+// Standby group has the signature: the callers read only that group.
 func (inv *Inventory) sigOf(req *request, anySw bool) int32 {
 	if len(req.nodes) < 2 {
 		return -1
 	}
 	if !anySw && req.kind != rkScaleUp && req.nodes[0].idx >= 0 {
-		// The failed (or running) logical server's own signature.
-		return inv.idx.lsSig[inv.srvs[req.nodes[0].idx].ls]
+		// The failed (or running) logical server's own signature, from
+		// its Standby group.
+		if g := inv.idx.lsXG[req.nodes[0].ls]; g >= 0 {
+			return inv.idx.pgroups[g].key.sig
+		}
+		return -1
 	}
 	var buf []byte
 	eks := make([]ek, 0, len(req.nodes))

@@ -161,13 +161,13 @@ type index struct {
 	pcls  map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
 	sigCG []span        // pcls of Active (2*sig) and Standby (2*sig+1)
 	// lsPG: per logical server, its partition group and its any-switch
-	// partition group (-1: none); lsSig: the signature of a partition in
-	// any state (-1: no group has it).
-	lsPG  [2][]int32
-	lsSig []int32
-	// lsXG: per logical server, the Standby group of its signature, the
-	// exact stage's only group (-1: none; -2: several, read sigGroups),
-	// so that Find does not read the signature's group list.
+	// partition group (-1: none); lsXG: per partition in any state, the
+	// Standby group of its own signature, the exact stage's only group
+	// (-1: none). A Standby group's key has no priority or workload, so a
+	// signature has at most one. Find reads it, not the signature: the
+	// signature's group list is then read from the group, which every
+	// failure of its signature shares.
+	lsPG [2][]int32
 	lsXG []int32
 	pats patTable // into patm
 	patm []uint32
@@ -574,10 +574,8 @@ func (inv *Inventory) buildPartitions() {
 	var buf []byte
 	var eks []ek
 	var sizes []int32
-	x.lsSig = make([]int32, len(inv.ls))
 	for li := range inv.ls {
 		x.lsPG[0][li], x.lsPG[1][li] = -1, -1
-		x.lsSig[li] = -1
 		l := &inv.ls[li]
 		if l.n < 2 || l.state == lsOther {
 			continue
@@ -618,13 +616,17 @@ func (inv *Inventory) buildPartitions() {
 			x.lsPG[a][li] = g
 		}
 	}
+	x.lsXG = make([]int32, len(inv.ls))
 	for li := range inv.ls {
+		x.lsXG[li] = -1
 		if inv.ls[li].n < 2 {
 			continue
 		}
 		buf, eks = inv.sigKey(int32(li), false, buf, eks)
 		if sig, ok := x.sigIdx[string(buf)]; ok {
-			x.lsSig[li] = sig
+			if g, ok := x.pidx[pkey{sig: sig, work: -1, st: stStandby}]; ok {
+				x.lsXG[li] = g
+			}
 		}
 	}
 	off := int32(0)
@@ -676,19 +678,6 @@ func (inv *Inventory) buildPartitions() {
 	for k, sp := range x.pcls {
 		if k.st <= stStandby && k.arr == -1 && k.sw == -1 {
 			x.sigCG[int(k.hw)*2+int(k.st)] = sp
-		}
-	}
-	x.lsXG = make([]int32, len(inv.ls))
-	for li, sig := range x.lsSig {
-		x.lsXG[li] = -1
-		if sig >= 0 {
-			switch gs := inv.sigGroups(sig, stStandby); len(gs) {
-			case 0:
-			case 1:
-				x.lsXG[li] = gs[0]
-			default:
-				x.lsXG[li] = -2
-			}
 		}
 	}
 	inv.buildPatterns()

@@ -156,20 +156,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 					continue
 				}
 			}
-			groups := inv.sigGroups(sig, st)
-			var one [1]int32
-			if stage == stgExact && req.kind != rkScaleUp && req.nodes[0].idx >= 0 {
-				// sig is the logical server's own (see sigOf): its
-				// Standby group is on the index's per-logical-server list.
-				switch xg := x.lsXG[req.nodes[0].ls]; {
-				case xg >= 0:
-					one[0] = xg
-					groups = one[:]
-				case xg == -1:
-					groups = nil
-				}
-			}
-			for _, g := range groups {
+			for _, g := range inv.sigGroups(sig, st) {
 				if capped(x.pgroups[g].key.prio) {
 					if st == stActive {
 						break
