@@ -345,3 +345,65 @@ func TestPoolStoreChunks(t *testing.T) {
 		}
 	}
 }
+
+// A row's mate names the other member of its two-server logical server,
+// the one the member list has; members more than 32,767 rows apart keep
+// no mate, and Find reads the member list for them.
+func TestMateMatchesMembers(t *testing.T) {
+	hw := Hardware{CPUModel: "c", CPUMHz: 2000, MemoryMiB: 32768, Chipset: "cs", NICPorts: 2, HBAPorts: 2}
+	var servers []Server
+	add := func(id string, st State, part string) {
+		s := Server{ID: ServerID(id), Hardware: hw, Switch: "sw", DiskArray: "a", Zone: "z-" + id,
+			VLANs: []int{100}, State: st, Partition: PartitionID(part)}
+		if st == Active {
+			s.Workload, s.Priority = "w", 10
+		}
+		servers = append(servers, s)
+	}
+	// Far apart: "a-far" and "z-far" with 40,000 standalone servers
+	// between them in ID order.
+	add("a-far", Active, "far")
+	for i := range 40000 {
+		add(fmt.Sprintf("m-%05d", i), Standby, "")
+	}
+	add("z-far", Active, "far")
+	for p := range 30 {
+		st := Standby
+		if p%3 == 0 {
+			st = Active
+		}
+		add(fmt.Sprintf("p-%02d-0", p), st, fmt.Sprintf("p%02d", p))
+		add(fmt.Sprintf("p-%02d-1", p), st, fmt.Sprintf("p%02d", p))
+	}
+	inv, err := NewInventory(servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := 0
+	for i := range inv.srvs {
+		m, ok := inv.pair(int32(i))
+		l := &inv.ls[inv.srvs[i].ls]
+		members := inv.lsMembers(inv.srvs[i].ls)
+		switch {
+		case l.n != 2 && ok:
+			t.Fatalf("%s is alone in its logical server but has a mate", inv.srvs[i].id)
+		case l.n == 2 && ok && (m[0] != members[0] || m[1] != members[1]):
+			t.Fatalf("%s: mate gives %v, the member list %v", inv.srvs[i].id, m, members)
+		case l.n == 2 && !ok:
+			if members[1]-members[0] <= 32767 {
+				t.Fatalf("%s: no mate for members %d rows apart", inv.srvs[i].id, members[1]-members[0])
+			}
+			far++
+		}
+	}
+	if far != 2 {
+		t.Fatalf("%d rows without a mate, want the 2 of partition far", far)
+	}
+	// Both kinds of partition are found by the exact stage.
+	for _, id := range []ServerID{"a-far", "p-00-0", "p-03-1"} {
+		p, err := inv.Find(id)
+		if err != nil || p.Kind != Exact || len(p.Assignments) != 2 {
+			t.Fatalf("Find(%s) = %v, %v; want an exact plan of two nodes", id, p, err)
+		}
+	}
+}
