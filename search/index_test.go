@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -404,6 +405,32 @@ func TestMateMatchesMembers(t *testing.T) {
 		p, err := inv.Find(id)
 		if err != nil || p.Kind != Exact || len(p.Assignments) != 2 {
 			t.Fatalf("Find(%s) = %v, %v; want an exact plan of two nodes", id, p, err)
+		}
+	}
+}
+
+// groupPools and partPools sort as packed words when the entries fit,
+// else with a comparison: both give the same plans.
+func TestPoolSortsPackedOrNot(t *testing.T) {
+	for _, sh := range []shape{
+		{spc: 10, classes: 4, rackZones: true, vlanSets: 7, partitions: true},
+		{spc: 1, classes: 20, rackZones: false, vlanSets: 50, partitions: true},
+		{spc: 10, classes: 4, rackZones: true, vlanSets: 7},
+		{spc: 1, classes: 20, rackZones: false, vlanSets: 50},
+	} {
+		servers, opts, _ := genShape(sh, 4000, 1)
+		inv, err := NewInventory(servers, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := exactIDs(inv, 200, 3)
+		want, _ := inv.FindAll(failed...)
+		defer func(w int) { lookWord = w }(lookWord)
+		lookWord = 0
+		got, _ := inv.FindAll(failed...)
+		lookWord = 64
+		if !slices.EqualFunc(got, want, func(a, b Plan) bool { return a.String() == b.String() }) {
+			t.Fatalf("%v: the plans differ between packed and compared sorts", sh)
 		}
 	}
 }

@@ -98,6 +98,10 @@ type ppools struct {
 	ids  []int32
 }
 
+// lookWord is the width groupPools and partPools pack a sort entry into
+// (a test lowers it to take the other path).
+var lookWord = 64
+
 // ppKey is a lookup of ppools: ppZone (a: zone class), ppSlot (a: slot,
 // b: the VLAN class of the member in that slot of the signature) or
 // ppPair (a, b: the VLAN classes in slots 0 and 1); a and b are not
@@ -292,14 +296,32 @@ func (s *solver) groupPools(g int32) *gpools {
 	type ent struct{ zc, vc, pos int32 }
 	feats := inv.idx.gfeat[gr.feat : gr.feat+gr.all.n]
 	ents := make([]ent, 0, len(feats))
+	var maxC int32
 	for e, f := range feats {
 		if !j.excluded[f.ls] {
-			ents = append(ents, ent{j.zcls[f.zone], j.vcls[f.vlans], int32(e)})
+			zc, vc := j.zcls[f.zone], j.vcls[f.vlans]
+			ents = append(ents, ent{zc, vc, int32(e)})
+			maxC = max(maxC, zc+1, vc+1)
 		}
 	}
-	slices.SortFunc(ents, func(a, b ent) int {
-		return cmp.Or(cmp.Compare(a.zc, b.zc), cmp.Compare(a.vc, b.vc), cmp.Compare(a.pos, b.pos))
-	})
+	// Sorted as packed words when the classes (offset by one: -1 is
+	// none) and the position fit in one (see partPools), else compared.
+	lc, lp := bits.Len32(uint32(maxC)), bits.Len(uint(len(feats)))
+	if 2*lc+lp <= lookWord {
+		w := make([]uint64, len(ents))
+		for k, e := range ents {
+			w[k] = uint64(e.zc+1)<<(lc+lp) | uint64(e.vc+1)<<lp | uint64(e.pos)
+		}
+		slices.Sort(w)
+		m := uint64(1)<<lc - 1
+		for k, x := range w {
+			ents[k] = ent{int32(x>>(lc+lp)&m) - 1, int32(x>>lp&m) - 1, int32(x & (1<<lp - 1))}
+		}
+	} else {
+		slices.SortFunc(ents, func(a, b ent) int {
+			return cmp.Or(cmp.Compare(a.zc, b.zc), cmp.Compare(a.vc, b.vc), cmp.Compare(a.pos, b.pos))
+		})
+	}
 	lis := make([]int32, len(ents))
 	for k := range ents {
 		lis[k] = feats[ents[k].pos].ls
@@ -317,10 +339,24 @@ func (s *solver) groupPools(g int32) *gpools {
 	}
 	if len(gp.all) > hubMin {
 		gp.byVC = slices.Clone(gp.all)
-		slices.SortFunc(gp.byVC, func(a, b int32) int {
-			pa, pb := s.pools.at(a), s.pools.at(b)
-			return cmp.Or(cmp.Compare(pa.vc, pb.vc), cmp.Compare(pa.zc, pb.zc))
-		})
+		if lr := bits.Len(uint(len(gp.all))); 2*lc+lr <= lookWord {
+			// Packed as above, by VLAN class then zone class (a pool's
+			// pair of classes is its own), with its position in all.
+			w := make([]uint64, len(gp.all))
+			for k, id := range gp.all {
+				p := s.pools.at(id)
+				w[k] = uint64(p.vc+1)<<(lc+lr) | uint64(p.zc+1)<<lr | uint64(k)
+			}
+			slices.Sort(w)
+			for k, x := range w {
+				gp.byVC[k] = gp.all[x&(1<<lr-1)]
+			}
+		} else {
+			slices.SortFunc(gp.byVC, func(a, b int32) int {
+				pa, pb := s.pools.at(a), s.pools.at(b)
+				return cmp.Or(cmp.Compare(pa.vc, pb.vc), cmp.Compare(pa.zc, pb.zc))
+			})
+		}
 	}
 	s.gp[g] = gp
 	return gp
@@ -386,12 +422,49 @@ func (s *solver) partPools(g int32) *ppools {
 	feats := inv.idx.pfeat[pg.all.off : pg.all.off+pg.all.n]
 	lss := inv.pgroupLS(g)
 	ents := make([]ent, 0, len(lss))
+	var maxZ, maxV int32
 	for e, li := range lss {
 		if !j.excluded[li] {
-			ents = append(ents, ent{j.featProfile(&feats[e]), int32(e)})
+			k := j.featProfile(&feats[e])
+			ents = append(ents, ent{k, int32(e)})
+			maxZ, maxV = max(maxZ, k[0]+1, k[2]+1), max(maxV, k[1]+1, k[3]+1)
 		}
 	}
-	slices.SortFunc(ents, func(a, b ent) int { return cmp.Or(slices.Compare(a.k[:], b.k[:]), cmp.Compare(a.pos, b.pos)) })
+	// Sorted as packed words when the profile (its classes offset by
+	// one: -1 is none) and the position fit in one (see lookWord), else
+	// compared term by term.
+	lz, lv, lp := bits.Len32(uint32(maxZ)), bits.Len32(uint32(maxV)), bits.Len(uint(len(lss)))
+	if 2*(lz+lv)+1+lp <= lookWord {
+		w := make([]uint64, len(ents))
+		for k, e := range ents {
+			x := uint64(0)
+			for t, b := range [4]int{lz, lv, lz, lv} {
+				x = x<<b | uint64(e.k[t]+1)
+			}
+			w[k] = (x<<1|uint64(e.k[4]))<<lp | uint64(e.pos)
+		}
+		slices.Sort(w)
+		for k, x := range w {
+			e := ent{pos: int32(x & (1<<lp - 1))}
+			x >>= lp
+			e.k[4] = int32(x & 1)
+			x >>= 1
+			for t, b := range [4]int{lv, lz, lv, lz} {
+				e.k[3-t] = int32(x&(1<<b-1)) - 1
+				x >>= b
+			}
+			ents[k] = e
+		}
+	} else {
+		slices.SortFunc(ents, func(a, b ent) int {
+			for t := range a.k {
+				if a.k[t] != b.k[t] {
+					return cmp.Compare(a.k[t], b.k[t])
+				}
+			}
+			return cmp.Compare(a.pos, b.pos)
+		})
+	}
 	lis := make([]int32, len(ents))
 	for k := range ents {
 		lis[k] = lss[ents[k].pos]
@@ -411,32 +484,57 @@ func (s *solver) partPools(g int32) *ppools {
 		// buildPart2 reads a smaller group whole. Sorting a few entries
 		// per pool costs less than maps of lists.
 		type look struct {
-			k  uint64
-			id int32
+			kind uint8
+			a, b int32
+			rel  int32 // the pool's position in pp.all
 		}
 		ls := make([]look, 0, 5*len(pp.all))
-		for _, id := range pp.all {
+		var maxAB int32
+		for rel, id := range pp.all {
 			k := s.pools.at(id).prof
+			add := func(kind uint8, a, b int32) {
+				ls = append(ls, look{kind, a, b, int32(rel)})
+				maxAB = max(maxAB, a, b)
+			}
 			if k[0] >= 0 {
-				ls = append(ls, look{ppKey(ppZone, k[0], 0), id})
+				add(ppZone, k[0], 0)
 			}
 			if k[2] >= 0 && k[2] != k[0] {
-				ls = append(ls, look{ppKey(ppZone, k[2], 0), id})
+				add(ppZone, k[2], 0)
 			}
 			sv := slotVLANs(&k)
 			for slot, v := range sv {
 				if v >= 0 {
-					ls = append(ls, look{ppKey(ppSlot, int32(slot), v), id})
+					add(ppSlot, int32(slot), v)
 				}
 			}
 			if sv[0] >= 0 && sv[1] >= 0 {
-				ls = append(ls, look{ppKey(ppPair, sv[0], sv[1]), id})
+				add(ppPair, sv[0], sv[1])
 			}
 		}
-		slices.SortFunc(ls, func(a, b look) int { return cmp.Or(cmp.Compare(a.k, b.k), cmp.Compare(a.id, b.id)) })
+		// Sorted by key, then pool. When kind, a, b and position fit in
+		// one word they are sorted as integers (no comparison function:
+		// several times faster on the thousands of pools of a large
+		// group); else with one.
+		lab, lr := bits.Len32(uint32(maxAB)), bits.Len(uint(len(pp.all)))
+		if 2+2*lab+lr <= lookWord {
+			w := make([]uint64, len(ls))
+			for k, l := range ls {
+				w[k] = uint64(l.kind)<<(2*lab+lr) | uint64(l.a)<<(lab+lr) | uint64(l.b)<<lr | uint64(l.rel)
+			}
+			slices.Sort(w)
+			m := uint64(1)<<lab - 1
+			for k, x := range w {
+				ls[k] = look{uint8(x >> (2*lab + lr)), int32(x >> (lab + lr) & m), int32(x >> lr & m), int32(x & (1<<lr - 1))}
+			}
+		} else {
+			slices.SortFunc(ls, func(x, y look) int {
+				return cmp.Or(cmp.Compare(x.kind, y.kind), cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b), cmp.Compare(x.rel, y.rel))
+			})
+		}
 		pp.keys, pp.ids = make([]uint64, len(ls)), make([]int32, len(ls))
 		for k, l := range ls {
-			pp.keys[k], pp.ids[k] = l.k, l.id
+			pp.keys[k], pp.ids[k] = ppKey(l.kind, l.a, l.b), pp.all[l.rel]
 		}
 	}
 	s.pp[g] = pp
