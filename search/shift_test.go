@@ -43,7 +43,7 @@ func TestPriorityShiftKeepsPlans(t *testing.T) {
 		n = 1000
 	}
 	rng := rand.New(rand.NewPCG(2026, 12))
-	kn := []knobs{plainKnobs, {maxSpares: 5, maxVictims: 9, maxLent: 7, preempt: 3, scaleIn: 2, pairs: 3}}
+	kn := []knobs{plainKnobs, lendKnobs}
 	for i := range n {
 		in := randInstanceWith(rng, kn[i%2])
 		var want []Plan
