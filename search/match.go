@@ -152,13 +152,8 @@ func (inv *Inventory) eval(req *request, repl []int32, pol *Policy, mismatch boo
 	for _, r := range repl {
 		totR += int64(inv.hw[inv.srvs[r].hw].MemoryMiB)
 	}
-	if pol.MinMemoryMiB > 0 {
-		if totR < int64(pol.MinMemoryMiB) {
-			return false
-		}
-		o.surMem = totR - int64(pol.MinMemoryMiB)
-	} else {
-		o.surMem = 0
+	if !memSurplus(totR, pol, o) {
+		return false
 	}
 	o.repl = repl
 	if n == m {
@@ -215,17 +210,26 @@ func (inv *Inventory) evalFeat(req *request, f *partFeat, pol *Policy, o *option
 	if !ok || len(req.nodes) != 2 || inv.srvs[f.m0].ls != f.li {
 		return inv.eval(req, inv.lsMembers(f.li), pol, false, o)
 	}
-	if pol.MinMemoryMiB > 0 {
-		tot := int64(inv.hw[inv.srvs[m[0]].hw].MemoryMiB) + int64(inv.hw[inv.srvs[m[1]].hw].MemoryMiB)
-		if tot < int64(pol.MinMemoryMiB) {
-			return false
-		}
-		o.surMem = tot - int64(pol.MinMemoryMiB)
-	} else {
-		o.surMem = 0
+	tot := int64(inv.hw[inv.srvs[m[0]].hw].MemoryMiB) + int64(inv.hw[inv.srvs[m[1]].hw].MemoryMiB)
+	if !memSurplus(tot, pol, o) {
+		return false
 	}
 	o.repl = inv.members[f.first : f.first+2 : f.first+2]
 	return inv.pairTwo(req, m[0], m[1], pol, o)
+}
+
+// memSurplus sets o's memory surplus for a replacement of tot MiB under
+// pol (0 without a minimum); false when tot is below the minimum.
+func memSurplus(tot int64, pol *Policy, o *option) bool {
+	if pol.MinMemoryMiB <= 0 {
+		o.surMem = 0
+		return true
+	}
+	if tot < int64(pol.MinMemoryMiB) {
+		return false
+	}
+	o.surMem = tot - int64(pol.MinMemoryMiB)
+	return true
 }
 
 // pairTwo is bestPairing for two nodes: the straight or the crossed
