@@ -182,7 +182,10 @@ func addWorst(sh shape, servers []Server, opts []Option) ([]Server, []Option, Se
 }
 
 // exactIDs picks up to k active logical servers (their first member) in a
-// random order.
+// random order. The IDs are fresh copies, as a caller's are: an ID that
+// arrives in an event or a request, not the inventory's own string (whose
+// bytes a lookup would read, cold, to hash it and then compare it with
+// itself by pointer).
 func exactIDs(inv *Inventory, k int, seed uint64) []ServerID {
 	var ids []ServerID
 	for li := range inv.ls {
@@ -193,7 +196,11 @@ func exactIDs(inv *Inventory, k int, seed uint64) []ServerID {
 	}
 	rng := rand.New(rand.NewPCG(seed, 5))
 	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-	return ids[:min(k, len(ids))]
+	ids = ids[:min(k, len(ids))]
+	for i := range ids {
+		ids[i] = ServerID(strings.Clone(string(ids[i])))
+	}
+	return ids
 }
 
 func median(d []time.Duration) time.Duration {
