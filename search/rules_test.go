@@ -270,3 +270,35 @@ func TestScaleUp(t *testing.T) {
 			want: []string{`scale-up preempted: web-1 -> v1 (victim v1 "w10" prio 10 stopped)`}},
 	})
 }
+
+// TestNegativeVictimPriorities: priorities may be negative, and the
+// victims of lowest priority are taken first whichever source they come
+// from. A two-node failure that allows a mismatched partition reads its
+// two-node victims and its victims of another node count from separate
+// sources, each queued at a lower bound of its victims' priority: the
+// lowest priority in service, not 0 (with 0, FindAll took the partition
+// of priority -3 over the standalone server of -5). FindAll plans two
+// failures, so the flow's streams serve them, not Find's search; the
+// second failure, on another disk array, only makes it two.
+func TestNegativeVictimPriorities(t *testing.T) {
+	F, S, A := search.Failed, search.Standby, search.Active
+	pol := search.Policy{Preempt: true, AllowPartitionMismatch: true}
+	servers := func(qPrio, vPrio int) []search.Server {
+		return []search.Server{
+			mk("f1", std, F, 10, part("P")), mk("f2", std, F, 10, part("P")),
+			mk("q1", std, A, qPrio, part("Q")), mk("q2", std, A, qPrio, part("Q")),
+			mk("v1", hwMem(std, 131072), A, vPrio), // the memory of both failed nodes
+			mk("x1", std, F, 10, array("vsp2")), mk("x2", std, S, 0, array("vsp2")),
+		}
+	}
+	opts := []search.Option{search.WithPolicy("f1", pol)}
+	one := `preempted: f1 -> v1, f2 -> v1 (victim v1 "w-5" prio -5 stopped)`
+	two := `preempted: f1 -> q1, f2 -> q2 (victim q1 "w-5" prio -5 stopped) (victim q2 "w-5" prio -5 stopped)`
+	both := []search.ServerID{"f1", "x1"}
+	runPlanCases(t, []planCase{
+		{name: "Find, the standalone victim lower", servers: servers(-3, -5), opts: opts, failed: both[:1], want: []string{one}},
+		{name: "FindAll, the standalone victim lower", servers: servers(-3, -5), opts: opts, failed: both, want: []string{one, "exact: x1 -> x2"}},
+		{name: "Find, the partition lower", servers: servers(-5, -3), opts: opts, failed: both[:1], want: []string{two}},
+		{name: "FindAll, the partition lower", servers: servers(-5, -3), opts: opts, failed: both, want: []string{two, "exact: x1 -> x2"}},
+	})
+}
