@@ -2,7 +2,6 @@ package search
 
 import (
 	"cmp"
-	"container/heap"
 	"slices"
 )
 
@@ -101,22 +100,69 @@ func (x *source) headCost() []int64 {
 	return x.lb
 }
 
+// srcHeap is a stream's sources, a binary heap ordered by head cost then
+// ord (the same moves as container/heap, without its interface calls).
+// The costs compared are a source's terms only, from lv (the priority
+// levels' terms, before it, are zero in every option's cost).
 type srcHeap []*source
 
-func (h srcHeap) Len() int { return len(h) }
-func (h srcHeap) Less(a, b int) bool {
-	if c := slices.Compare(h[a].headCost(), h[b].headCost()); c != 0 {
+func (h srcHeap) less(a, b, lv int) bool {
+	if c := vcmp(h[a].headCost()[lv:], h[b].headCost()[lv:]); c != 0 {
 		return c < 0
 	}
 	return h[a].ord < h[b].ord
 }
-func (h srcHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
-func (h *srcHeap) Push(x any)   { *h = append(*h, x.(*source)) }
-func (h *srcHeap) Pop() any {
+
+func (h srcHeap) up(j, lv int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.less(j, i, lv) {
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		j = i
+	}
+}
+
+func (h srcHeap) down(i, lv int) {
+	n := len(h)
+	for {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if j2 := j + 1; j2 < n && h.less(j2, j, lv) {
+			j = j2
+		}
+		if !h.less(j, i, lv) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h srcHeap) init(lv int) {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i, lv)
+	}
+}
+
+// fixTop restores the order after the top source's head changed.
+func (h srcHeap) fixTop(lv int) { h.down(0, lv) }
+
+// popTop removes the top source.
+func (h *srcHeap) popTop(lv int) {
 	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	n := len(old) - 1
+	old[0], old[n] = old[n], nil
+	*h = old[:n]
+	h.down(0, lv)
+}
+
+func (h *srcHeap) push(x *source, lv int) {
+	*h = append(*h, x)
+	h.up(len(*h)-1, lv)
 }
 
 func (s *solver) costVec(o *option) []int64 {
@@ -175,20 +221,20 @@ func (st *stream) peekSources() (sopt, bool) {
 			} else {
 				st.s.buildPart2(x, st.req)
 			}
-			heap.Fix(&st.src, 0)
+			st.src.fixTop(st.s.j.levels)
 			continue
 		}
 		if x.pos < len(x.list) {
 			return x.list[x.pos], true
 		}
-		heap.Pop(&st.src)
+		st.src.popTop(st.s.j.levels)
 	}
 	return sopt{}, false
 }
 
 func (st *stream) popSource() {
 	st.src[0].pos++
-	heap.Fix(&st.src, 0)
+	st.src.fixTop(st.s.j.levels)
 }
 
 // peekStructured returns the next pool of the one-node enumeration.
@@ -219,7 +265,7 @@ func (s *solver) newStream(req *request) stream {
 	if req.pol.AllowPartitionMismatch || n >= 3 {
 		s.otherSources(&st)
 	}
-	heap.Init(&st.src)
+	st.src.init(s.j.levels)
 	return st
 }
 
@@ -569,9 +615,9 @@ func (st *stream) topReady() {
 			return
 		}
 		if st.s.startGen(st, x) {
-			heap.Fix(&st.src, 0)
+			st.src.fixTop(st.s.j.levels)
 		} else {
-			heap.Pop(&st.src)
+			st.src.popTop(st.s.j.levels)
 		}
 	}
 }
@@ -582,7 +628,7 @@ func (s *solver) pushPart2(st *stream, stage uint8, g int32, so sigOK, ord int64
 	src := s.newSource()
 	src.lb, src.ord = s.part2LB(st.req, stage, g, so), ord
 	src.g, src.assign = g, so.assign
-	heap.Push(&st.src, src)
+	st.src.push(src, s.j.levels)
 }
 
 // part2LB is the lower bound of every option of two-node group g.
@@ -771,14 +817,14 @@ func (s *solver) emit(st *stream, src *source) {
 	lb, ord := src.lb, src.ord
 	g.pos++
 	if s.genNext(st, src) {
-		heap.Fix(&st.src, 0)
+		st.src.fixTop(s.j.levels)
 	} else {
-		heap.Pop(&st.src)
+		st.src.popTop(s.j.levels)
 	}
 	out := s.newSource()
 	out.lb, out.ord = lb, ord
 	out.g, out.assign = e.g, g.so[e.sp].assign
-	heap.Push(&st.src, out)
+	st.src.push(out, s.j.levels)
 }
 
 // buildPart2 lists the options of two-node group g: the pools sharing a
