@@ -11,17 +11,19 @@ import (
 // cache misses per lookup (control word, key header, key bytes) before
 // the row is read; this costs the slot, then the ID's bytes.
 //
-// The IDs are copied into one string, each at its index times stride
-// (when the longest fits in maxStride bytes), and the rows' IDs are
-// substrings of it: the bytes a lookup compares are found from the slot
-// alone, so the compare and the read of the row Find reads next wait on
-// the slot, not on each other (two cache misses deep, not three). Longer
-// IDs are compared on the rows.
+// The IDs are copied into one string, each at its index times stride,
+// and the rows' IDs are substrings of it: the bytes a lookup compares are
+// found from the slot alone, so the compare and the read of the row Find
+// reads next wait on the slot, not on each other (two cache misses deep,
+// not three). stride covers all IDs but the longest 1% (at most
+// maxStride bytes; 0 when even that does not cover 99%): the longer ones
+// are compared on their rows, so that a few long IDs do not make every
+// server pay their length.
 type idTable struct {
 	seed   maphash.Seed
 	slots  []idSlot
 	mask   uint64
-	ids    string // stride > 0: the IDs, zero-padded to stride bytes each
+	ids    string // IDs of up to stride bytes, zero-padded to stride bytes each
 	stride int
 }
 
@@ -30,35 +32,37 @@ type idSlot struct {
 	idx int32
 }
 
-// maxStride is the longest ID kept at a fixed stride (the copy costs
-// stride bytes per server).
+// maxStride is the longest stride (the copy costs stride bytes per
+// server).
 const maxStride = 64
 
-// newIDTable builds the table of srvs' IDs (distinct) and points each
-// row's ID into its copy.
+// newIDTable builds the table of srvs' IDs (distinct) and points the
+// rows' IDs of up to stride bytes into its copy.
 func newIDTable(srvs []srv) idTable {
 	n := 8
 	for n < 2*len(srvs) {
 		n *= 2
 	}
 	t := idTable{seed: maphash.MakeSeed(), slots: make([]idSlot, n), mask: uint64(n - 1)}
-	longest := 0
-	for i := range srvs {
-		longest = max(longest, len(srvs[i].id))
-	}
-	if longest <= maxStride && len(srvs) > 0 {
-		t.stride = (max(longest, 1) + 7) &^ 7
+	t.stride = idStride(srvs)
+	if t.stride > 0 {
 		var b strings.Builder
 		b.Grow(t.stride * len(srvs))
 		var pad [maxStride]byte
 		for i := range srvs {
-			b.WriteString(string(srvs[i].id))
-			b.Write(pad[:t.stride-len(srvs[i].id)])
+			id := srvs[i].id
+			if len(id) > t.stride {
+				id = ""
+			}
+			b.WriteString(string(id))
+			b.Write(pad[:t.stride-len(id)])
 		}
 		t.ids = b.String()
 		for i := range srvs {
-			o := i * t.stride
-			srvs[i].id = ServerID(t.ids[o : o+len(srvs[i].id)])
+			if l := len(srvs[i].id); l <= t.stride {
+				o := i * t.stride
+				srvs[i].id = ServerID(t.ids[o : o+l])
+			}
 		}
 	}
 	for i := range srvs {
@@ -71,6 +75,23 @@ func newIDTable(srvs []srv) idTable {
 		}
 	}
 	return t
+}
+
+// idStride is the shortest multiple of 8 bytes, up to maxStride, that
+// holds all of srvs' IDs but the longest 1%; 0 when there is none.
+func idStride(srvs []srv) int {
+	var count [maxStride + 2]int // per length; the last: longer
+	for i := range srvs {
+		count[min(len(srvs[i].id), maxStride+1)]++
+	}
+	longer := len(srvs)
+	for l := 0; l <= maxStride; l++ {
+		longer -= count[l]
+		if l > 0 && l%8 == 0 && longer <= len(srvs)/100 {
+			return l
+		}
+	}
+	return 0
 }
 
 // idTag keeps 24 bits of the hash and the length (up to 127), never 0.
@@ -95,15 +116,15 @@ func (t *idTable) lookup(srvs []srv, id ServerID) (int32, bool) {
 	}
 }
 
-// idIs reports whether slot s holds id: in the copy when there is one
-// (the length from the tag, exact there since no ID in the copy is longer
-// than stride: the zero padding does not match an ID's own zero bytes),
-// else on the row.
+// idIs reports whether slot s holds id: in the copy when it is there
+// (the tag's length, which matched id's, is the stored ID's; exact
+// there, since the copy's IDs are at most stride bytes: the zero padding
+// does not match an ID's own zero bytes), else on the row.
 func (t *idTable) idIs(srvs []srv, s idSlot, id ServerID) bool {
-	if t.stride > 0 {
-		if int(s.tag&0x7f) != len(id) {
-			return false
-		}
+	if int(s.tag&0x7f) != min(len(id), 127) {
+		return false
+	}
+	if len(id) <= t.stride {
 		o := int(s.idx) * t.stride
 		return t.ids[o:o+len(id)] == string(id)
 	}
