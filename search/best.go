@@ -237,25 +237,36 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		a = 1
 	}
 	var near []int32 // partitions sharing a small zone with a request node
-	bestLS, bestRe := int32(-1), int64(1<<62)
+	bestLS, bestRe, bestF := int32(-1), int64(1<<62), int32(-1)
 	var tmp option
 	tmp.pairs = o.pairs
+	// A two-node request on a two-node group: every partition has the
+	// same hardware, so assign says which pairings fit, and a partition
+	// is costed from its index entry (no member row read); only the one
+	// chosen is evaluated.
+	byFeat := len(req.nodes) == 2 && len(x.sigs[x.pgroups[g].key.sig].eks) == 2
+	gs := x.pgroups[g].all
 	for k := range req.nodes {
 		f := &req.nodes[k]
 		if !f.sharedZone() || f.bigZone(st) {
 			continue
 		}
-		zm, zg := inv.zoneGroups(f.zone, st, a)
-		for k, i := range zm {
-			if zg[k] != ^g {
-				continue
+		_, zf := inv.zoneGroups(f.zone, st, a)
+		for _, e := range zf {
+			fe, ok := zonePart(e)
+			if !ok || fe < gs.off || fe >= gs.off+gs.n {
+				continue // not a partition of g
 			}
-			li := inv.srvs[i].ls
+			li := x.pfeat[fe].li
 			if skip.has(li) || slices.Contains(near, li) {
 				continue
 			}
 			near = append(near, li)
-			if inv.eval(req, inv.lsMembers(li), pol, false, &tmp) && (tmp.reconfig < bestRe || (tmp.reconfig == bestRe && li < bestLS)) {
+			if byFeat {
+				if re := x.pfeat[fe].reconfig(req, assign); re >= 0 && (re < bestRe || (re == bestRe && li < bestLS)) {
+					bestLS, bestRe, bestF = li, re, fe
+				}
+			} else if inv.eval(req, inv.lsMembers(li), pol, false, &tmp) && (tmp.reconfig < bestRe || (tmp.reconfig == bestRe && li < bestLS)) {
 				bestLS, bestRe = li, tmp.reconfig
 			}
 		}
@@ -285,9 +296,9 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		}
 	}
 	for level := int64(0); level <= 4 && level <= bestRe; level++ {
-		found, foundF := int32(-1), int32(-1) // foundF: its index entry, -1 for a near one
+		found, foundF := int32(-1), int32(-1) // foundF: its index entry, -1 when evaluated on its members
 		if level == bestRe {
-			found = bestLS
+			found, foundF = bestLS, bestF
 		}
 		for s := range 2 {
 			if assign&(1<<s) == 0 {

@@ -142,8 +142,10 @@ type index struct {
 	zbits []uint32
 	zlist []zinfo
 	zmem  []int32
-	// zgrp: per zmem entry and switch form, the member's standalone group
-	// or ^its partition group (-1: none), to read zones sequentially.
+	// zgrp: per zmem entry and switch form, the member's standalone group,
+	// or its partition's entry in pfeat (see zonePart; the entries of a
+	// partition group are its span of pmem), -1 for neither: zones are
+	// read sequentially, without the members' rows.
 	zgrp [2][]int32
 	bz   map[bzKey]span  // into gmem
 	bzv  map[bzvKey]span // into gmem
@@ -375,13 +377,28 @@ func (inv *Inventory) buildIndexes() {
 	inv.buildPartitions()
 	for a := range 2 {
 		x.zgrp[a] = make([]int32, len(x.zmem))
+		var feat []int32 // per logical server, its pfeat entry in its group of form a
 		for k, i := range x.zmem {
-			switch g := x.lsPG[a][inv.srvs[i].ls]; {
-			case g >= 0:
-				x.zgrp[a][k] = ^g
-			default:
+			li := inv.srvs[i].ls
+			g := x.lsPG[a][li]
+			if g < 0 {
 				x.zgrp[a][k] = x.srvG[a][i]
+				continue
 			}
+			if feat == nil {
+				feat = make([]int32, len(inv.ls))
+				for _, pg := range x.pgroups {
+					if (x.sigs[pg.key.sig].eks[0].sw < 0) == (a == 1) {
+						for e := pg.all.off; e < pg.all.off+pg.all.n; e++ {
+							feat[x.pmem[e]] = e
+						}
+					}
+				}
+			}
+			if e, sp := feat[li], x.pgroups[g].all; e < sp.off || e >= sp.off+sp.n || x.pmem[e] != li {
+				panic("search: a partition's index entry is not in its group")
+			}
+			x.zgrp[a][k] = ^(feat[li] + 1)
 		}
 	}
 	inv.buildExplain()
@@ -504,8 +521,12 @@ func (inv *Inventory) zoneInfo(z int32) (*zinfo, bool) {
 	return &x.zlist[x.zbits[z]>>3], true
 }
 
+// zonePart returns the pfeat entry a zgrp value names, false when it
+// names a standalone group or nothing.
+func zonePart(e int32) (int32, bool) { return ^e - 1, e <= -2 }
+
 // zoneGroups returns zoneMembers(z, st) and, per member, its group in
-// switch form a (standalone group, or ^partition group; see zgrp).
+// switch form a (a standalone group, or a partition's entry; see zgrp).
 func (inv *Inventory) zoneGroups(z int32, st uint8, a int) ([]int32, []int32) {
 	zi, ok := inv.zoneInfo(z)
 	if !ok {
