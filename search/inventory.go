@@ -223,8 +223,9 @@ func invalid(format string, args ...any) error {
 // O(n log n) in the number of servers (some 150-250 ms for 100,000 servers
 // on a small shared machine, less when the input is already sorted by ID),
 // and it keeps 160 to 250 bytes per server depending on the shape (an ID
-// map, a compact record and the search indexes; see the package
-// documentation's Index; small inventories pay a fixed overhead on top).
+// table with a copy of the IDs, each padded to a multiple of 8 bytes, a
+// compact record and the search indexes; see the package documentation's
+// Index; small inventories pay a fixed overhead on top).
 //
 // It returns an error wrapping ErrInvalid for an empty or duplicate ID, an
 // unknown State, a negative or absurd (above 1 THz, 1 EiB, 65536 ports) CPU
