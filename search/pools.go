@@ -141,8 +141,8 @@ type joint struct {
 	// caches of classesFor and victimsFor
 	clsCache map[classKey][]classCosts
 	vicCache map[victimKey][]victimGroup
-	gens     map[genKey][]genEntry     // see genList
-	sigFits  map[sigFitsKey]sigFitsVal // see sigFitsFor
+	gens     map[genKey][]genEntry   // see genList
+	sigFits  map[sigFitsKey]*sigFits // see sigFitsFor
 }
 
 // solver is one component's flow problem.

@@ -740,9 +740,8 @@ type genState struct {
 	list    []genEntry
 	pos     int
 	stage   uint8
-	nsig    int     // signatures of the hard key
-	fits    []int8  // per signature position: 1 fits, -1 does not
-	so      []sigOK // per signature position, when it fits
+	nsig    int      // signatures of the hard key
+	fits    *sigFits // the checks of the hard key's signatures
 }
 
 // sigFitsKey is what a two-node request's signature checks depend on:
@@ -752,29 +751,33 @@ type sigFitsKey struct {
 	pol    Policy
 }
 
-// sigFitsFor returns the per-signature check slots (see genState) for
-// req: shared by the requests of a round that have the same sigFitsKey
-// (and so the same hard key), each signature checked once for them all.
-func (j *joint) sigFitsFor(req *request, nsig int) ([]int8, []sigOK) {
+// sigFitsFor returns the signature checks (see sigFits) for req:
+// shared by the requests of a round that have the same sigFitsKey (and
+// so the same hard key), each signature checked once for them all.
+func (j *joint) sigFitsFor(req *request, nsig int) *sigFits {
 	f0, f1 := &req.nodes[0], &req.nodes[1]
 	if f0.hw < 0 || f1.hw < 0 {
-		return make([]int8, nsig), make([]sigOK, nsig)
+		return &sigFits{at: make([]int32, nsig)}
 	}
 	k := sigFitsKey{ek{f0.hw, f0.arr, f0.sw}, ek{f1.hw, f1.arr, f1.sw}, req.pol}
 	if c, ok := j.sigFits[k]; ok {
-		return c.fits, c.so
+		return c
 	}
 	if j.sigFits == nil {
-		j.sigFits = make(map[sigFitsKey]sigFitsVal)
+		j.sigFits = make(map[sigFitsKey]*sigFits)
 	}
-	c := sigFitsVal{make([]int8, nsig), make([]sigOK, nsig)}
+	c := &sigFits{at: make([]int32, nsig)}
 	j.sigFits[k] = c
-	return c.fits, c.so
+	return c
 }
 
-type sigFitsVal struct {
-	fits []int8
-	so   []sigOK
+// sigFits holds the checks of a hard key's signatures for the requests of
+// one sigFitsKey. A request reads few of the signatures, and a round has
+// a key per class pair and policy: the results are kept only for the
+// signatures that fit, not in a slot per signature.
+type sigFits struct {
+	at []int32 // per signature position: 0 not checked, -1 does not fit, k > 0: so[k-1]
+	so []sigOK
 }
 
 // genNext moves generator src to the next group its request may use and
@@ -788,22 +791,22 @@ func (s *solver) genNext(st *stream, src *source) bool {
 			continue
 		}
 		if g.fits == nil {
-			g.fits, g.so = s.j.sigFitsFor(req, g.nsig)
+			g.fits = s.j.sigFitsFor(req, g.nsig)
 		}
-		ok := g.fits[e.sp]
-		if ok == 0 {
-			so, fits := s.sigCheck(req, e.sig, &req.pol)
-			ok = -1
-			if fits {
-				ok = 1
-				g.so[e.sp] = so
+		c := g.fits
+		k := c.at[e.sp]
+		if k == 0 {
+			k = -1
+			if so, fits := s.sigCheck(req, e.sig, &req.pol); fits {
+				c.so = append(c.so, so)
+				k = int32(len(c.so))
 			}
-			g.fits[e.sp] = ok
+			c.at[e.sp] = k
 		}
-		if ok < 0 {
+		if k < 0 {
 			continue
 		}
-		src.lb, src.ord = s.part2LB(req, g.stage, e.g, g.so[e.sp]), e.ord
+		src.lb, src.ord = s.part2LB(req, g.stage, e.g, c.so[k-1]), e.ord
 		return true
 	}
 	return false
@@ -823,7 +826,7 @@ func (s *solver) emit(st *stream, src *source) {
 	}
 	out := s.newSource()
 	out.lb, out.ord = lb, ord
-	out.g, out.assign = e.g, g.so[e.sp].assign
+	out.g, out.assign = e.g, g.fits.so[g.fits.at[e.sp]-1].assign
 	st.src.push(out, s.j.levels)
 }
 
