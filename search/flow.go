@@ -76,6 +76,7 @@ type dij struct {
 	tmp     []int64
 	tmp2    []int64
 	intr    []int64 // the cost of one interrupted victim
+	lazyKey []int64 // the key of the lazy entry being materialized
 }
 
 // vcmp compares two cost vectors of the same length lexicographically.
@@ -274,7 +275,10 @@ func (s *solver) augment(r int) {
 		e := d.pop(K)
 		key := d.keys[e.key : e.key+int32(K)]
 		if e.lazy >= 0 {
-			s.materialize(e.lazy, slices.Clone(key))
+			// materialize pushes onto the queue, which may move the
+			// keys: the key is read from a copy.
+			s.d.lazyKey = append(s.d.lazyKey[:0], key...)
+			s.materialize(e.lazy, s.d.lazyKey)
 			continue
 		}
 		if e.node < 0 {
