@@ -43,12 +43,12 @@ func (inv *Inventory) findOne(req *request) (Plan, option, bool) {
 	if o.stage != stgPreempt {
 		return plans[0], o, true
 	}
-	used := make(map[int32]bool, len(o.res)+1)
+	used := inv.newLSSet()
 	for _, r := range o.res {
-		used[r] = true
+		used.add(r)
 	}
 	if req.ls >= 0 {
-		used[req.ls] = true
+		used.add(req.ls)
 	}
 	budget := make(map[int32]int)
 	for w, b := range req.budgets(inv) {
@@ -72,7 +72,7 @@ func (inv *Inventory) findOne(req *request) (Plan, option, bool) {
 
 // relocation finds a standby logical server of the victim's node count that
 // the victim's own policy accepts (never a composition, never preemption).
-func (inv *Inventory) relocation(victim int32, used map[int32]bool) (option, bool) {
+func (inv *Inventory) relocation(victim int32, used *lsSet) (option, bool) {
 	m := inv.lsMembers(victim)
 	pol := inv.policies[inv.ls[victim].pol]
 	pol.AllowPartitionMismatch, pol.Preempt = false, false
@@ -143,7 +143,7 @@ func (inv *Inventory) basePlan(req *request, o *option) Plan {
 // settle marks the victims that are scaled in, then gives the others,
 // higher priority first then by ID, the best standby logical server left
 // in used (marking it used); the rest are stopped.
-func (inv *Inventory) settle(plans []Plan, victims []victimRef, used map[int32]bool) {
+func (inv *Inventory) settle(plans []Plan, victims []victimRef, used *lsSet) {
 	mark := func(v victimRef, f func(k int, p *Preemption)) {
 		p := &plans[v.plan]
 		for k, m := range inv.lsMembers(v.ls) {
@@ -177,7 +177,7 @@ func (inv *Inventory) settle(plans []Plan, victims []victimRef, used map[int32]b
 			continue
 		}
 		for _, r := range reloc.res {
-			used[r] = true
+			used.add(r)
 		}
 		mark(v, func(k int, p *Preemption) { p.RelocateTo = inv.srvs[reloc.spareOf(k)].id })
 	}
@@ -264,7 +264,7 @@ func (r reason) String() string {
 // priority, availability, logical-server fit. Attributes are compared with
 // the request's reference node under its policy (the most permissive
 // stage). Servers of a class that fails are counted without being read.
-func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
+func (inv *Inventory) explain(req *request, taken *lsSet) string {
 	return inv.explainWith(req, taken, nil)
 }
 
@@ -272,7 +272,7 @@ func (inv *Inventory) explain(req *request, taken map[int32]bool) string {
 // planning round: the servers whose reasons differ from their group's,
 // per hard key, and the explanations of requests that are alike.
 type explainer struct {
-	taken   map[int32]bool
+	taken   *lsSet
 	special map[hardKey][]int32
 	cache   map[explainKey]string
 }
@@ -286,7 +286,7 @@ type explainKey struct {
 	kind        reqKind
 }
 
-func (inv *Inventory) newExplainer(taken, excluded map[int32]bool) *explainer {
+func (inv *Inventory) newExplainer(taken, excluded *lsSet) *explainer {
 	e := &explainer{taken: taken, special: make(map[hardKey][]int32), cache: make(map[explainKey]string)}
 	add := func(li int32) {
 		seen := hardKey{-2, -2, -2, -2}
@@ -301,10 +301,10 @@ func (inv *Inventory) newExplainer(taken, excluded map[int32]bool) *explainer {
 			}
 		}
 	}
-	for li := range taken {
+	for li := range taken.all() {
 		add(li)
 	}
-	for li := range excluded {
+	for li := range excluded.all() {
 		add(li)
 	}
 	for hk, list := range e.special {
@@ -341,7 +341,7 @@ func (e *explainer) explain(inv *Inventory, req *request) string {
 	return r
 }
 
-func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explainer) string {
+func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) string {
 	x := &inv.idx
 	f := &req.nodes[req.ref]
 	pol := &req.pol
@@ -509,10 +509,10 @@ func (inv *Inventory) explainWith(req *request, taken map[int32]bool, ex *explai
 	if ex != nil {
 		special = append(special, ex.special[hk]...)
 	} else {
-		for li := range taken {
+		for li := range taken.all() {
 			special = append(special, li)
 		}
-		for li := range req.excluded {
+		for li := range req.excluded.all() {
 			special = append(special, li)
 		}
 	}
@@ -692,17 +692,17 @@ func (inv *Inventory) fitReason(req *request, s *srv, inCombo bool) reason {
 
 // attrReason says why s (same hard key as the reference node) was not
 // used for req.
-func (inv *Inventory) attrReason(req *request, s *srv, taken map[int32]bool) reason {
+func (inv *Inventory) attrReason(req *request, s *srv, taken *lsSet) reason {
 	if r, ok := inv.headReason(req, s); ok {
 		return r
 	}
 	switch {
-	case taken[s.ls]:
+	case taken.has(s.ls):
 		if req.kind == rkFailure {
 			return reason{kind: rTakenFailure}
 		}
 		return reason{kind: rTakenRequest}
-	case req.excluded[s.ls]:
+	case req.excluded.has(s.ls):
 		return reason{kind: rFailedToo}
 	}
 	return inv.fitReason(req, s, inv.inCombo(req, s.ls))

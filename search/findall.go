@@ -121,7 +121,7 @@ const maxLeaves = 64
 
 func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequest, lazy bool) (*solution, error) {
 	sol := &solution{reqOf: make([]int, len(failed)), scaleOf: make([][]int, len(scale))}
-	excluded := make(map[int32]bool, len(failed))
+	excluded := inv.newLSSet()
 	byLS := make(map[int32]int, len(failed))
 	seen := make(map[ServerID]bool, len(failed))
 	for _, id := range failed {
@@ -140,7 +140,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 			continue
 		}
 		byLS[r.ls] = len(sol.reqs)
-		excluded[r.ls] = true
+		excluded.add(r.ls)
 		sol.reqs = append(sol.reqs, r)
 	}
 	for si := range scale {
@@ -150,10 +150,10 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 		}
 		for _, u := range units {
 			if u.kind == rkScaleUp {
-				if excluded[u.ls] {
+				if excluded.has(u.ls) {
 					return nil, fmt.Errorf("search: %s: %s is failed or scaled up twice: %w", op, scale[si].Like, ErrInvalid)
 				}
-				excluded[u.ls] = true
+				excluded.add(u.ls)
 			}
 		}
 		sol.reqs = append(sol.reqs, units...)
@@ -283,7 +283,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 		comps[r] = append(comps[r], k)
 	}
 	var victims []victimRef
-	used := make(map[int32]bool)
+	used := inv.newLSSet()
 	for _, root := range roots {
 		s := j.newSolver(comps[root], lazy)
 		s.solve()
@@ -570,7 +570,7 @@ func (s *solver) poolOfLS(li int32) int32 {
 // expand turns the component's flow into options on concrete logical
 // servers: in each pool, lower IDs to requests in canonical order; the
 // first units through the budget are the ones scaled in.
-func (s *solver) expand(sol *solution, used map[int32]bool, victims []victimRef) []victimRef {
+func (s *solver) expand(sol *solution, used *lsSet, victims []victimRef) []victimRef {
 	inv := s.j.inv
 	type unit struct {
 		li      int32
@@ -590,7 +590,7 @@ func (s *solver) expand(sol *solution, used map[int32]bool, victims []victimRef)
 				panic("search: a pool has fewer logical servers than units")
 			}
 			got[int(h)] = unit{lss[k], p.budget >= 0 && int32(k) < p.viaB}
-			used[lss[k]] = true
+			used.add(lss[k])
 		}
 	}
 	tokens := make(map[int32]int32)
@@ -605,7 +605,7 @@ func (s *solver) expand(sol *solution, used map[int32]bool, victims []victimRef)
 			o := st.comps[st.fixed]
 			o.interrupted = 0
 			for _, li := range o.res {
-				used[li] = true
+				used.add(li)
 				if inv.ls[li].state != lsActive {
 					continue
 				}

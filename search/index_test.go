@@ -10,7 +10,7 @@ import (
 
 // refExplain is explain's definition: every server outside the request,
 // its first reason, one by one.
-func (inv *Inventory) refExplain(req *request, taken map[int32]bool) string {
+func (inv *Inventory) refExplain(req *request, taken *lsSet) string {
 	f := &req.nodes[req.ref]
 	pol := &req.pol
 	hk := inv.hardOfNode(f)
@@ -196,14 +196,6 @@ func TestFindMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			used := make(map[int32]bool)
-			for _, o := range sol.chosen {
-				if o != nil {
-					for _, li := range o.res {
-						used[li] = true
-					}
-				}
-			}
 			for k := range sol.reqs {
 				if sol.chosen[k] != nil {
 					continue
@@ -224,17 +216,17 @@ func TestFindMatchesReference(t *testing.T) {
 }
 
 // usedByPlans is every logical server a solution's plans use.
-func usedByPlans(inv *Inventory, sol *solution) map[int32]bool {
-	used := make(map[int32]bool)
+func usedByPlans(inv *Inventory, sol *solution) *lsSet {
+	used := inv.newLSSet()
 	for _, p := range sol.plans {
 		for _, id := range p.Replacement {
 			i, _ := inv.index(id)
-			used[inv.srvs[i].ls] = true
+			used.add(inv.srvs[i].ls)
 		}
 		for _, v := range p.Preemptions {
 			if v.RelocateTo != "" {
 				i, _ := inv.index(v.RelocateTo)
-				used[inv.srvs[i].ls] = true
+				used.add(inv.srvs[i].ls)
 			}
 		}
 	}

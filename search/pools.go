@@ -136,7 +136,7 @@ type joint struct {
 	relV     map[int32]bool
 	zcls     []int32 // per interned string: its zone class (see zclass)
 	vcls     []int32 // per VLAN set: its class
-	excluded map[int32]bool
+	excluded *lsSet
 	budget   map[int32]int
 	// caches of classesFor and victimsFor
 	clsCache map[classKey][]classCosts
@@ -298,7 +298,7 @@ func (s *solver) groupPools(g int32) *gpools {
 	ents := make([]ent, 0, len(feats))
 	var maxC int32
 	for e, f := range feats {
-		if !j.excluded[f.ls] {
+		if !j.excluded.has(f.ls) {
 			zc, vc := j.zcls[f.zone], j.vcls[f.vlans]
 			ents = append(ents, ent{zc, vc, int32(e)})
 			maxC = max(maxC, zc+1, vc+1)
@@ -424,7 +424,7 @@ func (s *solver) partPools(g int32) *ppools {
 	ents := make([]ent, 0, len(lss))
 	var maxZ, maxV int32
 	for e, li := range lss {
-		if !j.excluded[li] {
+		if !j.excluded.has(li) {
 			k := j.featProfile(&feats[e])
 			ents = append(ents, ent{k, int32(e)})
 			maxZ, maxV = max(maxZ, k[0]+1, k[2]+1), max(maxV, k[1]+1, k[3]+1)
@@ -580,10 +580,10 @@ func (s *solver) onePool(li int32) int32 {
 
 // members returns up to need logical servers of pool p, lowest IDs first,
 // skipping the pool's taken ones and those in skip.
-func (s *solver) members(p *pool, need int, skip map[int32]bool) []int32 {
+func (s *solver) members(p *pool, need int, skip *lsSet) []int32 {
 	j := s.j
 	var out []int32
-	ok := func(li int32) bool { return !skip[li] && !slices.Contains(p.taken, li) && !j.excluded[li] }
+	ok := func(li int32) bool { return !skip.has(li) && !slices.Contains(p.taken, li) && !j.excluded.has(li) }
 	switch p.kind {
 	case plOne:
 		if ok(p.rep) {

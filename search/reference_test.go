@@ -21,7 +21,7 @@ func (inv *Inventory) refOptions(req *request) []option {
 		}
 		out = append(out, c)
 	}
-	free := func(li int32) bool { return li != req.ls && !req.excluded[li] }
+	free := func(li int32) bool { return li != req.ls && !req.excluded.has(li) }
 	for _, stage := range allStages {
 		p, m := pol, mm
 		if stage == stgExact || stage == stgRecompose {

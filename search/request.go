@@ -33,7 +33,7 @@ type request struct {
 	// ref is the node explanations compare candidates with.
 	ref int
 	// excluded logical servers: the other requests of a FindJoint, or nil.
-	excluded map[int32]bool
+	excluded *lsSet
 	// budget: per workload, how many logical servers may be scaled in.
 	budget map[int32]int
 	// level: FindJoint's priority level of the request.
@@ -125,7 +125,7 @@ func (r *request) isMember(i int32) bool {
 // budgets computes, per workload with a scale-in minimum, how many of its
 // Active logical servers may be taken by scale-in: those in service (not
 // excluded) beyond the minimum.
-func (inv *Inventory) budgets(excluded map[int32]bool) map[int32]int {
+func (inv *Inventory) budgets(excluded *lsSet) map[int32]int {
 	var out map[int32]int
 	for w, m := range inv.idx.wlMin {
 		if m <= 0 {
@@ -140,7 +140,7 @@ func (inv *Inventory) budgets(excluded map[int32]bool) map[int32]int {
 		}
 		out[w] = n - m
 	}
-	for li := range excluded {
+	for li := range excluded.all() {
 		if inv.ls[li].state != lsActive {
 			continue
 		}

@@ -252,7 +252,7 @@ func (inv *Inventory) comboBest(req *request, stage uint8, pol *Policy, mm bool,
 func (inv *Inventory) comboFree(req *request, ci int32, skip skipSet) bool {
 	for _, m := range inv.combos[ci] {
 		s := &inv.srvs[m]
-		if skip.has(s.ls) || req.excluded[s.ls] {
+		if skip.has(s.ls) || req.excluded.has(s.ls) {
 			return false
 		}
 		if s.state == stActive && !req.victimOK(s.prio) {
@@ -267,7 +267,8 @@ func (req *request) budgets(inv *Inventory) map[int32]int {
 	if req.budget == nil && len(inv.idx.wlMin) > 0 {
 		ex := req.excluded
 		if ex == nil && req.ls >= 0 {
-			ex = map[int32]bool{req.ls: true}
+			ex = inv.newLSSet()
+			ex.add(req.ls)
 		}
 		req.budget = inv.budgets(ex)
 		if req.budget == nil {
@@ -294,10 +295,10 @@ func (inv *Inventory) comboRes(ci int32) []int32 {
 
 // bestIn returns the best option over stages in order: the first stage
 // with a candidate wins. used marks unavailable logical servers.
-func (inv *Inventory) bestIn(req *request, stages []uint8, used map[int32]bool) (option, bool) {
+func (inv *Inventory) bestIn(req *request, stages []uint8, used *lsSet) (option, bool) {
 	var skip skipSet
-	if len(used) > 0 || len(req.excluded) > 0 {
-		skip = func(li int32) bool { return used[li] || req.excluded[li] }
+	if used.len() > 0 || req.excluded.len() > 0 {
+		skip = func(li int32) bool { return used.has(li) || req.excluded.has(li) }
 	}
 	p := picker{inv: inv}
 	for _, st := range stages {

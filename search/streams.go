@@ -963,7 +963,7 @@ func (s *solver) buildOnes(x *source, req *request, lss []int32, stage uint8, po
 	seen := make(map[int32]bool)
 	var o option
 	for _, li := range lss {
-		if s.j.excluded[li] || li == req.ls {
+		if s.j.excluded.has(li) || li == req.ls {
 			continue
 		}
 		var id int32
