@@ -84,6 +84,7 @@ type solution struct {
 	scaleOf [][]int   // per scale request, its logical servers' reqs indexes
 	chosen  []*option // per request, nil = unplaced
 	plans   []Plan    // per request
+	broken  bool      // the packed level terms left their range: solve unpacked
 }
 
 // termCount is the number of per-option cost terms after the priority
@@ -120,6 +121,20 @@ func (inv *Inventory) jointCmp(a, b *option) int {
 const maxLeaves = 64
 
 func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequest, lazy bool) (*solution, error) {
+	sol, err := inv.solveJointAs(op, failed, scale, lazy, packLevels)
+	if err == nil && sol.broken {
+		// Never seen: the flow's invariants keep the packed terms in
+		// range (see levelUnit). Solved again with a word per level.
+		sol, err = inv.solveJointAs(op, failed, scale, lazy, false)
+	}
+	return sol, err
+}
+
+// packLevels packs the priority levels' terms (tests turn it off to
+// compare).
+var packLevels = true
+
+func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRequest, lazy, pack bool) (*solution, error) {
 	sol := &solution{reqOf: make([]int, len(failed)), scaleOf: make([][]int, len(scale))}
 	excluded := inv.newLSSet()
 	byLS := make(map[int32]int, len(failed))
@@ -217,7 +232,12 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 
 	j := &joint{inv: inv, reqs: sol.reqs, levels: len(levels), excluded: excluded,
 		relZ: make(map[int32]bool), relV: make(map[int32]bool), clsCache: make(map[classKey][]classCosts), vicCache: make(map[victimKey][]victimGroup)}
-	j.K = j.levels + termCount
+	j.packed = pack && j.levels > 1
+	j.lw = j.levels
+	if j.packed {
+		j.lw = (j.levels + levelsPerWord - 1) / levelsPerWord
+	}
+	j.K = j.lw + termCount
 	j.budget = inv.budgets(excluded)
 	for k := range sol.reqs {
 		for _, f := range sol.reqs[k].nodes {
@@ -287,6 +307,10 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 	for _, root := range roots {
 		s := j.newSolver(comps[root], lazy)
 		s.solve()
+		if j.broken {
+			sol.broken = true
+			return sol, nil
+		}
 		victims = s.expand(sol, used, victims)
 	}
 	for k := range sol.reqs {
@@ -320,7 +344,7 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 	}
 	s.d.sink = make([]int64, j.K)
 	s.d.intr = make([]int64, j.K)
-	s.d.intr[j.levels+3] = 1
+	s.d.intr[j.lw+3] = 1
 	s.st = make([]rstate, len(reqs))
 	for ci, k := range reqs {
 		r := &j.reqs[k]
@@ -329,7 +353,8 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 		st.nodeID = s.newNode(nReq, int32(ci))
 		st.at = -2
 		st.unplV = make([]int64, j.K)
-		st.unplV[r.level] = 1
+		w, x := j.levelUnit(r.level)
+		st.unplV[w] = x
 		st.str = s.newStream(r)
 		st.comps = j.inv.composites(r)
 		if !lazy {
@@ -480,7 +505,8 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 	for k := range s.nodes {
 		s.nodes[k].dOff = -1
 	}
-	cost := make([]int64, j.K)
+	// The objective counts the unplaced requests per level: one term each.
+	cost := make([]int64, j.levels+termCount)
 	for k := range s.st {
 		s.st[k].at = -2
 	}
@@ -514,8 +540,8 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 		case st.at == -1:
 			cost[st.req.level]++
 		case st.at >= 0:
-			for i, v := range st.opts[st.at].cost {
-				cost[i] += v
+			for i, v := range st.opts[st.at].cost[j.lw:] {
+				cost[j.levels+i] += v
 			}
 		}
 	}
@@ -622,7 +648,7 @@ func (s *solver) expand(sol *solution, used *lsSet, victims []victimRef) []victi
 		case st.at >= 0:
 			u := got[ci]
 			so := &st.opts[st.at]
-			stage := uint8(so.cost[s.j.levels+1])
+			stage := uint8(so.cost[s.j.lw+1])
 			pol, mm := &req.pol, req.pol.AllowPartitionMismatch
 			if stage == stgExact {
 				pol, mm = &Policy{}, false
@@ -631,7 +657,7 @@ func (s *solver) expand(sol *solution, used *lsSet, victims []victimRef) []victi
 			if !inv.eval(req, inv.lsMembers(u.li), pol, mm, &o) {
 				panic("search: a pool's logical server does not fit")
 			}
-			if o.reconfig != so.cost[s.j.levels+5] {
+			if o.reconfig != so.cost[s.j.lw+5] {
 				panic("search: a pool's logical server costs other reconfigurations than its option")
 			}
 			if o.pairs != nil {

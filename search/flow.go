@@ -1,6 +1,9 @@
 package search
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
 
 // The joint plan is a minimum-cost flow: each request sends one unit to
 // the sink, through one of its options (a pool, whose capacity is its
@@ -21,6 +24,58 @@ import "slices"
 // below the sink's). A request's options are materialized only when a
 // path could use them: its next option's cost, a lower bound of every
 // option not yet read, waits in the queue as a node of its own.
+
+// The priority levels' terms are packed, 31 to a word, two bits each:
+// level l is the word l/31's digit 30-l%31 in base 4, the most
+// significant first. A word read as an integer orders its digits
+// lexicographically, and adds and subtracts them digit by digit, while
+// every digit of every vector computed stays in -1..1 (base 3 would do;
+// base 4 is shifts). It does, because of where level terms come from:
+//
+//   - Only a request's unplaced edge (into the sink) has a level term, a
+//     unit; option costs, their reverse edges and the pool, exit and
+//     budget edges have none. So a path's cost has no level term until
+//     it reaches the sink, and then one unit or none.
+//   - A node's distance is its path's cost plus its potential minus the
+//     source's (the reduced costs telescope): its level terms are the
+//     potentials' difference. The sink's adds its path's unit.
+//   - A potential starts at zero and moves to the sink's distance minus
+//     the node's, plus itself: the source's potential cancels, leaving
+//     the sink path's unit or nothing. So every potential's level terms
+//     are a unit or zero, and every distance's are a difference of two
+//     such (digits -1..1).
+//
+// augment checks the potentials it writes (one word compare each); one out
+// of range marks the round, which is solved again with a word per level.
+// levelsPerWord is the number of levels in a word.
+const levelsPerWord = 31
+
+// levelUnit returns the word and the value of one unplaced request of
+// level l.
+func (j *joint) levelUnit(l int) (int, int64) {
+	if !j.packed {
+		return l, 1
+	}
+	return l / levelsPerWord, 1 << (2 * (levelsPerWord - 1 - l%levelsPerWord))
+}
+
+// levelsCheck is levelsOK (tests replace it to exercise the fallback).
+var levelsCheck = levelsOK
+
+// levelsOK reports whether packed level words hold a unit or nothing.
+func levelsOK(w []int64) bool {
+	seen := false
+	for _, x := range w {
+		if x == 0 {
+			continue
+		}
+		if seen || x < 0 || x&(x-1) != 0 || bits.TrailingZeros64(uint64(x))%2 != 0 {
+			return false
+		}
+		seen = true
+	}
+	return true
+}
 
 // flow edge kinds, for the path.
 const (
@@ -323,6 +378,9 @@ func (s *solver) augment(r int) {
 		pv := s.deltaW(v)
 		for i := range pv {
 			pv[i] += d.sink[i] - dv[i]
+		}
+		if s.j.packed && !levelsCheck(pv[:s.j.lw]) {
+			s.j.broken = true
 		}
 		if n := s.nodes[v]; n.kind == nReq {
 			l := s.st[n.ref].req.level

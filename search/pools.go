@@ -128,10 +128,15 @@ func (pp *ppools) look(k uint64) []int32 {
 
 // joint holds what FindJoint shares between the components of one round.
 type joint struct {
-	inv      *Inventory
-	reqs     []request
-	levels   int // priority levels
-	K        int
+	inv    *Inventory
+	reqs   []request
+	levels int // priority levels
+	// A cost vector is lw words of priority levels' terms, then the
+	// option terms (K in all); see levelUnit. broken records that a
+	// potential left the packed encoding's range (see augment).
+	lw, K    int
+	packed   bool
+	broken   bool
 	relZ     map[int32]bool
 	relV     map[int32]bool
 	zcls     []int32 // per interned string: its zone class (see zclass)

@@ -103,7 +103,7 @@ func (x *source) headCost() []int64 {
 // srcHeap is a stream's sources, a binary heap ordered by head cost then
 // ord (the same moves as container/heap, without its interface calls).
 // The costs compared are a source's terms only, from lv (the priority
-// levels' terms, before it, are zero in every option's cost).
+// levels' words, before it, are zero in every option's cost).
 type srcHeap []*source
 
 func (h srcHeap) less(a, b, lv int) bool {
@@ -168,7 +168,7 @@ func (h *srcHeap) push(x *source, lv int) {
 func (s *solver) costVec(o *option) []int64 {
 	v := s.vec()
 	t := terms(o)
-	copy(v[s.j.levels:], t[:])
+	copy(v[s.j.lw:], t[:])
 	return v
 }
 
@@ -221,20 +221,20 @@ func (st *stream) peekSources() (sopt, bool) {
 			} else {
 				st.s.buildPart2(x, st.req)
 			}
-			st.src.fixTop(st.s.j.levels)
+			st.src.fixTop(st.s.j.lw)
 			continue
 		}
 		if x.pos < len(x.list) {
 			return x.list[x.pos], true
 		}
-		st.src.popTop(st.s.j.levels)
+		st.src.popTop(st.s.j.lw)
 	}
 	return sopt{}, false
 }
 
 func (st *stream) popSource() {
 	st.src[0].pos++
-	st.src.fixTop(st.s.j.levels)
+	st.src.fixTop(st.s.j.lw)
 }
 
 // peekStructured returns the next pool of the one-node enumeration.
@@ -265,7 +265,7 @@ func (s *solver) newStream(req *request) stream {
 	if req.pol.AllowPartitionMismatch || n >= 3 {
 		s.otherSources(&st)
 	}
-	st.src.init(s.j.levels)
+	st.src.init(s.j.lw)
 	return st
 }
 
@@ -288,7 +288,7 @@ func (st *stream) nextSeg() bool {
 			if tg := st.s.levelTargets(sg.g, f, st.t, st.cur[:0]); len(tg) > 0 {
 				st.cur, st.cp = tg, 0
 				st.cost = slices.Clone(sg.cost)
-				st.cost[st.s.j.levels+5] = int64(st.t)
+				st.cost[st.s.j.lw+5] = int64(st.t)
 				return true
 			}
 			continue
@@ -615,9 +615,9 @@ func (st *stream) topReady() {
 			return
 		}
 		if st.s.startGen(st, x) {
-			st.src.fixTop(st.s.j.levels)
+			st.src.fixTop(st.s.j.lw)
 		} else {
-			st.src.popTop(st.s.j.levels)
+			st.src.popTop(st.s.j.lw)
 		}
 	}
 }
@@ -628,7 +628,7 @@ func (s *solver) pushPart2(st *stream, stage uint8, g int32, so sigOK, ord int64
 	src := s.newSource()
 	src.lb, src.ord = s.part2LB(st.req, stage, g, so), ord
 	src.g, src.assign = g, so.assign
-	st.src.push(src, s.j.levels)
+	st.src.push(src, s.j.lw)
 }
 
 // part2LB is the lower bound of every option of two-node group g.
@@ -820,14 +820,14 @@ func (s *solver) emit(st *stream, src *source) {
 	lb, ord := src.lb, src.ord
 	g.pos++
 	if s.genNext(st, src) {
-		st.src.fixTop(s.j.levels)
+		st.src.fixTop(s.j.lw)
 	} else {
-		st.src.popTop(s.j.levels)
+		st.src.popTop(s.j.lw)
 	}
 	out := s.newSource()
 	out.lb, out.ord = lb, ord
 	out.g, out.assign = e.g, g.fits.so[g.fits.at[e.sp]-1].assign
-	st.src.push(out, s.j.levels)
+	st.src.push(out, s.j.lw)
 }
 
 // buildPart2 lists the options of two-node group g: the pools sharing a
@@ -843,7 +843,7 @@ func (s *solver) buildPart2(x *source, req *request) {
 		if costs[re] == nil {
 			v := s.vec()
 			copy(v, x.lb)
-			v[s.j.levels+5] = int64(re)
+			v[s.j.lw+5] = int64(re)
 			costs[re] = v
 		}
 		return costs[re]
@@ -1105,12 +1105,12 @@ func (st *stream) structuredLower() []int64 {
 	if st.loaded {
 		if st.si < len(st.segs) {
 			c := slices.Clone(st.segs[st.si].cost)
-			c[j.levels+5] = int64(st.t)
+			c[j.lw+5] = int64(st.t)
 			return c
 		}
 		if st.t < 2 && len(st.segs) > 0 {
 			c := slices.Clone(st.segs[0].cost)
-			c[j.levels+5] = int64(st.t + 1)
+			c[j.lw+5] = int64(st.t + 1)
 			return c
 		}
 	}
