@@ -206,7 +206,7 @@ func (inv *Inventory) standbyCandidates(req *request) []int32 {
 		}
 	}
 	pol := &req.pol
-	for _, hw := range x.hkCls[inv.hardOfNode(f)] {
+	for _, hw := range inv.candClasses(inv.hardOfNode(f), f, pol) {
 		if _, _, ok := inv.classCost(req, hw, pol); !ok {
 			continue
 		}

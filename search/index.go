@@ -179,6 +179,8 @@ type index struct {
 	patOf []int32
 	hkSig map[hardKey][]int32 // signatures with a member of the hard key
 	hkCls map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
+	// hkModel is hkCls split by CPU model (see candClasses).
+	hkModel map[modelKey][]int32
 
 	ecls map[hardKey][]eclass
 	emem []int32
@@ -996,6 +998,13 @@ func (inv *Inventory) buildExplain() {
 		off += count[k]
 		if l := x.hkCls[k.hk]; !k.part && (len(l) == 0 || l[len(l)-1] != k.hw) {
 			x.hkCls[k.hk] = append(l, k.hw)
+		}
+	}
+	x.hkModel = make(map[modelKey][]int32)
+	for hk, l := range x.hkCls {
+		for _, hw := range l {
+			k := modelKey{hk, inv.hw[hw].CPUModel}
+			x.hkModel[k] = append(x.hkModel[k], hw)
 		}
 	}
 	x.emem = make([]int32, off)

@@ -116,6 +116,21 @@ func (inv *Inventory) cpuOK(f *fnode, r *srv, pol *Policy) bool {
 	return rh.CPUMHz >= pol.MinCPUMHz
 }
 
+type modelKey struct {
+	hk    hardKey
+	model string
+}
+
+// candClasses returns the classes of hard key hk (node f's) that may pass
+// classCost under pol: those of f's CPU model unless pol allows any model
+// (cpuOK rejects the others; with hundreds of classes a model has few).
+func (inv *Inventory) candClasses(hk hardKey, f *fnode, pol *Policy) []int32 {
+	if pol.AnyCPUModel {
+		return inv.idx.hkCls[hk]
+	}
+	return inv.idx.hkModel[modelKey{hk, f.h.CPUModel}]
+}
+
 // pairOK: node f may be served by r under pol with equal node counts
 // (memory per node when MinMemoryMiB is 0; totals are checked apart).
 func (inv *Inventory) pairOK(f *fnode, r *srv, pol *Policy) bool {

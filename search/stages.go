@@ -110,7 +110,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 				}
 			}
 		} else {
-			for _, hw := range x.hkCls[hk] {
+			for _, hw := range inv.candClasses(hk, f0, pol) {
 				mhz, mem, ok := inv.classCost(req, hw, pol)
 				if !ok {
 					continue

@@ -466,7 +466,7 @@ func (j *joint) classesFor(req *request) []classCosts {
 	}
 	f := &req.nodes[0]
 	var out []classCosts
-	cand := j.inv.idx.hkCls[k.hk]
+	cand := j.inv.candClasses(k.hk, f, &req.pol)
 	if !req.pol.AnyCPUModel && k.mhz >= 0 && k.mem >= 0 {
 		// The policy pins every attribute: only the node's own class
 		// (the one with all of them) can pass, none for a template
