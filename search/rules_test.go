@@ -159,6 +159,16 @@ func TestScaleIn(t *testing.T) {
 			failed:  []search.ServerID{"f1", "f2"},
 			want: []string{`preempted: f1 -> b1 (victim b1 "batch" prio 10 scaled in)`,
 				`preempted: f2 -> b2 (victim b2 "batch" prio 10 stopped)`}},
+		{name: "jointly, a victim scaled in beats a closer class that would stop",
+			// The batch servers have twice the memory the policy asks (a
+			// larger surplus than a0's and a1's class): scale-in ranks first.
+			servers: []search.Server{mk("f1", std, F, 50), mk("f2", std, F, 40), mk("a0", hwMem(std, 32768), A, 10), mk("a1", hwMem(std, 32768), A, 10),
+				batch("b1", 10), batch("b2", 10), batch("b3", 10), batch("b4", 10)},
+			opts: []search.Option{search.WithPolicy("f1", search.Policy{Preempt: true, MinMemoryMiB: 32768}),
+				search.WithPolicy("f2", search.Policy{Preempt: true, MinMemoryMiB: 32768}), tolerant},
+			failed: []search.ServerID{"f1", "f2"},
+			want: []string{`preempted: f1 -> b1 (victim b1 "batch" prio 10 scaled in)`,
+				`preempted: f2 -> b2 (victim b2 "batch" prio 10 scaled in)`}},
 		{name: "a lent server is scaled in too",
 			servers: []search.Server{mk("f1", std, F, 50, part("P")), mk("f2", std, F, 50, part("P")), mk("s1", std, S, 0),
 				batch("b1", 10), batch("b2", 10), batch("b3", 10)},

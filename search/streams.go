@@ -524,20 +524,36 @@ func (j *joint) victimsFor(req *request) []victimGroup {
 	}
 	out, ok := j.vicCache[k]
 	if !ok {
-		for _, c := range j.classesFor(req) {
+		// Sorted by priority, then one word: scale-in, the class's place
+		// in classesFor's order (by surpluses, then class), group.
+		type ent struct {
+			prio int
+			rest uint64
+			at   int32
+		}
+		var ents []ent
+		for ci, c := range j.classesFor(req) {
 			for _, g := range j.swGroups(c.hw, f, &req.pol, stActive) {
 				gk := &j.inv.idx.groups[g].key
 				intr := int32(1)
 				if j.budget[gk.work] > 0 {
 					intr = 0
 				}
+				ents = append(ents, ent{gk.prio, uint64(intr)<<63 | uint64(ci)<<31 | uint64(g), int32(len(out))})
 				out = append(out, victimGroup{g, gk.prio, intr, c.mhz, c.mem, c.hw})
 			}
 		}
-		slices.SortFunc(out, func(a, b victimGroup) int {
-			return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz),
-				cmp.Compare(a.mem, b.mem), cmp.Compare(a.hw, b.hw), cmp.Compare(a.g, b.g))
+		slices.SortFunc(ents, func(a, b ent) int {
+			if a.prio != b.prio {
+				return cmp.Compare(a.prio, b.prio)
+			}
+			return cmp.Compare(a.rest, b.rest)
 		})
+		sorted := make([]victimGroup, len(out))
+		for i, e := range ents {
+			sorted[i] = out[e.at]
+		}
+		out = sorted
 		j.vicCache[k] = out
 	}
 	n, _ := slices.BinarySearchFunc(out, req.prio, func(v victimGroup, p int) int { return cmp.Compare(v.prio, p) })
