@@ -98,32 +98,26 @@ type prevEdge struct {
 	ref  int32
 }
 
+// hentry is a queued entry, as pop returns it.
 type hentry struct {
-	key  int32 // offset in keys
+	key  int32 // offset in the queue's keys
 	node int32 // flow node, or -1 for the sink
 	lazy int32 // request whose next option this is, -1 otherwise
-	seq  int32
 	// rank breaks ties between equal keys: the sink, then pools with a free
 	// exit (they reach the sink at once), then a request's next options,
 	// then the rest (full pools fan out to their holders).
 	rank uint8
-	// nz is the index of the key's first non-zero term (K when none):
-	// below both keys' nz they are equal, so less starts there (the
-	// priority levels' terms are mostly zero).
-	nz uint8
 }
 
 // dij is Dijkstra's reusable state.
 type dij struct {
 	rankOf  func(node int32) uint8
-	keys    []int64
-	h       []hentry
+	q       queue
 	dist    []int64
 	seen    []int32
 	done    []int32
 	prev    []prevEdge
 	stamp   int32
-	seq     int32
 	settled []int32
 	sink    []int64
 	sinkSet bool
@@ -148,93 +142,22 @@ func vcmp(a, b []int64) int {
 	return 0
 }
 
-func (d *dij) less(a, b hentry, K int) bool {
-	if a.key != b.key {
-		from := int32(min(a.nz, b.nz))
-		ka, kb := d.keys[a.key+from:a.key+int32(K)], d.keys[b.key+from:b.key+int32(K)]
-		if c := vcmp(ka, kb); c != 0 {
-			return c < 0
-		}
-	}
-	if a.rank != b.rank {
-		return a.rank < b.rank
-	}
-	return a.seq < b.seq
-}
-
-func (d *dij) push(key []int64, node, lazy int32, K int) {
-	off := int32(len(d.keys)) - int32(K)
-	if off < 0 || vcmp(key, d.keys[off:]) != 0 {
-		// A new key. One equal to the last pushed shares its slot (a
-		// node's edges often lead to equal distances), and less finds
-		// the tie without reading the terms.
-		off = int32(len(d.keys))
-		d.keys = append(d.keys, key...)
-	}
-	d.seq++
-	nz := 0
-	for nz < K && key[nz] == 0 {
-		nz++
-	}
-	e := hentry{off, node, lazy, d.seq, 3, uint8(min(nz, 255))}
+func (d *dij) push(key []int64, node, lazy int32) {
+	var rank uint8
 	switch {
 	case lazy >= 0:
-		e.rank = 2
+		rank = 2
 	case node < 0:
-		e.rank = 0
+		rank = 0
 	default:
-		e.rank = d.rankOf(node)
+		rank = d.rankOf(node)
 	}
-	d.h = append(d.h, e)
-	i := len(d.h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !d.less(d.h[i], d.h[p], K) {
-			break
-		}
-		d.h[i], d.h[p] = d.h[p], d.h[i]
-		i = p
-	}
+	d.q.push(key, node, lazy, rank)
 }
 
-// pop removes the least entry. The hole it leaves at the root goes down
-// to a leaf along the lesser children, then the last entry fills it and
-// goes up: about log n comparisons, not 2 log n (the entries a pop
-// moves are mostly ones that belong near the bottom). less is a strict
-// total order (seq is unique), so the entries come out in the same order
-// whatever the heap's shape.
-func (d *dij) pop(K int) hentry {
-	h := d.h
-	top := h[0]
-	n := len(h) - 1
-	last := h[n]
-	h = h[:n]
-	d.h = h
-	if n == 0 {
-		return top
-	}
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		if r := l + 1; r < n && d.less(h[r], h[l], K) {
-			l = r
-		}
-		h[i] = h[l]
-		i = l
-	}
-	for i > 0 {
-		p := (i - 1) / 2
-		if !d.less(last, h[p], K) {
-			break
-		}
-		h[i] = h[p]
-		i = p
-	}
-	h[i] = last
-	return top
+func (d *dij) pop() hentry {
+	k, n, l, r := d.q.pop()
+	return hentry{k, n, l, r}
 }
 
 func (s *solver) grow() {
@@ -300,7 +223,7 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 		}
 		copy(d.sink, t)
 		d.sinkSet, d.sinkP = true, pe
-		d.push(t, -1, -1, s.j.K)
+		d.push(t, -1, -1)
 		return
 	}
 	dv := s.deltaOf(v)[:len(t)]
@@ -312,7 +235,7 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 	}
 	copy(s.see(v), t)
 	d.prev[v] = pe
-	d.push(t, v, -1, s.j.K)
+	d.push(t, v, -1)
 }
 
 // augment adds request r (component index) along a shortest path.
@@ -321,14 +244,15 @@ func (s *solver) augment(r int) {
 	K := s.j.K
 	s.grow()
 	d.stamp++
-	d.keys, d.h, d.settled, d.dist = d.keys[:0], d.h[:0], d.settled[:0], d.dist[:0]
+	d.q.reset(K)
+	d.settled, d.dist = d.settled[:0], d.dist[:0]
 	d.sinkSet = false
 	src := s.st[r].nodeID
 	s.cur = src
-	d.push(s.see(src), src, -1, K)
-	for len(d.h) > 0 {
-		e := d.pop(K)
-		key := d.keys[e.key : e.key+int32(K)]
+	d.push(s.see(src), src, -1)
+	for !d.q.empty() {
+		e := d.pop()
+		key := d.q.keys[e.key : e.key+int32(K)]
 		if e.lazy >= 0 {
 			// materialize pushes onto the queue, which may move the
 			// keys: the key is read from a copy.
@@ -484,7 +408,7 @@ func (s *solver) pushLazyAt(r int32, du, cost []int64) {
 	for i := range t {
 		t[i] = du[i] + cost[i] - dr[i]
 	}
-	s.d.push(t, -1, r, s.j.K)
+	s.d.push(t, -1, r)
 }
 
 // materialize reads request r's next option and relaxes its edge, unless
@@ -505,7 +429,7 @@ func (s *solver) materialize(r int32, key []int64) {
 			t[i] = du[i] + o.cost[i] - dr[i]
 		}
 		if vcmp(t, key) > 0 {
-			s.d.push(t, -1, r, s.j.K)
+			s.d.push(t, -1, r)
 			return
 		}
 		// The options of the key's cost are read at once: each would be

@@ -1,0 +1,223 @@
+package search
+
+// queue is Dijkstra's priority queue: entries come out by key (a cost
+// vector, compared lexicographically), then by rank, then in push order
+// (a strict total order: the same searches whatever the queue's shape).
+//
+// Many entries share a key: a hub's pools, a full pool's holders and
+// their next options are pushed at one distance (on two-node shapes of the
+// matrix, ten pushes per distinct key in an augment). So an entry goes
+// into its key's bucket, found by hashing the key, and the heap orders
+// buckets: distinct keys only. A bucket keeps a first-in-first-out list
+// per rank, so popping its least rank's head keeps the order above.
+type queue struct {
+	K    int
+	keys []int64  // bucket keys, K terms each
+	bk   []bucket // every bucket of this search (the live ones are in heap)
+	heap []int32  // live buckets, a binary heap by key
+	ents []qent
+	tab  []qslot // key hash -> bucket, open addressing (len a power of two)
+	gen  int32   // tab's slots of other generations are empty
+	used int     // tab's slots of this generation
+	n    int     // entries queued
+}
+
+type bucket struct {
+	key         int32 // offset in keys
+	nz          uint8 // index of the key's first non-zero term (K when none)
+	first, last [nRanks]int32
+	count       int32
+}
+
+// nRanks is the number of ranks (see hentry.rank).
+const nRanks = 4
+
+type qent struct {
+	node, lazy, next int32
+}
+
+type qslot struct {
+	hash uint64
+	gen  int32
+	b    int32
+}
+
+// reset empties the queue for a search with keys of K terms.
+func (q *queue) reset(K int) {
+	q.K = K
+	q.keys, q.bk, q.heap, q.ents = q.keys[:0], q.bk[:0], q.heap[:0], q.ents[:0]
+	q.n, q.used = 0, 0
+	q.gen++
+	if q.tab == nil {
+		q.tab = make([]qslot, 64)
+	}
+}
+
+func (q *queue) empty() bool { return q.n == 0 }
+
+func keyHash(key []int64) uint64 {
+	h := uint64(0x9e3779b97f4a7c15)
+	for _, x := range key {
+		h = (h ^ uint64(x)) * 0xff51afd7ed558ccd
+		h ^= h >> 29
+	}
+	return h
+}
+
+// push queues an entry at key with rank.
+func (q *queue) push(key []int64, node, lazy int32, rank uint8) {
+	b := q.bucketOf(key)
+	bk := &q.bk[b]
+	e := int32(len(q.ents))
+	q.ents = append(q.ents, qent{node, lazy, -1})
+	if bk.last[rank] >= 0 {
+		q.ents[bk.last[rank]].next = e
+	} else {
+		bk.first[rank] = e
+	}
+	bk.last[rank] = e
+	bk.count++
+	q.n++
+}
+
+// bucketOf returns key's live bucket, making one (and queuing it) if
+// there is none.
+func (q *queue) bucketOf(key []int64) int32 {
+	h := keyHash(key)
+	mask := len(q.tab) - 1
+	i := int(h) & mask
+	for {
+		sl := &q.tab[i]
+		if sl.gen != q.gen {
+			break
+		}
+		if sl.hash == h {
+			b := sl.b
+			if bk := &q.bk[b]; vcmp(key, q.keys[bk.key:bk.key+int32(q.K)]) == 0 {
+				if bk.count > 0 {
+					return b
+				}
+				// Its bucket emptied and left the heap: a new one
+				// takes the slot.
+				nb := q.newBucket(key)
+				q.tab[i].b = nb
+				return nb
+			}
+		}
+		i = (i + 1) & mask
+	}
+	nb := q.newBucket(key)
+	q.tab[i] = qslot{h, q.gen, nb}
+	q.used++
+	if 2*q.used > len(q.tab) {
+		q.rehash()
+	}
+	return nb
+}
+
+func (q *queue) newBucket(key []int64) int32 {
+	nz := 0
+	for nz < len(key) && key[nz] == 0 {
+		nz++
+	}
+	bk := bucket{key: int32(len(q.keys)), nz: uint8(min(nz, 255))}
+	for r := range bk.first {
+		bk.first[r], bk.last[r] = -1, -1
+	}
+	q.keys = append(q.keys, key...)
+	b := int32(len(q.bk))
+	q.bk = append(q.bk, bk)
+	q.heap = append(q.heap, b)
+	q.up(len(q.heap) - 1)
+	return b
+}
+
+// rehash doubles the table, keeping this generation's slots.
+func (q *queue) rehash() {
+	old := q.tab
+	q.tab = make([]qslot, 2*len(old))
+	mask := len(q.tab) - 1
+	for _, sl := range old {
+		if sl.gen != q.gen {
+			continue
+		}
+		i := int(sl.hash) & mask
+		for q.tab[i].gen == q.gen {
+			i = (i + 1) & mask
+		}
+		q.tab[i] = sl
+	}
+}
+
+// pop removes the least entry; it returns its key's offset in keys, its
+// node, lazy request and rank.
+func (q *queue) pop() (key, node, lazy int32, rank uint8) {
+	b := q.heap[0]
+	bk := &q.bk[b]
+	r := 0
+	for bk.first[r] < 0 {
+		r++
+	}
+	e := q.ents[bk.first[r]]
+	bk.first[r] = e.next
+	if e.next < 0 {
+		bk.last[r] = -1
+	}
+	bk.count--
+	q.n--
+	key = bk.key
+	if bk.count == 0 {
+		q.popTop()
+	}
+	return key, e.node, e.lazy, uint8(r)
+}
+
+// less orders buckets by key (live buckets' keys differ).
+func (q *queue) less(a, b int32) bool {
+	x, y := &q.bk[a], &q.bk[b]
+	from := int32(min(x.nz, y.nz))
+	K := int32(q.K)
+	return vcmp(q.keys[x.key+from:x.key+K], q.keys[y.key+from:y.key+K]) < 0
+}
+
+func (q *queue) up(i int) {
+	h := q.heap
+	x := h[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(x, h[p]) {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = x
+}
+
+// popTop removes the heap's root: the hole goes down along the lesser
+// children, then the last bucket fills it and goes up (about log n
+// comparisons; the last one mostly belongs near the bottom).
+func (q *queue) popTop() {
+	h := q.heap
+	n := len(h) - 1
+	last := h[n]
+	h = h[:n]
+	q.heap = h
+	if n == 0 {
+		return
+	}
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		if r := l + 1; r < n && q.less(h[r], h[l]) {
+			l = r
+		}
+		h[i] = h[l]
+		i = l
+	}
+	h[i] = last
+	q.up(i)
+}
