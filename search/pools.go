@@ -317,7 +317,7 @@ func (s *solver) groupPools(g int32) *gpools {
 		for k, e := range ents {
 			w[k] = uint64(e.zc+1)<<(lc+lp) | uint64(e.vc+1)<<lp | uint64(e.pos)
 		}
-		slices.Sort(w)
+		sortWords(w)
 		m := uint64(1)<<lc - 1
 		for k, x := range w {
 			ents[k] = ent{int32(x>>(lc+lp)&m) - 1, int32(x>>lp&m) - 1, int32(x & (1<<lp - 1))}
@@ -352,7 +352,7 @@ func (s *solver) groupPools(g int32) *gpools {
 				p := s.pools.at(id)
 				w[k] = uint64(p.vc+1)<<(lc+lr) | uint64(p.zc+1)<<lr | uint64(k)
 			}
-			slices.Sort(w)
+			sortWords(w)
 			for k, x := range w {
 				gp.byVC[k] = gp.all[x&(1<<lr-1)]
 			}
@@ -448,7 +448,7 @@ func (s *solver) partPools(g int32) *ppools {
 			}
 			w[k] = (x<<1|uint64(e.k[4]))<<lp | uint64(e.pos)
 		}
-		slices.Sort(w)
+		sortWords(w)
 		for k, x := range w {
 			e := ent{pos: int32(x & (1<<lp - 1))}
 			x >>= lp
@@ -527,7 +527,7 @@ func (s *solver) partPools(g int32) *ppools {
 			for k, l := range ls {
 				w[k] = uint64(l.kind)<<(2*lab+lr) | uint64(l.a)<<(lab+lr) | uint64(l.b)<<lr | uint64(l.rel)
 			}
-			slices.Sort(w)
+			sortWords(w)
 			m := uint64(1)<<lab - 1
 			for k, x := range w {
 				ls[k] = look{uint8(x >> (2*lab + lr)), int32(x >> (lab + lr) & m), int32(x >> lr & m), int32(x & (1<<lr - 1))}
