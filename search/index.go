@@ -178,7 +178,10 @@ type index struct {
 	// has none (groups of up to smallPGroup partitions are read whole).
 	patOf []int32
 	hkSig map[hardKey][]int32 // signatures with a member of the hard key
-	hkCls map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
+	// hkSig2Model: the two-node signatures of hkSig[hk] whose members
+	// both have CPU model m, keyed {hk, m} (see lsBest).
+	hkSig2Model map[modelKey][]int32
+	hkCls       map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
 	// hkModel is hkCls split by CPU model (see candClasses).
 	hkModel map[modelKey][]int32
 
@@ -637,6 +640,16 @@ func (inv *Inventory) buildPartitions() {
 			}
 			sizes[g]++
 			x.lsPG[a][li] = g
+		}
+	}
+	x.hkSig2Model = make(map[modelKey][]int32)
+	for hk, l := range x.hkSig {
+		for _, sig := range l {
+			eks := x.sigs[sig].eks
+			if m := inv.hw[eks[0].hw].CPUModel; len(eks) == 2 && inv.hw[eks[1].hw].CPUModel == m {
+				k := modelKey{hk, m}
+				x.hkSig2Model[k] = append(x.hkSig2Model[k], sig)
+			}
 		}
 	}
 	x.lsXG = make([]int32, len(inv.ls))

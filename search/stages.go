@@ -138,6 +138,11 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	if n >= 2 {
 		// Partitions of the same node count.
 		sigs := x.hkSig[hk]
+		if m := req.nodes[0].h.CPUModel; n == 2 && !pol.AnyCPUModel && req.nodes[1].h.CPUModel == m {
+			// Both nodes keep one CPU model (cpuOK): a signature with
+			// a member of another fits in no slot assignment.
+			sigs = x.hkSig2Model[modelKey{hk, m}]
+		}
 		if stage == stgExact {
 			if sig := inv.sigOf(req, false); sig >= 0 {
 				sigs = []int32{sig}
