@@ -874,7 +874,10 @@ func (s *solver) buildPart2(x *source, req *request) {
 		slices.SortStableFunc(x.list, func(a, b sopt) int { return slices.Compare(a.cost, b.cost) })
 		return
 	}
-	var near []int32
+	// Up to the pools of two zones, then at most seven hubs (a pair,
+	// two slots for each assignment; all).
+	var nearBuf [16]int32
+	near := nearBuf[:0]
 	for k := range req.nodes {
 		if z := req.nodes[k].zone; z >= 0 {
 			for _, id := range pp.look(ppKey(ppZone, z, 0)) {
@@ -885,13 +888,15 @@ func (s *solver) buildPart2(x *source, req *request) {
 		}
 	}
 	slices.Sort(near)
+	x.list = slices.Grow(x.list, len(near)+7)
 	for _, id := range near {
 		if s.pools.at(id).cap0 > 0 {
 			re := s.profileReconfig(req, &s.pools.at(id).prof, assign)
 			x.list = append(x.list, sopt{node: s.pools.at(id).in, cost: cost(re)})
 		}
 	}
-	var hubs []int32
+	var hubsBuf [7]int32
+	hubs := hubsBuf[:0]
 	add := func(n int32, re int) {
 		if n >= 0 && !slices.Contains(hubs, n) {
 			hubs = append(hubs, n)
