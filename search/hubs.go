@@ -43,6 +43,9 @@ type hub struct {
 	dead   bool  // no free exit is reachable from it
 }
 
+// poolHubs is the room a pool's list of hubs starts with.
+const poolHubs = 7
+
 // hubOf returns the flow node of the hub k over pools, creating it on
 // first use; -1 when its pools have no unit.
 func (s *solver) hubOf(k hubKey, pools []int32) int32 {
@@ -62,7 +65,17 @@ func (s *solver) hubOf(k hubKey, pools []int32) int32 {
 	if h.cap0 > 0 {
 		h.node = s.newNode(nHub, id)
 		for _, pi := range pools {
-			s.pools.at(pi).hubs = append(s.pools.at(pi).hubs, id)
+			p := s.pools.at(pi)
+			if p.hubs == nil {
+				// A pool is in a few hubs (a standalone one in up to
+				// three, a two-node one in up to seven): room for
+				// them from one slab, not a slice grown per pool.
+				if len(s.hubSlab) < poolHubs {
+					s.hubSlab = make([]int32, 1024*poolHubs)
+				}
+				p.hubs, s.hubSlab = s.hubSlab[:0:poolHubs], s.hubSlab[poolHubs:]
+			}
+			p.hubs = append(p.hubs, id)
 		}
 	}
 	s.hubAt[k] = id

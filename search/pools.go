@@ -174,6 +174,7 @@ type solver struct {
 	levelMax [][]int64
 	hubs     []hub
 	hubAt    map[hubKey]int32
+	hubSlab  []int32 // room for pools' hub lists (see hubOf)
 }
 
 type bnode struct {

@@ -866,6 +866,7 @@ func (s *solver) buildPart2(x *source, req *request) {
 	}
 	if len(pp.all) <= hubMin {
 		// Few pools: each at its own cost.
+		x.list = slices.Grow(x.list, len(pp.all))
 		for _, id := range pp.all {
 			if p := s.pools.at(id); p.cap0 > 0 {
 				x.list = append(x.list, sopt{node: p.in, cost: cost(s.profileReconfig(req, &p.prof, assign))})
