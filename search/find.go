@@ -274,7 +274,14 @@ func (inv *Inventory) explain(req *request, taken *lsSet) string {
 type explainer struct {
 	taken   *lsSet
 	special map[hardKey][]int32
-	cache   map[explainKey]string
+	// codes: per special server, its members' class and whether they
+	// are grouped (2*hw+grouped), when the members explain can count
+	// have one; -1 when they differ, -2 when there are none. explain
+	// skips the servers of a class the request rejects without reading
+	// their rows (a round's specials are the thousands it took or
+	// excluded; a request of one CPU model rejects most classes).
+	codes map[hardKey][]int32
+	cache map[explainKey]string
 }
 
 type explainKey struct {
@@ -287,7 +294,7 @@ type explainKey struct {
 }
 
 func (inv *Inventory) newExplainer(taken, excluded *lsSet) *explainer {
-	e := &explainer{taken: taken, special: make(map[hardKey][]int32), cache: make(map[explainKey]string)}
+	e := &explainer{taken: taken, special: make(map[hardKey][]int32), codes: make(map[hardKey][]int32), cache: make(map[explainKey]string)}
 	add := func(li int32) {
 		seen := hardKey{-2, -2, -2, -2}
 		for _, m := range inv.lsMembers(li) {
@@ -309,7 +316,33 @@ func (inv *Inventory) newExplainer(taken, excluded *lsSet) *explainer {
 	}
 	for hk, list := range e.special {
 		slices.Sort(list)
-		e.special[hk] = slices.Compact(list)
+		list = slices.Compact(list)
+		e.special[hk] = list
+		codes := make([]int32, len(list))
+		for k, li := range list {
+			codes[k] = -2
+			if inv.ls[li].state == lsOther {
+				continue
+			}
+			for _, m := range inv.lsMembers(li) {
+				s := &inv.srvs[m]
+				if inv.hardOf(s) != hk {
+					continue
+				}
+				c := 2 * s.hw
+				if inv.grouped(s) {
+					c++
+				}
+				switch codes[k] {
+				case -2:
+					codes[k] = c
+				case c:
+				default:
+					codes[k] = -1
+				}
+			}
+		}
+		e.codes[hk] = codes
 	}
 	return e
 }
@@ -507,7 +540,28 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 	}
 	var special []int32
 	if ex != nil {
-		special = append(special, ex.special[hk]...)
+		// The round's specials, skipping the classes the request
+		// rejects (see explainer.codes); then the others below, unless
+		// they are among them.
+		list, codes := ex.special[hk], ex.codes[hk]
+		memo := make([]int8, 2*len(inv.hw)) // 1: rejected, 2: passes
+		for k, li := range list {
+			switch c := codes[k]; {
+			case c == -2:
+				continue
+			case c >= 0:
+				if memo[c] == 0 {
+					memo[c] = 2
+					if _, rejected := inv.classReason(req, c/2, c%2 == 1); rejected {
+						memo[c] = 1
+					}
+				}
+				if memo[c] == 1 {
+					continue
+				}
+			}
+			fix(li)
+		}
 	} else {
 		for li := range taken.all() {
 			special = append(special, li)
@@ -529,6 +583,11 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 	slices.Sort(special)
 	special = slices.Compact(special)
 	for _, li := range special {
+		if ex != nil {
+			if _, found := slices.BinarySearch(ex.special[hk], li); found {
+				continue // fixed above
+			}
+		}
 		fix(li)
 	}
 	return formatReasons(0, total, reasons)
