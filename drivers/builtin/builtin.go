@@ -42,6 +42,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/coldstandby/coldstandby/bmc"
 	"github.com/coldstandby/coldstandby/drivers/bmclib"
@@ -286,7 +287,10 @@ func Registry(opts ...Option) *site.Registry {
 	}
 	r.Stores["etcd"] = func(_ context.Context, env *site.Env, st site.Store) (failover.Store, error) {
 		e := st.Etcd
-		cc := clientv3.Config{Endpoints: e.Endpoints, DialTimeout: 5 * time.Second}
+		// The client's own logger is silenced, as every driver's is by
+		// default: its errors reach the caller through the Store, and
+		// zap's default writes JSON to standard error.
+		cc := clientv3.Config{Endpoints: e.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
 		if e.TLS != nil {
 			tc, err := tlsConfig(env, e.TLS)
 			if err != nil {
