@@ -312,3 +312,31 @@ func TestNegativeVictimPriorities(t *testing.T) {
 		{name: "FindAll, the partition lower", servers: servers(-5, -3), opts: opts, failed: both, want: []string{two, "exact: x1 -> x2"}},
 	})
 }
+
+// TestJointReconfigurationsBeforeSurplus: in a joint round, a partition
+// that keeps the failed nodes' VLANs (two reconfigurations: the zones)
+// beats one of a smaller surplus that changes them too (four), although
+// no partition shares a zone with the failures (the zone bound a stream
+// queues its groups at counts two, not more).
+func TestJointReconfigurationsBeforeSurplus(t *testing.T) {
+	F, S := search.Failed, search.Standby
+	x := hwMem(std, 49152)
+	small := hwMem(std, 32768)
+	node := func(id string, h search.Hardware, st search.State, prio int, p string, v int) search.Server {
+		return mk(id, h, st, prio, part(p), zone("z-"+id), vlans(v))
+	}
+	relax := search.Policy{MinMemoryMiB: 32768}
+	runPlanCases(t, []planCase{
+		{name: "the VLANs kept rank before the surplus",
+			servers: []search.Server{
+				node("f1a", x, F, 50, "P1", 100), node("f1b", x, F, 50, "P1", 100),
+				node("f2a", x, F, 50, "P2", 100), node("f2b", x, F, 50, "P2", 100),
+				node("a1a", std, S, 0, "A1", 100), node("a1b", std, S, 0, "A1", 100),
+				node("a2a", std, S, 0, "A2", 100), node("a2b", std, S, 0, "A2", 100),
+				node("b1a", small, S, 0, "B1", 200), node("b1b", small, S, 0, "B1", 200),
+				node("b2a", small, S, 0, "B2", 200), node("b2b", small, S, 0, "B2", 200)},
+			opts:   []search.Option{search.WithPolicy("f1a", relax), search.WithPolicy("f2a", relax)},
+			failed: []search.ServerID{"f1a", "f2a"},
+			want:   []string{"relaxed: f1a -> a1a, f1b -> a1b", "relaxed: f2a -> a2a, f2b -> a2b"}},
+	})
+}

@@ -642,9 +642,68 @@ func (st *stream) topReady() {
 // request, whose signature check gave so.
 func (s *solver) pushPart2(st *stream, stage uint8, g int32, so sigOK, ord int64) {
 	src := s.newSource()
-	src.lb, src.ord = s.part2LB(st.req, stage, g, so), ord
+	src.lb, src.ord = s.zoneTight(s.part2LB(st.req, stage, g, so), st.req, g), ord
 	src.g, src.assign = g, so.assign
 	st.src.push(src, s.j.lw)
+}
+
+// zoneTight returns lb, a lower bound of the options of two-node group g
+// for req, raised to zoneLB's reconfigurations when they are more: a
+// source then waits in its stream at a bound closer to its options', and
+// is not built (its pools, its hubs) only to sink below the next one.
+// (A generator's own bound stays as it is: it bounds the groups after
+// its next one too, which zoneLB does not.)
+func (s *solver) zoneTight(lb []int64, req *request, g int32) []int64 {
+	i := s.j.lw + 5
+	if zb := s.zoneLB(req, g); zb > lb[i] {
+		v := s.vec()
+		copy(v, lb)
+		v[i] = zb
+		return v
+	}
+	return lb
+}
+
+// zoneLB is a lower bound of the reconfigurations of two-node request req
+// on any partition of two-node group g: a node of the request whose zone
+// no member of g is in changes zone whatever the partition (a failed
+// node's zone of its own server alone, or a small zone read through its
+// members' index entries). Template nodes and big zones count nothing.
+func (s *solver) zoneLB(req *request, g int32) int64 {
+	inv := s.j.inv
+	x := &inv.idx
+	pg := &x.pgroups[g]
+	st := pg.key.st
+	a := 0
+	if x.sigs[pg.key.sig].eks[0].sw < 0 {
+		a = 1
+	}
+	gs := pg.all
+	var n int64
+	for k := range req.nodes {
+		f := &req.nodes[k]
+		switch {
+		case f.idx < 0 || f.zone < 0:
+			continue
+		case !f.sharedZone():
+			n++ // the zone is f's server's alone
+			continue
+		case f.bigZone(st):
+			continue
+		}
+		_, zf := inv.zoneGroups(f.zone, st, a)
+		in := false
+		for _, e := range zf {
+			if fe, ok := zonePart(e); ok && fe >= gs.off && fe < gs.off+gs.n {
+				in = true
+				break
+			}
+		}
+		if !in {
+			n++
+		}
+	}
+	return n
 }
 
 // part2LB is the lower bound of every option of two-node group g.
@@ -841,7 +900,7 @@ func (s *solver) emit(st *stream, src *source) {
 		st.src.popTop(s.j.lw)
 	}
 	out := s.newSource()
-	out.lb, out.ord = lb, ord
+	out.lb, out.ord = s.zoneTight(lb, st.req, e.g), ord
 	out.g, out.assign = e.g, g.fits.so[g.fits.at[e.sp]-1].assign
 	st.src.push(out, s.j.lw)
 }
