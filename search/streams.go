@@ -24,14 +24,18 @@ type stream struct {
 	// one-node structured enumeration
 	phase  int // next block: 0 exact, 1 relaxed, 2 victims, 3 done
 	loaded bool
-	t      int   // level
-	ci     int   // victim block position
-	segs   []seg // the block's groups
-	si     int
-	cur    []int32 // pools of the current segment, and position
-	cp     int
-	cost   []int64
-	g0     int32 // the exact group, skipped when relaxed
+	t      int // level
+	// t0 is the first level that can hold a pool: 1 when no Standby or
+	// Active server shares the node's zone and VLAN set (its zone is its
+	// own server's alone, or it has no zone or VLAN class).
+	t0   int
+	ci   int   // victim block position
+	segs []seg // the block's groups
+	si   int
+	cur  []int32 // pools of the current segment, and position
+	cp   int
+	cost []int64
+	g0   int32 // the exact group, skipped when relaxed
 
 	// merged sources (partitions, other node counts)
 	src srcHeap
@@ -258,6 +262,9 @@ func (s *solver) newStream(req *request) stream {
 	n := len(req.nodes)
 	if n == 1 {
 		st.phase = 0
+		if f := &req.nodes[0]; f.zone < 0 || f.vlans < 0 || (f.idx >= 0 && !f.sharedZone()) {
+			st.t0 = 1
+		}
 	}
 	if n == 2 {
 		s.partSources(&st)
@@ -280,7 +287,7 @@ func (st *stream) nextSeg() bool {
 			if !st.loadBlock() {
 				return false
 			}
-			st.loaded, st.t, st.si = true, 0, 0
+			st.loaded, st.t, st.si = true, st.t0, 0
 		}
 		if st.si < len(st.segs) {
 			sg := st.segs[st.si]
@@ -1213,5 +1220,7 @@ func (st *stream) structuredLower() []int64 {
 	default:
 		return nil
 	}
-	return st.s.costVec(&o)
+	c := st.s.costVec(&o)
+	c[j.lw+5] = int64(st.t0)
+	return c
 }
