@@ -4,24 +4,28 @@ package search
 
 import (
 	"runtime"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // threadCPU runs f on one locked OS thread and returns the CPU time that
 // thread spent, in nanoseconds: on a loaded machine a steadier measure
 // than wall time (it leaves out the garbage collector's background work).
+// It reads the thread's CPU clock (the scheduler's exact runtime), not
+// getrusage: the kernel scales getrusage's tick samples to the runtime
+// and keeps them from going backwards, so a call of a few milliseconds
+// could read 0.
 func threadCPU(f func()) int64 {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var a, b syscall.Rusage
-	const rusageThread = 1
-	if syscall.Getrusage(rusageThread, &a) != nil {
+	var a, b unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &a) != nil {
 		f()
 		return 0
 	}
 	f()
-	if syscall.Getrusage(rusageThread, &b) != nil {
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &b) != nil {
 		return 0
 	}
-	return b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano()
+	return b.Nano() - a.Nano()
 }
