@@ -137,18 +137,18 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	}
 	if n >= 2 {
 		// Partitions of the same node count.
-		sigs := x.hkSig[hk]
-		if m := req.nodes[0].h.CPUModel; n == 2 && !pol.AnyCPUModel && req.nodes[1].h.CPUModel == m {
+		var sigs []int32
+		switch m := req.nodes[0].h.CPUModel; {
+		case stage == stgExact:
+			if sig := inv.sigOf(req, false); sig >= 0 {
+				sigs = []int32{sig}
+			}
+		case n == 2 && !pol.AnyCPUModel && req.nodes[1].h.CPUModel == m:
 			// Both nodes keep one CPU model (cpuOK): a signature with
 			// a member of another fits in no slot assignment.
 			sigs = x.hkSig2Model[modelKey{hk, m}]
-		}
-		if stage == stgExact {
-			if sig := inv.sigOf(req, false); sig >= 0 {
-				sigs = []int32{sig}
-			} else {
-				sigs = nil
-			}
+		default:
+			sigs = x.hkSig[hk]
 		}
 		for _, sig := range sigs {
 			si := &x.sigs[sig]
