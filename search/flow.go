@@ -103,10 +103,6 @@ type hentry struct {
 	key  int32 // offset in the queue's keys
 	node int32 // flow node, or -1 for the sink
 	lazy int32 // request whose next option this is, -1 otherwise
-	// rank breaks ties between equal keys: the sink, then pools with a free
-	// exit (they reach the sink at once), then a request's next options,
-	// then the rest (full pools fan out to their holders).
-	rank uint8
 }
 
 // dij is Dijkstra's reusable state.
@@ -142,6 +138,10 @@ func vcmp(a, b []int64) int {
 	return 0
 }
 
+// push queues node (or the sink, or request lazy's next options) at key.
+// Its rank breaks ties between equal keys: the sink, then pools with a
+// free exit (they reach the sink at once), then a request's next options,
+// then the rest (full pools fan out to their holders).
 func (d *dij) push(key []int64, node, lazy int32) {
 	var rank uint8
 	switch {
@@ -156,8 +156,8 @@ func (d *dij) push(key []int64, node, lazy int32) {
 }
 
 func (d *dij) pop() hentry {
-	k, n, l, r := d.q.pop()
-	return hentry{k, n, l, r}
+	k, n, l, _ := d.q.pop()
+	return hentry{k, n, l}
 }
 
 func (s *solver) grow() {

@@ -29,7 +29,7 @@ type bucket struct {
 	count       int32
 }
 
-// nRanks is the number of ranks (see hentry.rank).
+// nRanks is the number of ranks (see dij.push).
 const nRanks = 4
 
 type qent struct {
