@@ -177,8 +177,16 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 		sol.reqs[k].excluded = excluded
 	}
 	// Canonical order: failures by priority then first member, then the
-	// scale requests' logical servers by priority, request, unit.
-	slices.SortStableFunc(sol.reqs, func(a, b request) int {
+	// scale requests' logical servers by priority, request, unit. (No two
+	// requests are equal: a failure's logical server is its own, a scale
+	// request's unit too. The requests are large: their indexes are
+	// sorted, then the requests moved once.)
+	perm := make([]int32, len(sol.reqs))
+	for k := range perm {
+		perm[k] = int32(k)
+	}
+	slices.SortFunc(perm, func(x, y int32) int {
+		a, b := &sol.reqs[x], &sol.reqs[y]
 		if c := boolCmp(a.scale >= 0, b.scale >= 0); c != 0 {
 			return c
 		}
@@ -190,6 +198,11 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 		}
 		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.scale, b.scale), cmp.Compare(a.unit, b.unit))
 	})
+	sorted := make([]request, len(sol.reqs))
+	for k, x := range perm {
+		sorted[k] = sol.reqs[x]
+	}
+	sol.reqs = sorted
 	type lv struct {
 		scale bool
 		prio  int
@@ -334,14 +347,9 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 	s := &solver{j: j, reqs: reqs, gp: make(map[int32]*gpools), pp: make(map[int32]*ppools),
 		one: make(map[int32]int32), bnode: make(map[int32]int32), zeroV: make([]int64, j.K),
+		lbBuf: make([]int64, j.K),
 		hubAt: make(map[hubKey]int32)}
 	s.d.tmp, s.d.tmp2 = make([]int64, j.K), make([]int64, j.K)
-	s.d.rankOf = func(v int32) uint8 {
-		if s.freeExit(v) {
-			return 1
-		}
-		return 3
-	}
 	s.d.sink = make([]int64, j.K)
 	s.d.intr = make([]int64, j.K)
 	s.d.intr[j.lw+3] = 1

@@ -107,7 +107,6 @@ type hentry struct {
 
 // dij is Dijkstra's reusable state.
 type dij struct {
-	rankOf  func(node int32) uint8
 	q       queue
 	dist    []int64
 	seen    []int32
@@ -142,17 +141,19 @@ func vcmp(a, b []int64) int {
 // Its rank breaks ties between equal keys: the sink, then pools with a
 // free exit (they reach the sink at once), then a request's next options,
 // then the rest (full pools fan out to their holders).
-func (d *dij) push(key []int64, node, lazy int32) {
+func (s *solver) push(key []int64, node, lazy int32) {
 	var rank uint8
 	switch {
 	case lazy >= 0:
 		rank = 2
 	case node < 0:
 		rank = 0
+	case s.freeExit(node):
+		rank = 1
 	default:
-		rank = d.rankOf(node)
+		rank = 3
 	}
-	d.q.push(key, node, lazy, rank)
+	s.d.q.push(key, node, lazy, rank)
 }
 
 func (d *dij) pop() hentry {
@@ -223,7 +224,7 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 		}
 		copy(d.sink, t)
 		d.sinkSet, d.sinkP = true, pe
-		d.push(t, -1, -1)
+		s.push(t, -1, -1)
 		return
 	}
 	dv := s.deltaOf(v)[:len(t)]
@@ -235,7 +236,7 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 	}
 	copy(s.see(v), t)
 	d.prev[v] = pe
-	d.push(t, v, -1)
+	s.push(t, v, -1)
 }
 
 // augment adds request r (component index) along a shortest path.
@@ -249,7 +250,7 @@ func (s *solver) augment(r int) {
 	d.sinkSet = false
 	src := s.st[r].nodeID
 	s.cur = src
-	d.push(s.see(src), src, -1)
+	s.push(s.see(src), src, -1)
 	for !d.q.empty() {
 		e := d.pop()
 		key := d.q.keys[e.key : e.key+int32(K)]
@@ -408,7 +409,7 @@ func (s *solver) pushLazyAt(r int32, du, cost []int64) {
 	for i := range t {
 		t[i] = du[i] + cost[i] - dr[i]
 	}
-	s.d.push(t, -1, r)
+	s.push(t, -1, r)
 }
 
 // materialize reads request r's next option and relaxes its edge, unless
@@ -429,7 +430,7 @@ func (s *solver) materialize(r int32, key []int64) {
 			t[i] = du[i] + o.cost[i] - dr[i]
 		}
 		if vcmp(t, key) > 0 {
-			s.d.push(t, -1, r)
+			s.push(t, -1, r)
 			return
 		}
 		// The options of the key's cost are read at once: each would be

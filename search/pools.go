@@ -170,6 +170,7 @@ type solver struct {
 	d     dij
 	cur   int32 // the request node being added
 	zeroV []int64
+	lbBuf []int64 // a stream's lower bound (see structuredLower)
 	// levelMax: per priority level, a bound of its requests' potentials.
 	levelMax [][]int64
 	hubs     []hub

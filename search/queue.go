@@ -29,7 +29,7 @@ type bucket struct {
 	count       int32
 }
 
-// nRanks is the number of ranks (see dij.push).
+// nRanks is the number of ranks (see solver.push).
 const nRanks = 4
 
 type qent struct {

@@ -42,10 +42,13 @@ type stream struct {
 }
 
 // seg is a group read at one level: every pool of it at that level has
-// the same cost for the request.
+// the same cost for the request, its option terms with the level's
+// reconfigurations (a block's segments are many and few are read: the
+// cost vector is made when one is).
 type seg struct {
-	g    int32
-	cost []int64
+	g  int32
+	gp *gpools // the group's pools, once read
+	t  [termCount]int64
 }
 
 // source is a sorted run of options, built when first needed.
@@ -176,6 +179,14 @@ func (s *solver) costVec(o *option) []int64 {
 	return v
 }
 
+// segCost writes into v (K words, level terms zero) the cost of a
+// segment's options at level t.
+func (s *solver) segCost(terms *[termCount]int64, t int, v []int64) []int64 {
+	copy(v[s.j.lw:], terms[:])
+	v[s.j.lw+5] = int64(t)
+	return v
+}
+
 // peek returns the next option without consuming it.
 func (st *stream) peek() (sopt, bool) {
 	if !st.has && !st.done {
@@ -290,12 +301,14 @@ func (st *stream) nextSeg() bool {
 			st.loaded, st.t, st.si = true, st.t0, 0
 		}
 		if st.si < len(st.segs) {
-			sg := st.segs[st.si]
+			sg := &st.segs[st.si]
 			st.si++
-			if tg := st.s.levelTargets(sg.g, f, st.t, st.cur[:0]); len(tg) > 0 {
+			if sg.gp == nil {
+				sg.gp = st.s.groupPools(sg.g)
+			}
+			if tg := st.s.levelTargets(sg.g, sg.gp, f, st.t, st.cur[:0]); len(tg) > 0 {
 				st.cur, st.cp = tg, 0
-				st.cost = slices.Clone(sg.cost)
-				st.cost[st.s.j.lw+5] = int64(st.t)
+				st.cost = st.s.segCost(&sg.t, st.t, st.s.vec())
 				return true
 			}
 			continue
@@ -323,7 +336,7 @@ func (st *stream) loadBlock() bool {
 			if g, ok := inv.idx.gidx[exactKey(f)]; ok {
 				st.g0 = g
 				o := option{stage: stgExact}
-				st.segs = append(st.segs, seg{g, s.costVec(&o)})
+				st.segs = append(st.segs, seg{g: g, t: terms(&o)})
 			}
 		}
 		return true
@@ -335,7 +348,7 @@ func (st *stream) loadBlock() bool {
 					continue
 				}
 				o := option{stage: stgRelaxed, surMHz: c.mhz, surMem: c.mem}
-				st.segs = append(st.segs, seg{g, s.costVec(&o)})
+				st.segs = append(st.segs, seg{g: g, t: terms(&o)})
 			}
 		}
 		return true
@@ -354,7 +367,7 @@ func (st *stream) loadBlock() bool {
 		for k < len(vs) && vs[k].prio == b.prio && vs[k].intr == b.intr {
 			v := vs[k]
 			o := option{stage: stgPreempt, vprio: v.prio, interrupted: v.intr, victims: 1, surMHz: v.mhz, surMem: v.mem}
-			st.segs = append(st.segs, seg{v.g, s.costVec(&o)})
+			st.segs = append(st.segs, seg{g: v.g, t: terms(&o)})
 			k++
 		}
 		st.ci = k
@@ -368,11 +381,10 @@ func (st *stream) loadBlock() bool {
 const hubMin = 3
 
 // levelTargets appends to out the flow nodes through which node f reaches
-// the pools of standalone group g with t reconfigurations: 0 = the pool
+// the pools gp of standalone group g with t reconfigurations: 0 = the pool
 // of f's zone and VLAN set, 1 = the hubs of f's zone and of f's VLAN set,
 // 2 = the hub of all the group's pools.
-func (s *solver) levelTargets(g int32, f *fnode, t int, out []int32) []int32 {
-	gp := s.groupPools(g)
+func (s *solver) levelTargets(g int32, gp *gpools, f *fnode, t int, out []int32) []int32 {
 	z, v := f.zone, f.vlans
 	add := func(n int32) {
 		if n >= 0 {
@@ -1191,15 +1203,12 @@ func (st *stream) structuredLower() []int64 {
 		return st.cost
 	}
 	if st.loaded {
+		// (lbBuf: lower's callers read the bound before the next.)
 		if st.si < len(st.segs) {
-			c := slices.Clone(st.segs[st.si].cost)
-			c[j.lw+5] = int64(st.t)
-			return c
+			return st.s.segCost(&st.segs[st.si].t, st.t, st.s.lbBuf)
 		}
 		if st.t < 2 && len(st.segs) > 0 {
-			c := slices.Clone(st.segs[0].cost)
-			c[j.lw+5] = int64(st.t + 1)
-			return c
+			return st.s.segCost(&st.segs[0].t, st.t+1, st.s.lbBuf)
 		}
 	}
 	var o option
@@ -1220,7 +1229,6 @@ func (st *stream) structuredLower() []int64 {
 	default:
 		return nil
 	}
-	c := st.s.costVec(&o)
-	c[j.lw+5] = int64(st.t0)
-	return c
+	t := terms(&o)
+	return st.s.segCost(&t, st.t0, st.s.lbBuf)
 }
