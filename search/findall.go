@@ -124,14 +124,15 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 	sol, err := inv.solveJointAs(op, failed, scale, lazy, packLevels)
 	if err == nil && sol.broken {
 		// Never seen: the flow's invariants keep the packed terms in
-		// range (see levelUnit). Solved again with a word per level.
+		// range (see levelUnit and terms.go). Solved again with a word
+		// per level and per option term.
 		sol, err = inv.solveJointAs(op, failed, scale, lazy, false)
 	}
 	return sol, err
 }
 
-// packLevels packs the priority levels' terms (tests turn it off to
-// compare).
+// packLevels packs the priority levels' terms and the option terms
+// (tests turn it off to compare).
 var packLevels = true
 
 func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRequest, lazy, pack bool) (*solution, error) {
@@ -250,7 +251,10 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 	if j.packed {
 		j.lw = (j.levels + levelsPerWord - 1) / levelsPerWord
 	}
-	j.K = j.lw + termCount
+	if !pack || !j.layTerms(len(sol.reqs), inv.termBounds(sol.reqs)) {
+		j.unpackedTerms()
+	}
+	j.K = j.lw + j.tw
 	j.budget = inv.budgets(excluded)
 	for k := range sol.reqs {
 		for _, f := range sol.reqs[k].nodes {
@@ -352,7 +356,7 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 	s.d.tmp, s.d.tmp2 = make([]int64, j.K), make([]int64, j.K)
 	s.d.sink = make([]int64, j.K)
 	s.d.intr = make([]int64, j.K)
-	s.d.intr[j.lw+3] = 1
+	j.putTerms(s.d.intr, &[termCount]int64{3: 1})
 	s.st = make([]rstate, len(reqs))
 	for ci, k := range reqs {
 		r := &j.reqs[k]
@@ -548,7 +552,7 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 		case st.at == -1:
 			cost[st.req.level]++
 		case st.at >= 0:
-			for i, v := range st.opts[st.at].cost[j.lw:] {
+			for i, v := range j.termsOf(st.opts[st.at].cost) {
 				cost[j.levels+i] += v
 			}
 		}
@@ -656,7 +660,8 @@ func (s *solver) expand(sol *solution, used *lsSet, victims []victimRef) []victi
 		case st.at >= 0:
 			u := got[ci]
 			so := &st.opts[st.at]
-			stage := uint8(so.cost[s.j.lw+1])
+			ct := s.j.termsOf(so.cost)
+			stage := uint8(ct[1])
 			pol, mm := &req.pol, req.pol.AllowPartitionMismatch
 			if stage == stgExact {
 				pol, mm = &Policy{}, false
@@ -665,7 +670,7 @@ func (s *solver) expand(sol *solution, used *lsSet, victims []victimRef) []victi
 			if !inv.eval(req, inv.lsMembers(u.li), pol, mm, &o) {
 				panic("search: a pool's logical server does not fit")
 			}
-			if o.reconfig != so.cost[s.j.lw+5] {
+			if o.reconfig != ct[5] {
 				panic("search: a pool's logical server costs other reconfigurations than its option")
 			}
 			if o.pairs != nil {

@@ -304,7 +304,7 @@ func (s *solver) augment(r int) {
 		for i := range pv {
 			pv[i] += d.sink[i] - dv[i]
 		}
-		if s.j.packed && !levelsCheck(pv[:s.j.lw]) {
+		if s.j.packed && !levelsCheck(pv[:s.j.lw]) || !termsCheck(s.j, pv) {
 			s.j.broken = true
 		}
 		if n := s.nodes[v]; n.kind == nReq {

@@ -180,6 +180,9 @@ type Inventory struct {
 	nStandby  int
 	nActive   int
 	minPrio   int // the lowest priority of an Active server (0: none)
+	// the largest magnitude of an Active server's priority, and the most
+	// members of a logical server in service (bounds of option terms)
+	maxPrio, maxLS int
 
 	opts []Option // kept for With
 }
@@ -528,6 +531,7 @@ func (inv *Inventory) hardOf(s *srv) hardKey {
 func (inv *Inventory) countStates() {
 	inv.counts = make(map[countKey]int32)
 	inv.nStandby, inv.nActive, inv.minPrio = 0, 0, 0
+	inv.maxPrio, inv.maxLS = 0, 0
 	for i := range inv.srvs {
 		s := &inv.srvs[i]
 		var g uint8
@@ -540,10 +544,12 @@ func (inv *Inventory) countStates() {
 			if inv.nActive == 0 || s.prio < inv.minPrio {
 				inv.minPrio = s.prio
 			}
+			inv.maxPrio = max(inv.maxPrio, s.prio, -s.prio)
 			inv.nActive++
 		default:
 			continue
 		}
+		inv.maxLS = max(inv.maxLS, int(inv.ls[s.ls].n))
 		hk := inv.hardOf(s)
 		inv.counts[countKey{g, hk.arr, -1, -1, -1}]++
 		inv.counts[countKey{g, hk.arr, hk.chip, -1, -1}]++

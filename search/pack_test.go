@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -94,9 +95,9 @@ func packCases(t *testing.T, n int) []packCase {
 }
 
 // TestPackedLevelsMatchUnpacked: the priority levels' terms packed two bits
-// each give the plans a word per level gives, the potentials never leave
-// the packed range, and when the check says they did the round is solved
-// again unpacked.
+// each, and the option terms packed (terms.go), give the plans a word per
+// level and per term gives, the potentials never leave the packed range,
+// and when the check says they did the round is solved again unpacked.
 func TestPackedLevelsMatchUnpacked(t *testing.T) {
 	n := 4000
 	if testing.Short() {
@@ -154,5 +155,144 @@ func TestPackedLevelsMatchUnpacked(t *testing.T) {
 	}
 	if fell == 0 {
 		t.Fatal("no round took the fallback")
+	}
+}
+
+// TestTermLayout: packed option terms decode to what was put in; words
+// compare as their digits do, lexicographically, for every digit the
+// solver may keep (within ±2.5Q, see terms.go); add and subtract digit by
+// digit; and termsOK accepts a potential's digits within ±Q only.
+func TestTermLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 16))
+	for round := range 300 {
+		var mx [termCount]int64
+		for k := range mx {
+			mx[k] = rng.Int64N(1 << rng.IntN(20))
+		}
+		R := 1 + rng.IntN(5000)
+		j := &joint{lw: 1 + rng.IntN(2)}
+		if !j.layTerms(R, mx) {
+			t.Fatalf("round %d: bounds %v, %d requests: not packed", round, mx, R)
+		}
+		K := j.lw + j.tw
+		if j.tw >= termCount {
+			t.Fatalf("round %d: %d words", round, j.tw)
+		}
+		// A random digit vector within ±lim[t] of each field, and its word.
+		vecOf := func(lim func(t int) int64) ([termCount]int64, []int64) {
+			var d [termCount]int64
+			v := make([]int64, K)
+			for k := range d {
+				l := lim(k)
+				switch rng.IntN(4) {
+				case 0:
+					d[k] = 0
+				case 1:
+					d[k] = l
+				case 2:
+					d[k] = -l
+				default:
+					d[k] = rng.Int64N(2*l+1) - l
+				}
+				v[j.lw+j.tf[k].w] += d[k] << j.tf[k].shift
+			}
+			return d, v
+		}
+		kept := func(k int) int64 { return 5 << j.tf[k].g >> 1 } // 2.5Q
+		for range 50 {
+			// Option terms (0..max) in and out.
+			var x [termCount]int64
+			for k := range x {
+				x[k] = rng.Int64N(j.tf[k].max + 1)
+			}
+			v := make([]int64, K)
+			j.putTerms(v, &x)
+			if j.broken || j.termsOf(v) != x {
+				t.Fatalf("round %d: put %v, read %v (broken %v)", round, x, j.termsOf(v), j.broken)
+			}
+			j.setTerm(v, 5, x[5]/2)
+			x[5] /= 2
+			if j.termsOf(v) != x {
+				t.Fatalf("round %d: setTerm: read %v, want %v", round, j.termsOf(v), x)
+			}
+			// Order and arithmetic of kept vectors.
+			da, a := vecOf(kept)
+			db, b := vecOf(kept)
+			if got, want := vcmp(a, b), slices.Compare(da[:], db[:]); got != want {
+				t.Fatalf("round %d: %v vs %v: words compare %d, digits %d", round, da, db, got, want)
+			}
+			if j.termsOf(a) != da {
+				t.Fatalf("round %d: digits %v read as %v", round, da, j.termsOf(a))
+			}
+			dh, h := vecOf(func(k int) int64 { return kept(k) / 2 })
+			dg, g := vecOf(func(k int) int64 { return kept(k) / 2 })
+			for i := range h {
+				h[i] -= g[i]
+			}
+			for k := range dh {
+				dh[k] -= dg[k]
+			}
+			if j.termsOf(h) != dh {
+				t.Fatalf("round %d: difference read %v, want %v", round, j.termsOf(h), dh)
+			}
+			// The potentials' check.
+			q := func(k int) int64 { return 1<<j.tf[k].g - 1 }
+			if _, p := vecOf(q); !j.termsOK(p) {
+				t.Fatalf("round %d: a potential within ±Q rejected", round)
+			}
+			bad := rng.IntN(termCount)
+			_, p := vecOf(q)
+			off := int64(1)<<j.tf[bad].g + rng.Int64N(5<<j.tf[bad].g)
+			if rng.IntN(2) == 0 {
+				off = -off - 1
+			}
+			p[j.lw+j.tf[bad].w] += off << j.tf[bad].shift
+			if d := j.termsOf(p)[bad]; d >= -1<<j.tf[bad].g && d < 1<<j.tf[bad].g {
+				continue // moved back into range
+			}
+			if j.termsOK(p) {
+				t.Fatalf("round %d: term %d's potential %d accepted (Q = %d)", round, bad, j.termsOf(p)[bad], int64(1)<<j.tf[bad].g)
+			}
+		}
+		// An option term above its bound marks the round.
+		var x [termCount]int64
+		x[rng.IntN(termCount)] = 1 << 40
+		j.putTerms(make([]int64, K), &x)
+		if !j.broken {
+			t.Fatalf("round %d: term %v above its bound not caught", round, x)
+		}
+	}
+	// Bounds that cannot be packed: unpacked.
+	j := &joint{lw: 1}
+	if j.layTerms(1000, [termCount]int64{1 << 50, 1 << 50}) {
+		t.Fatal("terms of 2^50 packed")
+	}
+}
+
+// TestPackedTermsFallback: when a potential's terms leave their range the
+// round is solved again unpacked, with the unpacked plans.
+func TestPackedTermsFallback(t *testing.T) {
+	termsCheck = func(j *joint, v []int64) bool { return !j.tpacked }
+	defer func() { termsCheck = (*joint).termsOK }()
+	cases := packCases(t, 200)
+	fell := 0
+	for i, c := range cases {
+		p, err := c.inv.solveJoint("find joint", c.failed, c.scale, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := c.inv.solveJointAs("find joint", c.failed, c.scale, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(p.plans, u.plans) {
+			t.Fatalf("case %d: plans after the fallback differ from unpacked", i)
+		}
+		if q, _ := c.inv.solveJointAs("find joint", c.failed, c.scale, true, true); q.broken {
+			fell++
+		}
+	}
+	if fell < len(cases)/2 {
+		t.Fatalf("%d of %d rounds took the fallback", fell, len(cases))
 	}
 }

@@ -134,15 +134,20 @@ type joint struct {
 	// A cost vector is lw words of priority levels' terms, then the
 	// option terms (K in all); see levelUnit. broken records that a
 	// potential left the packed encoding's range (see augment).
-	lw, K    int
-	packed   bool
-	broken   bool
-	relZ     map[int32]bool
-	relV     map[int32]bool
-	zcls     []int32 // per interned string: its zone class (see zclass)
-	vcls     []int32 // per VLAN set: its class
-	excluded *lsSet
-	budget   map[int32]int
+	lw, K  int
+	packed bool
+	broken bool
+	// the option terms' words (tw of them) and fields; see terms.go
+	tf           [termCount]termField
+	tw           int
+	tpacked      bool
+	tbias, tmask [termCount]int64 // per term word: termsOK's check
+	relZ         map[int32]bool
+	relV         map[int32]bool
+	zcls         []int32 // per interned string: its zone class (see zclass)
+	vcls         []int32 // per VLAN set: its class
+	excluded     *lsSet
+	budget       map[int32]int
 	// caches of classesFor and victimsFor
 	clsCache map[classKey][]classCosts
 	vicCache map[victimKey][]victimGroup

@@ -175,15 +175,17 @@ func (h *srcHeap) push(x *source, lv int) {
 func (s *solver) costVec(o *option) []int64 {
 	v := s.vec()
 	t := terms(o)
-	copy(v[s.j.lw:], t[:])
+	s.j.putTerms(v, &t)
 	return v
 }
 
 // segCost writes into v (K words, level terms zero) the cost of a
 // segment's options at level t.
 func (s *solver) segCost(terms *[termCount]int64, t int, v []int64) []int64 {
-	copy(v[s.j.lw:], terms[:])
-	v[s.j.lw+5] = int64(t)
+	x := *terms
+	x[5] = int64(t)
+	clear(v[s.j.lw:])
+	s.j.putTerms(v, &x)
 	return v
 }
 
@@ -673,11 +675,10 @@ func (s *solver) pushPart2(st *stream, stage uint8, g int32, so sigOK, ord int64
 // (A generator's own bound stays as it is: it bounds the groups after
 // its next one too, which zoneLB does not.)
 func (s *solver) zoneTight(lb []int64, req *request, g int32) []int64 {
-	i := s.j.lw + 5
-	if zb := s.zoneLB(req, g); zb > lb[i] {
+	if zb := s.zoneLB(req, g); zb > s.j.term(lb, 5) {
 		v := s.vec()
 		copy(v, lb)
-		v[i] = zb
+		s.j.setTerm(v, 5, zb)
 		return v
 	}
 	return lb
@@ -937,7 +938,7 @@ func (s *solver) buildPart2(x *source, req *request) {
 		if costs[re] == nil {
 			v := s.vec()
 			copy(v, x.lb)
-			v[s.j.lw+5] = int64(re)
+			s.j.setTerm(v, 5, int64(re))
 			costs[re] = v
 		}
 		return costs[re]
