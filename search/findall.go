@@ -353,7 +353,7 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 		one: make(map[int32]int32), bnode: make(map[int32]int32), zeroV: make([]int64, j.K),
 		lbBuf: make([]int64, j.K),
 		hubAt: make(map[hubKey]int32)}
-	s.d.tmp, s.d.tmp2 = make([]int64, j.K), make([]int64, j.K)
+	s.d.tmp, s.d.tmp2, s.d.base = make([]int64, j.K), make([]int64, j.K), make([]int64, j.K)
 	s.d.sink = make([]int64, j.K)
 	s.d.intr = make([]int64, j.K)
 	j.putTerms(s.d.intr, &[termCount]int64{3: 1})

@@ -119,6 +119,7 @@ type dij struct {
 	sinkP   prevEdge
 	tmp     []int64
 	tmp2    []int64
+	base    []int64 // the node being expanded: its distance less its potential
 	intr    []int64 // the cost of one interrupted victim
 	lazyKey []int64 // the key of the lazy entry being materialized
 }
@@ -206,18 +207,28 @@ func (s *solver) deltaW(v int32) []int64 {
 	return s.deltaOf(v)
 }
 
-// relax offers node v the distance du + c - delta(u) + delta(v).
-func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
+// setBase sets and returns the base of u's edges: d(u) - delta(u).
+func (s *solver) setBase(u int32) []int64 {
+	b := s.d.base
+	du, dr := s.distOf(u)[:len(b)], s.deltaOf(u)[:len(b)]
+	for i := range b {
+		b[i] = du[i] - dr[i]
+	}
+	return b
+}
+
+// relax offers node v (the sink when v < 0) the distance base + c +
+// delta(v), base being setBase's for the edge's tail.
+func (s *solver) relax(base, c []int64, v int32, pe prevEdge) {
 	d := &s.d
 	if v >= 0 && d.done[v] == d.stamp {
 		return
 	}
 	t := d.tmp
-	du2 := s.deltaOf(u)
-	du, c, du2 = du[:len(t)], c[:len(t)], du2[:len(t)]
+	base, c = base[:len(t)], c[:len(t)]
 	if v < 0 {
 		for i := range t {
-			t[i] = du[i] + c[i] - du2[i]
+			t[i] = base[i] + c[i]
 		}
 		if d.sinkSet && vcmp(t, d.sink) >= 0 {
 			return
@@ -227,14 +238,28 @@ func (s *solver) relax(u int32, du, c []int64, v int32, pe prevEdge) {
 		s.push(t, -1, -1)
 		return
 	}
-	dv := s.deltaOf(v)[:len(t)]
-	for i := range t {
-		t[i] = du[i] + c[i] - du2[i] + dv[i]
+	n := &s.nodes[v]
+	if n.dOff >= 0 {
+		dv := s.delta[n.dOff:][:len(t)]
+		for i := range t {
+			t[i] = base[i] + c[i] + dv[i]
+		}
+	} else {
+		for i := range t {
+			t[i] = base[i] + c[i]
+		}
 	}
-	if d.seen[v] == d.stamp && vcmp(t, s.distOf(v)) >= 0 {
-		return
+	if d.seen[v] == d.stamp {
+		dist := d.dist[n.xOff:][:len(t)]
+		if vcmp(t, dist) >= 0 {
+			return
+		}
+		copy(dist, t)
+	} else {
+		d.seen[v] = d.stamp
+		n.xOff = int32(len(d.dist))
+		d.dist = append(d.dist, t...)
 	}
-	copy(s.see(v), t)
 	d.prev[v] = pe
 	s.push(t, v, -1)
 }
@@ -321,6 +346,7 @@ func (s *solver) augment(r int) {
 func (s *solver) expandNode(u int32) {
 	d := &s.d
 	du := s.distOf(u)
+	base := s.setBase(u)
 	n := s.nodes[u]
 	zero := s.zeroV
 	switch n.kind {
@@ -336,12 +362,12 @@ func (s *solver) expandNode(u int32) {
 			if o.node == own {
 				continue
 			}
-			s.relax(u, du, o.cost, o.node, prevEdge{u, eOpt, int32(oi)})
+			s.relax(base, o.cost, o.node, prevEdge{u, eOpt, int32(oi)})
 		}
 		if st.at != -1 {
-			s.relax(u, du, st.unplV, -1, prevEdge{u, eUnpl, r})
+			s.relax(base, st.unplV, -1, prevEdge{u, eUnpl, r})
 		}
-		s.pushLazy(r, du)
+		s.pushLazy(r, base)
 	case nIn:
 		p := s.pools.at(n.ref)
 		if p.dead && !s.swapBelow(du) {
@@ -355,10 +381,10 @@ func (s *solver) expandNode(u int32) {
 				// A free pool without a scale-in budget: no path through
 				// its holders beats its exit (the flow has no negative
 				// cycle), so they are not read.
-				s.relax(u, du, zero, -1, prevEdge{u, eInSink, n.ref})
+				s.relax(base, zero, -1, prevEdge{u, eInSink, n.ref})
 				return
 			}
-			s.relax(u, du, zero, p.out, prevEdge{u, eIn2Out, n.ref})
+			s.relax(base, zero, p.out, prevEdge{u, eIn2Out, n.ref})
 		}
 		for _, h := range p.holders {
 			st := &s.st[h]
@@ -366,26 +392,26 @@ func (s *solver) expandNode(u int32) {
 			for i, v := range st.opts[st.at].cost {
 				c[i] = -v
 			}
-			s.relax(u, du, c, st.nodeID, prevEdge{u, eRev, h})
+			s.relax(base, c, st.nodeID, prevEdge{u, eRev, h})
 		}
 	case nOut:
 		p := s.pools.at(n.ref)
 		b := &s.bud[p.budget]
-		s.relax(u, du, zero, b.id, prevEdge{u, eOut2B, n.ref})
-		s.relax(u, du, d.intr, -1, prevEdge{u, eOutSink, n.ref})
+		s.relax(base, zero, b.id, prevEdge{u, eOut2B, n.ref})
+		s.relax(base, d.intr, -1, prevEdge{u, eOutSink, n.ref})
 		if len(p.holders) > 0 {
-			s.relax(u, du, zero, p.in, prevEdge{u, eOut2In, n.ref})
+			s.relax(base, zero, p.in, prevEdge{u, eOut2In, n.ref})
 		}
 	case nHub:
-		s.expandHub(u, du)
+		s.expandHub(u, du, base)
 	case nBud:
 		b := &s.bud[n.ref]
 		if b.used < b.cap {
-			s.relax(u, du, zero, -1, prevEdge{u, eB2Sink, n.ref})
+			s.relax(base, zero, -1, prevEdge{u, eB2Sink, n.ref})
 		}
 		for _, pi := range b.pools {
 			if p := s.pools.at(pi); p.viaB > 0 {
-				s.relax(u, du, zero, p.out, prevEdge{u, eB2Out, pi})
+				s.relax(base, zero, p.out, prevEdge{u, eB2Out, pi})
 			}
 		}
 	}
@@ -394,20 +420,15 @@ func (s *solver) expandNode(u int32) {
 // pushLazy queues request r's options not yet materialized, at the lowest
 // reduced distance they could have: from a lower bound of the next one's
 // cost that costs nothing to compute (its stream's position).
-func (s *solver) pushLazy(r int32, du []int64) {
+func (s *solver) pushLazy(r int32, base []int64) {
 	st := &s.st[r]
 	lb, ok := st.str.lower()
 	if !ok {
 		return
 	}
-	s.pushLazyAt(r, du, lb)
-}
-
-func (s *solver) pushLazyAt(r int32, du, cost []int64) {
 	t := s.d.tmp
-	dr := s.deltaOf(s.st[r].nodeID)
 	for i := range t {
-		t[i] = du[i] + cost[i] - dr[i]
+		t[i] = base[i] + lb[i]
 	}
 	s.push(t, -1, r)
 }
@@ -418,8 +439,7 @@ func (s *solver) pushLazyAt(r int32, du, cost []int64) {
 func (s *solver) materialize(r int32, key []int64) {
 	st := &s.st[r]
 	u := st.nodeID
-	du := s.distOf(u)
-	dr := s.deltaOf(u)
+	base := s.setBase(u)
 	t := s.d.tmp
 	for {
 		o, ok := st.str.peek()
@@ -427,7 +447,7 @@ func (s *solver) materialize(r int32, key []int64) {
 			return
 		}
 		for i := range t {
-			t[i] = du[i] + o.cost[i] - dr[i]
+			t[i] = base[i] + o.cost[i]
 		}
 		if vcmp(t, key) > 0 {
 			s.push(t, -1, r)
@@ -438,11 +458,10 @@ func (s *solver) materialize(r int32, key []int64) {
 		st.str.pop()
 		st.opts = append(st.opts, o)
 		s.grow()
-		s.relax(u, du, o.cost, o.node, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
-		du = s.distOf(u)
+		s.relax(base, o.cost, o.node, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
 		if s.freeExit(o.node) {
 			// A free pool: the rest waits behind it.
-			s.pushLazy(r, du)
+			s.pushLazy(r, base)
 			return
 		}
 	}

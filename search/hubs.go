@@ -143,7 +143,7 @@ func (s *solver) freeExit(v int32) bool {
 // expandHub relaxes the edges of hub u to its pools. With a free pool
 // and no budget only the first free pool is offered: it reaches the sink
 // at the hub's distance, which no other pool beats.
-func (s *solver) expandHub(u int32, du []int64) {
+func (s *solver) expandHub(u int32, du, base []int64) {
 	h := &s.hubs[s.nodes[u].ref]
 	if h.dead && !s.swapBelow(du) {
 		// Its pools are dead, and none is close enough for a swap.
@@ -153,7 +153,7 @@ func (s *solver) expandHub(u int32, du []int64) {
 	if h.free > 0 && !h.budget {
 		for _, pi := range h.pools {
 			if p := s.pools.at(pi); int32(len(p.holders)) < p.cap {
-				s.relax(u, du, zero, p.in, prevEdge{u, eHub, pi})
+				s.relax(base, zero, p.in, prevEdge{u, eHub, pi})
 				return
 			}
 		}
@@ -164,7 +164,7 @@ func (s *solver) expandHub(u int32, du []int64) {
 		if p.cap == 0 && len(p.holders) == 0 {
 			continue
 		}
-		s.relax(u, du, zero, p.in, prevEdge{u, eHub, pi})
+		s.relax(base, zero, p.in, prevEdge{u, eHub, pi})
 	}
 }
 
