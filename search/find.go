@@ -282,6 +282,9 @@ type explainer struct {
 	// excluded; a request of one CPU model rejects most classes).
 	codes map[hardKey][]int32
 	cache map[explainKey]string
+	// others: per hard key, the combinations' logical servers (see
+	// comboLS) not among its specials
+	others map[hardKey][]int32
 }
 
 type explainKey struct {
@@ -294,7 +297,8 @@ type explainKey struct {
 }
 
 func (inv *Inventory) newExplainer(taken, excluded *lsSet) *explainer {
-	e := &explainer{taken: taken, special: make(map[hardKey][]int32), codes: make(map[hardKey][]int32), cache: make(map[explainKey]string)}
+	e := &explainer{taken: taken, special: make(map[hardKey][]int32), codes: make(map[hardKey][]int32), cache: make(map[explainKey]string),
+		others: make(map[hardKey][]int32)}
 	add := func(li int32) {
 		seen := hardKey{-2, -2, -2, -2}
 		for _, m := range inv.lsMembers(li) {
@@ -570,27 +574,48 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 			special = append(special, li)
 		}
 	}
+	if ex != nil {
+		// The combinations' servers the round's specials do not hold
+		// are the same for every request of the hard key.
+		others, ok := ex.others[hk]
+		if !ok {
+			others = inv.comboLS(hk, nil)
+			others = slices.DeleteFunc(others, func(li int32) bool {
+				_, found := slices.BinarySearch(ex.special[hk], li)
+				return found
+			})
+			ex.others[hk] = others
+		}
+		// (The request's own logical server is excluded, so among the
+		// specials wherever a member of it counts.)
+		for _, li := range others {
+			fix(li)
+		}
+		return formatReasons(0, total, reasons)
+	}
 	if req.ls >= 0 {
 		special = append(special, req.ls)
 	}
-	for _, list := range [][]int32{x.usableBy[hk], x.lendBy[hk]} {
-		for _, ci := range list {
-			for _, m := range inv.combos[ci] {
-				special = append(special, inv.srvs[m].ls)
-			}
-		}
-	}
-	slices.Sort(special)
-	special = slices.Compact(special)
-	for _, li := range special {
-		if ex != nil {
-			if _, found := slices.BinarySearch(ex.special[hk], li); found {
-				continue // fixed above
-			}
-		}
+	for _, li := range inv.comboLS(hk, special) {
 		fix(li)
 	}
 	return formatReasons(0, total, reasons)
+}
+
+// comboLS appends to out the logical servers of the combinations a
+// request of hard key hk may compose or borrow, and returns out sorted,
+// without repeats.
+func (inv *Inventory) comboLS(hk hardKey, out []int32) []int32 {
+	x := &inv.idx
+	for _, list := range [][]int32{x.usableBy[hk], x.lendBy[hk]} {
+		for _, ci := range list {
+			for _, m := range inv.combos[ci] {
+				out = append(out, inv.srvs[m].ls)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // reasonBag counts reasons: a list searched from its end (the reasons of
