@@ -435,6 +435,22 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 	// moved: taken or excluded ones, members of combinations, of mixed
 	// partitions, and the request's own nodes.
 	isOwn := func(i int32) bool { return req.isMember(i) }
+	// rejects memoizes whether classReason rejects class hw (grouped or
+	// not): an explanation asks it of the same classes many times.
+	memo := make([]int8, 2*len(inv.hw)) // 1: rejected, 2: passes
+	rejects := func(hw int32, grouped bool) bool {
+		c := 2 * hw
+		if grouped {
+			c++
+		}
+		if memo[c] == 0 {
+			memo[c] = 2
+			if _, r := inv.classReason(req, hw, grouped); r {
+				memo[c] = 1
+			}
+		}
+		return memo[c] == 1
+	}
 	for _, e := range x.ecls[hk] {
 		if e.st == stActive && !pol.Preempt {
 			continue
@@ -466,7 +482,7 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 		if isOwn(i) || (s.state == stActive && !pol.Preempt) {
 			continue
 		}
-		if _, rejected := inv.classReason(req, s.hw, true); !rejected {
+		if !rejects(s.hw, true) {
 			reasons.add(inv.attrReason(req, s, taken), 1)
 		}
 	}
@@ -483,7 +499,7 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 			if (hardKey{e.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}) != hk {
 				continue
 			}
-			if _, rejected := inv.classReason(req, e.hw, true); !rejected {
+			if !rejects(e.hw, true) {
 				slots++
 			}
 		}
@@ -514,7 +530,7 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 					if inv.hardOf(s) != hk {
 						continue
 					}
-					if _, rejected := inv.classReason(req, s.hw, true); !rejected {
+					if !rejects(s.hw, true) {
 						reasons.add(inv.groupReason(req, s), int(x.pgroups[g].all.n))
 					}
 				}
@@ -528,7 +544,7 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 			if !counted(s) || inv.hardOf(s) != hk || inv.ls[li].state == lsOther {
 				continue
 			}
-			if _, rejected := inv.classReason(req, s.hw, inv.grouped(s)); rejected {
+			if rejects(s.hw, inv.grouped(s)) {
 				continue
 			}
 			g := inv.groupReason(req, s)
@@ -548,19 +564,12 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 		// rejects (see explainer.codes); then the others below, unless
 		// they are among them.
 		list, codes := ex.special[hk], ex.codes[hk]
-		memo := make([]int8, 2*len(inv.hw)) // 1: rejected, 2: passes
 		for k, li := range list {
 			switch c := codes[k]; {
 			case c == -2:
 				continue
 			case c >= 0:
-				if memo[c] == 0 {
-					memo[c] = 2
-					if _, rejected := inv.classReason(req, c/2, c%2 == 1); rejected {
-						memo[c] = 1
-					}
-				}
-				if memo[c] == 1 {
+				if rejects(c/2, c%2 == 1) {
 					continue
 				}
 			}
