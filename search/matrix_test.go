@@ -387,6 +387,16 @@ func keptBytes(build func() any) float64 {
 //	go test ./search -run XXX -bench Matrix -search.matrix=S100/C20/zone-unique/V7/standalone
 //	go test ./search -run XXX -bench 'Matrix//Find$' -search.matrix=all   # exact Find on every cell
 //	go test ./search -run XXX -bench 'Matrix//coldFind$' -search.matrix=C4/zone-unique/V1/2-node
+//
+// Even the thread's CPU time moves by up to 2x on a shared machine. The
+// instructions a FindAll runs do not: count them under valgrind's
+// cachegrind, for -benchtime=1x and 3x (the setup is the same, so half
+// the difference is one FindAll), with one P, no collection, no
+// asynchronous preemption and no RDTSCP (valgrind does not decode it):
+//
+//	go test -c -o /tmp/s.test ./search
+//	GOMAXPROCS=1 GOGC=off GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=cachegrind \
+//	    /tmp/s.test -test.run XXX -test.bench 'Matrix/.*/FindAll$' -search.matrix=S1/C500/zone-rack/V1/standalone -test.benchtime=3x
 func BenchmarkMatrix(b *testing.B) {
 	if *matrixFlag == "" {
 		b.Skip("name cells with -search.matrix")
