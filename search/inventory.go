@@ -217,6 +217,11 @@ const (
 	maxPorts = 1 << 16
 )
 
+// MaxPriority bounds a priority's magnitude (a Server's, a scale-out's):
+// far above any real ranking, low enough that a round's sums of victims'
+// priorities cannot overflow.
+const MaxPriority = 1 << 31
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("search: "+format+": %w", append(args, ErrInvalid)...)
 }
@@ -288,6 +293,9 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		}
 		if h.CPUMHz > maxMHz || int64(h.MemoryMiB) > maxMiB || h.NICPorts > maxPorts || h.HBAPorts > maxPorts {
 			return nil, invalid("server %s: hardware size out of range", s.ID)
+		}
+		if s.Priority > MaxPriority || s.Priority < -MaxPriority {
+			return nil, invalid("server %s: priority %d out of range (±%d)", s.ID, s.Priority, MaxPriority)
 		}
 		hw, ok := hwIdx[h]
 		if !ok {

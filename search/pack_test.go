@@ -296,3 +296,51 @@ func TestPackedTermsFallback(t *testing.T) {
 		t.Fatalf("%d of %d rounds took the fallback", fell, len(cases))
 	}
 }
+
+// TestPackedTermsWidePriorities: priorities scaled up to the largest an
+// inventory takes (every comparison kept) widen the victim priority's
+// field; the plans are still the unpacked ones.
+func TestPackedTermsWidePriorities(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 16))
+	packed := 0
+	for i := range 600 {
+		kn := plainKnobs
+		if i%2 == 1 {
+			kn = lendKnobs
+		}
+		in := randInstanceWith(rng, kn)
+		shift := []uint{0, 12, 24}[i%3] // priorities up to 100 << 24 < MaxPriority
+		for k := range in.servers {
+			in.servers[k].Priority <<= shift
+		}
+		for k := range in.scale {
+			in.scale[k].Priority <<= shift
+		}
+		inv, err := NewInventory(in.servers, in.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := inv.solveJointAs("find joint", in.failed, in.scale, true, true)
+		if errors.Is(err, ErrInvalid) {
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		u, err := inv.solveJointAs("find joint", in.failed, in.scale, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.broken {
+			t.Fatalf("case %d (priorities << %d): a potential left the packed range", i, shift)
+		}
+		if !reflect.DeepEqual(p.plans, u.plans) {
+			t.Fatalf("case %d (priorities << %d): packed plans\n%+v\nunpacked\n%+v", i, shift, p.plans, u.plans)
+		}
+		if j := (&joint{}); j.layTerms(len(p.reqs), inv.termBounds(p.reqs)) {
+			packed++
+		}
+	}
+	if packed < 500 {
+		t.Fatalf("only %d of 600 rounds packed", packed)
+	}
+}

@@ -248,6 +248,8 @@ func TestScaleOut(t *testing.T) {
 			scale: []search.ScaleRequest{{Kind: search.ScaleOut, Like: "a", Count: -1}}, wantErr: search.ErrInvalid},
 		{name: "template VLAN out of range", servers: []search.Server{mk("s1", std, S, 0)},
 			scale: []search.ScaleRequest{{Kind: search.ScaleOut, Template: []search.Server{{Hardware: std, VLANs: []int{5000}}}}}, wantErr: search.ErrInvalid},
+		{name: "absurd priority", servers: []search.Server{mk("s1", std, S, 0)},
+			scale: []search.ScaleRequest{{Kind: search.ScaleOut, Template: []search.Server{{Hardware: std}}, Priority: 1 << 40}}, wantErr: search.ErrInvalid},
 	})
 }
 

@@ -62,6 +62,9 @@ func (inv *Inventory) scaleRequests(op string, si int, r *ScaleRequest) ([]reque
 				}
 				base.nodes = append(base.nodes, f)
 			}
+			if r.Priority > MaxPriority || r.Priority < -MaxPriority {
+				return nil, bad("priority %d out of range (±%d)", r.Priority, MaxPriority)
+			}
 			base.prio = r.Priority
 			if w, ok := inv.strID(r.Workload); ok {
 				if p, ok := inv.wlPolicy[w]; ok {

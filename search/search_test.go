@@ -235,6 +235,8 @@ func TestInvalidInput(t *testing.T) {
 		{"absurd MHz", []search.Server{mk("a", hwMHz(std, 1<<21), search.Active, 1)}, nil},
 		{"absurd policy minimum", ok, []search.Option{search.WithPolicy("a", search.Policy{MinCPUMHz: 1 << 21})}},
 		{"VLAN out of range", []search.Server{mk("a", std, search.Active, 1, vlans(5000))}, nil},
+		{"absurd priority", []search.Server{mk("a", std, search.Active, 1<<31+1)}, nil},
+		{"absurd negative priority", []search.Server{mk("a", std, search.Active, -(1<<31)-1)}, nil},
 		{"partition members disagree on priority", []search.Server{mk("a", std, search.Active, 1, part("P")), mk("b", std, search.Active, 2, part("P"))}, nil},
 		{"partition members disagree on workload", []search.Server{mk("a", std, search.Active, 1, part("P"), work("x")), mk("b", std, search.Active, 1, part("P"), work("y"))}, nil},
 		{"partition members with different policies", []search.Server{mk("a", std, search.Active, 1, part("P")), mk("b", std, search.Active, 1, part("P"))},

@@ -72,7 +72,7 @@ type Server struct {
 	VLANs     []int  // its current VLANs (a set: order and duplicates do not matter)
 	State     State
 	Workload  string
-	Priority  int // larger = more important
+	Priority  int // larger = more important; at most MaxPriority in magnitude
 	// Partition groups servers into one logical server; "" is a standalone
 	// server (a logical server of one).
 	Partition PartitionID

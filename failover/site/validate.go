@@ -133,6 +133,8 @@ func (c *checker) workloads() map[string]Workload {
 		}
 		if w.Priority < 0 {
 			c.add(p+".priority", "must not be negative")
+		} else if w.Priority > search.MaxPriority {
+			c.add(p+".priority", "must be at most %d", search.MaxPriority)
 		}
 		c.policy(p+".policy", w.Policy)
 		out[w.Name] = w
@@ -369,6 +371,8 @@ func (c *checker) servers(classes map[string]Hardware, workloads map[string]Work
 		}
 		if sv.Priority != nil && *sv.Priority < 0 {
 			c.add(p+".priority", "must not be negative")
+		} else if sv.Priority != nil && *sv.Priority > search.MaxPriority {
+			c.add(p+".priority", "must be at most %d", search.MaxPriority)
 		}
 		c.policy(p+".policy", sv.Policy)
 		luns := map[int]bool{}

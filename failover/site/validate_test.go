@@ -8,6 +8,7 @@ import (
 
 	"github.com/coldstandby/coldstandby/failover"
 	"github.com/coldstandby/coldstandby/failover/site"
+	"github.com/coldstandby/coldstandby/search"
 )
 
 const demoFile = "../../examples/site/demo.yaml"
@@ -94,6 +95,7 @@ func TestValidateReportsEachRuleAtItsPath(t *testing.T) {
 		{"class without MHz", "hardwareClasses[0].cpuMHz", "positive", func(s *site.Site) { s.HardwareClasses[0].CPUMHz = 0 }},
 		{"workload twice", "workloads[1].name", "twice", func(s *site.Site) { s.Workloads = append(s.Workloads, s.Workloads[0]) }},
 		{"negative priority", "workloads[0].priority", "negative", func(s *site.Site) { s.Workloads[0].Priority = -1 }},
+		{"absurd priority", "workloads[0].priority", "at most", func(s *site.Site) { s.Workloads[0].Priority = search.MaxPriority + 1 }},
 		{"negative policy", "workloads[0].policy.minCPUMHz", "negative", func(s *site.Site) { s.Workloads[0].Policy.MinCPUMHz = -1 }},
 		{"device without driver", "arrays[0].driver", "required", func(s *site.Site) { s.Arrays[0].Driver = "" }},
 		{"unmanaged with driver", "fabrics[0].unmanaged", "no driver", func(s *site.Site) { s.Fabrics[0].Unmanaged = true }},
@@ -139,6 +141,7 @@ func TestValidateReportsEachRuleAtItsPath(t *testing.T) {
 		{"undeclared workload", "servers[0].workload", "not declared", func(s *site.Site) { s.Servers[0].Workload = "db" }},
 		{"standby with workload", "servers[0].workload", "standby", func(s *site.Site) { s.Servers[0].State = "standby" }},
 		{"negative server priority", "servers[0].priority", "negative", func(s *site.Site) { p := -1; s.Servers[0].Priority = &p }},
+		{"absurd server priority", "servers[0].priority", "at most", func(s *site.Site) { p := search.MaxPriority + 1; s.Servers[0].Priority = &p }},
 		{"volume without id", "servers[0].volumes[0].id", "required", func(s *site.Site) { s.Servers[0].Volumes[0].ID = "" }},
 		{"volume LUN range", "servers[0].volumes[0].lun", "0..16383", func(s *site.Site) { s.Servers[0].Volumes[0].LUN = 20000 }},
 		{"LUN twice", "servers[0].volumes[1].lun", "twice", func(s *site.Site) {
