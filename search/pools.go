@@ -160,6 +160,7 @@ type solver struct {
 	j *joint
 	// slabs the streams' sources and cost vectors are carved from
 	srcSlab  []source
+	soptSlab []sopt
 	vecArena []int64
 	reqs     []int // the component's requests, canonical order
 	pools    poolStore

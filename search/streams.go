@@ -100,6 +100,18 @@ func (s *solver) vec() []int64 {
 	return v
 }
 
+// sopts returns an empty slice with room for n options, from the solver's
+// slab (a two-node request's sources are built by the thousand, each a
+// few options).
+func (s *solver) sopts(n int) []sopt {
+	if len(s.soptSlab)+n > cap(s.soptSlab) {
+		s.soptSlab = make([]sopt, 0, max(n, 1024))
+	}
+	l := len(s.soptSlab)
+	s.soptSlab = s.soptSlab[:l+n]
+	return s.soptSlab[l : l : l+n]
+}
+
 func (x *source) headCost() []int64 {
 	if x.exp && x.pos < len(x.list) {
 		return x.list[x.pos].cost
@@ -945,7 +957,7 @@ func (s *solver) buildPart2(x *source, req *request) {
 	}
 	if len(pp.all) <= hubMin {
 		// Few pools: each at its own cost.
-		x.list = slices.Grow(x.list, len(pp.all))
+		x.list = append(s.sopts(len(x.list)+len(pp.all)), x.list...)
 		for _, id := range pp.all {
 			if p := s.pools.at(id); p.cap0 > 0 {
 				x.list = append(x.list, sopt{node: p.in, cost: cost(s.profileReconfig(req, &p.prof, assign))})
@@ -968,7 +980,7 @@ func (s *solver) buildPart2(x *source, req *request) {
 		}
 	}
 	slices.Sort(near)
-	x.list = slices.Grow(x.list, len(near)+7)
+	x.list = append(s.sopts(len(x.list)+len(near)+7), x.list...)
 	for _, id := range near {
 		if s.pools.at(id).cap0 > 0 {
 			re := s.profileReconfig(req, &s.pools.at(id).prof, assign)
