@@ -40,7 +40,7 @@ import "math/bits"
 
 // termField is where an option term lives in a cost vector: word w of the
 // term words, its digit's place value 1<<shift, its field's width; max
-// bounds the term of one option, pot a potential's digit.
+// bounds the term of one option.
 type termField struct {
 	w     int
 	shift uint
