@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -31,6 +32,7 @@ type knobs struct {
 	preempt                        int // in 1/4: a failure's policy has Preempt
 	scaleIn                        int // in 1/3: a victim workload tolerates scale-in
 	pairs                          int // in 1/5: a failed logical server has two nodes
+	ownZone                        int // in 1/4: a server's zone is its own (0: never, no draw)
 }
 
 var plainKnobs = knobs{maxSpares: 13, maxVictims: 6, maxLent: 4, preempt: 2, scaleIn: 1, pairs: 1}
@@ -67,11 +69,15 @@ func randInstanceWith(rng *rand.Rand, kn knobs) instance {
 		if rng.IntN(8) == 0 {
 			arr = "a2"
 		}
-		return Server{
+		sv := Server{
 			ID: id, Hardware: hw(), Switch: pick([]string{"s1", "s1", "s1", "s2"}), DiskArray: arr,
 			Zone: pick([]string{"z1", "z2"}), VLANs: [][]int{{10}, {20}, {10, 20}}[rng.IntN(3)],
 			State: st, Workload: work, Priority: prio,
 		}
+		if kn.ownZone > 0 && rng.IntN(4) < kn.ownZone {
+			sv.Zone = "z-" + string(id)
+		}
+		return sv
 	}
 	addLogical := func(prefix string, st State, prio int, work string) []ServerID {
 		size := 1
@@ -510,6 +516,41 @@ func TestFindAllMatchesBruteForce(t *testing.T) {
 			}()
 			checkInstance(t, in)
 		}()
+	}
+}
+
+// TestOwnZonesMatchBruteForce: the same check where half the servers are
+// alone in their zone and most failures are two-node partitions: the
+// shapes whose reconfigurations the streams bound from the zones (a node
+// whose zone no member of a group shares), which the other generators
+// rarely make.
+func TestOwnZonesMatchBruteForce(t *testing.T) {
+	n := 4000
+	if testing.Short() {
+		n = 800
+	}
+	kn := plainKnobs
+	kn.pairs, kn.ownZone = 4, 2
+	rng := rand.New(rand.NewPCG(2026, 17))
+	own := 0
+	for i := range n {
+		in := randInstanceWith(rng, kn)
+		for _, s := range in.servers {
+			if strings.HasPrefix(s.Zone, "z-") && s.Partition != "" {
+				own++
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("instance %d panicked: %v\n%+v", i, r, in.servers)
+				}
+			}()
+			checkInstance(t, in)
+		}()
+	}
+	if own < n {
+		t.Fatalf("only %d partition members alone in their zone over %d instances", own, n)
 	}
 }
 
