@@ -558,11 +558,10 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 			}
 		}
 	}
-	var special []int32
 	if ex != nil {
 		// The round's specials, skipping the classes the request
-		// rejects (see explainer.codes); then the others below, unless
-		// they are among them.
+		// rejects (see explainer.codes); then the combinations' servers
+		// that are not among them.
 		list, codes := ex.special[hk], ex.codes[hk]
 		for k, li := range list {
 			switch c := codes[k]; {
@@ -575,15 +574,6 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 			}
 			fix(li)
 		}
-	} else {
-		for li := range taken.all() {
-			special = append(special, li)
-		}
-		for li := range req.excluded.all() {
-			special = append(special, li)
-		}
-	}
-	if ex != nil {
 		// The combinations' servers the round's specials do not hold
 		// are the same for every request of the hard key.
 		others, ok := ex.others[hk]
@@ -601,6 +591,13 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 			fix(li)
 		}
 		return formatReasons(0, total, reasons)
+	}
+	var special []int32
+	for li := range taken.all() {
+		special = append(special, li)
+	}
+	for li := range req.excluded.all() {
+		special = append(special, li)
 	}
 	if req.ls >= 0 {
 		special = append(special, req.ls)

@@ -94,6 +94,13 @@ type solution struct {
 // with Find.
 const termCount = 8
 
+// The places of the terms read or written one by one.
+const (
+	tStage       = 1
+	tInterrupted = 3
+	tReconfig    = 5
+)
+
 func terms(o *option) [termCount]int64 {
 	var pre, vp int64
 	if o.stage == stgPreempt {
@@ -356,7 +363,7 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 	s.d.tmp, s.d.tmp2, s.d.base = make([]int64, j.K), make([]int64, j.K), make([]int64, j.K)
 	s.d.sink = make([]int64, j.K)
 	s.d.intr = make([]int64, j.K)
-	j.putTerms(s.d.intr, &[termCount]int64{3: 1})
+	j.putTerms(s.d.intr, &[termCount]int64{tInterrupted: 1})
 	s.st = make([]rstate, len(reqs))
 	for ci, k := range reqs {
 		r := &j.reqs[k]
@@ -560,7 +567,7 @@ func (s *solver) leaf(fix [][2]int) []int64 {
 	for k := range int32(s.pools.n) {
 		p := s.pools.at(k)
 		if p.budget >= 0 {
-			cost[j.levels+3] += int64(len(p.holders)) - int64(p.viaB)
+			cost[j.levels+tInterrupted] += int64(len(p.holders)) - int64(p.viaB)
 		}
 	}
 	return cost
@@ -661,7 +668,7 @@ func (s *solver) expand(sol *solution, used *lsSet, victims []victimRef) []victi
 			u := got[ci]
 			so := &st.opts[st.at]
 			ct := s.j.termsOf(so.cost)
-			stage := uint8(ct[1])
+			stage := uint8(ct[tStage])
 			pol, mm := &req.pol, req.pol.AllowPartitionMismatch
 			if stage == stgExact {
 				pol, mm = &Policy{}, false
@@ -670,7 +677,7 @@ func (s *solver) expand(sol *solution, used *lsSet, victims []victimRef) []victi
 			if !inv.eval(req, inv.lsMembers(u.li), pol, mm, &o) {
 				panic("search: a pool's logical server does not fit")
 			}
-			if o.reconfig != ct[5] {
+			if o.reconfig != ct[tReconfig] {
 				panic("search: a pool's logical server costs other reconfigurations than its option")
 			}
 			if o.pairs != nil {

@@ -195,7 +195,7 @@ func (s *solver) costVec(o *option) []int64 {
 // segment's options at level t.
 func (s *solver) segCost(terms *[termCount]int64, t int, v []int64) []int64 {
 	x := *terms
-	x[5] = int64(t)
+	x[tReconfig] = int64(t)
 	clear(v[s.j.lw:])
 	s.j.putTerms(v, &x)
 	return v
@@ -687,13 +687,18 @@ func (s *solver) pushPart2(st *stream, stage uint8, g int32, so sigOK, ord int64
 // (A generator's own bound stays as it is: it bounds the groups after
 // its next one too, which zoneLB does not.)
 func (s *solver) zoneTight(lb []int64, req *request, g int32) []int64 {
-	if zb := s.zoneLB(req, g); zb > s.j.term(lb, 5) {
-		v := s.vec()
-		copy(v, lb)
-		s.j.setTerm(v, 5, zb)
-		return v
+	if zb := s.zoneLB(req, g); zb > s.j.term(lb, tReconfig) {
+		return s.withReconfig(lb, zb)
 	}
 	return lb
+}
+
+// withReconfig returns a new vector: c with re reconfigurations.
+func (s *solver) withReconfig(c []int64, re int64) []int64 {
+	v := s.vec()
+	copy(v, c)
+	s.j.setTerm(v, tReconfig, re)
+	return v
 }
 
 // zoneLB is a lower bound of the reconfigurations of two-node request req
@@ -948,16 +953,13 @@ func (s *solver) buildPart2(x *source, req *request) {
 	var costs [5][]int64
 	cost := func(re int) []int64 {
 		if costs[re] == nil {
-			v := s.vec()
-			copy(v, x.lb)
-			s.j.setTerm(v, 5, int64(re))
-			costs[re] = v
+			costs[re] = s.withReconfig(x.lb, int64(re))
 		}
 		return costs[re]
 	}
 	if len(pp.all) <= hubMin {
 		// Few pools: each at its own cost.
-		x.list = append(s.sopts(len(x.list)+len(pp.all)), x.list...)
+		x.list = s.sopts(len(pp.all))
 		for _, id := range pp.all {
 			if p := s.pools.at(id); p.cap0 > 0 {
 				x.list = append(x.list, sopt{node: p.in, cost: cost(s.profileReconfig(req, &p.prof, assign))})
@@ -980,7 +982,7 @@ func (s *solver) buildPart2(x *source, req *request) {
 		}
 	}
 	slices.Sort(near)
-	x.list = append(s.sopts(len(x.list)+len(near)+7), x.list...)
+	x.list = s.sopts(len(near) + 7)
 	for _, id := range near {
 		if s.pools.at(id).cap0 > 0 {
 			re := s.profileReconfig(req, &s.pools.at(id).prof, assign)
