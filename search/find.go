@@ -721,7 +721,7 @@ func (inv *Inventory) classReason(req *request, hw int32, grouped bool) (reason,
 	pol := &req.pol
 	fh, sh := f.h, &inv.hw[hw]
 	switch {
-	case !pol.AnyCPUModel && sh.CPUModel != fh.CPUModel:
+	case !pol.AnyCPUModel && sh.model != fh.model: // sh's is known: the strings differ
 		return reason{kind: rOtherCPUModel}, true
 	case pol.MinCPUMHz > 0 && sh.CPUMHz < pol.MinCPUMHz:
 		return reason{rMHzBelow, sh.CPUMHz, pol.MinCPUMHz}, true

@@ -146,6 +146,10 @@ type hardKey struct{ arr, chip, nic, hba int32 }
 type hwInfo struct {
 	Hardware
 	chip int32
+	// model is CPUModel interned (an index into Inventory.strs, -1 for a
+	// model no server has): the hot checks compare it, not the string,
+	// whose bytes are elsewhere in memory.
+	model int32
 }
 
 // Inventory is an immutable snapshot of the server management table, the
@@ -301,7 +305,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 		if !ok {
 			hw = int32(len(inv.hw))
 			hwIdx[h] = hw
-			inv.hw = append(inv.hw, hwInfo{Hardware: h, chip: strIn.id(h.Chipset)})
+			inv.hw = append(inv.hw, hwInfo{Hardware: h, chip: strIn.id(h.Chipset), model: strIn.id(h.CPUModel)})
 		}
 		vbuf = append(vbuf[:0], s.VLANs...)
 		slices.Sort(vbuf)

@@ -107,7 +107,7 @@ func (inv *Inventory) cpuOK(f *fnode, r *srv, pol *Policy) bool {
 		return pol.MinCPUMHz == 0 || inv.hw[r.hw].CPUMHz >= pol.MinCPUMHz
 	}
 	rh := &inv.hw[r.hw]
-	if !pol.AnyCPUModel && f.h.CPUModel != rh.CPUModel {
+	if !pol.AnyCPUModel && f.h.model != rh.model { // rh's is known: the strings differ
 		return false
 	}
 	if pol.MinCPUMHz == 0 {

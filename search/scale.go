@@ -119,7 +119,7 @@ func (inv *Inventory) scaleRequests(op string, si int, r *ScaleRequest) ([]reque
 			h := f.h.Hardware
 			h.CPUMHz = base.pol.MinCPUMHz
 			h.MemoryMiB = base.pol.MinMemoryMiB / n
-			f.h = &hwInfo{Hardware: h, chip: f.h.chip}
+			f.h = &hwInfo{Hardware: h, chip: f.h.chip, model: f.h.model}
 			f.hw = -1
 			if base.pol.MinMemoryMiB%n == 0 {
 				if hw, ok := inv.hwIdx[h]; ok {
@@ -165,7 +165,7 @@ func (inv *Inventory) templateNode(t *Server) (fnode, error) {
 		f.hw = hw
 		f.h = &inv.hw[hw]
 	} else {
-		f.h = &hwInfo{Hardware: h, chip: id(h.Chipset)}
+		f.h = &hwInfo{Hardware: h, chip: id(h.Chipset), model: id(h.CPUModel)}
 	}
 	f.sw, f.arr, f.zone = id(t.Switch), id(t.DiskArray), id(t.Zone)
 	if f.zone >= 0 {

@@ -618,9 +618,9 @@ func (s *solver) partSources(st *stream) {
 	// Without AnyCPUModel a node takes only its own CPU model (cpuOK):
 	// when both nodes have one model, a signature of another fits in no
 	// slot assignment, and the list leaves it out.
-	var cpu string
-	if m := req.nodes[0].h.CPUModel; !req.pol.AnyCPUModel && m == req.nodes[1].h.CPUModel {
-		cpu = m
+	byCPU, cpu := false, int32(-1)
+	if h0, h1 := req.nodes[0].h, req.nodes[1].h; !req.pol.AnyCPUModel && h0.CPUModel == h1.CPUModel {
+		byCPU, cpu = true, h0.model
 	}
 	for _, stage := range []uint8{stgRelaxed, stgPreempt} {
 		if stage == stgPreempt && !req.pol.Preempt {
@@ -629,7 +629,7 @@ func (s *solver) partSources(st *stream) {
 		// The generator starts unread (see startGen): most requests
 		// are served by their exact groups and never read it.
 		src := s.newSource()
-		src.gen = &genState{key: genKey{hk, stage, req.pol.MinMemoryMiB > 0, cpu}, stage: stage, nsig: len(x.hkSig[hk])}
+		src.gen = &genState{key: genKey{hk, stage, req.pol.MinMemoryMiB > 0, byCPU, cpu}, stage: stage, nsig: len(x.hkSig[hk])}
 		lb := option{stage: stage}
 		src.ord = ordRelaxed
 		if stage == stgPreempt {
@@ -785,8 +785,11 @@ type genEntry struct {
 type genKey struct {
 	hk    hardKey
 	stage uint8
-	byMem bool   // the policy asks for memory: the memory surplus ranks
-	cpu   string // when set, only signatures of this CPU model (see partSources)
+	byMem bool // the policy asks for memory: the memory surplus ranks
+	// byCPU: only signatures of CPU model cpu (hwInfo.model; -1, a model
+	// no server has, leaves none) (see partSources).
+	byCPU bool
+	cpu   int32
 }
 
 // genList returns the relaxed (Standby) or preemption (Active) two-node
@@ -814,7 +817,7 @@ func (s *solver) genList(k genKey) []genEntry {
 		if len(si.eks) != 2 || si.eks[0].sw < 0 || si.eks[1].sw < 0 {
 			continue
 		}
-		if k.cpu != "" && (inv.hw[si.eks[0].hw].CPUModel != k.cpu || inv.hw[si.eks[1].hw].CPUModel != k.cpu) {
+		if k.byCPU && (inv.hw[si.eks[0].hw].model != k.cpu || inv.hw[si.eks[1].hw].model != k.cpu) {
 			continue
 		}
 		var mhz int64
