@@ -183,11 +183,19 @@ func (inv *Inventory) sigSurplus(req *request, sig int32, pol *Policy) (surMHz, 
 
 // levelMasks lists, per number of reconfigurations, the pattern masks
 // (1 zone of slot 0, 2 its VLAN set, 4 zone of slot 1, 8 its VLAN set)
-// that leave that many features unmatched, highest first.
-var levelMasks = func() (out [5][]int) {
-	for mask := 15; mask >= 0; mask-- {
-		l := 4 - bits.OnesCount(uint(mask))
-		out[l] = append(out[l], mask)
+// that leave that many features unmatched, highest first; first indexed
+// by the slots whose zone a pattern may name (bit 0: slot 0's, bit 1:
+// slot 1's; a zone that is not big is in no pattern), so that a lookup
+// loop reads only the masks it may look up.
+var levelMasks = func() (out [4][5][]int) {
+	for zk := range 4 {
+		for mask := 15; mask >= 0; mask-- {
+			if (mask&1 != 0 && zk&1 == 0) || (mask&4 != 0 && zk&2 == 0) {
+				continue
+			}
+			l := 4 - bits.OnesCount(uint(mask))
+			out[zk][l] = append(out[zk][l], mask)
+		}
 	}
 	return out
 }()
@@ -305,10 +313,14 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 				continue
 			}
 			fs := &slots[s]
-			for _, mask := range levelMasks[level] {
-				if (mask&1 != 0 && fs[0].z < 0) || (mask&4 != 0 && fs[1].z < 0) {
-					continue
-				}
+			zk := 0
+			if fs[0].z >= 0 {
+				zk |= 1
+			}
+			if fs[1].z >= 0 {
+				zk |= 2
+			}
+			for _, mask := range levelMasks[zk][level] {
 				var entries []uint32
 				var all []int32
 				if mask == 0 {
