@@ -487,25 +487,19 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 		}
 	}
 	// Partition groups: per member of a class that passes.
-	for _, sig := range x.hkSig[hk] {
-		si := &x.sigs[sig]
-		if si.eks[0].sw < 0 {
-			continue
-		}
+	for _, sh := range x.hkSigHW[hk] {
 		// Members in the hard key whose class passes.
 		slots := 0
-		for _, e := range si.eks {
-			h := &inv.hw[e.hw]
-			if (hardKey{e.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}) != hk {
-				continue
-			}
-			if !rejects(e.hw, true) {
+		for _, hw := range x.sigHWs[sh.s.off : sh.s.off+sh.s.n] {
+			if !rejects(hw, true) {
 				slots++
 			}
 		}
 		if slots == 0 {
 			continue
 		}
+		sig := sh.sig
+		si := &x.sigs[sig]
 		if pol.MinMemoryMiB > 0 && si.mem < int64(pol.MinMemoryMiB) {
 			// The whole signature: memory, counted without reading it.
 			n := 0
@@ -719,18 +713,19 @@ func hardReason(s, ref hardKey) (reason, bool) {
 func (inv *Inventory) classReason(req *request, hw int32, grouped bool) (reason, bool) {
 	f := &req.nodes[req.ref]
 	pol := &req.pol
-	fh, sh := f.h, &inv.hw[hw]
+	fh, sh := f.h, &inv.hwc[hw]
+	mhz, mem := int(sh.mhz), int(sh.mem)
 	switch {
 	case !pol.AnyCPUModel && sh.model != fh.model: // sh's is known: the strings differ
 		return reason{kind: rOtherCPUModel}, true
-	case pol.MinCPUMHz > 0 && sh.CPUMHz < pol.MinCPUMHz:
-		return reason{rMHzBelow, sh.CPUMHz, pol.MinCPUMHz}, true
-	case pol.MinCPUMHz == 0 && sh.CPUMHz != fh.CPUMHz:
-		return reason{rMHzOther, sh.CPUMHz, fh.CPUMHz}, true
-	case pol.MinMemoryMiB > 0 && len(req.nodes) == 1 && !grouped && sh.MemoryMiB < pol.MinMemoryMiB:
-		return reason{rMemBelow, sh.MemoryMiB, pol.MinMemoryMiB}, true
-	case pol.MinMemoryMiB == 0 && sh.MemoryMiB != fh.MemoryMiB:
-		return reason{rMemOther, sh.MemoryMiB, fh.MemoryMiB}, true
+	case pol.MinCPUMHz > 0 && mhz < pol.MinCPUMHz:
+		return reason{rMHzBelow, mhz, pol.MinCPUMHz}, true
+	case pol.MinCPUMHz == 0 && mhz != fh.CPUMHz:
+		return reason{rMHzOther, mhz, fh.CPUMHz}, true
+	case pol.MinMemoryMiB > 0 && len(req.nodes) == 1 && !grouped && mem < pol.MinMemoryMiB:
+		return reason{rMemBelow, mem, pol.MinMemoryMiB}, true
+	case pol.MinMemoryMiB == 0 && mem != fh.MemoryMiB:
+		return reason{rMemOther, mem, fh.MemoryMiB}, true
 	}
 	return reason{}, false
 }

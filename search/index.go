@@ -109,6 +109,13 @@ type sigInfo struct {
 // large zones) and a VLAN set, -1 where the pattern does not care (mask
 // says which are set). Entries are positions in pmem (so in pfeat) with
 // bit 31 set when the second member fills slot 0.
+// sigHW is a signature with the classes of its members in a hard key
+// (see index.hkSigHW).
+type sigHW struct {
+	sig int32
+	s   span // into index.sigHWs
+}
+
 type patKey struct {
 	g              int32
 	z1, v1, z2, v2 int32
@@ -181,7 +188,13 @@ type index struct {
 	// hkSig2Model: the two-node signatures of hkSig[hk] whose members
 	// both have CPU model m, keyed {hk, m} (see lsBest).
 	hkSig2Model map[modelKey][]int32
-	hkCls       map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
+	// hkSigHW: per hard key, the signatures of hkSig[hk] that name their
+	// switches, in that order, each with the classes of its members in
+	// the hard key (sigHWs[s.off:s.off+s.n]): what explainWith reads of
+	// every signature, in two arrays rather than per signature.
+	hkSigHW map[hardKey][]sigHW
+	sigHWs  []int32
+	hkCls   map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
 	// hkModel is hkCls split by CPU model (see candClasses).
 	hkModel map[modelKey][]int32
 
@@ -650,6 +663,24 @@ func (inv *Inventory) buildPartitions() {
 				k := modelKey{hk, m}
 				x.hkSig2Model[k] = append(x.hkSig2Model[k], sig)
 			}
+		}
+	}
+	x.hkSigHW = make(map[hardKey][]sigHW, len(x.hkSig))
+	x.sigHWs = nil
+	for hk, l := range x.hkSig {
+		for _, sig := range l {
+			eks := x.sigs[sig].eks
+			if eks[0].sw < 0 {
+				continue
+			}
+			s := sigHW{sig: sig, s: span{off: int32(len(x.sigHWs))}}
+			for _, e := range eks {
+				if h := &inv.hw[e.hw]; (hardKey{e.arr, h.chip, int32(h.NICPorts), int32(h.HBAPorts)}) == hk {
+					x.sigHWs = append(x.sigHWs, e.hw)
+					s.s.n++
+				}
+			}
+			x.hkSigHW[hk] = append(x.hkSigHW[hk], s)
 		}
 	}
 	x.lsXG = make([]int32, len(inv.ls))

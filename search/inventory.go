@@ -143,6 +143,14 @@ type lserver struct {
 
 type hardKey struct{ arr, chip, nic, hba int32 }
 
+// hwClass is what classReason reads of a class: an explanation reads it
+// for every class of a hard key, so it is kept apart from hwInfo (whose
+// entries are five times the size), in one small array.
+type hwClass struct {
+	model, mhz int32 // hwInfo.model, CPUMHz (at most maxMHz)
+	mem        int64
+}
+
 type hwInfo struct {
 	Hardware
 	chip int32
@@ -159,7 +167,8 @@ type Inventory struct {
 	srvs      []srv // sorted by ID
 	byID      idTable
 	hw        []hwInfo
-	strs      []string // interned switch, disk array, zone, workload, chipset names
+	hwc       []hwClass // per hw, what classReason reads, packed
+	strs      []string  // interned switch, disk array, zone, workload, chipset names
 	vlanSets  [][]int
 	partNames []PartitionID
 	ls        []lserver
@@ -306,6 +315,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			hw = int32(len(inv.hw))
 			hwIdx[h] = hw
 			inv.hw = append(inv.hw, hwInfo{Hardware: h, chip: strIn.id(h.Chipset), model: strIn.id(h.CPUModel)})
+			inv.hwc = append(inv.hwc, hwClass{model: inv.hw[hw].model, mhz: int32(h.CPUMHz), mem: int64(h.MemoryMiB)})
 		}
 		vbuf = append(vbuf[:0], s.VLANs...)
 		slices.Sort(vbuf)
@@ -658,7 +668,7 @@ func (inv *Inventory) withStates(updates []Server) (*Inventory, bool) {
 		changes = append(changes, change{i, stateCode(u.State)})
 	}
 	next := &Inventory{
-		hw: inv.hw, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames, byID: inv.byID,
+		hw: inv.hw, hwc: inv.hwc, strs: inv.strs, vlanSets: inv.vlanSets, partNames: inv.partNames, byID: inv.byID,
 		members: inv.members, lsIdx: inv.lsIdx, ident: inv.ident, policies: inv.policies, combos: inv.combos, opts: inv.opts,
 		smallPG: inv.smallPG, smallG: inv.smallG, hwIdx: inv.hwIdx, strSorted: inv.strSorted, vlanIdx: inv.vlanIdx, wlPolicy: inv.wlPolicy,
 		srvs: slices.Clone(inv.srvs), ls: slices.Clone(inv.ls),

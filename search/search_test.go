@@ -219,6 +219,28 @@ func TestNoSpareExplanation(t *testing.T) {
 	}
 }
 
+// A partition whose members are of two hard keys counts, in the request's
+// explanation, only its member of the request's hard key under the
+// partition's reason (here its total memory); the other is of another
+// chipset.
+func TestNoSpareExplanationMixedHardKeys(t *testing.T) {
+	c9 := std
+	c9.Chipset = "C9"
+	servers := []search.Server{
+		mk("f1", std, search.Failed, 50, part("F")), mk("f2", std, search.Failed, 50, part("F")),
+		mk("p1", std, search.Standby, 0, part("P")), mk("p2", c9, search.Standby, 0, part("P")),
+	}
+	inv, err := search.NewInventory(servers, search.WithPolicy("f1", search.Policy{MinMemoryMiB: 200000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = inv.Find("f1")
+	want := "search: find f1: 0/2 servers: 1 memory 131072 < 200000, 1 other chipset: no spare"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
+	}
+}
+
 func TestInvalidInput(t *testing.T) {
 	ok := []search.Server{mk("a", std, search.Failed, 5), mk("b", std, search.Standby, 0)}
 	tests := []struct {
