@@ -186,8 +186,10 @@ type index struct {
 	patOf []int32
 	hkSig map[hardKey][]int32 // signatures with a member of the hard key
 	// hkSig2Model: the two-node signatures of hkSig[hk] whose members
-	// both have CPU model m, keyed {hk, m} (see lsBest).
+	// both have CPU model m, keyed {hk, m} (see lsBest), in hkSig[hk]'s
+	// order; hkSig2Pos: their positions in hkSig[hk] (see genList).
 	hkSig2Model map[modelKey][]int32
+	hkSig2Pos   map[modelKey][]int32
 	// hkSigHW: per hard key, the signatures of hkSig[hk] that name their
 	// switches, in that order, each with the classes of its members in
 	// the hard key (sigHWs[s.off:s.off+s.n]): what explainWith reads of
@@ -656,12 +658,14 @@ func (inv *Inventory) buildPartitions() {
 		}
 	}
 	x.hkSig2Model = make(map[modelKey][]int32)
+	x.hkSig2Pos = make(map[modelKey][]int32)
 	for hk, l := range x.hkSig {
-		for _, sig := range l {
+		for sp, sig := range l {
 			eks := x.sigs[sig].eks
 			if m := inv.hw[eks[0].hw].CPUModel; len(eks) == 2 && inv.hw[eks[1].hw].CPUModel == m {
 				k := modelKey{hk, m}
 				x.hkSig2Model[k] = append(x.hkSig2Model[k], sig)
+				x.hkSig2Pos[k] = append(x.hkSig2Pos[k], int32(sp))
 			}
 		}
 	}

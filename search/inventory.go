@@ -168,7 +168,7 @@ type Inventory struct {
 	byID      idTable
 	hw        []hwInfo
 	hwc       []hwClass // per hw, what classReason reads, packed
-	strs      []string  // interned switch, disk array, zone, workload, chipset names
+	strs      []string  // interned switch, disk array, zone, workload, chipset and CPU model names
 	vlanSets  [][]int
 	partNames []PartitionID
 	ls        []lserver

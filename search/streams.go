@@ -812,7 +812,22 @@ func (s *solver) genList(k genKey) []genEntry {
 		st, base = stActive, ordPreempt
 	}
 	var l []genEntry
-	for sp, sig := range x.hkSig[hk] {
+	// A CPU model's signatures from their own list (a site of hundreds
+	// of classes has hundreds of models), at their positions in the hard
+	// key's list (sp), which the checks' slots and the order use.
+	sigs, pos := x.hkSig[hk], []int32(nil)
+	if k.byCPU {
+		sigs = nil
+		if k.cpu >= 0 {
+			mk := modelKey{hk, inv.strs[k.cpu]}
+			sigs, pos = x.hkSig2Model[mk], x.hkSig2Pos[mk]
+		}
+	}
+	for i, sig := range sigs {
+		sp := i
+		if pos != nil {
+			sp = int(pos[i])
+		}
 		si := &x.sigs[sig]
 		if len(si.eks) != 2 || si.eks[0].sw < 0 || si.eks[1].sw < 0 {
 			continue
@@ -899,10 +914,9 @@ type sigFits struct {
 // sets src's lb and ord to that group's; false when there is none.
 func (s *solver) genNext(st *stream, src *source) bool {
 	g, req := src.gen, st.req
-	x := &s.j.inv.idx
 	for ; g.pos < len(g.list); g.pos++ {
 		e := &g.list[g.pos]
-		if e.g == st.g0 || (g.stage == stgPreempt && !req.victimOK(e.prio)) || x.sigs[e.sig].mem < int64(req.pol.MinMemoryMiB) {
+		if e.g == st.g0 || (g.stage == stgPreempt && !req.victimOK(e.prio)) || e.mem < int64(req.pol.MinMemoryMiB) {
 			continue
 		}
 		if g.fits == nil {
