@@ -105,10 +105,6 @@ type sigInfo struct {
 	mem int64 // total memory of a partition with this signature
 }
 
-// patKey is a pattern of a two-node partition group: per slot a zone (only
-// large zones) and a VLAN set, -1 where the pattern does not care (mask
-// says which are set). Entries are positions in pmem (so in pfeat) with
-// bit 31 set when the second member fills slot 0.
 // sigHW is a signature with the classes of its members in a hard key
 // (see index.hkSigHW).
 type sigHW struct {
@@ -116,6 +112,10 @@ type sigHW struct {
 	s   span // into index.sigHWs
 }
 
+// patKey is a pattern of a two-node partition group: per slot a zone (only
+// large zones) and a VLAN set, -1 where the pattern does not care (mask
+// says which are set). Entries are positions in pmem (so in pfeat) with
+// bit 31 set when the second member fills slot 0.
 type patKey struct {
 	g              int32
 	z1, v1, z2, v2 int32
