@@ -613,7 +613,7 @@ func (inv *Inventory) buildPartitions() {
 		x.lsPG[a] = make([]int32, len(inv.ls))
 	}
 	var buf []byte
-	var eks []ek
+	var eks, ekSlab []ek
 	var sizes []int32
 	for li := range inv.ls {
 		x.lsPG[0][li], x.lsPG[1][li] = -1, -1
@@ -628,7 +628,14 @@ func (inv *Inventory) buildPartitions() {
 			if !ok {
 				sig = int32(len(x.sigs))
 				x.sigIdx[string(buf)] = sig
-				si := sigInfo{eks: slices.Clone(eks)}
+				// The signatures' eks from one slab, in chunks: the
+				// generators and explanations read many signatures' in a
+				// row, which a small allocation each scatters.
+				if cap(ekSlab)-len(ekSlab) < len(eks) {
+					ekSlab = make([]ek, 0, max(1024, len(eks)))
+				}
+				ekSlab = append(ekSlab, eks...)
+				si := sigInfo{eks: ekSlab[len(ekSlab)-len(eks) : len(ekSlab) : len(ekSlab)]}
 				for _, e := range eks {
 					si.mem += int64(inv.hw[e.hw].MemoryMiB)
 				}
