@@ -151,7 +151,7 @@ type joint struct {
 	// caches of classesFor and victimsFor
 	clsCache map[classKey][]classCosts
 	vicCache map[victimKey][]victimGroup
-	gens     map[genKey][]genEntry   // see genList
+	gens     map[genKey]genTable     // see genList
 	sigFits  map[sigFitsKey]*sigFits // see sigFitsFor
 }
 

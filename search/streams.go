@@ -597,7 +597,6 @@ func (j *joint) victimsFor(req *request) []victimGroup {
 // partition group of its node count that can serve it, by stage.
 func (s *solver) partSources(st *stream) {
 	inv, req := s.j.inv, st.req
-	x := &inv.idx
 	zero := Policy{}
 	exactSig := inv.sigOf(req, false)
 	st.g0 = -1
@@ -629,7 +628,7 @@ func (s *solver) partSources(st *stream) {
 		// The generator starts unread (see startGen): most requests
 		// are served by their exact groups and never read it.
 		src := s.newSource()
-		src.gen = &genState{key: genKey{hk, stage, req.pol.MinMemoryMiB > 0, byCPU, cpu}, stage: stage, nsig: len(x.hkSig[hk])}
+		src.gen = &genState{key: genKey{hk, stage, req.pol.MinMemoryMiB > 0, byCPU, cpu}, stage: stage}
 		lb := option{stage: stage}
 		src.ord = ordRelaxed
 		if stage == stgPreempt {
@@ -648,7 +647,7 @@ func (s *solver) partSources(st *stream) {
 func (s *solver) startGen(st *stream, src *source) bool {
 	g := src.gen
 	g.started = true
-	g.list = s.genList(g.key)
+	g.list, g.nsig = s.genList(g.key)
 	return s.genNext(st, src)
 }
 
@@ -775,7 +774,7 @@ func (s *solver) sigCheck(req *request, sig int32, pol *Policy) (sigOK, bool) {
 // lower bound for a two-node request depends on besides the request.
 type genEntry struct {
 	sig, g   int32
-	sp       int32 // the signature's position in its hard key's list
+	fi       int32 // the signature's position in the list the generator reads (its slot in sigFits.at)
 	prio     int
 	intr     bool  // no scale-in budget: a victim is interrupted
 	mhz, mem int64 // the signature's totals
@@ -798,11 +797,13 @@ type genKey struct {
 // groups are the victims' priority and interruption, then the MHz and
 // memory surpluses, which are the signature's totals less what the
 // request asks (the same for every group); equal bounds keep the order
-// the groups are listed in (ord). Built once per FindAll.
-func (s *solver) genList(k genKey) []genEntry {
+// the groups are listed in (ord). Built once per FindAll. nsig is the
+// number of signatures it read the groups from (the hard key's, or the
+// CPU model's): a request's signature checks have a slot each (fi).
+func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 	j := s.j
-	if l, ok := j.gens[k]; ok {
-		return l
+	if t, ok := j.gens[k]; ok {
+		return t.l, t.nsig
 	}
 	hk, stage, byMem := k.hk, k.stage, k.byMem
 	inv := j.inv
@@ -841,7 +842,7 @@ func (s *solver) genList(k genKey) []genEntry {
 		}
 		for gp, g := range inv.sigGroups(sig, st) {
 			pg := &x.pgroups[g]
-			e := genEntry{sig: sig, g: g, sp: int32(sp), mhz: mhz, mem: si.mem, ord: base | int64(sp)<<20 | int64(gp)}
+			e := genEntry{sig: sig, g: g, fi: int32(i), mhz: mhz, mem: si.mem, ord: base | int64(sp)<<20 | int64(gp)}
 			if st == stActive {
 				e.prio, e.intr = pg.key.prio, j.budget[pg.key.work] <= 0
 			}
@@ -856,10 +857,16 @@ func (s *solver) genList(k genKey) []genEntry {
 		return cmp.Or(c, cmp.Compare(a.ord, b.ord))
 	})
 	if j.gens == nil {
-		j.gens = make(map[genKey][]genEntry)
+		j.gens = make(map[genKey]genTable)
 	}
-	j.gens[k] = l
-	return l
+	j.gens[k] = genTable{l, len(sigs)}
+	return l, len(sigs)
+}
+
+// genTable is a genList result.
+type genTable struct {
+	l    []genEntry
+	nsig int
 }
 
 // genState is a request's position in a genList, with the checks of the
@@ -870,12 +877,14 @@ type genState struct {
 	list    []genEntry
 	pos     int
 	stage   uint8
-	nsig    int      // signatures of the hard key
-	fits    *sigFits // the checks of the hard key's signatures
+	nsig    int      // signatures in the list genList read (see genList)
+	fits    *sigFits // the checks of those signatures
 }
 
 // sigFitsKey is what a two-node request's signature checks depend on:
-// its nodes' classes, disk arrays and switches, and its policy.
+// its nodes' classes, disk arrays and switches, and its policy. They
+// also fix the list its generators read (the hard key's signatures, or
+// its CPU model's: see partSources), whose positions index sigFits.at.
 type sigFitsKey struct {
 	e0, e1 ek
 	pol    Policy
@@ -891,6 +900,9 @@ func (j *joint) sigFitsFor(req *request, nsig int) *sigFits {
 	}
 	k := sigFitsKey{ek{f0.hw, f0.arr, f0.sw}, ek{f1.hw, f1.arr, f1.sw}, req.pol}
 	if c, ok := j.sigFits[k]; ok {
+		if len(c.at) != nsig {
+			panic("search: one sigFitsKey, generators of two signature lists")
+		}
 		return c
 	}
 	if j.sigFits == nil {
@@ -906,7 +918,7 @@ func (j *joint) sigFitsFor(req *request, nsig int) *sigFits {
 // a key per class pair and policy: the results are kept only for the
 // signatures that fit, not in a slot per signature.
 type sigFits struct {
-	at []int32 // per signature position: 0 not checked, -1 does not fit, k > 0: so[k-1]
+	at []int32 // per signature of the generators' list (genEntry.fi): 0 not checked, -1 does not fit, k > 0: so[k-1]
 	so []sigOK
 }
 
@@ -923,14 +935,14 @@ func (s *solver) genNext(st *stream, src *source) bool {
 			g.fits = s.j.sigFitsFor(req, g.nsig)
 		}
 		c := g.fits
-		k := c.at[e.sp]
+		k := c.at[e.fi]
 		if k == 0 {
 			k = -1
 			if so, fits := s.sigCheck(req, e.sig, &req.pol); fits {
 				c.so = append(c.so, so)
 				k = int32(len(c.so))
 			}
-			c.at[e.sp] = k
+			c.at[e.fi] = k
 		}
 		if k < 0 {
 			continue
@@ -955,7 +967,7 @@ func (s *solver) emit(st *stream, src *source) {
 	}
 	out := s.newSource()
 	out.lb, out.ord = s.zoneTight(lb, st.req, e.g), ord
-	out.g, out.assign = e.g, g.fits.so[g.fits.at[e.sp]-1].assign
+	out.g, out.assign = e.g, g.fits.so[g.fits.at[e.fi]-1].assign
 	st.src.push(out, s.j.lw)
 }
 
