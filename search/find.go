@@ -451,7 +451,29 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 		}
 		return memo[c] == 1
 	}
-	for _, e := range x.ecls[hk] {
+	ecls, sigs := x.ecls[hk], x.hkSigHW[hk]
+	if !pol.AnyCPUModel {
+		// Every class of another CPU model is rejected for it: their
+		// servers are counted at once (less the request's own), and
+		// only the model's classes and signatures are read.
+		mk := modelKey{hk, f.h.CPUModel}
+		n := 0
+		for gi, st := range [2]uint8{stStandby, stActive} {
+			if st == stStandby || pol.Preempt {
+				n += int(x.eclsN[hk][gi] - x.eclsModelN[mk][gi])
+			}
+		}
+		for k := range req.nodes {
+			if i := req.nodes[k].idx; i >= 0 {
+				if s := &inv.srvs[i]; counted(s) && inv.hardOf(s) == hk && inv.hw[s.hw].CPUModel != f.h.CPUModel {
+					n--
+				}
+			}
+		}
+		reasons.add(reason{kind: rOtherCPUModel}, n)
+		ecls, sigs = x.eclsModel[mk], x.hkSigHWModel[mk]
+	}
+	for _, e := range ecls {
 		if e.st == stActive && !pol.Preempt {
 			continue
 		}
@@ -487,7 +509,7 @@ func (inv *Inventory) explainWith(req *request, taken *lsSet, ex *explainer) str
 		}
 	}
 	// Partition groups: per member of a class that passes.
-	for _, sh := range x.hkSigHW[hk] {
+	for _, sh := range sigs {
 		// Members in the hard key whose class passes.
 		slots := 0
 		for _, hw := range x.sigHWs[sh.s.off : sh.s.off+sh.s.n] {

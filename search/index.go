@@ -196,12 +196,23 @@ type index struct {
 	// every signature, in two arrays rather than per signature.
 	hkSigHW map[hardKey][]sigHW
 	sigHWs  []int32
-	hkCls   map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
+	// hkSigHWModel: hkSigHW[hk] less the signatures with no member of
+	// CPU model m in the hard key, keyed {hk, m}: without AnyCPUModel
+	// every class of another model is rejected.
+	hkSigHWModel map[modelKey][]sigHW
+	hkCls        map[hardKey][]int32 // classes with Standby or Active standalone servers of the hard key
 	// hkModel is hkCls split by CPU model (see candClasses).
 	hkModel map[modelKey][]int32
 
 	ecls map[hardKey][]eclass
 	emem []int32
+	// eclsModel: ecls[hk] split by CPU model ({hk, m}), in that order;
+	// eclsN and eclsModelN: the servers of those entries, Standby and
+	// Active. Without AnyCPUModel an explanation reads only its model's
+	// entries and counts the others' servers at once (another model).
+	eclsModel  map[modelKey][]eclass
+	eclsN      map[hardKey][2]int32
+	eclsModelN map[modelKey][2]int32
 	// mixed: per hard key, the Standby or Active members of partitions
 	// whose members are not all in one state (in no group).
 	mixed map[hardKey][]int32
@@ -694,6 +705,20 @@ func (inv *Inventory) buildPartitions() {
 			x.hkSigHW[hk] = append(x.hkSigHW[hk], s)
 		}
 	}
+	x.hkSigHWModel = make(map[modelKey][]sigHW)
+	var models []string
+	for hk, l := range x.hkSigHW {
+		for _, s := range l {
+			models = models[:0]
+			for _, hw := range x.sigHWs[s.s.off : s.s.off+s.s.n] {
+				if m := inv.hw[hw].CPUModel; !slices.Contains(models, m) {
+					models = append(models, m)
+					k := modelKey{hk, m}
+					x.hkSigHWModel[k] = append(x.hkSigHWModel[k], s)
+				}
+			}
+		}
+	}
 	x.lsXG = make([]int32, len(inv.ls))
 	for li := range inv.ls {
 		x.lsXG[li] = -1
@@ -1077,6 +1102,23 @@ func (inv *Inventory) buildExplain() {
 		e := &x.ecls[k.hk][at[k]]
 		x.emem[e.s.off+e.s.n] = int32(i)
 		e.s.n++
+	}
+	x.eclsModel = make(map[modelKey][]eclass)
+	x.eclsN = make(map[hardKey][2]int32)
+	x.eclsModelN = make(map[modelKey][2]int32)
+	for hk, l := range x.ecls {
+		for _, e := range l {
+			mk := modelKey{hk, inv.hw[e.hw].CPUModel}
+			x.eclsModel[mk] = append(x.eclsModel[mk], e)
+			gi := 0
+			if e.st == stActive {
+				gi = 1
+			}
+			n, nm := x.eclsN[hk], x.eclsModelN[mk]
+			n[gi] += e.s.n
+			nm[gi] += e.s.n
+			x.eclsN[hk], x.eclsModelN[mk] = n, nm
+		}
 	}
 }
 

@@ -241,6 +241,26 @@ func TestNoSpareExplanationMixedHardKeys(t *testing.T) {
 	}
 }
 
+// The request's own servers are not counted: here the partition's
+// second member, Active (counted under Preempt) and of another CPU model
+// than the member that failed.
+func TestNoSpareExplanationOwnOtherModel(t *testing.T) {
+	y2 := hwCPU(std, "Y2")
+	servers := []search.Server{
+		mk("f1", std, search.Active, 50, part("F")), mk("f2", y2, search.Active, 50, part("F")),
+		mk("s1", y2, search.Standby, 0),
+	}
+	inv, err := search.NewInventory(servers, search.WithPolicy("f1", search.Policy{Preempt: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = inv.Find("f1")
+	want := "search: find f1: 0/1 servers: 1 other CPU model: no spare"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
+	}
+}
+
 func TestInvalidInput(t *testing.T) {
 	ok := []search.Server{mk("a", std, search.Failed, 5), mk("b", std, search.Standby, 0)}
 	tests := []struct {
