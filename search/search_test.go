@@ -219,45 +219,39 @@ func TestNoSpareExplanation(t *testing.T) {
 	}
 }
 
-// A partition whose members are of two hard keys counts, in the request's
-// explanation, only its member of the request's hard key under the
-// partition's reason (here its total memory); the other is of another
-// chipset.
-func TestNoSpareExplanationMixedHardKeys(t *testing.T) {
-	c9 := std
+// Explanations count each server once, under its own reason: a partition
+// whose members are of two hard keys counts only its member of the
+// request's hard key under the partition's reason (its total memory), the
+// other is of another chipset; the request's own servers are not counted
+// (here the partition's second member, Active, counted under Preempt, of
+// another CPU model than the member that failed).
+func TestNoSpareExplanationCounts(t *testing.T) {
+	c9, y2 := std, hwCPU(std, "Y2")
 	c9.Chipset = "C9"
-	servers := []search.Server{
-		mk("f1", std, search.Failed, 50, part("F")), mk("f2", std, search.Failed, 50, part("F")),
-		mk("p1", std, search.Standby, 0, part("P")), mk("p2", c9, search.Standby, 0, part("P")),
-	}
-	inv, err := search.NewInventory(servers, search.WithPolicy("f1", search.Policy{MinMemoryMiB: 200000}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = inv.Find("f1")
-	want := "search: find f1: 0/2 servers: 1 memory 131072 < 200000, 1 other chipset: no spare"
-	if err == nil || err.Error() != want {
-		t.Fatalf("err = %v\nwant  %s", err, want)
-	}
-}
-
-// The request's own servers are not counted: here the partition's
-// second member, Active (counted under Preempt) and of another CPU model
-// than the member that failed.
-func TestNoSpareExplanationOwnOtherModel(t *testing.T) {
-	y2 := hwCPU(std, "Y2")
-	servers := []search.Server{
-		mk("f1", std, search.Active, 50, part("F")), mk("f2", y2, search.Active, 50, part("F")),
-		mk("s1", y2, search.Standby, 0),
-	}
-	inv, err := search.NewInventory(servers, search.WithPolicy("f1", search.Policy{Preempt: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = inv.Find("f1")
-	want := "search: find f1: 0/1 servers: 1 other CPU model: no spare"
-	if err == nil || err.Error() != want {
-		t.Fatalf("err = %v\nwant  %s", err, want)
+	for _, tc := range []struct {
+		name    string
+		servers []search.Server
+		pol     search.Policy
+		want    string
+	}{
+		{"members of two hard keys", []search.Server{
+			mk("f1", std, search.Failed, 50, part("F")), mk("f2", std, search.Failed, 50, part("F")),
+			mk("p1", std, search.Standby, 0, part("P")), mk("p2", c9, search.Standby, 0, part("P")),
+		}, search.Policy{MinMemoryMiB: 200000}, "search: find f1: 0/2 servers: 1 memory 131072 < 200000, 1 other chipset: no spare"},
+		{"own member of another model", []search.Server{
+			mk("f1", std, search.Active, 50, part("F")), mk("f2", y2, search.Active, 50, part("F")),
+			mk("s1", y2, search.Standby, 0),
+		}, search.Policy{Preempt: true}, "search: find f1: 0/1 servers: 1 other CPU model: no spare"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, err := search.NewInventory(tc.servers, search.WithPolicy("f1", tc.pol))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err = inv.Find("f1"); err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v\nwant  %s", err, tc.want)
+			}
+		})
 	}
 }
 
