@@ -814,8 +814,9 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 	}
 	var l []genEntry
 	// A CPU model's signatures from their own list (a site of hundreds
-	// of classes has hundreds of models), at their positions in the hard
-	// key's list (sp), which the checks' slots and the order use.
+	// of classes has hundreds of models; both members of each are of the
+	// model), with their positions in the hard key's list (sp), which the
+	// order uses; the checks' slots (fi) are positions in the list read.
 	sigs, pos := x.hkSig[hk], []int32(nil)
 	if k.byCPU {
 		sigs = nil
@@ -831,9 +832,6 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 		}
 		si := &x.sigs[sig]
 		if len(si.eks) != 2 || si.eks[0].sw < 0 || si.eks[1].sw < 0 {
-			continue
-		}
-		if k.byCPU && (inv.hw[si.eks[0].hw].model != k.cpu || inv.hw[si.eks[1].hw].model != k.cpu) {
 			continue
 		}
 		var mhz int64
