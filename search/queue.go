@@ -20,6 +20,7 @@ type queue struct {
 	gen  int32   // tab's slots of other generations are empty
 	used int     // tab's slots of this generation
 	n    int     // entries queued
+	last int32   // the bucket bucketOf returned last (-1: none), tried first
 }
 
 type bucket struct {
@@ -46,7 +47,7 @@ type qslot struct {
 func (q *queue) reset(K int) {
 	q.K = K
 	q.keys, q.bk, q.heap, q.ents = q.keys[:0], q.bk[:0], q.heap[:0], q.ents[:0]
-	q.n, q.used = 0, 0
+	q.n, q.used, q.last = 0, 0, -1
 	q.gen++
 	if q.tab == nil {
 		q.tab = make([]qslot, 64)
@@ -83,6 +84,19 @@ func (q *queue) push(key []int64, node, lazy int32, rank uint8) {
 // bucketOf returns key's live bucket, making one (and queuing it) if
 // there is none.
 func (q *queue) bucketOf(key []int64) int32 {
+	// Pushes come in runs at one key (a hub's pools, a pool's holders):
+	// the last bucket is tried before the key is hashed.
+	if b := q.last; b >= 0 {
+		if bk := &q.bk[b]; bk.count > 0 && vcmp(key, q.keys[bk.key:bk.key+int32(q.K)]) == 0 {
+			return b
+		}
+	}
+	b := q.bucketOfHashed(key)
+	q.last = b
+	return b
+}
+
+func (q *queue) bucketOfHashed(key []int64) int32 {
 	h := keyHash(key)
 	mask := len(q.tab) - 1
 	i := int(h) & mask
