@@ -109,8 +109,6 @@ type hentry struct {
 type dij struct {
 	q       queue
 	dist    []int64
-	seen    []int32
-	done    []int32
 	prev    []prevEdge
 	stamp   int32
 	settled []int32
@@ -164,9 +162,7 @@ func (d *dij) pop() hentry {
 
 func (s *solver) grow() {
 	d := &s.d
-	for len(d.seen) < len(s.nodes) {
-		d.seen = append(d.seen, 0)
-		d.done = append(d.done, 0)
+	for len(d.prev) < len(s.nodes) {
 		d.prev = append(d.prev, prevEdge{})
 	}
 }
@@ -181,9 +177,9 @@ func (s *solver) distOf(v int32) []int64 {
 // see marks v seen in the current search and returns its distance slot.
 func (s *solver) see(v int32) []int64 {
 	d := &s.d
-	if d.seen[v] != d.stamp {
-		d.seen[v] = d.stamp
-		s.nodes[v].xOff = int32(len(d.dist))
+	if n := &s.nodes[v]; n.seen != d.stamp {
+		n.seen = d.stamp
+		n.xOff = int32(len(d.dist))
 		d.dist = append(d.dist, s.zeroV...)
 	}
 	return s.distOf(v)
@@ -221,7 +217,7 @@ func (s *solver) setBase(u int32) []int64 {
 // delta(v), base being setBase's for the edge's tail.
 func (s *solver) relax(base, c []int64, v int32, pe prevEdge) {
 	d := &s.d
-	if v >= 0 && d.done[v] == d.stamp {
+	if v >= 0 && s.nodes[v].done == d.stamp {
 		return
 	}
 	t := d.tmp
@@ -249,14 +245,14 @@ func (s *solver) relax(base, c []int64, v int32, pe prevEdge) {
 			t[i] = base[i] + c[i]
 		}
 	}
-	if d.seen[v] == d.stamp {
+	if n.seen == d.stamp {
 		dist := d.dist[n.xOff:][:len(t)]
 		if vcmp(t, dist) >= 0 {
 			return
 		}
 		copy(dist, t)
 	} else {
-		d.seen[v] = d.stamp
+		n.seen = d.stamp
 		n.xOff = int32(len(d.dist))
 		d.dist = append(d.dist, t...)
 	}
@@ -290,10 +286,10 @@ func (s *solver) augment(r int) {
 			break // the sink
 		}
 		u := e.node
-		if d.done[u] == d.stamp || vcmp(key, s.distOf(u)) > 0 {
+		if s.nodes[u].done == d.stamp || vcmp(key, s.distOf(u)) > 0 {
 			continue
 		}
-		d.done[u] = d.stamp
+		s.nodes[u].done = d.stamp
 		d.settled = append(d.settled, u)
 		s.expandNode(u)
 		s.grow()

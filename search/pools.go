@@ -218,6 +218,10 @@ type fnode2 struct {
 	ref  int32
 	dOff int32 // into solver.delta, -1: zero
 	xOff int32 // into dij.dist, valid while seen == stamp
+	// seen and done: the dij.stamp of the search that reached and that
+	// settled the node (kept here, not in arrays of their own, so that
+	// a relaxation reads one line of the node's state).
+	seen, done int32
 }
 
 const (
@@ -230,7 +234,7 @@ const (
 
 func (s *solver) newNode(kind uint8, ref int32) int32 {
 	id := int32(len(s.nodes))
-	s.nodes = append(s.nodes, fnode2{kind, ref, -1, -1})
+	s.nodes = append(s.nodes, fnode2{kind: kind, ref: ref, dOff: -1, xOff: -1})
 	return id
 }
 
