@@ -137,14 +137,7 @@ func (inv *Inventory) sigOf(req *request, anySw bool) int32 {
 // 0 and node 1 to slot 1, bit 1 = crossed.
 func (inv *Inventory) slotAssignments(req *request, sig int32, pol *Policy) uint8 {
 	eks := inv.idx.sigs[sig].eks
-	ok := func(f *fnode, e ek) bool {
-		r := srv{hw: e.hw, arr: e.arr, sw: e.sw, zone: -1, vlans: -1}
-		p := *pol
-		if e.sw < 0 {
-			p.AnySwitch = true
-		}
-		return inv.pairOK(f, &r, &p)
-	}
+	ok := func(f *fnode, e ek) bool { return inv.pairOKOn(f, e, pol, pol.AnySwitch || e.sw < 0) }
 	var out uint8
 	f0, f1 := &req.nodes[0], &req.nodes[1]
 	if ok(f0, eks[0]) && ok(f1, eks[1]) {

@@ -91,22 +91,31 @@ func (inv *Inventory) termCmp(a, b *option) int {
 
 // hardOK: the constraints never relaxed.
 func (inv *Inventory) hardOK(f *fnode, r *srv, anySwitch bool) bool {
-	if f.arr != r.arr || (!anySwitch && f.sw != r.sw) {
+	return inv.hardOKOn(f, ek{r.hw, r.arr, r.sw}, anySwitch)
+}
+
+// hardOKOn is hardOK for a server of class e.hw on disk array e.arr and
+// switch e.sw.
+func (inv *Inventory) hardOKOn(f *fnode, e ek, anySwitch bool) bool {
+	if f.arr != e.arr || (!anySwitch && f.sw != e.sw) {
 		return false
 	}
-	if f.hw == r.hw {
+	if f.hw == e.hw {
 		return true
 	}
-	rh := &inv.hw[r.hw]
+	rh := &inv.hw[e.hw]
 	return f.h.chip == rh.chip && f.h.NICPorts == rh.NICPorts && f.h.HBAPorts == rh.HBAPorts
 }
 
 // cpuOK: CPU model and MHz under pol.
-func (inv *Inventory) cpuOK(f *fnode, r *srv, pol *Policy) bool {
-	if f.hw == r.hw {
-		return pol.MinCPUMHz == 0 || inv.hw[r.hw].CPUMHz >= pol.MinCPUMHz
+func (inv *Inventory) cpuOK(f *fnode, r *srv, pol *Policy) bool { return inv.cpuOKOf(f, r.hw, pol) }
+
+// cpuOKOf is cpuOK for a server of class hw.
+func (inv *Inventory) cpuOKOf(f *fnode, hw int32, pol *Policy) bool {
+	if f.hw == hw {
+		return pol.MinCPUMHz == 0 || inv.hw[hw].CPUMHz >= pol.MinCPUMHz
 	}
-	rh := &inv.hw[r.hw]
+	rh := &inv.hw[hw]
 	if !pol.AnyCPUModel && f.h.model != rh.model { // rh's is known: the strings differ
 		return false
 	}
@@ -134,10 +143,16 @@ func (inv *Inventory) candClasses(hk hardKey, f *fnode, pol *Policy) []int32 {
 // pairOK: node f may be served by r under pol with equal node counts
 // (memory per node when MinMemoryMiB is 0; totals are checked apart).
 func (inv *Inventory) pairOK(f *fnode, r *srv, pol *Policy) bool {
-	if !inv.hardOK(f, r, pol.AnySwitch) || !inv.cpuOK(f, r, pol) {
+	return inv.pairOKOn(f, ek{r.hw, r.arr, r.sw}, pol, pol.AnySwitch)
+}
+
+// pairOKOn is pairOK for a server of class e.hw on disk array e.arr and
+// switch e.sw, any switch when anySwitch.
+func (inv *Inventory) pairOKOn(f *fnode, e ek, pol *Policy, anySwitch bool) bool {
+	if !inv.hardOKOn(f, e, anySwitch) || !inv.cpuOKOf(f, e.hw, pol) {
 		return false
 	}
-	return pol.MinMemoryMiB != 0 || f.h.MemoryMiB == inv.hw[r.hw].MemoryMiB
+	return pol.MinMemoryMiB != 0 || f.h.MemoryMiB == inv.hw[e.hw].MemoryMiB
 }
 
 func reqMHz(f *fnode, pol *Policy) int64 {
