@@ -96,6 +96,7 @@ func (q *queue) bucketOf(key []int64) int32 {
 	return b
 }
 
+// bucketOfHashed is bucketOf through the hash table.
 func (q *queue) bucketOfHashed(key []int64) int32 {
 	h := keyHash(key)
 	mask := len(q.tab) - 1
