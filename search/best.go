@@ -55,10 +55,15 @@ func (inv *Inventory) groupBest(g int32, f *fnode, skip skipSet) (int32, int64, 
 					}
 				}
 			}
-		} else {
+		} else if inv.zoneMay(f.zone, gr.key.st, g) {
 			zm, zg := inv.zoneGroups(f.zone, gr.key.st, a)
-			for k, i := range zm {
-				if zg[k] != g || skip.has(inv.srvs[i].ls) {
+			zm = zm[:len(zg)]
+			for k, zgk := range zg {
+				if zgk != g {
+					continue // the loop reads only zg until a member of g
+				}
+				i := zm[k]
+				if skip.has(inv.srvs[i].ls) {
 					continue
 				}
 				if inv.srvs[i].vlans == f.vlans {
@@ -249,7 +254,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	gs := x.pgroups[g].all
 	for k := range req.nodes {
 		f := &req.nodes[k]
-		if !f.sharedZone() || f.bigZone(st) {
+		if !f.sharedZone() || f.bigZone(st) || !inv.zoneMay(f.zone, st, g) {
 			continue
 		}
 		_, zf := inv.zoneGroups(f.zone, st, a)

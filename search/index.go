@@ -76,6 +76,34 @@ type ckey struct {
 type zinfo struct {
 	off            int32 // into zmem: Standby members, then Active, then the others, each in ID order
 	nSt, nAct, all int32
+	// gm: per state (Standby, Active), a 128-bit filter of the groups
+	// (standalone or partition, both switch forms) of the zone's members
+	// in that state (see zoneMay): a search for one group's members in a
+	// zone of many groups reads the zone's list only when the group's
+	// bit is set.
+	gm [2][2]uint64
+}
+
+// zoneBit returns the word and bit of group g in a zone's group filter.
+func zoneBit(g int32) (int, uint64) {
+	h := uint32(g) * 0x9E3779B1 >> 25 // 7 bits
+	return int(h >> 6), 1 << (h & 63)
+}
+
+// zoneMay reports whether shared zone z may have a member of group g in
+// state st (Standby, else Active); false means it has none. g is a
+// standalone group or a partition group, of either switch form.
+func (inv *Inventory) zoneMay(z int32, st uint8, g int32) bool {
+	zi, ok := inv.zoneInfo(z)
+	if !ok {
+		return false
+	}
+	k := 1
+	if st == stStandby {
+		k = 0
+	}
+	w, b := zoneBit(g)
+	return zi.gm[k][w]&b != 0
 }
 
 // bzKey and bzvKey are the per-group lists of a large zone.
@@ -430,6 +458,23 @@ func (inv *Inventory) buildIndexes() {
 				panic("search: a partition's index entry is not in its group")
 			}
 			x.zgrp[a][k] = ^(feat[li] + 1)
+		}
+	}
+	for zk := range x.zlist {
+		zi := &x.zlist[zk]
+		for k, sub := range [2][2]int32{{zi.off, zi.off + zi.nSt}, {zi.off + zi.nSt, zi.off + zi.nSt + zi.nAct}} {
+			for _, i := range x.zmem[sub[0]:sub[1]] {
+				for a := range 2 {
+					g := x.lsPG[a][inv.srvs[i].ls]
+					if g < 0 {
+						g = x.srvG[a][i]
+					}
+					if g >= 0 {
+						w, b := zoneBit(g)
+						zi.gm[k][w] |= b
+					}
+				}
+			}
 		}
 	}
 	inv.buildExplain()
@@ -1191,11 +1236,21 @@ func (inv *Inventory) groupVL(g, v int32) []int32 {
 	x := &inv.idx
 	gr := &x.groups[g]
 	vl := x.vsp[gr.vl.off : gr.vl.off+gr.vl.n]
-	k, ok := slices.BinarySearchFunc(vl, v, func(e vspan, v int32) int { return cmp.Compare(e.vlans, v) })
-	if !ok {
+	// A binary search written out (slices.BinarySearchFunc calls its
+	// comparison per step: a third of an exact Find on a group of many
+	// VLAN sets).
+	lo, n := 0, len(vl)
+	for n > 1 {
+		h := n / 2
+		if vl[lo+h-1].vlans < v {
+			lo += h
+		}
+		n -= h
+	}
+	if n == 0 || vl[lo].vlans != v {
 		return nil
 	}
-	s := vl[k].s
+	s := vl[lo].s
 	return x.gmem[s.off : s.off+s.n]
 }
 

@@ -57,6 +57,19 @@ func (s shape) spares(n int) (int, bool) {
 	return per, s.classes*per*s.nodes()*2 <= n
 }
 
+// smallSize is the size of the small inventory the ratio target divides
+// by: 1,000 servers, or the smallest power-of-two multiple of it the shape
+// fits in.
+func (s shape) smallSize() int {
+	n := 1000
+	for {
+		if _, ok := s.spares(n); ok {
+			return n
+		}
+		n *= 2
+	}
+}
+
 func matrixShapes() []shape {
 	var out []shape
 	for _, p := range []bool{false, true} {
@@ -247,13 +260,7 @@ func runCell(t testing.TB, sh shape) (cellResult, bool) {
 	if !ok {
 		return r, false
 	}
-	small := 1000
-	for {
-		if _, ok := sh.spares(small); ok {
-			break
-		}
-		small *= 2
-	}
+	small := sh.smallSize()
 	r.small = small
 	ss, so, _ := genShape(sh, small, 1)
 	invS, err := NewInventory(ss, so...)
@@ -434,6 +441,18 @@ func BenchmarkMatrix(b *testing.B) {
 			b.ReportMetric(float64(cpu)/float64(n)/1e6, "cpu-ms/op")
 		})
 		ids := exactIDs(inv, 1000, 2)
+		// Exact Find on the small inventory the matrix's ratio divides by.
+		ss, so, _ := genShape(sh, sh.smallSize(), 1)
+		invS := mustInventory(b, ss, so)
+		idsS := exactIDs(invS, 1000, 2)
+		b.Run(name+"/smallFind", func(b *testing.B) {
+			cpu := threadCPU(func() {
+				for i := 0; b.Loop(); i++ {
+					invS.Find(idsS[i%len(idsS)])
+				}
+			})
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		})
 		b.Run(name+"/Find", func(b *testing.B) {
 			cpu := threadCPU(func() {
 				for i := 0; b.Loop(); i++ {

@@ -726,6 +726,9 @@ func (s *solver) zoneLB(req *request, g int32) int64 {
 			continue
 		case f.bigZone(st):
 			continue
+		case !inv.zoneMay(f.zone, st, g):
+			n++ // no member of g is in f's zone
+			continue
 		}
 		_, zf := inv.zoneGroups(f.zone, st, a)
 		in := false
