@@ -198,6 +198,20 @@ var levelMasks = func() (out [4][5][]int) {
 	return out
 }()
 
+// levelFirst is, per zk, the first level of levelMasks[zk] with a mask:
+// partBest's levels before it read nothing.
+var levelFirst = func() (out [4]int64) {
+	for zk := range 4 {
+		out[zk] = 4
+		for l := 4; l >= 0; l-- {
+			if len(levelMasks[zk][l]) > 0 {
+				out[zk] = int64(l)
+			}
+		}
+	}
+	return out
+}()
+
 // partBest returns the partition of two-node group g that ranks first for
 // req under pol (fewest reconfigurations, then IDs; the surpluses are the
 // same for the whole group), skip allowed. Partitions sharing a small
@@ -285,6 +299,8 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	}
 	type feat struct{ z, v int32 }
 	var slots [2][2]feat // per assignment, per slot
+	var zks [2]int       // per assignment, the slots with a big zone (levelMasks)
+	first := int64(4)    // the first level with a pattern
 	for s := range 2 {
 		if assign&(1<<s) == 0 {
 			continue
@@ -297,11 +313,13 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 			z := int32(-1)
 			if f.bigZone(st) {
 				z = f.zone
+				zks[s] |= 1 << slot
 			}
 			slots[s][slot] = feat{z, f.vlans}
 		}
+		first = min(first, levelFirst[zks[s]])
 	}
-	for level := int64(0); level <= 4 && level <= bestRe; level++ {
+	for level := min(first, bestRe); level <= 4 && level <= bestRe; level++ {
 		found, foundF := int32(-1), int32(-1) // foundF: its index entry, -1 when evaluated on its members
 		if level == bestRe {
 			found, foundF = bestLS, bestF
@@ -311,14 +329,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 				continue
 			}
 			fs := &slots[s]
-			zk := 0
-			if fs[0].z >= 0 {
-				zk |= 1
-			}
-			if fs[1].z >= 0 {
-				zk |= 2
-			}
-			for _, mask := range levelMasks[zk][level] {
+			for _, mask := range levelMasks[zks[s]][level] {
 				var entries []uint32
 				var all []int32
 				if mask == 0 {
