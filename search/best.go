@@ -227,14 +227,21 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 			// From the group's features (no member row read): every
 			// partition of the group has the same hardware, so assign
 			// says which pairings fit; only the best is evaluated.
+			// The entries are in ID order: the first of the fewest
+			// reconfigurations wins, and none beats 0.
 			p := &x.pgroups[g]
+			q := pairFeatOf(req, assign)
 			bestF := int32(-1)
-			for k, li := range x.pmem[p.all.off : p.all.off+p.all.n] {
-				if skip.has(li) {
+			feats := x.pfeat[p.all.off : p.all.off+p.all.n]
+			for k := range feats {
+				fe := &feats[k]
+				re := fe.reconfig(&q)
+				if re < 0 || (best >= 0 && re >= bestRe) || skip.has(fe.li) {
 					continue
 				}
-				if re := x.pfeat[p.all.off+int32(k)].reconfig(req, assign); re >= 0 && (best < 0 || re < bestRe) {
-					best, bestRe, bestF = li, re, p.all.off+int32(k)
+				best, bestRe, bestF = fe.li, re, p.all.off+int32(k)
+				if re == 0 {
+					break
 				}
 			}
 			return best >= 0 && inv.evalFeat(req, &x.pfeat[bestF], pol, o)
@@ -265,6 +272,10 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	// is costed from its index entry (no member row read); only the one
 	// chosen is evaluated.
 	byFeat := len(req.nodes) == 2 && len(x.sigs[x.pgroups[g].key.sig].eks) == 2
+	var q pairFeat
+	if byFeat {
+		q = pairFeatOf(req, assign)
+	}
 	gs := x.pgroups[g].all
 	for k := range req.nodes {
 		f := &req.nodes[k]
@@ -283,7 +294,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 			}
 			near = append(near, li)
 			if byFeat {
-				if re := x.pfeat[fe].reconfig(req, assign); re >= 0 && (re < bestRe || (re == bestRe && li < bestLS)) {
+				if re := x.pfeat[fe].reconfig(&q); re >= 0 && (re < bestRe || (re == bestRe && li < bestLS)) {
 					bestLS, bestRe, bestF = li, re, fe
 				}
 			} else if inv.eval(req, inv.lsMembers(li), pol, false, &tmp) && (tmp.reconfig < bestRe || (tmp.reconfig == bestRe && li < bestLS)) {

@@ -870,30 +870,42 @@ type partFeat struct {
 	orient    uint8
 }
 
-// reconfig is the fewest reconfigurations of req's two nodes on the
-// partition, over the pairings assign (slot assignments against the
-// signature, see slotAssignments) allows, or -1 when none does.
-func (f *partFeat) reconfig(req *request, assign uint8) int64 {
+// pairFeat is what partFeat.reconfig reads of a two-node request and
+// the pairings it may use, read once for a loop over a group's entries.
+type pairFeat struct {
+	z0, v0, z1, v1 int32
+	b0, b1         bool // the straight and the crossed assignment allowed
+}
+
+func pairFeatOf(req *request, assign uint8) pairFeat {
 	f0, f1 := &req.nodes[0], &req.nodes[1]
-	ne := func(a, b int32) int64 {
-		if a != b {
-			return 1
-		}
-		return 0
-	}
+	return pairFeat{f0.zone, f0.vlans, f1.zone, f1.vlans, assign&1 != 0, assign&2 != 0}
+}
+
+// reconfig is the fewest reconfigurations of q's two nodes on the
+// partition, over the pairings q allows (slot assignments against the
+// signature, see slotAssignments), or -1 when none does.
+func (f *partFeat) reconfig(q *pairFeat) int64 {
 	st, sw := f.orient&1 != 0, f.orient&2 != 0
-	b0, b1 := assign&1 != 0, assign&2 != 0
 	best := int64(-1)
-	// Member order: m0 serves f0 (straight) or f1 (crossed).
-	if (st && b0) || (sw && b1) {
-		best = ne(f0.zone, f.z0) + ne(f0.vlans, f.v0) + ne(f1.zone, f.z1) + ne(f1.vlans, f.v1)
+	// Member order: m0 serves node 0 (straight) or node 1 (crossed).
+	if (st && q.b0) || (sw && q.b1) {
+		best = ne(q.z0, f.z0) + ne(q.v0, f.v0) + ne(q.z1, f.z1) + ne(q.v1, f.v1)
 	}
-	if (st && b1) || (sw && b0) {
-		if re := ne(f1.zone, f.z0) + ne(f1.vlans, f.v0) + ne(f0.zone, f.z1) + ne(f0.vlans, f.v1); best < 0 || re < best {
+	if (st && q.b1) || (sw && q.b0) {
+		if re := ne(q.z1, f.z0) + ne(q.v1, f.v0) + ne(q.z0, f.z1) + ne(q.v0, f.v1); best < 0 || re < best {
 			best = re
 		}
 	}
 	return best
+}
+
+// ne is 1 when a and b differ, else 0.
+func ne(a, b int32) int64 {
+	if a != b {
+		return 1
+	}
+	return 0
 }
 
 // smallPGroup is the size up to which a partition group is read whole
