@@ -382,6 +382,11 @@ func (j *joint) newSolver(reqs []int, lazy bool) *solver {
 				if !ok {
 					break
 				}
+				if n := len(st.opts); n > 0 && slices.Compare(o.cost, st.opts[n-1].cost) < 0 {
+					// The lazy reading relies on the order (a source's
+					// bound above one of its options breaks it).
+					panic("search: a request's options came out of order")
+				}
 				st.opts = append(st.opts, o)
 			}
 		}
