@@ -874,7 +874,7 @@ type partFeat struct {
 // the pairings it may use, read once for a loop over a group's entries.
 type pairFeat struct {
 	z0, v0, z1, v1 int32
-	b0, b1         bool // the straight and the crossed assignment allowed
+	b0, b1         bool // slot assignments 0 and 1 allowed (bits 0 and 1 of slotAssignments)
 }
 
 func pairFeatOf(req *request, assign uint8) pairFeat {

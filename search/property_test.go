@@ -524,9 +524,7 @@ func TestFindAllMatchesBruteForce(t *testing.T) {
 // shapes whose reconfigurations the streams bound from the zones (a node
 // whose zone no member of a group shares), which the other generators
 // rarely make. On odd instances every group is read through its lists
-// and patterns (withSmallGroups), so the bounds FindAll reads from a
-// big group's VLAN patterns are checked on instances small enough for
-// the brute force.
+// and patterns (withSmallGroups), as in a large inventory.
 func TestOwnZonesMatchBruteForce(t *testing.T) {
 	n := 4000
 	if testing.Short() {

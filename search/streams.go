@@ -702,8 +702,9 @@ func (s *solver) part2Bound(lb []int64, req *request, g int32, assign uint8) []i
 	}
 	q := pairFeatOf(req, assign)
 	re := int64(-1)
-	for k := range idx.pfeat[pg.all.off : pg.all.off+pg.all.n] {
-		if r := idx.pfeat[pg.all.off+int32(k)].reconfig(&q); r >= 0 && (re < 0 || r < re) {
+	feats := idx.pfeat[pg.all.off : pg.all.off+pg.all.n]
+	for k := range feats {
+		if r := feats[k].reconfig(&q); r >= 0 && (re < 0 || r < re) {
 			if re = r; re == 0 {
 				break
 			}
