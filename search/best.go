@@ -212,6 +212,26 @@ var levelFirst = func() (out [4]int64) {
 	return out
 }()
 
+// fewestReconfig returns the first of feats (a partition group's entries,
+// in ID order) with the fewest reconfigurations for q that skip allows,
+// and their number; -1 when none allows a pairing. It stops at an entry
+// of none: no later one can win.
+func fewestReconfig(feats []partFeat, q *pairFeat, skip skipSet) (int, int64) {
+	best, bestRe := -1, int64(-1)
+	for k := range feats {
+		fe := &feats[k]
+		re := fe.reconfig(q)
+		if re < 0 || (best >= 0 && re >= bestRe) || skip.has(fe.li) {
+			continue
+		}
+		best, bestRe = k, re
+		if re == 0 {
+			break
+		}
+	}
+	return best, bestRe
+}
+
 // partBest returns the partition of two-node group g that ranks first for
 // req under pol (fewest reconfigurations, then IDs; the surpluses are the
 // same for the whole group), skip allowed. Partitions sharing a small
@@ -227,24 +247,10 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 			// From the group's features (no member row read): every
 			// partition of the group has the same hardware, so assign
 			// says which pairings fit; only the best is evaluated.
-			// The entries are in ID order: the first of the fewest
-			// reconfigurations wins, and none beats 0.
 			p := &x.pgroups[g]
 			q := pairFeatOf(req, assign)
-			bestF := int32(-1)
-			feats := x.pfeat[p.all.off : p.all.off+p.all.n]
-			for k := range feats {
-				fe := &feats[k]
-				re := fe.reconfig(&q)
-				if re < 0 || (best >= 0 && re >= bestRe) || skip.has(fe.li) {
-					continue
-				}
-				best, bestRe, bestF = fe.li, re, p.all.off+int32(k)
-				if re == 0 {
-					break
-				}
-			}
-			return best >= 0 && inv.evalFeat(req, &x.pfeat[bestF], pol, o)
+			k, _ := fewestReconfig(x.pfeat[p.all.off:p.all.off+p.all.n], &q, skip)
+			return k >= 0 && inv.evalFeat(req, &x.pfeat[p.all.off+int32(k)], pol, o)
 		}
 		var tmp option
 		tmp.pairs = o.pairs

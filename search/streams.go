@@ -701,16 +701,7 @@ func (s *solver) part2Bound(lb []int64, req *request, g int32, assign uint8) []i
 		return s.zoneTight(lb, req, g)
 	}
 	q := pairFeatOf(req, assign)
-	re := int64(-1)
-	feats := idx.pfeat[pg.all.off : pg.all.off+pg.all.n]
-	for k := range feats {
-		if r := feats[k].reconfig(&q); r >= 0 && (re < 0 || r < re) {
-			if re = r; re == 0 {
-				break
-			}
-		}
-	}
-	if re > s.j.term(lb, tReconfig) {
+	if _, re := fewestReconfig(idx.pfeat[pg.all.off:pg.all.off+pg.all.n], &q, nil); re > s.j.term(lb, tReconfig) {
 		return s.withReconfig(lb, re)
 	}
 	return lb
