@@ -181,7 +181,8 @@ type solver struct {
 	levelMax [][]int64
 	hubs     []hub
 	hubAt    map[hubKey]int32
-	hubSlab  []int32 // room for pools' hub lists (see hubOf)
+	hubSlab  []int32  // room for pools' hub lists (see hubOf)
+	wbuf     []uint64 // scratch (see words)
 }
 
 type bnode struct {
@@ -291,6 +292,16 @@ func (s *solver) addPool(p pool) int32 {
 	}
 	s.pools.add(p)
 	return id
+}
+
+// words returns a scratch slice of n words (its contents undefined),
+// valid until the next call: the packed sort keys of groupPools and
+// partPools.
+func (s *solver) words(n int) []uint64 {
+	if cap(s.wbuf) < n {
+		s.wbuf = make([]uint64, n)
+	}
+	return s.wbuf[:n]
 }
 
 // zclass and vclass are a server's zone and VLAN classes: its zone when
@@ -448,110 +459,111 @@ func (s *solver) partPools(g int32) *ppools {
 		}
 	}
 	// Sorted as packed words when the profile (its classes offset by
-	// one: -1 is none) and the position fit in one (see lookWord), else
-	// compared term by term.
-	lz, lv, lp := bits.Len32(uint32(maxZ)), bits.Len32(uint32(maxV)), bits.Len(uint(len(lss)))
+	// one: -1 is none) and the entry's index fit in one (see lookWord),
+	// else compared term by term. order holds ents' indexes in profile
+	// order, each profile's in ID order (ents are in group order).
+	lz, lv, lp := bits.Len32(uint32(maxZ)), bits.Len32(uint32(maxV)), bits.Len(uint(len(ents)))
+	order := make([]int32, len(ents))
 	if 2*(lz+lv)+1+lp <= lookWord {
-		w := make([]uint64, len(ents))
+		w := s.words(len(ents))
 		for k, e := range ents {
 			x := uint64(0)
 			for t, b := range [4]int{lz, lv, lz, lv} {
 				x = x<<b | uint64(e.k[t]+1)
 			}
-			w[k] = (x<<1|uint64(e.k[4]))<<lp | uint64(e.pos)
+			w[k] = (x<<1|uint64(e.k[4]))<<lp | uint64(k)
 		}
 		sortWords(w)
 		for k, x := range w {
-			e := ent{pos: int32(x & (1<<lp - 1))}
-			x >>= lp
-			e.k[4] = int32(x & 1)
-			x >>= 1
-			for t, b := range [4]int{lv, lz, lv, lz} {
-				e.k[3-t] = int32(x&(1<<b-1)) - 1
-				x >>= b
-			}
-			ents[k] = e
+			order[k] = int32(x & (1<<lp - 1))
 		}
 	} else {
-		slices.SortFunc(ents, func(a, b ent) int {
-			for t := range a.k {
-				if a.k[t] != b.k[t] {
-					return cmp.Compare(a.k[t], b.k[t])
-				}
-			}
-			return cmp.Compare(a.pos, b.pos)
+		for k := range order {
+			order[k] = int32(k)
+		}
+		slices.SortFunc(order, func(a, b int32) int {
+			return cmp.Or(slices.Compare(ents[a].k[:], ents[b].k[:]), cmp.Compare(a, b))
 		})
 	}
 	lis := make([]int32, len(ents))
-	for k := range ents {
-		lis[k] = lss[ents[k].pos]
+	for k, o := range order {
+		lis[k] = lss[ents[o].pos]
 	}
 	pp := &ppools{}
-	for a := 0; a < len(ents); {
+	for a := 0; a < len(order); {
+		k := &ents[order[a]].k
 		b := a + 1
-		for b < len(ents) && ents[b].k == ents[a].k {
+		for b < len(order) && ents[order[b]].k == *k {
 			b++
 		}
-		id := s.addPool(pool{kind: plPart2, g: g, prof: ents[a].k, cap: int32(b - a), st: pg.key.st, prio: pg.key.prio,
+		id := s.addPool(pool{kind: plPart2, g: g, prof: *k, cap: int32(b - a), st: pg.key.st, prio: pg.key.prio,
 			work: pg.key.work, rep: lis[a], mem: lis[a:b:b], zc: -1, vc: -1})
 		pp.all = append(pp.all, id)
 		a = b
 	}
 	if len(pp.all) > hubMin {
 		// buildPart2 reads a smaller group whole. Sorting a few entries
-		// per pool costs less than maps of lists.
+		// per pool costs less than maps of lists: per pool, its zone
+		// classes (ppZone), its VLAN class per signature slot (ppSlot)
+		// and its pair of them (ppPair), each with the pool's position
+		// in pp.all, sorted by key then pool. No key term exceeds the
+		// largest class or slot (lab bits). When kind, the terms and the
+		// position fit in one word they are sorted as integers (several
+		// times faster than a comparison function on the thousands of
+		// pools of a large group); else with one.
+		lab, lr := bits.Len32(uint32(max(maxZ, maxV, 2))), bits.Len(uint(len(pp.all)))
+		packed := 2+2*lab+lr <= lookWord
 		type look struct {
 			kind uint8
 			a, b int32
-			rel  int32 // the pool's position in pp.all
+			rel  int32
 		}
-		ls := make([]look, 0, 5*len(pp.all))
-		var maxAB int32
-		for rel, id := range pp.all {
-			k := s.pools.at(id).prof
-			add := func(kind uint8, a, b int32) {
+		var w []uint64
+		var ls []look
+		add := func(kind uint8, a, b int32, rel int) {
+			if packed {
+				w = append(w, uint64(kind)<<(2*lab+lr)|uint64(a)<<(lab+lr)|uint64(b)<<lr|uint64(rel))
+			} else {
 				ls = append(ls, look{kind, a, b, int32(rel)})
-				maxAB = max(maxAB, a, b)
 			}
+		}
+		if packed {
+			w = s.words(5 * len(pp.all))[:0]
+		}
+		for rel, id := range pp.all {
+			k := &s.pools.at(id).prof
 			if k[0] >= 0 {
-				add(ppZone, k[0], 0)
+				add(ppZone, k[0], 0, rel)
 			}
 			if k[2] >= 0 && k[2] != k[0] {
-				add(ppZone, k[2], 0)
+				add(ppZone, k[2], 0, rel)
 			}
-			sv := slotVLANs(&k)
+			sv := slotVLANs(k)
 			for slot, v := range sv {
 				if v >= 0 {
-					add(ppSlot, int32(slot), v)
+					add(ppSlot, int32(slot), v, rel)
 				}
 			}
 			if sv[0] >= 0 && sv[1] >= 0 {
-				add(ppPair, sv[0], sv[1])
+				add(ppPair, sv[0], sv[1], rel)
 			}
 		}
-		// Sorted by key, then pool. When kind, a, b and position fit in
-		// one word they are sorted as integers (no comparison function:
-		// several times faster on the thousands of pools of a large
-		// group); else with one.
-		lab, lr := bits.Len32(uint32(maxAB)), bits.Len(uint(len(pp.all)))
-		if 2+2*lab+lr <= lookWord {
-			w := make([]uint64, len(ls))
-			for k, l := range ls {
-				w[k] = uint64(l.kind)<<(2*lab+lr) | uint64(l.a)<<(lab+lr) | uint64(l.b)<<lr | uint64(l.rel)
-			}
+		if packed {
 			sortWords(w)
+			pp.keys, pp.ids = make([]uint64, len(w)), make([]int32, len(w))
 			m := uint64(1)<<lab - 1
 			for k, x := range w {
-				ls[k] = look{uint8(x >> (2*lab + lr)), int32(x >> (lab + lr) & m), int32(x >> lr & m), int32(x & (1<<lr - 1))}
+				pp.keys[k] = ppKey(uint8(x>>(2*lab+lr)), int32(x>>(lab+lr)&m), int32(x>>lr&m))
+				pp.ids[k] = pp.all[x&(1<<lr-1)]
 			}
 		} else {
 			slices.SortFunc(ls, func(x, y look) int {
 				return cmp.Or(cmp.Compare(x.kind, y.kind), cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b), cmp.Compare(x.rel, y.rel))
 			})
-		}
-		pp.keys, pp.ids = make([]uint64, len(ls)), make([]int32, len(ls))
-		for k, l := range ls {
-			pp.keys[k], pp.ids[k] = ppKey(l.kind, l.a, l.b), pp.all[l.rel]
+			pp.keys, pp.ids = make([]uint64, len(ls)), make([]int32, len(ls))
+			for k, l := range ls {
+				pp.keys[k], pp.ids[k] = ppKey(l.kind, l.a, l.b), pp.all[l.rel]
+			}
 		}
 	}
 	s.pp[g] = pp

@@ -11,7 +11,7 @@ import (
 // around radixMin, words of few and many varying bits, and repeats.
 func TestSortWords(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, n := range []int{0, 1, 5, radixMin - 1, radixMin, radixMin + 1, 3000, 70000} {
+	for _, n := range []int{0, 1, 5, radixMin - 1, radixMin, radixMin + 1, radixAlways - 1, radixAlways, 3000, 70000} {
 		for _, bitsUsed := range []int{1, 7, 9, 20, 30, 51, 64} {
 			w := make([]uint64, n)
 			for i := range w {
@@ -35,23 +35,26 @@ func TestSortWords(t *testing.T) {
 
 func BenchmarkSortWords(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, n := range []int{1200, 5000, 100000} {
-		src := make([]uint64, n)
-		for i := range src {
-			src[i] = rng.Uint64() >> 34 // 30 bits: four passes
+	for _, n := range []int{1200, 2000, 5000, 100000} {
+		for _, bitsUsed := range []int{30, 48, 64} { // 4, 6 and 8 passes
+			src := make([]uint64, n)
+			for i := range src {
+				src[i] = rng.Uint64() >> (64 - bitsUsed)
+			}
+			w := make([]uint64, n)
+			name := strconv.Itoa(n) + "/" + strconv.Itoa(bitsUsed) + "bits"
+			b.Run("sortWords/"+name, func(b *testing.B) {
+				for range b.N {
+					copy(w, src)
+					sortWords(w)
+				}
+			})
+			b.Run("pdq/"+name, func(b *testing.B) {
+				for range b.N {
+					copy(w, src)
+					slices.Sort(w)
+				}
+			})
 		}
-		w := make([]uint64, n)
-		b.Run("radix/"+strconv.Itoa(n), func(b *testing.B) {
-			for range b.N {
-				copy(w, src)
-				sortWords(w)
-			}
-		})
-		b.Run("pdq/"+strconv.Itoa(n), func(b *testing.B) {
-			for range b.N {
-				copy(w, src)
-				slices.Sort(w)
-			}
-		})
 	}
 }
