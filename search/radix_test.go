@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -55,6 +56,51 @@ func BenchmarkSortWords(b *testing.B) {
 					slices.Sort(w)
 				}
 			})
+		}
+	}
+}
+
+// TestSortGenEntries: genList's packed sort orders entries as the
+// comparison it replaces does, on lists of few and many signatures,
+// priorities close together (packed) and far apart (compared), with and
+// without the memory term.
+func TestSortGenEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for it := range 2000 {
+		nsig := 1 + rng.IntN(40)
+		byMem := rng.IntN(2) == 0
+		type sigv struct{ mhz, mem, sp int64 }
+		sigs := make([]sigv, nsig)
+		sps := rng.Perm(nsig + 5)
+		for i := range sigs {
+			sigs[i] = sigv{int64(rng.IntN(4)) * 1000, int64(rng.IntN(3)) * 512, int64(sps[i])}
+		}
+		prioSpan := 10
+		if it%5 == 0 {
+			prioSpan = 1 << 62
+		}
+		var l []genEntry
+		for i, sg := range sigs {
+			for gp := range rng.IntN(8) {
+				p := rng.IntN(prioSpan)
+				if it%7 == 0 {
+					p = -p
+				}
+				l = append(l, genEntry{sig: int32(i), g: int32(len(l)), fi: int32(i), prio: p, intr: rng.IntN(2) == 0,
+					mhz: sg.mhz, mem: sg.mem, ord: ordPreempt | sg.sp<<20 | int64(gp)})
+			}
+		}
+		rng.Shuffle(len(l), func(a, b int) { l[a], l[b] = l[b], l[a] })
+		want := slices.Clone(l)
+		slices.SortFunc(want, func(a, b genEntry) int {
+			c := cmp.Or(cmp.Compare(a.prio, b.prio), boolCmp(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz))
+			if c == 0 && byMem {
+				c = cmp.Compare(a.mem, b.mem)
+			}
+			return cmp.Or(c, cmp.Compare(a.ord, b.ord))
+		})
+		if got := sortGenEntries(slices.Clone(l), nsig, byMem); !slices.Equal(got, want) {
+			t.Fatalf("instance %d (%d signatures, byMem %v): sorted wrongly", it, nsig, byMem)
 		}
 	}
 }

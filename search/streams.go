@@ -2,6 +2,7 @@ package search
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 )
 
@@ -878,18 +879,88 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 			l = append(l, e)
 		}
 	}
-	slices.SortFunc(l, func(a, b genEntry) int {
-		c := cmp.Or(cmp.Compare(a.prio, b.prio), boolCmp(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz))
-		if c == 0 && byMem {
-			c = cmp.Compare(a.mem, b.mem)
-		}
-		return cmp.Or(c, cmp.Compare(a.ord, b.ord))
-	})
+	l = sortGenEntries(l, len(sigs), byMem)
 	if j.gens == nil {
 		j.gens = make(map[genKey]genTable)
 	}
 	j.gens[k] = genTable{l, len(sigs)}
 	return l, len(sigs)
+}
+
+// sortGenEntries sorts a genList by victims' priority, interruption,
+// MHz, memory when byMem, then ord. The entries of one signature (fi,
+// below nsig) share MHz, memory and ord's signature position: the
+// signatures are ranked first, and the entries sorted as packed words
+// (priority offset by the least, interruption, the signature's rank, the
+// group's position in ord, the entry's index) when those fit in one, else
+// compared.
+func sortGenEntries(l []genEntry, nsig int, byMem bool) []genEntry {
+	genCmp := func(a, b *genEntry) int {
+		c := cmp.Or(cmp.Compare(a.prio, b.prio), boolCmp(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz))
+		if c == 0 && byMem {
+			c = cmp.Compare(a.mem, b.mem)
+		}
+		return cmp.Or(c, cmp.Compare(a.ord, b.ord))
+	}
+	if len(l) < 2 {
+		return l
+	}
+	// One entry per signature, with its rank: by MHz, memory when byMem,
+	// then ord (its signature's position).
+	first := make([]int32, nsig)
+	for i := range first {
+		first[i] = -1
+	}
+	minP, maxP, maxGP := l[0].prio, l[0].prio, int64(0)
+	for k := range l {
+		e := &l[k]
+		if first[e.fi] < 0 {
+			first[e.fi] = int32(k)
+		}
+		minP, maxP, maxGP = min(minP, e.prio), max(maxP, e.prio), max(maxGP, e.ord&(1<<20-1))
+	}
+	reps := make([]int32, 0, nsig)
+	for _, k := range first {
+		if k >= 0 {
+			reps = append(reps, k)
+		}
+	}
+	slices.SortFunc(reps, func(a, b int32) int {
+		x, y := &l[a], &l[b]
+		c := cmp.Compare(x.mhz, y.mhz)
+		if c == 0 && byMem {
+			c = cmp.Compare(x.mem, y.mem)
+		}
+		return cmp.Or(c, cmp.Compare(x.ord>>20, y.ord>>20))
+	})
+	rank := first // reused: per signature its rank
+	for r, k := range reps {
+		rank[l[k].fi] = int32(r)
+	}
+	span := uint64(maxP) - uint64(minP)
+	lp, ls, lg, ln := bits.Len64(span), bits.Len(uint(len(reps))), bits.Len64(uint64(maxGP)), bits.Len(uint(len(l)))
+	if maxP-minP < 0 || lp+1+ls+lg+ln > 64 {
+		slices.SortFunc(l, func(a, b genEntry) int { return genCmp(&a, &b) })
+		return l
+	}
+	w := make([]uint64, len(l))
+	for k := range l {
+		e := &l[k]
+		x := uint64(e.prio) - uint64(minP)
+		x <<= 1
+		if e.intr {
+			x |= 1
+		}
+		x = x<<ls | uint64(rank[e.fi])
+		x = x<<lg | uint64(e.ord&(1<<20-1))
+		w[k] = x<<ln | uint64(k)
+	}
+	sortWords(w)
+	sorted := make([]genEntry, len(l))
+	for k, x := range w {
+		sorted[k] = l[x&(1<<ln-1)]
+	}
+	return sorted
 }
 
 // genTable is a genList result.
