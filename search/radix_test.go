@@ -104,3 +104,30 @@ func TestSortGenEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestPPoolsLook: the branch-free search returns the run of equal keys
+// slices.BinarySearch finds, for keys present, absent, below and above
+// all, on tables of 0 to 40 keys with repeats.
+func TestPPoolsLook(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for it := range 3000 {
+		n := rng.IntN(41)
+		pp := &ppools{keys: make([]uint64, n), ids: make([]int32, n)}
+		for i := range pp.keys {
+			pp.keys[i] = uint64(rng.IntN(30)) << 60 >> uint(rng.IntN(2)) // high bits set: the unsigned order matters
+			pp.ids[i] = int32(i)
+		}
+		slices.Sort(pp.keys)
+		for range 8 {
+			k := uint64(rng.IntN(32)) << 60 >> uint(rng.IntN(2))
+			lo, _ := slices.BinarySearch(pp.keys, k)
+			hi := lo
+			for hi < n && pp.keys[hi] == k {
+				hi++
+			}
+			if got := pp.look(k); !slices.Equal(got, pp.ids[lo:hi]) {
+				t.Fatalf("instance %d: look(%#x) = %v, want %v", it, k, got, pp.ids[lo:hi])
+			}
+		}
+	}
+}
