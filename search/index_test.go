@@ -315,24 +315,24 @@ func TestPatternLookupIsExact(t *testing.T) {
 	}
 }
 
-// poolStore's chunks double: every id has one place, and ids fill each
-// chunk in order.
+// poolStore's chunks double, then stay at poolChunkMax: every id has one
+// place, and ids fill each chunk in order.
 func TestPoolStoreChunks(t *testing.T) {
 	var ps poolStore
-	for id := range 5000 {
+	for id := range 20000 { // past chunk 64, where 16<<k overflows
 		ps.add(pool{cap: int32(id)})
 		k, i := chunkOf(id)
-		if i < 0 || i >= poolChunk0<<k {
+		if i < 0 || i >= chunkLen(k) || len(ps.chunks[k]) != chunkLen(k) {
 			t.Fatalf("id %d: chunk %d place %d out of the chunk", id, k, i)
 		}
 		if id > 0 {
 			pk, pi := chunkOf(id - 1)
-			if !(k == pk && i == pi+1) && !(k == pk+1 && i == 0 && pi == poolChunk0<<pk-1) {
+			if !(k == pk && i == pi+1) && !(k == pk+1 && i == 0 && pi == chunkLen(pk)-1) {
 				t.Fatalf("id %d at (%d, %d) does not follow id %d at (%d, %d)", id, k, i, id-1, pk, pi)
 			}
 		}
 	}
-	for id := range int32(5000) {
+	for id := range int32(20000) {
 		if got := ps.at(id).cap; got != id {
 			t.Fatalf("pool %d holds %d", id, got)
 		}

@@ -253,20 +253,42 @@ func (s *solver) newNode(kind uint8, ref int32) int32 {
 	return id
 }
 
-// poolStore holds a solver's pools in chunks that double in size (16,
-// 32, 64, ...): adding one never copies the others (a pool is a couple of
-// hundred bytes, and a round may make tens of thousands), a pointer to one
-// stays valid, and a small round allocates little.
+// poolStore holds a solver's pools in chunks: adding one never copies
+// the others (a pool is a couple of hundred bytes, and a round may make
+// tens of thousands) and a pointer to one stays valid. The first chunks
+// double in size (16, 32, 64: a small round allocates little); the rest
+// hold poolChunkMax each, under 32 KB, so that a large round neither
+// allocates and zeroes chunks of megabytes nor leaves half of the last
+// one unused.
 type poolStore struct {
 	chunks [][]pool
 	n      int
 }
 
-const poolChunk0 = 16
+const (
+	poolChunk0   = 16
+	poolChunkMax = 128
+	// poolDoubled is the number of pools in the doubling chunks (16, 32,
+	// 64: every one smaller than poolChunkMax).
+	poolDoubled = poolChunk0 * (poolChunkMax/poolChunk0 - 1)
+)
 
-// chunkOf returns the chunk holding pool id and its place in it: chunk k
-// holds ids poolChunk0*(2^k-1) up to poolChunk0*(2^(k+1)-1).
+// chunkLen is the length of chunk k.
+func chunkLen(k int) int {
+	if poolChunk0<<min(k, 8) >= poolChunkMax { // (a shift of k would overflow)
+		return poolChunkMax
+	}
+	return poolChunk0 << k
+}
+
+// chunkOf returns the chunk holding pool id and its place in it: chunk
+// k < 3 holds ids poolChunk0*(2^k-1) up to poolChunk0*(2^(k+1)-1), the
+// later ones poolChunkMax ids each from poolDoubled on.
 func chunkOf(id int) (int, int) {
+	if id >= poolDoubled {
+		id -= poolDoubled
+		return bits.Len(poolChunkMax/poolChunk0) - 1 + id/poolChunkMax, id % poolChunkMax
+	}
 	k := bits.Len(uint(id/poolChunk0+1)) - 1
 	return k, id - poolChunk0*(1<<k-1)
 }
@@ -279,7 +301,7 @@ func (ps *poolStore) at(id int32) *pool {
 func (ps *poolStore) add(p pool) {
 	k, i := chunkOf(ps.n)
 	if k == len(ps.chunks) {
-		ps.chunks = append(ps.chunks, make([]pool, poolChunk0<<k))
+		ps.chunks = append(ps.chunks, make([]pool, chunkLen(k)))
 	}
 	ps.chunks[k][i] = p
 	ps.n++
