@@ -117,9 +117,10 @@ type dij struct {
 	sinkP   prevEdge
 	tmp     []int64
 	tmp2    []int64
-	base    []int64 // the node being expanded: its distance less its potential
-	intr    []int64 // the cost of one interrupted victim
-	lazyKey []int64 // the key of the lazy entry being materialized
+	base    []int64    // the node being expanded: its distance less its potential
+	intr    []int64    // the cost of one interrupted victim
+	lazyKey []int64    // the key of the lazy entry being materialized
+	path    []prevEdge // apply's path, reused
 }
 
 // vcmp compares two cost vectors of the same length lexicographically.
@@ -475,7 +476,7 @@ const optsRoom = 8
 // apply moves the flow along the path found.
 func (s *solver) apply() {
 	d := &s.d
-	var path []prevEdge
+	path := d.path[:0]
 	e := d.sinkP
 	for {
 		path = append(path, e)
@@ -484,6 +485,7 @@ func (s *solver) apply() {
 		}
 		e = d.prev[e.from]
 	}
+	d.path = path
 	slices.Reverse(path)
 	entering := int32(-1) // the request whose unit goes through a hub
 	for _, e := range path {

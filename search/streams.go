@@ -844,7 +844,6 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 	if stage == stgPreempt {
 		st, base = stActive, ordPreempt
 	}
-	var l []genEntry
 	// A CPU model's signatures from their own list (a site of hundreds
 	// of classes has hundreds of models; both members of each are of the
 	// model), with their positions in the hard key's list (sp), which the
@@ -857,20 +856,27 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 			sigs, pos = x.hkSig2Model[mk], x.hkSig2Pos[mk]
 		}
 	}
+	// Each signature's groups, read once, to size the list.
+	sgs := make([][]int32, len(sigs))
+	n := 0
+	for i, sig := range sigs {
+		if si := &x.sigs[sig]; len(si.eks) == 2 && si.eks[0].sw >= 0 && si.eks[1].sw >= 0 {
+			sgs[i] = inv.sigGroups(sig, st)
+			n += len(sgs[i])
+		}
+	}
+	l := make([]genEntry, 0, n)
 	for i, sig := range sigs {
 		sp := i
 		if pos != nil {
 			sp = int(pos[i])
 		}
 		si := &x.sigs[sig]
-		if len(si.eks) != 2 || si.eks[0].sw < 0 || si.eks[1].sw < 0 {
-			continue
-		}
 		var mhz int64
 		for _, e := range si.eks {
 			mhz += int64(inv.hw[e.hw].CPUMHz)
 		}
-		for gp, g := range inv.sigGroups(sig, st) {
+		for gp, g := range sgs[i] {
 			pg := &x.pgroups[g]
 			e := genEntry{sig: sig, g: g, fi: int32(i), mhz: mhz, mem: si.mem, ord: base | int64(sp)<<20 | int64(gp)}
 			if st == stActive {
