@@ -331,8 +331,7 @@ func (s *solver) addPool(p pool) int32 {
 }
 
 // words returns a scratch slice of n words (its contents undefined),
-// valid until the next call: the packed sort keys of groupPools and
-// partPools.
+// valid until the next call: partPools' packed sort keys.
 func (s *solver) words(n int) []uint64 {
 	if cap(s.wbuf) < n {
 		s.wbuf = make([]uint64, n)
