@@ -87,7 +87,7 @@ func TestSortGenEntries(t *testing.T) {
 					p = -p
 				}
 				l = append(l, genEntry{sig: int32(i), g: int32(len(l)), fi: int32(i), prio: p, intr: rng.IntN(2) == 0,
-					mhz: sg.mhz, mem: sg.mem, ord: ordPreempt | sg.sp<<20 | int64(gp)})
+					mhz: sg.mhz, mem: sg.mem, ord: ordPreempt | sg.sp<<ordSig | int64(gp)})
 			}
 		}
 		rng.Shuffle(len(l), func(a, b int) { l[a], l[b] = l[b], l[a] })

@@ -75,6 +75,10 @@ const (
 	ordRelaxed int64 = 1 << 40
 	ordPreempt int64 = 2 << 40
 	ordOther   int64 = 3 << 40
+	// ordSig is the shift of the signature position; the group position
+	// is below it (ordGroup its mask).
+	ordSig   = 20
+	ordGroup = 1<<ordSig - 1
 )
 
 // newSource returns a zeroed source from the solver's slab (one
@@ -878,7 +882,7 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 		}
 		for gp, g := range sgs[i] {
 			pg := &x.pgroups[g]
-			e := genEntry{sig: sig, g: g, fi: int32(i), mhz: mhz, mem: si.mem, ord: base | int64(sp)<<20 | int64(gp)}
+			e := genEntry{sig: sig, g: g, fi: int32(i), mhz: mhz, mem: si.mem, ord: base | int64(sp)<<ordSig | int64(gp)}
 			if st == stActive {
 				e.prio, e.intr = pg.key.prio, j.budget[pg.key.work] <= 0
 			}
@@ -901,18 +905,18 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 // group's position in ord, the entry's index) when those fit in one, else
 // compared.
 func sortGenEntries(l []genEntry, nsig int, byMem bool) []genEntry {
-	genCmp := func(a, b *genEntry) int {
-		c := cmp.Or(cmp.Compare(a.prio, b.prio), boolCmp(a.intr, b.intr), cmp.Compare(a.mhz, b.mhz))
+	// sigCmp orders signatures: by MHz, memory when byMem, then position.
+	sigCmp := func(a, b *genEntry) int {
+		c := cmp.Compare(a.mhz, b.mhz)
 		if c == 0 && byMem {
 			c = cmp.Compare(a.mem, b.mem)
 		}
-		return cmp.Or(c, cmp.Compare(a.ord, b.ord))
+		return cmp.Or(c, cmp.Compare(a.ord>>ordSig, b.ord>>ordSig))
 	}
 	if len(l) < 2 {
 		return l
 	}
-	// One entry per signature, with its rank: by MHz, memory when byMem,
-	// then ord (its signature's position).
+	// One entry per signature, with its rank.
 	first := make([]int32, nsig)
 	for i := range first {
 		first[i] = -1
@@ -923,7 +927,7 @@ func sortGenEntries(l []genEntry, nsig int, byMem bool) []genEntry {
 		if first[e.fi] < 0 {
 			first[e.fi] = int32(k)
 		}
-		minP, maxP, maxGP = min(minP, e.prio), max(maxP, e.prio), max(maxGP, e.ord&(1<<20-1))
+		minP, maxP, maxGP = min(minP, e.prio), max(maxP, e.prio), max(maxGP, e.ord&ordGroup)
 	}
 	reps := make([]int32, 0, nsig)
 	for _, k := range first {
@@ -931,14 +935,7 @@ func sortGenEntries(l []genEntry, nsig int, byMem bool) []genEntry {
 			reps = append(reps, k)
 		}
 	}
-	slices.SortFunc(reps, func(a, b int32) int {
-		x, y := &l[a], &l[b]
-		c := cmp.Compare(x.mhz, y.mhz)
-		if c == 0 && byMem {
-			c = cmp.Compare(x.mem, y.mem)
-		}
-		return cmp.Or(c, cmp.Compare(x.ord>>20, y.ord>>20))
-	})
+	slices.SortFunc(reps, func(a, b int32) int { return sigCmp(&l[a], &l[b]) })
 	rank := first // reused: per signature its rank
 	for r, k := range reps {
 		rank[l[k].fi] = int32(r)
@@ -946,7 +943,9 @@ func sortGenEntries(l []genEntry, nsig int, byMem bool) []genEntry {
 	span := uint64(maxP) - uint64(minP)
 	lp, ls, lg, ln := bits.Len64(span), bits.Len(uint(len(reps))), bits.Len64(uint64(maxGP)), bits.Len(uint(len(l)))
 	if maxP-minP < 0 || lp+1+ls+lg+ln > 64 {
-		slices.SortFunc(l, func(a, b genEntry) int { return genCmp(&a, &b) })
+		slices.SortFunc(l, func(a, b genEntry) int {
+			return cmp.Or(cmp.Compare(a.prio, b.prio), boolCmp(a.intr, b.intr), sigCmp(&a, &b), cmp.Compare(a.ord&ordGroup, b.ord&ordGroup))
+		})
 		return l
 	}
 	w := make([]uint64, len(l))
@@ -958,7 +957,7 @@ func sortGenEntries(l []genEntry, nsig int, byMem bool) []genEntry {
 			x |= 1
 		}
 		x = x<<ls | uint64(rank[e.fi])
-		x = x<<lg | uint64(e.ord&(1<<20-1))
+		x = x<<lg | uint64(e.ord&ordGroup)
 		w[k] = x<<ln | uint64(k)
 	}
 	sortWords(w)
