@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -703,5 +704,105 @@ func TestLazyOptionsKeepObjective(t *testing.T) {
 		if ga, gb := jointVec(inv, a.reqs, a.chosen), jointVec(inv, b.reqs, b.chosen); !slices.Equal(ga, gb) {
 			t.Fatalf("seed %d: truncated %v, full %v", seed, ga, gb)
 		}
+	}
+}
+
+// TestRelocationMemo: skipping the relocation of a victim whose kind
+// (relocKey) found none earlier in the round gives the plans searching
+// every victim gives. The instances are short of spares, with failures
+// that preempt victims of a few kinds (two hardware classes, two
+// switches, three policies, partitions of one and two), and a few spares
+// that relocate some of them (a victim relocates only to a spare its
+// failure does not accept: the victim's policy accepts another switch,
+// or more MHz and memory). Leaving any of relocKey's fields out fails it.
+func TestRelocationMemo(t *testing.T) {
+	n := 4000
+	if testing.Short() {
+		n = 1000
+	}
+	rng := rand.New(rand.NewPCG(616, 16))
+	skipped, relocated := 0, 0
+	for i := range n {
+		var servers []Server
+		var opts []Option
+		var failed []ServerID
+		id := 0
+		add := func(prefix string, st State, prio int) []ServerID {
+			size := 1 + rng.IntN(2)
+			part := PartitionID("")
+			if size == 2 {
+				part = PartitionID(fmt.Sprintf("p%d", id))
+			}
+			hw, sw := propHW[rng.IntN(2)], []string{"s1", "s2"}[rng.IntN(2)]
+			if st == Standby {
+				hw = propHW[rng.IntN(3)]
+			}
+			var ids []ServerID
+			for range size {
+				id++
+				sid := ServerID(fmt.Sprintf("%s%03d", prefix, id))
+				servers = append(servers, Server{ID: sid, Hardware: hw, Switch: sw, DiskArray: "a1",
+					Zone: []string{"z1", "z2", "z3"}[rng.IntN(3)], VLANs: [][]int{{10}, {20}}[rng.IntN(2)],
+					State: st, Workload: fmt.Sprintf("w%d", prio), Priority: prio, Partition: part})
+				ids = append(ids, sid)
+			}
+			return ids
+		}
+		for range 2 + rng.IntN(4) {
+			ids := add("f", Failed, 50)
+			failed = append(failed, ids[0])
+			opts = append(opts, WithPolicy(ids[0], Policy{Preempt: true, AnySwitch: rng.IntN(2) == 0, AllowPartitionMismatch: rng.IntN(3) == 0}))
+		}
+		for range 4 + rng.IntN(9) {
+			ids := add("v", Active, 10)
+			// A victim's own policy may accept spares its failure does
+			// not: another switch, or more MHz and memory.
+			if p := []Policy{{}, {AnySwitch: true}, {MinCPUMHz: 2000, MinMemoryMiB: 32768}}[rng.IntN(3)]; p != (Policy{}) {
+				opts = append(opts, WithPolicy(ids[0], p))
+			}
+		}
+		for range rng.IntN(6) {
+			add("s", Standby, 0)
+		}
+		inv, err := NewInventory(servers, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		relocMemo = false
+		want, errW := inv.FindAll(failed...)
+		relocMemo = true
+		got, errG := inv.FindAll(failed...)
+		if (errW == nil) != (errG == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("instance %d: with the memo\n%+v (%v)\nwithout\n%+v (%v)", i, got, errG, want, errW)
+		}
+		// Count the rounds the memo skipped a search in: a stopped
+		// victim after a stopped one of its kind.
+		stopped := map[relocKey]bool{}
+		seen := map[int32]bool{}
+		hit := false
+		for _, p := range want {
+			for _, v := range p.Preemptions {
+				x, _ := inv.index(v.Victim)
+				li := inv.srvs[x].ls
+				if seen[li] {
+					continue // another member of a victim counted
+				}
+				seen[li] = true
+				if v.RelocateTo != "" {
+					relocated++
+				}
+				if k, ok := inv.relocKeyOf(li); ok && v.RelocateTo == "" {
+					hit = hit || stopped[k]
+					stopped[k] = true
+				}
+			}
+		}
+		if hit {
+			skipped++
+		}
+	}
+	t.Logf("%d instances, %d with a relocation search skipped, %d victims relocated", n, skipped, relocated)
+	if skipped < n/40 || relocated < n/20 {
+		t.Fatalf("%d instances stop two victims of one kind, %d victims relocated: the memo is not exercised", skipped, relocated)
 	}
 }
