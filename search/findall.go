@@ -146,16 +146,23 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 	sol := &solution{reqOf: make([]int, len(failed)), scaleOf: make([][]int, len(scale))}
 	excluded := inv.newLSSet()
 	byLS := make(map[int32]int, len(failed))
-	seen := make(map[ServerID]bool, len(failed))
-	for _, id := range failed {
-		if seen[id] {
-			return nil, fmt.Errorf("search: %s: %s named twice: %w", op, id, ErrInvalid)
-		}
-		seen[id] = true
-		r, err := inv.failureRequest(op, id)
+	// The failures' server indexes (a set of them: lsSet holds any
+	// indexes below n) and logical servers: each ID is looked up once.
+	seen := &lsSet{n: len(inv.srvs)}
+	lsOf := make([]int32, len(failed))
+	// Their nodes, two a request in one slab (a larger partition's are
+	// allocated on their own).
+	slab := make([]fnode, 2*len(failed))
+	for i, id := range failed {
+		r, err := inv.failureRequestIn(op, id, slab[2*i:2*i:2*i+2])
 		if err != nil {
 			return nil, err
 		}
+		if seen.has(r.self) {
+			return nil, fmt.Errorf("search: %s: %s named twice: %w", op, id, ErrInvalid)
+		}
+		seen.add(r.self)
+		lsOf[i] = r.ls
 		if k, ok := byLS[r.ls]; ok {
 			if r.self < sol.reqs[k].self {
 				sol.reqs[k].self, sol.reqs[k].ref = r.self, r.ref
@@ -231,9 +238,8 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 			byLS[r.ls] = k
 		}
 	}
-	for i, id := range failed {
-		j, _ := inv.index(id)
-		sol.reqOf[i] = byLS[inv.srvs[j].ls]
+	for i, li := range lsOf {
+		sol.reqOf[i] = byLS[li]
 	}
 	n := len(sol.reqs)
 	sol.chosen = make([]*option, n)
