@@ -131,3 +131,48 @@ func TestPPoolsLook(t *testing.T) {
 		}
 	}
 }
+
+// TestGenSkip: from an entry of a sorted genList whose MHz is below a
+// request's need (or, exact, above it), genSkip lands where a scan one
+// entry at a time would first find one that may fit: the same block with
+// at least (exact: exactly) the need, else the next block's first entry.
+func TestGenSkip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	checked := 0
+	for it := range 3000 {
+		nsig := 1 + rng.IntN(30)
+		mhzs := make([]int64, nsig)
+		for i := range mhzs {
+			mhzs[i] = int64(1+rng.IntN(5)) * 1000
+		}
+		var l []genEntry
+		for i := range nsig {
+			for gp := range rng.IntN(6) {
+				l = append(l, genEntry{sig: int32(i), g: int32(len(l)), fi: int32(i), prio: rng.IntN(4), intr: rng.IntN(2) == 0,
+					mhz: mhzs[i], ord: ordPreempt | int64(i)<<ordSig | int64(gp)})
+			}
+		}
+		l = sortGenEntries(l, nsig, false)
+		need, exact := int64(1+rng.IntN(5))*1000, rng.IntN(2) == 0
+		fits := func(e *genEntry) bool { return e.mhz >= need && (!exact || e.mhz == need) }
+		for pos := range l {
+			if fits(&l[pos]) {
+				continue
+			}
+			// The scan: the next entry that fits, or that starts a
+			// block (the scan cannot tell a later block's entries
+			// apart before reading them).
+			want := pos + 1
+			for want < len(l) && !fits(&l[want]) && l[want].prio == l[pos].prio && l[want].intr == l[pos].intr {
+				want++
+			}
+			if got := genSkip(l, pos, need, exact); got != want {
+				t.Fatalf("instance %d: from %d (need %d, exact %v): genSkip %d, scan %d\n%+v", it, pos, need, exact, got, want, l)
+			}
+			checked++
+		}
+	}
+	if checked < 10000 {
+		t.Fatalf("only %d skips checked", checked)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math/bits"
 	"slices"
+	"sort"
 )
 
 // A stream yields a request's pool options in ranking order (the joint
@@ -1029,11 +1030,31 @@ type sigFits struct {
 
 // genNext moves generator src to the next group its request may use and
 // sets src's lb and ord to that group's; false when there is none.
+//
+// The list is in order of priority, interruption, then the signature's
+// MHz: a signature fits only when it has at least the MHz the request
+// needs (each node's candidate has at least the node's, or the policy's
+// minimum), exactly that when the policy sets no minimum (each has the
+// node's). So the entries of a block (one priority and interruption)
+// below the need are skipped at once, and without a minimum those above
+// it; and the victims' priorities rise, so the first one the request may
+// not take ends the list. (A request of a site of many classes skipped
+// hundreds of entries one by one, checking each signature's slots.)
 func (s *solver) genNext(st *stream, src *source) bool {
 	g, req := src.gen, st.req
+	need := reqMHz(&req.nodes[0], &req.pol) + reqMHz(&req.nodes[1], &req.pol)
+	exact := req.pol.MinCPUMHz == 0
 	for ; g.pos < len(g.list); g.pos++ {
 		e := &g.list[g.pos]
-		if e.g == st.g0 || (g.stage == stgPreempt && !req.victimOK(e.prio)) || e.mem < int64(req.pol.MinMemoryMiB) {
+		if g.stage == stgPreempt && !req.victimOK(e.prio) {
+			g.pos = len(g.list)
+			return false
+		}
+		if e.mhz < need || (exact && e.mhz > need) {
+			g.pos = genSkip(g.list, g.pos, need, exact) - 1
+			continue
+		}
+		if e.g == st.g0 || e.mem < int64(req.pol.MinMemoryMiB) {
 			continue
 		}
 		if g.fits == nil {
@@ -1056,6 +1077,28 @@ func (s *solver) genNext(st *stream, src *source) bool {
 		return true
 	}
 	return false
+}
+
+// genSkip returns the first position after pos in l whose entry may have
+// need MHz (exact: exactly need), pos's entry having less (or, exact,
+// more): the first of its block with enough (exact: with the need), else
+// the next block's first (see genNext).
+func genSkip(l []genEntry, pos int, need int64, exact bool) int {
+	e := &l[pos]
+	// The block's end: the first entry of a later priority or
+	// interruption.
+	end := pos + sort.Search(len(l)-pos, func(i int) bool {
+		x := &l[pos+i]
+		return x.prio != e.prio || x.intr != e.intr
+	})
+	if e.mhz > need {
+		return end // exact: the rest of the block has more
+	}
+	p := pos + sort.Search(end-pos, func(i int) bool { return l[pos+i].mhz >= need })
+	if exact && p < end && l[p].mhz > need {
+		return end // none has exactly the need
+	}
+	return p
 }
 
 // emit turns generator src, at the top of st's heap, into the source of
