@@ -176,3 +176,32 @@ func TestGenSkip(t *testing.T) {
 		t.Fatalf("only %d skips checked", checked)
 	}
 }
+
+// TestSortVictims: the packed sort of victim groups gives the order of
+// their comparison (priority, scale-in, class place, group), with
+// priorities of any span (a span too wide to pack is compared).
+func TestSortVictims(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for it := range 2000 {
+		nc, ng := 1+rng.IntN(30), 1+rng.IntN(5000)
+		span := 20
+		if it%5 == 0 {
+			span = 1 << 62
+		}
+		var v []victimGroup
+		for _, g := range rng.Perm(ng)[:rng.IntN(min(ng, 300))] {
+			p := rng.IntN(span)
+			if it%7 == 0 {
+				p = -p
+			}
+			v = append(v, victimGroup{g: int32(g), prio: p, intr: int32(rng.IntN(2)), ci: int32(rng.IntN(nc)), hw: int32(rng.IntN(9))})
+		}
+		want := slices.Clone(v)
+		slices.SortFunc(want, func(a, b victimGroup) int {
+			return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(a.intr, b.intr), cmp.Compare(a.ci, b.ci), cmp.Compare(a.g, b.g))
+		})
+		if got := sortVictims(v, nc, ng); !slices.Equal(got, want) {
+			t.Fatalf("instance %d (%d groups, span %d): sorted wrongly", it, len(v), span)
+		}
+	}
+}
