@@ -206,8 +206,9 @@ func (inv *Inventory) settle(plans []Plan, victims []victimRef, used *lsSet) {
 	// of the same kind (relocKey) either: used only grows, and zones and
 	// VLAN sets only rank the candidates. (A round short of spares
 	// stops hundreds of victims of a few kinds, and searched each kind's
-	// candidates once per victim: 2.3% of a FindAll's instructions on
-	// S1/C500/zone-rack/V7/2-node, 3.6% on S1/C500/zone-rack/V50/standalone.)
+	// candidates once per victim: 0.5% of a FindAll's instructions on
+	// S1/C500/zone-rack/V7/2-node, 0.9% on S1/C500/zone-rack/V50/standalone,
+	// more where victims outnumber their kinds further.)
 	var none map[relocKey]bool
 	for _, v := range victims {
 		if v.scaleIn {
