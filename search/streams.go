@@ -579,8 +579,14 @@ func sortVictims(v []victimGroup, nc, ng int) []victimGroup {
 		x = x<<lg | uint64(e.g)
 		w[k] = x<<ln | uint64(k)
 	}
+	return permuteByWords(v, w, ln)
+}
+
+// permuteByWords sorts w, words whose low ln bits are an index into v,
+// and returns v's elements in the words' order.
+func permuteByWords[T any](v []T, w []uint64, ln int) []T {
 	sortWords(w)
-	sorted := make([]victimGroup, len(v))
+	sorted := make([]T, len(v))
 	for k, x := range w {
 		sorted[k] = v[x&(1<<ln-1)]
 	}
@@ -982,12 +988,7 @@ func sortGenEntries(l []genEntry, nsig int, byMem bool) []genEntry {
 		x = x<<lg | uint64(e.ord&ordGroup)
 		w[k] = x<<ln | uint64(k)
 	}
-	sortWords(w)
-	sorted := make([]genEntry, len(l))
-	for k, x := range w {
-		sorted[k] = l[x&(1<<ln-1)]
-	}
-	return sorted
+	return permuteByWords(l, w, ln)
 }
 
 // genTable is a genList result.
