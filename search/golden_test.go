@@ -53,19 +53,7 @@ func TestPlansGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		failed := exactIDs(inv, goldenFailures, 3)
-		// The failed servers (and their partitions' other members) are
-		// Failed, as a caller's inventory would say.
-		fs := slices.Clone(servers)
-		isFailed := make(map[ServerID]bool, len(failed))
-		for _, id := range failed {
-			isFailed[id] = true
-		}
-		for i := range fs {
-			if isFailed[fs[i].ID] || (fs[i].Partition != "" && i > 0 && fs[i].Partition == fs[i-1].Partition && fs[i-1].State == Failed) {
-				fs[i].State = Failed
-			}
-		}
-		invF, err := NewInventory(fs, opts...)
+		invF, err := NewInventory(withFailed(servers, failed), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

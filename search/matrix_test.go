@@ -194,6 +194,23 @@ func addWorst(sh shape, servers []Server, opts []Option) ([]Server, []Option, Se
 	return servers, opts, "zz-worst-0"
 }
 
+// withFailed returns a copy of servers with the failed ones Failed, and
+// the member after a failed one in its partition too (as a caller's
+// inventory would say of a failed logical server).
+func withFailed(servers []Server, failed []ServerID) []Server {
+	isFailed := make(map[ServerID]bool, len(failed))
+	for _, id := range failed {
+		isFailed[id] = true
+	}
+	fs := slices.Clone(servers)
+	for i := range fs {
+		if isFailed[fs[i].ID] || (fs[i].Partition != "" && i > 0 && fs[i].Partition == fs[i-1].Partition && isFailed[fs[i-1].ID]) {
+			fs[i].State = Failed
+		}
+	}
+	return fs
+}
+
 // exactIDs picks up to k active logical servers (their first member) in a
 // random order. The IDs are fresh copies, as a caller's are: an ID that
 // arrives in an event or a request, not the inventory's own string (whose
@@ -303,17 +320,7 @@ func runCell(t testing.TB, sh shape) (cellResult, bool) {
 
 	// 1,000 failures spread over the inventory.
 	failed := exactIDs(inv, 1000, 3)
-	fs := slices.Clone(servers)
-	isFailed := make(map[ServerID]bool, len(failed))
-	for _, id := range failed {
-		isFailed[id] = true
-	}
-	for i := range fs {
-		if isFailed[fs[i].ID] || (fs[i].Partition != "" && i > 0 && fs[i].Partition == fs[i-1].Partition && isFailed[fs[i-1].ID]) {
-			fs[i].State = Failed
-		}
-	}
-	invF, err := NewInventory(fs, opts...)
+	invF, err := NewInventory(withFailed(servers, failed), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,17 +433,7 @@ func BenchmarkMatrix(b *testing.B) {
 		ws, wo, worst := addWorst(sh, servers, opts)
 		inv := mustInventory(b, ws, wo)
 		failed := exactIDs(inv, 1000, 3)
-		isFailed := make(map[ServerID]bool, len(failed))
-		for _, id := range failed {
-			isFailed[id] = true
-		}
-		fs := slices.Clone(servers)
-		for i := range fs {
-			if isFailed[fs[i].ID] || (fs[i].Partition != "" && i > 0 && fs[i].Partition == fs[i-1].Partition && isFailed[fs[i-1].ID]) {
-				fs[i].State = Failed
-			}
-		}
-		invF := mustInventory(b, fs, opts)
+		invF := mustInventory(b, withFailed(servers, failed), opts)
 		name := strings.ReplaceAll(sh.String(), "/", "_")
 		b.Run(name+"/FindAll", func(b *testing.B) {
 			var cpu int64
