@@ -143,7 +143,7 @@ func (inv *Inventory) solveJoint(op string, failed []ServerID, scale []ScaleRequ
 var packLevels = true
 
 func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRequest, lazy, pack bool) (*solution, error) {
-	sol := &solution{reqOf: make([]int, len(failed)), scaleOf: make([][]int, len(scale))}
+	sol := &solution{reqOf: make([]int, len(failed)), scaleOf: make([][]int, len(scale)), reqs: make([]request, 0, len(failed))}
 	excluded := inv.newLSSet()
 	byLS := make(map[int32]int, len(failed))
 	// The failures' server indexes (a set of them: lsSet holds any
@@ -342,6 +342,7 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 			return sol, nil
 		}
 		victims = s.expand(sol, used, victims)
+		s.release()
 	}
 	for k := range sol.reqs {
 		if o := sol.chosen[k]; o != nil {
@@ -362,22 +363,16 @@ func (inv *Inventory) solveJointAs(op string, failed []ServerID, scale []ScaleRe
 }
 
 func (j *joint) newSolver(reqs []int, lazy bool) *solver {
-	s := &solver{j: j, reqs: reqs, gp: make(map[int32]*gpools), pp: make(map[int32]*ppools),
-		one: make(map[int32]int32), bnode: make(map[int32]int32), zeroV: make([]int64, j.K),
-		lbBuf: make([]int64, j.K),
-		hubAt: make(map[hubKey]int32)}
-	s.d.tmp, s.d.tmp2, s.d.base = make([]int64, j.K), make([]int64, j.K), make([]int64, j.K)
-	s.d.sink = make([]int64, j.K)
-	s.d.intr = make([]int64, j.K)
+	s := getSolver()
+	s.reset(j, reqs)
 	j.putTerms(s.d.intr, &[termCount]int64{tInterrupted: 1})
-	s.st = make([]rstate, len(reqs))
 	for ci, k := range reqs {
 		r := &j.reqs[k]
 		st := &s.st[ci]
 		st.req = r
 		st.nodeID = s.newNode(nReq, int32(ci))
 		st.at = -2
-		st.unplV = make([]int64, j.K)
+		st.unplV = s.vec()
 		w, x := j.levelUnit(r.level)
 		st.unplV[w] = x
 		st.str = s.newStream(r)

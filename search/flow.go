@@ -453,11 +453,11 @@ func (s *solver) materialize(r int32, key []int64) {
 		// The options of the key's cost are read at once: each would be
 		// the next entry of the queue.
 		st.str.pop()
-		if st.opts == nil {
-			// Room for the first few from the solver's slab (a request
-			// reads about ten on a short-spare site; growing a slice of
-			// its own from one was 3% of a FindAll).
-			st.opts = s.sopts(optsRoom)
+		if len(st.opts) == cap(st.opts) {
+			// Room from the solver's slab, doubling (a request reads
+			// about ten on a short-spare site, a few hundred at most;
+			// growing a slice of its own from one was 3% of a FindAll).
+			st.opts = append(s.sopts(max(optsRoom, 2*cap(st.opts))), st.opts...)
 		}
 		st.opts = append(st.opts, o)
 		s.grow()

@@ -70,10 +70,7 @@ func (s *solver) hubOf(k hubKey, pools []int32) int32 {
 				// A pool is in a few hubs (a standalone one in up to
 				// three, a two-node one in up to seven): room for
 				// them from one slab, not a slice grown per pool.
-				if len(s.hubSlab) < poolHubs {
-					s.hubSlab = make([]int32, 1024*poolHubs)
-				}
-				p.hubs, s.hubSlab = s.hubSlab[:0:poolHubs], s.hubSlab[poolHubs:]
+				p.hubs = s.hubSlab.take(poolHubs, 1024*poolHubs)[:0]
 			}
 			p.hubs = append(p.hubs, id)
 		}

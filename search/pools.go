@@ -173,9 +173,9 @@ type joint struct {
 type solver struct {
 	j *joint
 	// slabs the streams' sources and cost vectors are carved from
-	srcSlab  []source
-	soptSlab []sopt
-	vecArena []int64
+	srcSlab  slab[source]
+	soptSlab slab[sopt]
+	vecArena slab[int64]
 	reqs     []int // the component's requests, canonical order
 	pools    poolStore
 	gp       map[int32]*gpools
@@ -195,8 +195,8 @@ type solver struct {
 	levelMax [][]int64
 	hubs     []hub
 	hubAt    map[hubKey]int32
-	hubSlab  []int32  // room for pools' hub lists (see hubOf)
-	wbuf     []uint64 // scratch (see words)
+	hubSlab  slab[int32] // room for pools' hub lists (see hubOf)
+	wbuf     []uint64    // scratch (see words)
 }
 
 type bnode struct {
@@ -296,6 +296,17 @@ func chunkOf(id int) (int, int) {
 func (ps *poolStore) at(id int32) *pool {
 	k, i := chunkOf(int(id))
 	return &ps.chunks[k][i]
+}
+
+// reset empties the store, keeping its chunks.
+func (ps *poolStore) reset() {
+	if ps.n > 0 {
+		last, _ := chunkOf(ps.n - 1)
+		for k := 0; k <= last; k++ {
+			clear(ps.chunks[k])
+		}
+	}
+	ps.n = 0
 }
 
 func (ps *poolStore) add(p pool) {

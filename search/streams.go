@@ -86,11 +86,7 @@ const (
 // allocation per srcChunk sources: a two-node request has one source per
 // compatible group, hundreds in a site of many classes).
 func (s *solver) newSource() *source {
-	if len(s.srcSlab) == cap(s.srcSlab) {
-		s.srcSlab = make([]source, 0, srcChunk)
-	}
-	s.srcSlab = s.srcSlab[:len(s.srcSlab)+1]
-	return &s.srcSlab[len(s.srcSlab)-1]
+	return &s.srcSlab.take(1, srcChunk)[0]
 }
 
 const srcChunk = 256
@@ -98,24 +94,14 @@ const srcChunk = 256
 // vec returns a zeroed cost vector from the solver's arena.
 func (s *solver) vec() []int64 {
 	K := s.j.K
-	if len(s.vecArena)+K > cap(s.vecArena) {
-		s.vecArena = make([]int64, 0, max(64*K, 4096))
-	}
-	v := s.vecArena[len(s.vecArena) : len(s.vecArena)+K : len(s.vecArena)+K]
-	s.vecArena = s.vecArena[:len(s.vecArena)+K]
-	return v
+	return s.vecArena.take(K, max(64*K, 4096))
 }
 
 // sopts returns an empty slice with room for n options, from the solver's
 // slab (a two-node request's sources are built by the thousand, each a
 // few options).
 func (s *solver) sopts(n int) []sopt {
-	if len(s.soptSlab)+n > cap(s.soptSlab) {
-		s.soptSlab = make([]sopt, 0, max(n, 1024))
-	}
-	l := len(s.soptSlab)
-	s.soptSlab = s.soptSlab[:l+n]
-	return s.soptSlab[l : l : l+n]
+	return s.soptSlab.take(n, 1024)[:0]
 }
 
 func (x *source) headCost() []int64 {
