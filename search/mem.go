@@ -94,6 +94,7 @@ func (s *solver) reset(j *joint, reqs []int) {
 func (s *solver) release() {
 	s.srcSlab.reset()
 	s.soptSlab.reset()
+	s.segSlab.reset()
 	s.vecArena.reset()
 	s.hubSlab.reset()
 	s.pools.reset()

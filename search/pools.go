@@ -167,6 +167,9 @@ type joint struct {
 	vicCache map[victimKey][]victimGroup
 	gens     map[genKey]genTable     // see genList
 	sigFits  map[sigFitsKey]*sigFits // see sigFitsFor
+	// scratch of victimsFor and genList (their lists before sorting)
+	vgBuf []victimGroup
+	geBuf []genEntry
 }
 
 // solver is one component's flow problem.
@@ -175,6 +178,7 @@ type solver struct {
 	// slabs the streams' sources and cost vectors are carved from
 	srcSlab  slab[source]
 	soptSlab slab[sopt]
+	segSlab  slab[seg]
 	vecArena slab[int64]
 	reqs     []int // the component's requests, canonical order
 	pools    poolStore

@@ -342,7 +342,7 @@ func (st *stream) loadBlock() bool {
 			if g, ok := inv.idx.gidx[exactKey(f)]; ok {
 				st.g0 = g
 				o := option{stage: stgExact}
-				st.segs = append(st.segs, seg{g: g, t: terms(&o)})
+				st.segs = s.appendSeg(st.segs, seg{g: g, t: terms(&o)})
 			}
 		}
 		return true
@@ -354,7 +354,7 @@ func (st *stream) loadBlock() bool {
 					continue
 				}
 				o := option{stage: stgRelaxed, surMHz: c.mhz, surMem: c.mem}
-				st.segs = append(st.segs, seg{g: g, t: terms(&o)})
+				st.segs = s.appendSeg(st.segs, seg{g: g, t: terms(&o)})
 			}
 		}
 		return true
@@ -373,13 +373,24 @@ func (st *stream) loadBlock() bool {
 		for k < len(vs) && vs[k].prio == b.prio && vs[k].intr == b.intr {
 			v := vs[k]
 			o := option{stage: stgPreempt, vprio: v.prio, interrupted: v.intr, victims: 1, surMHz: v.mhz, surMem: v.mem}
-			st.segs = append(st.segs, seg{g: v.g, t: terms(&o)})
+			st.segs = s.appendSeg(st.segs, seg{g: v.g, t: terms(&o)})
 			k++
 		}
 		st.ci = k
 		return true
 	}
 	return false
+}
+
+// appendSeg appends x to a stream's segments, growing them from the
+// solver's slab (a request of a site of hundreds of classes reads a
+// relaxed block of hundreds of groups: growing a slice of its own was a
+// fifth of a standalone FindAll's allocation).
+func (s *solver) appendSeg(segs []seg, x seg) []seg {
+	if len(segs) == cap(segs) {
+		segs = append(s.segSlab.take(max(16, 2*cap(segs)), 1024)[:0], segs...)
+	}
+	return append(segs, x)
 }
 
 // hubMin is the number of pools up to which a group's pools are offered
@@ -594,6 +605,8 @@ func (j *joint) victimsFor(req *request) []victimGroup {
 	}
 	out, ok := j.vicCache[k]
 	if !ok {
+		// Listed in the round's scratch; the sorted copy is kept.
+		out = j.vgBuf[:0]
 		cls := j.classesFor(req)
 		for ci, c := range cls {
 			for _, g := range j.swGroups(c.hw, f, &req.pol, stActive) {
@@ -605,7 +618,11 @@ func (j *joint) victimsFor(req *request) []victimGroup {
 				out = append(out, victimGroup{g, gk.prio, intr, c.mhz, c.mem, c.hw, int32(ci)})
 			}
 		}
+		j.vgBuf = out
 		out = sortVictims(out, len(cls), len(j.inv.idx.groups))
+		if len(out) > 0 && &out[0] == &j.vgBuf[0] {
+			out = slices.Clone(out) // sorted in place
+		}
 		j.vicCache[k] = out
 	}
 	n, _ := slices.BinarySearchFunc(out, req.prio, func(v victimGroup, p int) int { return cmp.Compare(v.prio, p) })
@@ -883,7 +900,8 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 			n += len(sgs[i])
 		}
 	}
-	l := make([]genEntry, 0, n)
+	// Listed in the round's scratch; the sorted copy is kept.
+	l := slices.Grow(j.geBuf[:0], n)
 	for i, sig := range sigs {
 		sp := i
 		if pos != nil {
@@ -903,7 +921,11 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 			l = append(l, e)
 		}
 	}
+	j.geBuf = l
 	l = sortGenEntries(l, len(sigs), byMem)
+	if len(l) > 0 && &l[0] == &j.geBuf[0] {
+		l = slices.Clone(l) // sorted in place
+	}
 	if j.gens == nil {
 		j.gens = make(map[genKey]genTable)
 	}
