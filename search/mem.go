@@ -54,6 +54,16 @@ func (sl *slab[T]) next(n, size int) []T {
 	return sl.chunks[sl.k][:n:n]
 }
 
+// add appends x to v, a run of sl (or nil), moving v to a run twice as
+// long when it is full: a list grown by one element at a time costs a
+// few runs of the slab, not an allocation per doubling.
+func (sl *slab[T]) add(v []T, x T, size int) []T {
+	if len(v) == cap(v) {
+		v = append(sl.take(max(8, 2*cap(v)), size)[:0], v...)
+	}
+	return append(v, x)
+}
+
 // reset makes every chunk available again, zeroing what was handed out
 // (nothing handed out is referred to any more).
 func (sl *slab[T]) reset() {
@@ -95,6 +105,8 @@ func (s *solver) release() {
 	s.srcSlab.reset()
 	s.soptSlab.reset()
 	s.segSlab.reset()
+	s.srcPtrs.reset()
+	s.genSlab.reset()
 	s.vecArena.reset()
 	s.hubSlab.reset()
 	s.pools.reset()

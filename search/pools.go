@@ -170,6 +170,9 @@ type joint struct {
 	// scratch of victimsFor and genList (their lists before sorting)
 	vgBuf []victimGroup
 	geBuf []genEntry
+	// room for sigFitsFor's checks
+	atSlab slab[int32]
+	soSlab slab[sigOK]
 }
 
 // solver is one component's flow problem.
@@ -179,6 +182,8 @@ type solver struct {
 	srcSlab  slab[source]
 	soptSlab slab[sopt]
 	segSlab  slab[seg]
+	srcPtrs  slab[*source] // the streams' source heaps
+	genSlab  slab[genState]
 	vecArena slab[int64]
 	reqs     []int // the component's requests, canonical order
 	pools    poolStore

@@ -171,8 +171,8 @@ func (h *srcHeap) popTop(lv int) {
 	h.down(0, lv)
 }
 
-func (h *srcHeap) push(x *source, lv int) {
-	*h = append(*h, x)
+func (h *srcHeap) push(s *solver, x *source, lv int) {
+	*h = s.srcPtrs.add(*h, x, 4096)
 	h.up(len(*h)-1, lv)
 }
 
@@ -387,10 +387,7 @@ func (st *stream) loadBlock() bool {
 // relaxed block of hundreds of groups: growing a slice of its own was a
 // fifth of a standalone FindAll's allocation).
 func (s *solver) appendSeg(segs []seg, x seg) []seg {
-	if len(segs) == cap(segs) {
-		segs = append(s.segSlab.take(max(16, 2*cap(segs)), 1024)[:0], segs...)
-	}
-	return append(segs, x)
+	return s.segSlab.add(segs, x, 1024)
 }
 
 // hubMin is the number of pools up to which a group's pools are offered
@@ -664,14 +661,15 @@ func (s *solver) partSources(st *stream) {
 		// The generator starts unread (see startGen): most requests
 		// are served by their exact groups and never read it.
 		src := s.newSource()
-		src.gen = &genState{key: genKey{hk, stage, req.pol.MinMemoryMiB > 0, byCPU, cpu}, stage: stage}
+		src.gen = &s.genSlab.take(1, 256)[0]
+		*src.gen = genState{key: genKey{hk, stage, req.pol.MinMemoryMiB > 0, byCPU, cpu}, stage: stage}
 		lb := option{stage: stage}
 		src.ord = ordRelaxed
 		if stage == stgPreempt {
 			lb.vprio, src.ord = inv.minPrio, ordPreempt
 		}
 		src.lb = s.costVec(&lb)
-		st.src = append(st.src, src)
+		st.src = s.srcPtrs.add(st.src, src, 4096)
 	}
 }
 
@@ -712,7 +710,7 @@ func (s *solver) pushPart2(st *stream, stage uint8, g int32, so sigOK, ord int64
 	src := s.newSource()
 	src.lb, src.ord = s.part2Bound(s.part2LB(st.req, stage, g, so), st.req, g, so.assign), ord
 	src.g, src.assign = g, so.assign
-	st.src.push(src, s.j.lw)
+	st.src.push(s, src, s.j.lw)
 }
 
 // part2Bound is the bound a source of two-node group g starts at for
@@ -1032,7 +1030,7 @@ type sigFitsKey struct {
 func (j *joint) sigFitsFor(req *request, nsig int) *sigFits {
 	f0, f1 := &req.nodes[0], &req.nodes[1]
 	if f0.hw < 0 || f1.hw < 0 {
-		return &sigFits{at: make([]int32, nsig)}
+		return &sigFits{at: j.atSlab.take(nsig, 4096)}
 	}
 	k := sigFitsKey{ek{f0.hw, f0.arr, f0.sw}, ek{f1.hw, f1.arr, f1.sw}, req.pol}
 	if c, ok := j.sigFits[k]; ok {
@@ -1044,7 +1042,7 @@ func (j *joint) sigFitsFor(req *request, nsig int) *sigFits {
 	if j.sigFits == nil {
 		j.sigFits = make(map[sigFitsKey]*sigFits)
 	}
-	c := &sigFits{at: make([]int32, nsig)}
+	c := &sigFits{at: j.atSlab.take(nsig, 4096)}
 	j.sigFits[k] = c
 	return c
 }
@@ -1095,7 +1093,7 @@ func (s *solver) genNext(st *stream, src *source) bool {
 		if k == 0 {
 			k = -1
 			if so, fits := s.sigCheck(req, e.sig, &req.pol); fits {
-				c.so = append(c.so, so)
+				c.so = s.j.soSlab.add(c.so, so, 1024)
 				k = int32(len(c.so))
 			}
 			c.at[e.fi] = k
@@ -1147,7 +1145,7 @@ func (s *solver) emit(st *stream, src *source) {
 	assign := g.fits.so[g.fits.at[e.fi]-1].assign
 	out.lb, out.ord = s.part2Bound(lb, st.req, e.g, assign), ord
 	out.g, out.assign = e.g, assign
-	st.src.push(out, s.j.lw)
+	st.src.push(s, out, s.j.lw)
 }
 
 // buildPart2 lists the options of two-node group g: the pools sharing a
@@ -1386,7 +1384,7 @@ func (s *solver) otherSources(st *stream) {
 		}
 		src := &source{lb: s.costVec(&lb), ord: ordOther + int64(len(st.src))}
 		src.build = func(x *source) { s.buildOnes(x, req, lss, b.stage, b.pol, b.mm) }
-		st.src = append(st.src, src)
+		st.src = s.srcPtrs.add(st.src, src, 4096)
 	}
 }
 
