@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"unsafe"
 )
@@ -268,9 +269,11 @@ func TestReasonBagCountsAsAMap(t *testing.T) {
 }
 
 // A server's row is one cache line: Find reads the failed server's and
-// the spare's, each one miss at 100,000 servers.
+// the spare's, each one miss at 100,000 servers. (Where int has 32 bits
+// the row is smaller, and the rows do not keep to lines.)
 func TestServerRowIsOneCacheLine(t *testing.T) {
-	if n := unsafe.Sizeof(srv{}); n != 64 {
+	n := unsafe.Sizeof(srv{})
+	if n > 64 || strconv.IntSize == 64 && n != 64 {
 		t.Fatalf("srv is %d bytes, want 64", n)
 	}
 }

@@ -232,8 +232,8 @@ const (
 
 // MaxPriority bounds a priority's magnitude (a Server's, a scale-out's):
 // far above any real ranking, low enough that a round's sums of victims'
-// priorities cannot overflow.
-const MaxPriority = 1 << 31
+// priorities cannot overflow, and the largest int where int has 32 bits.
+const MaxPriority = 1<<31 - 1
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("search: "+format+": %w", append(args, ErrInvalid)...)

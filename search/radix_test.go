@@ -77,7 +77,7 @@ func TestSortGenEntries(t *testing.T) {
 		}
 		prioSpan := 10
 		if it%5 == 0 {
-			prioSpan = 1 << 62
+			prioSpan = 1 << (strconv.IntSize - 2) // 1<<62 where int has 64 bits
 		}
 		var l []genEntry
 		for i, sg := range sigs {
@@ -186,7 +186,7 @@ func TestSortVictims(t *testing.T) {
 		nc, ng := 1+rng.IntN(30), 1+rng.IntN(5000)
 		span := 20
 		if it%5 == 0 {
-			span = 1 << 62
+			span = 1 << (strconv.IntSize - 2)
 		}
 		var v []victimGroup
 		for _, g := range rng.Perm(ng)[:rng.IntN(min(ng, 300))] {

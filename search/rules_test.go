@@ -3,6 +3,7 @@ package search_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -273,7 +274,7 @@ func TestScaleOut(t *testing.T) {
 		{name: "template VLAN out of range", servers: []search.Server{mk("s1", std, S, 0)},
 			scale: []search.ScaleRequest{{Kind: search.ScaleOut, Template: []search.Server{{Hardware: std, VLANs: []int{5000}}}}}, wantErr: search.ErrInvalid},
 		{name: "absurd priority", servers: []search.Server{mk("s1", std, S, 0)},
-			scale: []search.ScaleRequest{{Kind: search.ScaleOut, Template: []search.Server{{Hardware: std}}, Priority: 1 << 40}}, wantErr: search.ErrInvalid},
+			scale: []search.ScaleRequest{{Kind: search.ScaleOut, Template: []search.Server{{Hardware: std}}, Priority: math.MinInt}}, wantErr: search.ErrInvalid},
 	})
 }
 

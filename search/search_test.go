@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,11 @@ import (
 
 // mk builds a server on sw1/vsp1, zone z1, VLAN 10, with the given hardware;
 // mods adjust it.
+
+// aboveMaxPriority is a priority out of range where int has 64 bits
+// (where it has 32, none is but math.MinInt: the absurd cases skip).
+var aboveMaxPriority = func() int { p := search.MaxPriority; return p + 1 }()
+
 func mk(id string, hw search.Hardware, st search.State, prio int, mods ...func(*search.Server)) search.Server {
 	s := search.Server{ID: search.ServerID(id), Hardware: hw, Switch: "sw1", DiskArray: "vsp1",
 		Zone: "z1", VLANs: []int{10}, State: st, Priority: prio}
@@ -255,6 +261,32 @@ func TestNoSpareExplanationCounts(t *testing.T) {
 	}
 }
 
+// TestPriorityBounds: priorities of ±MaxPriority are valid, and the
+// search ranks them (a failure at the top preempts a victim at the
+// bottom, alone and jointly) wherever int has 32 bits or 64.
+func TestPriorityBounds(t *testing.T) {
+	servers := []search.Server{
+		mk("f", std, search.Failed, search.MaxPriority, work("top")),
+		mk("f2", std, search.Failed, search.MaxPriority-1, work("next")),
+		mk("v", std, search.Active, -search.MaxPriority, work("bottom")),
+		mk("w", std, search.Active, 0, work("middle")),
+	}
+	pol := search.Policy{Preempt: true}
+	inv, err := search.NewInventory(servers, search.WithPolicy("f", pol), search.WithPolicy("f2", pol))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := inv.Find("f")
+	if err != nil || len(p.Preemptions) != 1 || p.Preemptions[0].Victim != "v" || p.Preemptions[0].Priority != -search.MaxPriority {
+		t.Fatalf("Find = %+v, %v; want v preempted at -MaxPriority", p, err)
+	}
+	plans, err := inv.FindAll("f2", "f")
+	if err != nil || len(plans[1].Preemptions) != 1 || plans[1].Preemptions[0].Victim != "v" ||
+		len(plans[0].Preemptions) != 1 || plans[0].Preemptions[0].Victim != "w" {
+		t.Fatalf("FindAll = %+v, %v; want f on v, f2 on w", plans, err)
+	}
+}
+
 func TestInvalidInput(t *testing.T) {
 	ok := []search.Server{mk("a", std, search.Failed, 5), mk("b", std, search.Standby, 0)}
 	tests := []struct {
@@ -271,8 +303,8 @@ func TestInvalidInput(t *testing.T) {
 		{"absurd MHz", []search.Server{mk("a", hwMHz(std, 1<<21), search.Active, 1)}, nil},
 		{"absurd policy minimum", ok, []search.Option{search.WithPolicy("a", search.Policy{MinCPUMHz: 1 << 21})}},
 		{"VLAN out of range", []search.Server{mk("a", std, search.Active, 1, vlans(5000))}, nil},
-		{"absurd priority", []search.Server{mk("a", std, search.Active, 1<<31+1)}, nil},
-		{"absurd negative priority", []search.Server{mk("a", std, search.Active, -(1<<31)-1)}, nil},
+		{"absurd priority", []search.Server{mk("a", std, search.Active, aboveMaxPriority)}, nil},
+		{"absurd negative priority", []search.Server{mk("a", std, search.Active, -aboveMaxPriority)}, nil},
 		{"partition members disagree on priority", []search.Server{mk("a", std, search.Active, 1, part("P")), mk("b", std, search.Active, 2, part("P"))}, nil},
 		{"partition members disagree on workload", []search.Server{mk("a", std, search.Active, 1, part("P"), work("x")), mk("b", std, search.Active, 1, part("P"), work("y"))}, nil},
 		{"partition members with different policies", []search.Server{mk("a", std, search.Active, 1, part("P")), mk("b", std, search.Active, 1, part("P"))},
@@ -285,6 +317,9 @@ func TestInvalidInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasPrefix(tc.name, "absurd") && strings.HasSuffix(tc.name, "priority") && strconv.IntSize == 32 {
+				t.Skip("no int is beyond ±search.MaxPriority where int has 32 bits but MinInt, tested elsewhere")
+			}
 			_, err := search.NewInventory(tc.servers, tc.opts...)
 			if !errors.Is(err, search.ErrInvalid) || errors.Is(err, search.ErrNoSpare) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
