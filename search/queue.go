@@ -1,5 +1,10 @@
 package search
 
+import (
+	"slices"
+	"sort"
+)
+
 // queue is Dijkstra's priority queue: entries come out by key (a cost
 // vector, compared lexicographically), then by rank, then in push order
 // (a strict total order: the same searches whatever the queue's shape).
@@ -7,20 +12,30 @@ package search
 // Many entries share a key: a hub's pools, a full pool's holders and
 // their next options are pushed at one distance (on two-node shapes of the
 // matrix, ten pushes per distinct key in an augment). So an entry goes
-// into its key's bucket, found by hashing the key, and the heap orders
-// buckets: distinct keys only. A bucket keeps a first-in-first-out list
-// per rank, so popping its least rank's head keeps the order above.
+// into its key's bucket, found by hashing the key, and the live buckets
+// are ordered by key: distinct keys only. A bucket keeps a
+// first-in-first-out list per rank, so popping its least rank's head
+// keeps the order above.
+//
+// The live buckets are few (on S1/C500/zone-rack/V7/2-node nine on
+// average when one is added, and half the new keys are the least): they
+// are kept sorted, the least last, so that a pop compares nothing and an
+// insertion mostly lands at the end. Past sortedMax live buckets the
+// array becomes a binary heap (its reverse, least first, is one) for the
+// rest of the search.
 type queue struct {
 	K    int
 	keys []int64  // bucket keys, K terms each
 	bk   []bucket // every bucket of this search (the live ones are in heap)
-	heap []int32  // live buckets, a binary heap by key
-	ents []qent
-	tab  []qslot // key hash -> bucket, open addressing (len a power of two)
-	gen  int32   // tab's slots of other generations are empty
-	used int     // tab's slots of this generation
-	n    int     // entries queued
-	last int32   // the bucket bucketOf returned last (-1: none), tried first
+	heap []int32  // live buckets: sorted by key, the greatest first; a binary heap when isHeap
+	// isHeap: heap is a binary heap by key (the least first)
+	isHeap bool
+	ents   []qent
+	tab    []qslot // key hash -> bucket, open addressing (len a power of two)
+	gen    int32   // tab's slots of other generations are empty
+	used   int     // tab's slots of this generation
+	n      int     // entries queued
+	last   int32   // the bucket bucketOf returned last (-1: none), tried first
 }
 
 type bucket struct {
@@ -48,6 +63,7 @@ func (q *queue) reset(K int) {
 	q.K = K
 	q.keys, q.bk, q.heap, q.ents = q.keys[:0], q.bk[:0], q.heap[:0], q.ents[:0]
 	q.n, q.used, q.last = 0, 0, -1
+	q.isHeap = false
 	q.gen++
 	if q.tab == nil {
 		q.tab = make([]qslot, 64)
@@ -142,9 +158,45 @@ func (q *queue) newBucket(key []int64) int32 {
 	q.keys = append(q.keys, key...)
 	b := int32(len(q.bk))
 	q.bk = append(q.bk, bk)
-	q.heap = append(q.heap, b)
-	q.up(len(q.heap) - 1)
+	q.insert(b, key)
 	return b
+}
+
+// sortedMax is the number of live buckets up to which they are kept
+// sorted.
+const sortedMax = 128
+
+// insert adds live bucket b, of key key.
+func (q *queue) insert(b int32, key []int64) {
+	if !q.isHeap && len(q.heap) >= sortedMax {
+		slices.Reverse(q.heap) // sorted, least first: a heap
+		q.isHeap = true
+	}
+	if q.isHeap {
+		q.heap = append(q.heap, b)
+		q.up(len(q.heap) - 1)
+		return
+	}
+	h := q.heap
+	K := int32(q.K)
+	// The position: after every greater key. Most new keys are the
+	// least (the end) or close to it.
+	n := len(h)
+	i := n
+	for i > 0 && n-i < 2 {
+		x := &q.bk[h[i-1]]
+		if vcmp(key, q.keys[x.key:x.key+K]) < 0 {
+			break
+		}
+		i--
+	}
+	if i > 0 && n-i == 2 {
+		i = sort.Search(i, func(k int) bool {
+			x := &q.bk[h[k]]
+			return vcmp(key, q.keys[x.key:x.key+K]) > 0
+		})
+	}
+	q.heap = slices.Insert(h, i, b)
 }
 
 // rehash doubles the table, keeping this generation's slots.
@@ -167,7 +219,12 @@ func (q *queue) rehash() {
 // pop removes the least entry; it returns its key's offset in keys, its
 // node, lazy request and rank.
 func (q *queue) pop() (key, node, lazy int32, rank uint8) {
-	b := q.heap[0]
+	var b int32
+	if q.isHeap {
+		b = q.heap[0]
+	} else {
+		b = q.heap[len(q.heap)-1]
+	}
 	bk := &q.bk[b]
 	r := 0
 	for bk.first[r] < 0 {
@@ -182,7 +239,11 @@ func (q *queue) pop() (key, node, lazy int32, rank uint8) {
 	q.n--
 	key = bk.key
 	if bk.count == 0 {
-		q.popTop()
+		if q.isHeap {
+			q.popTop()
+		} else {
+			q.heap = q.heap[:len(q.heap)-1]
+		}
 	}
 	return key, e.node, e.lazy, uint8(r)
 }
