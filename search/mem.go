@@ -80,11 +80,12 @@ func (sl *slab[T]) reset() {
 // reset readies a solver, new or recycled, for j's requests reqs.
 func (s *solver) reset(j *joint, reqs []int) {
 	s.j, s.reqs = j, reqs
-	if s.gp == nil {
-		s.gp, s.pp = make(map[int32]*gpools), make(map[int32]*ppools)
+	if s.one == nil {
 		s.one, s.bnode = make(map[int32]int32), make(map[int32]int32)
 		s.hubAt = make(map[hubKey]int32)
 	}
+	s.gp = grown(s.gp, len(j.inv.idx.groups))
+	s.pp = grown(s.pp, len(j.inv.idx.pgroups))
 	K := j.K
 	for _, v := range []*[]int64{&s.zeroV, &s.lbBuf, &s.d.tmp, &s.d.tmp2, &s.d.base, &s.d.sink, &s.d.intr} {
 		if cap(*v) < K {
@@ -99,6 +100,14 @@ func (s *solver) reset(j *joint, reqs []int) {
 	s.st = s.st[:len(reqs)]
 }
 
+// grown returns v (all nil) with length n.
+func grown[T any](v []*T, n int) []*T {
+	if cap(v) < n {
+		return make([]*T, n)
+	}
+	return v[:n]
+}
+
 // release returns s to solvers, dropping what it refers to outside its
 // own memory (the inventory, the requests).
 func (s *solver) release() {
@@ -111,8 +120,13 @@ func (s *solver) release() {
 	s.hubSlab.reset()
 	s.pools.reset()
 	s.j, s.reqs = nil, nil
-	clear(s.gp)
-	clear(s.pp)
+	for _, g := range s.gpUsed {
+		s.gp[g] = nil
+	}
+	for _, g := range s.ppUsed {
+		s.pp[g] = nil
+	}
+	s.gpUsed, s.ppUsed = s.gpUsed[:0], s.ppUsed[:0]
 	clear(s.one)
 	clear(s.bnode)
 	clear(s.hubAt)

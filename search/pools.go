@@ -187,12 +187,15 @@ type solver struct {
 	vecArena slab[int64]
 	reqs     []int // the component's requests, canonical order
 	pools    poolStore
-	gp       map[int32]*gpools
-	pp       map[int32]*ppools
-	one      map[int32]int32 // logical server -> plOne pool
-	bnode    map[int32]int32 // workload -> budget node
-	bud      []bnode
-	st       []rstate // per component request
+	// per standalone and two-node partition group, its pools once built
+	// (gpUsed, ppUsed: the groups built, cleared on release)
+	gp             []*gpools
+	pp             []*ppools
+	gpUsed, ppUsed []int32
+	one            map[int32]int32 // logical server -> plOne pool
+	bnode          map[int32]int32 // workload -> budget node
+	bud            []bnode
+	st             []rstate // per component request
 	// flow graph
 	nodes []fnode2
 	delta []int64 // K per node
@@ -369,7 +372,7 @@ func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
 // members (but the excluded ones) by zone and VLAN classes, read from the
 // index's member features (no row); its pools share one member list.
 func (s *solver) groupPools(g int32) *gpools {
-	if gp, ok := s.gp[g]; ok {
+	if gp := s.gp[g]; gp != nil {
 		return gp
 	}
 	j, inv := s.j, s.j.inv
@@ -442,6 +445,7 @@ func (s *solver) groupPools(g int32) *gpools {
 		}
 	}
 	s.gp[g] = gp
+	s.gpUsed = append(s.gpUsed, g)
 	return gp
 }
 
@@ -486,7 +490,7 @@ func (s *solver) partProfile(li int32, eks []ek) [5]int32 {
 
 // partPools builds the pools of two-node partition group g on first use.
 func (s *solver) partPools(g int32) *ppools {
-	if pp, ok := s.pp[g]; ok {
+	if pp := s.pp[g]; pp != nil {
 		return pp
 	}
 	j, inv := s.j, s.j.inv
@@ -622,6 +626,7 @@ func (s *solver) partPools(g int32) *ppools {
 		}
 	}
 	s.pp[g] = pp
+	s.ppUsed = append(s.ppUsed, g)
 	return pp
 }
 
