@@ -127,6 +127,10 @@ func (s *solver) release() {
 		s.pp[g] = nil
 	}
 	s.gpUsed, s.ppUsed = s.gpUsed[:0], s.ppUsed[:0]
+	s.gpSlab.reset()
+	s.ppSlab.reset()
+	s.i32Slab.reset()
+	s.u64Slab.reset()
 	clear(s.one)
 	clear(s.bnode)
 	clear(s.hubAt)

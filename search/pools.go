@@ -192,10 +192,19 @@ type solver struct {
 	gp             []*gpools
 	pp             []*ppools
 	gpUsed, ppUsed []int32
-	one            map[int32]int32 // logical server -> plOne pool
-	bnode          map[int32]int32 // workload -> budget node
-	bud            []bnode
-	st             []rstate // per component request
+	// room for the groups' pools, member lists and lookup tables, and
+	// groupPools' and partPools' scratch
+	gpSlab  slab[gpools]
+	ppSlab  slab[ppools]
+	i32Slab slab[int32]
+	u64Slab slab[uint64]
+	gpEnts  []gpEnt
+	ppEnts  []ppEnt
+	order   []int32
+	one     map[int32]int32 // logical server -> plOne pool
+	bnode   map[int32]int32 // workload -> budget node
+	bud     []bnode
+	st      []rstate // per component request
 	// flow graph
 	nodes []fnode2
 	delta []int64 // K per node
@@ -368,6 +377,19 @@ func (j *joint) zclass(i int32) int32 { return j.zcls[j.inv.srvs[i].zone] }
 
 func (j *joint) vclass(i int32) int32 { return j.vcls[j.inv.srvs[i].vlans] }
 
+// gpEnt and ppEnt are a member of a group being built: its classes (a
+// two-node one's profile) and its position in the group.
+type gpEnt struct{ zc, vc, pos int32 }
+
+type ppEnt struct {
+	k   [5]int32
+	pos int32
+}
+
+// i32Chunk is the size of the chunks of the solver's int32 and uint64
+// slabs.
+const i32Chunk = 4096
+
 // groupPools builds the pools of standalone group g on first use: its
 // members (but the excluded ones) by zone and VLAN classes, read from the
 // index's member features (no row); its pools share one member list.
@@ -379,9 +401,9 @@ func (s *solver) groupPools(g int32) *gpools {
 	gr := &inv.idx.groups[g]
 	// Members by class, each class's members in ID order (the order of
 	// feats, kept by the position in the sort key).
-	type ent struct{ zc, vc, pos int32 }
+	type ent = gpEnt
 	feats := inv.idx.gfeat[gr.feat : gr.feat+gr.all.n]
-	ents := make([]ent, 0, len(feats))
+	ents := s.gpEnts[:0]
 	var maxC int32
 	for e, f := range feats {
 		if !j.excluded.has(f.ls) {
@@ -394,7 +416,7 @@ func (s *solver) groupPools(g int32) *gpools {
 	// none) and the position fit in one (see partPools), else compared.
 	lc, lp := bits.Len32(uint32(maxC)), bits.Len(uint(len(feats)))
 	if 2*lc+lp <= lookWord {
-		w := make([]uint64, len(ents))
+		w := s.words(len(ents))
 		for k, e := range ents {
 			w[k] = uint64(e.zc+1)<<(lc+lp) | uint64(e.vc+1)<<lp | uint64(e.pos)
 		}
@@ -408,11 +430,12 @@ func (s *solver) groupPools(g int32) *gpools {
 			return cmp.Or(cmp.Compare(a.zc, b.zc), cmp.Compare(a.vc, b.vc), cmp.Compare(a.pos, b.pos))
 		})
 	}
-	lis := make([]int32, len(ents))
+	s.gpEnts = ents
+	lis := s.i32Slab.take(len(ents), i32Chunk)
 	for k := range ents {
 		lis[k] = feats[ents[k].pos].ls
 	}
-	gp := &gpools{}
+	gp := &s.gpSlab.take(1, 256)[0]
 	for a := 0; a < len(ents); {
 		b := a + 1
 		for b < len(ents) && ents[b].zc == ents[a].zc && ents[b].vc == ents[a].vc {
@@ -420,15 +443,15 @@ func (s *solver) groupPools(g int32) *gpools {
 		}
 		id := s.addPool(pool{kind: plStandalone, g: g, zc: ents[a].zc, vc: ents[a].vc, cap: int32(b - a), st: gr.key.st,
 			prio: gr.key.prio, work: gr.key.work, rep: lis[a], mem: lis[a:b:b]})
-		gp.all = append(gp.all, id)
+		gp.all = s.i32Slab.add(gp.all, id, i32Chunk)
 		a = b
 	}
 	if len(gp.all) > hubMin {
-		gp.byVC = slices.Clone(gp.all)
+		gp.byVC = append(s.i32Slab.take(len(gp.all), i32Chunk)[:0], gp.all...)
 		if lr := bits.Len(uint(len(gp.all))); 2*lc+lr <= lookWord {
 			// Packed as above, by VLAN class then zone class (a pool's
 			// pair of classes is its own), with its position in all.
-			w := make([]uint64, len(gp.all))
+			w := s.words(len(gp.all))
 			for k, id := range gp.all {
 				p := s.pools.at(id)
 				w[k] = uint64(p.vc+1)<<(lc+lr) | uint64(p.zc+1)<<lr | uint64(k)
@@ -502,13 +525,10 @@ func (s *solver) partPools(g int32) *ppools {
 	// row is read (a group of Active partitions may hold thousands). The
 	// members are sorted by profile, each profile's in ID order (the
 	// position in the group breaks ties).
-	type ent struct {
-		k   [5]int32
-		pos int32
-	}
+	type ent = ppEnt
 	feats := inv.idx.pfeat[pg.all.off : pg.all.off+pg.all.n]
 	lss := inv.pgroupLS(g)
-	ents := make([]ent, 0, len(lss))
+	ents := s.ppEnts[:0]
 	var maxZ, maxV int32
 	for e, li := range lss {
 		if !j.excluded.has(li) {
@@ -521,8 +541,10 @@ func (s *solver) partPools(g int32) *ppools {
 	// one: -1 is none) and the entry's index fit in one (see lookWord),
 	// else compared term by term. order holds ents' indexes in profile
 	// order, each profile's in ID order (ents are in group order).
+	s.ppEnts = ents
 	lz, lv, lp := bits.Len32(uint32(maxZ)), bits.Len32(uint32(maxV)), bits.Len(uint(len(ents)))
-	order := make([]int32, len(ents))
+	order := slices.Grow(s.order[:0], len(ents))[:len(ents)]
+	s.order = order
 	if 2*(lz+lv)+1+lp <= lookWord {
 		w := s.words(len(ents))
 		for k, e := range ents {
@@ -544,11 +566,11 @@ func (s *solver) partPools(g int32) *ppools {
 			return cmp.Or(slices.Compare(ents[a].k[:], ents[b].k[:]), cmp.Compare(a, b))
 		})
 	}
-	lis := make([]int32, len(ents))
+	lis := s.i32Slab.take(len(ents), i32Chunk)
 	for k, o := range order {
 		lis[k] = lss[ents[o].pos]
 	}
-	pp := &ppools{}
+	pp := &s.ppSlab.take(1, 256)[0]
 	for a := 0; a < len(order); {
 		k := &ents[order[a]].k
 		b := a + 1
@@ -557,7 +579,7 @@ func (s *solver) partPools(g int32) *ppools {
 		}
 		id := s.addPool(pool{kind: plPart2, g: g, prof: *k, cap: int32(b - a), st: pg.key.st, prio: pg.key.prio,
 			work: pg.key.work, rep: lis[a], mem: lis[a:b:b], zc: -1, vc: -1})
-		pp.all = append(pp.all, id)
+		pp.all = s.i32Slab.add(pp.all, id, i32Chunk)
 		a = b
 	}
 	if len(pp.all) > hubMin {
@@ -609,7 +631,7 @@ func (s *solver) partPools(g int32) *ppools {
 		}
 		if packed {
 			sortWords(w)
-			pp.keys, pp.ids = make([]uint64, len(w)), make([]int32, len(w))
+			pp.keys, pp.ids = s.u64Slab.take(len(w), i32Chunk), s.i32Slab.take(len(w), i32Chunk)
 			m := uint64(1)<<lab - 1
 			for k, x := range w {
 				pp.keys[k] = ppKey(uint8(x>>(2*lab+lr)), int32(x>>(lab+lr)&m), int32(x>>lr&m))
@@ -619,7 +641,7 @@ func (s *solver) partPools(g int32) *ppools {
 			slices.SortFunc(ls, func(x, y look) int {
 				return cmp.Or(cmp.Compare(x.kind, y.kind), cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b), cmp.Compare(x.rel, y.rel))
 			})
-			pp.keys, pp.ids = make([]uint64, len(ls)), make([]int32, len(ls))
+			pp.keys, pp.ids = s.u64Slab.take(len(ls), i32Chunk), s.i32Slab.take(len(ls), i32Chunk)
 			for k, l := range ls {
 				pp.keys[k], pp.ids[k] = ppKey(l.kind, l.a, l.b), pp.all[l.rel]
 			}
