@@ -1,9 +1,6 @@
 package search
 
-import (
-	"slices"
-	"sort"
-)
+import "slices"
 
 // queue is Dijkstra's priority queue: entries come out by key (a cost
 // vector, compared lexicographically), then by rank, then in push order
@@ -12,17 +9,17 @@ import (
 // Many entries share a key: a hub's pools, a full pool's holders and
 // their next options are pushed at one distance (on two-node shapes of the
 // matrix, ten pushes per distinct key in an augment). So an entry goes
-// into its key's bucket, found by hashing the key, and the live buckets
-// are ordered by key: distinct keys only. A bucket keeps a
-// first-in-first-out list per rank, so popping its least rank's head
-// keeps the order above.
+// into its key's bucket, and the live buckets are ordered by key:
+// distinct keys only. A bucket keeps a first-in-first-out list per rank,
+// so popping its least rank's head keeps the order above.
 //
 // The live buckets are few (on S1/C500/zone-rack/V7/2-node nine on
 // average when one is added, and half the new keys are the least): they
-// are kept sorted, the least last, so that a pop compares nothing and an
-// insertion mostly lands at the end. Past sortedMax live buckets the
-// array becomes a binary heap (its reverse, least first, is one) for the
-// rest of the search.
+// are kept sorted, the least last, so that a pop compares nothing and a
+// key's bucket is found, or its place for a new one, by searching them
+// from the end (no hashing). Past sortedMax live buckets the array
+// becomes a binary heap (its reverse, least first, is one), whose
+// buckets are found by hashing their keys, for the rest of the search.
 type queue struct {
 	K    int
 	keys []int64  // bucket keys, K terms each
@@ -31,7 +28,7 @@ type queue struct {
 	// isHeap: heap is a binary heap by key (the least first)
 	isHeap bool
 	ents   []qent
-	tab    []qslot // key hash -> bucket, open addressing (len a power of two)
+	tab    []qslot // key hash -> bucket when isHeap, open addressing (len a power of two)
 	gen    int32   // tab's slots of other generations are empty
 	used   int     // tab's slots of this generation
 	n      int     // entries queued
@@ -101,18 +98,93 @@ func (q *queue) push(key []int64, node, lazy int32, rank uint8) {
 // there is none.
 func (q *queue) bucketOf(key []int64) int32 {
 	// Pushes come in runs at one key (a hub's pools, a pool's holders):
-	// the last bucket is tried before the key is hashed.
+	// the last bucket is tried first.
 	if b := q.last; b >= 0 {
 		if bk := &q.bk[b]; bk.count > 0 && vcmp(key, q.keys[bk.key:bk.key+int32(q.K)]) == 0 {
 			return b
 		}
 	}
-	b := q.bucketOfHashed(key)
+	var b int32
+	if q.isHeap {
+		b = q.bucketOfHashed(key)
+	} else {
+		b = q.bucketOfSorted(key)
+	}
 	q.last = b
 	return b
 }
 
-// bucketOfHashed is bucketOf through the hash table.
+// bucketOfSorted is bucketOf while the live buckets are sorted: the key
+// is searched among them (most keys are the least or close to it: the
+// last two are tried first), and a new bucket goes where the search
+// ended.
+func (q *queue) bucketOfSorted(key []int64) int32 {
+	h := q.heap
+	K := int32(q.K)
+	n := len(h)
+	i := n
+	for i > 0 && n-i < 2 {
+		x := &q.bk[h[i-1]]
+		c := vcmp(key, q.keys[x.key:x.key+K])
+		if c == 0 {
+			return h[i-1]
+		}
+		if c < 0 {
+			break
+		}
+		i--
+	}
+	if i > 0 && n-i == 2 {
+		// The first position in h[:i] whose key is below key (h is
+		// sorted greatest first).
+		lo, hi := 0, i
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			x := &q.bk[h[m]]
+			switch c := vcmp(key, q.keys[x.key:x.key+K]); {
+			case c == 0:
+				return h[m]
+			case c > 0:
+				hi = m
+			default:
+				lo = m + 1
+			}
+		}
+		i = lo
+	}
+	b := q.newBucket(key)
+	q.heap = slices.Insert(h, i, b)
+	if len(q.heap) > sortedMax {
+		q.toHeap()
+	}
+	return b
+}
+
+// toHeap turns the sorted live buckets into a binary heap (reversed,
+// least first, they are one) found through the hash table from then on.
+func (q *queue) toHeap() {
+	slices.Reverse(q.heap)
+	q.isHeap = true
+	K := int32(q.K)
+	for _, b := range q.heap {
+		x := &q.bk[b]
+		key := q.keys[x.key : x.key+K]
+		h := keyHash(key)
+		mask := len(q.tab) - 1
+		i := int(h) & mask
+		for q.tab[i].gen == q.gen {
+			i = (i + 1) & mask
+		}
+		q.tab[i] = qslot{h, q.gen, b}
+		q.used++
+		if 2*q.used > len(q.tab) {
+			q.rehash()
+		}
+	}
+}
+
+// bucketOfHashed is bucketOf through the hash table (once the live
+// buckets are a heap).
 func (q *queue) bucketOfHashed(key []int64) int32 {
 	h := keyHash(key)
 	mask := len(q.tab) - 1
@@ -131,6 +203,7 @@ func (q *queue) bucketOfHashed(key []int64) int32 {
 				// Its bucket emptied and left the heap: a new one
 				// takes the slot.
 				nb := q.newBucket(key)
+				q.heapPush(nb)
 				q.tab[i].b = nb
 				return nb
 			}
@@ -138,6 +211,7 @@ func (q *queue) bucketOfHashed(key []int64) int32 {
 		i = (i + 1) & mask
 	}
 	nb := q.newBucket(key)
+	q.heapPush(nb)
 	q.tab[i] = qslot{h, q.gen, nb}
 	q.used++
 	if 2*q.used > len(q.tab) {
@@ -146,6 +220,7 @@ func (q *queue) bucketOfHashed(key []int64) int32 {
 	return nb
 }
 
+// newBucket makes an empty bucket of key (the caller queues it).
 func (q *queue) newBucket(key []int64) int32 {
 	nz := 0
 	for nz < len(key) && key[nz] == 0 {
@@ -158,7 +233,6 @@ func (q *queue) newBucket(key []int64) int32 {
 	q.keys = append(q.keys, key...)
 	b := int32(len(q.bk))
 	q.bk = append(q.bk, bk)
-	q.insert(b, key)
 	return b
 }
 
@@ -166,37 +240,10 @@ func (q *queue) newBucket(key []int64) int32 {
 // sorted.
 const sortedMax = 128
 
-// insert adds live bucket b, of key key.
-func (q *queue) insert(b int32, key []int64) {
-	if !q.isHeap && len(q.heap) >= sortedMax {
-		slices.Reverse(q.heap) // sorted, least first: a heap
-		q.isHeap = true
-	}
-	if q.isHeap {
-		q.heap = append(q.heap, b)
-		q.up(len(q.heap) - 1)
-		return
-	}
-	h := q.heap
-	K := int32(q.K)
-	// The position: after every greater key. Most new keys are the
-	// least (the end) or close to it.
-	n := len(h)
-	i := n
-	for i > 0 && n-i < 2 {
-		x := &q.bk[h[i-1]]
-		if vcmp(key, q.keys[x.key:x.key+K]) < 0 {
-			break
-		}
-		i--
-	}
-	if i > 0 && n-i == 2 {
-		i = sort.Search(i, func(k int) bool {
-			x := &q.bk[h[k]]
-			return vcmp(key, q.keys[x.key:x.key+K]) > 0
-		})
-	}
-	q.heap = slices.Insert(h, i, b)
+// heapPush queues bucket b in the heap.
+func (q *queue) heapPush(b int32) {
+	q.heap = append(q.heap, b)
+	q.up(len(q.heap) - 1)
 }
 
 // rehash doubles the table, keeping this generation's slots.
