@@ -10,7 +10,10 @@
 // Inventory.FindScale). It does no I/O, starts no goroutines and imports
 // no other coldstandby package; every method of Inventory is safe for
 // concurrent use because an Inventory never changes after NewInventory
-// returns.
+// returns. The joint searches (FindAll, FindJoint, FindScale) recycle
+// their working memory between calls through a sync.Pool (the collector
+// frees it when calls stop), so repeated calls allocate mostly their
+// plans.
 //
 // # Logical servers
 //
