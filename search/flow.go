@@ -453,13 +453,10 @@ func (s *solver) materialize(r int32, key []int64) {
 		// The options of the key's cost are read at once: each would be
 		// the next entry of the queue.
 		st.str.pop()
-		if len(st.opts) == cap(st.opts) {
-			// Room from the solver's slab, doubling (a request reads
-			// about ten on a short-spare site, a few hundred at most;
-			// growing a slice of its own from one was 3% of a FindAll).
-			st.opts = append(s.sopts(max(optsRoom, 2*cap(st.opts))), st.opts...)
-		}
-		st.opts = append(st.opts, o)
+		// Grown from the solver's slab (a request reads about ten on a
+		// short-spare site, a few hundred at most; growing a slice of
+		// its own from one was 3% of a FindAll).
+		st.opts = s.soptSlab.add(st.opts, o, 1024)
 		s.grow()
 		s.relax(base, o.cost, o.node, prevEdge{u, eOpt, int32(len(st.opts) - 1)})
 		if s.freeExit(o.node) {
@@ -469,9 +466,6 @@ func (s *solver) materialize(r int32, key []int64) {
 		}
 	}
 }
-
-// optsRoom is the room a request's materialized options start with.
-const optsRoom = 8
 
 // apply moves the flow along the path found.
 func (s *solver) apply() {

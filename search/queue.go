@@ -168,18 +168,22 @@ func (q *queue) toHeap() {
 	K := int32(q.K)
 	for _, b := range q.heap {
 		x := &q.bk[b]
-		key := q.keys[x.key : x.key+K]
-		h := keyHash(key)
+		h := keyHash(q.keys[x.key : x.key+K])
 		mask := len(q.tab) - 1
 		i := int(h) & mask
 		for q.tab[i].gen == q.gen {
 			i = (i + 1) & mask
 		}
-		q.tab[i] = qslot{h, q.gen, b}
-		q.used++
-		if 2*q.used > len(q.tab) {
-			q.rehash()
-		}
+		q.fill(i, h, b)
+	}
+}
+
+// fill puts bucket b, of key hash h, in the table's empty slot i.
+func (q *queue) fill(i int, h uint64, b int32) {
+	q.tab[i] = qslot{h, q.gen, b}
+	q.used++
+	if 2*q.used > len(q.tab) {
+		q.rehash()
 	}
 }
 
@@ -212,11 +216,7 @@ func (q *queue) bucketOfHashed(key []int64) int32 {
 	}
 	nb := q.newBucket(key)
 	q.heapPush(nb)
-	q.tab[i] = qslot{h, q.gen, nb}
-	q.used++
-	if 2*q.used > len(q.tab) {
-		q.rehash()
-	}
+	q.fill(i, h, nb)
 	return nb
 }
 
