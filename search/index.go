@@ -930,9 +930,14 @@ func (inv *Inventory) buildPatterns() {
 		anySw := si.eks[0].sw < 0
 		members := x.pmem[p.all.off : p.all.off+p.all.n]
 		if anySw {
-			// One switch: the same partitions as its switch's group.
+			// One switch: the same partitions as its switch's group, and
+			// in the same orientations unless the switches tell the two
+			// members apart there (the members' classes and arrays then
+			// are the same, so any switch finds both orientations; the
+			// switch group's patterns hold only one).
 			g0 := x.lsPG[0][members[0]]
-			same := x.pgroups[g0].all.n == p.all.n
+			e0 := x.sigs[x.pgroups[g0].key.sig].eks
+			same := x.pgroups[g0].all.n == p.all.n && (e0[0] == e0[1]) == (si.eks[0] == si.eks[1])
 			for _, li := range members {
 				same = same && x.lsPG[0][li] == g0
 			}

@@ -429,3 +429,86 @@ func TestPoolSortsPackedOrNot(t *testing.T) {
 		}
 	}
 }
+
+// partBest reads a large group through its patterns and a small one
+// whole: on random inventories with large and small shared zones, both
+// choose the same partition for every two-node request and group of its
+// signature, with random partitions skipped (as relocations and
+// explanations skip the taken ones), so that a pattern list is walked
+// past entries that cannot be used.
+func TestPartBestPatternsMatchWholeRead(t *testing.T) {
+	n := 200
+	if testing.Short() {
+		n = 40
+	}
+	rng := rand.New(rand.NewPCG(2026, 12))
+	zero, anySw := Policy{}, Policy{AnySwitch: true}
+	compared, walked := 0, 0
+	for it := range n {
+		servers, opts, _ := zoneInstance(rng)
+		pats, err := NewInventory(servers, append(slices.Clip(opts), withSmallGroups(-1))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole, err := NewInventory(servers, append(slices.Clip(opts), withSmallGroups(1<<30))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range servers {
+			if s.Partition == "" || (s.State != Active && s.State != Failed) {
+				continue
+			}
+			req, err := pats.failureRequest("find", s.ID)
+			if err != nil || len(req.nodes) != 2 {
+				continue
+			}
+			reqW, _ := whole.failureRequest("find", s.ID)
+			x := &pats.idx
+			for g := range x.pgroups {
+				sig := x.pgroups[g].key.sig
+				if len(x.sigs[sig].eks) != 2 || x.patOf[g] < 0 {
+					continue
+				}
+				// A group of any switch serves a policy that allows it.
+				pol := &zero
+				if x.sigs[sig].eks[0].sw < 0 {
+					pol = &anySw
+				}
+				assign := pats.slotAssignments(&req, sig, pol)
+				if assign == 0 {
+					continue
+				}
+				for range 3 {
+					skipped := map[int32]bool{}
+					for _, li := range pats.pgroupLS(int32(g)) {
+						if rng.IntN(2) == 0 {
+							skipped[li] = true
+						}
+					}
+					skip := skipSet(func(li int32) bool { return skipped[li] })
+					var op, ow option
+					okP := pats.partBest(int32(g), &req, pol, assign, skip, &op)
+					okW := whole.partBest(int32(g), &reqW, pol, assign, skip, &ow)
+					if okP != okW {
+						t.Fatalf("instance %d, %s, group %d: patterns found %v, whole read %v", it, s.ID, g, okP, okW)
+					}
+					if !okP {
+						continue
+					}
+					lp, lw := pats.srvs[op.repl[0]].ls, whole.srvs[ow.repl[0]].ls
+					if lp != lw || op.reconfig != ow.reconfig {
+						t.Fatalf("instance %d, %s, group %d: patterns chose %d (%d reconfigurations), whole read %d (%d)",
+							it, s.ID, g, lp, op.reconfig, lw, ow.reconfig)
+					}
+					compared++
+					if skipped[pats.pgroupLS(int32(g))[0]] {
+						walked++
+					}
+				}
+			}
+		}
+	}
+	if compared < 20*n || walked < 5*n {
+		t.Fatalf("only %d comparisons, %d with the group's first partition skipped, over %d instances", compared, walked, n)
+	}
+}
