@@ -347,48 +347,55 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 			}
 			fs := &slots[s]
 			for _, mask := range levelMasks[zks[s]][level] {
-				var entries []uint32
-				var all []int32
 				if mask == 0 {
-					all = inv.pgroupLS(g)
-				} else {
-					k := patKey{g: g, z1: -1, v1: -1, z2: -1, v2: -1, mask: uint8(mask)}
-					if mask&1 != 0 {
-						k.z1 = fs[0].z
+					for _, li := range inv.pgroupLS(g) {
+						if found >= 0 && li >= found {
+							break
+						}
+						if !skip.has(li) && !isNear(li) {
+							found, foundF = li, -1
+							break
+						}
 					}
-					if mask&2 != 0 {
-						k.v1 = fs[0].v
-					}
-					if mask&4 != 0 {
-						k.z2 = fs[1].z
-					}
-					if mask&8 != 0 {
-						k.v2 = fs[1].v
-					}
-					pg := x.patOf[g]
-					k.g = pg
-					sp, ok := x.pats.get(k, func(e uint32) bool { return inv.patMatch(pg, k, x.patm[e]) })
-					if !ok {
-						continue
-					}
-					entries = x.patm[sp.off : sp.off+sp.n]
+					continue
 				}
-				for e := 0; e < len(entries)+len(all); e++ {
-					var li, fe int32
-					if entries != nil {
-						fe = int32(entries[e] &^ (1 << 31))
-						li = x.pfeat[fe].li
-					} else {
-						fe, li = -1, all[e]
-					}
+				k := patKey{g: x.patOf[g], z1: -1, v1: -1, z2: -1, v2: -1, mask: uint8(mask)}
+				if mask&1 != 0 {
+					k.z1 = fs[0].z
+				}
+				if mask&2 != 0 {
+					k.v1 = fs[0].v
+				}
+				if mask&4 != 0 {
+					k.z2 = fs[1].z
+				}
+				if mask&8 != 0 {
+					k.v2 = fs[1].v
+				}
+				sl := inv.patGet(k)
+				if sl == nil {
+					continue
+				}
+				// The list in pmem order (so in ID order): the first entry
+				// from the slot, the rest from patm.
+				fe, rest := int32(sl.first&^(1<<31)), sl.rest
+				for {
+					li := x.pfeat[fe].li
 					if found >= 0 && li >= found {
 						break
 					}
-					if skip.has(li) || isNear(li) {
-						continue
+					if !skip.has(li) && !isNear(li) {
+						found, foundF = li, fe
+						break
 					}
-					found, foundF = li, fe
-					break
+					if rest < 0 {
+						break
+					}
+					e := x.patm[rest]
+					fe, rest = int32(e&^patLast), rest+1
+					if e&patLast != 0 {
+						rest = -1
+					}
 				}
 			}
 		}

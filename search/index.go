@@ -993,42 +993,62 @@ func (inv *Inventory) buildPatterns() {
 		return cmp.Or(cmp.Compare(a.k.g, b.k.g), cmp.Compare(a.k.mask, b.k.mask), cmp.Compare(a.k.z1, b.k.z1), cmp.Compare(a.k.v1, b.k.v1),
 			cmp.Compare(a.k.z2, b.k.z2), cmp.Compare(a.k.v2, b.k.v2), cmp.Compare(a.entry&^(1<<31), b.entry&^(1<<31)))
 	})
-	x.patm = make([]uint32, 0, len(recs))
-	nkeys := 0
+	nkeys, rest := 0, 0
 	for k := range recs {
 		if k == 0 || recs[k].k != recs[k-1].k {
 			nkeys++
+		} else if recs[k].entry&^(1<<31) != recs[k-1].entry&^(1<<31) {
+			rest++
 		}
 	}
+	x.patm = make([]uint32, 0, rest)
 	x.pats.init(nkeys)
 	for k := 0; k < len(recs); {
 		key := recs[k].k
-		off := int32(len(x.patm))
-		for ; k < len(recs) && recs[k].k == key; k++ {
+		first, off := recs[k].entry, int32(-1)
+		last := first &^ (1 << 31)
+		for k++; k < len(recs) && recs[k].k == key; k++ {
 			// Both orientations of one partition may give the same key.
-			if n := len(x.patm); n > int(off) && x.patm[n-1]&^(1<<31) == recs[k].entry&^(1<<31) {
-				continue
+			if e := recs[k].entry &^ (1 << 31); e != last {
+				if off < 0 {
+					off = int32(len(x.patm))
+				}
+				x.patm = append(x.patm, e)
+				last = e
 			}
-			x.patm = append(x.patm, recs[k].entry)
 		}
-		x.pats.put(key, span{off, int32(len(x.patm)) - off})
+		if off >= 0 {
+			x.patm[len(x.patm)-1] |= patLast
+		}
+		x.pats.put(key, patSlot{first: first, rest: off})
 	}
 }
 
+// patLast marks the last entry of a pattern list's rest in patm.
+const patLast = 1 << 31
+
 // patTable maps pattern keys to their lists: open addressing over slots
-// of 12 bytes (a tag of the key's hash and mask, and the list), a key
-// checked on its list's first entry, so that the keys themselves are not
-// stored. The check is exact: the tag holds the key's mask, and the first
-// entry's group and features (read from pfeat, not from the members'
-// rows) give every field the mask sets.
+// of 12 bytes (a tag of the key's hash and mask, the list's first entry,
+// and where the rest of the list starts in patm), a key checked on its
+// list's first entry, so that the keys themselves are not stored. The
+// check is exact: the tag holds the key's mask, and the first entry's
+// group and features (read from pfeat, not from the members' rows) give
+// every field the mask sets. A lookup that finds its key reads the slot
+// and the first entry's pfeat, which ranking reads anyway; patm only
+// when the first entry cannot be used.
 type patTable struct {
 	slots []patSlot
 	mask  uint64
 }
 
+// patSlot is a key's list: first is a pmem position with bit 31 set when
+// the second member fills slot 0; the rest, in pmem order, are patm[rest:]
+// up to the entry with patLast set (positions only), rest -1 when the
+// list has one entry.
 type patSlot struct {
-	tag uint32 // 0: empty
-	s   span
+	tag   uint32 // 0: empty
+	first uint32
+	rest  int32
 }
 
 func (k patKey) hash() uint64 {
@@ -1059,42 +1079,45 @@ func (t *patTable) init(keys int) {
 }
 
 // put adds a key known to be new.
-func (t *patTable) put(k patKey, s span) {
+func (t *patTable) put(k patKey, s patSlot) {
 	h := k.hash()
+	s.tag = tagOf(h, k.mask)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		if t.slots[i].tag == 0 {
-			t.slots[i] = patSlot{tagOf(h, k.mask), s}
+			t.slots[i] = s
 			return
 		}
 	}
 }
 
-// get returns the list of key k; match checks a list's first entry.
-func (t *patTable) get(k patKey, match func(entry uint32) bool) (span, bool) {
+// patGet returns the slot of pattern key k (k.g a group with patterns),
+// nil when k has no list.
+func (inv *Inventory) patGet(k patKey) *patSlot {
+	t := &inv.idx.pats
 	if len(t.slots) == 0 {
-		return span{}, false
+		return nil
 	}
 	h := k.hash()
 	tag := tagOf(h, k.mask)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		sl := &t.slots[i]
 		if sl.tag == 0 {
-			return span{}, false
+			return nil
 		}
-		if sl.tag == tag && match(uint32(sl.s.off)) {
-			return sl.s, true
+		if sl.tag == tag && inv.patMatch(k, sl.first) {
+			return sl
 		}
 	}
 }
 
 // patMatch reports whether pattern list entry e (a pmem position, with
-// its orientation bit) belongs to group g and has the features key k
+// its orientation bit) belongs to group k.g and has the features key k
 // sets. With the mask checked by the slot's tag, that makes the key's
 // every field equal: the lookup is exact.
-func (inv *Inventory) patMatch(g int32, k patKey, e uint32) bool {
+func (inv *Inventory) patMatch(k patKey, e uint32) bool {
 	x := &inv.idx
 	pos := int32(e &^ (1 << 31))
-	if all := x.pgroups[g].all; pos < all.off || pos >= all.off+all.n {
+	if all := x.pgroups[k.g].all; pos < all.off || pos >= all.off+all.n {
 		return false
 	}
 	f := &x.pfeat[pos]

@@ -306,8 +306,7 @@ func TestPatternLookupIsExact(t *testing.T) {
 	}
 	get := func(k patKey) bool {
 		k.g = pg
-		_, ok := x.pats.get(k, func(e uint32) bool { return inv.patMatch(pg, k, x.patm[e]) })
-		return ok
+		return inv.patGet(k) != nil
 	}
 	v := inv.srvs[inv.members[inv.ls[0].first+1]].vlans
 	if !get(patKey{z1: -1, v1: -1, z2: -1, v2: v, mask: 8}) {
