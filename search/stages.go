@@ -74,10 +74,26 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	x := &inv.idx
 	n := len(req.nodes)
 	f0 := &req.nodes[0]
-	hk := inv.hardOfNode(f0)
 	var o option
 	o.combo = -1
 	o.stage = stage
+	if n == 2 && stage == stgExact && req.kind != rkScaleUp && f0.idx >= 0 && pol.MinMemoryMiB == 0 {
+		// The failed (or running) partition's own signature has one
+		// Standby group, lsXG: read it, not the signature's group list
+		// (the signature has the request's node count and switches, and
+		// no memory minimum to check).
+		if g := x.lsXG[f0.ls]; g >= 0 {
+			if assign := inv.slotAssignments(req, x.pgroups[g].key.sig, pol); assign != 0 && inv.partBest(g, req, pol, assign, skip, &o) {
+				o.res = inv.lsSelf(inv.srvs[o.repl[0]].ls)
+				p.offer(&o)
+			}
+		}
+		return
+	}
+	var hk hardKey // only the stages after the exact one read classes by hard key
+	if stage != stgExact || mm {
+		hk = inv.hardOfNode(f0)
+	}
 	sw := anySw(f0, pol)
 	capped := func(prio int) bool {
 		// Victims of a higher priority than the best found rank after it.
