@@ -239,7 +239,8 @@ func fewestReconfig(feats []partFeat, q *pairFeat, skip skipSet) (int, int64) {
 // level from the group's patterns.
 func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8, skip skipSet, o *option) bool {
 	x := &inv.idx
-	if x.patOf[g] < 0 {
+	pr := &x.patOf[g]
+	if pr.g < 0 {
 		// A small group: every partition, costed.
 		best := int32(-1)
 		var bestRe int64
@@ -359,7 +360,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 					}
 					continue
 				}
-				k := patKey{g: x.patOf[g], z1: -1, v1: -1, z2: -1, v2: -1, mask: uint8(mask)}
+				k := patKey{g: pr.g, z1: -1, v1: -1, z2: -1, v2: -1, mask: uint8(mask)}
 				if mask&1 != 0 {
 					k.z1 = fs[0].z
 				}
@@ -372,7 +373,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 				if mask&8 != 0 {
 					k.v2 = fs[1].v
 				}
-				sl := inv.patGet(k)
+				sl := inv.patGet(pr, k)
 				if sl == nil {
 					continue
 				}

@@ -206,12 +206,12 @@ type index struct {
 	// failure of its signature shares.
 	lsPG [2][]int32
 	lsXG []int32
-	pats patTable // into patm
-	patm []uint32
-	// patOf: per partition group, the group whose patterns it reads (an
-	// any-switch group with one switch reads its switch's), or -1 when it
-	// has none (groups of up to smallPGroup partitions are read whole).
-	patOf []int32
+	pats []patSlot // per group with patterns, a table of its own (patRef)
+	patm []uint32  // the rest of the pattern lists (see patSlot)
+	// patOf: per partition group, the patterns it reads (an any-switch
+	// group with one switch reads its switch's); g is -1 when it has none
+	// (groups of up to smallPGroup partitions are read whole).
+	patOf []patRef
 	hkSig map[hardKey][]int32 // signatures with a member of the hard key
 	// hkSig2Model: the two-node signatures of hkSig[hk] whose members
 	// both have CPU model m, keyed {hk, m} (see lsBest), in hkSig[hk]'s
@@ -914,14 +914,14 @@ const smallPGroup = 16
 
 func (inv *Inventory) buildPatterns() {
 	x := &inv.idx
-	x.patOf = make([]int32, len(x.pgroups))
+	x.patOf = make([]patRef, len(x.pgroups))
 	type rec struct {
 		k     patKey
 		entry uint32
 	}
 	var recs []rec
 	for g := range x.pgroups {
-		x.patOf[g] = -1
+		x.patOf[g] = patRef{g: -1}
 		p := &x.pgroups[g]
 		si := &x.sigs[p.key.sig]
 		if len(si.eks) != 2 || int(p.all.n) <= inv.smallPG {
@@ -942,11 +942,11 @@ func (inv *Inventory) buildPatterns() {
 				same = same && x.lsPG[0][li] == g0
 			}
 			if same {
-				x.patOf[g] = g0
+				x.patOf[g].g = g0 // its table is placed below
 				continue
 			}
 		}
-		x.patOf[g] = int32(g)
+		x.patOf[g].g = int32(g)
 		for k, li := range members {
 			m := inv.lsMembers(li)
 			straight, swapped := inv.orientations(li, si.eks, anySw)
@@ -993,16 +993,33 @@ func (inv *Inventory) buildPatterns() {
 		return cmp.Or(cmp.Compare(a.k.g, b.k.g), cmp.Compare(a.k.mask, b.k.mask), cmp.Compare(a.k.z1, b.k.z1), cmp.Compare(a.k.v1, b.k.v1),
 			cmp.Compare(a.k.z2, b.k.z2), cmp.Compare(a.k.v2, b.k.v2), cmp.Compare(a.entry&^(1<<31), b.entry&^(1<<31)))
 	})
-	nkeys, rest := 0, 0
-	for k := range recs {
-		if k == 0 || recs[k].k != recs[k-1].k {
-			nkeys++
-		} else if recs[k].entry&^(1<<31) != recs[k-1].entry&^(1<<31) {
-			rest++
+	// Each group's table: a Standby group (read by every exact Find) at
+	// most half full, an Active one (read by preemption) three quarters;
+	// never full, so that a lookup of a missing key ends.
+	rest, total := 0, 0
+	for k := 0; k < len(recs); {
+		g, keys := recs[k].k.g, 0
+		for ; k < len(recs) && recs[k].k.g == g; k++ {
+			if k == 0 || recs[k].k != recs[k-1].k {
+				keys++
+			} else if recs[k].entry&^(1<<31) != recs[k-1].entry&^(1<<31) {
+				rest++
+			}
+		}
+		n := keys*4/3 + 1
+		if x.pgroups[g].key.st == stStandby {
+			n = 2*keys + 1
+		}
+		x.patOf[g].off, x.patOf[g].n = int32(total), int32(n)
+		total += n
+	}
+	x.pats = make([]patSlot, total)
+	for g := range x.patOf {
+		if r := &x.patOf[g]; r.g >= 0 && r.g != int32(g) {
+			*r = x.patOf[r.g]
 		}
 	}
 	x.patm = make([]uint32, 0, rest)
-	x.pats.init(nkeys)
 	for k := 0; k < len(recs); {
 		key := recs[k].k
 		first, off := recs[k].entry, int32(-1)
@@ -1020,26 +1037,29 @@ func (inv *Inventory) buildPatterns() {
 		if off >= 0 {
 			x.patm[len(x.patm)-1] |= patLast
 		}
-		x.pats.put(key, patSlot{first: first, rest: off})
+		inv.patPut(key, patSlot{first: first, rest: off})
 	}
 }
 
 // patLast marks the last entry of a pattern list's rest in patm.
 const patLast = 1 << 31
 
-// patTable maps pattern keys to their lists: open addressing over slots
-// of 12 bytes (a tag of the key's hash and mask, the list's first entry,
-// and where the rest of the list starts in patm), a key checked on its
-// list's first entry, so that the keys themselves are not stored. The
-// check is exact: the tag holds the key's mask, and the first entry's
-// group and features (read from pfeat, not from the members' rows) give
-// every field the mask sets. A lookup that finds its key reads the slot
-// and the first entry's pfeat, which ranking reads anyway; patm only
-// when the first entry cannot be used.
-type patTable struct {
-	slots []patSlot
-	mask  uint64
-}
+// The pattern tables map pattern keys to their lists. Each group's
+// table is a range of Index.pats of its own (so that the lookups of one
+// Find, and of the Finds of one class, read a few pages, not the whole
+// inventory's table): open addressing over slots of 12 bytes (a tag of
+// the key's hash and mask, the list's first entry, and where the rest of
+// the list starts in patm), a key checked on its list's first entry, so
+// that the keys themselves are not stored. The check is exact: the tag
+// holds the key's mask, every entry of a table is a partition of its
+// group, and the first entry's features (read from pfeat, not from the
+// members' rows) give every field the mask sets. A lookup that finds its key reads the slot and the first entry's
+// pfeat, which ranking reads anyway; patm only when the first entry
+// cannot be used.
+
+// patRef is a group's pattern table: the group whose partitions its
+// entries are (pfeat positions), and its slots pats[off:off+n].
+type patRef struct{ g, off, n int32 }
 
 // patSlot is a key's list: first is a pmem position with bit 31 set when
 // the second member fills slot 0; the rest, in pmem order, are patm[rest:]
@@ -1066,41 +1086,42 @@ func wymix(a, b uint64) uint64 {
 }
 
 // tagOf is a slot's tag: bits 1-4 the key's mask, bit 0 set (0 is an
-// empty slot), the rest from the hash.
+// empty slot), the rest from the hash's high half.
 func tagOf(h uint64, mask uint8) uint32 { return uint32(h>>32)&^0x1f | uint32(mask&15)<<1 | 1 }
 
-func (t *patTable) init(keys int) {
-	n := 8
-	for n*3 < keys*4 {
-		n *= 2
-	}
-	t.slots = make([]patSlot, n)
-	t.mask = uint64(n - 1)
-}
+// home is the slot where a lookup of hash h starts in a table of n
+// slots: the low half of h scaled to n (Lemire's multiply-shift, so that
+// n need not be a power of two).
+func home(h uint64, n int32) int32 { return int32(uint64(uint32(h)) * uint64(n) >> 32) }
 
-// put adds a key known to be new.
-func (t *patTable) put(k patKey, s patSlot) {
+// patPut adds a key known to be new to its group's table.
+func (inv *Inventory) patPut(k patKey, s patSlot) {
+	r := inv.idx.patOf[k.g]
+	t := inv.idx.pats[r.off : r.off+r.n]
 	h := k.hash()
 	s.tag = tagOf(h, k.mask)
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		if t.slots[i].tag == 0 {
-			t.slots[i] = s
+	for i := home(h, r.n); ; i++ {
+		if i == r.n {
+			i = 0
+		}
+		if t[i].tag == 0 {
+			t[i] = s
 			return
 		}
 	}
 }
 
-// patGet returns the slot of pattern key k (k.g a group with patterns),
-// nil when k has no list.
-func (inv *Inventory) patGet(k patKey) *patSlot {
-	t := &inv.idx.pats
-	if len(t.slots) == 0 {
-		return nil
-	}
+// patGet returns the slot of pattern key k in table r (k.g is r.g), nil
+// when k has no list.
+func (inv *Inventory) patGet(r *patRef, k patKey) *patSlot {
+	t := inv.idx.pats[r.off : r.off+r.n]
 	h := k.hash()
 	tag := tagOf(h, k.mask)
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		sl := &t.slots[i]
+	for i := home(h, r.n); ; i++ {
+		if i == r.n {
+			i = 0
+		}
+		sl := &t[i]
 		if sl.tag == 0 {
 			return nil
 		}
@@ -1110,17 +1131,12 @@ func (inv *Inventory) patGet(k patKey) *patSlot {
 	}
 }
 
-// patMatch reports whether pattern list entry e (a pmem position, with
-// its orientation bit) belongs to group k.g and has the features key k
-// sets. With the mask checked by the slot's tag, that makes the key's
+// patMatch reports whether pattern list entry e (a pmem position of a
+// partition of group k.g, with its orientation bit) has the features key
+// k sets. With the mask checked by the slot's tag, that makes the key's
 // every field equal: the lookup is exact.
 func (inv *Inventory) patMatch(k patKey, e uint32) bool {
-	x := &inv.idx
-	pos := int32(e &^ (1 << 31))
-	if all := x.pgroups[k.g].all; pos < all.off || pos >= all.off+all.n {
-		return false
-	}
-	f := &x.pfeat[pos]
+	f := &inv.idx.pfeat[e&^(1<<31)]
 	z0, v0, z1, v1 := f.z0, f.v0, f.z1, f.v1
 	if e&(1<<31) != 0 {
 		z0, v0, z1, v1 = z1, v1, z0, v0

@@ -300,13 +300,14 @@ func TestPatternLookupIsExact(t *testing.T) {
 	}
 	x := &inv.idx
 	g := x.lsPG[0][0]
-	pg := x.patOf[g]
+	pr := &x.patOf[g]
+	pg := pr.g
 	if pg < 0 {
 		t.Fatal("the group has no patterns: the test needs more partitions")
 	}
 	get := func(k patKey) bool {
 		k.g = pg
-		return inv.patGet(k) != nil
+		return inv.patGet(pr, k) != nil
 	}
 	v := inv.srvs[inv.members[inv.ls[0].first+1]].vlans
 	if !get(patKey{z1: -1, v1: -1, z2: -1, v2: v, mask: 8}) {
@@ -465,7 +466,7 @@ func TestPartBestPatternsMatchWholeRead(t *testing.T) {
 			x := &pats.idx
 			for g := range x.pgroups {
 				sig := x.pgroups[g].key.sig
-				if len(x.sigs[sig].eks) != 2 || x.patOf[g] < 0 {
+				if len(x.sigs[sig].eks) != 2 || x.patOf[g].g < 0 {
 					continue
 				}
 				// A group of any switch serves a policy that allows it.
