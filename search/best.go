@@ -109,7 +109,7 @@ func (inv *Inventory) sigOf(req *request, anySw bool) int32 {
 	if !anySw && req.kind != rkScaleUp && req.nodes[0].idx >= 0 {
 		// The failed (or running) logical server's own signature, from
 		// its Standby group.
-		if g := inv.idx.lsXG[req.nodes[0].ls]; g >= 0 {
+		if g := req.nodes[0].xg; g >= 0 {
 			return inv.idx.pgroups[g].key.sig
 		}
 		return -1

@@ -68,7 +68,7 @@ func (inv *Inventory) Coverage() Coverage {
 			}
 			p = lp
 		} else {
-			k := likeKey{s.hw, s.arr, s.sw, s.zone, s.vlans, inv.ls[s.ls].pol, s.prio}
+			k := likeKey{s.hw, s.arr, s.sw, s.zone, s.vlans, inv.ls[s.ls].pol, int(s.prio)}
 			coarse := k
 			coarse.zone, coarse.vlans = -1, -1
 			cp, ok := cache[k]
@@ -150,7 +150,7 @@ func (inv *Inventory) absorb(c int32) int {
 	adj := make([][]int32, len(reps))
 	for g, ri := range reps {
 		s := &inv.srvs[ri]
-		req := request{self: ri, ls: s.ls, pol: inv.policies[inv.ls[s.ls].pol], prio: s.prio, scale: -1,
+		req := request{self: ri, ls: s.ls, pol: inv.policies[inv.ls[s.ls].pol], prio: int(s.prio), scale: -1,
 			nodes: []fnode{inv.nodeOf(ri)}}
 		adj[g] = inv.standbyCandidates(&req)
 	}

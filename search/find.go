@@ -76,7 +76,7 @@ func (inv *Inventory) relocation(victim int32, used *lsSet) (option, bool) {
 	m := inv.lsMembers(victim)
 	pol := inv.policies[inv.ls[victim].pol]
 	pol.AllowPartitionMismatch, pol.Preempt = false, false
-	req := request{self: m[0], ls: victim, pol: pol, prio: inv.srvs[m[0]].prio, scale: -1}
+	req := request{self: m[0], ls: victim, pol: pol, prio: int(inv.srvs[m[0]].prio), scale: -1}
 	req.nodes = make([]fnode, len(m))
 	for k, mi := range m {
 		req.nodes[k] = inv.nodeOf(mi)
@@ -166,7 +166,7 @@ func (inv *Inventory) basePlan(req *request, o *option) Plan {
 			}
 			for _, m := range inv.lsMembers(li) {
 				s := &inv.srvs[m]
-				p.Preemptions = append(p.Preemptions, Preemption{Victim: s.id, Workload: inv.strs[s.work], Priority: s.prio})
+				p.Preemptions = append(p.Preemptions, Preemption{Victim: s.id, Workload: inv.strs[s.work], Priority: int(s.prio)})
 			}
 		}
 		slices.SortFunc(p.Preemptions, func(a, b Preemption) int { return cmp.Compare(a.Victim, b.Victim) })
@@ -825,8 +825,8 @@ func (inv *Inventory) headReason(req *request, s *srv) (reason, bool) {
 	switch {
 	case !req.pol.AnySwitch && s.sw != req.nodes[req.ref].sw:
 		return reason{kind: rOtherSwitch}, true
-	case s.state == stActive && s.prio >= req.prio:
-		return reason{rPriority, s.prio, req.prio}, true
+	case s.state == stActive && int(s.prio) >= req.prio:
+		return reason{rPriority, int(s.prio), req.prio}, true
 	}
 	return reason{}, false
 }

@@ -198,14 +198,14 @@ type index struct {
 	pcls  map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
 	sigCG []span        // pcls of Active (2*sig) and Standby (2*sig+1)
 	// lsPG: per logical server, its partition group and its any-switch
-	// partition group (-1: none); lsXG: per partition in any state, the
+	// partition group (-1: none); srv.xg: per member of a partition in any
+	// state, the
 	// Standby group of its own signature, the exact stage's only group
 	// (-1: none). A Standby group's key has no priority or workload, so a
 	// signature has at most one. Find reads it, not the signature: the
 	// signature's group list is then read from the group, which every
 	// failure of its signature shares.
 	lsPG [2][]int32
-	lsXG []int32
 	pats []patSlot // per group with patterns, a table of its own (patRef)
 	patm []uint32  // the rest of the pattern lists (see patSlot)
 	// patOf: per partition group, the patterns it reads (an any-switch
@@ -292,7 +292,7 @@ func (inv *Inventory) gkeyOf(s *srv, anySw bool) gkey {
 		k.sw = -1
 	}
 	if s.state == stActive {
-		k.prio, k.work = s.prio, s.work
+		k.prio, k.work = int(s.prio), s.work
 	}
 	return k
 }
@@ -707,7 +707,7 @@ func (inv *Inventory) buildPartitions() {
 			}
 			k := pkey{sig: sig, work: -1, st: m0.state}
 			if m0.state == stActive {
-				k.prio, k.work = m0.prio, m0.work
+				k.prio, k.work = int(m0.prio), m0.work
 			}
 			g, ok := x.pidx[k]
 			if !ok {
@@ -764,17 +764,21 @@ func (inv *Inventory) buildPartitions() {
 			}
 		}
 	}
-	x.lsXG = make([]int32, len(inv.ls))
+	for i := range inv.srvs {
+		inv.srvs[i].xg = -1
+	}
 	for li := range inv.ls {
-		x.lsXG[li] = -1
-		if inv.ls[li].n < 2 {
-			continue
-		}
-		buf, eks = inv.sigKey(int32(li), false, buf, eks)
-		if sig, ok := x.sigIdx[string(buf)]; ok {
-			if g, ok := x.pidx[pkey{sig: sig, work: -1, st: stStandby}]; ok {
-				x.lsXG[li] = g
+		xg := int32(-1)
+		if inv.ls[li].n >= 2 {
+			buf, eks = inv.sigKey(int32(li), false, buf, eks)
+			if sig, ok := x.sigIdx[string(buf)]; ok {
+				if g, ok := x.pidx[pkey{sig: sig, work: -1, st: stStandby}]; ok {
+					xg = g
+				}
 			}
+		}
+		for _, m := range inv.lsMembers(int32(li)) {
+			inv.srvs[m].xg = xg
 		}
 	}
 	off := int32(0)
@@ -795,7 +799,7 @@ func (inv *Inventory) buildPartitions() {
 					m := inv.lsMembers(int32(li))
 					s0, s1 := &inv.srvs[m[0]], &inv.srvs[m[1]]
 					st, sw := inv.orientations(int32(li), eks, a == 1)
-					f := partFeat{li: int32(li), z0: s0.zone, v0: s0.vlans, z1: s1.zone, v1: s1.vlans, m0: m[0], first: inv.ls[li].first}
+					f := partFeat{li: int32(li), z0: s0.zone, v0: s0.vlans, z1: s1.zone, v1: s1.vlans, m: [2]int32{m[0], m[1]}}
 					if st {
 						f.orient |= 1
 					}
@@ -864,10 +868,11 @@ func (inv *Inventory) orientations(li int32, eks []ek, anySw bool) (straight, sw
 type partFeat struct {
 	li             int32
 	z0, v0, z1, v1 int32
-	// m0 is the first member, first the members' offset in
-	// Inventory.members (see evalFeat).
-	m0, first int32
-	orient    uint8
+	// m: the members in member order (ID order), which evalFeat hands
+	// out as the option's replacement servers, so that Find reads
+	// neither the member list nor a mate.
+	m      [2]int32
+	orient uint8
 }
 
 // pairFeat is what partFeat.reconfig reads of a two-node request and

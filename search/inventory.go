@@ -84,7 +84,7 @@ func stateCode(s State) uint8 {
 // srv is the compact form of a Server (about 56 bytes).
 type srv struct {
 	id                ServerID
-	prio              int
+	prio              int32
 	hw, sw, arr, zone int32
 	vlans, work, ls   int32
 	part              int32 // index into Inventory.partNames, -1 = standalone
@@ -99,6 +99,9 @@ type srv struct {
 	// the logical server's member list.
 	mate int16
 	pol  int32 // its logical server's policy (a copy of lserver.pol)
+	// xg: for a member of a partition, its index.lsXG (the exact stage's
+	// group), so that Find reads it from the row; -1 otherwise.
+	xg int32
 }
 
 // pair returns the members of i's two-server logical server in member
@@ -345,7 +348,7 @@ func NewInventory(servers []Server, opts ...Option) (*Inventory, error) {
 			part = p
 		}
 		inv.srvs[k] = srv{
-			id: s.ID, prio: s.Priority, hw: hw,
+			id: s.ID, prio: int32(s.Priority), hw: hw, // Priority is validated: within ±MaxPriority
 			sw: strIn.id(s.Switch), arr: strIn.id(s.DiskArray), zone: strIn.id(s.Zone),
 			vlans: vl, work: strIn.id(s.Workload), part: part, state: stateCode(s.State),
 		}
@@ -563,10 +566,10 @@ func (inv *Inventory) countStates() {
 			inv.nStandby++
 		case stActive:
 			g = 1
-			if inv.nActive == 0 || s.prio < inv.minPrio {
-				inv.minPrio = s.prio
+			if inv.nActive == 0 || int(s.prio) < inv.minPrio {
+				inv.minPrio = int(s.prio)
 			}
-			inv.maxPrio = max(inv.maxPrio, s.prio, -s.prio)
+			inv.maxPrio = max(inv.maxPrio, int(s.prio), -int(s.prio))
 			inv.nActive++
 		default:
 			continue
@@ -604,7 +607,7 @@ func (inv *Inventory) server(i int32) Server {
 		ID: s.id, Hardware: inv.hw[s.hw].Hardware,
 		Switch: inv.strs[s.sw], DiskArray: inv.strs[s.arr], Zone: inv.strs[s.zone],
 		VLANs: slices.Clone(inv.vlanSets[s.vlans]), State: stateNames[s.state],
-		Workload: inv.strs[s.work], Priority: s.prio,
+		Workload: inv.strs[s.work], Priority: int(s.prio),
 	}
 	if s.part >= 0 {
 		out.Partition = inv.partNames[s.part]

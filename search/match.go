@@ -232,20 +232,19 @@ func (inv *Inventory) eval(req *request, repl []int32, pol *Policy, mismatch boo
 }
 
 // evalFeat is eval, without another node count, of the two-node
-// partition of index entry f for a two-node request: the members' rows
-// are found from f's first member and its row's mate, so the partition's
-// member list is not read.
+// partition of index entry f for a two-node request, from the entry's
+// members: the partition's member list is not read. The option's
+// replacement servers are the entry's (index memory, never written).
 func (inv *Inventory) evalFeat(req *request, f *partFeat, pol *Policy, o *option) bool {
-	m, ok := inv.pair(f.m0)
-	if !ok || len(req.nodes) != 2 || inv.srvs[f.m0].ls != f.li {
+	if len(req.nodes) != 2 {
 		return inv.eval(req, inv.lsMembers(f.li), pol, false, o)
 	}
-	tot := int64(inv.hw[inv.srvs[m[0]].hw].MemoryMiB) + int64(inv.hw[inv.srvs[m[1]].hw].MemoryMiB)
-	if !memSurplus(tot, pol, o) {
+	r0, r1 := &inv.srvs[f.m[0]], &inv.srvs[f.m[1]]
+	if !memSurplus(int64(inv.hw[r0.hw].MemoryMiB)+int64(inv.hw[r1.hw].MemoryMiB), pol, o) {
 		return false
 	}
-	o.repl = inv.members[f.first : f.first+2 : f.first+2]
-	return inv.pairTwo(req, m[0], m[1], pol, o)
+	o.repl = f.m[:]
+	return inv.pairTwo(req, f.m[0], f.m[1], pol, o)
 }
 
 // memSurplus sets o's memory surplus for a replacement of tot MiB under
@@ -439,8 +438,8 @@ func (inv *Inventory) victimTerms(o *option, budget map[int32]int) {
 		}
 		m0 := &inv.srvs[inv.members[l.first]]
 		o.victims += l.n
-		if first || m0.prio > o.vprio {
-			o.vprio, first = m0.prio, false
+		if first || int(m0.prio) > o.vprio {
+			o.vprio, first = int(m0.prio), false
 		}
 		k := slices.Index(seenW, m0.work)
 		if k < 0 {

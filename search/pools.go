@@ -682,7 +682,7 @@ func (s *solver) onePool(li int32) int32 {
 	m0 := &inv.srvs[inv.members[inv.ls[li].first]]
 	st, prio, work := m0.state, 0, int32(-1)
 	if st == stActive {
-		prio, work = m0.prio, m0.work
+		prio, work = int(m0.prio), m0.work
 	}
 	id := s.addPool(pool{kind: plOne, g: -1, rep: li, cap: 1, st: st, prio: prio, work: work, zc: -1, vc: -1})
 	s.one[li] = id

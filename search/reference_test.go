@@ -42,7 +42,7 @@ func (inv *Inventory) refOptions(req *request) []option {
 				if l.state != want || !free(int32(li)) || seen[int32(li)] {
 					continue
 				}
-				if want == lsActive && !req.victimOK(inv.srvs[inv.members[l.first]].prio) {
+				if want == lsActive && !req.victimOK(int(inv.srvs[inv.members[l.first]].prio)) {
 					continue
 				}
 				o := option{stage: stage, combo: -1}
@@ -73,7 +73,7 @@ func (inv *Inventory) refOptions(req *request) []option {
 					case inv.grouped(s) || !free(s.ls):
 						ok = false
 					case s.state == stStandby:
-					case s.state == stActive && stage == stgPreempt && req.victimOK(s.prio):
+					case s.state == stActive && stage == stgPreempt && req.victimOK(int(s.prio)):
 						active++
 					default:
 						ok = false

@@ -77,7 +77,7 @@ func (inv *Inventory) failureRequestIn(op string, id ServerID, one []fnode) (req
 	if s.state != stActive && s.state != stFailed {
 		return request{}, fmt.Errorf("search: %s %s: server is %s, not active or failed: %w", op, id, stateNames[s.state], ErrInvalid)
 	}
-	r := request{kind: rkFailure, self: i, ls: s.ls, pol: inv.policies[s.pol], prio: s.prio, scale: -1}
+	r := request{kind: rkFailure, self: i, ls: s.ls, pol: inv.policies[s.pol], prio: int(s.prio), scale: -1}
 	if s.part < 0 {
 		// A standalone server: its logical server is itself.
 		if cap(one) < 1 {

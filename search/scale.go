@@ -40,7 +40,7 @@ func (inv *Inventory) scaleRequests(op string, si int, r *ScaleRequest) ([]reque
 			return nil, bad("server is %s, not active", stateNames[s.state])
 		}
 		likeLS = s.ls
-		base.prio = s.prio
+		base.prio = int(s.prio)
 		base.pol = inv.policies[inv.ls[s.ls].pol]
 		for _, m := range inv.lsMembers(s.ls) {
 			base.nodes = append(base.nodes, inv.nodeOf(m))

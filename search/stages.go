@@ -79,10 +79,10 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	o.stage = stage
 	if n == 2 && stage == stgExact && req.kind != rkScaleUp && f0.idx >= 0 && pol.MinMemoryMiB == 0 {
 		// The failed (or running) partition's own signature has one
-		// Standby group, lsXG: read it, not the signature's group list
+		// Standby group, srv.xg: read it, not the signature's group list
 		// (the signature has the request's node count and switches, and
 		// no memory minimum to check).
-		if g := x.lsXG[f0.ls]; g >= 0 {
+		if g := f0.xg; g >= 0 {
 			if assign := inv.slotAssignments(req, x.pgroups[g].key.sig, pol); assign != 0 && inv.partBest(g, req, pol, assign, skip, &o) {
 				o.res = inv.lsSelf(inv.srvs[o.repl[0]].ls)
 				p.offer(&o)
@@ -276,7 +276,7 @@ func (inv *Inventory) comboFree(req *request, ci int32, skip skipSet) bool {
 		if skip.has(s.ls) || req.excluded.has(s.ls) {
 			return false
 		}
-		if s.state == stActive && !req.victimOK(s.prio) {
+		if s.state == stActive && !req.victimOK(int(s.prio)) {
 			return false
 		}
 	}
