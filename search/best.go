@@ -136,12 +136,11 @@ func (inv *Inventory) sigOf(req *request, anySw bool) int32 {
 	return sig
 }
 
-// slotAssignments returns, for a two-node request and signature sig, the
-// ways the request's nodes can fill the signature's slots under pol
-// (considering class, disk array and switch only): bit 0 = node 0 to slot
-// 0 and node 1 to slot 1, bit 1 = crossed.
-func (inv *Inventory) slotAssignments(req *request, sig int32, pol *Policy) uint8 {
-	eks := inv.idx.sigs[sig].eks
+// slotAssignments returns, for a two-node request and a two-node
+// signature's slots eks, the ways the request's nodes can fill the slots
+// under pol (considering class, disk array and switch only): bit 0 = node
+// 0 to slot 0 and node 1 to slot 1, bit 1 = crossed.
+func (inv *Inventory) slotAssignments(req *request, eks *[2]ek, pol *Policy) uint8 {
 	ok := func(f *fnode, e ek) bool { return inv.pairOKOn(f, e, pol, pol.AnySwitch || e.sw < 0) }
 	var out uint8
 	f0, f1 := &req.nodes[0], &req.nodes[1]
@@ -171,7 +170,7 @@ func (inv *Inventory) sigSurplus(req *request, sig int32, pol *Policy) (surMHz, 
 		}
 		surMem = si.mem - int64(pol.MinMemoryMiB)
 	}
-	if assign = inv.slotAssignments(req, sig, pol); assign == 0 {
+	if assign = inv.slotAssignments(req, (*[2]ek)(si.eks), pol); assign == 0 {
 		return 0, 0, 0, false
 	}
 	surMHz = int64(inv.hw[si.eks[0].hw].CPUMHz) + int64(inv.hw[si.eks[1].hw].CPUMHz) -
@@ -239,12 +238,12 @@ func fewestReconfig(feats []partFeat, q *pairFeat, skip skipSet) (int, int64) {
 // level from the group's patterns.
 func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8, skip skipSet, o *option) bool {
 	x := &inv.idx
-	pr := &x.patOf[g]
+	pr := &x.pgroups[g].pat
 	if pr.g < 0 {
 		// A small group: every partition, costed.
 		best := int32(-1)
 		var bestRe int64
-		if len(req.nodes) == 2 && len(x.sigs[x.pgroups[g].key.sig].eks) == 2 {
+		if len(req.nodes) == 2 && x.pgroups[g].nodes == 2 {
 			// From the group's features (no member row read): every
 			// partition of the group has the same hardware, so assign
 			// says which pairings fit; only the best is evaluated.
@@ -267,7 +266,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	}
 	st := x.pgroups[g].key.st
 	a := 0
-	if x.sigs[x.pgroups[g].key.sig].eks[0].sw < 0 {
+	if x.pgroups[g].two[0].sw < 0 {
 		a = 1
 	}
 	var near []int32 // partitions sharing a small zone with a request node
@@ -278,7 +277,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 	// same hardware, so assign says which pairings fit, and a partition
 	// is costed from its index entry (no member row read); only the one
 	// chosen is evaluated.
-	byFeat := len(req.nodes) == 2 && len(x.sigs[x.pgroups[g].key.sig].eks) == 2
+	byFeat := len(req.nodes) == 2 && x.pgroups[g].nodes == 2
 	var q pairFeat
 	if byFeat {
 		q = pairFeatOf(req, assign)
@@ -310,7 +309,7 @@ func (inv *Inventory) partBest(g int32, req *request, pol *Policy, assign uint8,
 		}
 	}
 	isNear := func(li int32) bool { return slices.Contains(near, li) }
-	if eks := x.sigs[x.pgroups[g].key.sig].eks; eks[0] == eks[1] && assign&1 != 0 {
+	if eks := &x.pgroups[g].two; eks[0] == eks[1] && assign&1 != 0 {
 		// Both orientations of every partition are in the patterns: the
 		// straight assignment finds the crossed pairings too.
 		assign = 1

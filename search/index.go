@@ -115,13 +115,20 @@ type bzvKey struct{ g, zone, vlans int32 }
 type pkey struct {
 	sig  int32
 	work int32
-	prio int
+	prio int32
 	st   uint8
 }
 
+// pgroup is a partition group: 64 bytes, with what an exact Find of a
+// two-node partition reads of it and of its signature, so that it reads
+// one line.
 type pgroup struct {
 	key pkey
-	all span // logical servers in ID order (into pmem)
+	all span   // logical servers in ID order (into pmem)
+	pat patRef // its patterns; pat.g is -1 when it has none
+	// two: a two-node signature's slots (sigInfo.eks), when nodes is 2.
+	two   [2]ek
+	nodes uint8 // the signature's node count
 }
 
 // ek is one member's place in a signature.
@@ -205,13 +212,9 @@ type index struct {
 	// signature has at most one. Find reads it, not the signature: the
 	// signature's group list is then read from the group, which every
 	// failure of its signature shares.
-	lsPG [2][]int32
-	pats []patSlot // per group with patterns, a table of its own (patRef)
-	patm []uint32  // the rest of the pattern lists (see patSlot)
-	// patOf: per partition group, the patterns it reads (an any-switch
-	// group with one switch reads its switch's); g is -1 when it has none
-	// (groups of up to smallPGroup partitions are read whole).
-	patOf []patRef
+	lsPG  [2][]int32
+	pats  []patSlot           // per group with patterns, a table of its own (patRef)
+	patm  []uint32            // the rest of the pattern lists (see patSlot)
 	hkSig map[hardKey][]int32 // signatures with a member of the hard key
 	// hkSig2Model: the two-node signatures of hkSig[hk] whose members
 	// both have CPU model m, keyed {hk, m} (see lsBest), in hkSig[hk]'s
@@ -707,13 +710,17 @@ func (inv *Inventory) buildPartitions() {
 			}
 			k := pkey{sig: sig, work: -1, st: m0.state}
 			if m0.state == stActive {
-				k.prio, k.work = int(m0.prio), m0.work
+				k.prio, k.work = m0.prio, m0.work
 			}
 			g, ok := x.pidx[k]
 			if !ok {
 				g = int32(len(x.pgroups))
 				x.pidx[k] = g
-				x.pgroups = append(x.pgroups, pgroup{key: k})
+				pg := pgroup{key: k, pat: patRef{g: -1}, nodes: uint8(min(len(x.sigs[sig].eks), 255))}
+				if pg.nodes == 2 {
+					pg.two = [2]ek(x.sigs[sig].eks)
+				}
+				x.pgroups = append(x.pgroups, pg)
 				sizes = append(sizes, 0)
 			}
 			sizes[g]++
@@ -919,14 +926,13 @@ const smallPGroup = 16
 
 func (inv *Inventory) buildPatterns() {
 	x := &inv.idx
-	x.patOf = make([]patRef, len(x.pgroups))
 	type rec struct {
 		k     patKey
 		entry uint32
 	}
 	var recs []rec
 	for g := range x.pgroups {
-		x.patOf[g] = patRef{g: -1}
+		x.pgroups[g].pat = patRef{g: -1}
 		p := &x.pgroups[g]
 		si := &x.sigs[p.key.sig]
 		if len(si.eks) != 2 || int(p.all.n) <= inv.smallPG {
@@ -947,11 +953,11 @@ func (inv *Inventory) buildPatterns() {
 				same = same && x.lsPG[0][li] == g0
 			}
 			if same {
-				x.patOf[g].g = g0 // its table is placed below
+				x.pgroups[g].pat.g = g0 // its table is placed below
 				continue
 			}
 		}
-		x.patOf[g].g = int32(g)
+		x.pgroups[g].pat.g = int32(g)
 		for k, li := range members {
 			m := inv.lsMembers(li)
 			straight, swapped := inv.orientations(li, si.eks, anySw)
@@ -1015,13 +1021,13 @@ func (inv *Inventory) buildPatterns() {
 		if x.pgroups[g].key.st == stStandby {
 			n = 2*keys + 1
 		}
-		x.patOf[g].off, x.patOf[g].n = int32(total), int32(n)
+		x.pgroups[g].pat.off, x.pgroups[g].pat.n = int32(total), int32(n)
 		total += n
 	}
 	x.pats = make([]patSlot, total)
-	for g := range x.patOf {
-		if r := &x.patOf[g]; r.g >= 0 && r.g != int32(g) {
-			*r = x.patOf[r.g]
+	for g := range x.pgroups {
+		if r := &x.pgroups[g].pat; r.g >= 0 && r.g != int32(g) {
+			*r = x.pgroups[r.g].pat
 		}
 	}
 	x.patm = make([]uint32, 0, rest)
@@ -1101,7 +1107,7 @@ func home(h uint64, n int32) int32 { return int32(uint64(uint32(h)) * uint64(n) 
 
 // patPut adds a key known to be new to its group's table.
 func (inv *Inventory) patPut(k patKey, s patSlot) {
-	r := inv.idx.patOf[k.g]
+	r := inv.idx.pgroups[k.g].pat
 	t := inv.idx.pats[r.off : r.off+r.n]
 	h := k.hash()
 	s.tag = tagOf(h, k.mask)

@@ -300,7 +300,7 @@ func TestPatternLookupIsExact(t *testing.T) {
 	}
 	x := &inv.idx
 	g := x.lsPG[0][0]
-	pr := &x.patOf[g]
+	pr := &x.pgroups[g].pat
 	pg := pr.g
 	if pg < 0 {
 		t.Fatal("the group has no patterns: the test needs more partitions")
@@ -466,7 +466,7 @@ func TestPartBestPatternsMatchWholeRead(t *testing.T) {
 			x := &pats.idx
 			for g := range x.pgroups {
 				sig := x.pgroups[g].key.sig
-				if len(x.sigs[sig].eks) != 2 || x.patOf[g].g < 0 {
+				if len(x.sigs[sig].eks) != 2 || x.pgroups[g].pat.g < 0 {
 					continue
 				}
 				// A group of any switch serves a policy that allows it.
@@ -474,7 +474,7 @@ func TestPartBestPatternsMatchWholeRead(t *testing.T) {
 				if x.sigs[sig].eks[0].sw < 0 {
 					pol = &anySw
 				}
-				assign := pats.slotAssignments(&req, sig, pol)
+				assign := pats.slotAssignments(&req, (*[2]ek)(x.sigs[sig].eks), pol)
 				if assign == 0 {
 					continue
 				}

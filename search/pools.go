@@ -577,7 +577,7 @@ func (s *solver) partPools(g int32) *ppools {
 		for b < len(order) && ents[order[b]].k == *k {
 			b++
 		}
-		id := s.addPool(pool{kind: plPart2, g: g, prof: *k, cap: int32(b - a), st: pg.key.st, prio: pg.key.prio,
+		id := s.addPool(pool{kind: plPart2, g: g, prof: *k, cap: int32(b - a), st: pg.key.st, prio: int(pg.key.prio),
 			work: pg.key.work, rep: lis[a], mem: lis[a:b:b], zc: -1, vc: -1})
 		pp.all = s.i32Slab.add(pp.all, id, i32Chunk)
 		a = b

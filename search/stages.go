@@ -83,7 +83,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 		// (the signature has the request's node count and switches, and
 		// no memory minimum to check).
 		if g := f0.xg; g >= 0 {
-			if assign := inv.slotAssignments(req, x.pgroups[g].key.sig, pol); assign != 0 && inv.partBest(g, req, pol, assign, skip, &o) {
+			if assign := inv.slotAssignments(req, &x.pgroups[g].two, pol); assign != 0 && inv.partBest(g, req, pol, assign, skip, &o) {
 				o.res = inv.lsSelf(inv.srvs[o.repl[0]].ls)
 				p.offer(&o)
 			}
@@ -173,12 +173,12 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 			}
 			var assign uint8
 			if n == 2 {
-				if assign = inv.slotAssignments(req, sig, pol); assign == 0 {
+				if assign = inv.slotAssignments(req, (*[2]ek)(si.eks), pol); assign == 0 {
 					continue
 				}
 			}
 			for _, g := range inv.sigGroups(sig, st) {
-				if capped(x.pgroups[g].key.prio) {
+				if capped(int(x.pgroups[g].key.prio)) {
 					if st == stActive {
 						break
 					}
@@ -222,7 +222,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 			continue
 		}
 		for _, g := range inv.sigGroups(sig, st) {
-			if capped(x.pgroups[g].key.prio) {
+			if capped(int(x.pgroups[g].key.prio)) {
 				if st == stActive {
 					break
 				}

@@ -813,7 +813,7 @@ func (s *solver) part2LB(req *request, stage uint8, g int32, so sigOK) []int64 {
 	var lb option
 	lb.stage = stage
 	if pg.key.st == stActive {
-		lb.vprio, lb.victims = pg.key.prio, int32(len(req.nodes))
+		lb.vprio, lb.victims = int(pg.key.prio), int32(len(req.nodes))
 		if s.j.budget[pg.key.work] <= 0 {
 			lb.interrupted = 1
 		}
@@ -914,7 +914,7 @@ func (s *solver) genList(k genKey) (list []genEntry, nsig int) {
 			pg := &x.pgroups[g]
 			e := genEntry{sig: sig, g: g, fi: int32(i), mhz: mhz, mem: si.mem, ord: base | int64(sp)<<ordSig | int64(gp)}
 			if st == stActive {
-				e.prio, e.intr = pg.key.prio, j.budget[pg.key.work] <= 0
+				e.prio, e.intr = int(pg.key.prio), j.budget[pg.key.work] <= 0
 			}
 			l = append(l, e)
 		}
@@ -1368,7 +1368,7 @@ func (s *solver) otherSources(st *stream) {
 				continue
 			}
 			for _, g := range inv.sigGroups(sig, b.st) {
-				if b.st == stActive && !req.victimOK(x.pgroups[g].key.prio) {
+				if b.st == stActive && !req.victimOK(int(x.pgroups[g].key.prio)) {
 					continue
 				}
 				lss = append(lss, inv.pgroupLS(g)...)
