@@ -205,13 +205,11 @@ type index struct {
 	pcls  map[ckey]span // ckey{hw: sig, arr: -1, sw: -1, st} into cgs
 	sigCG []span        // pcls of Active (2*sig) and Standby (2*sig+1)
 	// lsPG: per logical server, its partition group and its any-switch
-	// partition group (-1: none); srv.xg: per member of a partition in any
-	// state, the
-	// Standby group of its own signature, the exact stage's only group
-	// (-1: none). A Standby group's key has no priority or workload, so a
-	// signature has at most one. Find reads it, not the signature: the
-	// signature's group list is then read from the group, which every
-	// failure of its signature shares.
+	// partition group (-1: none). The Standby group of a partition's own
+	// signature, the exact stage's only group, is in its members' rows
+	// (srv.xg): a Standby group's key has no priority or workload, so a
+	// signature has at most one, and Find reads it rather than the
+	// signature's group list.
 	lsPG  [2][]int32
 	pats  []patSlot           // per group with patterns, a table of its own (patRef)
 	patm  []uint32            // the rest of the pattern lists (see patSlot)
