@@ -1062,9 +1062,9 @@ const patLast = 1 << 31
 // that the keys themselves are not stored. The check is exact: the tag
 // holds the key's mask, every entry of a table is a partition of its
 // group, and the first entry's features (read from pfeat, not from the
-// members' rows) give every field the mask sets. A lookup that finds its key reads the slot and the first entry's
-// pfeat, which ranking reads anyway; patm only when the first entry
-// cannot be used.
+// members' rows) give every field the mask sets. A lookup that finds its
+// key reads the slot and the first entry's pfeat, which ranking reads
+// anyway; patm only when the first entry cannot be used.
 
 // patRef is a group's pattern table: the group whose partitions its
 // entries are (pfeat positions), and its slots pats[off:off+n].

@@ -276,6 +276,11 @@ func TestServerRowIsOneCacheLine(t *testing.T) {
 	if n > 64 || strconv.IntSize == 64 && n != 64 {
 		t.Fatalf("srv is %d bytes, want 64", n)
 	}
+	// So is a partition group, which an exact Find of a partition reads
+	// for its key, its signature's slots and its patterns.
+	if n := unsafe.Sizeof(pgroup{}); n != 64 {
+		t.Fatalf("pgroup is %d bytes, want 64", n)
+	}
 }
 
 // A pattern lookup is exact. A key that asks slot 0 for VLAN set -1 (what

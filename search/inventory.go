@@ -99,8 +99,9 @@ type srv struct {
 	// the logical server's member list.
 	mate int16
 	pol  int32 // its logical server's policy (a copy of lserver.pol)
-	// xg: for a member of a partition, its index.lsXG (the exact stage's
-	// group), so that Find reads it from the row; -1 otherwise.
+	// xg: for a member of a partition, the Standby partition group of
+	// its partition's own signature (the exact stage's only group), so
+	// that Find reads it from the row; -1 otherwise or when there is none.
 	xg int32
 }
 
