@@ -135,10 +135,13 @@
 // switch (and for Active ones priority and workload), listed in ID order
 // overall, per VLAN set and per zone, so that the candidate with the
 // fewest reconfigurations and then the lowest ID is the first of one of
-// three lists; two-node partitions have the same per-pattern lists. What
-// is still read one by one: partitions of three or more nodes within their
-// group, candidates of another node count (AllowPartitionMismatch), the
-// classes of a hard key (each once per request), and combinations.
+// three lists; two-node partitions have the same per-pattern lists, in a
+// hash table per group, so that the Finds of one class read a few pages
+// of the index however large the inventory. Rows and partition groups
+// are a cache line each. What is still read one by one: partitions of
+// three or more nodes within their group, candidates of another node
+// count (AllowPartitionMismatch), the classes of a hard key (each once
+// per request), and combinations.
 //
 // # Hard constraints
 //
