@@ -239,33 +239,50 @@ func median(d []time.Duration) time.Duration {
 	return d[len(d)/2]
 }
 
+// findRounds and roundPause: the exact Finds of a cell are timed in 9
+// rounds 30 ms apart (and its FindAlls 30 ms apart).
+const (
+	findRounds = 9
+	roundPause = 30 * time.Millisecond
+)
+
 // medianFinds times exact Finds on two inventories, the small one the
 // ratio divides by and the large one, in alternating rounds (each timed
 // over ids, one call at a time, after an untimed pass that warms the
 // caches for that inventory), so that a slow spell of a shared machine
-// falls on both sides of the ratio rather than on one. It returns the
-// median per inventory.
+// falls on both sides of the ratio rather than on one. The rounds are
+// spread over a quarter of a second, and each inventory's figure is the
+// median of its rounds' medians: a spell of the machine (longer than a
+// round of a few milliseconds, and slowing a large inventory's cache
+// misses more than a small one's hits) falls on some rounds, not on all,
+// and decides nothing unless it lasts through half of them.
 func medianFinds(t testing.TB, rounds int, invs [2]*Inventory, ids [2][]ServerID) [2]time.Duration {
 	// The inventories were just built: collect their garbage now, so
 	// that the collector's background work does not run in the timed
 	// calls.
 	runtime.GC()
-	var d [2][]time.Duration
-	for range rounds {
+	var meds [2][]time.Duration
+	d := make([]time.Duration, 0, max(len(ids[0]), len(ids[1])))
+	for r := range rounds {
+		if r > 0 {
+			time.Sleep(roundPause)
+		}
 		for k, inv := range invs {
 			for _, id := range ids[k] {
 				if p, err := inv.Find(id); err != nil || p.Kind != Exact {
 					t.Fatalf("Find(%s) = %v, %v; want an exact plan", id, p, err)
 				}
 			}
+			d = d[:0]
 			for _, id := range ids[k] {
 				t0 := time.Now()
 				inv.Find(id)
-				d[k] = append(d[k], time.Since(t0))
+				d = append(d, time.Since(t0))
 			}
+			meds[k] = append(meds[k], median(d))
 		}
 	}
-	return [2]time.Duration{median(d[0]), median(d[1])}
+	return [2]time.Duration{median(meds[0]), median(meds[1])}
 }
 
 type cellResult struct {
@@ -304,7 +321,7 @@ func runCell(t testing.TB, sh shape) (cellResult, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := medianFinds(t, 3, [2]*Inventory{invS, inv}, [2][]ServerID{exactIDs(invS, 1000, 2), exactIDs(inv, 1000, 2)})
+	f := medianFinds(t, findRounds, [2]*Inventory{invS, inv}, [2][]ServerID{exactIDs(invS, 1000, 2), exactIDs(inv, 1000, 2)})
 	r.find1k, r.find100k = f[0], f[1]
 	var wd []time.Duration
 	runtime.GC()
@@ -326,7 +343,10 @@ func runCell(t testing.TB, sh shape) (cellResult, bool) {
 	}
 	var fd, fc []time.Duration
 	runtime.GC()
-	for range 5 { // the median of five: one slow run of a shared machine does not decide
+	for run := range 5 { // the median of five, spread as medianFinds' rounds are: one slow spell of a shared machine does not decide
+		if run > 0 {
+			time.Sleep(roundPause)
+		}
 		var plans []Plan
 		t0 := time.Now()
 		c := threadCPU(func() { plans, _ = invF.FindAll(failed...) })
