@@ -774,7 +774,12 @@ func (inv *Inventory) buildPartitions() {
 	}
 	for li := range inv.ls {
 		xg := int32(-1)
-		if inv.ls[li].n >= 2 {
+		if l := &inv.ls[li]; l.n == 1 {
+			s := &inv.srvs[inv.members[l.first]]
+			if g, ok := x.gidx[gkey{hw: s.hw, arr: s.arr, sw: s.sw, work: -1, st: stStandby}]; ok {
+				xg = g
+			}
+		} else if l.n >= 2 {
 			buf, eks = inv.sigKey(int32(li), false, buf, eks)
 			if sig, ok := x.sigIdx[string(buf)]; ok {
 				if g, ok := x.pidx[pkey{sig: sig, work: -1, st: stStandby}]; ok {

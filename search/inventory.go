@@ -99,9 +99,11 @@ type srv struct {
 	// the logical server's member list.
 	mate int16
 	pol  int32 // its logical server's policy (a copy of lserver.pol)
-	// xg: for a member of a partition, the Standby partition group of
-	// its partition's own signature (the exact stage's only group), so
-	// that Find reads it from the row; -1 otherwise or when there is none.
+	// xg: the exact stage's only group, so that Find reads it from the
+	// row: for a standalone server the Standby group of its class, disk
+	// array and switch (index.gidx), for a member of a partition the
+	// Standby partition group of its partition's own signature; -1 when
+	// there is none.
 	xg int32
 }
 

@@ -115,14 +115,21 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	}
 	if n == 1 {
 		if stage == stgExact {
-			if f0.hw >= 0 {
-				if g, ok := x.gidx[exactKey(f0)]; ok {
-					if i, re, ok := inv.groupBest(g, f0, skip); ok {
-						li := inv.srvs[i].ls
-						o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
-						o.reconfig, o.surMHz, o.surMem = re, 0, 0
-						p.offer(&o)
-					}
+			// The exact group: an inventory server's own, from its row
+			// (srv.xg); a template's, or a scale-up's, from its key.
+			g := f0.xg
+			if req.kind == rkScaleUp || f0.idx < 0 {
+				g = -1
+				if gk, ok := x.gidx[exactKey(f0)]; ok && f0.hw >= 0 {
+					g = gk
+				}
+			}
+			if g >= 0 {
+				if i, re, ok := inv.groupBest(g, f0, skip); ok {
+					li := inv.srvs[i].ls
+					o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
+					o.reconfig, o.surMHz, o.surMem = re, 0, 0
+					p.offer(&o)
 				}
 			}
 		} else {
