@@ -106,7 +106,7 @@ func (inv *Inventory) sigOf(req *request, anySw bool) int32 {
 	if len(req.nodes) < 2 {
 		return -1
 	}
-	if !anySw && req.kind != rkScaleUp && req.nodes[0].idx >= 0 {
+	if !anySw && req.rowNodes() {
 		// The failed (or running) logical server's own signature, from
 		// its Standby group.
 		if g := req.nodes[0].xg; g >= 0 {

@@ -198,11 +198,9 @@ func (inv *Inventory) standbyCandidates(req *request) []int32 {
 	x := &inv.idx
 	f := &req.nodes[0]
 	var out []int32
-	if f.hw >= 0 {
-		if g, ok := x.gidx[exactKey(f)]; ok {
-			for _, i := range inv.spanOf(x.groups[g].all) {
-				out = append(out, inv.srvs[i].ls)
-			}
+	if g := inv.exactGroup(req); g >= 0 {
+		for _, i := range inv.spanOf(x.groups[g].all) {
+			out = append(out, inv.srvs[i].ls)
 		}
 	}
 	pol := &req.pol

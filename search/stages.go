@@ -77,7 +77,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	var o option
 	o.combo = -1
 	o.stage = stage
-	if n == 2 && stage == stgExact && req.kind != rkScaleUp && f0.idx >= 0 && pol.MinMemoryMiB == 0 {
+	if n == 2 && stage == stgExact && req.rowNodes() && pol.MinMemoryMiB == 0 {
 		// The failed (or running) partition's own signature has one
 		// Standby group, srv.xg: read it, not the signature's group list
 		// (the signature has the request's node count and switches, and
@@ -115,16 +115,7 @@ func (inv *Inventory) lsBest(req *request, stage uint8, pol *Policy, mm bool, st
 	}
 	if n == 1 {
 		if stage == stgExact {
-			// The exact group: an inventory server's own, from its row
-			// (srv.xg); a template's, or a scale-up's, from its key.
-			g := f0.xg
-			if req.kind == rkScaleUp || f0.idx < 0 {
-				g = -1
-				if gk, ok := x.gidx[exactKey(f0)]; ok && f0.hw >= 0 {
-					g = gk
-				}
-			}
-			if g >= 0 {
+			if g := inv.exactGroup(req); g >= 0 {
 				if i, re, ok := inv.groupBest(g, f0, skip); ok {
 					li := inv.srvs[i].ls
 					o.res, o.repl, o.pairs = inv.lsSelf(li), inv.srvSelf(i), nil
@@ -345,6 +336,25 @@ const noSwitch = -3
 // exactKey is the key of the group of Standby servers exactly like node f
 // (on its switch); it matches nothing when f's class, disk array or switch
 // is unknown.
+// rowNodes reports whether req's nodes are its logical server's rows as
+// they are (not a template's, not a scale-up's grown ones), so that their
+// srv.xg names the exact stage's group.
+func (req *request) rowNodes() bool { return req.kind != rkScaleUp && req.nodes[0].idx >= 0 }
+
+// exactGroup returns the Standby group a one-node request's exact stage
+// reads: the row's srv.xg, or for nodes that are not rows the group of
+// the node's exact key; -1 when there is none.
+func (inv *Inventory) exactGroup(req *request) int32 {
+	f := &req.nodes[0]
+	if req.rowNodes() {
+		return f.xg
+	}
+	if g, ok := inv.idx.gidx[exactKey(f)]; ok && f.hw >= 0 {
+		return g
+	}
+	return -1
+}
+
 func exactKey(f *fnode) gkey {
 	k := gkey{hw: f.hw, arr: f.arr, sw: f.sw, work: -1, st: stStandby}
 	if f.hw < 0 || f.arr < 0 || f.sw < 0 {

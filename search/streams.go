@@ -338,12 +338,10 @@ func (st *stream) loadBlock() bool {
 	switch st.phase {
 	case 0:
 		st.phase = 1
-		if f.hw >= 0 {
-			if g, ok := inv.idx.gidx[exactKey(f)]; ok {
-				st.g0 = g
-				o := option{stage: stgExact}
-				st.segs = s.appendSeg(st.segs, seg{g: g, t: terms(&o)})
-			}
+		if g := inv.exactGroup(req); g >= 0 {
+			st.g0 = g
+			o := option{stage: stgExact}
+			st.segs = s.appendSeg(st.segs, seg{g: g, t: terms(&o)})
 		}
 		return true
 	case 1:
